@@ -1,0 +1,75 @@
+"""Read a dataset snapshot and split it the same way for training and evaluation."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+
+@dataclass(frozen=True)
+class DataSplit:
+    """Features and target of the train and held-out parts."""
+
+    x_train: Any
+    x_test: Any
+    y_train: Any
+    y_test: Any
+
+
+def local_path_or_uri(uri: str) -> str:
+    """A file:// URI becomes a plain path; other URIs go to pandas/fsspec unchanged."""
+    parsed = urlparse(uri)
+    return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
+
+
+def read_frame(uri: str, data_format: str):
+    """Load a csv or parquet snapshot into a pandas DataFrame."""
+    import pandas as pd
+
+    location = local_path_or_uri(uri)
+    if data_format == "parquet":
+        return pd.read_parquet(location)
+    return pd.read_csv(location)
+
+
+def split_frame(
+    frame,
+    *,
+    target: str,
+    features: list[str] | None,
+    test_size: float,
+    seed: int,
+    stratify: bool,
+    task: str,
+) -> DataSplit:
+    """Deterministic train/held-out split: same data and settings give the same rows."""
+    from sklearn.model_selection import train_test_split
+
+    if target not in frame.columns:
+        raise ValueError(f"the target column {target!r} is not in the data")
+    columns = features or [c for c in frame.columns if c != target]
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"feature columns not in the data: {', '.join(missing)}")
+    x, y = frame[columns], frame[target]
+    strata = y if (stratify and task == "classification") else None
+    x_train, x_test, y_train, y_test = train_test_split(
+        x, y, test_size=test_size, random_state=seed, stratify=strata
+    )
+    return DataSplit(x_train, x_test, y_train, y_test)
+
+
+def load_split(data: dict[str, Any], task: str) -> DataSplit:
+    """Read and split a snapshot described by a job's ``data`` section."""
+    frame = read_frame(data["uri"], data["format"])
+    split = data["split"]
+    return split_frame(
+        frame,
+        target=data["target"],
+        features=data.get("features"),
+        test_size=split["test_size"],
+        seed=split["seed"],
+        stratify=split["stratify"],
+        task=task,
+    )

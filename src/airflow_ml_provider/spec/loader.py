@@ -1,0 +1,229 @@
+"""Load a pipeline YAML file (plus its folder's defaults.yaml) into a validated spec."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from airflow_ml_provider.spec.errors import SpecError, SpecProblem, did_you_mean, format_path
+from airflow_ml_provider.spec.models import PipelineSpec
+from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument, load_positioned
+from airflow_ml_provider.spec.rules import cross_field_problems
+from airflow_ml_provider.spec.templating import expand_env
+
+DEFAULTS_FILE = "defaults.yaml"
+_REQUIRED_HINT = "expected a mapping with at least pipeline, data, training and evaluation"
+
+
+@dataclass(frozen=True)
+class LoadedPipeline:
+    """A validated pipeline spec plus where it came from."""
+
+    spec: PipelineSpec
+    file: Path
+    source_uri: str
+    config_hash: str
+
+    @property
+    def dag_id(self) -> str:
+        return self.spec.pipeline
+
+
+def load_pipeline(
+    path: str | Path,
+    *,
+    allowed_estimator_modules: tuple[str, ...] | None = None,
+    environ: dict[str, str] | None = None,
+) -> LoadedPipeline:
+    """Load and validate one pipeline file; raise SpecError naming file:line:column."""
+    path = Path(path)
+    doc = load_positioned(path)
+    if doc.data is None:
+        raise SpecError([SpecProblem(doc.file, 1, 1, "", f"the file is empty; {_REQUIRED_HINT}")])
+    if not isinstance(doc.data, dict):
+        mark = doc.mark_for(())
+        kind = type(doc.data).__name__
+        raise SpecError(
+            [SpecProblem(doc.file, mark.line, mark.column, "", f"got a {kind}; {_REQUIRED_HINT}")]
+        )
+    defaults_path = path.parent / DEFAULTS_FILE
+    if defaults_path.is_file() and defaults_path.resolve() != path.resolve():
+        doc = _merge_defaults(load_positioned(defaults_path), doc)
+
+    problems: list[SpecProblem] = []
+
+    def missing_variable(field: FieldPath, name: str) -> None:
+        problems.append(_at(doc, field, f"environment variable ${{{name}}} is not set"))
+
+    data = expand_env(doc.data, missing_variable, environ)
+    context = {"allowed_estimator_modules": allowed_estimator_modules}
+    try:
+        spec = PipelineSpec.model_validate(data, context=context)
+    except ValidationError as exc:
+        problems.extend(_from_validation_error(doc, data, exc))
+        raise SpecError(problems) from None
+    problems.extend(_at(doc, field, message) for field, message in cross_field_problems(spec))
+    if problems:
+        raise SpecError(problems)
+    return LoadedPipeline(
+        spec=spec,
+        file=path.resolve(),
+        source_uri=resolve_source(spec.data.source, path.resolve().parent),
+        config_hash=config_hash(spec),
+    )
+
+
+def config_hash(spec: PipelineSpec) -> str:
+    """A stable hash of the resolved configuration (recorded on runs and model versions)."""
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def resolve_source(source: str, base_dir: Path) -> str:
+    """Turn data.source into a URI: relative paths resolve against the YAML file's folder."""
+    if "://" in source:
+        return source
+    candidate = Path(source).expanduser()
+    if not candidate.is_absolute():
+        candidate = base_dir / candidate
+    return candidate.resolve().as_uri()
+
+
+def _merge_defaults(defaults: PositionedDocument, doc: PositionedDocument) -> PositionedDocument:
+    if defaults.data is None:
+        return doc
+    if not isinstance(defaults.data, dict):
+        mark = defaults.mark_for(())
+        raise SpecError(
+            [SpecProblem(defaults.file, mark.line, mark.column, "", "defaults must be a mapping")]
+        )
+    merged = PositionedDocument(
+        data=_deep_merge(defaults.data, doc.data),
+        file=doc.file,
+        values={**defaults.values, **doc.values},
+        keys={**defaults.keys, **doc.keys},
+    )
+    return merged
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    result = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(result.get(key), dict):
+            result[key] = _deep_merge(result[key], value)
+        else:
+            result[key] = value
+    return result
+
+
+def _at(doc: PositionedDocument, field: FieldPath, message: str, prefer_key=False) -> SpecProblem:
+    mark = doc.mark_for(field, prefer_key=prefer_key)
+    return SpecProblem(mark.file, mark.line, mark.column, format_path(field), message)
+
+
+def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[FieldPath, bool]:
+    """Keep the part of a pydantic loc that exists in the data (drops union-member tags).
+
+    Returns the path and whether its last part is absent from the data (missing/unknown key).
+    """
+    path: list[str | int] = []
+    current = data
+    for part in loc:
+        if isinstance(current, dict):
+            path.append(part)
+            if part not in current:
+                return tuple(path), True
+            current = current[part]
+        elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            path.append(part)
+            current = current[part]
+        else:
+            break
+    return tuple(path), False
+
+
+def _model_at(path: FieldPath) -> type[BaseModel] | None:
+    model: Any = PipelineSpec
+    for part in path:
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        annotation = field.annotation if field else None
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            model = annotation
+        else:
+            return None
+    return model
+
+
+def _from_validation_error(
+    doc: PositionedDocument, data: Any, exc: ValidationError
+) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    seen: set[str] = set()
+    for error in exc.errors(include_url=False):
+        path, absent = _clean_loc(data, error["loc"])
+        key = format_path(path)
+        if key in seen:
+            continue  # several union members failing on one value: report the value once
+        seen.add(key)
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            model = _model_at(path[:-1])
+            known = list(model.model_fields) if model else []
+            hint = did_you_mean(str(path[-1]), known) or (
+                f"; expected one of {', '.join(known)}" if known else ""
+            )
+            problems.append(_at(doc, path, f"unknown key {path[-1]!r}{hint}", prefer_key=True))
+        elif kind == "missing" or absent:
+            mark = doc.mark_for(path[:-1], prefer_key=True)
+            message = f"missing required field {path[-1]!r}" if path else "missing"
+            problems.append(SpecProblem(mark.file, mark.line, mark.column, key, message))
+        else:
+            problems.append(_at(doc, path, _humanize(error)))
+    return problems
+
+
+_TYPE_WORDS = {
+    "dict_type": "a mapping",
+    "model_type": "a mapping",
+    "model_attributes_type": "a mapping",
+    "list_type": "a list",
+    "string_type": "a string",
+    "int_type": "an integer",
+    "int_parsing": "an integer",
+    "int_from_float": "an integer",
+    "float_type": "a number",
+    "float_parsing": "a number",
+    "bool_type": "true or false",
+    "bool_parsing": "true or false",
+    "date_type": "a date such as 2026-01-01",
+    "date_parsing": "a date such as 2026-01-01",
+    "date_from_datetime_parsing": "a date such as 2026-01-01",
+    "datetime_type": "a date such as 2026-01-01",
+    "datetime_parsing": "a date such as 2026-01-01",
+    "datetime_from_date_parsing": "a date such as 2026-01-01",
+}
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return repr(value)
+
+
+def _humanize(error: dict[str, Any]) -> str:
+    kind = error["type"]
+    if kind in _TYPE_WORDS:
+        return f"expected {_TYPE_WORDS[kind]}, got {_describe(error.get('input'))}"
+    message = str(error["msg"])
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    if kind == "literal_error":
+        return f"got {_describe(error.get('input'))}; {message[0].lower()}{message[1:]}"
+    return f"{message[0].lower()}{message[1:]} (got {_describe(error.get('input'))})"

@@ -1,0 +1,269 @@
+"""The YAML contract: pydantic v2 models with ``extra="forbid"``.
+
+Only cheap checks live here (types, allow-list prefixes, known metric names), because
+these models are validated while Airflow parses the DAG folder. Checks that need heavy
+imports (does the estimator exist, are its params accepted) live in ``spec.deep_checks``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from airflow_ml_provider.spec.durations import parse_duration
+from airflow_ml_provider.spec.errors import did_you_mean
+from airflow_ml_provider.spec.metrics import METRICS, TaskType, guess_task_type, metric_names
+
+CRON_PRESETS = (
+    "@once",
+    "@continuous",
+    "@hourly",
+    "@daily",
+    "@weekly",
+    "@monthly",
+    "@quarterly",
+    "@yearly",
+    "@annually",
+)
+DEFAULT_ESTIMATOR_PREFIXES = ("sklearn.", "lightgbm.", "xgboost.")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def _duration(value: Any) -> dt.timedelta:
+    return parse_duration(value)
+
+
+Duration = Annotated[dt.timedelta, BeforeValidator(_duration)]
+
+
+def _check_metric_name(name: str) -> str:
+    if name not in METRICS:
+        raise ValueError(
+            f"unknown metric {name!r}{did_you_mean(name, METRICS)} "
+            f"(known: {', '.join(metric_names())})"
+        )
+    return name
+
+
+MetricName = Annotated[str, AfterValidator(_check_metric_name)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SplitSpec(_Strict):
+    """How rows are split into train and held-out sets (the same split scores both models)."""
+
+    test_size: float = Field(0.25, gt=0, lt=1, description="Share of rows held out, in (0, 1).")
+    seed: int = Field(0, description="Random seed of the split.")
+    stratify: bool = Field(True, description="Stratify by target (classification only).")
+
+
+class DataSpec(_Strict):
+    """Where the training data comes from."""
+
+    source: str = Field(
+        description="Path (relative to the YAML file), file://, gs:// or s3:// URI.",
+        min_length=1,
+    )
+    format: Literal["csv", "parquet"] | None = Field(
+        None, description="csv | parquet; inferred from the file suffix when omitted."
+    )
+    target: str = Field(description="Name of the label column.", min_length=1)
+    features: list[str] | None = Field(
+        None, description="Feature columns; null means every column except the target."
+    )
+    split: SplitSpec = SplitSpec()
+
+    @property
+    def resolved_format(self) -> str | None:
+        """The declared format, or the one the source's suffix implies (None if unknown)."""
+        if self.format is not None:
+            return self.format
+        path = self.source.rsplit("?", 1)[0].lower()
+        for fmt, endings in (("csv", (".csv", ".csv.gz")), ("parquet", (".parquet", ".pq"))):
+            if path.endswith(endings):
+                return fmt
+        return None
+
+
+class ValidationSpec(_Strict):
+    """Great Expectations expectations run on every snapshot before training."""
+
+    expectations: list[dict[str, dict[str, Any]]] = Field(
+        default_factory=list,
+        description="Each item is {expectation_name: {kwargs}}, e.g. "
+        "{expect_column_values_to_not_be_null: {column: age}}.",
+    )
+
+    @field_validator("expectations")
+    @classmethod
+    def _one_expectation_per_item(cls, value: list[dict[str, dict[str, Any]]]):
+        for index, item in enumerate(value):
+            if len(item) != 1:
+                raise ValueError(
+                    f"item {index} must hold exactly one expectation name, got {sorted(item)}"
+                )
+            name = next(iter(item))
+            if not name.startswith("expect_"):
+                raise ValueError(
+                    f"item {index}: {name!r} is not an expectation name "
+                    "(Great Expectations names start with 'expect_')"
+                )
+        return value
+
+
+class TrainingSpec(_Strict):
+    """Which estimator is trained, with what parameters, where."""
+
+    estimator: str = Field(
+        description="Import path of the estimator class, e.g. "
+        "sklearn.ensemble.RandomForestClassifier; must match the allowed module prefixes.",
+        pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+    task: TaskType | None = Field(
+        None,
+        description="classification | regression; inferred from the estimator name when omitted.",
+    )
+    runner: Literal["local"] = Field(
+        "local", description="Where training runs: local (a subprocess on the worker)."
+    )
+    timeout: Duration | None = Field(None, description="execution_timeout of train_model.")
+
+    @field_validator("estimator")
+    @classmethod
+    def _allowed_module(cls, value: str, info: ValidationInfo) -> str:
+        context = info.context or {}
+        prefixes = tuple(context.get("allowed_estimator_modules") or DEFAULT_ESTIMATOR_PREFIXES)
+        if not value.startswith(prefixes):
+            raise ValueError(
+                f"{value!r} is not in an allowed module; allowed prefixes are "
+                f"{', '.join(prefixes)} (set [ml_provider] allowed_estimator_modules to add more)"
+            )
+        return value
+
+    @property
+    def task_type(self) -> TaskType | None:
+        """The declared task type, or the one the estimator's class name implies."""
+        return self.task or guess_task_type(self.estimator)
+
+
+class EvaluationSpec(_Strict):
+    """How the challenger is judged against thresholds and the current champion."""
+
+    primary_metric: MetricName = Field(description="The metric that decides promotion.")
+    metrics: list[MetricName] = Field(
+        default_factory=list, description="Metrics computed and logged."
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Absolute bounds: floors for higher-is-better metrics, ceilings for "
+        "lower-is-better ones (log_loss, rmse, mse, mae, mape).",
+    )
+    min_improvement: float = Field(
+        0.0, description="How much the primary metric must beat the champion by."
+    )
+
+    @property
+    def all_metrics(self) -> list[str]:
+        """The metrics to compute: the primary metric first, then the others, no repeats."""
+        return list(dict.fromkeys([self.primary_metric, *self.metrics]))
+
+
+class RegistrySpec(_Strict):
+    """Where models are registered."""
+
+    model_name: str | None = Field(
+        None, description="Registered model name; defaults to the pipeline id.", min_length=1
+    )
+    mlflow_conn_id: str = Field(
+        "mlflow_default",
+        description="Airflow connection of type mlflow; absent means the embedded default.",
+    )
+    experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline.")
+
+
+class DeploymentSpec(_Strict):
+    """How a promoted model reaches users."""
+
+    strategy: Literal["alias"] = Field(
+        "alias", description="alias: serving reads models:/<model_name>@champion."
+    )
+
+
+class AlertsSpec(_Strict):
+    """Who hears about the pipeline."""
+
+    email: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
+    smtp_conn_id: str = Field("smtp_default", description="SMTP connection used to send.")
+
+    @field_validator("email")
+    @classmethod
+    def _valid_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value
+
+
+class PipelineSpec(_Strict):
+    """One continuous-training pipeline, i.e. one Airflow DAG."""
+
+    pipeline: str = Field(
+        description="The DAG id.", pattern=r"^[A-Za-z0-9_.\-]+$", min_length=1, max_length=200
+    )
+    description: str = ""
+    owner: str = "airflow"
+    schedule: str | None = Field(
+        None, description="Cron expression, preset such as @daily, or null."
+    )
+    start_date: dt.date | dt.datetime | None = Field(
+        None, description="First logical date; required when schedule is set."
+    )
+    tags: list[str] = Field(default_factory=list)
+    retries: int = Field(1, ge=0, le=100)
+    retry_delay: Duration = Field(dt.timedelta(minutes=5))
+    data: DataSpec
+    validation: ValidationSpec = ValidationSpec()
+    training: TrainingSpec
+    evaluation: EvaluationSpec
+    registry: RegistrySpec = RegistrySpec()
+    deployment: DeploymentSpec = DeploymentSpec()
+    alerts: AlertsSpec = AlertsSpec()
+
+    @field_validator("schedule")
+    @classmethod
+    def _valid_schedule(cls, value: str | None) -> str | None:
+        if value is None or value in CRON_PRESETS:
+            return value
+        if value.startswith("@"):
+            raise ValueError(f"unknown preset {value!r}; expected one of {', '.join(CRON_PRESETS)}")
+        from croniter import croniter  # already imported by Airflow's own timetables
+
+        if len(value.split()) != 5 or not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a valid cron expression; expected 5 fields "
+                "'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *') or a preset"
+            )
+        return value
+
+    @property
+    def model_name(self) -> str:
+        return self.registry.model_name or self.pipeline
+
+    @property
+    def experiment_name(self) -> str:
+        return self.registry.experiment or f"airflow-ml/{self.pipeline}"

@@ -1,0 +1,107 @@
+"""Load YAML safely while remembering where every key and value came from."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from airflow_ml_provider.spec.errors import SpecError, SpecProblem, format_path
+
+FieldPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Mark:
+    """A 1-based position in a file."""
+
+    file: str
+    line: int
+    column: int
+
+
+@dataclass
+class PositionedDocument:
+    """Plain YAML data plus the position of each key and each value, by field path."""
+
+    data: Any
+    file: str
+    values: dict[FieldPath, Mark] = field(default_factory=dict)
+    keys: dict[FieldPath, Mark] = field(default_factory=dict)
+
+    def mark_for(self, path: FieldPath, *, prefer_key: bool = False) -> Mark:
+        """The most precise known position for ``path`` (falls back to its parents)."""
+        probe = tuple(path)
+        while True:
+            table = (self.keys, self.values) if prefer_key else (self.values, self.keys)
+            for positions in table:
+                if probe in positions:
+                    return positions[probe]
+            if not probe:
+                return Mark(self.file, 1, 1)
+            probe = probe[:-1]
+
+
+def _mark(file: str, node: yaml.Node) -> Mark:
+    return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _construct(node: yaml.Node, path: FieldPath, doc: PositionedDocument, loader: yaml.SafeLoader):
+    doc.values[path] = _mark(doc.file, node)
+    if isinstance(node, yaml.MappingNode):
+        loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *anchor)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                raise SpecError(
+                    [_problem(doc, key_node, path, "a mapping key must be a plain value")]
+                )
+            if key in result:
+                raise SpecError(
+                    [
+                        _problem(
+                            doc, key_node, path + (key,), "this key appears twice in one mapping"
+                        )
+                    ]
+                )
+            doc.keys[path + (key,)] = _mark(doc.file, key_node)
+            result[key] = _construct(value_node, path + (key,), doc, loader)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [_construct(item, path + (i,), doc, loader) for i, item in enumerate(node.value)]
+    return loader.construct_object(node, deep=True)
+
+
+def _problem(
+    doc: PositionedDocument, node: yaml.Node, path: FieldPath, message: str
+) -> SpecProblem:
+    mark = _mark(doc.file, node)
+    return SpecProblem(mark.file, mark.line, mark.column, format_path(path), message)
+
+
+def load_positioned(path: Path, display_name: str | None = None) -> PositionedDocument:
+    """Read ``path`` with PyYAML's safe loader; raise SpecError with file:line:col on bad YAML."""
+    name = display_name or str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([SpecProblem(name, 1, 1, "", f"cannot read the file: {exc}")]) from None
+    doc = PositionedDocument(data=None, file=name)
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            doc.data = _construct(node, (), doc, loader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        what = " ".join(part for part in (exc.context, exc.problem) if part)
+        raise SpecError([SpecProblem(name, line, column, "", f"invalid YAML: {what}")]) from None
+    except yaml.YAMLError as exc:
+        raise SpecError([SpecProblem(name, 1, 1, "", f"invalid YAML: {exc}")]) from None
+    finally:
+        loader.dispose()
+    return doc
