@@ -42,6 +42,14 @@ def get_provider_info() -> dict:
                         "example": "sklearn.,lightgbm.,xgboost.,mycompany.models.",
                         "default": "sklearn.,lightgbm.,xgboost.",
                     },
+                    "mlflow_ui_url": {
+                        "description": "Base URL of the MLflow UI used in extra links when "
+                        "the tracking store is not an HTTP server (the embedded default).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "https://mlflow.example.com",
+                        "default": "http://127.0.0.1:5000",
+                    },
                     "artifact_store": {
                         "description": "Where dataset snapshots and validation results are "
                         "stored (local folder, file://, gs:// or s3://). Empty means "

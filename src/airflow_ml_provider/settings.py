@@ -45,3 +45,8 @@ def embedded_tracking_uri() -> str:
 def embedded_artifact_root() -> str:
     """Where the embedded MLflow store keeps model artifacts."""
     return (airflow_home() / "mlartifacts").as_uri()
+
+
+def mlflow_ui_url() -> str:
+    """Where people open the MLflow UI for a non-HTTP store (``mlflow ui`` listens here)."""
+    return _conf_get("mlflow_ui_url", "http://127.0.0.1:5000").rstrip("/")

@@ -1,0 +1,153 @@
+"""spec → DAG. Imports only Airflow's authoring API (parse time is sacred)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+from airflow.sdk import DAG, chain
+
+from airflow_ml_provider import settings
+from airflow_ml_provider.factory.docs import error_doc, pipeline_doc
+from airflow_ml_provider.operators.config_error import ConfigErrorOperator
+from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
+from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
+from airflow_ml_provider.operators.notify import RunSummaryOperator
+from airflow_ml_provider.operators.registry import RegisterModelOperator
+from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
+from airflow_ml_provider.operators.training import LocalTrainingOperator
+from airflow_ml_provider.operators.validation import ValidateDataOperator
+from airflow_ml_provider.spec.loader import LoadedPipeline
+
+PIPELINE_TAG = "airflow-ml"
+CONFIG_ERROR_TAG = "config-error"
+_EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+
+
+def _as_datetime(value: dt.date | dt.datetime | None) -> dt.datetime:
+    if value is None:
+        return _EPOCH
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+
+
+def build_dag(loaded: LoadedPipeline) -> DAG:
+    """Build the continuous-training DAG of one validated pipeline spec."""
+    spec = loaded.spec
+    conn = spec.registry.mlflow_conn_id
+    data = spec.data
+    split = data.split.model_dump()
+    task = spec.training.task_type
+    default_args = {"owner": spec.owner, "retries": spec.retries, "retry_delay": spec.retry_delay}
+    with DAG(
+        dag_id=spec.pipeline,
+        description=spec.description or None,
+        schedule=spec.schedule,
+        start_date=_as_datetime(spec.start_date),
+        catchup=False,
+        max_active_runs=1,  # two runs must never race on the model's aliases
+        tags=list(dict.fromkeys([*spec.tags, PIPELINE_TAG])),
+        default_args=default_args,
+        doc_md=pipeline_doc(loaded),
+    ) as dag:
+        snapshot = SnapshotDataOperator(
+            task_id="snapshot_data",
+            source=loaded.source_uri,
+            pipeline=spec.pipeline,
+            data_format=data.resolved_format,
+        )
+        validate = ValidateDataOperator(
+            task_id="validate_data",
+            snapshot=snapshot.output,
+            expectations=[dict(item) for item in spec.validation.expectations],
+            retries=0,  # bad data does not get better by retrying
+        )
+        train = LocalTrainingOperator(
+            task_id="train_model",
+            snapshot=snapshot.output,
+            pipeline=spec.pipeline,
+            target=data.target,
+            features=data.features,
+            estimator=spec.training.estimator,
+            estimator_params=dict(spec.training.params),
+            task=task,
+            metrics=spec.evaluation.all_metrics,
+            split=split,
+            experiment_name=spec.experiment_name,
+            config_hash=loaded.config_hash,
+            mlflow_conn_id=conn,
+            execution_timeout=spec.training.timeout,
+        )
+        evaluate = EvaluateModelOperator(
+            task_id="evaluate_model",
+            training=train.output,
+            snapshot=snapshot.output,
+            model_name=spec.model_name,
+            target=data.target,
+            features=data.features,
+            split=split,
+            task=task,
+            primary_metric=spec.evaluation.primary_metric,
+            metrics=spec.evaluation.all_metrics,
+            thresholds=dict(spec.evaluation.thresholds),
+            min_improvement=spec.evaluation.min_improvement,
+            mlflow_conn_id=conn,
+        )
+        register = RegisterModelOperator(
+            task_id="register_model",
+            training=train.output,
+            decision=evaluate.output,
+            model_name=spec.model_name,
+            pipeline=spec.pipeline,
+            mlflow_conn_id=conn,
+        )
+        deploy = AliasDeploymentOperator(
+            task_id="deploy_model",
+            registration=register.output,
+            model_name=spec.model_name,
+            mlflow_conn_id=conn,
+        )
+        notify = RunSummaryOperator(
+            task_id="notify",
+            pipeline=spec.pipeline,
+            task_ids={
+                "snapshot": snapshot.task_id,
+                "validation": validate.task_id,
+                "training": train.task_id,
+                "decision": evaluate.task_id,
+                "registration": register.task_id,
+                "deployment": deploy.task_id,
+            },
+            email=list(spec.alerts.email),
+            smtp_conn_id=spec.alerts.smtp_conn_id,
+            trigger_rule="none_failed",  # a skipped deploy (gate said no) still gets a summary
+        )
+        chain(snapshot, validate, train, evaluate, register, deploy, notify)
+    return dag
+
+
+def config_error_dag_id(file: Path) -> str:
+    """The id of the DAG that stands for a broken YAML file."""
+    return "config_error__" + re.sub(r"[^A-Za-z0-9_.-]", "_", file.stem)
+
+
+def build_config_error_dag(file: Path, message: str) -> DAG:
+    """A paused DAG whose description, docs and only task carry the file's errors."""
+    first_line = message.splitlines()[0] if message else "invalid pipeline file"
+    with DAG(
+        dag_id=config_error_dag_id(file),
+        description=f"INVALID PIPELINE FILE: {first_line}"[:1000],
+        schedule=None,
+        start_date=_EPOCH,
+        catchup=False,
+        is_paused_upon_creation=True,
+        tags=[PIPELINE_TAG, CONFIG_ERROR_TAG],
+        doc_md=error_doc(str(file), message),
+    ) as dag:
+        ConfigErrorOperator(task_id="config_error", message=message)
+    return dag
+
+
+__all__ = ["build_dag", "build_config_error_dag", "config_error_dag_id", "settings"]

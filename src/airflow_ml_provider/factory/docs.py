@@ -1,0 +1,54 @@
+"""The DAG's doc_md: the pipeline's description and a readable summary of its config."""
+
+from __future__ import annotations
+
+import json
+
+from airflow_ml_provider.spec.durations import format_duration
+from airflow_ml_provider.spec.loader import LoadedPipeline
+
+
+def _code(value: object) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return f"`{text}`"
+
+
+def pipeline_doc(loaded: LoadedPipeline) -> str:
+    """Markdown shown on the DAG's page in the Airflow UI."""
+    spec = loaded.spec
+    rows = [
+        ("YAML file", loaded.file),
+        ("Config hash", loaded.config_hash),
+        ("Data source", loaded.source_uri),
+        ("Format / target", f"{spec.data.resolved_format} / {spec.data.target}"),
+        ("Features", spec.data.features or "all columns except the target"),
+        ("Split", spec.data.split.model_dump()),
+        ("Expectations", [next(iter(item)) for item in spec.validation.expectations] or "none"),
+        ("Estimator", spec.training.estimator),
+        ("Params", spec.training.params),
+        ("Task / runner", f"{spec.training.task_type} / {spec.training.runner}"),
+        ("Primary metric", spec.evaluation.primary_metric),
+        ("Metrics", spec.evaluation.all_metrics),
+        ("Thresholds", spec.evaluation.thresholds or "none"),
+        ("Min improvement over champion", spec.evaluation.min_improvement),
+        ("Registered model", f"{spec.model_name} (connection {spec.registry.mlflow_conn_id})"),
+        ("Deployment", spec.deployment.strategy),
+        ("Retries", f"{spec.retries} every {format_duration(spec.retry_delay)}"),
+        ("Alerts", spec.alerts.email or "none"),
+    ]
+    table = "\n".join(f"| {name} | {_code(value)} |" for name, value in rows)
+    return (
+        f"# {spec.pipeline}\n\n{spec.description or '(no description)'}\n\n"
+        "snapshot_data → validate_data → train_model → evaluate_model → register_model → "
+        "deploy_model → notify\n\n"
+        f"| Setting | Value |\n|---|---|\n{table}\n"
+    )
+
+
+def error_doc(file: str, message: str) -> str:
+    """Markdown for a broken-config DAG."""
+    return (
+        f"# Invalid pipeline file\n\n`{file}` could not be loaded, so its pipeline is not "
+        "scheduled. Fix the file (run `airflow-ml check` on it) and this DAG disappears.\n\n"
+        f"```\n{message}\n```\n"
+    )

@@ -1,0 +1,83 @@
+"""load_dags(folder, globals()): one DAG per YAML file; a bad file breaks only its own DAG."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import DAG
+
+from airflow_ml_provider import settings
+from airflow_ml_provider.factory.builder import build_config_error_dag, build_dag
+from airflow_ml_provider.spec.errors import SpecError, SpecProblem
+from airflow_ml_provider.spec.loader import DEFAULTS_FILE, LoadedPipeline, load_pipeline
+from airflow_ml_provider.spec.positions import load_positioned
+
+log = logging.getLogger(__name__)
+
+
+def pipeline_files(folder: Path) -> list[Path]:
+    """Every pipeline YAML file under ``folder`` (defaults.yaml excluded), in a stable order."""
+    files = [*folder.rglob("*.yaml"), *folder.rglob("*.yml")]
+    return sorted(p for p in files if p.name != DEFAULTS_FILE and p.is_file())
+
+
+def load_all(folder: str | Path) -> list[tuple[Path, LoadedPipeline | SpecError]]:
+    """Load every pipeline file, checking that pipeline ids are unique across files."""
+    results: list[tuple[Path, LoadedPipeline | SpecError]] = []
+    owners: dict[str, Path] = {}
+    prefixes = settings.allowed_estimator_modules()
+    for path in pipeline_files(Path(folder)):
+        try:
+            loaded = load_pipeline(path, allowed_estimator_modules=prefixes)
+        except SpecError as exc:
+            results.append((path, exc))
+            continue
+        if loaded.dag_id in owners:
+            results.append((path, _duplicate_error(path, loaded.dag_id, owners[loaded.dag_id])))
+            continue
+        owners[loaded.dag_id] = path
+        results.append((path, loaded))
+    return results
+
+
+def _duplicate_error(path: Path, dag_id: str, owner: Path) -> SpecError:
+    doc = load_positioned(path)
+    mark = doc.mark_for(("pipeline",))
+    return SpecError(
+        [
+            SpecProblem(
+                str(path),
+                mark.line,
+                mark.column,
+                "pipeline",
+                f"pipeline id {dag_id!r} is already used by {owner}; pipeline ids must be unique",
+            )
+        ]
+    )
+
+
+def load_dags(folder: str | Path, namespace: dict[str, Any] | None = None) -> dict[str, DAG]:
+    """Build the DAGs of every pipeline file in ``folder`` and put them into ``namespace``.
+
+    A file that fails to load becomes a paused ``config_error__<file>`` DAG that carries
+    the error (file:line:column) in its description, docs and single failing task, so the
+    problem is visible in the Airflow UI while every other pipeline keeps loading.
+    """
+    dags: dict[str, DAG] = {}
+    for path, outcome in load_all(folder):
+        try:
+            if isinstance(outcome, SpecError):
+                raise outcome
+            dag = build_dag(outcome)
+        except SpecError as exc:
+            log.error("invalid pipeline file %s:\n%s", path, exc)
+            dag = build_config_error_dag(path, str(exc))
+        except Exception as exc:  # a bug of ours must still only break this one file
+            log.exception("could not build a DAG from %s", path)
+            dag = build_config_error_dag(path, f"{path}:1:1: could not build the DAG: {exc}")
+        dags[dag.dag_id] = dag
+    if namespace is not None:
+        namespace.update(dags)
+    return dags

@@ -1,0 +1,149 @@
+"""Run one pipeline end to end on the embedded default through ``dag.test()``.
+
+``prepare_environment`` must run before Airflow is imported: it pins AIRFLOW_HOME (./.airflow-ml
+when unset — never the user's real Airflow home), SQLite and load_examples off.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from airflow_ml_provider.spec.errors import SpecError
+
+PIPELINE_TASKS = (
+    "snapshot_data",
+    "validate_data",
+    "train_model",
+    "evaluate_model",
+    "register_model",
+    "deploy_model",
+    "notify",
+)
+
+
+def prepare_environment(dags_folder: Path | None = None) -> Path:
+    """Point Airflow at a scratch home with SQLite; create its metadata DB once."""
+    home = Path(os.environ.get("AIRFLOW_HOME") or Path.cwd() / ".airflow-ml").resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    os.environ["AIRFLOW_HOME"] = str(home)
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+    if dags_folder is not None:
+        os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder.resolve())
+    if not (home / "airflow.db").exists():
+        subprocess.run(
+            [sys.executable, "-m", "airflow", "db", "migrate"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    return home
+
+
+def check_deep(loaded) -> None:
+    """Heavy checks (estimator import, params) before anything runs."""
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.spec.deep_checks import deep_problems
+
+    problems = deep_problems(loaded, settings.allowed_estimator_modules())
+    if problems:
+        raise SpecError(problems)
+
+
+def register_for_test(dag) -> None:
+    """Serialize a DAG built in this process so dag.test() can run it (Airflow 3.3 needs it)."""
+    from airflow.dag_processing.bundles.manager import DagBundlesManager
+    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
+
+    DagBundlesManager().sync_bundles_to_db()
+    bag = DagBag(dag_folder="/dev/null", collect_dags=False)
+    bag.bag_dag(dag)
+    sync_bag_to_db(bag, "dags-folder", None)
+
+
+def run_dag(dag) -> Any:
+    """dag.test() the DAG once and return the DagRun.
+
+    Retries are switched off: a local run reports the first failure at once instead of
+    sleeping through retry delays (retries apply when the scheduler runs the DAG).
+    """
+    for task in dag.tasks:
+        task.retries = 0
+    register_for_test(dag)
+    return dag.test()
+
+
+def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[str, Any]:
+    """One JSON-able dict describing the run (what ``airflow-ml run --json`` prints)."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id)).all()
+        xcoms = {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
+        states = {
+            ti.task_id: (ti.state.value if hasattr(ti.state, "value") else ti.state)
+            for ti in dag_run.get_task_instances(session=session)
+        }
+    validation = xcoms.get(("validate_data", "validation")) or {}
+    decision = xcoms.get(("evaluate_model", "return_value")) or {}
+    registration = xcoms.get(("register_model", "return_value")) or {}
+    training = xcoms.get(("train_model", "return_value")) or {}
+    state = dag_run.state.value if hasattr(dag_run.state, "value") else str(dag_run.state)
+    return {
+        "dag_id": dag.dag_id,
+        "run_id": dag_run.run_id,
+        "state": state,
+        "tasks": states,
+        "validation": {
+            "success": validation.get("success"),
+            "rows": validation.get("rows"),
+            "failed_expectations": validation.get("failed_expectations", []),
+        },
+        "metrics": {
+            "challenger": decision.get("challenger") or training.get("metrics"),
+            "champion": decision.get("champion"),
+        },
+        "decision": {k: decision.get(k) for k in ("promote", "reason", "rules")}
+        if decision
+        else None,
+        "promoted": bool(decision.get("promote")) and states.get("register_model") == "success",
+        "mlflow_run_id": training.get("run_id"),
+        "model": model_state(model_name, mlflow_conn_id, registration.get("version")),
+    }
+
+
+def model_state(model_name: str, mlflow_conn_id: str, version: int | None) -> dict[str, Any]:
+    """The registered model as MLflow sees it now: this run's version and all aliases."""
+    from mlflow.exceptions import MlflowException
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    client = MlflowHook(mlflow_conn_id).get_conn()
+    try:
+        registered = client.get_registered_model(model_name)
+    except MlflowException:
+        return {"name": model_name, "version": None, "aliases": {}, "tracking_uri": None}
+    return {
+        "name": model_name,
+        "version": version,
+        "aliases": {alias: int(v) for alias, v in sorted(registered.aliases.items())},
+        "tracking_uri": MlflowHook(mlflow_conn_id).tracking_uri,
+    }
+
+
+def run_pipeline_file(path: Path) -> dict[str, Any]:
+    """Load, check and run one pipeline file; return the run's result dict."""
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    loaded = load_pipeline(path, allowed_estimator_modules=settings.allowed_estimator_modules())
+    check_deep(loaded)
+    dag = build_dag(loaded)
+    dag_run = run_dag(dag)
+    return collect_result(dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id)

@@ -1,0 +1,137 @@
+"""Run Great Expectations 1.x expectations, written as YAML items, on a DataFrame."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+MAX_EXAMPLES = 5
+
+
+class ExpectationConfigError(ValueError):
+    """An expectation name or its kwargs are not valid for Great Expectations."""
+
+
+def to_configurations(items: list[dict[str, dict[str, Any]]]) -> list[dict[str, Any]]:
+    """YAML items ``{name: kwargs}`` → GX expectation configurations ``{type, kwargs}``."""
+    return [
+        {"type": name, "kwargs": dict(kwargs or {})}
+        for item in items
+        for name, kwargs in item.items()
+    ]
+
+
+def build_suite(items: list[dict[str, dict[str, Any]]], name: str = "pipeline"):
+    """Build an ExpectationSuite; raise ExpectationConfigError naming the bad item."""
+    import great_expectations as gx
+
+    suite = gx.ExpectationSuite(name=name)
+    for index, config in enumerate(to_configurations(items)):
+        try:
+            suite.add_expectation_configuration(_configuration(config))
+        except Exception as exc:  # GX raises its own and pydantic v1 errors here
+            detail = " ".join(str(exc).split())
+            raise ExpectationConfigError(
+                f"expectations[{index}] {config['type']}: {detail}"
+            ) from None
+    return suite
+
+
+def _configuration(config: dict[str, Any]):
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+
+    configuration = ExpectationConfiguration(type=config["type"], kwargs=config["kwargs"])
+    configuration.to_domain_obj()  # validates the name and kwargs against the expectation class
+    return configuration
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if hasattr(value, "item"):  # numpy scalars
+        return _jsonable(value.item())
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def _exception_message(result: Any) -> str | None:
+    info = result.exception_info or {}
+    if info.get("raised_exception"):
+        return info.get("exception_message")
+    for nested in info.values():
+        if isinstance(nested, dict) and nested.get("raised_exception"):
+            return nested.get("exception_message")
+    return None
+
+
+def validate_frame(frame, items: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
+    """Validate ``frame``; return a JSON-able summary with one entry per expectation."""
+    import great_expectations as gx
+
+    context = gx.get_context(mode="ephemeral")
+    batch = (
+        context.data_sources.add_pandas("pipeline_data")
+        .add_dataframe_asset("snapshot")
+        .add_batch_definition_whole_dataframe("whole_snapshot")
+    )
+    suite = context.suites.add(build_suite(items))
+    definition = context.validation_definitions.add(
+        gx.ValidationDefinition(name="snapshot_validation", data=batch, suite=suite)
+    )
+    outcome = definition.run(batch_parameters={"dataframe": frame})
+    results = []
+    for result in outcome.results:
+        config = result.expectation_config
+        kwargs = {k: v for k, v in config.kwargs.items() if k != "batch_id"}
+        details = result.result or {}
+        results.append(
+            _jsonable(
+                {
+                    "expectation": config.type,
+                    "column": kwargs.get("column"),
+                    "kwargs": kwargs,
+                    "success": bool(result.success),
+                    "observed_value": details.get("observed_value"),
+                    "unexpected_count": details.get("unexpected_count"),
+                    "unexpected_percent": details.get("unexpected_percent"),
+                    "examples": list(details.get("partial_unexpected_list") or [])[:MAX_EXAMPLES],
+                    "error": _exception_message(result),
+                }
+            )
+        )
+    failed = [r for r in results if not r["success"]]
+    return {
+        "success": bool(outcome.success),
+        "rows": int(len(frame)),
+        "evaluated": len(results),
+        "failed_expectations": failed,
+        "results": results,
+    }
+
+
+def describe_failure(entry: dict[str, Any]) -> str:
+    """One readable line per failed expectation."""
+    where = f" on column {entry['column']!r}" if entry.get("column") else ""
+    line = f"{entry['expectation']}{where} failed"
+    if entry.get("error"):
+        return f"{line}: could not be evaluated: {entry['error']}"
+    parts = []
+    if entry.get("unexpected_count") is not None:
+        parts.append(
+            f"{entry['unexpected_count']} unexpected values ({entry['unexpected_percent']:.1f}%)"
+        )
+    if entry.get("observed_value") is not None:
+        parts.append(f"observed {entry['observed_value']!r}")
+    if entry.get("examples"):
+        parts.append(f"e.g. {entry['examples']}")
+    bounds = {k: v for k, v in entry["kwargs"].items() if k != "column"}
+    if bounds:
+        parts.append(f"expected {bounds}")
+    return f"{line}: {'; '.join(parts)}" if parts else line

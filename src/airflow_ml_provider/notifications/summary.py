@@ -1,0 +1,66 @@
+"""A short run summary built from the pipeline tasks' XCom results."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def summarize(
+    pipeline: str,
+    run_id: str,
+    snapshot: dict | None,
+    validation: dict | None,
+    training: dict | None,
+    decision: dict | None,
+    registration: dict | None,
+    deployment: dict | None,
+) -> dict[str, Any]:
+    """Collect what a person wants to know about one run into one JSON-able dict."""
+    return {
+        "pipeline": pipeline,
+        "run_id": run_id,
+        "data_sha256": (snapshot or {}).get("sha256"),
+        "validation": {
+            "success": (validation or {}).get("success"),
+            "failed_expectations": len((validation or {}).get("failed_expectations") or []),
+        },
+        "metrics": {
+            "challenger": (decision or {}).get("challenger") or (training or {}).get("metrics"),
+            "champion": (decision or {}).get("champion"),
+        },
+        "promoted": bool((decision or {}).get("promote")),
+        "reason": (decision or {}).get("reason"),
+        "rules": (decision or {}).get("rules", []),
+        "model": registration,
+        "deployment": deployment,
+    }
+
+
+def render_text(summary: dict[str, Any]) -> str:
+    """Plain-text version of the summary for logs and e-mail."""
+    model = summary.get("model") or {}
+    lines = [
+        f"Pipeline {summary['pipeline']} — run {summary['run_id']}",
+        f"Data sha256: {summary.get('data_sha256')}",
+        f"Validation: {'passed' if summary['validation']['success'] else 'FAILED'}",
+    ]
+    challenger = summary["metrics"]["challenger"] or {}
+    champion = summary["metrics"]["champion"] or {}
+    for metric, value in challenger.items():
+        old = champion.get(metric)
+        lines.append(
+            f"  {metric:<12} challenger {value:.4f}"
+            + (f"   champion {old:.4f}" if old is not None else "   (no champion)")
+        )
+    for rule in summary.get("rules", []):
+        status = "pass" if rule["passed"] else "FAIL"
+        lines.append(
+            f"  rule {rule['rule']} on {rule['metric']}: {rule['value']:.4f} vs {rule['bound']:.4f} {status}"
+        )
+    verdict = "PROMOTED" if summary["promoted"] else "not promoted"
+    lines.append(f"Decision: {verdict} ({summary.get('reason')})")
+    if model:
+        lines.append(
+            f"Model {model.get('name')} version {model.get('version')} aliases {model.get('aliases')}"
+        )
+    return "\n".join(lines)

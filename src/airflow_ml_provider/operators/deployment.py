@@ -1,0 +1,88 @@
+"""deploy_model: make the promoted version the one serving reads, or skip when not promoted."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowSkipException
+
+from airflow_ml_provider.hooks.mlflow import MlflowHook
+from airflow_ml_provider.operators.evaluation import CHAMPION
+from airflow_ml_provider.operators.registry import PREVIOUS
+
+
+class AliasDeploymentOperator(BaseOperator):
+    """Deployment strategy ``alias``: serving reads ``models:/<name>@champion``.
+
+    Skips (not fails) when the gate did not promote. Otherwise it checks that the alias
+    points at the promoted version, loads the model through the alias and predicts on its
+    stored input example (a smoke test). If the smoke test fails, ``champion`` is moved
+    back to ``previous`` so users never get a model that cannot serve.
+    """
+
+    template_fields = ("registration",)
+    ui_color = "#e0f0ff"
+
+    def __init__(
+        self,
+        *,
+        registration: dict[str, Any] | Any,
+        model_name: str,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.registration = registration
+        self.model_name = model_name
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context) -> dict[str, Any]:
+        if not self.registration.get("promoted"):
+            raise AirflowSkipException(
+                f"version {self.registration.get('version')} was not promoted; "
+                "the current champion stays deployed"
+            )
+        import mlflow.pyfunc
+
+        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        version = str(self.registration["version"])
+        uri = f"models:/{self.model_name}@{CHAMPION}"
+        holder = client.get_model_version_by_alias(self.model_name, CHAMPION)
+        if str(holder.version) != version:
+            raise AirflowException(
+                f"{uri} points at version {holder.version}, not the promoted version {version}; "
+                "another run moved it — not deploying"
+            )
+        try:
+            model = mlflow.pyfunc.load_model(uri)
+            example = model.input_example
+            if example is not None:
+                model.predict(example)
+        except Exception as exc:
+            self._roll_back(client, version)
+            raise AirflowException(f"smoke test of {uri} failed, rolled back: {exc}") from exc
+        deployed_at = datetime.now(UTC).isoformat(timespec="seconds")
+        client.set_model_version_tag(
+            self.model_name, version, "airflow_ml.deployed_at", deployed_at
+        )
+        self.log.info("deployed %s (version %s) at %s", uri, version, deployed_at)
+        return {
+            "strategy": "alias",
+            "model_uri": uri,
+            "version": int(version),
+            "deployed_at": deployed_at,
+        }
+
+    def _roll_back(self, client, version: str) -> None:
+        previous = self.registration.get("previous_champion")
+        if previous:
+            client.set_registered_model_alias(self.model_name, CHAMPION, str(previous))
+            client.delete_registered_model_alias(self.model_name, PREVIOUS)
+            self.log.error("champion rolled back to version %s", previous)
+        else:
+            client.delete_registered_model_alias(self.model_name, CHAMPION)
+            self.log.error(
+                "no previous champion; alias %s removed from version %s", CHAMPION, version
+            )

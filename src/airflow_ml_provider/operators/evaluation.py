@@ -1,0 +1,121 @@
+"""evaluate_model: score challenger and champion on the same held-out rows and decide."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+CHAMPION = "champion"
+
+
+def current_champion(client, model_name: str):
+    """The model version holding the ``champion`` alias, or None (no model, no alias)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return client.get_model_version_by_alias(model_name, CHAMPION)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
+class EvaluateModelOperator(BaseOperator):
+    """The champion/challenger gate.
+
+    Scores the challenger (``training["model_uri"]``) and the current ``champion`` version
+    on the same held-out rows of the snapshot, then promotes iff every threshold holds and
+    the primary metric beats the champion by ``min_improvement``. With no champion, the
+    thresholds alone decide. The decision (each rule: value, bound, pass/fail) is returned,
+    logged and stored on the challenger's MLflow run as ``gate/decision.json``.
+    """
+
+    template_fields = ("training", "snapshot")
+    ui_color = "#f3e8fa"
+
+    def __init__(
+        self,
+        *,
+        training: dict[str, Any] | Any,
+        snapshot: dict[str, Any] | Any,
+        model_name: str,
+        target: str,
+        task: str,
+        primary_metric: str,
+        metrics: list[str] | None = None,
+        features: list[str] | None = None,
+        split: dict[str, Any] | None = None,
+        thresholds: dict[str, float] | None = None,
+        min_improvement: float = 0.0,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.training = training
+        self.snapshot = snapshot
+        self.model_name = model_name
+        self.target = target
+        self.task = task
+        self.primary_metric = primary_metric
+        self.metrics = list(dict.fromkeys([primary_metric, *(metrics or [])]))
+        self.features = features
+        self.split = split or {"test_size": 0.25, "seed": 0, "stratify": True}
+        self.thresholds = thresholds or {}
+        self.min_improvement = min_improvement
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider.ml.evaluate import score_models
+        from airflow_ml_provider.ml.gate import decide
+
+        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        champion = current_champion(client, self.model_name)
+        champion_uri = f"models:/{self.model_name}/{champion.version}" if champion else None
+        data = {
+            "uri": self.snapshot["uri"],
+            "format": self.snapshot["format"],
+            "target": self.target,
+            "features": self.features,
+            "split": self.split,
+        }
+        scores = score_models(
+            data, self.task, self.metrics, self.training["model_uri"], champion_uri
+        )
+        decision = decide(
+            scores["challenger"],
+            scores["champion"],
+            primary_metric=self.primary_metric,
+            thresholds=self.thresholds,
+            min_improvement=self.min_improvement,
+        )
+        decision.update(
+            challenger=scores["challenger"],
+            champion=scores["champion"],
+            champion_version=int(champion.version) if champion else None,
+            primary_metric=self.primary_metric,
+            rows=scores["rows"],
+        )
+        for rule in decision["rules"]:
+            self.log.info(
+                "%-15s %-12s value=%.4f bound=%.4f %s",
+                rule["rule"],
+                rule["metric"],
+                rule["value"],
+                rule["bound"],
+                "PASS" if rule["passed"] else "FAIL",
+            )
+        self.log.info(
+            "decision: %s (%s)",
+            "PROMOTE" if decision["promote"] else "KEEP CHAMPION",
+            decision["reason"],
+        )
+        client.log_dict(self.training["run_id"], decision, "gate/decision.json")
+        client.set_tag(
+            self.training["run_id"],
+            "airflow_ml.gate",
+            "promote" if decision["promote"] else "reject",
+        )
+        return decision

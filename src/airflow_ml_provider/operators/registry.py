@@ -1,0 +1,114 @@
+"""register_model: one model version per training run, aliases instead of stages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_ml_provider.hooks.mlflow import MlflowHook
+from airflow_ml_provider.operators.evaluation import CHAMPION, current_champion
+from airflow_ml_provider.operators.links import ModelVersionLink
+
+CHALLENGER = "challenger"
+PREVIOUS = "previous"
+
+
+def find_or_create_version(client, model_name: str, training: dict[str, Any], tags: dict[str, str]):
+    """The version registered from this training run; created only if there is none yet."""
+    import mlflow
+
+    existing = client.search_model_versions(
+        f"name='{model_name}' and run_id='{training['run_id']}'"
+    )
+    if existing:
+        return min(existing, key=lambda v: int(v.version)), False
+    version = mlflow.register_model(training["model_uri"], model_name, tags=tags)
+    return version, True
+
+
+class RegisterModelOperator(BaseOperator):
+    """Register the challenger and, if the gate said so, promote it.
+
+    Idempotent: re-running the task in the same DAG run finds the version registered from
+    the same MLflow run instead of creating another. Sets alias ``challenger``; on promotion
+    moves ``previous`` to the old champion first and then ``champion`` to the new version
+    (a retry after a failure in between converges to the same state).
+    """
+
+    template_fields = ("training", "decision")
+    operator_extra_links = (ModelVersionLink(),)
+    ui_color = "#fff4d6"
+
+    def __init__(
+        self,
+        *,
+        training: dict[str, Any] | Any,
+        decision: dict[str, Any] | Any,
+        model_name: str,
+        pipeline: str | None = None,
+        extra_tags: dict[str, str] | None = None,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.training = training
+        self.decision = decision
+        self.model_name = model_name
+        self.pipeline = pipeline
+        self.extra_tags = extra_tags or {}
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context) -> dict[str, Any]:
+        hook = MlflowHook(self.mlflow_conn_id)
+        client = hook.get_conn()
+        promote = bool(self.decision["promote"])
+        tags = {
+            "airflow_ml.dag_id": context["dag"].dag_id,
+            "airflow_ml.dag_run_id": context["run_id"],
+            "airflow_ml.gate": "promote" if promote else "reject",
+            "airflow_ml.gate_reason": str(self.decision.get("reason", ""))[:4000],
+            **{k: str(v) for k, v in self.extra_tags.items()},
+        }
+        if self.pipeline:
+            tags["airflow_ml.pipeline"] = self.pipeline
+        run_tags = client.get_run(self.training["run_id"]).data.tags
+        for key in ("airflow_ml.data_sha256", "airflow_ml.config_hash"):
+            if key in run_tags:
+                tags[key] = run_tags[key]
+        version, created = find_or_create_version(client, self.model_name, self.training, tags)
+        number = str(version.version)
+        self.log.info(
+            "%s version %s of %s", "registered" if created else "found", number, self.model_name
+        )
+        for key, value in tags.items():
+            client.set_model_version_tag(self.model_name, number, key, value)
+        client.set_registered_model_alias(self.model_name, CHALLENGER, number)
+        previous = None
+        if promote:
+            champion = current_champion(client, self.model_name)
+            if champion is not None and str(champion.version) != number:
+                previous = str(champion.version)
+                client.set_registered_model_alias(self.model_name, PREVIOUS, previous)
+            client.set_registered_model_alias(self.model_name, CHAMPION, number)
+            client.set_model_version_tag(
+                self.model_name,
+                number,
+                "airflow_ml.promoted_by",
+                f"airflow:{context['dag'].dag_id}/{context['run_id']}",
+            )
+            self.log.info(
+                "champion of %s is now version %s (previous: %s)", self.model_name, number, previous
+            )
+        aliases = sorted(client.get_model_version(self.model_name, number).aliases)
+        context["ti"].xcom_push(
+            key="model_version_url", value=hook.model_version_url(self.model_name, number)
+        )
+        return {
+            "name": self.model_name,
+            "version": int(number),
+            "created": created,
+            "aliases": aliases,
+            "promoted": promote,
+            "previous_champion": int(previous) if previous else None,
+        }

@@ -1,0 +1,140 @@
+"""train_model: run the training entrypoint (local runner: a subprocess on the worker)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_ml_provider.operators.links import MlflowRunLink
+
+TRAIN_MODULE = "airflow_ml_provider.ml.train"
+
+
+class LocalTrainingOperator(BaseOperator):
+    """Train a model by running ``python -m airflow_ml_provider.ml.train --job job.json``.
+
+    The job is plain JSON (data snapshot, split, estimator, params, metrics, MLflow
+    experiment, tags); MLflow credentials travel in the environment, never in the job.
+    The Kubernetes runner starts the very same entrypoint in a pod. Returns the training
+    result: ``{run_id, model_uri, metrics, rows_train, rows_test, ...}``.
+    """
+
+    template_fields = ("snapshot",)
+    operator_extra_links = (MlflowRunLink(),)
+    ui_color = "#e6f2e6"
+
+    def __init__(
+        self,
+        *,
+        snapshot: dict[str, Any] | Any,
+        pipeline: str,
+        target: str,
+        estimator: str,
+        task: str,
+        metrics: list[str],
+        features: list[str] | None = None,
+        estimator_params: dict[str, Any] | None = None,
+        split: dict[str, Any] | None = None,
+        experiment_name: str | None = None,
+        config_hash: str = "",
+        mlflow_conn_id: str = "mlflow_default",
+        allowed_estimator_modules: tuple[str, ...] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.snapshot = snapshot
+        self.pipeline = pipeline
+        self.target = target
+        self.features = features
+        self.estimator = estimator
+        self.task = task
+        self.metrics = metrics
+        self.estimator_params = estimator_params or {}
+        self.split = split or {"test_size": 0.25, "seed": 0, "stratify": True}
+        self.experiment_name = experiment_name or f"airflow-ml/{pipeline}"
+        self.config_hash = config_hash
+        self.mlflow_conn_id = mlflow_conn_id
+        self.allowed_estimator_modules = allowed_estimator_modules
+
+    def build_job(self, context, hook) -> dict[str, Any]:
+        """The JSON job both runners hand to the training entrypoint."""
+        from airflow_ml_provider import settings
+
+        run_id = context["run_id"]
+        return {
+            "estimator": self.estimator,
+            "params": self.estimator_params,
+            "task": self.task,
+            "metrics": self.metrics,
+            "allowed_estimator_modules": list(
+                self.allowed_estimator_modules or settings.allowed_estimator_modules()
+            ),
+            "data": {
+                "uri": self.snapshot["uri"],
+                "format": self.snapshot["format"],
+                "sha256": self.snapshot.get("sha256", ""),
+                "target": self.target,
+                "features": self.features,
+                "split": self.split,
+            },
+            "tracking_uri": hook.tracking_uri,
+            "experiment_name": self.experiment_name,
+            "artifact_location": hook.experiment_artifact_location(self.experiment_name),
+            "run_name": f"{self.pipeline}/{run_id}",
+            "tags": {
+                "airflow_ml.pipeline": self.pipeline,
+                "airflow_ml.dag_id": context["dag"].dag_id,
+                "airflow_ml.dag_run_id": run_id,
+                "airflow_ml.try_number": context["ti"].try_number,
+                "airflow_ml.data_sha256": self.snapshot.get("sha256", ""),
+                "airflow_ml.config_hash": self.config_hash,
+            },
+        }
+
+    def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        hook = MlflowHook(self.mlflow_conn_id)
+        job = self.build_job(context, hook)
+        with tempfile.TemporaryDirectory(prefix="airflow-ml-train-") as scratch:
+            job_path, output = Path(scratch) / "job.json", Path(scratch) / "result.json"
+            job["output"] = str(output)
+            job_path.write_text(json.dumps(job, indent=2))
+            self._run([sys.executable, "-m", TRAIN_MODULE, "--job", str(job_path)], hook)
+            result = json.loads(output.read_text())
+        context["ti"].xcom_push(
+            key="mlflow_run_url", value=hook.run_url(result["experiment_id"], result["run_id"])
+        )
+        self.log.info("MLflow run %s; held-out metrics %s", result["run_id"], result["metrics"])
+        return result
+
+    def _run(self, command: list[str], hook) -> None:
+        env = {**os.environ, **hook.subprocess_env(), "PYTHONUNBUFFERED": "1"}
+        tail: deque[str] = deque(maxlen=20)
+        self.log.info("running %s", " ".join(command))
+        process = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+        )
+        try:
+            assert process.stdout is not None
+            for line in process.stdout:
+                tail.append(line.rstrip())
+                self.log.info("%s", line.rstrip())
+            code = process.wait()
+        finally:
+            if process.poll() is None:  # killed or timed out: leave nothing running
+                process.kill()
+                process.wait()
+        if code != 0:
+            raise AirflowException(
+                f"training process exited with code {code}; last lines:\n" + "\n".join(tail)
+            )
