@@ -98,7 +98,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         "dag_id": dag.dag_id,
         "run_id": dag_run.run_id,
         "state": state,
-        "tasks": states,
+        "tasks": dict(sorted(states.items(), key=lambda kv: _task_order(kv[0]))),
         "validation": {
             "success": validation.get("success"),
             "rows": validation.get("rows"),
@@ -115,6 +115,10 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         "mlflow_run_id": training.get("run_id"),
         "model": model_state(model_name, mlflow_conn_id, registration.get("version")),
     }
+
+
+def _task_order(task_id: str) -> int:
+    return PIPELINE_TASKS.index(task_id) if task_id in PIPELINE_TASKS else len(PIPELINE_TASKS)
 
 
 def model_state(model_name: str, mlflow_conn_id: str, version: int | None) -> dict[str, Any]:

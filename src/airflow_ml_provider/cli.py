@@ -1,0 +1,208 @@
+"""``airflow-ml``: check | schema | run | demo."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from airflow_ml_provider.spec.errors import SpecError
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    from airflow_ml_provider.factory.loader import pipeline_files
+
+    files: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        files.extend(pipeline_files(path) if path.is_dir() else [path])
+    return files
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.spec.deep_checks import deep_problems
+    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.spec.positions import load_positioned
+
+    files = _expand(args.paths)
+    if not files:
+        print("no pipeline files found", file=sys.stderr)
+        return 1
+    prefixes = settings.allowed_estimator_modules()
+    owners: dict[str, Path] = {}
+    failed = 0
+    for path in files:
+        try:
+            loaded = load_pipeline(path, allowed_estimator_modules=prefixes)
+            problems = [] if args.fast else deep_problems(loaded, prefixes)
+            if loaded.dag_id in owners:
+                mark = load_positioned(path).mark_for(("pipeline",))
+                problems.append(
+                    f"{path}:{mark.line}:{mark.column}: pipeline: pipeline id {loaded.dag_id!r} "
+                    f"is already used by {owners[loaded.dag_id]}; pipeline ids must be unique"
+                )
+            owners.setdefault(loaded.dag_id, path)
+            if problems:
+                raise _Problems(problems)
+            print(f"ok      {path} (pipeline {loaded.dag_id})")
+        except (SpecError, _Problems) as exc:
+            failed += 1
+            print(str(exc))
+    print(f"{len(files) - failed} valid, {failed} invalid", file=sys.stderr)
+    return 1 if failed else 0
+
+
+class _Problems(Exception):
+    def __init__(self, problems: list[object]):
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    """Print the JSON Schema of pipeline files."""
+    from airflow_ml_provider.spec.schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+    return 0
+
+
+@contextlib.contextmanager
+def _output_to(log_path: Path) -> Iterator[None]:
+    """Send everything written to fd 1 and 2 (Airflow's task logs) to a file."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(log_path, "ab") as sink:
+        os.dup2(sink.fileno(), 1)
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def _run_one(path: Path, verbose: bool) -> dict:
+    from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
+
+    home = prepare_environment(path.resolve().parent)
+    log_path = home / "logs" / "airflow-ml-run.log"
+    if verbose:
+        result = run_pipeline_file(path)
+    else:
+        with _output_to(log_path):
+            result = run_pipeline_file(path)
+    result["log_file"] = None if verbose else str(log_path)
+    return result
+
+
+def _print_summary(result: dict) -> None:
+    print(f"pipeline {result['dag_id']}: run {result['run_id']} {result['state'].upper()}")
+    for task, state in result["tasks"].items():
+        print(f"  {task:<16} {state}")
+    validation = result["validation"]
+    if validation["success"] is False:
+        from airflow_ml_provider.ml.expectations import describe_failure
+
+        print("validation FAILED:")
+        for entry in validation["failed_expectations"]:
+            print(f"  - {describe_failure(entry)}")
+    challenger = result["metrics"]["challenger"] or {}
+    champion = result["metrics"]["champion"] or {}
+    if challenger:
+        print(f"  {'metric':<12} {'challenger':>10} {'champion':>10}")
+        for name, value in challenger.items():
+            old = champion.get(name)
+            print(f"  {name:<12} {value:>10.4f} {'-' if old is None else f'{old:.4f}':>10}")
+    if result.get("decision"):
+        verdict = "PROMOTED" if result["promoted"] else "NOT promoted"
+        print(f"decision: {verdict} — {result['decision']['reason']}")
+    model = result["model"]
+    if model.get("aliases"):
+        aliases = ", ".join(f"{a}=v{v}" for a, v in model["aliases"].items())
+        print(f"model {model['name']}: this run's version {model['version']}; aliases {aliases}")
+    if result.get("log_file"):
+        print(f"task logs: {result['log_file']}")
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run one pipeline end to end on the embedded default; exit 0 iff the run succeeded."""
+    path = Path(args.file)
+    try:
+        result = _run_one(path, args.verbose)
+    except SpecError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, default=str))
+    else:
+        _print_summary(result)
+    return 0 if result["state"] == "success" else 1
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Write a real dataset and the example YAML, run the pipeline twice, say where to look."""
+    from airflow_ml_provider.demo import write_demo
+
+    yaml_path = write_demo(Path(args.dir))
+    print(f"demo pipeline written to {yaml_path}")
+    code = 0
+    for attempt in (1, 2):
+        print(f"\n=== run {attempt} of 2 ===")
+        try:
+            result = _run_one(yaml_path, args.verbose)
+        except SpecError as exc:
+            print(str(exc), file=sys.stderr)
+            return 1
+        _print_summary(result)
+        code = code or (0 if result["state"] == "success" else 1)
+    home = os.environ["AIRFLOW_HOME"]
+    print(
+        "\nNext:\n"
+        f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{home}/mlflow.db "
+        "--port 5000   (then open http://127.0.0.1:5000)\n"
+        "  Airflow UI: make up   (then open http://127.0.0.1:8080)\n"
+        f"  Edit {yaml_path} and run: .venv/bin/airflow-ml run {yaml_path}"
+    )
+    return code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="airflow-ml", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    check = commands.add_parser("check", help="validate pipeline YAML files or folders")
+    check.add_argument("paths", nargs="+")
+    check.add_argument("--fast", action="store_true", help="skip checks that import sklearn")
+    check.set_defaults(func=cmd_check)
+    schema = commands.add_parser("schema", help="print the JSON Schema of pipeline files")
+    schema.set_defaults(func=cmd_schema)
+    run = commands.add_parser("run", help="run one pipeline once through dag.test()")
+    run.add_argument("file")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+    run.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    run.set_defaults(func=cmd_run)
+    demo = commands.add_parser("demo", help="write and run the example pipeline twice")
+    demo.add_argument("--dir", default="demo", help="where to write the demo (default ./demo)")
+    demo.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
