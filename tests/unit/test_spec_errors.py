@@ -1,0 +1,236 @@
+"""Bad pipeline files get errors naming file:line:column, the field and what was expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_ml_provider.spec import SpecError, load_pipeline
+
+GOOD = """\
+pipeline: churn_ct
+description: Retrain churn.
+owner: ml-platform
+schedule: "@daily"
+start_date: 2026-01-01
+retries: 2
+retry_delay: 5m
+data:
+  source: data/churn.csv
+  target: churned
+  split: {test_size: 0.25, seed: 7, stratify: true}
+validation:
+  expectations:
+    - expect_column_values_to_not_be_null: {column: age}
+training:
+  estimator: sklearn.ensemble.RandomForestClassifier
+  params: {n_estimators: 10}
+evaluation:
+  primary_metric: roc_auc
+  metrics: [roc_auc, f1]
+  thresholds: {roc_auc: 0.8}
+registry:
+  model_name: churn
+alerts:
+  email: [oncall@example.com]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "churn.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def errors_of(path: Path) -> str:
+    with pytest.raises(SpecError) as caught:
+        load_pipeline(path)
+    return str(caught.value)
+
+
+def test_good_file_loads_with_resolved_source_and_inferred_values(tmp_path):
+    loaded = load_pipeline(write(tmp_path, GOOD))
+    assert loaded.spec.pipeline == "churn_ct"
+    assert loaded.source_uri == (tmp_path / "data" / "churn.csv").as_uri()
+    assert loaded.spec.data.resolved_format == "csv"
+    assert loaded.spec.training.task_type == "classification"
+    assert loaded.spec.retry_delay.total_seconds() == 300
+    assert len(loaded.config_hash) == 16
+
+
+BAD_CASES = {
+    "unknown key with did-you-mean": (
+        ("  estimator: sklearn", "  estimatr: sklearn"),
+        ":16:3: training.estimatr: unknown key 'estimatr'; did you mean 'estimator'?",
+    ),
+    "unknown top-level key": (
+        ("owner: ml-platform", "ownr: ml-platform"),
+        ":3:1: ownr: unknown key 'ownr'; did you mean 'owner'?",
+    ),
+    "wrong type": (
+        ("retries: 2", "retries: many"),
+        ":6:10: retries: expected an integer, got 'many'",
+    ),
+    "missing required field": (
+        ("  target: churned\n", ""),
+        ":8:1: data.target: missing required field 'target'",
+    ),
+    "bad cron": (
+        ('schedule: "@daily"', 'schedule: "61 * * * *"'),
+        ":4:11: schedule: '61 * * * *' is not a valid cron expression",
+    ),
+    "unknown preset": (
+        ('schedule: "@daily"', 'schedule: "@dayly"'),
+        ":4:11: schedule: unknown preset '@dayly'",
+    ),
+    "bad duration": (
+        ("retry_delay: 5m", "retry_delay: 5 minutes"),
+        ":7:14: retry_delay: '5 minutes' is not a duration",
+    ),
+    "unknown metric": (
+        ("metrics: [roc_auc, f1]", "metrics: [roc_auc, acuracy]"),
+        ":20:22: evaluation.metrics[1]: unknown metric 'acuracy'; did you mean 'accuracy'?",
+    ),
+    "metric does not fit the task type": (
+        ("metrics: [roc_auc, f1]", "metrics: [roc_auc, rmse]"),
+        ":20:22: evaluation.metrics[1]: 'rmse' is a regression metric but "
+        "sklearn.ensemble.RandomForestClassifier is a classification estimator",
+    ),
+    "disallowed estimator module": (
+        ("sklearn.ensemble.RandomForestClassifier", "os.system"),
+        ":16:14: training.estimator: 'os.system' is not in an allowed module",
+    ),
+    "a list where a mapping belongs": (
+        ("  split: {test_size: 0.25, seed: 7, stratify: true}", "  split: [0.25, 7]"),
+        ":11:10: data.split: expected a mapping, got a list",
+    ),
+    "bad data format": (
+        ("  target: churned", "  target: churned\n  format: excel"),
+        ":11:11: data.format: got 'excel'; input should be 'csv' or 'parquet'",
+    ),
+    "negative test_size": (
+        ("test_size: 0.25", "test_size: -0.2"),
+        ":11:22: data.split.test_size: input should be greater than 0 (got -0.2)",
+    ),
+    "threshold on a metric not computed": (
+        ("thresholds: {roc_auc: 0.8}", "thresholds: {accuracy: 0.8}"),
+        ":21:26: evaluation.thresholds.accuracy: 'accuracy' is not computed",
+    ),
+    "format cannot be inferred": (
+        ("source: data/churn.csv", "source: data/churn.xlsx"),
+        ":9:11: data.source: cannot infer the format of 'data/churn.xlsx'",
+    ),
+    "task type cannot be inferred": (
+        ("sklearn.ensemble.RandomForestClassifier", "sklearn.pipeline.Pipeline"),
+        ":16:14: training.estimator: cannot tell whether 'sklearn.pipeline.Pipeline' is a "
+        "classifier or a regressor; set training.task",
+    ),
+    "bad e-mail address": (
+        ("[oncall@example.com]", "[oncall-at-example]"),
+        ":25:10: alerts.email: 'oncall-at-example' is not an e-mail address",
+    ),
+    "schedule without start_date": (
+        ("start_date: 2026-01-01\n", ""),
+        ":4:11: schedule: start_date is required when schedule is set",
+    ),
+    "not an expectation name": (
+        ("expect_column_values_to_not_be_null", "column_values_not_null"),
+        ":14:5: validation.expectations: item 0: 'column_values_not_null' is not an "
+        "expectation name",
+    ),
+    "duplicate key": (
+        ("owner: ml-platform", "owner: ml-platform\nowner: other"),
+        ":4:1: owner: this key appears twice in one mapping",
+    ),
+    "target listed as a feature": (
+        ("  target: churned", "  target: churned\n  features: [age, churned]"),
+        ":11:19: data.features[1]: the target 'churned' cannot be a feature",
+    ),
+    "invalid pipeline id": (
+        ("pipeline: churn_ct", "pipeline: churn ct!"),
+        ":1:11: pipeline: string should match pattern",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES), ids=sorted(BAD_CASES))
+def test_bad_input_names_file_line_column_and_expectation(tmp_path, case):
+    (old, new), expected = BAD_CASES[case]
+    assert old in GOOD, "the test case must change the good file"
+    path = write(tmp_path, GOOD.replace(old, new, 1))
+    message = errors_of(path)
+    assert f"{path}{expected}" in message, message
+
+
+def test_empty_file(tmp_path):
+    path = write(tmp_path, "")
+    assert (
+        errors_of(path) == f"{path}:1:1: the file is empty; expected a mapping with at least "
+        "pipeline, data, training and evaluation"
+    )
+
+
+def test_top_level_list(tmp_path):
+    path = write(tmp_path, "- pipeline: x\n")
+    assert f"{path}:1:1: got a list; expected a mapping" in errors_of(path)
+
+
+def test_yaml_syntax_error_keeps_the_file_name(tmp_path):
+    path = write(tmp_path, GOOD.replace("metrics: [roc_auc, f1]", "metrics: [roc_auc, f1"))
+    message = errors_of(path)
+    assert message.startswith(f"{path}:"), message
+    assert "invalid YAML" in message
+
+
+def test_every_problem_is_reported_at_once(tmp_path):
+    text = GOOD.replace("retries: 2", "retries: -1").replace("owner: ml-platform", "ownr: x")
+    message = errors_of(write(tmp_path, text))
+    assert "retries: input should be greater than or equal to 0" in message
+    assert "unknown key 'ownr'" in message
+
+
+def test_defaults_file_supplies_values_and_pipeline_wins(tmp_path):
+    (tmp_path / "defaults.yaml").write_text(
+        "owner: platform\nretries: 5\nalerts: {email: [team@example.com]}\n"
+        "registry: {mlflow_conn_id: mlflow_prod}\n"
+    )
+    text = GOOD.replace("owner: ml-platform\n", "").replace("retries: 2\n", "retries: 1\n")
+    spec = load_pipeline(write(tmp_path, text)).spec
+    assert spec.owner == "platform"
+    assert spec.retries == 1
+    assert spec.alerts.email == ["oncall@example.com"]
+    assert spec.registry.mlflow_conn_id == "mlflow_prod"
+    assert spec.registry.model_name == "churn"
+
+
+def test_error_in_defaults_file_points_at_defaults_file(tmp_path):
+    defaults = tmp_path / "defaults.yaml"
+    defaults.write_text("owner: platform\nretries: lots\n")
+    message = errors_of(write(tmp_path, GOOD.replace("retries: 2\n", "")))
+    assert f"{defaults}:2:10: retries: expected an integer, got 'lots'" in message
+
+
+def test_environment_variables_are_expanded(tmp_path, monkeypatch):
+    monkeypatch.setenv("CHURN_BUCKET", "gs://ml-data")
+    text = GOOD.replace("data/churn.csv", "${CHURN_BUCKET}/churn.csv")
+    loaded = load_pipeline(write(tmp_path, text))
+    assert loaded.source_uri == "gs://ml-data/churn.csv"
+
+
+def test_unset_environment_variable_is_an_error_with_position(tmp_path, monkeypatch):
+    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
+    path = write(tmp_path, GOOD.replace("data/churn.csv", "${NOT_SET_ANYWHERE}/churn.csv"))
+    assert f"{path}:9:11: data.source: environment variable ${{NOT_SET_ANYWHERE}} is not set" in (
+        errors_of(path)
+    )
+
+
+def test_allow_list_is_configurable(tmp_path):
+    path = write(
+        tmp_path,
+        GOOD.replace("sklearn.ensemble.RandomForestClassifier", "mycorp.models.BoostClassifier"),
+    )
+    assert "not in an allowed module" in errors_of(path)
+    loaded = load_pipeline(path, allowed_estimator_modules=("sklearn.", "mycorp.models."))
+    assert loaded.spec.training.estimator == "mycorp.models.BoostClassifier"
