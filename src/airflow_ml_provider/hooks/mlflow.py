@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from urllib.parse import quote
 from typing import Any
+from urllib.parse import quote
 
 from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException

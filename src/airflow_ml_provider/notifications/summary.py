@@ -55,12 +55,14 @@ def render_text(summary: dict[str, Any]) -> str:
     for rule in summary.get("rules", []):
         status = "pass" if rule["passed"] else "FAIL"
         lines.append(
-            f"  rule {rule['rule']} on {rule['metric']}: {rule['value']:.4f} vs {rule['bound']:.4f} {status}"
+            f"  rule {rule['rule']} on {rule['metric']}: "
+            f"{rule['value']:.4f} vs {rule['bound']:.4f} {status}"
         )
     verdict = "PROMOTED" if summary["promoted"] else "not promoted"
     lines.append(f"Decision: {verdict} ({summary.get('reason')})")
     if model:
         lines.append(
-            f"Model {model.get('name')} version {model.get('version')} aliases {model.get('aliases')}"
+            f"Model {model.get('name')} version {model.get('version')} "
+            f"aliases {model.get('aliases')}"
         )
     return "\n".join(lines)

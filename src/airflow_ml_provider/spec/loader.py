@@ -164,7 +164,8 @@ def _from_validation_error(
 ) -> list[SpecProblem]:
     problems: list[SpecProblem] = []
     seen: set[str] = set()
-    for error in exc.errors(include_url=False):
+    errors = exc.errors(include_url=False)
+    for error in errors:
         path, absent = _clean_loc(data, error["loc"])
         key = format_path(path)
         if key in seen:
@@ -178,6 +179,8 @@ def _from_validation_error(
                 f"; expected one of {', '.join(known)}" if known else ""
             )
             problems.append(_at(doc, path, f"unknown key {path[-1]!r}{hint}", prefer_key=True))
+        elif kind == "missing" and _explained_by_typo(data, path, errors):
+            continue
         elif kind == "missing" or absent:
             mark = doc.mark_for(path[:-1], prefer_key=True)
             message = f"missing required field {path[-1]!r}" if path else "missing"
@@ -185,6 +188,17 @@ def _from_validation_error(
         else:
             problems.append(_at(doc, path, _humanize(error)))
     return problems
+
+
+def _explained_by_typo(data: Any, path: FieldPath, errors: list[dict[str, Any]]) -> bool:
+    """A missing field next to an unknown key that is its misspelling: report the typo only."""
+    for error in errors:
+        if error["type"] != "extra_forbidden":
+            continue
+        extra, _ = _clean_loc(data, error["loc"])
+        if extra[:-1] == path[:-1] and did_you_mean(str(extra[-1]), [str(path[-1])]):
+            return True
+    return False
 
 
 _TYPE_WORDS = {

@@ -1,0 +1,151 @@
+"""Whole pipelines through dag.test(): real Airflow (SQLite), real MLflow (SQLite store),
+real Great Expectations, real scikit-learn models, the local training runner."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLE_CSV, EXAMPLE_YAML
+
+
+def write_pipeline(folder: Path, name: str, *, estimator: str = "", params: str = "") -> Path:
+    """A copy of the example pipeline with its own dag id and model name."""
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    if not (folder / "data" / EXAMPLE_CSV.name).exists():
+        shutil.copy(EXAMPLE_CSV, folder / "data" / EXAMPLE_CSV.name)
+    text = (
+        EXAMPLE_YAML.read_text()
+        .replace("pipeline: breast_cancer_ct", f"pipeline: {name}")
+        .replace("model_name: breast_cancer", f"model_name: {name}_model")
+        .replace("n_estimators: 200", "n_estimators: 30")
+    )
+    if estimator:
+        text = text.replace("sklearn.ensemble.RandomForestClassifier", estimator)
+    if params:
+        text = text.replace("{n_estimators: 30, max_depth: 6, random_state: 7}", params)
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def run(path: Path) -> dict:
+    from airflow_ml_provider.local_run import run_pipeline_file
+
+    return run_pipeline_file(path)
+
+
+def clear_and_rerun(dag, run_id: str, task_id: str):
+    """Clear one task instance of an existing DAG run and run it again in this process."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import clear_task_instances
+    from airflow.sdk.definitions.dag import _run_task
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    with create_session() as session:
+        dag_run = session.scalar(select(DagRun).where(DagRun.run_id == run_id))
+        ti = dag_run.get_task_instance(task_id, session=session)
+        clear_task_instances([ti], session)
+        session.flush()
+        ti.refresh_from_db(session=session)
+        assert ti.state is None  # really cleared
+        ti.try_number += 1
+        ti.state = TaskInstanceState.SCHEDULED
+        session.commit()
+        session.refresh(ti)
+        session.expunge(ti)
+    _run_task(ti=ti, task=dag.get_task(task_id))
+    with create_session() as session:
+        dag_run = session.scalar(select(DagRun).where(DagRun.run_id == run_id))
+        session.expunge(dag_run)
+    return dag_run
+
+
+def versions_of(model_name: str) -> list[int]:
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    client = MlflowHook().get_conn()
+    return sorted(int(v.version) for v in client.search_model_versions(f"name='{model_name}'"))
+
+
+def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow_db):
+    first = run(write_pipeline(tmp_path, "e2e_gate"))
+    assert first["state"] == "success", first
+    assert set(first["tasks"].values()) == {"success"}
+    assert first["validation"]["success"] is True
+    assert first["promoted"] is True
+    assert first["metrics"]["champion"] is None
+    assert first["metrics"]["challenger"]["roc_auc"] > 0.9
+    assert first["model"]["version"] == 1
+    assert first["model"]["aliases"] == {"challenger": 1, "champion": 1}
+
+    worse = write_pipeline(
+        tmp_path, "e2e_gate", estimator="sklearn.dummy.DummyClassifier", params="{}"
+    )
+    second = run(worse)
+    assert second["state"] == "success", second
+    assert second["tasks"]["deploy_model"] == "skipped"
+    assert second["tasks"]["notify"] == "success"
+    assert second["promoted"] is False
+    assert second["model"]["version"] == 2
+    assert second["model"]["aliases"] == {"challenger": 2, "champion": 1}
+    rules = {r["rule"]: r for r in second["decision"]["rules"]}
+    assert rules["beats_champion"]["passed"] is False
+    assert rules["beats_champion"]["bound"] == pytest.approx(
+        first["metrics"]["challenger"]["roc_auc"]
+    )
+    assert second["metrics"]["champion"]["roc_auc"] == pytest.approx(
+        first["metrics"]["challenger"]["roc_auc"]
+    )
+    assert versions_of("e2e_gate_model") == [1, 2]
+
+
+def test_corrupted_data_fails_validation_and_registers_nothing(tmp_path, airflow_db):
+    import pandas as pd
+
+    path = write_pipeline(tmp_path, "e2e_corrupt")
+    frame = pd.read_csv(EXAMPLE_CSV)
+    frame.loc[0:9, "mean radius"] = None
+    frame.loc[10:14, "mean radius"] = 400.0
+    frame.to_csv(tmp_path / "data" / EXAMPLE_CSV.name, index=False)
+
+    result = run(path)
+    assert result["state"] == "failed"
+    assert result["tasks"]["snapshot_data"] == "success"
+    assert result["tasks"]["validate_data"] == "failed"
+    for task in ("train_model", "evaluate_model", "register_model", "deploy_model"):
+        assert result["tasks"][task] == "upstream_failed"
+    failed = {f["expectation"]: f for f in result["validation"]["failed_expectations"]}
+    assert failed["expect_column_values_to_not_be_null"]["unexpected_count"] == 10
+    assert failed["expect_column_values_to_be_between"]["unexpected_count"] == 5
+    assert 400.0 in failed["expect_column_values_to_be_between"]["examples"]
+    assert result["model"]["aliases"] == {}
+    assert versions_of("e2e_corrupt_model") == []
+
+
+def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_path, airflow_db):
+    from airflow.dag_processing.dagbag import DagBag  # noqa: F401  (Airflow is configured)
+
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.local_run import collect_result, run_dag
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    loaded = load_pipeline(write_pipeline(tmp_path, "e2e_rerun"))
+    dag = build_dag(loaded)
+    first = run_dag(dag)
+    assert first.state == "success"
+    assert versions_of("e2e_rerun_model") == [1]
+
+    # Clear register_model in the same DAG run and run it again, the way dag.test() runs a
+    # scheduled task instance (Airflow's own in-process runner); upstream results stay.
+    again = clear_and_rerun(dag, first.run_id, "register_model")
+    assert again.run_id == first.run_id
+    result = collect_result(dag, again, "e2e_rerun_model", "mlflow_default")
+    assert result["tasks"]["register_model"] == "success"
+    assert again.get_task_instance("register_model").try_number == 2  # it really ran again
+    assert versions_of("e2e_rerun_model") == [1]
+    assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}

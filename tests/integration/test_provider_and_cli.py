@@ -1,0 +1,82 @@
+"""The package as Airflow and a user's shell see it: provider registration and the CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import EXAMPLE_YAML
+
+BIN = Path(sys.executable).parent
+
+
+def test_airflow_providers_list_shows_this_provider(airflow_db):
+    out = subprocess.run(
+        [str(BIN / "airflow"), "providers", "list", "--output", "json"],
+        check=True,
+        capture_output=True,
+        text=True,
+        env=os.environ.copy(),
+    )
+    providers = {p["package_name"]: p for p in json.loads(out.stdout)}
+    assert "airflow-ml-provider" in providers
+    assert "apache-airflow-providers-cncf-kubernetes" in providers  # others still discovered
+
+
+def test_mlflow_connection_type_is_registered(airflow_db):
+    from airflow.providers_manager import ProvidersManager
+
+    hooks = ProvidersManager().hooks
+    assert hooks["mlflow"].hook_class_name == "airflow_ml_provider.hooks.mlflow.MlflowHook"
+
+
+def airflow_ml(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "airflow-ml"), *args], capture_output=True, text=True, env=os.environ.copy()
+    )
+
+
+def test_check_accepts_the_example_and_rejects_a_bad_file(tmp_path):
+    good = airflow_ml("check", str(EXAMPLE_YAML))
+    assert good.returncode == 0, good.stdout + good.stderr
+    assert "ok" in good.stdout
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE_YAML.read_text()
+        .replace(
+            "sklearn.ensemble.RandomForestClassifier", "sklearn.ensembel.RandomForestClassifier"
+        )
+        .replace("{n_estimators: 200, max_depth: 6, random_state: 7}", "{n_estimator: 5}")
+    )
+    result = airflow_ml("check", str(bad))
+    assert result.returncode == 1
+    assert (
+        f"{bad}:22:14: training.estimator: 'sklearn.ensembel.RandomForestClassifier' cannot be "
+        "imported; did you mean 'sklearn.ensemble.RandomForestClassifier'?" in result.stdout
+    )
+
+
+def test_check_reports_unknown_params_and_duplicate_ids_in_a_folder(tmp_path):
+    (tmp_path / "a.yaml").write_text(EXAMPLE_YAML.read_text())
+    (tmp_path / "b.yaml").write_text(
+        EXAMPLE_YAML.read_text().replace("n_estimators: 200", "n_estimator: 200")
+    )
+    result = airflow_ml("check", str(tmp_path))
+    assert result.returncode == 1
+    assert "does not accept the parameter 'n_estimator'; did you mean 'n_estimators'?" in (
+        result.stdout
+    )
+    assert "pipeline id 'breast_cancer_ct' is already used by" in result.stdout
+
+
+def test_schema_is_json_schema_with_the_spec_fields():
+    result = airflow_ml("schema")
+    assert result.returncode == 0
+    schema = json.loads(result.stdout)
+    assert set(schema["required"]) == {"pipeline", "data", "training", "evaluation"}
+    assert schema["additionalProperties"] is False
+    assert "estimator" in schema["$defs"]["TrainingSpec"]["properties"]
