@@ -27,9 +27,9 @@ def test_airflow_providers_list_shows_this_provider(airflow_db):
 
 
 def test_mlflow_connection_type_is_registered(airflow_db):
-    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk.providers_manager_runtime import ProvidersManagerTaskRuntime
 
-    hooks = ProvidersManager().hooks
+    hooks = ProvidersManagerTaskRuntime().hooks
     assert hooks["mlflow"].hook_class_name == "airflow_ml_provider.hooks.mlflow.MlflowHook"
 
 

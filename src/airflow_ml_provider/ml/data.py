@@ -6,6 +6,22 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+DEFAULT_SPLIT = {"test_size": 0.25, "seed": 0, "stratify": True}
+
+
+def data_section(
+    snapshot: dict[str, Any], target: str, features: list[str] | None, split: dict[str, Any]
+) -> dict[str, Any]:
+    """The ``data`` part of a job: which snapshot, which columns, which split."""
+    return {
+        "uri": snapshot["uri"],
+        "format": snapshot["format"],
+        "sha256": snapshot.get("sha256", ""),
+        "target": target,
+        "features": features,
+        "split": split,
+    }
+
 
 @dataclass(frozen=True)
 class DataSplit:

@@ -7,6 +7,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
+from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 
 CHAMPION = "champion"
 
@@ -62,25 +63,20 @@ class EvaluateModelOperator(BaseOperator):
         self.primary_metric = primary_metric
         self.metrics = list(dict.fromkeys([primary_metric, *(metrics or [])]))
         self.features = features
-        self.split = split or {"test_size": 0.25, "seed": 0, "stratify": True}
+        self.split = split or dict(DEFAULT_SPLIT)
         self.thresholds = thresholds or {}
         self.min_improvement = min_improvement
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider.ml.data import data_section
         from airflow_ml_provider.ml.evaluate import score_models
         from airflow_ml_provider.ml.gate import decide
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         champion = current_champion(client, self.model_name)
         champion_uri = f"models:/{self.model_name}/{champion.version}" if champion else None
-        data = {
-            "uri": self.snapshot["uri"],
-            "format": self.snapshot["format"],
-            "target": self.target,
-            "features": self.features,
-            "split": self.split,
-        }
+        data = data_section(self.snapshot, self.target, self.features, self.split)
         scores = score_models(
             data, self.task, self.metrics, self.training["model_uri"], champion_uri
         )

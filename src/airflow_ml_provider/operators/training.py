@@ -14,6 +14,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink
 
 TRAIN_MODULE = "airflow_ml_provider.ml.train"
@@ -59,7 +60,7 @@ class LocalTrainingOperator(BaseOperator):
         self.task = task
         self.metrics = metrics
         self.estimator_params = estimator_params or {}
-        self.split = split or {"test_size": 0.25, "seed": 0, "stratify": True}
+        self.split = split or dict(DEFAULT_SPLIT)
         self.experiment_name = experiment_name or f"airflow-ml/{pipeline}"
         self.config_hash = config_hash
         self.mlflow_conn_id = mlflow_conn_id
@@ -68,6 +69,7 @@ class LocalTrainingOperator(BaseOperator):
     def build_job(self, context, hook) -> dict[str, Any]:
         """The JSON job both runners hand to the training entrypoint."""
         from airflow_ml_provider import settings
+        from airflow_ml_provider.ml.data import data_section
 
         run_id = context["run_id"]
         return {
@@ -78,14 +80,7 @@ class LocalTrainingOperator(BaseOperator):
             "allowed_estimator_modules": list(
                 self.allowed_estimator_modules or settings.allowed_estimator_modules()
             ),
-            "data": {
-                "uri": self.snapshot["uri"],
-                "format": self.snapshot["format"],
-                "sha256": self.snapshot.get("sha256", ""),
-                "target": self.target,
-                "features": self.features,
-                "split": self.split,
-            },
+            "data": data_section(self.snapshot, self.target, self.features, self.split),
             "tracking_uri": hook.tracking_uri,
             "experiment_name": self.experiment_name,
             "artifact_location": hook.experiment_artifact_location(self.experiment_name),
