@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import logging
 import os
 import sys
 from collections.abc import Iterator
@@ -26,6 +27,7 @@ def _expand(paths: list[str]) -> list[Path]:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from airflow_ml_provider import settings
     from airflow_ml_provider.spec.deep_checks import deep_problems
     from airflow_ml_provider.spec.loader import load_pipeline

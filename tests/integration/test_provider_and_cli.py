@@ -80,3 +80,23 @@ def test_schema_is_json_schema_with_the_spec_fields():
     assert set(schema["required"]) == {"pipeline", "data", "training", "evaluation"}
     assert schema["additionalProperties"] is False
     assert "estimator" in schema["$defs"]["TrainingSpec"]["properties"]
+
+
+def test_check_rejects_unknown_expectations_and_wrong_kwargs(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        EXAMPLE_YAML.read_text()
+        .replace(
+            "- expect_table_row_count_to_be_between:", "- expect_table_row_count_to_be_betwen:"
+        )
+        .replace("{column: mean radius}", "{colum: mean radius}")
+    )
+    result = airflow_ml("check", str(bad))
+    assert result.returncode == 1
+    assert (
+        f"{bad}:18:7: validation.expectations[0].expect_table_row_count_to_be_betwen: unknown "
+        "Great Expectations expectation 'expect_table_row_count_to_be_betwen'; did you mean "
+        "'expect_table_row_count_to_be_between'?" in result.stdout
+    )
+    assert "column: field required; colum: extra fields not permitted" in result.stdout
+    assert "Skipping registering" not in result.stdout + result.stderr

@@ -12,6 +12,14 @@ class EstimatorError(ValueError):
     """The estimator path or its params are not usable."""
 
 
+class UnknownParameterError(EstimatorError):
+    """The estimator does not accept a parameter given in the YAML."""
+
+    def __init__(self, message: str, parameter: str):
+        super().__init__(message)
+        self.parameter = parameter
+
+
 def _closest(word: str, candidates: list[str]) -> str | None:
     found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
     return found[0] if found else None
@@ -70,7 +78,8 @@ def build_estimator(path: str, params: dict[str, Any], allowed_prefixes: tuple[s
         if name not in valid:
             match = _closest(name, valid)
             hint = f"; did you mean '{match}'?" if match else f"; accepted: {', '.join(valid)}"
-            raise EstimatorError(f"{path} does not accept the parameter {name!r}{hint}")
+            message = f"{path} does not accept the parameter {name!r}{hint}"
+            raise UnknownParameterError(message, name)
     return estimator_class(**params)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -21,6 +22,34 @@ def to_configurations(items: list[dict[str, dict[str, Any]]]) -> list[dict[str, 
     ]
 
 
+def check_expectation(name: str, kwargs: dict[str, Any]):
+    """Build one expectation configuration; raise ExpectationConfigError with GX's reason."""
+    from great_expectations.expectations.expectation_configuration import (
+        ExpectationConfiguration,
+    )
+    from great_expectations.expectations.registry import list_registered_expectation_implementations
+
+    known = list_registered_expectation_implementations()
+    if name not in known:
+        match = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+        hint = f"; did you mean {match[0]!r}?" if match else ""
+        raise ExpectationConfigError(f"unknown Great Expectations expectation {name!r}{hint}")
+    configuration = ExpectationConfiguration(type=name, kwargs=dict(kwargs or {}))
+    try:
+        configuration.to_domain_obj()  # validates kwargs against the expectation class
+    except Exception as exc:  # GX raises pydantic (v1) validation errors here
+        detail = "; ".join(_pydantic_v1_lines(exc)) or " ".join(str(exc).split())
+        raise ExpectationConfigError(f"{name}: {detail}") from None
+    return configuration
+
+
+def _pydantic_v1_lines(exc: Exception) -> list[str]:
+    errors = getattr(exc, "errors", None)
+    if not callable(errors):
+        return []
+    return [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in errors()]
+
+
 def build_suite(items: list[dict[str, dict[str, Any]]], name: str = "pipeline"):
     """Build an ExpectationSuite; raise ExpectationConfigError naming the bad item."""
     import great_expectations as gx
@@ -28,23 +57,10 @@ def build_suite(items: list[dict[str, dict[str, Any]]], name: str = "pipeline"):
     suite = gx.ExpectationSuite(name=name)
     for index, config in enumerate(to_configurations(items)):
         try:
-            suite.add_expectation_configuration(_configuration(config))
-        except Exception as exc:  # GX raises its own and pydantic v1 errors here
-            detail = " ".join(str(exc).split())
-            raise ExpectationConfigError(
-                f"expectations[{index}] {config['type']}: {detail}"
-            ) from None
+            suite.add_expectation_configuration(check_expectation(config["type"], config["kwargs"]))
+        except ExpectationConfigError as exc:
+            raise ExpectationConfigError(f"expectations[{index}]: {exc}") from None
     return suite
-
-
-def _configuration(config: dict[str, Any]):
-    from great_expectations.expectations.expectation_configuration import (
-        ExpectationConfiguration,
-    )
-
-    configuration = ExpectationConfiguration(type=config["type"], kwargs=config["kwargs"])
-    configuration.to_domain_obj()  # validates the name and kwargs against the expectation class
-    return configuration
 
 
 def _jsonable(value: Any) -> Any:

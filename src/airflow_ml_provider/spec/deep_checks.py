@@ -5,36 +5,62 @@ Never called while Airflow parses the DAG folder.
 
 from __future__ import annotations
 
-from airflow_ml_provider.spec.errors import SpecProblem
+from airflow_ml_provider.spec.errors import SpecProblem, format_path
 from airflow_ml_provider.spec.loader import LoadedPipeline
-from airflow_ml_provider.spec.positions import load_positioned
+from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
+
+
+def _problem(doc: PositionedDocument, path: tuple, message: str, *, at_key=False) -> SpecProblem:
+    mark = doc.mark_for(path, prefer_key=at_key)
+    return SpecProblem(mark.file, mark.line, mark.column, format_path(path), message)
+
+
+def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes) -> list:
+    """Import the estimator, try its params, and compare its task type with the spec."""
+    from airflow_ml_provider.ml.estimators import (
+        EstimatorError,
+        UnknownParameterError,
+        build_estimator,
+        task_type_of,
+    )
+
+    training = loaded.spec.training
+    try:
+        estimator = build_estimator(training.estimator, training.params, prefixes)
+    except UnknownParameterError as exc:
+        return [_problem(doc, ("training", "params", exc.parameter), str(exc), at_key=True)]
+    except EstimatorError as exc:
+        return [_problem(doc, ("training", "estimator"), str(exc))]
+    except Exception as exc:  # the estimator's own constructor rejected the params
+        message = f"{training.estimator} rejected its params: {exc}"
+        return [_problem(doc, ("training", "params"), message)]
+    actual = task_type_of(estimator)
+    if actual is not None and actual != training.task_type:
+        field = ("training", "task") if training.task else ("training", "estimator")
+        message = (
+            f"{training.estimator} is a {actual} estimator, but the pipeline is set up "
+            f"for {training.task_type}"
+        )
+        return [_problem(doc, field, message)]
+    return []
+
+
+def expectation_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
+    """Each expectation must be known to Great Expectations and accept its kwargs."""
+    from airflow_ml_provider.ml.expectations import ExpectationConfigError, check_expectation
+
+    problems = []
+    for index, item in enumerate(loaded.spec.validation.expectations):
+        name, kwargs = next(iter(item.items()))
+        try:
+            check_expectation(name, kwargs)
+        except ExpectationConfigError as exc:
+            field = ("validation", "expectations", index, name)
+            problems.append(_problem(doc, field, str(exc), at_key=True))
+    return problems
 
 
 def deep_problems(loaded: LoadedPipeline, allowed_prefixes: tuple[str, ...]) -> list[SpecProblem]:
-    """Import the estimator, try its params, and compare its task type with the spec."""
-    from airflow_ml_provider.ml.estimators import EstimatorError, build_estimator, task_type_of
-
+    """Every heavy check of one pipeline file."""
     doc = load_positioned(loaded.file)
-    training = loaded.spec.training
-
-    def problem(path: tuple, message: str) -> SpecProblem:
-        mark = doc.mark_for(path)
-        return SpecProblem(mark.file, mark.line, mark.column, ".".join(map(str, path)), message)
-
-    try:
-        estimator = build_estimator(training.estimator, training.params, allowed_prefixes)
-    except EstimatorError as exc:
-        field = ("training", "params") if "parameter" in str(exc) else ("training", "estimator")
-        return [problem(field, str(exc))]
-    except Exception as exc:  # the estimator's own constructor rejected the params
-        return [problem(("training", "params"), f"{training.estimator} rejected params: {exc}")]
-    actual = task_type_of(estimator)
-    if actual is not None and actual != training.task_type:
-        return [
-            problem(
-                ("training", "task") if training.task else ("training", "estimator"),
-                f"{training.estimator} is a {actual} estimator, but the pipeline is set up "
-                f"for {training.task_type}",
-            )
-        ]
-    return []
+    return estimator_problems(loaded, doc, allowed_prefixes) + expectation_problems(loaded, doc)
