@@ -36,3 +36,39 @@ def airflow_db(airflow_home: Path) -> Path:
         env=os.environ.copy(),
     )
     return airflow_home / "airflow.db"
+
+
+@pytest.fixture
+def smtp_server(monkeypatch):
+    """A real SMTP server (aiosmtpd) on 127.0.0.1 and an Airflow connection pointing at it."""
+    import json
+    import socket
+
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message
+
+    class Inbox(Message):
+        def __init__(self):
+            super().__init__()
+            self.messages = []
+
+        def handle_message(self, message):
+            self.messages.append(message)
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    connection = {
+        "conn_type": "smtp",
+        "host": "127.0.0.1",
+        "port": port,
+        "extra": {"disable_ssl": True, "disable_tls": True, "from_email": "airflow@example.com"},
+    }
+    monkeypatch.setenv("AIRFLOW_CONN_SMTP_TEST", json.dumps(connection))
+    try:
+        yield inbox
+    finally:
+        controller.stop()

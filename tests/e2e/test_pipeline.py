@@ -11,7 +11,9 @@ import pytest
 from conftest import EXAMPLE_CSV, EXAMPLE_YAML
 
 
-def write_pipeline(folder: Path, name: str, *, estimator: str = "", params: str = "") -> Path:
+def write_pipeline(
+    folder: Path, name: str, *, estimator: str = "", params: str = "", smtp_conn_id: str = ""
+) -> Path:
     """A copy of the example pipeline with its own dag id and model name."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     if not (folder / "data" / EXAMPLE_CSV.name).exists():
@@ -26,6 +28,11 @@ def write_pipeline(folder: Path, name: str, *, estimator: str = "", params: str 
         text = text.replace("sklearn.ensemble.RandomForestClassifier", estimator)
     if params:
         text = text.replace("{n_estimators: 30, max_depth: 6, random_state: 7}", params)
+    if smtp_conn_id:
+        text = text.replace(
+            "email: [ml-oncall@example.com]",
+            f"email: [ml-oncall@example.com]\n  smtp_conn_id: {smtp_conn_id}",
+        )
     path = folder / f"{name}.yaml"
     path.write_text(text)
     return path
@@ -72,8 +79,8 @@ def versions_of(model_name: str) -> list[int]:
     return sorted(int(v.version) for v in client.search_model_versions(f"name='{model_name}'"))
 
 
-def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow_db):
-    first = run(write_pipeline(tmp_path, "e2e_gate"))
+def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow_db, smtp_server):
+    first = run(write_pipeline(tmp_path, "e2e_gate", smtp_conn_id="smtp_test"))
     assert first["state"] == "success", first
     assert set(first["tasks"].values()) == {"success"}
     assert first["validation"]["success"] is True
@@ -84,7 +91,11 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     assert first["model"]["aliases"] == {"challenger": 1, "champion": 1}
 
     worse = write_pipeline(
-        tmp_path, "e2e_gate", estimator="sklearn.dummy.DummyClassifier", params="{}"
+        tmp_path,
+        "e2e_gate",
+        estimator="sklearn.dummy.DummyClassifier",
+        params="{}",
+        smtp_conn_id="smtp_test",
     )
     second = run(worse)
     assert second["state"] == "success", second
@@ -102,6 +113,14 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
         first["metrics"]["challenger"]["roc_auc"]
     )
     assert versions_of("e2e_gate_model") == [1, 2]
+
+    # Both runs' summaries arrived at the real SMTP server.
+    subjects = [m["Subject"] for m in smtp_server.messages]
+    assert subjects == ["[airflow-ml] e2e_gate: promoted", "[airflow-ml] e2e_gate: kept champion"]
+    assert smtp_server.messages[0]["To"] == "ml-oncall@example.com"
+    body = smtp_server.messages[1].get_payload()[0].get_payload(decode=True).decode()
+    assert "rule beats_champion on roc_auc" in body
+    assert "FAIL" in body
 
 
 def test_corrupted_data_fails_validation_and_registers_nothing(tmp_path, airflow_db):
