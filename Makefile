@@ -26,7 +26,7 @@ test: $(STAMP)
 	$(BIN)/pytest -q
 
 up: $(STAMP)
-	$(BIN)/airflow standalone
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
 
 install: $(STAMP)
 
