@@ -113,6 +113,11 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         else None,
         "promoted": bool(decision.get("promote")) and states.get("register_model") == "success",
         "mlflow_run_id": training.get("run_id"),
+        "snapshot": xcoms.get(("snapshot_data", "return_value")),
+        "links": {
+            "mlflow_run": xcoms.get(("train_model", "mlflow_run_url")),
+            "model_version": xcoms.get(("register_model", "model_version_url")),
+        },
         "model": model_state(model_name, mlflow_conn_id, registration.get("version")),
     }
 

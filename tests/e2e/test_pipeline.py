@@ -72,6 +72,12 @@ def clear_and_rerun(dag, run_id: str, task_id: str):
     return dag_run
 
 
+def tracking_tags(run_id: str) -> dict[str, str]:
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    return MlflowHook().get_conn().get_run(run_id).data.tags
+
+
 def versions_of(model_name: str) -> list[int]:
     from airflow_ml_provider.hooks.mlflow import MlflowHook
 
@@ -89,6 +95,12 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     assert first["metrics"]["challenger"]["roc_auc"] > 0.9
     assert first["model"]["version"] == 1
     assert first["model"]["aliases"] == {"challenger": 1, "champion": 1}
+    assert first["snapshot"]["reused"] is False
+    assert first["snapshot"]["sha256"] in tracking_tags(first["mlflow_run_id"]).values()
+    assert first["links"]["model_version"] == (
+        "http://127.0.0.1:5000/#/models/e2e_gate_model/versions/1"
+    )
+    assert first["links"]["mlflow_run"].endswith(f"/runs/{first['mlflow_run_id']}")
 
     worse = write_pipeline(
         tmp_path,
@@ -102,6 +114,7 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     assert second["tasks"]["deploy_model"] == "skipped"
     assert second["tasks"]["notify"] == "success"
     assert second["promoted"] is False
+    assert second["snapshot"] == {**first["snapshot"], "reused": True}  # same data, same path
     assert second["model"]["version"] == 2
     assert second["model"]["aliases"] == {"challenger": 2, "champion": 1}
     rules = {r["rule"]: r for r in second["decision"]["rules"]}

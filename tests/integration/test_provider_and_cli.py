@@ -100,3 +100,37 @@ def test_check_rejects_unknown_expectations_and_wrong_kwargs(tmp_path):
     )
     assert "column: field required; colum: extra fields not permitted" in result.stdout
     assert "Skipping registering" not in result.stdout + result.stderr
+
+
+def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
+    """`airflow-ml run --json` as a user runs it: fresh AIRFLOW_HOME, DB created on the fly."""
+    import shutil
+
+    from conftest import EXAMPLE_CSV
+
+    (tmp_path / "data").mkdir()
+    shutil.copy(EXAMPLE_CSV, tmp_path / "data" / EXAMPLE_CSV.name)
+    pipeline = tmp_path / "cli_run.yaml"
+    pipeline.write_text(
+        EXAMPLE_YAML.read_text()
+        .replace("pipeline: breast_cancer_ct", "pipeline: cli_run")
+        .replace("n_estimators: 200", "n_estimators: 20")
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    result = subprocess.run(
+        [str(BIN / "airflow-ml"), "run", "--json", str(pipeline)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads(result.stdout)  # stdout is exactly one JSON object
+    assert summary["dag_id"] == "cli_run"
+    assert summary["state"] == "success"
+    assert summary["promoted"] is True
+    assert summary["model"]["aliases"]["champion"] == summary["model"]["version"] == 1
+    assert summary["validation"] == {"success": True, "rows": 569, "failed_expectations": []}
+    assert set(summary["metrics"]["challenger"]) == {"roc_auc", "f1", "accuracy"}
+    assert (tmp_path / ".airflow-ml" / "airflow.db").exists()  # never the user's ~/airflow
+    assert (tmp_path / ".airflow-ml" / "mlflow.db").exists()
