@@ -20,7 +20,6 @@ only, into benchmarks/.deps (``--no-deps``), the first time the script runs.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import cProfile
 import importlib.util
 import io
@@ -34,10 +33,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+# Neither module imports Airflow, so AIRFLOW_HOME can still be set before Airflow loads.
+from airflow_ml_provider.local_run import PIPELINE_TASKS
+from airflow_ml_provider.output import redirect_output
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPS = ROOT / "benchmarks" / ".deps"
@@ -48,15 +51,7 @@ DAG_FACTORY_VERSION = "1.1.0"  # newest on PyPI when written; supports Airflow 3
 # dag-factory's own requirements (besides Airflow, PyYAML and packaging), by import name.
 DAG_FACTORY_DEPS = {"pathspec": "pathspec", "typer": "typer", "httpx": "httpx"}
 
-TASK_CHAIN = (
-    "snapshot_data",
-    "validate_data",
-    "train_model",
-    "evaluate_model",
-    "register_model",
-    "deploy_model",
-    "notify",
-)
+TASK_CHAIN = PIPELINE_TASKS
 TARGET_MS_PER_DAG = 3.0
 TARGET_RATIO = 0.5
 WARM_REPEATS = 3
@@ -181,32 +176,6 @@ class Phase:
     version: str
 
 
-@contextlib.contextmanager
-def output_to(path: Path) -> Iterator[None]:
-    """Send fds 1 and 2 to ``path`` (appending) while measuring.
-
-    Airflow's structlog set-up prints log lines to the process's stdout, and dag-factory logs
-    two INFO lines per file. A DAG processor writes such lines to a log file, not a terminal,
-    so the benchmark does the same: the lines are still formatted and written (their cost
-    counts), they just do not bury the results table.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with path.open("ab") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-    try:
-        yield
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        os.close(saved[0])
-        os.close(saved[1])
-
-
 def count_lines(path: Path) -> int:
     return len(path.read_bytes().splitlines()) if path.exists() else 0
 
@@ -304,13 +273,13 @@ def phase_ours(ids: list[str], folder: Path, logs: dict[str, Path]) -> Phase:
 
         return load_dags
 
-    with output_to(logs["imports"]):
+    with redirect_output(logs["imports"]):
         import_s, load_dags = timed(import_ours)
 
     def build() -> dict[str, Any]:
         return load_dags(folder, {})
 
-    with output_to(logs["ours"]):
+    with redirect_output(logs["ours"]):
         first, warm = measure(build, ids, "ours")
     return Phase(import_s, first, warm, build, "")
 
@@ -322,7 +291,7 @@ def phase_dag_factory(ids: list[str], folder: Path, logs: dict[str, Path]) -> Ph
 
         return dagfactory
 
-    with output_to(logs["imports"]):
+    with redirect_output(logs["imports"]):
         import_s, dagfactory = timed(import_dag_factory)
 
     def build() -> dict[str, Any]:
@@ -332,7 +301,7 @@ def phase_dag_factory(ids: list[str], folder: Path, logs: dict[str, Path]) -> Ph
         )
         return namespace
 
-    with output_to(logs["dag_factory"]):
+    with redirect_output(logs["dag_factory"]):
         first, warm = measure(build, ids, "dag-factory")
     return Phase(import_s, first, warm, build, dagfactory.__version__)
 
@@ -340,7 +309,7 @@ def phase_dag_factory(ids: list[str], folder: Path, logs: dict[str, Path]) -> Ph
 def run(args: argparse.Namespace, ids: list[str], scratch: Path) -> int:
     count = len(ids)
     logs = {name: scratch / f"{name}.log" for name in ("imports", "ours", "dag_factory")}
-    with output_to(logs["imports"]):
+    with redirect_output(logs["imports"]):
         t_sdk, _ = timed(lambda: __import__("airflow.sdk"))
     if args.dagfactory_first:
         theirs = phase_dag_factory(ids, scratch / "dag_factory", logs)
@@ -410,7 +379,7 @@ def run(args: argparse.Namespace, ids: list[str], scratch: Path) -> int:
     if args.profile or not met_ms:
         print()
         print("cProfile of one more pass of our loader (warm):")
-        with output_to(logs["ours"]):
+        with redirect_output(logs["ours"]):
             report = profile(ours.build)
         print(report)
 

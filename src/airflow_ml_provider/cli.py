@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 from airflow_ml_provider.spec.errors import SpecError
@@ -74,36 +72,16 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _output_to(log_path: Path) -> Iterator[None]:
-    """Send everything written to fd 1 and 2 (Airflow's task logs) to a file."""
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(log_path, "ab") as sink:
-        os.dup2(sink.fileno(), 1)
-        os.dup2(sink.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-
-
 def _run_one(path: Path, verbose: bool) -> dict:
     from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
+    from airflow_ml_provider.output import redirect_output
 
     home = prepare_environment(path.resolve().parent)
     log_path = home / "logs" / "airflow-ml-run.log"
     if verbose:
         result = run_pipeline_file(path)
     else:
-        with _output_to(log_path):
+        with redirect_output(log_path):
             result = run_pipeline_file(path)
     result["log_file"] = None if verbose else str(log_path)
     return result

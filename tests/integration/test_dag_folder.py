@@ -8,18 +8,11 @@ import sys
 import textwrap
 from pathlib import Path
 
+from airflow_ml_provider.local_run import PIPELINE_TASKS
 from conftest import EXAMPLE_CSV, EXAMPLE_YAML, REPO
 
 LOADER = REPO / "dags" / "ml_pipelines.py"
-PIPELINE_ORDER = [
-    "snapshot_data",
-    "validate_data",
-    "train_model",
-    "evaluate_model",
-    "register_model",
-    "deploy_model",
-    "notify",
-]
+PIPELINE_ORDER = list(PIPELINE_TASKS)
 
 
 def make_folder(root: Path) -> Path:
