@@ -72,3 +72,10 @@ def smtp_server(monkeypatch):
         yield inbox
     finally:
         controller.stop()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove this session's scratch AIRFLOW_HOME."""
+    import shutil
+
+    shutil.rmtree(_HOME, ignore_errors=True)

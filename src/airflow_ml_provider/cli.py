@@ -24,8 +24,6 @@ def _expand(paths: list[str]) -> list[Path]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
-    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
-    logging.getLogger("great_expectations").setLevel(logging.WARNING)
     from airflow_ml_provider import settings
     from airflow_ml_provider.spec.deep_checks import deep_problems
     from airflow_ml_provider.spec.loader import load_pipeline
@@ -87,6 +85,17 @@ def _run_one(path: Path, verbose: bool) -> dict:
     return result
 
 
+def _load_checked(path: Path):
+    """Every check of one file (cheap and heavy) before any Airflow state is created."""
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.local_run import check_deep
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    loaded = load_pipeline(path, allowed_estimator_modules=settings.allowed_estimator_modules())
+    check_deep(loaded)
+    return loaded
+
+
 def _print_summary(result: dict) -> None:
     print(f"pipeline {result['dag_id']}: run {result['run_id']} {result['state'].upper()}")
     for task, state in result["tasks"].items():
@@ -120,6 +129,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one pipeline end to end on the embedded default; exit 0 iff the run succeeded."""
     path = Path(args.file)
     try:
+        _load_checked(path)
         result = _run_one(path, args.verbose)
     except SpecError as exc:
         print(str(exc), file=sys.stderr)
@@ -181,6 +191,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.command != "schema":
+        from airflow_ml_provider.local_run import use_scratch_home
+
+        use_scratch_home()
+        # GX logs every registered expectation at INFO while it imports: not for the terminal.
+        logging.getLogger("great_expectations").setLevel(logging.WARNING)
     return args.func(args)
 
 

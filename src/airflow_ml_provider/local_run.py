@@ -25,12 +25,23 @@ PIPELINE_TASKS = (
 )
 
 
-def prepare_environment(dags_folder: Path | None = None) -> Path:
-    """Point Airflow at a scratch home with SQLite; create its metadata DB once."""
-    home = Path(os.environ.get("AIRFLOW_HOME") or Path.cwd() / ".airflow-ml").resolve()
+def use_scratch_home() -> Path:
+    """Set AIRFLOW_HOME to ./.airflow-ml when unset (never the user's ~/airflow); no DB yet.
+
+    Must run before Airflow is imported: Airflow creates its home when its config loads.
+    """
+    from airflow_ml_provider.settings import airflow_home
+
+    home = airflow_home()
     home.mkdir(parents=True, exist_ok=True)
     os.environ["AIRFLOW_HOME"] = str(home)
     os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    return home
+
+
+def prepare_environment(dags_folder: Path | None = None) -> Path:
+    """Point Airflow at a scratch home with SQLite; create its metadata DB once."""
+    home = use_scratch_home()
     os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
     if dags_folder is not None:
         os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder.resolve())

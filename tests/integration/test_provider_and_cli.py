@@ -134,3 +134,19 @@ def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
     assert set(summary["metrics"]["challenger"]) == {"roc_auc", "f1", "accuracy"}
     assert (tmp_path / ".airflow-ml" / "airflow.db").exists()  # never the user's ~/airflow
     assert (tmp_path / ".airflow-ml" / "mlflow.db").exists()
+
+
+def test_run_refuses_an_invalid_file_before_creating_any_state(tmp_path):
+    pipeline = tmp_path / "bad.yaml"
+    pipeline.write_text(EXAMPLE_YAML.read_text().replace("retries: 2", "retries: two"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    result = subprocess.run(
+        [str(BIN / "airflow-ml"), "run", str(pipeline)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert f"{pipeline}:8:10: retries: expected an integer, got 'two'" in result.stderr
+    assert not (tmp_path / ".airflow-ml" / "airflow.db").exists()

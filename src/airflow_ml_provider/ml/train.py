@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.ml.data import load_split
-from airflow_ml_provider.ml.estimators import build_estimator
+from airflow_ml_provider.ml.estimators import EstimatorError, build_estimator
 from airflow_ml_provider.ml.scoring import score
 from airflow_ml_provider.ml.tracking import use_experiment
 
@@ -84,7 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--job", required=True, help="path of the job JSON file")
     args = parser.parse_args(argv)
     job = json.loads(Path(args.job).read_text())
-    result = train(job)
+    try:
+        result = train(job)
+    except (EstimatorError, ValueError, KeyError, FileNotFoundError) as exc:
+        # A problem with the job's inputs: one readable line instead of a traceback.
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 2
     output = job.get("output")
     if output:
         Path(output).write_text(json.dumps(result))

@@ -1,0 +1,79 @@
+"""The training entrypoint the local runner and the pod both start (no Airflow involved)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import EXAMPLE_CSV
+
+
+def job(tmp_path, **overrides) -> dict:
+    base = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 500},
+        "task": "classification",
+        "metrics": ["roc_auc", "log_loss"],
+        "allowed_estimator_modules": ["sklearn."],
+        "data": {
+            "uri": EXAMPLE_CSV.as_uri(),
+            "format": "csv",
+            "sha256": "abc",
+            "target": "target",
+            "features": ["mean radius", "mean texture", "mean smoothness"],
+            "split": {"test_size": 0.25, "seed": 7, "stratify": True},
+        },
+        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+        "experiment_name": "airflow-ml/unit",
+        "artifact_location": (tmp_path / "artifacts").as_uri(),
+        "run_name": "unit",
+        "tags": {"airflow_ml.pipeline": "unit"},
+        "output": str(tmp_path / "result.json"),
+    }
+    base.update(overrides)
+    return base
+
+
+def run_job(tmp_path, payload: dict) -> subprocess.CompletedProcess:
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(payload))
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_ml_provider.ml.train", "--job", str(path)],
+        capture_output=True,
+        text=True,
+    )
+
+
+def test_trains_logs_and_writes_the_result(tmp_path):
+    done = run_job(tmp_path, job(tmp_path))
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["rows_train"] + result["rows_test"] == 569
+    assert 0.5 < result["metrics"]["roc_auc"] <= 1
+    assert result["metrics"]["log_loss"] > 0  # natural sign: lower is better, positive
+
+    import mlflow
+
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    client = mlflow.MlflowClient()
+    run = client.get_run(result["run_id"])
+    assert run.data.tags["airflow_ml.pipeline"] == "unit"
+    assert run.data.params["max_iter"] == "500"
+    assert run.data.metrics["roc_auc"] == result["metrics"]["roc_auc"]
+    model = mlflow.models.get_model_info(result["model_uri"])
+    assert model.signature is not None
+    assert model.saved_input_example_info is not None
+
+
+def test_bad_inputs_fail_with_one_readable_line(tmp_path):
+    bad = job(tmp_path, estimator="sklearn.linear_model.LogisticRegresion")
+    done = run_job(tmp_path, bad)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: EstimatorError: 'sklearn.linear_model.LogisticRegresion' cannot be imported: "
+        "no class 'LogisticRegresion'; did you mean 'sklearn.linear_model.LogisticRegression'?"
+    )
+    outside = run_job(tmp_path, job(tmp_path, estimator="subprocess.Popen"))
+    assert outside.returncode == 2
+    assert "is not in an allowed module" in outside.stderr
