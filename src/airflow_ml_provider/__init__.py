@@ -29,6 +29,7 @@ def get_provider_info() -> dict:
         "extra-links": [
             "airflow_ml_provider.operators.links.MlflowRunLink",
             "airflow_ml_provider.operators.links.ModelVersionLink",
+            "airflow_ml_provider.operators.links.DataDocsLink",
         ],
         "config": {
             "ml_provider": {
@@ -49,6 +50,15 @@ def get_provider_info() -> dict:
                         "type": "string",
                         "example": "https://mlflow.example.com",
                         "default": "http://127.0.0.1:5000",
+                    },
+                    "artifact_store_url": {
+                        "description": "Base URL under which people can open files of the "
+                        "artifact store (Data Docs). Empty: gs:// links open in the Cloud "
+                        "console, s3:// in the S3 console, local files as file:// URIs.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "https://artifacts.example.com/ml-artifacts",
+                        "default": "",
                     },
                     "artifact_store": {
                         "description": "Where dataset snapshots and validation results are "

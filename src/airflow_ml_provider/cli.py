@@ -1,4 +1,4 @@
-"""``airflow-ml``: check | schema | run | demo."""
+"""``airflow-ml``: check | schema | schema-diff | run | demo."""
 
 from __future__ import annotations
 
@@ -68,6 +68,29 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
     print(json.dumps(json_schema(), indent=2))
     return 0
+
+
+def cmd_schema_diff(args: argparse.Namespace) -> int:
+    """What changed between two snapshots or schema files; exit 1 when anything did."""
+    from airflow_ml_provider.ml.schema import diff_schemas
+    from airflow_ml_provider.operators.schema_store import schema_of
+    from airflow_ml_provider.spec.loader import resolve_path
+
+    try:
+        old, new = (schema_of(resolve_path(p, Path.cwd())) for p in (args.old, args.new))
+    except (OSError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    findings = diff_schemas(old, new, args.max_null_rate_increase)
+    for item in findings:
+        print(f"{item['check']:<15} {item['column'] or '-':<24} {item['message']}")
+    print(
+        f"{len(findings)} difference(s) between {args.old} and {args.new}"
+        if findings
+        else f"no schema differences between {args.old} and {args.new}",
+        file=sys.stderr,
+    )
+    return 1 if findings else 0
 
 
 def _run_one(path: Path, verbose: bool) -> dict:
@@ -177,6 +200,16 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check)
     schema = commands.add_parser("schema", help="print the JSON Schema of pipeline files")
     schema.set_defaults(func=cmd_schema)
+    diff = commands.add_parser(
+        "schema-diff",
+        help="compare the schemas of two data snapshots (csv/parquet) or schema files",
+    )
+    diff.add_argument("old", help="older snapshot or schema file (path or URI)")
+    diff.add_argument("new", help="newer snapshot or schema file (path or URI)")
+    diff.add_argument(
+        "--max-null-rate-increase", type=float, default=0.05, help="tolerated null-share growth"
+    )
+    diff.set_defaults(func=cmd_schema_diff)
     run = commands.add_parser("run", help="run one pipeline once through dag.test()")
     run.add_argument("file")
     run.add_argument("--json", action="store_true", help="print one JSON object")
@@ -191,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command != "schema":
+    if args.command not in ("schema", "schema-diff"):
         from airflow_ml_provider.local_run import use_scratch_home
 
         use_scratch_home()

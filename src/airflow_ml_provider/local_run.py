@@ -114,6 +114,12 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
             "success": validation.get("success"),
             "rows": validation.get("rows"),
             "failed_expectations": validation.get("failed_expectations", []),
+            "guards": validation.get("guards", []),
+            "schema_findings": (validation.get("schema") or {}).get("findings", []),
+            "warnings": validation.get("warnings", []),
+            "drift": validation.get("drift"),
+            "data_docs_uri": validation.get("data_docs_uri"),
+            "report_uri": validation.get("report_uri"),
         },
         "metrics": {
             "challenger": decision.get("challenger") or training.get("metrics"),
@@ -128,6 +134,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         "links": {
             "mlflow_run": xcoms.get(("train_model", "mlflow_run_url")),
             "model_version": xcoms.get(("register_model", "model_version_url")),
+            "data_docs": xcoms.get(("validate_data", "_link_DataDocsLink")),
         },
         "model": model_state(model_name, mlflow_conn_id, registration.get("version")),
     }

@@ -50,3 +50,24 @@ def embedded_artifact_root() -> str:
 def mlflow_ui_url() -> str:
     """Where people open the MLflow UI for a non-HTTP store (``mlflow ui`` listens here)."""
     return _conf_get("mlflow_ui_url", "http://127.0.0.1:5000").rstrip("/")
+
+
+def browsable_url(uri: str) -> str:
+    """A URL a person can open for a file in the artifact store (Data Docs, reports).
+
+    With ``[ml_provider] artifact_store_url`` set, the artifact store's root is replaced
+    by it; otherwise gs:// and s3:// become their cloud consoles' object URLs and local
+    files stay file:// URIs.
+    """
+    base = _conf_get("artifact_store_url", "").rstrip("/")
+    root = artifact_store().rstrip("/")
+    if base and uri.startswith(root + "/"):
+        return base + uri[len(root) :]
+    if uri.startswith("gs://"):
+        return "https://storage.cloud.google.com/" + uri.removeprefix("gs://")
+    if uri.startswith("s3://"):
+        bucket, _, key = uri.removeprefix("s3://").partition("/")
+        return f"https://{bucket}.s3.amazonaws.com/{key}"
+    if uri.startswith("/"):
+        return "file://" + uri
+    return uri

@@ -33,6 +33,15 @@ def _as_datetime(value: dt.date | dt.datetime | None) -> dt.datetime:
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
 
 
+def _freshness(data) -> dict | None:
+    if data.freshness is None:
+        return None
+    return {
+        "column": data.freshness.column,
+        "max_age_seconds": data.freshness.max_age.total_seconds(),
+    }
+
+
 def build_dag(loaded: LoadedPipeline) -> DAG:
     """Build the continuous-training DAG of one validated pipeline spec."""
     spec = loaded.spec
@@ -54,19 +63,32 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
     ) as dag:
         snapshot = SnapshotDataOperator(
             task_id="snapshot_data",
-            source=loaded.source_uri,
+            source=dict(loaded.source),
             pipeline=spec.pipeline,
             data_format=data.resolved_format,
         )
+        validation = spec.validation
         validate = ValidateDataOperator(
             task_id="validate_data",
             snapshot=snapshot.output,
-            expectations=[dict(item) for item in spec.validation.expectations],
+            expectations=[dict(item) for item in validation.expectations],
+            target=data.target,
+            columns=[*data.features, data.target] if data.features else None,
+            schema=loaded.schema_uri or validation.schema_,
+            pipeline=spec.pipeline,
+            max_duplicate_share=validation.max_duplicate_share,
+            max_null_rate_increase=validation.max_null_rate_increase,
+            freshness=_freshness(data),
+            drift=validation.drift.model_dump() if validation.drift else None,
+            model_name=spec.model_name,
+            mlflow_conn_id=conn,
+            on_failure=validation.on_failure,
             retries=0,  # bad data does not get better by retrying
         )
         train = LocalTrainingOperator(
             task_id="train_model",
             snapshot=snapshot.output,
+            validation=validate.output,
             pipeline=spec.pipeline,
             target=data.target,
             features=data.features,

@@ -87,8 +87,17 @@ def _exception_message(result: Any) -> str | None:
     return None
 
 
-def validate_frame(frame, items: list[dict[str, dict[str, Any]]]) -> dict[str, Any]:
-    """Validate ``frame``; return a JSON-able summary with one entry per expectation."""
+DOCS_SITE = "airflow_ml"
+
+
+def validate_frame(
+    frame, items: list[dict[str, dict[str, Any]]], docs_dir: str | None = None
+) -> dict[str, Any]:
+    """Validate ``frame``; return a JSON-able summary with one entry per expectation.
+
+    With ``docs_dir`` a Checkpoint also renders Great Expectations Data Docs (static HTML)
+    into that local folder; the summary's ``data_docs_index`` names its index.html.
+    """
     import great_expectations as gx
 
     context = gx.get_context(mode="ephemeral")
@@ -101,7 +110,33 @@ def validate_frame(frame, items: list[dict[str, dict[str, Any]]]) -> dict[str, A
     definition = context.validation_definitions.add(
         gx.ValidationDefinition(name="snapshot_validation", data=batch, suite=suite)
     )
-    outcome = definition.run(batch_parameters={"dataframe": frame})
+    docs_index = None
+    if docs_dir is None:
+        outcome = definition.run(batch_parameters={"dataframe": frame})
+    else:
+        context.add_data_docs_site(
+            site_name=DOCS_SITE,
+            site_config={
+                "class_name": "SiteBuilder",
+                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                "store_backend": {
+                    "class_name": "TupleFilesystemStoreBackend",
+                    "base_directory": docs_dir,
+                },
+            },
+        )
+        checkpoint = context.checkpoints.add(
+            gx.Checkpoint(
+                name="snapshot_checkpoint",
+                validation_definitions=[definition],
+                actions=[
+                    gx.checkpoint.UpdateDataDocsAction(name="data_docs", site_names=[DOCS_SITE])
+                ],
+            )
+        )
+        run = checkpoint.run(batch_parameters={"dataframe": frame})
+        outcome = next(iter(run.run_results.values()))
+        docs_index = f"{docs_dir.rstrip('/')}/index.html"
     results = []
     for result in outcome.results:
         config = result.expectation_config
@@ -129,6 +164,7 @@ def validate_frame(frame, items: list[dict[str, dict[str, Any]]]) -> dict[str, A
         "evaluated": len(results),
         "failed_expectations": failed,
         "results": results,
+        "data_docs_index": docs_index,
     }
 
 

@@ -43,6 +43,7 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
                 "data.sha256": job["data"].get("sha256", ""),
             }
         )
+        log_validation(job.get("validation"))
         started = time.monotonic()
         estimator.fit(split.x_train, split.y_train)
         fit_seconds = time.monotonic() - started
@@ -66,6 +67,29 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
             "rows_train": len(split.x_train),
             "rows_test": len(split.x_test),
         }
+
+
+def log_validation(validation: dict[str, Any] | None) -> None:
+    """Attach validate_data's result (and the drift table) to the active MLflow run."""
+    import mlflow
+
+    if not validation:
+        return
+    mlflow.log_dict(validation, "validation/summary.json")
+    drift = validation.get("drift")
+    tags = {"airflow_ml.validation": "warned" if validation.get("warnings") else "passed"}
+    if drift:
+        from airflow_ml_provider.ml.drift import format_drift_table
+
+        mlflow.log_dict(drift, "validation/drift.json")
+        mlflow.log_text(format_drift_table(drift), "validation/drift.txt")
+        tags["airflow_ml.drift"] = "true" if drift.get("drift") else "false"
+        mlflow.log_metric("drift.drifted_share", float(drift.get("drifted_share") or 0.0))
+    if validation.get("retrain_reason"):
+        tags["airflow_ml.retrain_reason"] = validation["retrain_reason"]
+    if validation.get("data_docs_uri"):
+        tags["airflow_ml.data_docs"] = validation["data_docs_uri"]
+    mlflow.set_tags(tags)
 
 
 def _types_we_created(estimator: Any) -> list[str]:

@@ -20,6 +20,26 @@ from airflow_ml_provider.operators.links import MlflowRunLink
 TRAIN_MODULE = "airflow_ml_provider.ml.train"
 
 
+def validation_record(validation: dict[str, Any] | None) -> dict[str, Any] | None:
+    """What of validate_data's result goes to the training run in MLflow (JSON, small)."""
+    if not validation:
+        return None
+    schema = validation.get("schema") or {}
+    return {
+        "success": validation.get("success"),
+        "rows": validation.get("rows"),
+        "evaluated": validation.get("evaluated"),
+        "failed_expectations": validation.get("failed_expectations", []),
+        "warnings": validation.get("warnings", []),
+        "schema_findings": schema.get("findings", []),
+        "schema_version": schema.get("stored_version") or schema.get("baseline_version"),
+        "drift": validation.get("drift"),
+        "retrain_reason": validation.get("retrain_reason"),
+        "report_uri": validation.get("report_uri"),
+        "data_docs_uri": validation.get("data_docs_uri"),
+    }
+
+
 class LocalTrainingOperator(BaseOperator):
     """Train a model by running ``python -m airflow_ml_provider.ml.train --job job.json``.
 
@@ -29,7 +49,7 @@ class LocalTrainingOperator(BaseOperator):
     result: ``{run_id, model_uri, metrics, rows_train, rows_test, ...}``.
     """
 
-    template_fields = ("snapshot",)
+    template_fields = ("snapshot", "validation")
     operator_extra_links = (MlflowRunLink(),)
     ui_color = "#e6f2e6"
 
@@ -49,10 +69,12 @@ class LocalTrainingOperator(BaseOperator):
         config_hash: str = "",
         mlflow_conn_id: str = "mlflow_default",
         allowed_estimator_modules: tuple[str, ...] | None = None,
+        validation: dict[str, Any] | Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.snapshot = snapshot
+        self.validation = validation
         self.pipeline = pipeline
         self.target = target
         self.features = features
@@ -85,12 +107,15 @@ class LocalTrainingOperator(BaseOperator):
             "experiment_name": self.experiment_name,
             "artifact_location": hook.experiment_artifact_location(self.experiment_name),
             "run_name": f"{self.pipeline}/{run_id}",
+            "validation": validation_record(self.validation),
             "tags": {
                 "airflow_ml.pipeline": self.pipeline,
                 "airflow_ml.dag_id": context["dag"].dag_id,
                 "airflow_ml.dag_run_id": run_id,
                 "airflow_ml.try_number": context["ti"].try_number,
                 "airflow_ml.data_sha256": self.snapshot.get("sha256", ""),
+                "airflow_ml.data_uri": self.snapshot["uri"],
+                "airflow_ml.data_format": self.snapshot["format"],
                 "airflow_ml.config_hash": self.config_hash,
             },
         }

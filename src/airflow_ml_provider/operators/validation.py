@@ -1,63 +1,280 @@
-"""validate_data: Great Expectations 1.x on the snapshot, with a readable failure summary."""
+"""validate_data: guards, Great Expectations 1.x, the inferred or pinned schema, and drift."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import tempfile
+from typing import Any, Literal
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_ml_provider.operators.links import DataDocsLink
+from airflow_ml_provider.operators.schema_store import SchemaStore, load_pinned_schema
+
+INFER = "infer"
+DRIFT_ACTIONS = ("fail", "warn", "retrain")
+
 
 class ValidateDataOperator(BaseOperator):
-    """Run ``expectations`` (``[{expectation_name: {kwargs}}]``) on a dataset snapshot.
+    """Validate a dataset snapshot before anything trains on it.
 
-    ``snapshot`` is the dict returned by SnapshotDataOperator (or any ``{uri, format}``).
-    The full result is written next to the snapshot as ``validation/<run_id>.json`` and
-    returned (also on failure, as XCom ``validation``). A failed expectation fails the task
-    with one line per failed expectation: name, column, observed value, a few examples.
+    Four layers, reported together:
+
+    * always-on guards, which fail the task whatever ``on_failure`` says: no rows, target
+      column missing or all null, exact-duplicate rows over ``max_duplicate_share``, and,
+      with ``freshness={"column", "max_age_seconds"}``, data older than allowed;
+    * ``expectations`` (``[{expectation_name: {kwargs}}]``) run by Great Expectations, which
+      also renders Data Docs (HTML) stored next to the snapshot (extra link "Data Docs");
+    * the schema: with ``schema="infer"`` the first passing run stores the inferred schema
+      (columns, dtypes, nullability, ranges, categorical domains) as version 1 in the
+      artifact store and later runs are compared with the newest version; ``schema`` may
+      also be the URI of a reviewed (pinned) schema file, or None to skip;
+    * drift (``drift``: keyword arguments of ``ml.drift.drift_report`` plus ``action``)
+      against the data that trained the current ``champion`` of ``model_name`` (found
+      through the ``airflow_ml.data_uri`` tag of its MLflow run), or ``drift_baseline_uri``.
+
+    Failed expectations and schema changes fail the task when ``on_failure="fail"`` and are
+    warnings with ``on_failure="warn"``. Drift fails, warns or is recorded as the reason to
+    retrain, as its ``action`` says. The full result is written next to the snapshot
+    (``validation/<run_id>.json``), pushed as XCom ``validation`` (also on failure) and
+    returned.
     """
 
-    template_fields = ("snapshot",)
-    ui_color = "#fdf2e0"
+    template_fields = ("snapshot", "drift_baseline_uri")
+    operator_extra_links = (DataDocsLink(),)
+    ui_color = "#fdf3e1"
 
     def __init__(
         self,
         *,
         snapshot: dict[str, Any] | Any,
-        expectations: list[dict[str, dict[str, Any]]],
+        expectations: list[dict[str, dict[str, Any]]] | None = None,
+        target: str | None = None,
+        columns: list[str] | None = None,
+        schema: str | None = INFER,
+        pipeline: str | None = None,
+        artifact_store: str | None = None,
+        max_duplicate_share: float = 0.1,
+        max_null_rate_increase: float = 0.05,
+        freshness: dict[str, Any] | None = None,
+        drift: dict[str, Any] | None = None,
+        model_name: str | None = None,
+        mlflow_conn_id: str = "mlflow_default",
+        drift_baseline_uri: str | None = None,
+        on_failure: Literal["fail", "warn"] = "fail",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if on_failure not in ("fail", "warn"):
+            raise ValueError(f"on_failure must be 'fail' or 'warn', got {on_failure!r}")
+        drift = dict(drift) if drift is not None else None
+        self.drift_action = (drift or {}).pop("action", "retrain")
+        if self.drift_action not in DRIFT_ACTIONS:
+            raise ValueError(f"drift action must be one of {DRIFT_ACTIONS}, got {drift!r}")
         self.snapshot = snapshot
-        self.expectations = expectations
+        self.expectations = expectations or []
+        self.target = target
+        self.columns = columns
+        self.schema = schema
+        self.pipeline = pipeline
+        self.artifact_store = artifact_store
+        self.max_duplicate_share = max_duplicate_share
+        self.max_null_rate_increase = max_null_rate_increase
+        self.freshness = freshness
+        self.drift = drift
+        self.model_name = model_name
+        self.mlflow_conn_id = mlflow_conn_id
+        self.drift_baseline_uri = drift_baseline_uri
+        self.on_failure = on_failure
 
     def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider.ml.checks import CheckOptions, check_frame
         from airflow_ml_provider.ml.data import read_frame
-        from airflow_ml_provider.ml.expectations import describe_failure, validate_frame
 
         frame = read_frame(self.snapshot["uri"], self.snapshot["format"])
-        if len(frame) == 0:
-            raise AirflowFailException(f"snapshot {self.snapshot['uri']} has no rows")
-        summary = validate_frame(frame, self.expectations)
-        folder = ObjectStoragePath(self.snapshot["uri"]).parent / "validation"
-        report = folder / f"{_safe(context['run_id'])}.json"
+        schema_version, schema_uri, schema_baseline = self._schema_baseline(context)
+        baseline_uri, baseline = self._drift_baseline()
+        drift_options = None
+        if self.drift is not None:
+            drift_options = {**self.drift, "columns": self.columns}
+        with tempfile.TemporaryDirectory(prefix="airflow-ml-docs-") as docs_dir:
+            summary = check_frame(
+                frame,
+                CheckOptions(
+                    target=self.target,
+                    expectations=self.expectations,
+                    max_duplicate_share=self.max_duplicate_share,
+                    freshness=self.freshness,
+                    max_null_rate_increase=self.max_null_rate_increase,
+                    drift=drift_options,
+                    docs_dir=docs_dir,
+                ),
+                schema_baseline=schema_baseline,
+                drift_baseline=baseline,
+            )
+            summary["data_docs_uri"] = self._store_data_docs(context, summary, docs_dir)
+        if summary["schema"] is not None:
+            if self.schema is None:
+                summary["schema"] = None
+            else:
+                summary["schema"].update(
+                    mode=INFER if self.schema == INFER else "pinned",
+                    baseline_version=schema_version,
+                    baseline_uri=schema_uri,
+                )
+        if summary["drift"] is not None:
+            summary["drift"].update(action=self.drift_action, baseline_uri=baseline_uri)
+        elif self.drift is not None:
+            summary["drift_skipped"] = "no champion training data to compare with yet"
+        return self._conclude(context, summary)
+
+    # -- baselines ---------------------------------------------------------------------
+
+    def _schema_store(self, context) -> SchemaStore:
+        from airflow_ml_provider import settings
+
+        return SchemaStore(
+            self.artifact_store or settings.artifact_store(),
+            self.pipeline or context["dag"].dag_id,
+        )
+
+    def _schema_baseline(self, context) -> tuple[int | None, str | None, dict[str, Any] | None]:
+        if self.schema is None:
+            return None, None, None
+        if self.schema != INFER:
+            return None, self.schema, load_pinned_schema(self.schema)
+        latest = self._schema_store(context).latest()
+        return latest if latest else (None, None, None)
+
+    def _drift_baseline(self) -> tuple[str | None, Any]:
+        """The champion's training data (or ``drift_baseline_uri``), or (None, None)."""
+        if self.drift is None:
+            return None, None
+        from airflow_ml_provider.ml.data import read_frame
+
+        uri, data_format = self.drift_baseline_uri, None
+        if uri is None and self.model_name:
+            uri, data_format = self._champion_data()
+        if uri is None:
+            return None, None
+        if not ObjectStoragePath(uri).exists():
+            self.log.warning("champion training data %s no longer exists; drift skipped", uri)
+            return None, None
+        return uri, read_frame(uri, data_format or _format_of(uri))
+
+    def _champion_data(self) -> tuple[str | None, str | None]:
+        from mlflow.exceptions import MlflowException
+
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        try:
+            version = client.get_model_version_by_alias(self.model_name, "champion")
+        except MlflowException:
+            self.log.info("%s has no champion yet: nothing to compare drift with", self.model_name)
+            return None, None
+        tags = client.get_run(version.run_id).data.tags
+        uri = tags.get("airflow_ml.data_uri")
+        if not uri:
+            self.log.warning(
+                "champion %s v%s has no airflow_ml.data_uri tag; drift skipped",
+                self.model_name,
+                version.version,
+            )
+        return uri, tags.get("airflow_ml.data_format")
+
+    # -- outputs -----------------------------------------------------------------------
+
+    def _store_data_docs(self, context, summary: dict[str, Any], docs_dir: str) -> str | None:
+        """Copy the rendered Data Docs next to the snapshot; return the index.html URI."""
+        from pathlib import Path
+
+        if not summary.get("data_docs_index"):
+            return None
+        target = _snapshot_folder(self.snapshot) / "data_docs" / _safe(context["run_id"])
+        for file in Path(docs_dir).rglob("*"):
+            if file.is_file():
+                destination = target / file.relative_to(docs_dir).as_posix()
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                destination.write_bytes(file.read_bytes())
+        index = str(target / "index.html")
+        summary.pop("data_docs_index")
+        return index
+
+    def _conclude(self, context, summary: dict[str, Any]) -> dict[str, Any]:
+        from airflow_ml_provider.ml.expectations import describe_failure
+
+        schema = summary["schema"] or {}
+        drift = summary["drift"]
+        blocking = [f"{g['check']}: {g['message']}" for g in summary["guards"]]
+        problems = [describe_failure(entry) for entry in summary["failed_expectations"]]
+        problems += [f"schema {f['check']}: {f['message']}" for f in schema.get("findings", [])]
+        summary["warnings"] = []
+        if self.on_failure == "warn":
+            summary["warnings"], problems = problems, []
+        if drift is not None:
+            self._log_drift(drift, blocking, summary["warnings"])
+        summary["success"] = not (blocking or problems)
+        summary["retrain_reason"] = "drift" if drift and drift["drift"] else None
+        if summary["success"] and schema.get("mode") == INFER:
+            self._maybe_store_schema(context, schema)
+        report = _snapshot_folder(self.snapshot) / "validation" / f"{_safe(context['run_id'])}.json"
         report.parent.mkdir(parents=True, exist_ok=True)
-        report.write_text(json.dumps(summary, indent=2))
+        report.write_text(json.dumps(summary, indent=2, default=str))
         summary["report_uri"] = str(report)
         context["ti"].xcom_push(key="validation", value=summary)
+        if summary["data_docs_uri"]:
+            context["ti"].xcom_push(key="data_docs_url", value=summary["data_docs_uri"])
+            self.log.info("Data Docs: %s", summary["data_docs_uri"])
+        for line in summary["warnings"]:
+            self.log.warning("validation warning: %s", line)
         if not summary["success"]:
-            lines = [describe_failure(entry) for entry in summary["failed_expectations"]]
+            lines = blocking + problems
             for line in lines:
                 self.log.error("%s", line)
             raise AirflowFailException(
-                f"data validation failed: {len(lines)} of {summary['evaluated']} expectations "
-                f"failed on {summary['rows']} rows\n  - " + "\n  - ".join(lines)
+                f"data validation failed on {summary['rows']} rows of {self.snapshot['uri']}: "
+                f"{len(lines)} problem(s)\n  - " + "\n  - ".join(lines)
             )
         self.log.info(
-            "all %d expectations passed on %d rows", summary["evaluated"], summary["rows"]
+            "validation passed: %d rows, %d expectations, schema %s, %d warning(s)",
+            summary["rows"],
+            summary["evaluated"],
+            schema.get("mode") or "off",
+            len(summary["warnings"]),
         )
         return summary
+
+    def _log_drift(self, drift: dict[str, Any], blocking: list[str], warnings: list[str]) -> None:
+        from airflow_ml_provider.ml.drift import drift_summary_line, format_drift_table
+
+        self.log.info("drift against %s\n%s", drift["baseline_uri"], format_drift_table(drift))
+        if not drift["drift"]:
+            return
+        line = f"drift: {drift_summary_line(drift)}"
+        if self.drift_action == "fail":
+            blocking.append(line)
+        elif self.drift_action == "warn":
+            warnings.append(line)
+        else:
+            self.log.info("%s; action retrain: training goes ahead", line)
+
+    def _maybe_store_schema(self, context, schema: dict[str, Any]) -> None:
+        """Store v1 on the first pass; store a new version when warned changes were accepted."""
+        if schema["baseline_uri"] and not schema["findings"]:
+            return
+        version, uri = self._schema_store(context).add(schema["inferred"])
+        schema.update(stored_version=version, stored_uri=uri)
+        self.log.info("stored the inferred schema as version %s at %s", version, uri)
+
+
+def _snapshot_folder(snapshot: dict[str, Any]) -> ObjectStoragePath:
+    return ObjectStoragePath(snapshot["uri"]).parent
+
+
+def _format_of(uri: str) -> str:
+    return "csv" if uri.lower().endswith((".csv", ".csv.gz")) else "parquet"
 
 
 def _safe(run_id: str) -> str:

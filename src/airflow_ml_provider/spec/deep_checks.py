@@ -60,7 +60,28 @@ def expectation_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> lis
     return problems
 
 
+def schema_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
+    """A pinned validation.schema file must exist and hold a schema."""
+    from airflow_ml_provider.operators.schema_store import load_pinned_schema
+
+    if loaded.schema_uri is None:
+        return []
+    try:
+        load_pinned_schema(loaded.schema_uri)
+    except FileNotFoundError:
+        message = f"schema file {loaded.schema_uri} does not exist"
+    except Exception as exc:  # unreadable YAML/JSON or not a schema: say which
+        message = f"cannot use {loaded.schema_uri} as a schema: {exc}"
+    else:
+        return []
+    return [_problem(doc, ("validation", "schema"), message)]
+
+
 def deep_problems(loaded: LoadedPipeline, allowed_prefixes: tuple[str, ...]) -> list[SpecProblem]:
     """Every heavy check of one pipeline file."""
     doc = load_positioned(loaded.file)
-    return estimator_problems(loaded, doc, allowed_prefixes) + expectation_problems(loaded, doc)
+    return (
+        estimator_problems(loaded, doc, allowed_prefixes)
+        + expectation_problems(loaded, doc)
+        + schema_problems(loaded, doc)
+    )

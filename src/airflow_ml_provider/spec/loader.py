@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
@@ -26,12 +27,18 @@ class LoadedPipeline:
 
     spec: PipelineSpec
     file: Path
-    source_uri: str
+    source: dict[str, Any]
     config_hash: str
+    schema_uri: str | None = None
 
     @property
     def dag_id(self) -> str:
         return self.spec.pipeline
+
+    @property
+    def source_uri(self) -> str | None:
+        """The resolved URI of a files source (None for bigquery and sql)."""
+        return self.source.get("uri")
 
 
 def load_pipeline(
@@ -73,8 +80,9 @@ def load_pipeline(
     return LoadedPipeline(
         spec=spec,
         file=path.resolve(),
-        source_uri=resolve_source(spec.data.source, path.resolve().parent),
+        source=resolved_source(spec, path.resolve().parent),
         config_hash=config_hash(spec),
+        schema_uri=resolved_schema(spec, path.resolve().parent),
     )
 
 
@@ -84,14 +92,37 @@ def config_hash(spec: PipelineSpec) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
-def resolve_source(source: str, base_dir: Path) -> str:
-    """Turn data.source into a URI: relative paths resolve against the YAML file's folder."""
-    if "://" in source:
-        return source
-    candidate = Path(source).expanduser()
+def resolve_path(value: str, base_dir: Path) -> str:
+    """Turn a path into a URI: relative paths resolve against the YAML file's folder.
+
+    A trailing slash (a prefix source) and glob characters are kept as written.
+    """
+    if "://" in value:
+        return value
+    candidate = Path(value).expanduser()
     if not candidate.is_absolute():
         candidate = base_dir / candidate
-    return candidate.resolve().as_uri()
+    # Not Path.as_uri(): its percent-encoding would turn glob characters into literals.
+    uri = "file://" + Path(os.path.normpath(candidate)).as_posix()
+    return uri + "/" if value.endswith("/") and not uri.endswith("/") else uri
+
+
+def resolved_source(spec: PipelineSpec, base_dir: Path) -> dict[str, Any]:
+    """data.source as the dict the snapshot operator and sensor take (paths made URIs)."""
+    source = spec.data.source.model_dump(exclude_none=True)
+    if source.get("uri"):
+        source["uri"] = resolve_path(source["uri"], base_dir)
+    if source["kind"] == "files":
+        source["format"] = spec.data.resolved_format
+    return source
+
+
+def resolved_schema(spec: PipelineSpec, base_dir: Path) -> str | None:
+    """validation.schema as a URI when it names a pinned schema file."""
+    value = spec.validation.schema_
+    if value in (None, "infer"):
+        return None
+    return resolve_path(value, base_dir)
 
 
 def _merge_defaults(defaults: PositionedDocument, doc: PositionedDocument) -> PositionedDocument:
@@ -150,10 +181,13 @@ def _clean_loc(data: Any, loc: tuple[Any, ...]) -> tuple[FieldPath, bool]:
 def _model_at(path: FieldPath) -> type[BaseModel] | None:
     model: Any = PipelineSpec
     for part in path:
-        field = model.model_fields.get(part) if isinstance(part, str) else None
+        fields = {f.alias or n: f for n, f in model.model_fields.items()}
+        field = fields.get(part) if isinstance(part, str) else None
         annotation = field.annotation if field else None
-        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-            model = annotation
+        # `Model | None` fields: the model is the one non-None member of the union
+        members = [a for a in get_args(annotation) if a is not type(None)] or [annotation]
+        if len(members) == 1 and isinstance(members[0], type) and issubclass(members[0], BaseModel):
+            model = members[0]
         else:
             return None
     return model
@@ -174,7 +208,7 @@ def _from_validation_error(
         kind = error["type"]
         if kind == "extra_forbidden":
             model = _model_at(path[:-1])
-            known = list(model.model_fields) if model else []
+            known = [f.alias or n for n, f in model.model_fields.items()] if model else []
             hint = did_you_mean(str(path[-1]), known) or (
                 f"; expected one of {', '.join(known)}" if known else ""
             )

@@ -8,19 +8,60 @@ from airflow_ml_provider.spec.models import PipelineSpec
 FieldPath = tuple[str | int, ...]
 
 
+_SOURCE_FIELDS = {
+    "files": {"required": ("uri",), "allowed": ("uri", "conn_id", "file_name_column")},
+    "bigquery": {"required": (), "allowed": ("table", "query", "conn_id", "location")},
+    "sql": {"required": ("conn_id", "query"), "allowed": ("conn_id", "query", "change_query")},
+}
+
+
+def source_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """Each source kind needs its own fields and takes no others."""
+    source, problems = spec.data.source, []
+    where: FieldPath = ("data", "source")
+    rules = _SOURCE_FIELDS[source.kind]
+    for name in rules["required"]:
+        if getattr(source, name) is None:
+            problems.append((where, f"a {source.kind} source needs {name!r}"))
+    for name in source.model_fields_set - {"kind", *rules["allowed"]}:
+        problems.append(
+            (
+                (*where, name),
+                f"{name!r} does not apply to a {source.kind} source; "
+                f"expected {', '.join(rules['allowed'])}",
+            )
+        )
+    if source.kind == "bigquery" and (source.table is None) == (source.query is None):
+        problems.append((where, "a bigquery source needs exactly one of 'table' or 'query'"))
+    if source.kind == "files" and source.uri and spec.data.resolved_format is None:
+        problems.append(
+            (
+                where,
+                f"cannot infer the format of {source.uri!r} from its suffix; "
+                "set data.format to 'csv' or 'parquet'",
+            )
+        )
+    if source.kind != "files" and spec.data.format is not None:
+        problems.append(
+            (("data", "format"), f"a {source.kind} source is read as a table; remove format")
+        )
+    if spec.data.wait and source.kind == "sql" and source.change_query is None:
+        problems.append(
+            (
+                ("data", "wait"),
+                "waiting on a sql source needs data.source.change_query, a query returning "
+                "one timestamp or number that grows when new rows arrive",
+            )
+        )
+    return problems
+
+
 def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Problems that involve more than one field, as (field path, message) pairs."""
     problems: list[tuple[FieldPath, str]] = []
     if spec.schedule is not None and spec.start_date is None:
         problems.append((("schedule",), "start_date is required when schedule is set"))
-    if spec.data.resolved_format is None:
-        problems.append(
-            (
-                ("data", "source"),
-                f"cannot infer the format of {spec.data.source!r} from its suffix; "
-                "set data.format to 'csv' or 'parquet'",
-            )
-        )
+    problems.extend(source_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(

@@ -1,0 +1,75 @@
+"""Always-on data guards: problems no pipeline may train on, whatever its YAML says."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+
+def finding(check: str, column: str | None, message: str) -> dict[str, Any]:
+    """One named problem found in the data."""
+    return {"check": check, "column": column, "message": message}
+
+
+def guard_findings(
+    frame,
+    *,
+    target: str | None,
+    max_duplicate_share: float,
+    freshness: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> list[dict[str, Any]]:
+    """Empty data, a missing or all-null target, too many duplicate rows, stale data."""
+    import pandas as pd
+
+    if len(frame) == 0:
+        return [finding("not_empty", None, "the snapshot has no rows")]
+    found = []
+    if target is not None:
+        if target not in frame.columns:
+            found.append(finding("target_present", target, f"target column {target!r} is missing"))
+        elif frame[target].isna().all():
+            found.append(
+                finding("target_not_null", target, f"target column {target!r} is all null")
+            )
+    duplicate_share = float(frame.duplicated().mean())
+    if duplicate_share > max_duplicate_share:
+        found.append(
+            finding(
+                "duplicate_rows",
+                None,
+                f"{duplicate_share:.1%} of rows are exact duplicates "
+                f"(allowed: {max_duplicate_share:.1%})",
+            )
+        )
+    if freshness:
+        column, max_age = freshness["column"], float(freshness["max_age_seconds"])
+        if column not in frame.columns:
+            found.append(finding("freshness", column, f"freshness column {column!r} is missing"))
+        else:
+            stamps = pd.to_datetime(frame[column], utc=True, errors="coerce")
+            newest = stamps.max()
+            current = now or datetime.now(UTC)
+            if pd.isna(newest):
+                found.append(finding("freshness", column, f"{column!r} holds no valid timestamps"))
+            elif (current - newest.to_pydatetime()).total_seconds() > max_age:
+                age = current - newest.to_pydatetime()
+                found.append(
+                    finding(
+                        "freshness",
+                        column,
+                        f"data is stale: newest {column} is {newest.isoformat()}, "
+                        f"{_human(age.total_seconds())} old (max_age {_human(max_age)})",
+                    )
+                )
+    return found
+
+
+def _human(seconds: float) -> str:
+    seconds = int(seconds)
+    parts = []
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            parts.append(f"{seconds // size}{unit}")
+            seconds %= size
+    return "".join(parts) or f"{seconds}s"
