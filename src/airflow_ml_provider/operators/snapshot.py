@@ -1,8 +1,8 @@
-"""snapshot_data: copy the source into the artifact store under its content hash."""
+"""snapshot_data: read the source into one parquet file in the artifact store, named by its hash."""
 
 from __future__ import annotations
 
-import hashlib
+import json
 import uuid
 from typing import Any
 
@@ -10,23 +10,63 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_ml_provider import settings
 
-_CHUNK = 4 * 1024 * 1024
+LAST_SNAPSHOT = "last_snapshot.json"
+_LOCAL = ("file", "local", "")
 
 
-def _hash_of(path: ObjectStoragePath) -> tuple[str, int]:
-    digest, size = hashlib.sha256(), 0
-    with path.open("rb") as stream:
-        while chunk := stream.read(_CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-    return digest.hexdigest(), size
+def snapshots_folder(artifact_store: str | None, pipeline: str) -> ObjectStoragePath:
+    """``<artifact_store>/snapshots/<pipeline>`` (the configured store when None)."""
+    return ObjectStoragePath(artifact_store or settings.artifact_store()) / "snapshots" / pipeline
+
+
+def last_snapshot(artifact_store: str | None, pipeline: str) -> dict[str, Any] | None:
+    """The pipeline's last successful snapshot (what snapshot_data returned), or None."""
+    record = snapshots_folder(artifact_store, pipeline) / LAST_SNAPSHOT
+    if not record.exists():
+        return None
+    return json.loads(record.read_text())
+
+
+def _is_local(path: ObjectStoragePath) -> bool:
+    return (path.protocol or "") in _LOCAL
+
+
+def _publish(partial: ObjectStoragePath, target: ObjectStoragePath) -> None:
+    """Move a finished file into place: an atomic rename locally, a server-side copy elsewhere.
+
+    Object stores create an object atomically when its upload or copy completes, and a rename
+    there is a copy plus delete anyway.
+    """
+    if _is_local(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.fs.mv(partial.path, target.path)
+    else:
+        partial.fs.copy(partial.path, target.path)
+        partial.fs.rm(partial.path)
+
+
+def _write_record(folder: ObjectStoragePath, record: dict[str, Any]) -> None:
+    data = json.dumps(record, indent=2, sort_keys=True).encode()
+    target = folder / LAST_SNAPSHOT
+    if not _is_local(target):
+        target.write_bytes(data)
+        return
+    partial = folder / f".partial-{uuid.uuid4().hex}.json"
+    partial.write_bytes(data)
+    partial.fs.mv(partial.path, target.path)
 
 
 class SnapshotDataOperator(BaseOperator):
-    """Copy ``source`` into ``<artifact_store>/snapshots/<pipeline>/<sha256[:16]>/data.<fmt>``.
+    """Snapshot ``source`` to ``<artifact_store>/snapshots/<pipeline>/<sha256[:16]>/data.parquet``.
 
-    Same content gives the same path, and an existing snapshot is never overwritten, so
-    re-running the task is idempotent. Returns ``{uri, sha256, format, bytes, reused}``.
+    ``source`` is a source dict (files, bigquery or sql; see
+    :mod:`airflow_ml_provider.hooks.data`) or a plain URI/glob/prefix of files. The snapshot is
+    always parquet. The same data gives byte-identical parquet, hence the same path, and an
+    existing snapshot is never overwritten, so re-running the task is idempotent. An empty
+    source (no file, a 0-byte file, 0 rows) fails the task.
+
+    Returns ``{uri, sha256, format, bytes, rows, columns, reused, source, source_changed_at}``
+    and records it in ``snapshots/<pipeline>/last_snapshot.json`` (read by NewDataSensor).
     """
 
     template_fields = ("source", "artifact_store")
@@ -35,9 +75,9 @@ class SnapshotDataOperator(BaseOperator):
     def __init__(
         self,
         *,
-        source: str,
+        source: dict[str, Any] | str,
         pipeline: str,
-        data_format: str,
+        data_format: str | None = None,
         artifact_store: str | None = None,
         source_conn_id: str | None = None,
         **kwargs: Any,
@@ -49,34 +89,60 @@ class SnapshotDataOperator(BaseOperator):
         self.artifact_store = artifact_store
         self.source_conn_id = source_conn_id
 
-    def execute(self, context) -> dict[str, Any]:
-        source = ObjectStoragePath(self.source, conn_id=self.source_conn_id)
-        if not source.exists():
-            raise FileNotFoundError(f"data source {self.source} does not exist")
-        sha256, size = _hash_of(source)
-        if size == 0:
-            raise ValueError(f"data source {self.source} is empty (0 bytes); refusing to snapshot")
-        root = ObjectStoragePath(self.artifact_store or settings.artifact_store())
-        target = root / "snapshots" / self.pipeline / sha256[:16] / f"data.{self.data_format}"
-        reused = target.exists()
-        if not reused:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            partial = target.parent / f".partial-{uuid.uuid4().hex}"
-            with source.open("rb") as reader, partial.open("wb") as writer:
-                while chunk := reader.read(_CHUNK):
-                    writer.write(chunk)
-            partial.rename(target)
-        self.log.info(
-            "snapshot %s of %s (%d bytes, sha256 %s)",
-            "reused" if reused else "written",
-            self.source,
-            size,
-            sha256,
+    def source_config(self) -> dict[str, Any]:
+        """The source dict, with data_format and source_conn_id applied to a files source."""
+        source = (
+            {"kind": "files", "uri": self.source}
+            if isinstance(self.source, str)
+            else {**self.source}
         )
-        return {
+        if source.get("kind", "files") == "files":
+            if self.data_format and not source.get("format"):
+                source["format"] = self.data_format
+            if self.source_conn_id and not source.get("conn_id"):
+                source["conn_id"] = self.source_conn_id
+        return source
+
+    def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider.hooks.data import DataSourceHook
+
+        hook = DataSourceHook(self.source_config())
+        # Read before the data: a change landing while we copy triggers the next run.
+        changed_at = hook.latest_change()
+        folder = snapshots_folder(self.artifact_store, self.pipeline)
+        if _is_local(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".partial-{uuid.uuid4().hex}.parquet"
+        try:
+            written = hook.write_parquet(partial)
+            target = folder / written["sha256"][:16] / "data.parquet"
+            reused = target.exists()
+            if reused:
+                partial.unlink()
+            else:
+                _publish(partial, target)
+        except BaseException:
+            if partial.exists():
+                partial.unlink()
+            raise
+        result = {
             "uri": str(target),
-            "sha256": sha256,
-            "format": self.data_format,
-            "bytes": size,
+            "sha256": written["sha256"],
+            "format": "parquet",
+            "bytes": written["bytes"],
+            "rows": written["rows"],
+            "columns": written["columns"],
             "reused": reused,
+            "source": hook.describe(),
+            "source_changed_at": changed_at,
         }
+        _write_record(folder, result)
+        self.log.info(
+            "snapshot %s: %s, %d rows, %d bytes, sha256 %s",
+            "reused" if reused else "written",
+            result["source"],
+            result["rows"],
+            result["bytes"],
+            result["sha256"],
+        )
+        return result
