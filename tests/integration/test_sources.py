@@ -178,3 +178,179 @@ def test_identical_input_gives_the_same_snapshot_and_is_reused(tmp_path):
     third = snapshot(str(data), store)
     assert third["uri"] != first["uri"] and third["reused"] is False
     assert len([p for p in (store / "snapshots" / "p").iterdir() if p.is_dir()]) == 2
+
+
+# ----------------------------------------------------------------------------- SQL (SQLite)
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch) -> Path:
+    """A real SQLite database behind the Airflow connection ``warehouse`` (AIRFLOW_CONN_ env).
+
+    SqliteHook takes the database file's path from the connection's host.
+    """
+    import json
+    import sqlite3
+
+    db = tmp_path / "warehouse.db"
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE events (id INTEGER, amount REAL, note TEXT, updated_at TEXT)")
+        rows = [(i, i * 0.5, None, f"2026-01-01 00:{i // 60000:02d}:00") for i in range(70_000)]
+        rows[-1] = (69_999, 1.0, "late note", "2026-01-02 03:04:05")  # note typed only at the end
+        conn.executemany("INSERT INTO events VALUES (?, ?, ?, ?)", rows)
+        conn.execute("CREATE TABLE empty (id INTEGER)")
+    conn.close()
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(db)})
+    )
+    return db
+
+
+def test_sql_query_is_snapshotted_in_chunks(tmp_path, warehouse):
+    import datetime as dt
+
+    source = {
+        "kind": "sql",
+        "conn_id": "warehouse",
+        "query": "SELECT id, amount, note FROM events ORDER BY id",
+        "change_query": "SELECT max(updated_at) FROM events",
+    }
+    result = snapshot(source, tmp_path / "store")
+    assert result["rows"] == 70_000  # more than one fetchmany chunk
+    assert result["source"] == "sql warehouse: SELECT id, amount, note FROM events ORDER BY id"
+    assert (
+        result["source_changed_at"] == dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC).timestamp()
+    )
+    frame = read(result["uri"])
+    assert frame["id"].iloc[-1] == 69_999
+    assert frame["note"].iloc[-1] == "late note" and frame["note"].isna().sum() == 69_999
+    assert snapshot(source, tmp_path / "store")["reused"] is True
+
+
+def test_sql_change_query_and_empty_results(tmp_path, warehouse):
+    from airflow_ml_provider.hooks.data import DataSourceError
+
+    count = {"kind": "sql", "conn_id": "warehouse", "query": "SELECT 1"}
+    assert hook(count).latest_change() is None  # no change_query: nothing to compare
+    numeric = {**count, "change_query": "SELECT count(*) FROM events"}
+    assert hook(numeric).latest_change() == 70_000
+    nothing = {**count, "change_query": "SELECT max(id) FROM empty"}
+    assert hook(nothing).latest_change() is None
+    text = {**count, "change_query": "SELECT 'soon'"}
+    with pytest.raises(DataSourceError, match="must return a timestamp or a number"):
+        hook(text).latest_change()
+    empty = {"kind": "sql", "conn_id": "warehouse", "query": "SELECT * FROM empty"}
+    with pytest.raises(DataSourceError, match=r"sql warehouse: SELECT \* FROM empty has 0 rows"):
+        snapshot(empty, tmp_path / "store")
+
+
+# ----------------------------------------------------------------------------- BigQuery
+
+
+class FakeBigQueryClient:
+    """Stand-in for google.cloud.bigquery.Client: BigQuery cannot run here.
+
+    It sits exactly where BigQueryHook.get_client() returns the real client and answers the
+    calls DataSourceHook makes (get_table, list_rows, query incl. a dry run) with real
+    pyarrow record batches and a ``modified`` datetime, as the real client's objects do.
+    """
+
+    def __init__(self, tables: dict, modified: dict):
+        self.tables, self.modified, self.calls = tables, modified, []
+
+    class _Rows:
+        def __init__(self, table: pa.Table):
+            self.table = table
+
+        def to_arrow_iterable(self):
+            return iter(self.table.to_batches(max_chunksize=2))
+
+    class _Table:
+        def __init__(self, client, name):
+            self.name, self.modified = name, client.modified[name]
+            self.num_rows, self.streaming_buffer = client.tables[name].num_rows, None
+
+    class _Job:
+        def __init__(self, rows, referenced):
+            self.rows, self.referenced_tables = rows, referenced
+
+        def result(self):
+            return self.rows
+
+    def get_table(self, ref):
+        self.calls.append(("get_table", str(ref)))
+        return self._Table(self, str(ref))
+
+    def list_rows(self, table):
+        self.calls.append(("list_rows", table.name))
+        return self._Rows(self.tables[table.name])
+
+    def query(self, sql, job_config=None, location=None):
+        from google.cloud.bigquery import TableReference
+
+        self.calls.append(("query", sql, bool(job_config and job_config.dry_run), location))
+        referenced = [TableReference.from_string(name) for name in self.tables if name in sql]
+        if job_config is not None and job_config.dry_run:
+            return self._Job(None, referenced)
+        name = referenced[0].to_api_repr()
+        table = self.tables[f"{name['projectId']}.{name['datasetId']}.{name['tableId']}"]
+        return self._Job(self._Rows(table.filter(pa.compute.field("x") > 1)), referenced)
+
+
+def test_bigquery_table_and_query_through_the_client_edge(tmp_path, monkeypatch):
+    """BigQuery cannot run here, so a fake google.cloud.bigquery Client (above) is returned by
+    BigQueryHook.get_client(); the connection, hook, arrow streaming, parquet writing and
+    snapshot are real."""
+    import datetime as dt
+    import json
+
+    import pyarrow.compute  # noqa: F401  (used by the fake)
+    from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "google_cloud_platform",
+                "extra": {"project": "proj", "is_anonymous": True},
+            }
+        ),
+    )
+    modified = {
+        "proj.ds.t": dt.datetime(2026, 3, 1, 12, 0, tzinfo=dt.UTC),
+        "proj.ds.u": dt.datetime(2026, 3, 2, 12, 0, tzinfo=dt.UTC),
+    }
+    fake = FakeBigQueryClient(
+        {
+            "proj.ds.t": pa.table({"x": [1, 2, 3], "y": ["a", "b", "c"]}),
+            "proj.ds.u": pa.table({"x": [9]}),
+        },
+        modified,
+    )
+    opened = []
+
+    def get_client(self, project_id=None, location=None):
+        opened.append((self.gcp_conn_id, project_id, location))
+        return fake
+
+    monkeypatch.setattr(BigQueryHook, "get_client", get_client)
+
+    table = {"kind": "bigquery", "table": "proj.ds.t"}
+    assert hook(table).latest_change() == modified["proj.ds.t"].timestamp()
+    result = snapshot(table, tmp_path / "store")
+    assert (result["rows"], result["source"]) == (3, "bigquery proj.ds.t")
+    assert read(result["uri"]).to_dict("list") == {"x": [1, 2, 3], "y": ["a", "b", "c"]}
+
+    query = {
+        "kind": "bigquery",
+        "query": "SELECT x, y FROM `proj.ds.t` JOIN `proj.ds.u` USING (x) WHERE x > 1",
+        "location": "EU",
+    }
+    # a query source changes when any table it reads changes (found by a free dry run)
+    assert hook(query).latest_change() == modified["proj.ds.u"].timestamp()
+    result = snapshot(query, tmp_path / "store")
+    assert result["rows"] == 2 and result["source"].startswith("bigquery: SELECT x, y FROM")
+    assert ("query", query["query"], True, "EU") in fake.calls
+    assert ("query", query["query"], False, "EU") in fake.calls
+    assert opened[0] == ("google_cloud_default", "proj", None)
+    assert opened[-1] == ("google_cloud_default", "proj", "EU")
