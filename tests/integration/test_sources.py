@@ -11,6 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from gcs_emulator import gcs  # noqa: F401  (fixture)
+
 
 def hook(source):
     from airflow_ml_provider.hooks.data import DataSourceHook
@@ -18,14 +20,14 @@ def hook(source):
     return DataSourceHook(source)
 
 
-def snapshot(source, store: Path, pipeline: str = "p", **kwargs) -> dict:
+def snapshot(source, store: Path | str, pipeline: str = "p", **kwargs) -> dict:
     from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
 
     operator = SnapshotDataOperator(
         task_id="snapshot_data",
         source=source,
         pipeline=pipeline,
-        artifact_store=store.as_uri(),
+        artifact_store=store if isinstance(store, str) else store.as_uri(),
         **kwargs,
     )
     return operator.execute(context={})
@@ -354,3 +356,51 @@ def test_bigquery_table_and_query_through_the_client_edge(tmp_path, monkeypatch)
     assert ("query", query["query"], False, "EU") in fake.calls
     assert opened[0] == ("google_cloud_default", "proj", None)
     assert opened[-1] == ("google_cloud_default", "proj", "EU")
+
+
+# ----------------------------------------------------------------------------- GCS (emulator)
+
+
+def test_gcs_glob_and_prefix_through_the_emulator(tmp_path, gcs):  # noqa: F811
+    """gs:// sources read through ObjectStoragePath, the google provider and gcsfs from a real
+    GCS endpoint (gcp-storage-emulator on 127.0.0.1); the snapshot also lands on gs://."""
+    import io
+
+    from airflow.sdk import ObjectStoragePath
+
+    from airflow_ml_provider.operators.snapshot import last_snapshot
+
+    first = gcs.upload("events/2026-01-01.csv", "x,y\n1,a\n2,b\n")
+    last = gcs.upload("events/2026-01-02.csv", "x,y\n3,c\n")
+    gcs.upload("events/readme.txt", "not data")
+    source = {
+        "kind": "files",
+        "uri": gcs.uri("events/*.csv"),
+        "conn_id": gcs.conn_id,
+        "file_name_column": "file",
+    }
+    assert hook(source).latest_change() == last.updated.timestamp() >= first.updated.timestamp()
+
+    result = snapshot(source, tmp_path / "store")
+    assert result["source"] == f"{gcs.uri('events/*.csv')} (2 files)"
+    assert read(result["uri"]).to_dict("list") == {
+        "x": [1, 2, 3],
+        "y": ["a", "b", "c"],
+        "file": ["2026-01-01.csv", "2026-01-01.csv", "2026-01-02.csv"],
+    }
+
+    buffer = io.BytesIO()
+    pq.write_table(pa.table({"x": [4, 5]}), buffer)
+    gcs.upload("lake/part-0.parquet", buffer.getvalue())
+    gcs.upload("lake/_SUCCESS", "")
+    store = gcs.uri("artifacts")
+    on_gcs = snapshot({"uri": gcs.uri("lake/"), "conn_id": gcs.conn_id}, store)
+    assert on_gcs["uri"].startswith(gcs.uri("artifacts/snapshots/p/"))
+    assert on_gcs["reused"] is False and on_gcs["rows"] == 2
+    assert snapshot({"uri": gcs.uri("lake/"), "conn_id": gcs.conn_id}, store)["reused"] is True
+    written = ObjectStoragePath(on_gcs["uri"], conn_id=gcs.conn_id).read_bytes()
+    assert pq.read_table(io.BytesIO(written)).column("x").to_pylist() == [4, 5]
+    names = [b.name for b in gcs.client.list_blobs(gcs.bucket, prefix="artifacts/")]
+    assert not [n for n in names if "/.partial-" in n]
+    # the store URI names no connection: gcsfs defaults (here STORAGE_EMULATOR_HOST) apply
+    assert last_snapshot(store, "p")["sha256"] == on_gcs["sha256"]

@@ -366,6 +366,8 @@ class DataSourceHook(BaseHook):
             return self._listing
         root = self._root()
         fs, path, uri = root.fs, root.path, self.source["uri"]
+        if refresh:
+            fs.invalidate_cache()  # object stores cache listings; a poll must see new objects
         protocol = uri.split("://", 1)[0]
         if uri.endswith("/"):
             found = fs.find(path, detail=True) if fs.exists(path) else {}
