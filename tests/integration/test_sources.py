@@ -151,7 +151,7 @@ def test_empty_sources_are_refused_naming_the_source(tmp_path, files, uri, probl
         write(tmp_path / name, text)
     (tmp_path / "in").mkdir(exist_ok=True)
     with pytest.raises(DataSourceError, match=problem):
-        snapshot({"uri": f"file://{tmp_path}/{uri}", "format": "csv"}, tmp_path / "store")
+        snapshot({"uri": f"file://{tmp_path}/{uri}"}, tmp_path / "store")
     assert last_record(tmp_path / "store") is None
 
 

@@ -370,23 +370,27 @@ class DataSourceHook(BaseHook):
             fs.invalidate_cache()  # object stores cache listings; a poll must see new objects
         protocol = uri.split("://", 1)[0]
         if uri.endswith("/"):
-            found = fs.find(path, detail=True) if fs.exists(path) else {}
-            fmt = self.source.get("format") or _single_format(found)
+            found = {
+                name: info
+                for name, info in (fs.find(path, detail=True) if fs.exists(path) else {}).items()
+                if not _hidden(name, path)
+            }
+            fmt = self.source.get("format") or (_single_format(found) if found else "csv")
             endings = FORMAT_SUFFIXES[fmt]
-            infos = [
-                info
-                for name, info in found.items()
-                if name.lower().endswith(endings) and not _hidden(name, path)
-            ]
-            self.source.setdefault("format", fmt)
+            infos = [info for name, info in found.items() if name.lower().endswith(endings)]
+            if found:
+                self.source.setdefault("format", fmt)
         elif _GLOB_CHARS & set(path):
             infos = list(fs.glob(path, detail=True).values())
         else:
             infos = [fs.info(path)] if fs.exists(path) else []
         listing = sorted(
-            (f"{protocol}://{_strip_protocol(info['name'], protocol)}", info)
-            for info in infos
-            if info.get("type", "file") == "file"
+            (
+                (f"{protocol}://{_strip_protocol(info['name'], protocol)}", info)
+                for info in infos
+                if info.get("type", "file") == "file"
+            ),
+            key=lambda item: item[0],
         )
         self._listing = listing
         return listing
