@@ -131,6 +131,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         "promoted": bool(decision.get("promote")) and states.get("register_model") == "success",
         "mlflow_run_id": training.get("run_id"),
         "snapshot": xcoms.get(("snapshot_data", "return_value")),
+        "summary": xcoms.get(("notify", "return_value")),
         "links": {
             "mlflow_run": xcoms.get(("train_model", "mlflow_run_url")),
             "model_version": xcoms.get(("register_model", "model_version_url")),
@@ -141,6 +142,8 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
 
 
 def _task_order(task_id: str) -> int:
+    if task_id == "wait_for_data":  # the optional NewDataSensor in front of snapshot_data
+        return -1
     return PIPELINE_TASKS.index(task_id) if task_id in PIPELINE_TASKS else len(PIPELINE_TASKS)
 
 

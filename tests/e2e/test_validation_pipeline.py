@@ -63,6 +63,8 @@ def test_drift_schema_and_data_docs_across_runs(tmp_path, airflow_db):
     tags = tracking_tags(second["mlflow_run_id"])
     assert tags["airflow_ml.drift"] == "true"
     assert tags["airflow_ml.retrain_reason"] == "drift"
+    assert second["summary"]["validation"]["retrain_reason"] == "drift"
+    assert "mean radius" in second["summary"]["validation"]["drift"]
     from airflow_ml_provider.hooks.mlflow import MlflowHook
 
     client = MlflowHook().get_conn()
@@ -95,11 +97,12 @@ def test_drift_action_fail_and_schema_warn(tmp_path, airflow_db):
     assert_stopped_before_training_but_kept_champion(blocked)
     assert blocked["validation"]["drift"]["drifted_columns"] == ["mean texture"]
 
-    set_data(tmp_path, original.assign(extra_flag="yes"))
+    set_data(tmp_path, original.assign(extra_flag=1))
     edit(path, "drift: {action: fail, method: ks}", "drift: {action: fail}\n  on_failure: warn")
     warned = run(path)
     assert warned["state"] == "success", warned
     assert warned["validation"]["warnings"] == ["schema new_column: column 'extra_flag' is new"]
+    assert warned["summary"]["validation"]["warnings"] == warned["validation"]["warnings"]
 
 
 def assert_stopped_before_training_but_kept_champion(result: dict) -> None:

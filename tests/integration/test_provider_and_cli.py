@@ -130,7 +130,15 @@ def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
     assert summary["state"] == "success"
     assert summary["promoted"] is True
     assert summary["model"]["aliases"]["champion"] == summary["model"]["version"] == 1
-    assert summary["validation"] == {"success": True, "rows": 569, "failed_expectations": []}
+    validation = summary["validation"]
+    assert (validation["success"], validation["rows"], validation["failed_expectations"]) == (
+        True,
+        569,
+        [],
+    )
+    assert validation["guards"] == validation["schema_findings"] == validation["warnings"] == []
+    assert validation["drift"] is None  # first run: no champion to compare with
+    assert Path(validation["data_docs_uri"].removeprefix("file://")).is_file()
     assert set(summary["metrics"]["challenger"]) == {"roc_auc", "f1", "accuracy"}
     assert (tmp_path / ".airflow-ml" / "airflow.db").exists()  # never the user's ~/airflow
     assert (tmp_path / ".airflow-ml" / "mlflow.db").exists()

@@ -18,6 +18,7 @@ from airflow_ml_provider.operators.registry import RegisterModelOperator
 from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
 from airflow_ml_provider.operators.training import LocalTrainingOperator
 from airflow_ml_provider.operators.validation import ValidateDataOperator
+from airflow_ml_provider.sensors.data import NewDataSensor
 from airflow_ml_provider.spec.loader import LoadedPipeline
 
 PIPELINE_TAG = "airflow-ml"
@@ -147,6 +148,22 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             trigger_rule="none_failed",  # a skipped deploy (gate said no) still gets a summary
         )
         chain(snapshot, validate, train, evaluate, register, deploy, notify)
+        if data.wait is not None:
+            wait = data.wait
+            (
+                NewDataSensor(
+                    task_id="wait_for_data",
+                    source=dict(loaded.source),
+                    pipeline=spec.pipeline,
+                    deferrable=wait.mode == "deferrable",
+                    mode="poke" if wait.mode == "deferrable" else wait.mode,
+                    poke_interval=wait.poke_interval,
+                    timeout=wait.timeout,
+                    soft_fail=wait.soft_fail,
+                    retries=0,  # the timeout is the retry policy of a wait
+                )
+                >> snapshot
+            )
     return dag
 
 

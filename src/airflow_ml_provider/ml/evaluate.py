@@ -15,6 +15,13 @@ def load_model(model_uri: str):
     return mlflow.sklearn.load_model(model_uri)
 
 
+def own_features(model, rows):
+    """The columns ``model`` was fitted on, so a champion still scores after a column was
+    added to the data (a missing column stays an error: it cannot be scored fairly)."""
+    names = getattr(model, "feature_names_in_", None)
+    return rows if names is None else rows[list(names)]
+
+
 def score_models(
     data: dict[str, Any],
     task: str,
@@ -27,5 +34,6 @@ def score_models(
     challenger = score(load_model(challenger_uri), split.x_test, split.y_test, metrics)
     champion = None
     if champion_uri is not None:
-        champion = score(load_model(champion_uri), split.x_test, split.y_test, metrics)
+        model = load_model(champion_uri)
+        champion = score(model, own_features(model, split.x_test), split.y_test, metrics)
     return {"challenger": challenger, "champion": champion, "rows": len(split.x_test)}

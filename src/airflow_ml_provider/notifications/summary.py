@@ -23,6 +23,10 @@ def summarize(
         "validation": {
             "success": (validation or {}).get("success"),
             "failed_expectations": len((validation or {}).get("failed_expectations") or []),
+            "warnings": list((validation or {}).get("warnings") or []),
+            "drift": _drift_line((validation or {}).get("drift")),
+            "retrain_reason": (validation or {}).get("retrain_reason"),
+            "data_docs": (validation or {}).get("data_docs_uri"),
         },
         "metrics": {
             "challenger": (decision or {}).get("challenger") or (training or {}).get("metrics"),
@@ -36,6 +40,14 @@ def summarize(
     }
 
 
+def _drift_line(drift: dict | None) -> str | None:
+    if not drift:
+        return None
+    from airflow_ml_provider.ml.drift import drift_summary_line
+
+    return f"{drift_summary_line(drift)} (action {drift.get('action', 'retrain')})"
+
+
 def render_text(summary: dict[str, Any]) -> str:
     """Plain-text version of the summary for logs and e-mail."""
     model = summary.get("model") or {}
@@ -44,6 +56,14 @@ def render_text(summary: dict[str, Any]) -> str:
         f"Data sha256: {summary.get('data_sha256')}",
         f"Validation: {'passed' if summary['validation']['success'] else 'FAILED'}",
     ]
+    validation = summary["validation"]
+    lines += [f"  WARNING: {line}" for line in validation.get("warnings") or []]
+    if validation.get("drift"):
+        lines.append(f"  Drift: {validation['drift']}")
+    if validation.get("retrain_reason"):
+        lines.append(f"  Trained because: {validation['retrain_reason']}")
+    if validation.get("data_docs"):
+        lines.append(f"  Data Docs: {validation['data_docs']}")
     challenger = summary["metrics"]["challenger"] or {}
     champion = summary["metrics"]["champion"] or {}
     for metric, value in challenger.items():
