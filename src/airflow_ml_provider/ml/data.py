@@ -44,6 +44,13 @@ def read_frame(uri: str, data_format: str):
     import pandas as pd
 
     location = local_path_or_uri(uri)
+    if data_format == "parquet" and "://" not in location:
+        import pyarrow.parquet as pq
+
+        # self_destruct frees each Arrow column once converted: peak memory stays near one
+        # copy of the data instead of two (pyarrow's documented way to limit it).
+        table = pq.read_table(location)
+        return table.to_pandas(self_destruct=True, split_blocks=True)
     if data_format == "parquet":
         return pd.read_parquet(location)
     return pd.read_csv(location)
