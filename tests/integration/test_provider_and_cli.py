@@ -158,3 +158,41 @@ def test_run_refuses_an_invalid_file_before_creating_any_state(tmp_path):
     assert result.returncode == 1
     assert f"{pipeline}:8:10: retries: expected an integer, got 'two'" in result.stderr
     assert not (tmp_path / ".airflow-ml" / "airflow.db").exists()
+
+
+def test_schema_diff_names_what_changed_between_two_snapshots(tmp_path):
+    import pandas as pd
+
+    from conftest import EXAMPLE_CSV
+
+    old = pd.read_csv(EXAMPLE_CSV)
+    new = old.rename(columns={"mean radius": "radius"}).assign(target=old["target"].astype(str))
+    new.to_parquet(tmp_path / "new.parquet")
+    changed = subprocess.run(
+        [str(BIN / "airflow-ml"), "schema-diff", str(EXAMPLE_CSV), str(tmp_path / "new.parquet")],
+        capture_output=True,
+        text=True,
+    )
+    assert changed.returncode == 1, changed.stderr
+    lines = changed.stdout.splitlines()
+    assert lines[0].split(maxsplit=2)[:2] == ["missing_column", "mean"]
+    assert "column 'mean radius' is missing (renamed to 'radius'?)" in lines[0]
+    assert "column 'radius' is new" in lines[1]
+    assert "column 'target' changed type from integer to string" in lines[2]
+    assert "3 difference(s)" in changed.stderr
+
+    same = subprocess.run(
+        [str(BIN / "airflow-ml"), "schema-diff", str(EXAMPLE_CSV), str(EXAMPLE_CSV)],
+        capture_output=True,
+        text=True,
+    )
+    assert same.returncode == 0 and same.stdout == ""
+    assert "no schema differences" in same.stderr
+
+    missing = subprocess.run(
+        [str(BIN / "airflow-ml"), "schema-diff", str(tmp_path / "nope.csv"), str(EXAMPLE_CSV)],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2
+    assert missing.stderr.startswith("error: ") and "nope.csv" in missing.stderr
