@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from conftest import EXAMPLE_YAML
 
 BIN = Path(sys.executable).parent
@@ -80,6 +82,17 @@ def test_schema_is_json_schema_with_the_spec_fields():
     assert set(schema["required"]) == {"pipeline", "data", "training", "evaluation"}
     assert schema["additionalProperties"] is False
     assert "estimator" in schema["$defs"]["TrainingSpec"]["properties"]
+    # what editors check: the example, and both forms of data.source, are valid
+    import jsonschema
+    import yaml
+
+    example = yaml.safe_load(EXAMPLE_YAML.read_text())
+    example["start_date"] = str(example["start_date"])  # a string to an editor
+    jsonschema.validate(example, schema)
+    sql = {"kind": "sql", "conn_id": "warehouse", "query": "SELECT 1"}
+    jsonschema.validate({**example, "data": {**example["data"], "source": sql}}, schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({**example, "data": {**example["data"], "source": 7}}, schema)
 
 
 def test_check_rejects_unknown_expectations_and_wrong_kwargs(tmp_path):

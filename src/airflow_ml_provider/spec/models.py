@@ -131,7 +131,10 @@ class WaitSpec(_Strict):
 class DataSpec(_Strict):
     """Where the training data comes from."""
 
-    source: Annotated[SourceSpec, BeforeValidator(_source_shorthand)] = Field(
+    source: Annotated[
+        SourceSpec,
+        BeforeValidator(_source_shorthand, json_schema_input_type=str | SourceSpec),
+    ] = Field(
         description="A path/glob/URI of csv or parquet files, or a mapping with kind "
         "files | bigquery | sql."
     )
