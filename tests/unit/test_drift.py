@@ -1,4 +1,5 @@
-"""Per-feature drift on scikit-learn's breast-cancer data: PSI, KS, Wasserstein and the report."""
+"""Per-feature drift on scikit-learn's breast-cancer data: PSI, KS, Wasserstein, the report and
+the JSON profile a baseline is reduced to."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from airflow_ml_provider.ml.drift import (
     drift_report,
     drift_summary_line,
     format_drift_table,
+    profile_frame,
 )
 
 # Two halves of 284/285 rows differ by sampling noise alone by up to psi 0.18, ks 0.12 and
@@ -235,3 +237,104 @@ def test_bad_arguments_are_refused(baseline, current):
         drift_report(baseline, current, method="chi2")
     with pytest.raises(ValueError, match="neither frame: mean radias"):
         drift_report(baseline, current, column_thresholds={"mean radias": 0.5})
+
+
+def json_round_trip(value):
+    return json.loads(json.dumps(value, allow_nan=False))
+
+
+def test_profile_is_strict_json_and_scores_like_the_frame(baseline, current):
+    baseline.loc[::4, "mean texture"] = np.inf
+    baseline.loc[::5, "size"] = None
+    baseline["measured_at"] = current["measured_at"] = pd.Timestamp("2024-01-01")
+    current.loc[current["size"] == "large", "size"] = "huge"
+    profile = profile_frame(baseline)
+    assert plain(profile)
+    loaded = json_round_trip(profile)
+    assert loaded == profile
+    assert (loaded["version"], loaded["rows"], list(loaded["columns"])) == (
+        1,
+        285,
+        [str(c) for c in baseline.columns],
+    )
+    radius = loaded["columns"]["mean radius"]
+    assert radius["kind"] == "numeric" and radius["sketched"] is False
+    assert radius["values"] == sorted(baseline["mean radius"])  # 285 values: all kept
+    assert radius["mean"] == pytest.approx(baseline["mean radius"].mean())
+    assert sum(radius["bin_shares"]) == pytest.approx(1.0)
+    texture = loaded["columns"]["mean texture"]
+    assert texture["null_share"] == pytest.approx(72 / 285) and texture["count"] == 213
+    size = loaded["columns"]["size"]
+    assert size["kind"] == "categorical" and sum(size["counts"].values()) == size["count"]
+    assert loaded["columns"]["measured_at"]["kind"] == "skipped"
+    assert loaded["columns"]["measured_at"]["reason"].startswith("unsupported dtype datetime64")
+    for method in METHODS:
+        from_frame = report_for(baseline, current, method)
+        assert report_for(loaded, current, method) == from_frame
+        assert from_frame["skipped"][0]["reason"].startswith("unsupported dtype datetime64")
+
+
+def decile_psi(base: np.ndarray, cur: np.ndarray) -> float:
+    """PSI over the baseline's deciles written out plainly (no repeated values, no nulls)."""
+    edges = np.quantile(base, np.linspace(0, 1, 11))[1:-1]
+    shares = [
+        np.bincount(np.searchsorted(edges, x, "right"), minlength=10) / len(x) for x in (base, cur)
+    ]
+    base_shares, cur_shares = (np.maximum(share, 1e-4) for share in shares)
+    return float(np.sum((cur_shares - base_shares) * np.log(cur_shares / base_shares)))
+
+
+def test_a_sketched_profile_is_close_to_exact_on_200k_rows():
+    rng = np.random.default_rng(42)
+    base = pd.DataFrame({"x": rng.normal(0.0, 1.0, 200_000)})
+    cur = pd.DataFrame({"x": rng.normal(0.05, 1.1, 200_000)})
+    profile = json_round_trip(profile_frame(base, quantiles=1001))
+    column = profile["columns"]["x"]
+    assert column["sketched"] is True and len(column["values"]) == 1001
+    assert column["values"][0] == base["x"].min() and column["values"][-1] == base["x"].max()
+    scores = {m: drift_report(profile, cur, method=m)["columns"][0]["score"] for m in METHODS}
+    x, y = base["x"].to_numpy(), cur["x"].to_numpy()
+    assert scores["ks"] == pytest.approx(stats.ks_2samp(x, y).statistic, abs=2e-3)
+    exact_w = stats.wasserstein_distance(x, y) / np.std(x)
+    assert scores["wasserstein"] == pytest.approx(exact_w, abs=2e-3)
+    assert scores["psi"] == drift_report(base, cur)["columns"][0]["score"]
+    assert scores["psi"] == pytest.approx(decile_psi(x, y), rel=1e-12)
+
+
+def test_a_categorical_beyond_max_categories_is_skipped_with_a_reason(baseline, current):
+    baseline["patient"] = [f"p{i}" for i in range(len(baseline))]
+    current["patient"] = [f"p{i}" for i in range(len(current))]
+    profile = json_round_trip(profile_frame(baseline, max_categories=100))
+    patient = profile["columns"]["patient"]
+    assert patient["too_many_categories"] is True and patient["counts"] is None
+    assert patient["categories"] == 285
+    assert profile["columns"]["size"]["too_many_categories"] is False
+    report = report_for(profile, current)
+    assert report["skipped"] == [
+        {
+            "column": "patient",
+            "reason": "285 categories in baseline, over its profile's max_categories",
+        }
+    ]
+    assert len(report["columns"]) == 33
+
+
+def test_the_profile_of_1m_rows_by_20_columns_is_small():
+    rng = np.random.default_rng(0)
+    columns = rng.random((20, 1_000_000))  # one column per row: a frame without a copy
+    frame = pd.DataFrame(columns.T, columns=[f"f{i}" for i in range(20)], copy=False)
+    frame["f19"] = (frame["f19"] * 10).round().astype("int64")  # an int column of 11 values
+    size = len(json.dumps(profile_frame(frame), allow_nan=False).encode())
+    print(f"profile of 1,000,000 x 20: {size:,} bytes")
+    assert size < 1_000_000
+
+
+def test_profile_arguments_and_versions_are_checked(baseline, current):
+    with pytest.raises(ValueError, match="quantiles must be at least 2"):
+        profile_frame(baseline, quantiles=1)
+    with pytest.raises(ValueError, match="bins must be at least 1"):
+        profile_frame(baseline, bins=0)
+    with pytest.raises(ValueError, match="version 2; expected 1"):
+        drift_report({**profile_frame(baseline), "version": 2}, current)
+    with pytest.raises(TypeError, match="DataFrame or a profile"):
+        drift_report([1, 2], current)
