@@ -50,6 +50,9 @@ def test_drift_schema_and_data_docs_across_runs(tmp_path, airflow_db):
     assert first["links"]["data_docs"] == docs  # the "Data Docs" extra link's stored URL
     report = json.loads(Path(first["validation"]["report_uri"].removeprefix("file://")).read_text())
     assert report["schema"]["stored_version"] == 1
+    # the compact drift profile later runs compare with, instead of re-reading this data
+    profile = Path(first["snapshot"]["uri"].removeprefix("file://")).parent / "profile.json"
+    assert json.loads(profile.read_text())["columns"]["mean radius"]["kind"] == "numeric"
 
     shifted = original.copy()
     shifted["mean radius"] += 2 * original["mean radius"].std()

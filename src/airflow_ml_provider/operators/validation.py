@@ -32,7 +32,9 @@ class ValidateDataOperator(BaseOperator):
       also be the URI of a reviewed (pinned) schema file, or None to skip;
     * drift (``drift``: keyword arguments of ``ml.drift.drift_report`` plus ``action``)
       against the data that trained the current ``champion`` of ``model_name`` (found
-      through the ``airflow_ml.data_uri`` tag of its MLflow run), or ``drift_baseline_uri``.
+      through the ``airflow_ml.data_uri`` tag of its MLflow run), or ``drift_baseline_uri``
+      (a data file, or a drift profile ``.json``). Each validated snapshot keeps its compact
+      drift profile beside it (``profile.json``), so later runs read that, not the old data.
 
     Failed expectations and schema changes fail the task when ``on_failure="fail"`` and are
     warnings with ``on_failure="warn"``. Drift fails, warns or is recorded as the reason to
@@ -114,6 +116,8 @@ class ValidateDataOperator(BaseOperator):
                 drift_baseline=baseline,
             )
             summary["data_docs_uri"] = self._store_data_docs(context, summary, docs_dir)
+        if self.drift is not None and not summary["guards"]:
+            self._store_profile(frame)
         if summary["schema"] is not None:
             if self.schema is None:
                 summary["schema"] = None
@@ -158,6 +162,9 @@ class ValidateDataOperator(BaseOperator):
             uri, data_format = self._champion_data()
         if uri is None:
             return None, None
+        profile = _profile_path(uri)
+        if profile.exists():  # the compact profile stored when that snapshot was validated
+            return uri, json.loads(profile.read_text())
         if not ObjectStoragePath(uri).exists():
             self.log.warning("champion training data %s no longer exists; drift skipped", uri)
             return None, None
@@ -201,6 +208,15 @@ class ValidateDataOperator(BaseOperator):
         index = str(target / "index.html")
         summary.pop("data_docs_index")
         return index
+
+    def _store_profile(self, frame) -> None:
+        """Keep the snapshot's drift profile next to it: when a model trained on this data
+        becomes champion, later runs compare against the profile, not the whole data."""
+        from airflow_ml_provider.ml.drift import profile_frame
+
+        target = _profile_path(self.snapshot["uri"])
+        if not target.exists():  # snapshots are content-addressed: same data, same profile
+            target.write_text(json.dumps(profile_frame(frame), allow_nan=False))
 
     def _conclude(self, context, summary: dict[str, Any]) -> dict[str, Any]:
         from airflow_ml_provider.ml.expectations import describe_failure
@@ -271,6 +287,12 @@ class ValidateDataOperator(BaseOperator):
 
 def _snapshot_folder(snapshot: dict[str, Any]) -> ObjectStoragePath:
     return ObjectStoragePath(snapshot["uri"]).parent
+
+
+def _profile_path(data_uri: str) -> ObjectStoragePath:
+    """A baseline given as a profile JSON is that file; data has its profile beside it."""
+    path = ObjectStoragePath(data_uri)
+    return path if path.name.endswith(".json") else path.parent / "profile.json"
 
 
 def _format_of(uri: str) -> str:
