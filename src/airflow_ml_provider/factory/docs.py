@@ -19,8 +19,19 @@ def pipeline_doc(loaded: LoadedPipeline) -> str:
     rows = [
         ("YAML file", loaded.file),
         ("Config hash", loaded.config_hash),
-        ("Data source", loaded.source_uri),
+        ("Data source", loaded.source),
         ("Format / target", f"{spec.data.resolved_format} / {spec.data.target}"),
+        ("Wait for new data", spec.data.wait.model_dump(mode="json") if spec.data.wait else "no"),
+        (
+            "Freshness",
+            spec.data.freshness.model_dump(mode="json") if spec.data.freshness else "not checked",
+        ),
+        ("Schema", loaded.schema_uri or spec.validation.schema_ or "off"),
+        (
+            "Drift",
+            spec.validation.drift.model_dump(mode="json") if spec.validation.drift else "off",
+        ),
+        ("On validation failure", spec.validation.on_failure),
         ("Features", spec.data.features or "all columns except the target"),
         ("Split", spec.data.split.model_dump()),
         ("Expectations", [next(iter(item)) for item in spec.validation.expectations] or "none"),
@@ -39,7 +50,8 @@ def pipeline_doc(loaded: LoadedPipeline) -> str:
     table = "\n".join(f"| {name} | {_code(value)} |" for name, value in rows)
     return (
         f"# {spec.pipeline}\n\n{spec.description or '(no description)'}\n\n"
-        "snapshot_data → validate_data → train_model → evaluate_model → register_model → "
+        + ("wait_for_data → " if spec.data.wait else "")
+        + "snapshot_data → validate_data → train_model → evaluate_model → register_model → "
         "deploy_model → notify\n\n"
         f"| Setting | Value |\n|---|---|\n{table}\n"
     )
