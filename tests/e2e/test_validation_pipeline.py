@@ -148,3 +148,28 @@ def test_header_only_file_fails_the_run_and_registers_nothing(tmp_path, airflow_
     for task in TRAINING_TASKS:
         assert result["tasks"][task] == "upstream_failed"
     assert versions_of("e2e_empty_model") == []
+
+
+def test_sql_source_trains_from_a_query(tmp_path, airflow_db, monkeypatch):
+    """data.source {kind: sql} through a real SQLite database behind an Airflow connection."""
+    import sqlite3
+
+    db = tmp_path / "warehouse.db"
+    with sqlite3.connect(db) as conn:
+        pd.read_csv(EXAMPLE_CSV).to_sql("cancer", conn, index=False)
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_WAREHOUSE_E2E", json.dumps({"conn_type": "sqlite", "host": str(db)})
+    )
+    path = write_pipeline(tmp_path, "e2e_sql")
+    edit(
+        path,
+        "  source: data/breast_cancer.csv\n  format: csv\n",
+        "  source: {kind: sql, conn_id: warehouse_e2e, query: SELECT * FROM cancer}\n",
+    )
+    result = run(path)
+    assert result["state"] == "success", result
+    assert result["snapshot"]["rows"] == 569
+    assert result["snapshot"]["uri"].endswith("/data.parquet")
+    assert result["snapshot"]["source"].startswith("sql warehouse_e2e: SELECT * FROM cancer")
+    assert result["validation"]["success"] is True
+    assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
