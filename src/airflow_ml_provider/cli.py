@@ -224,7 +224,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command not in ("schema", "schema-diff"):
+    if args.command != "schema":
         from airflow_ml_provider.local_run import use_scratch_home
 
         use_scratch_home()

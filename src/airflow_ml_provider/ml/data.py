@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
 DEFAULT_SPLIT = {"test_size": 0.25, "seed": 0, "stratify": True}
@@ -39,12 +39,12 @@ def local_path_or_uri(uri: str) -> str:
     return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
 
 
-def read_frame(uri: str, data_format: str):
-    """Load a csv or parquet snapshot into a pandas DataFrame."""
+def read_frame(uri: str | BinaryIO, data_format: str):
+    """Load a csv or parquet snapshot (a URI, a path or an open binary stream) into pandas."""
     import pandas as pd
 
-    location = local_path_or_uri(uri)
-    if data_format == "parquet" and "://" not in location:
+    location = local_path_or_uri(uri) if isinstance(uri, str) else uri
+    if data_format == "parquet" and not (isinstance(location, str) and "://" in location):
         import pyarrow.parquet as pq
 
         # self_destruct frees each Arrow column once converted: peak memory stays near one

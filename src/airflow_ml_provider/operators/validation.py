@@ -92,9 +92,9 @@ class ValidateDataOperator(BaseOperator):
 
     def execute(self, context) -> dict[str, Any]:
         from airflow_ml_provider.ml.checks import CheckOptions, check_frame
-        from airflow_ml_provider.ml.data import read_frame
+        from airflow_ml_provider.operators.storage import read_stored_frame
 
-        frame = read_frame(self.snapshot["uri"], self.snapshot["format"])
+        frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
         schema_version, schema_uri, schema_baseline = self._schema_baseline(context)
         baseline_uri, baseline = self._drift_baseline()
         drift_options = None
@@ -155,7 +155,7 @@ class ValidateDataOperator(BaseOperator):
         """The champion's training data (or ``drift_baseline_uri``), or (None, None)."""
         if self.drift is None:
             return None, None
-        from airflow_ml_provider.ml.data import read_frame
+        from airflow_ml_provider.operators.storage import read_stored_frame
 
         uri, data_format = self.drift_baseline_uri, None
         if uri is None and self.model_name:
@@ -168,7 +168,7 @@ class ValidateDataOperator(BaseOperator):
         if not ObjectStoragePath(uri).exists():
             self.log.warning("champion training data %s no longer exists; drift skipped", uri)
             return None, None
-        return uri, read_frame(uri, data_format or _format_of(uri))
+        return uri, read_stored_frame(uri, data_format or _format_of(uri))
 
     def _champion_data(self) -> tuple[str | None, str | None]:
         from mlflow.exceptions import MlflowException

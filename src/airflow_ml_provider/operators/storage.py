@@ -1,0 +1,20 @@
+"""Reading data from the artifact store through Airflow's ObjectStoragePath (worker side)."""
+
+from __future__ import annotations
+
+from airflow.sdk import ObjectStoragePath
+
+_LOCAL = ("", "file", "local")
+
+
+def read_stored_frame(uri: str, data_format: str):
+    """A csv/parquet file as a DataFrame; remote files are read through ObjectStoragePath,
+    so the store's Airflow connection (``gs://<conn_id>@bucket/...`` or the provider's
+    default connection) applies, not whatever credentials pandas would find."""
+    from airflow_ml_provider.ml.data import read_frame
+
+    path = ObjectStoragePath(uri)
+    if (path.protocol or "") in _LOCAL:
+        return read_frame(uri, data_format)
+    with path.open("rb") as stream:
+        return read_frame(stream, data_format)
