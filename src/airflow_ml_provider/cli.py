@@ -119,17 +119,34 @@ def _load_checked(path: Path):
     return loaded
 
 
+def _print_validation(validation: dict) -> None:
+    """Guards, expectations, schema and drift of one run, a line each."""
+    from airflow_ml_provider.ml.expectations import describe_failure
+
+    if validation["success"] is None:
+        return
+    print(f"validation: {'passed' if validation['success'] else 'FAILED'}")
+    problems = [f"{g['check']}: {g['message']}" for g in validation.get("guards", [])]
+    problems += [describe_failure(entry) for entry in validation["failed_expectations"]]
+    problems += [
+        f"schema {f['check']}: {f['message']}" for f in validation.get("schema_findings", [])
+    ]
+    for line in problems if not validation["success"] else validation.get("warnings", []):
+        print(f"  - {line}")
+    drift = validation.get("drift")
+    if drift:
+        from airflow_ml_provider.ml.drift import drift_summary_line
+
+        print(f"  drift vs champion's data: {drift_summary_line(drift)}")
+    if validation.get("data_docs_uri"):
+        print(f"  Data Docs: {validation['data_docs_uri']}")
+
+
 def _print_summary(result: dict) -> None:
     print(f"pipeline {result['dag_id']}: run {result['run_id']} {result['state'].upper()}")
     for task, state in result["tasks"].items():
         print(f"  {task:<16} {state}")
-    validation = result["validation"]
-    if validation["success"] is False:
-        from airflow_ml_provider.ml.expectations import describe_failure
-
-        print("validation FAILED:")
-        for entry in validation["failed_expectations"]:
-            print(f"  - {describe_failure(entry)}")
+    _print_validation(result["validation"])
     challenger = result["metrics"]["challenger"] or {}
     champion = result["metrics"]["champion"] or {}
     if challenger:
