@@ -248,6 +248,82 @@ class ValidationSpec(_Strict):
         return value
 
 
+class KubernetesSpec(_Strict):
+    """Where and how the training pod runs (training.runner: kubernetes)."""
+
+    image: str = Field(description="Training image, e.g. registry.example.com/ml/trainer:1.4.2.")
+    namespace: str = Field("ml-training", description="Namespace the pod runs in.")
+    service_account: str | None = Field(
+        None, description="ServiceAccount of the pod (its token is mounted only when asked)."
+    )
+    automount_service_account_token: bool = Field(
+        False, description="Mount the ServiceAccount token into the pod (off by default)."
+    )
+    resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
+        default_factory=dict,
+        description='Per-pod resources, e.g. {requests: {cpu: "2", memory: 4Gi}, '
+        "limits: {memory: 8Gi, nvidia.com/gpu: 1}}.",
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Kubernetes tolerations, e.g. [{key: nvidia.com/gpu, operator: Exists, "
+        "effect: NoSchedule}].",
+    )
+    priority_class: str | None = Field(None, description="PriorityClass name of the pod.")
+    pod_template_file: str | None = Field(
+        None, description="A pod template YAML the pod starts from (path relative to this file)."
+    )
+    kubernetes_conn_id: str = Field(
+        "kubernetes_default", description="Airflow connection to the cluster."
+    )
+    env_from_secrets: list[str] = Field(
+        default_factory=list,
+        description="Kubernetes Secrets whose keys become the pod's environment (storage "
+        "credentials, MLflow auth); never put secrets in YAML.",
+    )
+    startup_timeout: Duration = Field(
+        dt.timedelta(minutes=10), description="How long the pod may take to start."
+    )
+    deferrable: bool = Field(True, description="Wait for the pod in the triggerer.")
+
+
+SEARCH_DISTRIBUTIONS = ("uniform", "loguniform", "randint")
+
+
+class SearchSpec(_Strict):
+    """Hyper-parameter search with scikit-learn's GridSearchCV / RandomizedSearchCV."""
+
+    method: Literal["grid", "random"] = Field(description="grid | random.")
+    params: dict[str, list[Any] | dict[str, Any]] = Field(
+        description="Per parameter a list of values, or for random search a distribution "
+        "{distribution: uniform | loguniform | randint, low: ..., high: ...}."
+    )
+    cv: int = Field(5, ge=2, le=100, description="Cross-validation folds.")
+    n_iter: int = Field(20, ge=1, le=10_000, description="random: parameter settings tried.")
+    scoring: MetricName | None = Field(
+        None, description="Metric the search optimises; default: evaluation.primary_metric."
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _known_distributions(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, options in value.items():
+            if isinstance(options, list):
+                if not options:
+                    raise ValueError(f"{name}: give at least one value")
+                continue
+            kind = options.get("distribution")
+            if kind not in SEARCH_DISTRIBUTIONS:
+                raise ValueError(
+                    f"{name}: distribution must be one of {', '.join(SEARCH_DISTRIBUTIONS)}, "
+                    f"got {kind!r}"
+                )
+            if set(options) != {"distribution", "low", "high"}:
+                raise ValueError(f"{name}: expected exactly distribution, low and high")
+        return value
+
+
 class TrainingSpec(_Strict):
     """Which estimator is trained, with what parameters, where."""
 
@@ -261,9 +337,15 @@ class TrainingSpec(_Strict):
         None,
         description="classification | regression; inferred from the estimator name when omitted.",
     )
-    runner: Literal["local"] = Field(
-        "local", description="Where training runs: local (a subprocess on the worker)."
+    runner: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="Where training runs: local (a subprocess on the worker) or kubernetes "
+        "(one pod per job, see training.kubernetes).",
     )
+    kubernetes: KubernetesSpec | None = Field(
+        None, description="Pod settings; required when runner is kubernetes."
+    )
+    search: SearchSpec | None = Field(None, description="Hyper-parameter search (optional).")
     timeout: Duration | None = Field(None, description="execution_timeout of train_model.")
 
     @field_validator("estimator")

@@ -56,12 +56,50 @@ def source_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return problems
 
 
+def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """The kubernetes runner needs its pod settings; search grids must fit the estimator."""
+    training, problems = spec.training, []
+    if training.runner == "kubernetes" and training.kubernetes is None:
+        problems.append(
+            (("training", "runner"), "runner kubernetes needs training.kubernetes with an image")
+        )
+    if training.runner == "local" and training.kubernetes is not None:
+        problems.append(
+            (("training", "kubernetes"), "training.kubernetes applies only to runner kubernetes")
+        )
+    search = training.search
+    if search is not None:
+        if search.method == "grid":
+            for name, options in search.params.items():
+                if not isinstance(options, list):
+                    problems.append(
+                        (
+                            ("training", "search", "params", name),
+                            "grid search takes a list of values; distributions need method: random",
+                        )
+                    )
+        if (
+            search.scoring
+            and training.task_type
+            and METRICS[search.scoring].task != training.task_type
+        ):
+            problems.append(
+                (
+                    ("training", "search", "scoring"),
+                    f"{search.scoring!r} is a {METRICS[search.scoring].task} metric but the "
+                    f"pipeline is {training.task_type}",
+                )
+            )
+    return problems
+
+
 def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Problems that involve more than one field, as (field path, message) pairs."""
     problems: list[tuple[FieldPath, str]] = []
     if spec.schedule is not None and spec.start_date is None:
         problems.append((("schedule",), "start_date is required when schedule is set"))
     problems.extend(source_problems(spec))
+    problems.extend(training_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(
