@@ -1,0 +1,119 @@
+"""The YAML contract of training.runner kubernetes and training.search: good files load,
+bad ones are refused at file:line:column with what was expected."""
+
+from __future__ import annotations
+
+import pytest
+from test_spec_errors import GOOD, errors_of, write
+
+from airflow_ml_provider.spec import load_pipeline
+
+KUBERNETES = """\
+  runner: kubernetes
+  kubernetes:
+    image: registry.example.com/ml/trainer:1.4.2
+    namespace: ml-training
+    service_account: ml-trainer
+    resources: {requests: {cpu: "2", memory: 4Gi}, limits: {memory: 8Gi, nvidia.com/gpu: 1}}
+    node_selector: {pool: training}
+    tolerations: [{key: nvidia.com/gpu, operator: Exists, effect: NoSchedule}]
+    priority_class: ml-batch
+    env_from_secrets: [mlflow-auth]
+"""
+
+
+def variant(old: str, new: str) -> str:
+    assert old in GOOD, old
+    return GOOD.replace(old, new)
+
+
+def test_kubernetes_runner_loads_with_its_pod_settings(tmp_path):
+    text = variant("  params: {n_estimators: 10}\n", "  params: {n_estimators: 10}\n" + KUBERNETES)
+    training = load_pipeline(write(tmp_path, text)).spec.training
+    assert training.runner == "kubernetes"
+    pod = training.kubernetes
+    assert pod.image == "registry.example.com/ml/trainer:1.4.2"
+    assert pod.resources["limits"]["nvidia.com/gpu"] == 1
+    assert pod.tolerations[0]["effect"] == "NoSchedule"
+    assert pod.automount_service_account_token is False
+    assert pod.deferrable is True
+    assert pod.startup_timeout.total_seconds() == 600
+
+
+def test_search_loads_grid_and_random(tmp_path):
+    grid = variant(
+        "  params: {n_estimators: 10}\n",
+        "  params: {n_estimators: 10}\n"
+        "  search: {method: grid, params: {max_depth: [3, 5]}, cv: 3}\n",
+    )
+    search = load_pipeline(write(tmp_path, grid)).spec.training.search
+    assert (search.method, search.params, search.cv, search.scoring) == (
+        "grid",
+        {"max_depth": [3, 5]},
+        3,
+        None,
+    )
+    random = variant(
+        "  params: {n_estimators: 10}\n",
+        "  params: {n_estimators: 10}\n  search:\n    method: random\n    n_iter: 4\n"
+        "    params: {max_features: {distribution: uniform, low: 0.1, high: 0.9}}\n"
+        "    scoring: f1\n",
+    )
+    assert load_pipeline(write(tmp_path, random)).spec.training.search.n_iter == 4
+
+
+BAD = {
+    "kubernetes runner without pod settings": (
+        ("  params: {n_estimators: 10}\n", "  params: {n_estimators: 10}\n  runner: kubernetes\n"),
+        ":18:11: training.runner: runner kubernetes needs training.kubernetes with an image",
+    ),
+    "pod settings without an image": (
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  runner: kubernetes\n  kubernetes: {namespace: ml}\n",
+        ),
+        ":19:3: training.kubernetes.image: missing required field 'image'",
+    ),
+    "unknown resource section": (
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  runner: kubernetes\n"
+            "  kubernetes: {image: t:1, resources: {request: {cpu: 1}}}\n",
+        ),
+        "training.kubernetes.resources.request",
+    ),
+    "distribution in a grid search": (
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  search: {method: grid, params: "
+            "{alpha: {distribution: uniform, low: 0, high: 1}}}\n",
+        ),
+        ":18:42: training.search.params.alpha: grid search takes a list of values",
+    ),
+    "unknown distribution": (
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  search: {method: random, params: "
+            "{alpha: {distribution: normal, low: 0, high: 1}}}\n",
+        ),
+        "training.search.params: alpha: distribution must be one of uniform, loguniform, "
+        "randint, got 'normal'",
+    ),
+    "regression metric for a classifier search": (
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  search: {method: grid, params: {max_depth: [3]}, "
+            "scoring: rmse}\n",
+        ),
+        "training.search.scoring: 'rmse' is a regression metric but the pipeline is classification",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_training_config_is_refused(tmp_path, case):
+    (old, new), expected = BAD[case]
+    path = write(tmp_path, variant(old, new))
+    message = errors_of(path)
+    assert expected in message, message
+    assert str(path) in message
