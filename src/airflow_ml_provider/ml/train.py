@@ -15,23 +15,43 @@ from typing import Any
 
 from airflow_ml_provider.ml.data import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError, build_estimator
+from airflow_ml_provider.ml.reproduce import JOB_ARTIFACT, public_job, reproducibility_tags
 from airflow_ml_provider.ml.scoring import score
 from airflow_ml_provider.ml.tracking import use_experiment
 
 
 def train(job: dict[str, Any]) -> dict[str, Any]:
-    """Fit the estimator on the train split, score it on the held-out rows, log to MLflow."""
+    """Fit the estimator on the train split, score it on the held-out rows, log to MLflow.
+
+    With ``job["search"]`` the estimator is wrapped in GridSearchCV / RandomizedSearchCV
+    (cross-validated on the train split only) and the refitted best estimator is the model.
+    Every run carries reproducibility tags and the job itself as ``job.json``, which is
+    what ``airflow-ml reproduce RUN_ID`` re-runs.
+    """
     import mlflow
     from mlflow.models import infer_signature
 
     estimator = build_estimator(
         job["estimator"], job.get("params") or {}, tuple(job["allowed_estimator_modules"])
     )
+    search = job.get("search")
+    search_cv = None
+    if search:
+        from airflow_ml_provider.ml.search import build_search
+
+        search_cv = build_search(
+            estimator,
+            search,
+            metrics=job["metrics"],
+            seed=int(job["data"]["split"]["seed"]),
+            estimator_path=job["estimator"],
+        )
     split = load_split(job["data"], job["task"])
     experiment_id = use_experiment(
         job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
     )
     tags = {str(k): str(v) for k, v in (job.get("tags") or {}).items()}
+    tags.update(reproducibility_tags(job, tags))
     with mlflow.start_run(
         experiment_id=experiment_id, run_name=job.get("run_name"), tags=tags
     ) as run:
@@ -43,9 +63,18 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
                 "data.sha256": job["data"].get("sha256", ""),
             }
         )
+        mlflow.log_dict(public_job(job), JOB_ARTIFACT)
         log_validation(job.get("validation"))
         started = time.monotonic()
-        estimator.fit(split.x_train, split.y_train)
+        search_result = None
+        if search_cv is not None:
+            from airflow_ml_provider.ml.search import log_search, scoring_metric
+
+            search_cv.fit(split.x_train, split.y_train)
+            estimator = search_cv.best_estimator_
+            search_result = log_search(search_cv, search, scoring_metric(search, job["metrics"]))
+        else:
+            estimator.fit(split.x_train, split.y_train)
         fit_seconds = time.monotonic() - started
         metrics = score(estimator, split.x_test, split.y_test, job["metrics"])
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
@@ -66,6 +95,7 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
             "metrics": metrics,
             "rows_train": len(split.x_train),
             "rows_test": len(split.x_test),
+            **({"search": search_result} if search_result else {}),
         }
 
 

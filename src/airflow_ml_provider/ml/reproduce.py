@@ -1,0 +1,279 @@
+"""Reproducibility: what every training run records, and re-running a run from that record.
+
+Every training run (local runner and pod alike) gets provenance tags (data and config
+hashes, split seed, provider/python/scikit-learn/MLflow versions, image, dags commit) and
+the job itself as the ``job.json`` artifact. :func:`reproduce` loads that job, checks the
+content-addressed data snapshot still has the recorded sha256, trains again into a new
+run of the same experiment (tagged ``airflow_ml.reproduces``) and compares the metrics.
+No Airflow imports: this is importable wherever the training entrypoint is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+JOB_ARTIFACT = "job.json"
+REPRODUCES_TAG = "airflow_ml.reproduces"
+REPRODUCTION_TAG = "airflow_ml.reproduction"
+TOLERANCE = 1e-9
+# Tags describing the environment: a difference is reported, it is not a failure.
+ENVIRONMENT_TAGS = (
+    "airflow_ml.provider_version",
+    "airflow_ml.python_version",
+    "airflow_ml.sklearn_version",
+    "airflow_ml.mlflow_version",
+    "airflow_ml.image",
+    "airflow_ml.image_digest",
+)
+_SECRET_QUERY_KEYS = ("token", "password", "secret", "key", "credential", "signature")
+
+
+class ReproduceError(Exception):
+    """The run cannot be reproduced (not found, no job.json, data changed or gone)."""
+
+
+# --- what a training run records -------------------------------------------------------
+
+
+def _git_commit(source: str | None) -> str | None:
+    """HEAD of the git checkout holding ``source`` (a local pipeline file), if cheap to get."""
+    if not source or "://" in source or shutil.which("git") is None:
+        return None
+    folder = Path(source).parent
+    if not folder.is_dir():
+        return None
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(folder), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    commit = done.stdout.strip()
+    return commit if done.returncode == 0 and commit else None
+
+
+def reproducibility_tags(job: dict[str, Any], existing: dict[str, str]) -> dict[str, str]:
+    """Provenance tags of a training run; tags the job already sets are kept as they are."""
+    import mlflow
+    import sklearn
+
+    from airflow_ml_provider import __version__
+
+    data = job["data"]
+    tags = {
+        "airflow_ml.seed": str(data["split"]["seed"]),
+        "airflow_ml.provider_version": __version__,
+        "airflow_ml.python_version": platform.python_version(),
+        "airflow_ml.sklearn_version": sklearn.__version__,
+        "airflow_ml.mlflow_version": mlflow.__version__,
+    }
+    if data.get("sha256"):
+        tags["airflow_ml.data_sha256"] = data["sha256"]
+    tags["airflow_ml.data_uri"] = data["uri"]
+    if os.environ.get("AIRFLOW_ML_IMAGE"):
+        tags["airflow_ml.image"] = os.environ["AIRFLOW_ML_IMAGE"]
+    if os.environ.get("AIRFLOW_ML_IMAGE_DIGEST"):
+        tags["airflow_ml.image_digest"] = os.environ["AIRFLOW_ML_IMAGE_DIGEST"]
+    commit = os.environ.get("AIRFLOW_ML_DAGS_COMMIT") or _git_commit(job.get("pipeline_file"))
+    if commit:
+        tags["airflow_ml.dags_commit"] = commit
+    return {k: v for k, v in tags.items() if k not in existing}
+
+
+def without_credentials(uri: str | None) -> str | None:
+    """``uri`` without user:password@ and without token-like query parameters."""
+    if not uri or "://" not in uri:
+        return uri
+    parts = urlsplit(uri)
+    pairs = parse_qsl(parts.query, keep_blank_values=True)
+    kept = [(k, v) for k, v in pairs if not any(w in k.lower() for w in _SECRET_QUERY_KEYS)]
+    if "@" not in parts.netloc and len(kept) == len(pairs):
+        return uri  # nothing to drop; urlunsplit would also mangle sqlite:////abs/path
+    netloc = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment))
+
+
+def public_job(job: dict[str, Any]) -> dict[str, Any]:
+    """The job as logged to ``job.json``: no output path of this process, no credentials."""
+    record = copy.deepcopy(job)
+    record.pop("output", None)
+    for key in ("tracking_uri", "artifact_location"):
+        if record.get(key):
+            record[key] = without_credentials(record[key])
+    return record
+
+
+# --- re-running a run -----------------------------------------------------------------
+
+
+def file_sha256(uri: str) -> str:
+    """sha256 of the bytes at ``uri`` (a path, file:// or any fsspec URL)."""
+    from airflow_ml_provider.ml.data import local_path_or_uri
+
+    location = local_path_or_uri(uri)
+    digest = hashlib.sha256()
+    if "://" in location:
+        import fsspec
+
+        opened = fsspec.open(location, "rb")
+    else:
+        opened = open(location, "rb")  # noqa: SIM115 - closed by the with below
+    with opened as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_data(job: dict[str, Any], expected: str) -> None:
+    """Fail unless the snapshot at the job's data URI still has sha256 ``expected``."""
+    uri = job["data"]["uri"]
+    if not expected:
+        raise ReproduceError(
+            f"no data sha256 recorded for the run; cannot check that {uri} is the same data"
+        )
+    try:
+        actual = file_sha256(uri)
+    except FileNotFoundError:
+        raise ReproduceError(f"the data snapshot {uri} is gone") from None
+    except OSError as exc:
+        raise ReproduceError(f"the data snapshot {uri} cannot be read: {exc}") from None
+    if actual != expected:
+        raise ReproduceError(
+            f"the data snapshot {uri} changed since the run: sha256 {actual} "
+            f"instead of the recorded {expected}"
+        )
+
+
+def _store_exists(tracking_uri: str) -> None:
+    """MLflow silently creates a new sqlite store; a typo'd path should be an error."""
+    if tracking_uri.startswith("sqlite:///"):
+        path = Path(tracking_uri.removeprefix("sqlite:///").partition("?")[0])
+        if not path.exists():
+            raise ReproduceError(f"no MLflow tracking store at {tracking_uri}")
+
+
+def load_run(tracking_uri: str, run_id: str):
+    """(run, job) of ``run_id``; ReproduceError when either is missing."""
+    import json
+
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    _store_exists(tracking_uri)
+    client = mlflow.MlflowClient(tracking_uri)
+    try:
+        run = client.get_run(run_id)
+    except MlflowException:
+        raise ReproduceError(f"run {run_id} not found in {tracking_uri}") from None
+    with tempfile.TemporaryDirectory(prefix="airflow-ml-reproduce-") as scratch:
+        try:
+            path = client.download_artifacts(run_id, JOB_ARTIFACT, scratch)
+            job = json.loads(Path(path).read_text())
+        except (MlflowException, OSError, ValueError):
+            raise ReproduceError(
+                f"run {run_id} has no {JOB_ARTIFACT} artifact: it was not trained by this "
+                "provider's entrypoint (or by a version before reproducibility records)"
+            ) from None
+    return run, job
+
+
+def _compare(original: dict[str, float | None], reproduced: dict[str, float]) -> dict:
+    rows = {}
+    for name, new in reproduced.items():
+        old = original.get(name)
+        diff = None if old is None else abs(new - old)
+        rows[name] = {
+            "original": old,
+            "reproduced": new,
+            "abs_diff": diff,
+            "match": diff is not None and diff <= TOLERANCE,
+        }
+    return rows
+
+
+def reproduce(run_id: str, tracking_uri: str) -> dict[str, Any]:
+    """Train ``run_id``'s job again into a new run of its experiment; compare the metrics.
+
+    Training output goes to stderr. Returns ``{run_id, reproduction_run_id, experiment_id,
+    match, tolerance, metrics: {name: {original, reproduced, abs_diff, match}},
+    environment: {tag: {original, reproduced}} (only differences), data_sha256}``.
+    """
+    import mlflow
+
+    from airflow_ml_provider.ml.train import train
+
+    run, job = load_run(tracking_uri, run_id)
+    tags = run.data.tags
+    expected = tags.get("airflow_ml.data_sha256") or job["data"].get("sha256", "")
+    verify_data(job, expected)
+    client = mlflow.MlflowClient(tracking_uri)
+    experiment = client.get_experiment(run.info.experiment_id)
+    job = copy.deepcopy(job)
+    job.update(
+        tracking_uri=tracking_uri,
+        experiment_name=experiment.name,
+        run_name=f"{run.info.run_name or run_id} (reproduce)",
+        output=None,
+    )
+    job["tags"] = {**(job.get("tags") or {}), REPRODUCES_TAG: run_id}
+    with contextlib.redirect_stdout(sys.stderr):
+        result = train(job)
+    reproduced = dict(result["metrics"])
+    search = result.get("search")
+    if search:
+        reproduced[f"search.best_cv_{search['scoring']}"] = search["best_cv_score"]
+    metrics = _compare({n: run.data.metrics.get(n) for n in reproduced}, reproduced)
+    match = all(row["match"] for row in metrics.values())
+    client.set_tag(result["run_id"], REPRODUCTION_TAG, "match" if match else "differ")
+    new_tags = client.get_run(result["run_id"]).data.tags
+    environment = {
+        key: {"original": tags.get(key), "reproduced": new_tags.get(key)}
+        for key in ENVIRONMENT_TAGS
+        if tags.get(key) != new_tags.get(key)
+    }
+    return {
+        "run_id": run_id,
+        "reproduction_run_id": result["run_id"],
+        "experiment_id": result["experiment_id"],
+        "match": match,
+        "tolerance": TOLERANCE,
+        "metrics": metrics,
+        "environment": environment,
+        "data_sha256": expected,
+    }
+
+
+def format_report(report: dict[str, Any]) -> str:
+    """The comparison as a table, for the terminal."""
+    lines = [
+        f"run {report['run_id']} reproduced as run {report['reproduction_run_id']} "
+        f"(experiment {report['experiment_id']}, data sha256 {report['data_sha256'][:16]})",
+        f"  {'metric':<28} {'original':>20} {'reproduced':>20} {'abs diff':>10}",
+    ]
+    for name, row in report["metrics"].items():
+        old = "-" if row["original"] is None else f"{row['original']:.12g}"
+        diff = "-" if row["abs_diff"] is None else f"{row['abs_diff']:.3g}"
+        flag = "" if row["match"] else "  DIFFERS"
+        lines.append(f"  {name:<28} {old:>20} {row['reproduced']:>20.12g} {diff:>10}{flag}")
+    for key, values in report["environment"].items():
+        lines.append(
+            f"  note: {key} was {values['original'] or '-'}, now {values['reproduced'] or '-'}"
+        )
+    verdict = "metrics MATCH" if report["match"] else "metrics DIFFER"
+    lines.append(f"{verdict} (tolerance {report['tolerance']:g})")
+    return "\n".join(lines)
