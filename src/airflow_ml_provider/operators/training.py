@@ -40,16 +40,16 @@ def validation_record(validation: dict[str, Any] | None) -> dict[str, Any] | Non
     }
 
 
-class LocalTrainingOperator(BaseOperator):
-    """Train a model by running ``python -m airflow_ml_provider.ml.train --job job.json``.
+class TrainingJobOperator(BaseOperator):
+    """What both training runners share: the training arguments and the JSON job built from them.
 
-    The job is plain JSON (data snapshot, split, estimator, params, metrics, MLflow
-    experiment, tags); MLflow credentials travel in the environment, never in the job.
-    The Kubernetes runner starts the very same entrypoint in a pod. Returns the training
-    result: ``{run_id, model_uri, metrics, rows_train, rows_test, ...}``.
+    ``build_job`` is the one place the job is built: the local runner writes it to a file for
+    a subprocess, the Kubernetes runner hands it to the pod. Subclasses add ``execute``; the
+    Kubernetes runner also inherits from KubernetesPodOperator (this class comes first in
+    its bases, consumes the training keyword arguments and passes the rest on).
     """
 
-    template_fields = ("snapshot", "validation")
+    template_fields: tuple[str, ...] = ("snapshot", "validation")
     operator_extra_links = (MlflowRunLink(),)
     ui_color = "#e6f2e6"
 
@@ -120,6 +120,23 @@ class LocalTrainingOperator(BaseOperator):
             },
         }
 
+    def push_run_link(self, context, hook, result: dict[str, Any]) -> None:
+        """The MLflow run URL as XCom ``mlflow_run_url`` (the MlflowRunLink extra link)."""
+        context["ti"].xcom_push(
+            key="mlflow_run_url", value=hook.run_url(result["experiment_id"], result["run_id"])
+        )
+        self.log.info("MLflow run %s; held-out metrics %s", result["run_id"], result["metrics"])
+
+
+class LocalTrainingOperator(TrainingJobOperator):
+    """Train a model by running ``python -m airflow_ml_provider.ml.train --job job.json``.
+
+    The job is plain JSON (data snapshot, split, estimator, params, metrics, MLflow
+    experiment, tags); MLflow credentials travel in the environment, never in the job.
+    The Kubernetes runner (operators.kubernetes_training) starts the very same entrypoint in
+    a pod. Returns the training result: ``{run_id, model_uri, metrics, rows_train, ...}``.
+    """
+
     def execute(self, context) -> dict[str, Any]:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
@@ -131,10 +148,7 @@ class LocalTrainingOperator(BaseOperator):
             job_path.write_text(json.dumps(job, indent=2))
             self._run([sys.executable, "-m", TRAIN_MODULE, "--job", str(job_path)], hook)
             result = json.loads(output.read_text())
-        context["ti"].xcom_push(
-            key="mlflow_run_url", value=hook.run_url(result["experiment_id"], result["run_id"])
-        )
-        self.log.info("MLflow run %s; held-out metrics %s", result["run_id"], result["metrics"])
+        self.push_run_link(context, hook, result)
         return result
 
     def _run(self, command: list[str], hook) -> None:

@@ -1,0 +1,344 @@
+"""train_model on Kubernetes: the training entrypoint in its own pod (KubernetesPodOperator).
+
+Importing this module imports the cncf.kubernetes provider (~2.3 s), so the DAG factory
+imports it only for pipelines with ``training.runner: kubernetes``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
+from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
+from airflow.sdk.exceptions import AirflowException
+from kubernetes.client import models as k8s
+
+from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
+
+JOB_ENV = "AIRFLOW_ML_JOB"
+"""The job JSON reaches the pod in this environment variable (JSON, never a pickle)."""
+XCOM_RESULT = "/airflow/xcom/return.json"
+"""Where the pod writes its result; KPO's XCom sidecar hands it back to the task."""
+SCRATCH = "/tmp"
+"""The only writable path besides the XCom volume: an emptyDir, also $HOME."""
+RUN_AS = 10001
+"""uid/gid of the training container and the XCom sidecar (Dockerfile.train's user)."""
+BASE_CONTAINER = "base"
+LABEL_PREFIX = "airflow-ml/"
+# Write the job where the container may write, then replace the shell with the entrypoint.
+TRAIN_COMMAND = [
+    "/bin/sh",
+    "-c",
+    f'printf "%s" "${JOB_ENV}" > "$HOME/job.json" && '
+    f'exec python -m {TRAIN_MODULE} --job "$HOME/job.json"',
+]
+IMAGE_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
+LOG_TAIL_LINES = 20
+
+
+class TrainingPodFailed(AirflowException):
+    """The training pod failed; the first line of the message says why in plain words."""
+
+
+def resource_requirements(
+    resources: dict[str, dict[str, Any]] | None,
+) -> k8s.V1ResourceRequirements:
+    """``{requests: {cpu: "2"}, limits: {memory: 8Gi, nvidia.com/gpu: 1}}`` as the k8s model."""
+    resources = resources or {}
+    return k8s.V1ResourceRequirements(
+        requests={k: str(v) for k, v in (resources.get("requests") or {}).items()} or None,
+        limits={k: str(v) for k, v in (resources.get("limits") or {}).items()} or None,
+    )
+
+
+def toleration(item: dict[str, Any]) -> k8s.V1Toleration:
+    """A toleration as written in YAML (Kubernetes' camelCase or snake_case keys)."""
+    snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in item.items()}
+    return k8s.V1Toleration(**snake)
+
+
+def container_security_context() -> k8s.V1SecurityContext:
+    """Non-root, no privilege escalation, no capabilities, read-only root filesystem."""
+    return k8s.V1SecurityContext(
+        run_as_non_root=True,
+        run_as_user=RUN_AS,
+        run_as_group=RUN_AS,
+        allow_privilege_escalation=False,
+        read_only_root_filesystem=True,
+        capabilities=k8s.V1Capabilities(drop=["ALL"]),
+        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+    )
+
+
+def explain_pod_failure(
+    pod: k8s.V1Pod, log_tail: Callable[[], str] | None = None, container: str = BASE_CONTAINER
+) -> str | None:
+    """One readable line (plus log lines for a failed run) saying why a training pod failed.
+
+    ``pod`` is the pod as the API server reports it. Recognises eviction, OOMKilled, image
+    pull failures, containers that cannot be created (e.g. a missing Secret), an
+    unschedulable pod (with the scheduler's message) and a non-zero exit (with the last log
+    lines, from ``log_tail``). Returns None when the pod did not fail.
+    """
+    name = f"{pod.metadata.namespace}/{pod.metadata.name}"
+    status = pod.status or k8s.V1PodStatus()
+    if status.reason == "Evicted":
+        return f"training pod {name} was evicted from its node: {status.message or 'no message'}"
+    spec_container = next((c for c in (pod.spec.containers or []) if c.name == container), None)
+    state = next((s for s in (status.container_statuses or []) if s.name == container), None)
+    if state is not None:
+        terminated = (state.state and state.state.terminated) or (
+            state.last_state and state.last_state.terminated
+        )
+        waiting = state.state and state.state.waiting
+        if terminated is not None and terminated.reason == "OOMKilled":
+            limits = (
+                spec_container and spec_container.resources and spec_container.resources.limits
+            ) or {}
+            return (
+                f"training pod {name} was OOMKilled: it used more than its memory limit "
+                f"({limits.get('memory', 'none set')}); raise "
+                "training.kubernetes.resources.limits.memory or train on less data"
+            )
+        if waiting is not None and waiting.reason in IMAGE_PULL_REASONS:
+            image = spec_container.image if spec_container else state.image
+            return (
+                f"training image {image!r} cannot be pulled ({waiting.reason}): "
+                f"{waiting.message or 'check the image name, tag and pull secret'}"
+            )
+        if waiting is not None and waiting.reason in (
+            "CreateContainerConfigError",
+            "CreateContainerError",
+            "CrashLoopBackOff",
+        ):
+            return (
+                f"training container in pod {name} cannot start ({waiting.reason}): "
+                f"{waiting.message}"
+            )
+        if terminated is not None and terminated.exit_code:
+            tail = ""
+            if log_tail is not None:
+                try:
+                    tail = log_tail().rstrip()
+                except Exception as exc:  # the logs are a courtesy; the exit code is the news
+                    tail = f"(logs unavailable: {exc})"
+            return (
+                f"training exited with code {terminated.exit_code} ({terminated.reason}) in pod "
+                f"{name}; last log lines:\n{tail}"
+            ).rstrip()
+    for condition in status.conditions or []:
+        if condition.type == "PodScheduled" and condition.status == "False":
+            return (
+                f"training pod {name} cannot be scheduled ({condition.reason}): "
+                f"{condition.message or 'no message from the scheduler'}"
+            )
+    if status.phase == "Failed":
+        return f"training pod {name} failed ({status.reason}): {status.message or 'no message'}"
+    return None
+
+
+class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
+    """Train a model in a pod: ``python -m airflow_ml_provider.ml.train`` with the local job.
+
+    A KubernetesPodOperator whose pod runs the same entrypoint and JSON job as
+    LocalTrainingOperator. The job travels in the ``AIRFLOW_ML_JOB`` environment variable and
+    is written to ``$HOME/job.json`` (an emptyDir) before the entrypoint starts; the pod writes
+    its result to ``/airflow/xcom/return.json`` and KPO's XCom sidecar returns it. The MLflow
+    tracking URI and credentials come from the Airflow connection as environment variables
+    (``MlflowHook.subprocess_env``), never in the job; ``env_from_secrets`` become envFrom
+    secretRefs. Returns the training result and pushes XCom ``mlflow_run_url`` like the local
+    runner.
+
+    Secure by default: runAsNonRoot (uid 10001), no privilege escalation, all capabilities
+    dropped, read-only root filesystem with an emptyDir at /tmp (also $HOME), seccomp
+    RuntimeDefault, no ServiceAccount token unless ``automount_service_account_token``.
+    Deferrable by default, logs streamed, the pod deleted when it finishes and when the task
+    is killed; ``execution_timeout`` is honoured by KPO in both modes. A failed pod fails the
+    task with a first line naming the cause (evicted, OOMKilled, image pull, unschedulable,
+    non-zero exit with the last log lines); Airflow retries it per ``retries``.
+
+    The Kubernetes arguments are those of ``training.kubernetes`` in the YAML (KubernetesSpec);
+    further KubernetesPodOperator arguments pass through ``**kwargs``.
+    """
+
+    template_fields: tuple[str, ...] = (*TrainingJobOperator.template_fields, "image")
+    ui_color = "#d9ecf7"
+
+    def __init__(
+        self,
+        *,
+        image: str,
+        namespace: str = "ml-training",
+        service_account: str | None = None,
+        automount_service_account_token: bool = False,
+        resources: dict[str, dict[str, Any]] | None = None,
+        node_selector: dict[str, str] | None = None,
+        tolerations: list[dict[str, Any]] | None = None,
+        priority_class: str | None = None,
+        pod_template_file: str | None = None,
+        kubernetes_conn_id: str = "kubernetes_default",
+        env_from_secrets: list[str] | tuple[str, ...] = (),
+        startup_timeout: dt.timedelta | float = dt.timedelta(minutes=10),
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        if isinstance(startup_timeout, dt.timedelta):
+            startup_timeout = startup_timeout.total_seconds()
+        pipeline = kwargs.get("pipeline", "")
+        options: dict[str, Any] = {
+            "get_logs": True,
+            "do_xcom_push": True,
+            "on_finish_action": "delete_pod",
+            "on_kill_action": "delete_pod",
+            "log_events_on_failure": True,
+            "name": (re.sub(r"[^a-z0-9-]+", "-", f"{pipeline}-train".lower()).strip("-")[:50]),
+            "labels": {f"{LABEL_PREFIX}pipeline": make_safe_label_value(pipeline)},
+            **kwargs,
+        }
+        super().__init__(
+            image=image,
+            namespace=namespace,
+            cmds=list(TRAIN_COMMAND),
+            service_account_name=service_account,
+            automount_service_account_token=automount_service_account_token,
+            container_resources=resource_requirements(resources),
+            node_selector=dict(node_selector or {}),
+            tolerations=[toleration(item) for item in tolerations or []],
+            priority_class_name=priority_class,
+            pod_template_file=pod_template_file,
+            kubernetes_conn_id=kubernetes_conn_id,
+            env_from=[
+                k8s.V1EnvFromSource(secret_ref=k8s.V1SecretEnvSource(name=secret))
+                for secret in env_from_secrets
+            ],
+            startup_timeout_seconds=int(startup_timeout),
+            deferrable=deferrable,
+            security_context=k8s.V1PodSecurityContext(
+                run_as_non_root=True,
+                run_as_user=RUN_AS,
+                run_as_group=RUN_AS,
+                fs_group=RUN_AS,
+                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
+            ),
+            container_security_context=container_security_context(),
+            xcom_sidecar_container_security_context=container_security_context(),
+            volumes=[k8s.V1Volume(name="scratch", empty_dir=k8s.V1EmptyDirVolumeSource())],
+            volume_mounts=[k8s.V1VolumeMount(name="scratch", mount_path=SCRATCH)],
+            **options,
+        )
+        self._problem: str | None = None
+        self._finished: dict[str, Any] | None = None
+
+    # -- the pod ---------------------------------------------------------------------------
+
+    def training_env(self, context) -> dict[str, str]:
+        """The pod's environment: the job, MLflow's URI and credentials, $HOME on scratch."""
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        hook = MlflowHook(self.mlflow_conn_id)
+        job = self.build_job(context, hook)
+        job["tracking_uri"] = None  # the pod reads MLFLOW_TRACKING_URI from its environment
+        job["output"] = XCOM_RESULT
+        return {
+            **hook.subprocess_env(),
+            "HOME": SCRATCH,
+            "PYTHONUNBUFFERED": "1",
+            JOB_ENV: json.dumps(job, sort_keys=True),
+        }
+
+    def build_pod_request_obj(self, context=None, *, dry_run: bool = False) -> k8s.V1Pod:
+        """KPO's pod plus the job in the environment and the run's labels (needs ``context``)."""
+        if context is not None:
+            self.env_vars = [
+                k8s.V1EnvVar(name=name, value=value)
+                for name, value in self.training_env(context).items()
+            ]
+        pod = super().build_pod_request_obj(context, dry_run=dry_run)
+        if context is not None:
+            pod.metadata.labels.update(
+                {
+                    f"{LABEL_PREFIX}dag-run-id": make_safe_label_value(context["run_id"]),
+                    f"{LABEL_PREFIX}try-number": str(context["ti"].try_number),
+                }
+            )
+        return pod
+
+    # -- running and explaining ------------------------------------------------------------
+
+    def execute(self, context) -> dict[str, Any]:
+        self._finished = None
+        with self._explained():
+            result = super().execute(context)
+        if result is None and self._finished is not None:
+            # The pod was already done when KPO would have deferred: KPO called
+            # trigger_reentry itself and dropped its return value.
+            return self._finished
+        return self._finish(context, result)
+
+    def trigger_reentry(self, context, event: dict[str, Any]) -> dict[str, Any]:
+        with self._explained():
+            result = super().trigger_reentry(context, event)
+        self._finished = self._finish(context, result)
+        return self._finished
+
+    def cleanup(self, pod, remote_pod, xcom_result=None, context=None) -> None:
+        """Read why the pod failed before KPO deletes it, then let KPO clean up."""
+        if remote_pod is not None and not self._killed:
+            self._problem = self._diagnose(pod or remote_pod)
+        super().cleanup(pod, remote_pod, xcom_result=xcom_result, context=context)
+
+    def _diagnose(self, pod: k8s.V1Pod) -> str | None:
+        try:
+            remote = self.pod_manager.read_pod(pod)
+        except Exception as exc:  # a diagnosis must never hide the original failure
+            self.log.warning("could not read pod %s to explain it: %s", pod.metadata.name, exc)
+            return None
+
+        def log_tail() -> str:
+            return self.client.read_namespaced_pod_log(
+                name=remote.metadata.name,
+                namespace=remote.metadata.namespace,
+                container=self.base_container_name,
+                tail_lines=LOG_TAIL_LINES,
+            )
+
+        return explain_pod_failure(remote, log_tail, self.base_container_name)
+
+    @contextmanager
+    def _explained(self) -> Iterator[None]:
+        """Put the plain-words cause in front of KPO's error (TaskDeferred passes through)."""
+        self._problem = None
+        try:
+            yield
+        except Exception as exc:
+            problem = self._problem
+            if problem and not str(exc).startswith(problem):
+                raise TrainingPodFailed(f"{problem}\n{exc}") from exc
+            raise
+
+    def _finish(self, context, result: dict[str, Any] | None) -> dict[str, Any]:
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        if not result or "run_id" not in result:
+            raise TrainingPodFailed(
+                f"training pod finished but wrote no result to {XCOM_RESULT} (got {result!r})"
+            )
+        self.push_run_link(context, MlflowHook(self.mlflow_conn_id), result)
+        return result
+
+
+def pod_arguments(loaded) -> dict[str, Any]:
+    """KubernetesTrainingOperator's Kubernetes arguments from a LoadedPipeline's
+    ``training.kubernetes`` (pod_template_file resolved against the YAML file's folder)."""
+    from pathlib import Path
+
+    arguments = loaded.spec.training.kubernetes.model_dump()
+    template = arguments.get("pod_template_file")
+    if template and not Path(template).expanduser().is_absolute():
+        arguments["pod_template_file"] = str(Path(loaded.file).parent / template)
+    return arguments

@@ -1,0 +1,230 @@
+"""KubernetesTrainingOperator: the pod it asks for, and the real operator code path.
+
+Pod rendering needs no cluster (KPO's ``build_pod_request_obj``). The runs talk over real
+HTTP to tests/kube_standin.py: a Kubernetes API server stand-in on 127.0.0.1 plus a test
+"kubelet" that runs the pod's command as a local subprocess (see that module's docstring
+for exactly what is stood in for). MLflow is a real SQLite tracking store.
+"""
+
+from __future__ import annotations
+
+import json
+import types
+
+import pytest
+
+from conftest import EXAMPLE_CSV, EXAMPLE_YAML
+
+KUBERNETES = """\
+  runner: kubernetes
+  kubernetes:
+    image: registry.example.com/ml/trainer:1.4.2
+    namespace: ml-training
+    service_account: ml-trainer
+    resources: {requests: {cpu: "2", memory: 4Gi}, limits: {memory: 8Gi, nvidia.com/gpu: 1}}
+    node_selector: {pool: training}
+    tolerations:
+      - {key: nvidia.com/gpu, operator: Exists, effect: NoSchedule, tolerationSeconds: 60}
+    priority_class: ml-batch
+    env_from_secrets: [mlflow-auth, storage-credentials]
+    kubernetes_conn_id: kubernetes_test
+    startup_timeout: 3m
+"""
+MLFLOW_PASSWORD = "s3cret-not-for-the-job"
+
+
+def write_pipeline(tmp_path, name: str, kubernetes: str = KUBERNETES):
+    (tmp_path / "data").mkdir(exist_ok=True)
+    (tmp_path / "data" / EXAMPLE_CSV.name).write_bytes(EXAMPLE_CSV.read_bytes())
+    text = (
+        EXAMPLE_YAML.read_text()
+        .replace("pipeline: breast_cancer_ct", f"pipeline: {name}")
+        .replace("n_estimators: 200", "n_estimators: 20")
+        .replace("  runner: local\n", kubernetes)
+    )
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text)
+    return path
+
+
+def training_operator(loaded, snapshot, **overrides):
+    """KubernetesTrainingOperator wired from a LoadedPipeline the way the factory does."""
+    from airflow_ml_provider.operators.kubernetes_training import (
+        KubernetesTrainingOperator,
+        pod_arguments,
+    )
+
+    spec = loaded.spec
+    arguments = {
+        "task_id": "train_model",
+        "snapshot": snapshot,
+        "pipeline": spec.pipeline,
+        "target": spec.data.target,
+        "features": spec.data.features,
+        "estimator": spec.training.estimator,
+        "estimator_params": dict(spec.training.params),
+        "task": spec.training.task_type,
+        "metrics": spec.evaluation.all_metrics,
+        "split": spec.data.split.model_dump(),
+        "experiment_name": spec.experiment_name,
+        "config_hash": loaded.config_hash,
+        "mlflow_conn_id": spec.registry.mlflow_conn_id,
+        "execution_timeout": spec.training.timeout,
+        **pod_arguments(loaded),
+    }
+    arguments.update(overrides)
+    return KubernetesTrainingOperator(**arguments)
+
+
+def fake_context(run_id: str = "scheduled__2026-03-01T00:00:00+00:00", try_number: int = 2):
+    ti = types.SimpleNamespace(
+        dag_id="k8s_render", task_id="train_model", try_number=try_number, map_index=-1
+    )
+    return {"ti": ti, "run_id": run_id, "dag": types.SimpleNamespace(dag_id="k8s_render")}
+
+
+@pytest.fixture
+def kubernetes_conn(monkeypatch):
+    """The pipeline's cluster connection (no cluster behind it: rendering needs none)."""
+    monkeypatch.setenv("AIRFLOW_CONN_KUBERNETES_TEST", json.dumps({"conn_type": "kubernetes"}))
+
+
+def test_pod_spec_renders_from_yaml_without_a_cluster(tmp_path, monkeypatch, kubernetes_conn):
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_MLFLOW_REMOTE",
+        json.dumps(
+            {
+                "conn_type": "mlflow",
+                "host": "https://mlflow.example.com",
+                "login": "trainer",
+                "password": MLFLOW_PASSWORD,
+            }
+        ),
+    )
+    path = write_pipeline(tmp_path, "k8s_render")
+    path.write_text(
+        path.read_text().replace("mlflow_conn_id: mlflow_default", "mlflow_conn_id: mlflow_remote")
+    )
+    loaded = load_pipeline(path)
+    snapshot = {"uri": f"file://{EXAMPLE_CSV}", "format": "csv", "sha256": "abc123"}
+    operator = training_operator(loaded, snapshot)
+    assert operator.deferrable is True
+    assert operator.on_finish_action.value == "delete_pod"
+    assert operator.get_logs is True
+
+    pod = operator.build_pod_request_obj(fake_context(), dry_run=True)
+    spec = pod.spec
+    base, sidecar = spec.containers
+    assert (base.name, sidecar.name) == ("base", "airflow-xcom-sidecar")
+    assert base.image == "registry.example.com/ml/trainer:1.4.2"
+    assert pod.metadata.namespace == "ml-training"
+    assert "-m airflow_ml_provider.ml.train --job" in base.command[-1]
+
+    # Resources, GPU, scheduling.
+    assert base.resources.requests == {"cpu": "2", "memory": "4Gi"}
+    assert base.resources.limits == {"memory": "8Gi", "nvidia.com/gpu": "1"}
+    assert spec.node_selector == {"pool": "training"}
+    (toleration,) = spec.tolerations
+    assert (toleration.key, toleration.operator, toleration.effect) == (
+        "nvidia.com/gpu",
+        "Exists",
+        "NoSchedule",
+    )
+    assert toleration.toleration_seconds == 60
+    assert spec.priority_class_name == "ml-batch"
+    assert spec.restart_policy == "Never"
+
+    # Secure by default.
+    assert spec.service_account_name == "ml-trainer"
+    assert spec.automount_service_account_token is False
+    assert spec.security_context.run_as_non_root is True
+    assert spec.security_context.run_as_user == 10001
+    assert spec.security_context.seccomp_profile.type == "RuntimeDefault"
+    for container in (base, sidecar):
+        context = container.security_context
+        assert context.run_as_non_root is True
+        assert context.allow_privilege_escalation is False
+        assert context.read_only_root_filesystem is True
+        assert context.capabilities.drop == ["ALL"]
+    volumes = {v.name: v for v in spec.volumes}
+    assert volumes["scratch"].empty_dir is not None
+    assert volumes["xcom"].empty_dir is not None
+    mounts = {m.mount_path: m.name for m in base.volume_mounts}
+    assert mounts == {"/tmp": "scratch", "/airflow/xcom": "xcom"}
+
+    # Labels: pipeline, DAG run id sanitised to a label value, try number.
+    labels = pod.metadata.labels
+    assert labels["airflow-ml/pipeline"] == "k8s_render"
+    assert labels["airflow-ml/try-number"] == "2"
+    run_label = labels["airflow-ml/dag-run-id"]
+    assert run_label.startswith("scheduled__2026-03-01T") and len(run_label) <= 63
+    assert ":" not in run_label and "+" not in run_label
+
+    # Secrets as envFrom; MLflow from the connection as env, never in the job.
+    assert [e.secret_ref.name for e in base.env_from] == ["mlflow-auth", "storage-credentials"]
+    env = {e.name: e.value for e in base.env}
+    assert env["MLFLOW_TRACKING_URI"] == "https://mlflow.example.com"
+    assert env["MLFLOW_TRACKING_USERNAME"] == "trainer"
+    assert env["MLFLOW_TRACKING_PASSWORD"] == MLFLOW_PASSWORD
+    assert env["HOME"] == "/tmp"
+    raw_job = env["AIRFLOW_ML_JOB"]
+    assert MLFLOW_PASSWORD not in raw_job and "mlflow.example.com" not in raw_job
+    job = json.loads(raw_job)
+    assert job["tracking_uri"] is None
+    assert job["output"] == "/airflow/xcom/return.json"
+    assert job["estimator"] == "sklearn.ensemble.RandomForestClassifier"
+    assert job["data"]["uri"] == snapshot["uri"]
+    assert job["tags"]["airflow_ml.try_number"] == 2
+
+
+def test_pod_template_file_resolves_next_to_the_yaml(tmp_path, kubernetes_conn):
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: t}\n"
+        "spec:\n  affinity: {nodeAffinity: {requiredDuringSchedulingIgnoredDuringExecution: "
+        "{nodeSelectorTerms: [{matchExpressions: [{key: zone, operator: In, values: [a]}]}]}}}\n"
+        "  containers: [{name: base, image: ignored}]\n"
+    )
+    path = write_pipeline(
+        tmp_path, "k8s_template", KUBERNETES + "    pod_template_file: pod.yaml\n"
+    )
+    operator = training_operator(load_pipeline(path), {"uri": "file:///x.csv", "format": "csv"})
+    assert operator.pod_template_file == str(tmp_path / "pod.yaml")
+    pod = operator.build_pod_request_obj(fake_context(), dry_run=True)
+    assert pod.spec.affinity.node_affinity is not None  # from the template
+    assert pod.spec.containers[0].image == "registry.example.com/ml/trainer:1.4.2"  # ours wins
+
+
+def test_training_image_needs_no_airflow_and_pins_the_tested_versions():
+    """Dockerfile.train installs the package --no-deps plus a pinned training list: the
+    entrypoint must import nothing outside it, and the pins must be what the tests ran."""
+    import importlib.metadata
+    import re
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    dockerfile = (REPO / "Dockerfile.train").read_text()
+    assert 'ENTRYPOINT ["python", "-m", "airflow_ml_provider.ml.train"]' in dockerfile
+    assert "USER 10001:10001" in dockerfile
+    assert "pip install --no-deps ." in dockerfile
+    pins = dict(re.findall(r'"([A-Za-z0-9_.-]+)==([^"]+)"', dockerfile))
+    assert {"pandas", "pyarrow", "scikit-learn", "mlflow-skinny", "skops"} <= set(pins)
+    for name, version in pins.items():
+        assert importlib.metadata.version(name) == version, name
+
+    probe = (
+        "import sys, runpy, mlflow.sklearn, skops.io\n"
+        "import airflow_ml_provider.ml.train\n"
+        "bad = sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'airflow', 'kubernetes', 'great_expectations'})\n"
+        "print(','.join(bad))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == ""
