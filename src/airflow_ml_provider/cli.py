@@ -1,4 +1,4 @@
-"""``airflow-ml``: check | schema | schema-diff | run | demo."""
+"""``airflow-ml``: check | schema | schema-diff | run | demo | reproduce."""
 
 from __future__ import annotations
 
@@ -208,6 +208,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Re-train an MLflow run from its job.json; exit 0 same metrics, 1 different, 2 error."""
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.ml.estimators import EstimatorError
+    from airflow_ml_provider.ml.reproduce import ReproduceError, format_report, reproduce
+
+    tracking_uri = (
+        args.tracking_uri
+        or os.environ.get("MLFLOW_TRACKING_URI")
+        or settings.embedded_tracking_uri()
+    )
+    try:
+        report = reproduce(args.run_id, tracking_uri)
+    except (ReproduceError, EstimatorError, ValueError, KeyError, OSError) as exc:
+        message = str(exc) if isinstance(exc, ReproduceError) else f"{type(exc).__name__}: {exc}"
+        print(f"error: {message}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"run_id": args.run_id, "error": message}))
+        return 2
+    print(json.dumps(report) if args.json else format_report(report))
+    return 0 if report["match"] else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="airflow-ml", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -236,6 +259,18 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--dir", default="demo", help="where to write the demo (default ./demo)")
     demo.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
     demo.set_defaults(func=cmd_demo)
+    again = commands.add_parser(
+        "reproduce",
+        help="re-train an MLflow run from its recorded job and compare the metrics "
+        "(exit 0 same, 1 different, 2 error)",
+    )
+    again.add_argument("run_id", metavar="RUN_ID", help="MLflow run id of a training run")
+    again.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)",
+    )
+    again.add_argument("--json", action="store_true", help="print one JSON object")
+    again.set_defaults(func=cmd_reproduce)
     return parser
 
 
