@@ -221,3 +221,21 @@ def test_job_record_drops_credentials():
     assert without_credentials("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
     record = public_job({"tracking_uri": "http://u:p@h:5000", "output": "/tmp/r.json", "a": 1})
     assert record == {"tracking_uri": "http://h:5000", "a": 1}
+
+
+def test_dags_commit_falls_back_to_git_for_a_local_pipeline_file(monkeypatch):
+    import subprocess
+
+    from airflow_ml_provider.ml.reproduce import reproducibility_tags
+
+    monkeypatch.delenv("AIRFLOW_ML_DAGS_COMMIT", raising=False)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
+    ).stdout.strip()
+    data = {"uri": "file:///x.csv", "sha256": "ab", "split": {"seed": 3}}
+    tags = reproducibility_tags({"data": data, "pipeline_file": __file__}, {})
+    assert tags["airflow_ml.dags_commit"] == head
+    assert tags["airflow_ml.seed"] == "3" and tags["airflow_ml.data_sha256"] == "ab"
+    # Tags the job sets itself win; no pipeline file (as in a pod) means no commit tag.
+    kept = reproducibility_tags({"data": data}, {"airflow_ml.data_sha256": "from-job"})
+    assert "airflow_ml.data_sha256" not in kept and "airflow_ml.dags_commit" not in kept
