@@ -43,6 +43,14 @@ def _freshness(data) -> dict | None:
     }
 
 
+def _search(spec) -> dict | None:
+    """training.search as the job takes it, scored by the primary metric unless it says."""
+    search = spec.training.search
+    if search is None:
+        return None
+    return {**search.model_dump(), "scoring": search.scoring or spec.evaluation.primary_metric}
+
+
 def build_dag(loaded: LoadedPipeline) -> DAG:
     """Build the continuous-training DAG of one validated pipeline spec."""
     spec = loaded.spec
@@ -101,6 +109,8 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             experiment_name=spec.experiment_name,
             config_hash=loaded.config_hash,
             mlflow_conn_id=conn,
+            search=_search(spec),
+            pipeline_file=str(loaded.file),
             execution_timeout=spec.training.timeout,
         )
         evaluate = EvaluateModelOperator(

@@ -70,11 +70,15 @@ class TrainingJobOperator(BaseOperator):
         mlflow_conn_id: str = "mlflow_default",
         allowed_estimator_modules: tuple[str, ...] | None = None,
         validation: dict[str, Any] | Any = None,
+        search: dict[str, Any] | None = None,
+        pipeline_file: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.snapshot = snapshot
         self.validation = validation
+        self.search = search
+        self.pipeline_file = pipeline_file
         self.pipeline = pipeline
         self.target = target
         self.features = features
@@ -108,6 +112,8 @@ class TrainingJobOperator(BaseOperator):
             "artifact_location": hook.experiment_artifact_location(self.experiment_name),
             "run_name": f"{self.pipeline}/{run_id}",
             "validation": validation_record(self.validation),
+            "search": self.search,
+            "pipeline_file": self.pipeline_file,
             "tags": {
                 "airflow_ml.pipeline": self.pipeline,
                 "airflow_ml.dag_id": context["dag"].dag_id,

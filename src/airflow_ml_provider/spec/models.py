@@ -297,7 +297,8 @@ class SearchSpec(_Strict):
     method: Literal["grid", "random"] = Field(description="grid | random.")
     params: dict[str, list[Any] | dict[str, Any]] = Field(
         description="Per parameter a list of values, or for random search a distribution "
-        "{distribution: uniform | loguniform | randint, low: ..., high: ...}."
+        "{distribution: uniform | loguniform | randint, low: ..., high: ...} "
+        "(randint includes high; loguniform needs low > 0)."
     )
     cv: int = Field(5, ge=2, le=100, description="Cross-validation folds.")
     n_iter: int = Field(20, ge=1, le=10_000, description="random: parameter settings tried.")
