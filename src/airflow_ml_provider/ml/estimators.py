@@ -73,14 +73,18 @@ def import_estimator(path: str, allowed_prefixes: tuple[str, ...]) -> type:
 def build_estimator(path: str, params: dict[str, Any], allowed_prefixes: tuple[str, ...]):
     """Instantiate the estimator, rejecting unknown params by name with a suggestion."""
     estimator_class = import_estimator(path, allowed_prefixes)
-    valid = sorted(estimator_class().get_params(deep=False))
-    for name in params:
+    check_param_names(estimator_class().get_params(deep=False), params, path, "parameter")
+    return estimator_class(**params)
+
+
+def check_param_names(valid, names, path: str, what: str = "parameter") -> None:
+    """Reject a name not in ``valid`` (an estimator's get_params), naming it with a hint."""
+    valid = sorted(valid)
+    for name in names:
         if name not in valid:
             match = _closest(name, valid)
             hint = f"; did you mean '{match}'?" if match else f"; accepted: {', '.join(valid)}"
-            message = f"{path} does not accept the parameter {name!r}{hint}"
-            raise UnknownParameterError(message, name)
-    return estimator_class(**params)
+            raise UnknownParameterError(f"{path} does not accept the {what} {name!r}{hint}", name)
 
 
 def task_type_of(estimator: Any) -> str | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from airflow_ml_provider.ml.estimators import UnknownParameterError, _closest
+from airflow_ml_provider.ml.estimators import check_param_names as check_names
 from airflow_ml_provider.spec.metrics import METRICS
 
 CV_RESULTS_ARTIFACT = "search/cv_results.csv"
@@ -59,13 +59,7 @@ def distribution(name: str, spec: dict[str, Any]):
 
 def check_param_names(estimator: Any, names: list[str], estimator_path: str) -> None:
     """Reject a parameter the estimator does not have, naming it (with a suggestion)."""
-    valid = sorted(estimator.get_params(deep=True))
-    for name in names:
-        if name not in valid:
-            match = _closest(name, valid)
-            hint = f"; did you mean '{match}'?" if match else f"; accepted: {', '.join(valid)}"
-            message = f"{estimator_path} does not accept the search parameter {name!r}{hint}"
-            raise UnknownParameterError(message, name)
+    check_names(estimator.get_params(deep=True), names, estimator_path, "search parameter")
 
 
 def param_space(method: str, params: dict[str, Any]) -> dict[str, Any]:
