@@ -117,3 +117,26 @@ def test_bad_training_config_is_refused(tmp_path, case):
     message = errors_of(path)
     assert expected in message, message
     assert str(path) in message
+
+
+def test_factory_picks_the_kubernetes_runner_with_the_yaml_pod_settings(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.operators.kubernetes_training import KubernetesTrainingOperator
+
+    text = variant("  params: {n_estimators: 10}\n", "  params: {n_estimators: 10}\n" + KUBERNETES)
+    text = text.replace(
+        "    env_from_secrets", "    pod_template_file: pod.yaml\n    env_from_secrets"
+    )
+    train = build_dag(load_pipeline(write(tmp_path, text))).get_task("train_model")
+    assert isinstance(train, KubernetesTrainingOperator)
+    assert (train.image, train.namespace, train.service_account_name) == (
+        "registry.example.com/ml/trainer:1.4.2",
+        "ml-training",
+        "ml-trainer",
+    )
+    assert train.container_resources.limits == {"memory": "8Gi", "nvidia.com/gpu": "1"}
+    assert train.node_selector == {"pool": "training"}
+    assert train.priority_class_name == "ml-batch"
+    assert train.pod_template_file == str(tmp_path / "pod.yaml")
+    assert [e.secret_ref.name for e in train.env_from] == ["mlflow-auth"]
+    assert train.deferrable is True

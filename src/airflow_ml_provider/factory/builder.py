@@ -43,6 +43,21 @@ def _freshness(data) -> dict | None:
     }
 
 
+def _training_runner(loaded: LoadedPipeline) -> tuple[type, dict]:
+    """The operator class of training.runner and its runner-specific arguments."""
+    pod = loaded.spec.training.kubernetes
+    if loaded.spec.training.runner != "kubernetes" or pod is None:
+        return LocalTrainingOperator, {}
+    # Imported only for pipelines that train in pods: the cncf.kubernetes provider and the
+    # Kubernetes client cost seconds to import, which every local-runner DAG would pay.
+    from airflow_ml_provider.operators.kubernetes_training import KubernetesTrainingOperator
+
+    args = pod.model_dump()
+    if pod.pod_template_file:
+        args["pod_template_file"] = str(loaded.file.parent / pod.pod_template_file)
+    return KubernetesTrainingOperator, args
+
+
 def _search(spec) -> dict | None:
     """training.search as the job takes it, scored by the primary metric unless it says."""
     search = spec.training.search
@@ -94,7 +109,8 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             on_failure=validation.on_failure,
             retries=0,  # bad data does not get better by retrying
         )
-        train = LocalTrainingOperator(
+        runner_class, runner_args = _training_runner(loaded)
+        train = runner_class(
             task_id="train_model",
             snapshot=snapshot.output,
             validation=validate.output,
@@ -112,6 +128,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             search=_search(spec),
             pipeline_file=str(loaded.file),
             execution_timeout=spec.training.timeout,
+            **runner_args,
         )
         evaluate = EvaluateModelOperator(
             task_id="evaluate_model",
