@@ -228,3 +228,89 @@ def test_training_image_needs_no_airflow_and_pins_the_tested_versions():
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == ""
+
+
+# -- the real operator against the stand-in ---------------------------------------------------
+
+FAST = {"startup_check_interval_seconds": 1, "poll_interval": 0.5}
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    """tests/kube_standin.py on 127.0.0.1 and the pipeline's cluster connection to it."""
+    from kube_standin import StandIn
+
+    with StandIn() as standin:
+        monkeypatch.setenv(
+            "AIRFLOW_CONN_KUBERNETES_TEST",
+            json.dumps(
+                {"conn_type": "kubernetes", "extra": {"kube_config_path": standin.kubeconfig}}
+            ),
+        )
+        yield standin
+
+
+def run_training_dag(tmp_path, name: str, **overrides):
+    """A one-task DAG (train_model on the stand-in) through dag.test(); returns the run."""
+    import datetime as dt
+
+    from airflow.sdk import DAG
+
+    from airflow_ml_provider.local_run import run_dag
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    loaded = load_pipeline(write_pipeline(tmp_path, name))
+    csv = tmp_path / "data" / EXAMPLE_CSV.name
+    snapshot = {"uri": f"file://{csv}", "format": "csv", "sha256": "0" * 64}
+    with DAG(name, schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) as dag:
+        training_operator(loaded, snapshot, **{**FAST, **overrides})
+    dag_run = run_dag(dag)
+    return dag, dag_run
+
+
+def task_outcome(dag_run):
+    """(state, XComs by key) of train_model in this run."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = dag_run.get_task_instance("train_model", session=session)
+        rows = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id)
+        ).all()
+        xcoms = {r.key: XComModel.deserialize_value(r) for r in rows}
+        return (ti.state.value if hasattr(ti.state, "value") else ti.state), xcoms
+
+
+@pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
+def test_training_runs_in_the_pod_and_its_result_comes_back(
+    tmp_path, airflow_db, cluster, deferrable
+):
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    name = f"k8s_train_{'deferred' if deferrable else 'sync'}"
+    dag, dag_run = run_training_dag(tmp_path, name, deferrable=deferrable)
+    state, xcoms = task_outcome(dag_run)
+    assert state == "success", cluster.requests[-5:]
+    result = xcoms["return_value"]
+    assert result["metrics"]["roc_auc"] > 0.9
+    assert result["rows_train"] + result["rows_test"] == 569
+    assert xcoms["mlflow_run_url"].endswith(f"/runs/{result['run_id']}")
+
+    # The run really was logged by the pod's process, to the store named in its env.
+    run = MlflowHook().get_conn().get_run(result["run_id"])
+    assert run.data.tags["airflow_ml.pipeline"] == name
+    assert run.data.tags["airflow_ml.dag_run_id"] == dag_run.run_id
+
+    (pod,) = cluster.created
+    labels = pod["metadata"]["labels"]
+    assert labels["airflow-ml/pipeline"] == name
+    assert labels["airflow-ml/try-number"] == "1"
+    env = {e["name"] for e in pod["spec"]["containers"][0]["env"]}
+    assert {"AIRFLOW_ML_JOB", "MLFLOW_TRACKING_URI", "HOME"} <= env
+    assert cluster.pods == {}  # deleted on finish
+    assert xcoms["pod_name"] == pod["metadata"]["name"]
+    # Deferred: the trigger polled with kubernetes_asyncio, a second API client (the exec
+    # websocket client sends no User-Agent).
+    agents = cluster.user_agents - {""}
+    assert len(agents) == (2 if deferrable else 1), agents
