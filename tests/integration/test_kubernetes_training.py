@@ -314,3 +314,51 @@ def test_training_runs_in_the_pod_and_its_result_comes_back(
     # websocket client sends no User-Agent).
     agents = cluster.user_agents - {""}
     assert len(agents) == (2 if deferrable else 1), agents
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "deferrable", "first_line"),
+    [
+        ("oom", True, "was OOMKilled: it used more than its memory limit (8Gi)"),
+        ("oom", False, "was OOMKilled: it used more than its memory limit (8Gi)"),
+        ("evicted", True, "was evicted from its node: The node was low on resource: memory."),
+        ("image_pull", True, "cannot be pulled (ImagePullBackOff): Back-off pulling image"),
+        ("image_pull", False, "cannot be pulled (ImagePullBackOff): Back-off pulling image"),
+    ],
+)
+def test_pod_failures_are_explained_and_leave_no_pod(
+    tmp_path, airflow_db, cluster, behaviour, deferrable, first_line
+):
+    image = f"registry.example.com/ml/trainer:{behaviour}"
+    cluster.behaviours[image] = behaviour
+    errors: list[BaseException] = []
+    _, dag_run = run_training_dag(
+        tmp_path,
+        f"k8s_{behaviour}_{'deferred' if deferrable else 'sync'}",
+        image=image,
+        deferrable=deferrable,
+        on_failure_callback=lambda context: errors.append(context["exception"]),
+    )
+    state, _ = task_outcome(dag_run)
+    assert state == "failed"
+    (error,) = errors
+    assert type(error).__name__ == "TrainingPodFailed"
+    assert first_line in str(error).splitlines()[0]
+    assert len(cluster.created) == 1
+    assert cluster.pods == {}  # deleted, nothing left running
+
+
+def test_a_failing_training_shows_its_exit_code_and_last_lines(tmp_path, airflow_db, cluster):
+    errors: list[BaseException] = []
+    _, dag_run = run_training_dag(
+        tmp_path,
+        "k8s_bad_param",
+        estimator_params={"n_estimators": "many"},
+        on_failure_callback=lambda context: errors.append(context["exception"]),
+    )
+    assert task_outcome(dag_run)[0] == "failed"
+    (error,) = errors
+    first, *rest = str(error).splitlines()
+    assert first.startswith("training exited with code ") and "last log lines:" in first
+    assert any("n_estimators" in line for line in rest)
+    assert cluster.pods == {}

@@ -248,6 +248,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
             **hook.subprocess_env(),
             "HOME": SCRATCH,
             "PYTHONUNBUFFERED": "1",
+            "AIRFLOW_ML_IMAGE": self.image,  # recorded as a reproducibility tag
             JOB_ENV: json.dumps(job, sort_keys=True),
         }
 
