@@ -50,12 +50,12 @@ def _training_runner(loaded: LoadedPipeline) -> tuple[type, dict]:
         return LocalTrainingOperator, {}
     # Imported only for pipelines that train in pods: the cncf.kubernetes provider and the
     # Kubernetes client cost seconds to import, which every local-runner DAG would pay.
-    from airflow_ml_provider.operators.kubernetes_training import KubernetesTrainingOperator
+    from airflow_ml_provider.operators.kubernetes_training import (
+        KubernetesTrainingOperator,
+        pod_arguments,
+    )
 
-    args = pod.model_dump()
-    if pod.pod_template_file:
-        args["pod_template_file"] = str(loaded.file.parent / pod.pod_template_file)
-    return KubernetesTrainingOperator, args
+    return KubernetesTrainingOperator, pod_arguments(loaded)
 
 
 def _search(spec) -> dict | None:
