@@ -362,3 +362,25 @@ def test_a_failing_training_shows_its_exit_code_and_last_lines(tmp_path, airflow
     assert first.startswith("training exited with code ") and "last log lines:" in first
     assert any("n_estimators" in line for line in rest)
     assert cluster.pods == {}
+
+
+def test_an_unschedulable_pod_names_the_schedulers_reason(tmp_path, airflow_db, cluster):
+    """The stand-in keeps the pod Pending with PodScheduled=False/Unschedulable (no scheduler
+    runs here); after startup_timeout the task error quotes the scheduler's message."""
+    image = "registry.example.com/ml/trainer:unschedulable"
+    cluster.behaviours[image] = "unschedulable"
+    errors: list[BaseException] = []
+    _, dag_run = run_training_dag(
+        tmp_path,
+        "k8s_unschedulable",
+        image=image,
+        deferrable=False,
+        startup_timeout=2,
+        on_failure_callback=lambda context: errors.append(context["exception"]),
+    )
+    assert task_outcome(dag_run)[0] == "failed"
+    (error,) = errors
+    first_line = str(error).splitlines()[0]
+    assert "nschedulable" in first_line, str(error)
+    assert "3 Insufficient nvidia.com/gpu" in str(error)
+    assert cluster.pods == {}
