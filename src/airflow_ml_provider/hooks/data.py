@@ -23,15 +23,17 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import os
 from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseHook, ObjectStoragePath
 
+from airflow_ml_provider.spec.formats import FORMAT_SUFFIXES, format_of
+from airflow_ml_provider.spec.loader import resolve_path
+
 SOURCE_KINDS = ("files", "bigquery", "sql")
-FORMAT_SUFFIXES = {"csv": (".csv", ".csv.gz"), "parquet": (".parquet", ".pq")}
 _GLOB_CHARS = frozenset("*?[")
 _BATCH_ROWS = 64 * 1024  # rows per batch read from parquet files and SQL cursors
 _CSV_BLOCK = 8 * 1024 * 1024  # bytes per CSV block (column types are inferred from the first)
@@ -56,8 +58,9 @@ def normalize_source(source: dict[str, Any] | str) -> dict[str, Any]:
     if kind == "files":
         if not result.get("uri"):
             raise DataSourceError("a files source needs a uri")
-        result["uri"] = _as_uri(result["uri"])
-        fmt = result.get("format") or _format_of(result["uri"])
+        # a bare local path becomes a file:// URI (glob characters and a trailing / kept)
+        result["uri"] = resolve_path(result["uri"], Path.cwd())
+        fmt = result.get("format") or format_of(result["uri"])
         if fmt is not None and fmt not in FORMAT_SUFFIXES:
             raise DataSourceError(f"unknown format {fmt!r}; expected csv or parquet")
         if fmt is not None:
@@ -68,22 +71,6 @@ def normalize_source(source: dict[str, Any] | str) -> dict[str, Any]:
     elif not (result.get("conn_id") and result.get("query")):
         raise DataSourceError("a sql source needs conn_id (an Airflow connection) and query")
     return result
-
-
-def _as_uri(value: str) -> str:
-    """A bare local path becomes a file:// URI (glob characters and a trailing / are kept)."""
-    if "://" in value:
-        return value
-    path = os.path.normpath(os.path.abspath(os.path.expanduser(value)))
-    return "file://" + path + ("/" if value.endswith("/") else "")
-
-
-def _format_of(name: str) -> str | None:
-    lowered = name.rsplit("?", 1)[0].lower()
-    for fmt, endings in FORMAT_SUFFIXES.items():
-        if lowered.endswith(endings):
-            return fmt
-    return None
 
 
 def to_epoch(value: Any) -> float | None:
@@ -411,7 +398,7 @@ class DataSourceHook(BaseHook):
         import pyarrow as pa
 
         listing = self._matched_files()
-        fmt = self.source.get("format") or _format_of(listing[0][0])
+        fmt = self.source.get("format") or format_of(listing[0][0])
         if fmt is None:
             raise DataSourceError(
                 f"data source {self.source['uri']}: cannot tell the format of "
@@ -585,7 +572,7 @@ def _parquet_batches(path: ObjectStoragePath, uri: str, sink: _ParquetSink) -> I
 
 
 def _single_format(found: dict[str, Any]) -> str:
-    formats = {_format_of(name) for name in found} - {None}
+    formats = {format_of(name) for name in found} - {None}
     if len(formats) != 1:
         raise DataSourceError(
             "a prefix source needs format: csv or parquet "

@@ -57,9 +57,8 @@ def schema_of(uri: str) -> dict[str, Any]:
     """A schema file as it is, or the schema inferred from a csv/parquet data snapshot."""
     from airflow_ml_provider.ml.schema import infer_schema
     from airflow_ml_provider.operators.storage import read_stored_frame
+    from airflow_ml_provider.spec.formats import format_of
 
-    lowered = uri.lower()
-    if lowered.endswith(SCHEMA_SUFFIXES):
+    if uri.lower().endswith(SCHEMA_SUFFIXES):
         return load_pinned_schema(uri)
-    data_format = "csv" if lowered.endswith((".csv", ".csv.gz")) else "parquet"
-    return infer_schema(read_stored_frame(uri, data_format))
+    return infer_schema(read_stored_frame(uri, format_of(uri) or "parquet"))

@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_ml_provider.operators.links import DataDocsLink
 from airflow_ml_provider.operators.schema_store import SchemaStore, load_pinned_schema
+from airflow_ml_provider.spec.formats import format_of
 
 INFER = "infer"
 DRIFT_ACTIONS = ("fail", "warn", "retrain")
@@ -73,7 +74,9 @@ class ValidateDataOperator(BaseOperator):
         drift = dict(drift) if drift is not None else None
         self.drift_action = (drift or {}).pop("action", "retrain")
         if self.drift_action not in DRIFT_ACTIONS:
-            raise ValueError(f"drift action must be one of {DRIFT_ACTIONS}, got {drift!r}")
+            raise ValueError(
+                f"drift action must be one of {DRIFT_ACTIONS}, got {self.drift_action!r}"
+            )
         self.snapshot = snapshot
         self.expectations = expectations or []
         self.target = target
@@ -115,7 +118,8 @@ class ValidateDataOperator(BaseOperator):
                 schema_baseline=schema_baseline,
                 drift_baseline=baseline,
             )
-            summary["data_docs_uri"] = self._store_data_docs(context, summary, docs_dir)
+            index = summary.pop("data_docs_index")
+            summary["data_docs_uri"] = self._store_data_docs(context, index, docs_dir)
         if self.drift is not None and not summary["guards"]:
             self._store_profile(frame)
         if summary["schema"] is not None:
@@ -168,7 +172,7 @@ class ValidateDataOperator(BaseOperator):
         if not ObjectStoragePath(uri).exists():
             self.log.warning("champion training data %s no longer exists; drift skipped", uri)
             return None, None
-        return uri, read_stored_frame(uri, data_format or _format_of(uri))
+        return uri, read_stored_frame(uri, data_format or format_of(uri) or "parquet")
 
     def _champion_data(self) -> tuple[str | None, str | None]:
         from mlflow.exceptions import MlflowException
@@ -193,11 +197,11 @@ class ValidateDataOperator(BaseOperator):
 
     # -- outputs -----------------------------------------------------------------------
 
-    def _store_data_docs(self, context, summary: dict[str, Any], docs_dir: str) -> str | None:
+    def _store_data_docs(self, context, index: str | None, docs_dir: str) -> str | None:
         """Copy the rendered Data Docs next to the snapshot; return the index.html URI."""
         from pathlib import Path
 
-        if not summary.get("data_docs_index"):
+        if not index:
             return None
         target = _snapshot_folder(self.snapshot) / "data_docs" / _safe(context["run_id"])
         for file in Path(docs_dir).rglob("*"):
@@ -205,9 +209,7 @@ class ValidateDataOperator(BaseOperator):
                 destination = target / file.relative_to(docs_dir).as_posix()
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(file.read_bytes())
-        index = str(target / "index.html")
-        summary.pop("data_docs_index")
-        return index
+        return str(target / "index.html")
 
     def _store_profile(self, frame) -> None:
         """Keep the snapshot's drift profile next to it: when a model trained on this data
@@ -293,10 +295,6 @@ def _profile_path(data_uri: str) -> ObjectStoragePath:
     """A baseline given as a profile JSON is that file; data has its profile beside it."""
     path = ObjectStoragePath(data_uri)
     return path if path.name.endswith(".json") else path.parent / "profile.json"
-
-
-def _format_of(uri: str) -> str:
-    return "csv" if uri.lower().endswith((".csv", ".csv.gz")) else "parquet"
 
 
 def _safe(run_id: str) -> str:

@@ -23,6 +23,7 @@ from pydantic import (
 
 from airflow_ml_provider.spec.durations import parse_duration
 from airflow_ml_provider.spec.errors import did_you_mean
+from airflow_ml_provider.spec.formats import format_of
 from airflow_ml_provider.spec.metrics import METRICS, TaskType, guess_task_type, metric_names
 
 CRON_PRESETS = (
@@ -163,11 +164,7 @@ class DataSpec(_Strict):
             return "parquet"
         if self.format is not None:
             return self.format
-        path = (self.source.uri or "").rsplit("?", 1)[0].lower()
-        for fmt, endings in (("csv", (".csv", ".csv.gz")), ("parquet", (".parquet", ".pq"))):
-            if path.endswith(endings):
-                return fmt
-        return None
+        return format_of(self.source.uri or "")
 
 
 class DriftSpec(_Strict):
