@@ -14,12 +14,18 @@ from airflow_ml_provider.operators.config_error import ConfigErrorOperator
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
 from airflow_ml_provider.operators.notify import RunSummaryOperator
+from airflow_ml_provider.operators.partitions import (
+    PLAN_XCOM,
+    AssemblePartitionedModelOperator,
+    PlanPartitionsOperator,
+)
 from airflow_ml_provider.operators.registry import RegisterModelOperator
 from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
-from airflow_ml_provider.operators.training import LocalTrainingOperator
+from airflow_ml_provider.operators.training import TRAINING_JOB_ARGUMENTS, LocalTrainingOperator
 from airflow_ml_provider.operators.validation import ValidateDataOperator
 from airflow_ml_provider.sensors.data import NewDataSensor
 from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.spec.models import PartitioningSpec
 
 PIPELINE_TAG = "airflow-ml"
 CONFIG_ERROR_TAG = "config-error"
@@ -66,6 +72,40 @@ def _search(spec) -> dict | None:
     return {**search.model_dump(), "scoring": search.scoring or spec.evaluation.primary_metric}
 
 
+def _partitioned_training(spec, snapshot, validate, runner_class, training_args: dict) -> list:
+    """plan_partitions → train_partitions (the runner, mapped over chunks) → assemble_model."""
+    data = spec.data
+    settings = spec.training.partitioning or PartitioningSpec()
+    plan = PlanPartitionsOperator(
+        task_id="plan_partitions",
+        snapshot=snapshot.output,
+        target=data.target,
+        partition_by=data.partition_by,
+        task=spec.training.task_type,
+        features=data.features,
+        split=data.split.model_dump(),
+        min_partition_rows=settings.min_partition_rows,
+        partitions_per_task=settings.partitions_per_task,
+    )
+    chunks = runner_class.partial(
+        task_id="train_partitions",
+        snapshot=snapshot.output,
+        execution_timeout=spec.training.timeout,
+        max_active_tis_per_dagrun=settings.max_parallel,
+        **training_args,
+    ).expand(partitions=plan.output)
+    assemble = AssemblePartitionedModelOperator(
+        task_id="assemble_model",
+        snapshot=snapshot.output,
+        validation=validate.output,
+        plan=plan.output[PLAN_XCOM],
+        results=chunks.output,
+        min_success_ratio=settings.min_success_ratio,
+        **{k: v for k, v in training_args.items() if k in TRAINING_JOB_ARGUMENTS},
+    )
+    return [plan, chunks, assemble]
+
+
 def build_dag(loaded: LoadedPipeline) -> DAG:
     """Build the continuous-training DAG of one validated pipeline spec."""
     spec = loaded.spec
@@ -110,26 +150,37 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             retries=0,  # bad data does not get better by retrying
         )
         runner_class, runner_args = _training_runner(loaded)
-        train = runner_class(
-            task_id="train_model",
-            snapshot=snapshot.output,
-            validation=validate.output,
-            pipeline=spec.pipeline,
-            target=data.target,
-            features=data.features,
-            estimator=spec.training.estimator,
-            estimator_params=dict(spec.training.params),
-            task=task,
-            metrics=spec.evaluation.all_metrics,
-            split=split,
-            experiment_name=spec.experiment_name,
-            config_hash=loaded.config_hash,
-            mlflow_conn_id=conn,
-            search=_search(spec),
-            pipeline_file=str(loaded.file),
-            execution_timeout=spec.training.timeout,
-            **runner_args,
-        )
+        training_args = {
+            "pipeline": spec.pipeline,
+            "target": data.target,
+            "features": data.features,
+            "estimator": spec.training.estimator,
+            "estimator_params": dict(spec.training.params),
+            "task": task,
+            "metrics": spec.evaluation.all_metrics,
+            "split": split,
+            "experiment_name": spec.experiment_name,
+            "config_hash": loaded.config_hash,
+            "mlflow_conn_id": conn,
+            "search": _search(spec),
+            "pipeline_file": str(loaded.file),
+            "partition_by": data.partition_by,
+        }
+        if data.partition_by is None:
+            train = runner_class(
+                task_id="train_model",
+                snapshot=snapshot.output,
+                validation=validate.output,
+                execution_timeout=spec.training.timeout,
+                **training_args,
+                **runner_args,
+            )
+            training_steps = [train]
+        else:
+            training_steps = _partitioned_training(
+                spec, snapshot, validate, runner_class, {**training_args, **runner_args}
+            )
+            train = training_steps[-1]
         evaluate = EvaluateModelOperator(
             task_id="evaluate_model",
             training=train.output,
@@ -144,6 +195,12 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             thresholds=dict(spec.evaluation.thresholds),
             min_improvement=spec.evaluation.min_improvement,
             mlflow_conn_id=conn,
+            partition_by=data.partition_by,
+            per_partition=(
+                spec.evaluation.per_partition.model_dump()
+                if spec.evaluation.per_partition
+                else None
+            ),
         )
         register = RegisterModelOperator(
             task_id="register_model",
@@ -174,7 +231,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             smtp_conn_id=spec.alerts.smtp_conn_id,
             trigger_rule="none_failed",  # a skipped deploy (gate said no) still gets a summary
         )
-        chain(snapshot, validate, train, evaluate, register, deploy, notify)
+        chain(snapshot, validate, *training_steps, evaluate, register, deploy, notify)
         if data.wait is not None:
             wait = data.wait
             (

@@ -10,7 +10,11 @@ DEFAULT_SPLIT = {"test_size": 0.25, "seed": 0, "stratify": True}
 
 
 def data_section(
-    snapshot: dict[str, Any], target: str, features: list[str] | None, split: dict[str, Any]
+    snapshot: dict[str, Any],
+    target: str,
+    features: list[str] | None,
+    split: dict[str, Any],
+    partition_by: str | None = None,
 ) -> dict[str, Any]:
     """The ``data`` part of a job: which snapshot, which columns, which split."""
     return {
@@ -20,6 +24,7 @@ def data_section(
         "target": target,
         "features": features,
         "split": split,
+        "partition_by": partition_by,
     }
 
 
@@ -56,6 +61,41 @@ def read_frame(uri: str | BinaryIO, data_format: str):
     return pd.read_csv(location)
 
 
+def input_columns(
+    columns: list[str], target: str, features: list[str] | None, partition_by: str | None = None
+) -> list[str]:
+    """The model's input columns: the features (all but the target when not listed), plus
+    the partition column a partitioned model routes on. Missing ones are named."""
+    if target not in columns:
+        raise ValueError(f"the target column {target!r} is not in the data")
+    wanted = list(features or [c for c in columns if c != target])
+    if partition_by is not None:
+        if partition_by not in columns:
+            raise ValueError(f"the partition column {partition_by!r} is not in the data")
+        if partition_by not in wanted:
+            wanted.append(partition_by)
+    missing = [c for c in wanted if c not in columns]
+    if missing:
+        raise ValueError(f"feature columns not in the data: {', '.join(missing)}")
+    return wanted
+
+
+def split_indices(y, *, test_size: float, seed: int, stratify: bool, task: str):
+    """Row positions of the train and held-out parts, from the target column alone.
+
+    train_test_split shuffles positions, not values, so splitting ``range(len(y))`` gives
+    exactly the rows splitting the frame would: the partition planner can split without
+    holding every column in pandas.
+    """
+    import numpy as np
+    from sklearn.model_selection import train_test_split
+
+    strata = y if (stratify and task == "classification") else None
+    return train_test_split(
+        np.arange(len(y)), test_size=test_size, random_state=seed, stratify=strata
+    )
+
+
 def split_frame(
     frame,
     *,
@@ -65,22 +105,15 @@ def split_frame(
     seed: int,
     stratify: bool,
     task: str,
+    partition_by: str | None = None,
 ) -> DataSplit:
     """Deterministic train/held-out split: same data and settings give the same rows."""
-    from sklearn.model_selection import train_test_split
-
-    if target not in frame.columns:
-        raise ValueError(f"the target column {target!r} is not in the data")
-    columns = features or [c for c in frame.columns if c != target]
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"feature columns not in the data: {', '.join(missing)}")
-    x, y = frame[columns], frame[target]
-    strata = y if (stratify and task == "classification") else None
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=test_size, random_state=seed, stratify=strata
+    columns = input_columns(list(frame.columns), target, features, partition_by)
+    train, test = split_indices(
+        frame[target], test_size=test_size, seed=seed, stratify=stratify, task=task
     )
-    return DataSplit(x_train, x_test, y_train, y_test)
+    x, y = frame[columns], frame[target]
+    return DataSplit(x.iloc[train], x.iloc[test], y.iloc[train], y.iloc[test])
 
 
 def load_split(data: dict[str, Any], task: str) -> DataSplit:
@@ -95,4 +128,5 @@ def load_split(data: dict[str, Any], task: str) -> DataSplit:
         seed=split["seed"],
         stratify=split["stratify"],
         task=task,
+        partition_by=data.get("partition_by"),
     )

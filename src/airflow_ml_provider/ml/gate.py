@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 from airflow_ml_provider.spec.metrics import METRICS
@@ -18,6 +19,55 @@ class RuleResult:
     passed: bool
 
 
+def partition_comparison(
+    challenger: dict[str, dict],
+    champion: dict[str, dict] | None,
+    *,
+    metric: str,
+    max_regression: float,
+    max_regressed_share: float,
+    min_rows: int,
+) -> tuple[RuleResult | None, list[dict]]:
+    """The per-partition rule and table of a partitioned challenger.
+
+    A partition is judged when it has at least ``min_rows`` held-out rows and the metric is
+    defined for both models there; it regressed when the challenger is worse than the
+    champion by more than ``max_regression``. The rule passes when the regressed share of
+    judged partitions is at most ``max_regressed_share``. No champion: table only, no rule.
+    """
+    higher = METRICS[metric].higher_is_better
+    table, judged, regressed = [], 0, 0
+    for key, mine in sorted(challenger.items()):
+        theirs = (champion or {}).get(key, {}).get("value")
+        row = {"partition": key, "rows": mine["rows"], "challenger": mine["value"]}
+        row["champion"] = theirs
+        row["judged"] = bool(
+            champion is not None
+            and mine["rows"] >= min_rows
+            and mine["value"] is not None
+            and theirs is not None
+        )
+        row["regressed"] = False
+        if row["judged"]:
+            judged += 1
+            delta = mine["value"] - theirs if higher else theirs - mine["value"]
+            row["delta"] = delta
+            row["regressed"] = delta < -max_regression
+            regressed += row["regressed"]
+        table.append(row)
+    if champion is None:
+        return None, table
+    share = regressed / judged if judged else 0.0
+    rule = RuleResult(
+        rule="partitions_regressed",
+        metric=metric,
+        value=share,
+        bound=max_regressed_share,
+        passed=share <= max_regressed_share,
+    )
+    return rule, table
+
+
 def decide(
     challenger: dict[str, float],
     champion: dict[str, float] | None,
@@ -25,9 +75,11 @@ def decide(
     primary_metric: str,
     thresholds: dict[str, float],
     min_improvement: float,
+    extra_rules: Sequence[RuleResult] = (),
 ) -> dict:
     """Promote iff every threshold holds and the primary metric beats the champion by
-    at least ``min_improvement`` (in the metric's better direction). No champion: thresholds only.
+    at least ``min_improvement`` (in the metric's better direction), and every extra rule
+    (the per-partition rule of a partitioned model) passed. No champion: thresholds only.
     """
     rules: list[RuleResult] = []
     for metric, bound in thresholds.items():
@@ -56,6 +108,7 @@ def decide(
                 passed=value >= bound if higher else value <= bound,
             )
         )
+    rules.extend(extra_rules)
     promote = all(rule.passed for rule in rules)
     failed = [r for r in rules if not r.passed]
     if promote:

@@ -10,6 +10,8 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,10 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
     Every run carries reproducibility tags and the job itself as ``job.json``, which is
     what ``airflow-ml reproduce RUN_ID`` re-runs.
     """
+    if job.get("partitions"):
+        from airflow_ml_provider.ml.partitions import train_partitions
+
+        return train_partitions(job)
     import mlflow
     from mlflow.models import infer_signature
 
@@ -47,14 +53,7 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
             estimator_path=job["estimator"],
         )
     split = load_split(job["data"], job["task"])
-    experiment_id = use_experiment(
-        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
-    )
-    tags = {str(k): str(v) for k, v in (job.get("tags") or {}).items()}
-    tags.update(reproducibility_tags(job, tags))
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=job.get("run_name"), tags=tags
-    ) as run:
+    with training_run(job) as (run, experiment_id):
         mlflow.log_params({"estimator": job["estimator"], **(job.get("params") or {})})
         mlflow.log_params(
             {
@@ -63,8 +62,6 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
                 "data.sha256": job["data"].get("sha256", ""),
             }
         )
-        mlflow.log_dict(public_job(job), JOB_ARTIFACT)
-        log_validation(job.get("validation"))
         started = time.monotonic()
         search_result = None
         if search_cv is not None:
@@ -97,6 +94,25 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
             "rows_test": len(split.x_test),
             **({"search": search_result} if search_result else {}),
         }
+
+
+@contextmanager
+def training_run(job: dict[str, Any]) -> Iterator[tuple[Any, str]]:
+    """The job's MLflow run, started with its tags and reproducibility tags, ``job.json``
+    and the validation record logged; yields ``(run, experiment_id)``."""
+    import mlflow
+
+    experiment_id = use_experiment(
+        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
+    )
+    tags = {str(k): str(v) for k, v in (job.get("tags") or {}).items()}
+    tags.update(reproducibility_tags(job, tags))
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=job.get("run_name"), tags=tags
+    ) as run:
+        mlflow.log_dict(public_job(job), JOB_ARTIFACT)
+        log_validation(job.get("validation"))
+        yield run, experiment_id
 
 
 def log_validation(validation: dict[str, Any] | None) -> None:

@@ -10,6 +10,8 @@ from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 
 CHAMPION = "champion"
+PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "min_rows": 30}
+PARTITION_TABLE = "gate/partitions.csv"
 
 
 def current_champion(client, model_name: str):
@@ -30,8 +32,12 @@ class EvaluateModelOperator(BaseOperator):
     Scores the challenger (``training["model_uri"]``) and the current ``champion`` version
     on the same held-out rows of the snapshot, then promotes iff every threshold holds and
     the primary metric beats the champion by ``min_improvement``. With no champion, the
-    thresholds alone decide. The decision (each rule: value, bound, pass/fail) is returned,
-    logged and stored on the challenger's MLflow run as ``gate/decision.json``.
+    thresholds alone decide. A partitioned model (``partition_by``) is also compared
+    partition by partition: the rule ``partitions_regressed`` fails when more than
+    ``per_partition["max_regressed_share"]`` of the judged partitions got worse by more than
+    ``max_regression``; the table goes to the run as ``gate/partitions.csv``. The decision
+    (each rule: value, bound, pass/fail) is returned, logged and stored on the challenger's
+    MLflow run as ``gate/decision.json``.
     """
 
     template_fields = ("training", "snapshot")
@@ -52,9 +58,13 @@ class EvaluateModelOperator(BaseOperator):
         thresholds: dict[str, float] | None = None,
         min_improvement: float = 0.0,
         mlflow_conn_id: str = "mlflow_default",
+        partition_by: str | None = None,
+        per_partition: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.partition_by = partition_by
+        self.per_partition = {**PER_PARTITION_DEFAULTS, **(per_partition or {})}
         self.training = training
         self.snapshot = snapshot
         self.model_name = model_name
@@ -71,22 +81,35 @@ class EvaluateModelOperator(BaseOperator):
     def execute(self, context) -> dict[str, Any]:
         from airflow_ml_provider.ml.data import data_section
         from airflow_ml_provider.ml.evaluate import score_models
-        from airflow_ml_provider.ml.gate import decide
+        from airflow_ml_provider.ml.gate import decide, partition_comparison
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         champion = current_champion(client, self.model_name)
         champion_uri = f"models:/{self.model_name}/{champion.version}" if champion else None
-        data = data_section(self.snapshot, self.target, self.features, self.split)
+        data = data_section(
+            self.snapshot, self.target, self.features, self.split, self.partition_by
+        )
         scores = score_models(
             data, self.task, self.metrics, self.training["model_uri"], champion_uri
         )
+        partition_rule, table = None, None
+        if "partitions" in scores:
+            partition_rule, table = partition_comparison(
+                scores["partitions"]["challenger"],
+                scores["partitions"]["champion"],
+                metric=self.primary_metric,
+                **self.per_partition,
+            )
         decision = decide(
             scores["challenger"],
             scores["champion"],
             primary_metric=self.primary_metric,
             thresholds=self.thresholds,
             min_improvement=self.min_improvement,
+            extra_rules=[partition_rule] if partition_rule else [],
         )
+        if table is not None:
+            decision["partitions"] = self._report_partitions(client, table)
         decision.update(
             challenger=scores["challenger"],
             champion=scores["champion"],
@@ -115,3 +138,33 @@ class EvaluateModelOperator(BaseOperator):
             "promote" if decision["promote"] else "reject",
         )
         return decision
+
+    def _report_partitions(self, client, table: list[dict[str, Any]]) -> dict[str, Any]:
+        """Log the worst partitions, store the whole table, return counts for the decision."""
+        import csv
+        import io
+
+        judged = [row for row in table if row["judged"]]
+        worst = sorted(judged, key=lambda row: row["delta"])[:10]
+        for row in worst:
+            self.log.info(
+                "partition %-20s rows=%-5d challenger=%.4f champion=%.4f %s",
+                row["partition"],
+                row["rows"],
+                row["challenger"],
+                row["champion"],
+                "REGRESSED" if row["regressed"] else "",
+            )
+        out = io.StringIO()
+        fields = ["partition", "rows", "challenger", "champion", "delta", "judged", "regressed"]
+        writer = csv.DictWriter(out, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(table)
+        client.log_text(self.training["run_id"], out.getvalue(), PARTITION_TABLE)
+        return {
+            "partitions": len(table),
+            "judged": len(judged),
+            "regressed": sum(row["regressed"] for row in judged),
+            "worst": worst[:5],
+            "table": PARTITION_TABLE,
+        }

@@ -325,7 +325,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     def _finish(self, context, result: dict[str, Any] | None) -> dict[str, Any]:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
-        if not result or "run_id" not in result:
+        if not result or ("run_id" not in result and "partitions" not in result):
             raise TrainingPodFailed(
                 f"training pod finished but wrote no result to {XCOM_RESULT} (got {result!r})"
             )

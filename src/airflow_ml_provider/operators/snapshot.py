@@ -9,9 +9,9 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_ml_provider import settings
+from airflow_ml_provider.operators.storage import is_local
 
 LAST_SNAPSHOT = "last_snapshot.json"
-_LOCAL = ("file", "local", "")
 
 
 def snapshots_folder(artifact_store: str | None, pipeline: str) -> ObjectStoragePath:
@@ -27,17 +27,13 @@ def last_snapshot(artifact_store: str | None, pipeline: str) -> dict[str, Any] |
     return json.loads(record.read_text())
 
 
-def _is_local(path: ObjectStoragePath) -> bool:
-    return (path.protocol or "") in _LOCAL
-
-
 def _publish(partial: ObjectStoragePath, target: ObjectStoragePath) -> None:
     """Move a finished file into place: an atomic rename locally, a server-side copy elsewhere.
 
     Object stores create an object atomically when its upload or copy completes, and a rename
     there is a copy plus delete anyway.
     """
-    if _is_local(target):
+    if is_local(target):
         target.parent.mkdir(parents=True, exist_ok=True)
         partial.fs.mv(partial.path, target.path)
     else:
@@ -48,7 +44,7 @@ def _publish(partial: ObjectStoragePath, target: ObjectStoragePath) -> None:
 def _write_record(folder: ObjectStoragePath, record: dict[str, Any]) -> None:
     data = json.dumps(record, indent=2, sort_keys=True).encode()
     target = folder / LAST_SNAPSHOT
-    if not _is_local(target):
+    if not is_local(target):
         target.write_bytes(data)
         return
     partial = folder / f".partial-{uuid.uuid4().hex}.json"
@@ -110,7 +106,7 @@ class SnapshotDataOperator(BaseOperator):
         # Read before the data: a change landing while we copy triggers the next run.
         changed_at = hook.latest_change()
         folder = snapshots_folder(self.artifact_store, self.pipeline)
-        if _is_local(folder):
+        if is_local(folder):
             folder.mkdir(parents=True, exist_ok=True)
         partial = folder / f".partial-{uuid.uuid4().hex}.parquet"
         try:

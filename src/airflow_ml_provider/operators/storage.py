@@ -7,6 +7,11 @@ from airflow.sdk import ObjectStoragePath
 _LOCAL = ("", "file", "local")
 
 
+def is_local(path: ObjectStoragePath) -> bool:
+    """Whether ``path`` is on the local file system (where folders must exist before writes)."""
+    return (path.protocol or "") in _LOCAL
+
+
 def read_stored_frame(uri: str, data_format: str):
     """A csv/parquet file as a DataFrame; remote files are read through ObjectStoragePath,
     so the store's Airflow connection (``gs://<conn_id>@bucket/...`` or the provider's
@@ -14,7 +19,7 @@ def read_stored_frame(uri: str, data_format: str):
     from airflow_ml_provider.ml.data import read_frame
 
     path = ObjectStoragePath(uri)
-    if (path.protocol or "") in _LOCAL:
+    if is_local(path):
         return read_frame(uri, data_format)
     with path.open("rb") as stream:
         return read_frame(stream, data_format)

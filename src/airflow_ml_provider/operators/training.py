@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import subprocess
@@ -72,10 +73,14 @@ class TrainingJobOperator(BaseOperator):
         validation: dict[str, Any] | Any = None,
         search: dict[str, Any] | None = None,
         pipeline_file: str | None = None,
+        partition_by: str | None = None,
+        partitions: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.snapshot = snapshot
+        self.partition_by = partition_by
+        self.partitions = partitions
         self.validation = validation
         self.search = search
         self.pipeline_file = pipeline_file
@@ -106,7 +111,10 @@ class TrainingJobOperator(BaseOperator):
             "allowed_estimator_modules": list(
                 self.allowed_estimator_modules or settings.allowed_estimator_modules()
             ),
-            "data": data_section(self.snapshot, self.target, self.features, self.split),
+            "data": data_section(
+                self.snapshot, self.target, self.features, self.split, self.partition_by
+            ),
+            "partitions": self.partitions,
             "tracking_uri": hook.tracking_uri,
             "experiment_name": self.experiment_name,
             "artifact_location": hook.experiment_artifact_location(self.experiment_name),
@@ -127,7 +135,11 @@ class TrainingJobOperator(BaseOperator):
         }
 
     def push_run_link(self, context, hook, result: dict[str, Any]) -> None:
-        """The MLflow run URL as XCom ``mlflow_run_url`` (the MlflowRunLink extra link)."""
+        """The MLflow run URL as XCom ``mlflow_run_url`` (the MlflowRunLink extra link).
+
+        A chunk of per-partition models has no run of its own (the assembled model has)."""
+        if "run_id" not in result:
+            return
         context["ti"].xcom_push(
             key="mlflow_run_url", value=hook.run_url(result["experiment_id"], result["run_id"])
         )
@@ -178,3 +190,11 @@ class LocalTrainingOperator(TrainingJobOperator):
             raise AirflowException(
                 f"training process exited with code {code}; last lines:\n" + "\n".join(tail)
             )
+
+
+TRAINING_JOB_ARGUMENTS = frozenset(
+    name
+    for name in inspect.signature(TrainingJobOperator.__init__).parameters
+    if name not in ("self", "kwargs")
+)
+"""The keyword arguments TrainingJobOperator itself takes (the rest go to the runner)."""

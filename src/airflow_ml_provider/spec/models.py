@@ -153,6 +153,12 @@ class DataSpec(_Strict):
     wait: WaitSpec | None = Field(
         None, description="Wait for new data before each run (NewDataSensor)."
     )
+    partition_by: str | None = Field(
+        None,
+        min_length=1,
+        description="Train one model per value of this column, routed by one registered "
+        "model (see training.partitioning).",
+    )
 
     @property
     def resolved_format(self) -> str | None:
@@ -322,6 +328,34 @@ class SearchSpec(_Strict):
         return value
 
 
+class PartitioningSpec(_Strict):
+    """How per-partition training (data.partition_by) fans out and when it counts as done."""
+
+    partitions_per_task: int = Field(
+        50, ge=1, le=100_000, description="Partitions trained by one mapped task (pod/process)."
+    )
+    max_parallel: int = Field(
+        4, ge=1, le=1_000, description="Training tasks of one run running at the same time."
+    )
+    min_partition_rows: int = Field(
+        50,
+        ge=2,
+        description="Partitions with fewer training rows are skipped (the fallback model "
+        "serves them).",
+    )
+    min_success_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of trainable partitions that must train; fewer fails the run.",
+    )
+    fallback: bool = Field(
+        True,
+        description="Train one model on all rows for partitions without their own model "
+        "(unseen, skipped or failed). Without it such rows cannot be scored.",
+    )
+
+
 class TrainingSpec(_Strict):
     """Which estimator is trained, with what parameters, where."""
 
@@ -345,6 +379,9 @@ class TrainingSpec(_Strict):
     )
     search: SearchSpec | None = Field(None, description="Hyper-parameter search (optional).")
     timeout: Duration | None = Field(None, description="execution_timeout of train_model.")
+    partitioning: PartitioningSpec | None = Field(
+        None, description="Fan-out settings of per-partition training (needs data.partition_by)."
+    )
 
     @field_validator("estimator")
     @classmethod
@@ -364,6 +401,25 @@ class TrainingSpec(_Strict):
         return self.task or guess_task_type(self.estimator)
 
 
+class PartitionGateSpec(_Strict):
+    """The per-partition part of the gate for partitioned models."""
+
+    max_regression: float = Field(
+        0.05,
+        ge=0,
+        description="How much worse than the champion one partition's primary metric may get.",
+    )
+    max_regressed_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of judged partitions allowed to regress by more than max_regression.",
+    )
+    min_rows: int = Field(
+        30, ge=1, description="Partitions with fewer held-out rows are reported, not judged."
+    )
+
+
 class EvaluationSpec(_Strict):
     """How the challenger is judged against thresholds and the current champion."""
 
@@ -378,6 +434,11 @@ class EvaluationSpec(_Strict):
     )
     min_improvement: float = Field(
         0.0, description="How much the primary metric must beat the champion by."
+    )
+    per_partition: PartitionGateSpec | None = Field(
+        None,
+        description="Partitioned models: how much single partitions may regress "
+        "(defaults apply when data.partition_by is set).",
     )
 
     @property

@@ -93,6 +93,32 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return problems
 
 
+def partition_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """Partition settings need data.partition_by, and a partition column is not a label."""
+    data, problems = spec.data, []
+    column = data.partition_by
+    if column is None:
+        if spec.training.partitioning is not None:
+            problems.append((("training", "partitioning"), "partitioning needs data.partition_by"))
+        if spec.evaluation.per_partition is not None:
+            problems.append(
+                (("evaluation", "per_partition"), "per_partition needs data.partition_by")
+            )
+        return problems
+    if column == data.target:
+        problems.append(
+            (("data", "partition_by"), f"the target {column!r} cannot be the partition column")
+        )
+    if spec.training.search is not None:
+        problems.append(
+            (
+                ("training", "search"),
+                "search is not available with data.partition_by yet; remove one of them",
+            )
+        )
+    return problems
+
+
 def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Problems that involve more than one field, as (field path, message) pairs."""
     problems: list[tuple[FieldPath, str]] = []
@@ -100,6 +126,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
         problems.append((("schedule",), "start_date is required when schedule is set"))
     problems.extend(source_problems(spec))
     problems.extend(training_problems(spec))
+    problems.extend(partition_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(

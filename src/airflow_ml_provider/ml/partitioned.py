@@ -1,0 +1,161 @@
+"""One model made of many: each row is predicted by its partition's sub-model.
+
+``PartitionedModel`` is a scikit-learn compatible estimator (``predict``, ``predict_proba``,
+``classes_``), so scikit-learn's scorers, the gate and the pyfunc wrapper
+(``ml/router_model.py``) all use it the way they use any fitted estimator. Rows whose
+partition has no sub-model (unseen, skipped or failed in training) go to the fallback model.
+No Airflow imports: this runs in the training process, the pod and in serving.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.base import BaseEstimator
+
+
+class UnroutableRows(ValueError):
+    """Rows of partitions without a sub-model, and no fallback model to send them to."""
+
+
+def partition_key(value: Any) -> str:
+    """The key a partition value is stored under: its text (JSON object keys are text).
+
+    Integral floats read back from parquet or CSV as 3.0 map to the same key as 3.
+    """
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return str(value)
+
+
+class PartitionedModel(BaseEstimator):
+    """Routes each row to the model of its ``partition_by`` value; the fallback takes the rest.
+
+    ``models`` maps partition keys (see ``partition_key``) to fitted estimators that take
+    ``features`` as a plain array in that order (they are fitted on arrays, so
+    per-partition work stays array slicing). Classification sub-models may have seen only
+    some of the classes: their probabilities are placed into the columns of ``classes_``
+    (the union) with zeros elsewhere.
+    """
+
+    def __init__(
+        self,
+        partition_by: str,
+        features: list[str],
+        models: dict[str, Any],
+        fallback: Any | None = None,
+        task: str = "classification",
+    ) -> None:
+        self.partition_by = partition_by
+        self.features = features
+        self.models = models
+        self.fallback = fallback
+        self.task = task
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.estimator_type = "classifier" if self.task == "classification" else "regressor"
+        return tags
+
+    def __sklearn_is_fitted__(self) -> bool:
+        return True
+
+    @property
+    def classes_(self):
+        import numpy as np
+
+        seen = [m.classes_ for m in self._all_models() if hasattr(m, "classes_")]
+        return np.unique(np.concatenate(seen)) if seen else np.array([])
+
+    @property
+    def feature_names_in_(self):
+        import numpy as np
+
+        return np.array([*self.features, self.partition_by], dtype=object)
+
+    def _all_models(self) -> list[Any]:
+        return [*self.models.values(), *([self.fallback] if self.fallback is not None else [])]
+
+    def groups(self, rows) -> list[tuple[Any, Any]]:
+        """(model, row positions) pairs covering every row exactly once."""
+        import numpy as np
+        import pandas as pd
+
+        if self.partition_by not in rows.columns:
+            raise ValueError(f"rows need the partition column {self.partition_by!r}")
+        codes, values = pd.factorize(rows[self.partition_by], use_na_sentinel=False)
+        order = np.argsort(codes, kind="stable")
+        bounds = np.flatnonzero(np.diff(codes[order])) + 1
+        pairs, unrouted, unseen = [], [], []
+        for code, positions in zip(np.unique(codes[order]), np.split(order, bounds), strict=True):
+            key = partition_key(values[code])
+            model = self.models.get(key)
+            if model is None:
+                unrouted.append(positions)
+                unseen.append(key)
+            else:
+                pairs.append((model, positions))
+        if unrouted:
+            if self.fallback is None:
+                raise UnroutableRows(
+                    f"no model for {self.partition_by} = {', '.join(sorted(unseen)[:10])} "
+                    "and no fallback model"
+                )
+            pairs.append((self.fallback, np.concatenate(unrouted)))
+        return pairs
+
+    def predict(self, rows):
+        """Each row predicted by its partition's model (the fallback for the others)."""
+        import numpy as np
+
+        x = rows[self.features].to_numpy()
+        result = None
+        for model, positions in self.groups(rows):
+            predicted = np.asarray(model.predict(x[positions]))
+            if result is None:
+                result = np.empty(len(rows), dtype=predicted.dtype)
+            elif result.dtype != predicted.dtype:
+                result = result.astype(np.result_type(result.dtype, predicted.dtype))
+            result[positions] = predicted
+        return result if result is not None else np.array([])
+
+    def predict_proba(self, rows):
+        """Class probabilities in the order of ``classes_``; classes a sub-model never saw
+        get probability 0 for that partition's rows."""
+        import numpy as np
+
+        classes = self.classes_
+        x = rows[self.features].to_numpy()
+        result = np.zeros((len(rows), len(classes)))
+        for model, positions in self.groups(rows):
+            columns = np.searchsorted(classes, model.classes_)
+            result[np.ix_(positions, columns)] = model.predict_proba(x[positions])
+        return result
+
+
+def load_partitioned_model(config: dict[str, Any], files: dict[str, str]) -> PartitionedModel:
+    """Rebuild the router from its config and the local paths of its model files.
+
+    ``config`` holds ``partition_by``, ``features``, ``task``, ``trusted_types`` and
+    ``bundles`` (file key -> partition keys in it, ``fallback`` for the fallback model);
+    each file is a skops dump of ``{partition key: estimator}``. skops loads only the types
+    recorded when the sub-models were fitted by this package.
+    """
+    import skops.io
+
+    trusted = list(config.get("trusted_types") or [])
+    models: dict[str, Any] = {}
+    fallback = None
+    for name, path in files.items():
+        bundle = skops.io.load(path, trusted=trusted)
+        if name == "fallback":
+            fallback = bundle["fallback"]
+        else:
+            models.update(bundle)
+    return PartitionedModel(
+        partition_by=config["partition_by"],
+        features=list(config["features"]),
+        models=models,
+        fallback=fallback,
+        task=config.get("task", "classification"),
+    )

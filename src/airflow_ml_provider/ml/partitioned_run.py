@@ -1,0 +1,161 @@
+"""Assemble a partitioned training into ONE MLflow run and model (no Airflow imports).
+
+The chunks' sub-model files and the fallback become the artifacts of a models-from-code
+pyfunc (``ml/router_model.py``); the per-partition table is logged as
+``partitions/metrics.csv``; the overall held-out metrics are those of the loaded router,
+so what is registered is exactly what was scored.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED
+
+METRICS_TABLE = "partitions/metrics.csv"
+ROUTER_CODE = Path(__file__).with_name("router_model.py")
+
+
+class PartitionTrainingFailed(RuntimeError):
+    """Too few partitions trained (min_success_ratio), or the fallback model is missing."""
+
+
+def partition_table(plan: dict[str, Any], results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One record per partition of the plan: trained, skipped (with the reason) or failed.
+
+    Partitions of a chunk whose task produced no result (its pod or process died after all
+    retries) are failed with that reason.
+    """
+    reported = {
+        record["partition"]: record
+        for result in results
+        if result.get("chunk") != FALLBACK
+        for record in result["partitions"]
+    }
+    table = list(plan["skipped"])
+    for index, keys in enumerate(plan["chunks"]):
+        for key in keys:
+            table.append(
+                reported.get(key)
+                or {
+                    "partition": key,
+                    "status": FAILED,
+                    "reason": f"the training task of chunk {index} failed",
+                }
+            )
+    return sorted(table, key=lambda record: record["partition"])
+
+
+def check_success(table: list[dict[str, Any]], min_success_ratio: float) -> dict[str, float | int]:
+    """Counts and the success ratio (trained / trainable); raise when below the minimum."""
+    counts = {status: 0 for status in (TRAINED, SKIPPED, FAILED)}
+    for record in table:
+        counts[record["status"]] += 1
+    attempted = counts[TRAINED] + counts[FAILED]
+    ratio = counts[TRAINED] / attempted if attempted else 0.0
+    if counts[TRAINED] == 0 or ratio < min_success_ratio:
+        failed = [r for r in table if r["status"] == FAILED]
+        lines = [f"  {r['partition']}: {r.get('reason', '')}" for r in failed[:20]]
+        more = f"\n  ... and {len(failed) - 20} more" if len(failed) > 20 else ""
+        raise PartitionTrainingFailed(
+            f"{counts[TRAINED]} of {attempted} trainable partitions trained "
+            f"(success ratio {ratio:.3f} < min_success_ratio {min_success_ratio}); "
+            f"{counts[SKIPPED]} skipped. Failed partitions:\n" + "\n".join(lines) + more
+        )
+    return {**counts, "success_ratio": ratio}
+
+
+def _csv(table: list[dict[str, Any]], metrics: list[str]) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    fields = ["partition", "status", "reason", "rows_train", "rows_test", "fit_seconds", *metrics]
+    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
+    writer.writeheader()
+    for record in table:
+        writer.writerow({**record, **(record.get("metrics") or {})})
+    return out.getvalue()
+
+
+def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]) -> dict:
+    """Log the partitioned model as one MLflow run; return what train_model would return."""
+    import mlflow
+    from mlflow.models import infer_signature
+
+    from airflow_ml_provider.ml.data import load_split
+    from airflow_ml_provider.ml.scoring import score
+    from airflow_ml_provider.ml.train import training_run
+
+    table = partition_table(plan, results)
+    counts = check_success(table, float(job.get("min_success_ratio", 1.0)))
+    fallback = next((r for r in results if r.get("chunk") == FALLBACK), None)
+    if fallback is None or not fallback.get("models_uri"):
+        raise PartitionTrainingFailed(
+            "the fallback model was not trained (its task failed); rows of unseen, skipped "
+            "or failed partitions could not be predicted"
+        )
+    bundles = {f"chunk-{r['chunk']:05d}": r for r in results if r.get("chunk") != FALLBACK}
+    bundles[FALLBACK] = fallback
+    trusted = sorted({t for r in bundles.values() for t in r.get("trusted_types") or []})
+    config = {
+        "partition_by": plan["partition_by"],
+        "features": plan["features"],
+        "task": job["task"],
+        "trusted_types": trusted,
+    }
+    split = load_split(job["data"], job["task"])
+    fit_seconds = sum(r.get("fit_seconds") or 0.0 for r in results)
+    with training_run(job) as (run, experiment_id):
+        mlflow.log_params(
+            {
+                "estimator": job["estimator"],
+                **(job.get("params") or {}),
+                "partition_by": plan["partition_by"],
+                "data.rows_train": len(split.x_train),
+                "data.rows_test": len(split.x_test),
+                "data.sha256": job["data"].get("sha256", ""),
+            }
+        )
+        mlflow.log_text(_csv(table, job["metrics"]), METRICS_TABLE)
+        example = split.x_test.head(5)
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=str(ROUTER_CODE),
+            artifacts={name: r["models_uri"] for name, r in bundles.items() if r["models_uri"]},
+            model_config=config,
+            input_example=example,
+            signature=infer_signature(example),
+        )
+        router = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().router
+        metrics = score(router, split.x_test, split.y_test, job["metrics"])
+        mlflow.log_metrics(
+            {
+                **metrics,
+                "fit_seconds": fit_seconds,
+                "partitions.trained": counts[TRAINED],
+                "partitions.skipped": counts[SKIPPED],
+                "partitions.failed": counts[FAILED],
+                "partitions.success_ratio": counts["success_ratio"],
+            }
+        )
+        mlflow.set_tag("airflow_ml.partition_by", plan["partition_by"])
+        print(
+            f"partitioned model: {counts[TRAINED]} trained, {counts[SKIPPED]} skipped, "
+            f"{counts[FAILED]} failed; held-out metrics {metrics}"
+        )
+        return {
+            "run_id": run.info.run_id,
+            "experiment_id": experiment_id,
+            "model_uri": info.model_uri,
+            "metrics": metrics,
+            "rows_train": len(split.x_train),
+            "rows_test": len(split.x_test),
+            "partitions": {
+                **counts,
+                "fit_seconds": fit_seconds,
+                "table": METRICS_TABLE,
+                "failed": [r for r in table if r["status"] == FAILED][:50],
+            },
+        }

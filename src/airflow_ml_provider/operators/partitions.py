@@ -1,0 +1,195 @@
+"""Partitioned training around the training runners: plan the fan-out, assemble the result.
+
+plan_partitions → train_partitions (the training runner, mapped over chunks) → assemble_model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from airflow.sdk import BaseOperator, ObjectStoragePath
+from airflow.sdk.exceptions import AirflowException
+
+from airflow_ml_provider.ml.data import DEFAULT_SPLIT
+from airflow_ml_provider.operators.storage import is_local, read_stored_frame
+from airflow_ml_provider.operators.training import TrainingJobOperator
+
+PLAN_FILE = "plan.json"
+PLAN_XCOM = "plan"
+
+
+def _plan_key(settings: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
+class PlanPartitionsOperator(BaseOperator):
+    """List the partitions of a snapshot and cut the trainable ones into chunks.
+
+    Splits the snapshot into the same train/held-out rows every step uses, skips partitions
+    with fewer than ``min_partition_rows`` training rows (or a single class) with a reason,
+    and writes each chunk of ``partitions_per_task`` partitions to
+    ``<snapshot folder>/partitions/<plan key>/chunk-NNNNN.parquet``. The plan key hashes the
+    data and every setting, so a retry or a later run on the same data reuses the files.
+
+    Returns the list the training task maps over: one item per chunk plus one for the
+    fallback model, each ``{chunk, uri, partition_by, features, output}``. The plan itself
+    (partitions, skipped ones with reasons, chunks) is XCom ``plan``.
+    """
+
+    template_fields = ("snapshot",)
+    ui_color = "#eef7e6"
+
+    def __init__(
+        self,
+        *,
+        snapshot: dict[str, Any] | Any,
+        target: str,
+        partition_by: str,
+        task: str,
+        features: list[str] | None = None,
+        split: dict[str, Any] | None = None,
+        min_partition_rows: int = 50,
+        partitions_per_task: int = 50,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.snapshot = snapshot
+        self.target = target
+        self.partition_by = partition_by
+        self.task = task
+        self.features = features
+        self.split = split or dict(DEFAULT_SPLIT)
+        self.min_partition_rows = min_partition_rows
+        self.partitions_per_task = partitions_per_task
+
+    def execute(self, context) -> list[dict[str, Any]]:
+        settings = {
+            "sha256": self.snapshot.get("sha256") or self.snapshot["uri"],
+            "target": self.target,
+            "partition_by": self.partition_by,
+            "task": self.task,
+            "features": self.features,
+            "split": self.split,
+            "min_partition_rows": self.min_partition_rows,
+            "partitions_per_task": self.partitions_per_task,
+        }
+        folder = ObjectStoragePath(self.snapshot["uri"]).parent / "partitions" / _plan_key(settings)
+        plan_file = folder / PLAN_FILE
+        if plan_file.exists():
+            plan = json.loads(plan_file.read_text())
+            self.log.info("reusing the plan at %s", plan_file)
+        else:
+            plan = self._write_plan(folder)
+            # Written last: its presence means every chunk file is complete.
+            plan_file.write_text(json.dumps(plan, indent=1))
+        self.log.info(
+            "%d partitions of %s: %d trainable in %d chunks, %d skipped",
+            plan["partitions"],
+            self.partition_by,
+            plan["trainable"],
+            len(plan["chunks"]),
+            len(plan["skipped"]),
+        )
+        for record in plan["skipped"][:20]:
+            self.log.info("skipped %s: %s", record["partition"], record["reason"])
+        context["ti"].xcom_push(key=PLAN_XCOM, value=plan)
+        models = folder / "models" / re.sub(r"[^A-Za-z0-9_.-]+", "_", context["run_id"])
+        common = {"partition_by": self.partition_by, "features": plan["features"]}
+        items = [
+            {
+                "chunk": index,
+                "uri": str(folder / _chunk_name(index)),
+                "output": str(models / f"chunk-{index:05d}.skops"),
+                **common,
+            }
+            for index in range(len(plan["chunks"]))
+        ]
+        return [
+            *items,
+            {
+                "chunk": "fallback",
+                "fallback": True,
+                "output": str(models / "fallback.skops"),
+                **common,
+            },
+        ]
+
+    def _write_plan(self, folder: ObjectStoragePath) -> dict[str, Any]:
+        from airflow_ml_provider.ml.partitions import plan_partitions
+
+        frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
+        plan, chunks = plan_partitions(
+            frame,
+            target=self.target,
+            features=self.features,
+            partition_by=self.partition_by,
+            split=self.split,
+            task=self.task,
+            min_partition_rows=self.min_partition_rows,
+            partitions_per_task=self.partitions_per_task,
+        )
+        if is_local(folder):
+            folder.mkdir(parents=True, exist_ok=True)
+        for index, rows in chunks:
+            with (folder / _chunk_name(index)).open("wb") as stream:
+                rows.to_parquet(stream, index=False)
+        return plan
+
+
+def _chunk_name(index: int) -> str:
+    return f"chunk-{index:05d}.parquet"
+
+
+class AssemblePartitionedModelOperator(TrainingJobOperator):
+    """Register-ready result of a partitioned training: ONE MLflow run and model.
+
+    Takes the plan (XCom ``plan`` of plan_partitions) and the results of the mapped training
+    tasks, marks partitions of chunks whose task failed as failed, fails when fewer than
+    ``min_success_ratio`` of the trainable partitions trained, and logs one run with a pyfunc
+    model routing each row to its partition's sub-model (the fallback model for the others)
+    and the per-partition table ``partitions/metrics.csv``. Returns what a training task
+    returns (``run_id``, ``model_uri``, held-out ``metrics``, ...) plus ``partitions`` counts.
+
+    Runs when the training tasks are done, failed or not (``trigger_rule="all_done"``):
+    whether a few failed partitions fail the run is min_success_ratio's call.
+    """
+
+    template_fields: tuple[str, ...] = (*TrainingJobOperator.template_fields, "plan", "results")
+    ui_color = "#e6f2e6"
+
+    def __init__(
+        self,
+        *,
+        plan: dict[str, Any] | Any,
+        results: list[dict[str, Any]] | Any,
+        min_success_ratio: float = 1.0,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("trigger_rule", "all_done")
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.results = results
+        self.min_success_ratio = min_success_ratio
+
+    def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+        from airflow_ml_provider.ml.partitioned_run import PartitionTrainingFailed, assemble
+
+        if not self.plan:
+            raise AirflowException("plan_partitions did not produce a plan; see its log")
+        if not self.partition_by:
+            raise AirflowException("assembling a partitioned model needs partition_by")
+        hook = MlflowHook(self.mlflow_conn_id)
+        hook.get_conn()  # MLflow credentials into this process: the run is logged from here
+        job = self.build_job(context, hook)
+        job["min_success_ratio"] = self.min_success_ratio
+        results = [result for result in (self.results or []) if result]
+        try:
+            result = assemble(job, self.plan, results)
+        except PartitionTrainingFailed as exc:
+            raise AirflowException(str(exc)) from None
+        self.push_run_link(context, hook, result)
+        return result
