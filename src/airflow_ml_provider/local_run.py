@@ -17,6 +17,9 @@ from airflow_ml_provider.spec.errors import SpecError
 PIPELINE_TASKS = (
     "snapshot_data",
     "validate_data",
+    "plan_partitions",
+    "train_partitions",
+    "assemble_model",
     "train_model",
     "evaluate_model",
     "register_model",
@@ -96,14 +99,19 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id)).all()
         xcoms = {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
-        states = {
-            ti.task_id: (ti.state.value if hasattr(ti.state, "value") else ti.state)
-            for ti in dag_run.get_task_instances(session=session)
-        }
+        states: dict[str, str | None] = {}
+        for ti in dag_run.get_task_instances(session=session):
+            state = ti.state.value if hasattr(ti.state, "value") else ti.state
+            # A mapped task is successful only when every one of its instances is.
+            if states.get(ti.task_id, "success") == "success":
+                states[ti.task_id] = state
     validation = xcoms.get(("validate_data", "validation")) or {}
     decision = xcoms.get(("evaluate_model", "return_value")) or {}
     registration = xcoms.get(("register_model", "return_value")) or {}
-    training = xcoms.get(("train_model", "return_value")) or {}
+    training_task = (
+        "assemble_model" if ("assemble_model", "return_value") in xcoms else "train_model"
+    )
+    training = xcoms.get((training_task, "return_value")) or {}
     state = dag_run.state.value if hasattr(dag_run.state, "value") else str(dag_run.state)
     return {
         "dag_id": dag.dag_id,
@@ -130,10 +138,11 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         else None,
         "promoted": bool(decision.get("promote")) and states.get("register_model") == "success",
         "mlflow_run_id": training.get("run_id"),
+        "partitions": training.get("partitions"),
         "snapshot": xcoms.get(("snapshot_data", "return_value")),
         "summary": xcoms.get(("notify", "return_value")),
         "links": {
-            "mlflow_run": xcoms.get(("train_model", "mlflow_run_url")),
+            "mlflow_run": xcoms.get((training_task, "mlflow_run_url")),
             "model_version": xcoms.get(("register_model", "model_version_url")),
             "data_docs": xcoms.get(("validate_data", "_link_DataDocsLink")),
         },

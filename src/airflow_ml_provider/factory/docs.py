@@ -43,6 +43,7 @@ def pipeline_doc(loaded: LoadedPipeline) -> str:
         ("Thresholds", spec.evaluation.thresholds or "none"),
         ("Min improvement over champion", spec.evaluation.min_improvement),
         ("Registered model", f"{spec.model_name} (connection {spec.registry.mlflow_conn_id})"),
+        ("Partitioned by", spec.data.partition_by or "not partitioned"),
         ("Deployment", spec.deployment.strategy),
         ("Retries", f"{spec.retries} every {format_duration(spec.retry_delay)}"),
         ("Alerts", spec.alerts.email or "none"),
@@ -51,8 +52,14 @@ def pipeline_doc(loaded: LoadedPipeline) -> str:
     return (
         f"# {spec.pipeline}\n\n{spec.description or '(no description)'}\n\n"
         + ("wait_for_data → " if spec.data.wait else "")
-        + "snapshot_data → validate_data → train_model → evaluate_model → register_model → "
-        "deploy_model → notify\n\n"
+        + "snapshot_data → validate_data → "
+        + (
+            f"plan_partitions → train_partitions (one task per {spec.data.partition_by} chunk) "
+            "→ assemble_model"
+            if spec.data.partition_by
+            else "train_model"
+        )
+        + " → evaluate_model → register_model → deploy_model → notify\n\n"
         f"| Setting | Value |\n|---|---|\n{table}\n"
     )
 

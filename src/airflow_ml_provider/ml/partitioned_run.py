@@ -156,6 +156,6 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
                 **counts,
                 "fit_seconds": fit_seconds,
                 "table": METRICS_TABLE,
-                "failed": [r for r in table if r["status"] == FAILED][:50],
+                "failed_partitions": [r for r in table if r["status"] == FAILED][:50],
             },
         }

@@ -1,0 +1,177 @@
+"""Partitioned training through dag.test(): real Airflow (SQLite) with dynamic task mapping,
+real MLflow (SQLite store), real Great Expectations, real scikit-learn, the local runner.
+
+50 stores, each with its own relation between features and label, so a model per store
+beats one model for all; two tiny stores are skipped and served by the fallback model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+STORES, ROWS, FEATURES = 50, 200, ["x0", "x1", "x2", "x3"]
+
+
+def store_data(seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    weights = rng.normal(size=(STORES, len(FEATURES))) * 3
+    frames = []
+    for store in range(STORES):
+        x = rng.normal(size=(ROWS, len(FEATURES)))
+        label = (x @ weights[store] + rng.normal(size=ROWS) > 0).astype(int)
+        frames.append(pd.DataFrame(x, columns=FEATURES).assign(store=f"s{store:02d}", label=label))
+    tiny = rng.normal(size=(8, len(FEATURES)))
+    for name in ("tiny_a", "tiny_b"):
+        frames.append(pd.DataFrame(tiny, columns=FEATURES).assign(store=name, label=[0, 1] * 4))
+    return pd.concat(frames, ignore_index=True)
+
+
+PIPELINE = """
+pipeline: {name}
+data:
+  source: data/stores.csv
+  target: label
+  partition_by: store
+  split: {{test_size: 0.25, seed: 3, stratify: true}}
+validation:
+  expectations:
+    - expect_column_values_to_not_be_null: {{column: store}}
+training:
+  estimator: sklearn.linear_model.LogisticRegression
+  params: {params}
+  partitioning:
+    partitions_per_task: 10
+    max_parallel: 2
+    min_partition_rows: 20
+    min_success_ratio: 0.9
+evaluation:
+  primary_metric: accuracy
+  metrics: [roc_auc]
+  thresholds: {{accuracy: 0.7}}
+registry:
+  model_name: {name}_model
+"""
+
+
+def write_partitioned(folder: Path, name: str, params: str = "{C: 1.0}") -> Path:
+    (folder / "data").mkdir(parents=True, exist_ok=True)
+    store_data().to_csv(folder / "data" / "stores.csv", index=False)
+    path = folder / f"{name}.yaml"
+    path.write_text(PIPELINE.format(name=name, params=params))
+    return path
+
+
+def independent_models(frame: pd.DataFrame, stores: list[str]):
+    """Models fitted here with scikit-learn alone, on the rows the pipeline trains on."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import train_test_split
+
+    train, _ = train_test_split(frame, test_size=0.25, random_state=3, stratify=frame["label"])
+    per_store = {
+        store: LogisticRegression(C=1.0).fit(
+            train.loc[train.store == store, FEATURES].to_numpy(),
+            train.loc[train.store == store, "label"],
+        )
+        for store in stores
+    }
+    overall = LogisticRegression(C=1.0).fit(train[FEATURES].to_numpy(), train["label"])
+    return per_store, overall
+
+
+@pytest.fixture(scope="module")
+def first_run(tmp_path_factory, airflow_db):
+    from airflow_ml_provider.local_run import run_pipeline_file
+
+    folder = tmp_path_factory.mktemp("partitioned")
+    path = write_partitioned(folder, "e2e_stores")
+    return path, run_pipeline_file(path)
+
+
+def test_fifty_partitions_train_as_one_registered_router_model(first_run):
+    import mlflow
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    _, result = first_run
+    assert result["state"] == "success", result["tasks"]
+    for task in ("plan_partitions", "train_partitions", "assemble_model", "register_model"):
+        assert result["tasks"][task] == "success", result["tasks"]
+    partitions = result["partitions"]
+    assert (partitions["trained"], partitions["skipped"], partitions["failed"]) == (50, 2, 0)
+    assert result["promoted"] and result["model"]["aliases"]["champion"] == 1
+
+    MlflowHook().get_conn()
+    model = mlflow.pyfunc.load_model("models:/e2e_stores_model@champion")
+    frame = store_data()
+    rows = frame[frame.store.isin(["s03", "s17", "s41"])].groupby("store").head(20)
+    unseen = rows.head(10).assign(store="brand_new_store")
+    skipped = frame[frame.store == "tiny_a"]
+    per_store, overall = independent_models(frame, ["s03", "s17", "s41"])
+
+    predicted = model.predict(rows.drop(columns="label"))
+    for store, expected in per_store.items():
+        mask = (rows.store == store).to_numpy()
+        assert (predicted[mask] == expected.predict(rows.loc[mask, FEATURES].to_numpy())).all()
+    router = model.unwrap_python_model().router
+    s17 = rows[rows.store == "s17"]
+    np.testing.assert_allclose(
+        router.predict_proba(s17)[:, 1],
+        per_store["s17"].predict_proba(s17[FEATURES].to_numpy())[:, 1],
+        rtol=1e-6,
+    )
+    for other in (unseen, skipped):  # no model of their own: the fallback answers
+        np.testing.assert_array_equal(
+            model.predict(other.drop(columns="label")), overall.predict(other[FEATURES].to_numpy())
+        )
+    # The routing is the point: one model per store beats one model for all of them.
+    held = frame[frame.store.str.startswith("s")]
+    per_store_accuracy = (model.predict(held.drop(columns="label")) == held.label).mean()
+    overall_accuracy = (overall.predict(held[FEATURES].to_numpy()) == held.label).mean()
+    assert per_store_accuracy > overall_accuracy + 0.1
+
+
+def test_partition_table_and_gate_are_on_the_run(first_run):
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    _, result = first_run
+    client = MlflowHook().get_conn()
+    run = client.get_run(result["mlflow_run_id"])
+    assert run.data.metrics["partitions.trained"] == 50
+    assert run.data.metrics["partitions.skipped"] == 2
+    assert run.data.tags["airflow_ml.partition_by"] == "store"
+    table = pd.read_csv(client.download_artifacts(run.info.run_id, "partitions/metrics.csv"))
+    assert len(table) == 52
+    skipped = table[table.status == "skipped"].set_index("partition")
+    assert set(skipped.index) == {"tiny_a", "tiny_b"}
+    assert "fewer than min_partition_rows 20" in skipped.loc["tiny_a", "reason"]
+    trained = table[table.status == "trained"]
+    assert trained["accuracy"].between(0.5, 1.0).all()
+    assert (trained["rows_train"] + trained["rows_test"] == ROWS).all()
+    assert trained["rows_train"].sum() == pytest.approx(STORES * ROWS * 0.75, rel=0.02)
+    # First model: no champion to compare partitions with; the table is still written.
+    assert [rule["rule"] for rule in result["decision"]["rules"]] == ["threshold_min"]
+    gate_table = pd.read_csv(client.download_artifacts(run.info.run_id, "gate/partitions.csv"))
+    # One row per partition present in the held-out rows (a tiny store may have none there).
+    assert {f"s{i:02d}" for i in range(STORES)} <= set(gate_table["partition"])
+    assert gate_table["champion"].isna().all() and not gate_table["judged"].any()
+
+
+def test_a_run_that_makes_partitions_worse_keeps_the_champion(first_run, tmp_path):
+    """Heavily regularised per-store models lose on most stores: partitions_regressed fails."""
+    from airflow_ml_provider.local_run import run_pipeline_file
+
+    path, _ = first_run
+    worse = path.with_name("e2e_stores_worse.yaml")
+    # Another pipeline file (its own DAG) registering into the same model.
+    text = path.read_text().replace("{C: 1.0}", "{C: 0.0005}")
+    worse.write_text(text.replace("pipeline: e2e_stores", "pipeline: e2e_stores_worse", 1))
+    result = run_pipeline_file(worse)
+    rules = {rule["rule"]: rule for rule in result["decision"]["rules"]}
+    assert rules["partitions_regressed"]["passed"] is False, rules
+    assert rules["partitions_regressed"]["value"] > 0.1
+    assert result["promoted"] is False
+    assert result["model"]["aliases"]["champion"] == 1
