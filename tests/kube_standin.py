@@ -25,7 +25,8 @@ What is stood in for:
 * failures: a pod whose image is listed in ``StandIn.behaviours`` does not run but reports
   ``oom`` (OOMKilled, exit 137), ``evicted`` (phase Failed, reason Evicted),
   ``image_pull`` (waiting ImagePullBackOff) or ``unschedulable`` (PodScheduled False,
-  reason Unschedulable, with a scheduler-like message).
+  reason Unschedulable, with a scheduler-like message); ``oom_once`` is OOMKilled the
+  first time that image runs and runs normally after (a retry that succeeds).
 
 Usage: ``with StandIn() as cluster: cluster.kubeconfig`` (a file path); ``cluster.pods``
 holds the live pods as JSON dicts, ``cluster.created`` every pod ever created.
@@ -382,6 +383,9 @@ class StandIn:
 
     def _kubelet(self, pod: _Pod) -> None:
         behaviour = self.behaviours.get(pod.base["image"], "run")
+        if behaviour == "oom_once":
+            self.behaviours[pod.base["image"]] = "run"
+            behaviour = "oom"
         time.sleep(0.2)  # scheduling
         sidecar = {"running": {"startedAt": _now()}}
         if behaviour == "unschedulable":

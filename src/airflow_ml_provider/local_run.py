@@ -17,15 +17,17 @@ from airflow_ml_provider.spec.errors import SpecError
 PIPELINE_TASKS = (
     "snapshot_data",
     "validate_data",
-    "plan_partitions",
-    "train_partitions",
-    "assemble_model",
     "train_model",
     "evaluate_model",
     "register_model",
     "deploy_model",
     "notify",
 )
+
+PARTITIONED_TRAINING = ("plan_partitions", "train_partitions", "assemble_model")
+"""What replaces train_model in a partitioned pipeline."""
+_TRAINING = PIPELINE_TASKS.index("train_model")
+TASK_ORDER = (*PIPELINE_TASKS[:_TRAINING], *PARTITIONED_TRAINING, *PIPELINE_TASKS[_TRAINING:])
 
 
 def use_scratch_home() -> Path:
@@ -153,7 +155,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
 def _task_order(task_id: str) -> int:
     if task_id == "wait_for_data":  # the optional NewDataSensor in front of snapshot_data
         return -1
-    return PIPELINE_TASKS.index(task_id) if task_id in PIPELINE_TASKS else len(PIPELINE_TASKS)
+    return TASK_ORDER.index(task_id) if task_id in TASK_ORDER else len(TASK_ORDER)
 
 
 def model_state(model_name: str, mlflow_conn_id: str, version: int | None) -> dict[str, Any]:

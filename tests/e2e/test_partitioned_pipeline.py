@@ -175,3 +175,12 @@ def test_a_run_that_makes_partitions_worse_keeps_the_champion(first_run, tmp_pat
     assert rules["partitions_regressed"]["value"] > 0.1
     assert result["promoted"] is False
     assert result["model"]["aliases"]["champion"] == 1
+
+
+def test_reproduce_says_it_does_not_rebuild_partitioned_models(first_run):
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.reproduce import ReproduceError, reproduce
+
+    _, result = first_run
+    with pytest.raises(ReproduceError, match="is a partitioned model \\(one model per 'store'\\)"):
+        reproduce(result["mlflow_run_id"], MlflowHook().tracking_uri)

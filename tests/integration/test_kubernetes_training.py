@@ -384,3 +384,94 @@ def test_an_unschedulable_pod_names_the_schedulers_reason(tmp_path, airflow_db, 
     assert "nschedulable" in first_line, str(error)
     assert "3 Insufficient nvidia.com/gpu" in str(error)
     assert cluster.pods == {}
+
+
+def test_partitioned_training_fans_out_one_pod_per_chunk(tmp_path, airflow_db, cluster):
+    """A partitioned pipeline with runner kubernetes, built by the DAG factory: the mapped
+    KubernetesTrainingOperator starts one pod per chunk plus one for the fallback model (the
+    stand-in's "kubelet" runs each pod's command), and the router model is registered."""
+    import numpy as np
+    import pandas as pd
+
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.local_run import collect_result, run_dag
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    rng = np.random.default_rng(5)
+    frames = []
+    for region in range(6):
+        x = rng.normal(size=(120, 3))
+        label = (x[:, region % 3] > 0).astype(int)
+        frames.append(pd.DataFrame(x, columns=["a", "b", "c"]).assign(region=region, label=label))
+    (tmp_path / "data").mkdir()
+    pd.concat(frames).to_csv(tmp_path / "data" / "regions.csv", index=False)
+    path = tmp_path / "k8s_regions.yaml"
+    path.write_text(
+        "pipeline: k8s_regions\n"
+        "data: {source: data/regions.csv, target: label, partition_by: region}\n"
+        "training:\n"
+        "  estimator: sklearn.linear_model.LogisticRegression\n"
+        + KUBERNETES
+        + "  partitioning: {partitions_per_task: 2, max_parallel: 2, min_partition_rows: 20}\n"
+        "evaluation: {primary_metric: accuracy}\n"
+    )
+    loaded = load_pipeline(path)
+    dag = build_dag(loaded)
+    mapped = dag.get_task("train_partitions")
+    assert mapped.partial_kwargs["max_active_tis_per_dagrun"] == 2
+    mapped.partial_kwargs.update(FAST)
+    dag_run = run_dag(dag)
+    result = collect_result(dag, dag_run, loaded.spec.model_name, "mlflow_default")
+    assert result["state"] == "success", (result["tasks"], cluster.requests[-5:])
+    assert result["partitions"]["trained"] == 6
+    assert result["model"]["aliases"]["champion"] == 1
+
+    assert len(cluster.created) == 4  # 3 chunks of 2 partitions + the fallback
+    jobs = [
+        json.loads(
+            next(
+                e["value"]
+                for e in pod["spec"]["containers"][0]["env"]
+                if e["name"] == "AIRFLOW_ML_JOB"
+            )
+        )
+        for pod in cluster.created
+    ]
+    assert sorted(str(job["partitions"]["chunk"]) for job in jobs) == ["0", "1", "2", "fallback"]
+    assert all(job["data"]["partition_by"] == "region" for job in jobs)
+    assert cluster.pods == {}  # every pod deleted when it finished
+
+
+def test_an_oom_killed_pod_is_retried_in_a_new_pod(tmp_path, airflow_db, cluster):
+    """retries=1: the first pod is OOMKilled (stand-in), the task is retried, the second pod
+    trains; both pods are gone afterwards and the try number is on each pod's labels."""
+    import datetime as dt
+
+    from airflow.sdk import DAG
+
+    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    image = "registry.example.com/ml/trainer:oom-once"
+    cluster.behaviours[image] = "oom_once"
+    loaded = load_pipeline(write_pipeline(tmp_path, "k8s_retry"))
+    csv = tmp_path / "data" / EXAMPLE_CSV.name
+    snapshot = {"uri": f"file://{csv}", "format": "csv", "sha256": "0" * 64}
+    with DAG("k8s_retry", schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) as dag:
+        training_operator(
+            loaded,
+            snapshot,
+            image=image,
+            deferrable=False,
+            retries=1,
+            retry_delay=dt.timedelta(seconds=0),
+            **FAST,
+        )
+    register_for_test(dag)
+    dag_run = dag.test()
+    state, xcoms = task_outcome(dag_run)
+    assert state == "success"
+    assert xcoms["return_value"]["metrics"]["roc_auc"] > 0.9
+    tries = [pod["metadata"]["labels"]["airflow-ml/try-number"] for pod in cluster.created]
+    assert tries == ["1", "2"]
+    assert cluster.pods == {}

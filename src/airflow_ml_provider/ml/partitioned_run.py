@@ -86,6 +86,7 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
 
     from airflow_ml_provider.ml.data import load_split
     from airflow_ml_provider.ml.scoring import score
+    from airflow_ml_provider.ml.tracking import model_requirements
     from airflow_ml_provider.ml.train import training_run
 
     table = partition_table(plan, results)
@@ -127,6 +128,9 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
             model_config=config,
             input_example=example,
             signature=infer_signature(example),
+            pip_requirements=model_requirements(
+                ["sklearn", "skops", "pandas", "numpy", job["estimator"]], with_provider=True
+            ),
         )
         router = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().router
         metrics = score(router, split.x_test, split.y_test, job["metrics"])

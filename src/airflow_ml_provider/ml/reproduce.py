@@ -219,6 +219,12 @@ def reproduce(run_id: str, tracking_uri: str) -> dict[str, Any]:
 
     run, job = load_run(tracking_uri, run_id)
     tags = run.data.tags
+    if job["data"].get("partition_by"):
+        raise ReproduceError(
+            f"run {run_id} is a partitioned model (one model per "
+            f"{job['data']['partition_by']!r}); reproduce re-trains single models only. "
+            "Trigger the pipeline's DAG on the same snapshot to rebuild it"
+        )
     expected = tags.get("airflow_ml.data_sha256") or job["data"].get("sha256", "")
     verify_data(job, expected)
     client = mlflow.MlflowClient(tracking_uri)

@@ -19,7 +19,7 @@ from airflow_ml_provider.ml.data import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError, build_estimator
 from airflow_ml_provider.ml.reproduce import JOB_ARTIFACT, public_job, reproducibility_tags
 from airflow_ml_provider.ml.scoring import score
-from airflow_ml_provider.ml.tracking import use_experiment
+from airflow_ml_provider.ml.tracking import model_requirements, use_experiment
 
 
 def train(job: dict[str, Any]) -> dict[str, Any]:
@@ -83,6 +83,9 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
             signature=signature,
             input_example=example,
             skops_trusted_types=_types_we_created(estimator),
+            pip_requirements=model_requirements(
+                ["sklearn", "skops", "pandas", "numpy", job["estimator"]]
+            ),
         )
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         return {

@@ -1,0 +1,180 @@
+"""Partition fan-out: N partitions x 2,000 rows trained, evaluated and registered as one model.
+
+Run from the repository root:
+
+    .venv/bin/python benchmarks/partitions.py [--partitions 100 1000 10000] [--per-task 250]
+
+For each size, one child process (a fresh scratch AIRFLOW_HOME with its own SQLite metadata
+DB and MLflow store) runs a whole partitioned pipeline through the local runner —
+``airflow_ml_provider.local_run.run_pipeline_file``, what ``airflow-ml run`` does:
+snapshot_data → validate_data → plan_partitions → train_partitions (mapped, one task per
+``--per-task`` partitions, plus the fallback model) → assemble_model → evaluate_model →
+register_model → deploy_model → notify, with LogisticRegression on 20 float features.
+
+Reported per size:
+
+* ``wall_s``: the DAG run, first task start to last task end (the DB migration and data
+  generation are not timed);
+* ``per_partition_ms``: wall_s / partitions;
+* ``fit_s``: the sum of the estimators' ``fit`` calls (per-partition models and fallback),
+  as the training processes measured them;
+* ``overhead``: the share of wall_s outside ``fit`` — everything else the pipeline does;
+* ``train_overhead``: the same share within the training tasks only (train_partitions:
+  process start, reading the chunk, per-partition scoring, writing the models);
+* ``tasks``: seconds per task (mapped tasks summed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROWS, FEATURES = 2_000, 20
+TARGETS = {"wall_s": 300.0, "overhead": 0.30}
+
+PIPELINE = """
+pipeline: bench_partitions
+data:
+  source: {data}
+  target: label
+  partition_by: segment
+validation:
+  expectations:
+    - expect_column_values_to_not_be_null: {{column: segment}}
+training:
+  estimator: sklearn.linear_model.LogisticRegression
+  params: {{max_iter: 200}}
+  partitioning:
+    partitions_per_task: {per_task}
+    max_parallel: 2
+    min_partition_rows: 50
+    min_success_ratio: 0.99
+evaluation:
+  primary_metric: roc_auc
+  metrics: [accuracy]
+"""
+
+
+def generate(folder: Path, partitions: int) -> Path:
+    """``partitions`` x 2,000 rows, each segment with its own linear relation to the label."""
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(partitions)
+    path = folder / "segments.parquet"
+    writer = None
+    for start in range(0, partitions, 500):
+        count = min(500, partitions - start)
+        segment = np.repeat(np.arange(start, start + count), ROWS)
+        x = rng.normal(size=(count * ROWS, FEATURES)).astype("float64")
+        weights = rng.normal(size=(count, FEATURES))
+        logit = np.einsum("ij,ij->i", x, weights[segment - start])
+        label = (logit + rng.normal(size=len(segment)) > 0).astype("int64")
+        frame = pd.DataFrame(x, columns=[f"f{i:02d}" for i in range(FEATURES)])
+        frame["segment"] = [f"seg{s:05d}" for s in segment]
+        frame["label"] = label
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    writer.close()
+    return path
+
+
+def child(partitions: int, per_task: int, folder: Path) -> dict:
+    """Run the pipeline once in this process and measure it (called in a fresh process)."""
+    os.environ["AIRFLOW_HOME"] = str(folder / "airflow")
+    os.environ["AIRFLOW_ML_HOME"] = str(folder / "airflow")
+    data = generate(folder, partitions)
+    yaml_file = folder / "bench_partitions.yaml"
+    yaml_file.write_text(PIPELINE.format(data=data, per_task=per_task))
+
+    from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
+
+    prepare_environment(folder)
+    started = time.monotonic()
+    result = run_pipeline_file(yaml_file)
+    total = time.monotonic() - started
+    assert result["state"] == "success", result["tasks"]
+
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    with create_session() as session:
+        tis = session.scalars(
+            select(TaskInstance).where(TaskInstance.run_id == result["run_id"])
+        ).all()
+        tasks: dict[str, float] = {}
+        for ti in tis:
+            tasks[ti.task_id] = tasks.get(ti.task_id, 0.0) + (
+                ti.end_date - ti.start_date
+            ).total_seconds()
+        wall = (max(ti.end_date for ti in tis) - min(ti.start_date for ti in tis)).total_seconds()
+    run = MlflowHook().get_conn().get_run(result["mlflow_run_id"])
+    fit = run.data.metrics["fit_seconds"]
+    return {
+        "partitions": partitions,
+        "rows": partitions * ROWS,
+        "per_task": per_task,
+        "wall_s": round(wall, 1),
+        "run_pipeline_file_s": round(total, 1),
+        "per_partition_ms": round(wall / partitions * 1000, 1),
+        "fit_s": round(fit, 1),
+        "overhead": round(1 - fit / wall, 3),
+        "train_overhead": round(1 - fit / tasks["train_partitions"], 3),
+        "trained": run.data.metrics["partitions.trained"],
+        "roc_auc": round(run.data.metrics["roc_auc"], 4),
+        "tasks": {k: round(v, 1) for k, v in sorted(tasks.items(), key=lambda kv: -kv[1])},
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--partitions", type=int, nargs="+", default=[100, 1_000, 10_000])
+    parser.add_argument("--per-task", type=int, default=250)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--folder", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args.per_task, Path(args.folder))))
+        return 0
+    for partitions in args.partitions:
+        with tempfile.TemporaryDirectory(prefix="bench-partitions-") as folder:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    str(partitions),
+                    "--per-task",
+                    str(args.per_task),
+                    "--folder",
+                    folder,
+                ],
+                capture_output=True,
+                text=True,
+            )
+        if done.returncode != 0:
+            print(done.stderr[-3000:], file=sys.stderr)
+            return done.returncode
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        report["meets"] = {
+            "wall_s": report["wall_s"] < TARGETS["wall_s"],
+            "overhead": report["overhead"] < TARGETS["overhead"],
+        }
+        print(json.dumps(report), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

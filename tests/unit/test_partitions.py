@@ -1,0 +1,191 @@
+"""Partitioned training below the DAG: the YAML contract, the planner, a chunk with a
+failing partition, min_success_ratio and the router model — real pandas and scikit-learn."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_spec_errors import GOOD, errors_of, write
+
+from airflow_ml_provider.spec import load_pipeline
+
+PARTITIONED = GOOD.replace(
+    "  target: churned\n", "  target: churned\n  partition_by: region\n"
+).replace(
+    "  params: {n_estimators: 10}\n",
+    "  params: {n_estimators: 10}\n"
+    "  partitioning: {partitions_per_task: 20, max_parallel: 3, min_partition_rows: 40}\n",
+)
+
+
+def test_partitioned_pipeline_loads_with_its_settings(tmp_path):
+    spec = load_pipeline(write(tmp_path, PARTITIONED)).spec
+    assert spec.data.partition_by == "region"
+    settings = spec.training.partitioning
+    assert (settings.partitions_per_task, settings.max_parallel) == (20, 3)
+    assert (settings.min_partition_rows, settings.min_success_ratio) == (40, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "expected"),
+    [
+        (
+            "  partition_by: region\n",
+            "",
+            ":18:17: training.partitioning: partitioning needs data.partition_by",
+        ),
+        (
+            "  partition_by: region\n",
+            "  partition_by: churned\n",
+            ":11:17: data.partition_by: the target 'churned' cannot be the partition column",
+        ),
+        (
+            "partitions_per_task: 20",
+            "partitions_per_task: 0",
+            ":19:39: training.partitioning.partitions_per_task: input should be greater than or equal to 1 (got 0)",
+        ),
+        (
+            "min_partition_rows: 40}",
+            "min_partition_rows: 40, min_success_ratio: 1.5}",
+            "training.partitioning.min_success_ratio: input should be less than or equal to 1 (got 1.5)",
+        ),
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  search: {method: grid, params: {max_depth: [3]}}\n",
+            "training.search: search is not available with data.partition_by yet",
+        ),
+    ],
+)
+def test_bad_partition_settings_are_refused_at_the_field(tmp_path, old, new, expected):
+    assert old in PARTITIONED
+    message = errors_of(write(tmp_path, PARTITIONED.replace(old, new, 1)))
+    assert expected in message, message
+
+
+def regions(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    frames = []
+    for region, rows in counts.items():
+        x = rng.normal(size=(rows, 2))
+        label = (x[:, 0] > 0).astype(int)
+        frames.append(pd.DataFrame(x, columns=["a", "b"]).assign(region=region, label=label))
+    return pd.concat(frames, ignore_index=True)
+
+
+def plan_of(frame, **overrides):
+    from airflow_ml_provider.ml.partitions import plan_partitions
+
+    settings = {
+        "target": "label",
+        "features": None,
+        "partition_by": "region",
+        "split": {"test_size": 0.25, "seed": 1, "stratify": True},
+        "task": "classification",
+        "min_partition_rows": 30,
+        "partitions_per_task": 2,
+        **overrides,
+    }
+    return plan_partitions(frame, **settings)
+
+
+def test_plan_skips_small_and_single_class_partitions_and_chunks_the_rest():
+    from airflow_ml_provider.ml.data import split_frame
+
+    frame = regions({"north": 200, "south": 120, "east": 100, "west": 100, "tiny": 12})
+    frame.loc[frame.region == "west", "label"] = 1  # one class only
+    plan, chunks = plan_of(frame)
+    skipped = {r["partition"]: r["reason"] for r in plan["skipped"]}
+    assert "fewer than min_partition_rows 30" in skipped["tiny"]
+    assert skipped["west"] == "one class only in its training rows"
+    assert plan["chunks"] == [["east", "north"], ["south"]]
+    assert plan["features"] == ["a", "b"]
+    chunks = dict(chunks)
+    assert set(chunks[0]["region"]) == {"east", "north"} and len(chunks[0]) == 300
+    # The held-out flag marks exactly the rows every other step holds out.
+    held = split_frame(
+        frame,
+        target="label",
+        features=None,
+        test_size=0.25,
+        seed=1,
+        stratify=True,
+        task="classification",
+        partition_by="region",
+    ).x_test
+    flagged = chunks[0][chunks[0]["__airflow_ml_heldout__"]]
+    expected = held[held.region.isin(["east", "north"])]
+    assert sorted(flagged[["a", "b"]].itertuples(index=False)) == sorted(
+        expected[["a", "b"]].itertuples(index=False)
+    )
+
+
+def chunk_job(tmp_path, frame) -> dict:
+    plan, chunks = plan_of(frame, partitions_per_task=10)
+    index, rows = next(chunks)
+    rows.to_parquet(tmp_path / "chunk.parquet")
+    return plan, {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {},
+        "task": "classification",
+        "metrics": ["accuracy", "roc_auc"],
+        "allowed_estimator_modules": ["sklearn."],
+        "data": {"target": "label"},
+        "partitions": {
+            "chunk": index,
+            "uri": str(tmp_path / "chunk.parquet"),
+            "partition_by": "region",
+            "features": plan["features"],
+            "output": str(tmp_path / "models" / "chunk-00000.skops"),
+        },
+    }
+
+
+def test_a_failing_partition_is_reported_and_the_others_train(tmp_path):
+    from airflow_ml_provider.ml.partitioned_run import (
+        PartitionTrainingFailed,
+        check_success,
+        partition_table,
+    )
+    from airflow_ml_provider.ml.partitions import train_partitions
+
+    frame = regions({"north": 200, "south": 120, "east": 100})
+    frame.loc[frame.index[frame.region == "east"][:5], "a"] = np.inf  # cannot be fitted
+    plan, job = chunk_job(tmp_path, frame)
+    result = train_partitions(job)
+    by_key = {r["partition"]: r for r in result["partitions"]}
+    assert by_key["east"]["status"] == "failed"
+    assert by_key["east"]["reason"].startswith("ValueError: Input X contains infinity")
+    assert by_key["north"]["status"] == "trained"
+    assert 0.8 < by_key["north"]["metrics"]["accuracy"] <= 1.0
+    assert (tmp_path / "models" / "chunk-00000.skops").stat().st_size > 0
+
+    table = partition_table(plan, [result])
+    assert check_success(table, 0.6)["success_ratio"] == pytest.approx(2 / 3)
+    with pytest.raises(PartitionTrainingFailed) as caught:
+        check_success(table, 0.9)
+    assert "2 of 3 trainable partitions trained" in str(caught.value)
+    assert "east: ValueError: Input X contains infinity" in str(caught.value)
+    # A chunk whose task died reported nothing: its partitions count as failed.
+    lost = partition_table(plan, [])
+    assert {r["status"] for r in lost} == {"failed"}
+    assert lost[0]["reason"] == "the training task of chunk 0 failed"
+
+
+def test_router_routes_rows_aligns_classes_and_refuses_unroutable_rows():
+    from sklearn.linear_model import LogisticRegression
+
+    from airflow_ml_provider.ml.partitioned import PartitionedModel, UnroutableRows
+
+    x = np.array([[0.0], [1.0], [2.0], [3.0]])
+    two = LogisticRegression().fit(x, [0, 0, 1, 1])
+    three = LogisticRegression().fit(x, [0, 1, 2, 2])
+    router = PartitionedModel("region", ["a"], {"n": two, "7": three}, fallback=None)
+    rows = pd.DataFrame({"a": [0.0, 3.0, 0.0], "region": ["n", 7.0, "n"]})
+    assert list(router.classes_) == [0, 1, 2]
+    proba = router.predict_proba(rows)
+    np.testing.assert_allclose(proba[[0, 2], 2], 0.0)  # "n" never saw class 2
+    np.testing.assert_allclose(proba[1], three.predict_proba([[3.0]])[0])
+    assert list(router.predict(rows)) == [0, three.predict([[3.0]])[0], 0]
+    with pytest.raises(UnroutableRows, match="no model for region = elsewhere"):
+        router.predict(pd.DataFrame({"a": [1.0], "region": ["elsewhere"]}))
