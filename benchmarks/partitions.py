@@ -116,9 +116,9 @@ def child(partitions: int, per_task: int, folder: Path) -> dict:
         ).all()
         tasks: dict[str, float] = {}
         for ti in tis:
-            tasks[ti.task_id] = tasks.get(ti.task_id, 0.0) + (
-                ti.end_date - ti.start_date
-            ).total_seconds()
+            tasks[ti.task_id] = (
+                tasks.get(ti.task_id, 0.0) + (ti.end_date - ti.start_date).total_seconds()
+            )
         wall = (max(ti.end_date for ti in tis) - min(ti.start_date for ti in tis)).total_seconds()
     run = MlflowHook().get_conn().get_run(result["mlflow_run_id"])
     fit = run.data.metrics["fit_seconds"]

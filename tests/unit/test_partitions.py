@@ -43,12 +43,14 @@ def test_partitioned_pipeline_loads_with_its_settings(tmp_path):
         (
             "partitions_per_task: 20",
             "partitions_per_task: 0",
-            ":19:39: training.partitioning.partitions_per_task: input should be greater than or equal to 1 (got 0)",
+            ":19:39: training.partitioning.partitions_per_task: "
+            "input should be greater than or equal to 1 (got 0)",
         ),
         (
             "min_partition_rows: 40}",
             "min_partition_rows: 40, min_success_ratio: 1.5}",
-            "training.partitioning.min_success_ratio: input should be less than or equal to 1 (got 1.5)",
+            "training.partitioning.min_success_ratio: "
+            "input should be less than or equal to 1 (got 1.5)",
         ),
         (
             "  params: {n_estimators: 10}\n",
