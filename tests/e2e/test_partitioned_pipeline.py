@@ -175,6 +175,8 @@ def test_a_run_that_makes_partitions_worse_keeps_the_champion(first_run, tmp_pat
     assert rules["partitions_regressed"]["value"] > 0.1
     assert result["promoted"] is False
     assert result["model"]["aliases"]["champion"] == 1
+    assert result["summary"]["partitions"].startswith("50 trained, 2 skipped, 0 failed; ")
+    assert "judged partitions regressed" in result["summary"]["partitions"]
 
 
 def test_reproduce_says_it_does_not_rebuild_partitioned_models(first_run):

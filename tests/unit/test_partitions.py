@@ -191,3 +191,25 @@ def test_router_routes_rows_aligns_classes_and_refuses_unroutable_rows():
     assert list(router.predict(rows)) == [0, three.predict([[3.0]])[0], 0]
     with pytest.raises(UnroutableRows, match="no model for region = elsewhere"):
         router.predict(pd.DataFrame({"a": [1.0], "region": ["elsewhere"]}))
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_partition_scores_equal_scoring_each_partition_on_its_own(task):
+    from sklearn.linear_model import LinearRegression, LogisticRegression
+
+    from airflow_ml_provider.ml.evaluate import partition_scores
+    from airflow_ml_provider.ml.scoring import score
+
+    frame = regions({"north": 80, "south": 60, "east": 40}, seed=4)
+    metric = "roc_auc" if task == "classification" else "rmse"
+    if task == "regression":
+        frame["label"] = frame["a"] * 2 + frame["b"]
+    model = (LogisticRegression() if task == "classification" else LinearRegression()).fit(
+        frame[["a", "b"]], frame["label"]
+    )
+    scores = partition_scores(model, frame[["a", "b", "region"]], frame["label"], metric, "region")
+    assert set(scores) == {"north", "south", "east"}
+    for region, found in scores.items():
+        rows = frame[frame.region == region]
+        expected = score(model, rows[["a", "b"]], rows["label"], [metric])[metric]
+        assert found == {"rows": len(rows), "value": pytest.approx(expected)}

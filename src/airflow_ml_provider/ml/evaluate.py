@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_ml_provider.ml.data import load_split
-from airflow_ml_provider.ml.scoring import score, score_where_defined
+from airflow_ml_provider.ml.scoring import ResponsesByPosition, score, score_where_defined
 
 
 def load_model(model_uri: str):
@@ -28,7 +28,8 @@ def own_features(model, rows):
 
 def partition_scores(model, x, y, metric: str, partition_by: str) -> dict[str, dict[str, Any]]:
     """``{partition: {rows, value}}`` of one metric per partition of the held-out rows
-    (value None where the metric is undefined on that partition's rows)."""
+    (value None where the metric is undefined on that partition's rows). The model predicts
+    all rows once; each partition is scored on its slice of those answers."""
     import numpy as np
     import pandas as pd
 
@@ -37,11 +38,12 @@ def partition_scores(model, x, y, metric: str, partition_by: str) -> dict[str, d
     codes, values = pd.factorize(x[partition_by], use_na_sentinel=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    rows = own_features(model, x)
+    answers = ResponsesByPosition(model, own_features(model, x))
+    labels = y.to_numpy()
     scores = {}
     for positions in np.split(order, bounds) if len(order) else []:
         key = partition_key(values[codes[positions[0]]])
-        value = score_where_defined(model, rows.iloc[positions], y.iloc[positions], [metric])
+        value = score_where_defined(answers, positions, labels[positions], [metric])
         scores[key] = {"rows": len(positions), "value": value[metric]}
     return scores
 

@@ -62,10 +62,13 @@ class PartitionedModel(BaseEstimator):
 
     @property
     def classes_(self):
-        import numpy as np
+        # Cached: with thousands of sub-models the union is worth computing once.
+        if getattr(self, "_classes", None) is None:
+            import numpy as np
 
-        seen = [m.classes_ for m in self._all_models() if hasattr(m, "classes_")]
-        return np.unique(np.concatenate(seen)) if seen else np.array([])
+            seen = [m.classes_ for m in self._all_models() if hasattr(m, "classes_")]
+            self._classes = np.unique(np.concatenate(seen)) if seen else np.array([])
+        return self._classes
 
     @property
     def feature_names_in_(self):

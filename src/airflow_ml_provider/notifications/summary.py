@@ -32,12 +32,25 @@ def summarize(
             "challenger": (decision or {}).get("challenger") or (training or {}).get("metrics"),
             "champion": (decision or {}).get("champion"),
         },
+        "partitions": _partitions_line(training, decision),
         "promoted": bool((decision or {}).get("promote")),
         "reason": (decision or {}).get("reason"),
         "rules": (decision or {}).get("rules", []),
         "model": registration,
         "deployment": deployment,
     }
+
+
+def _partitions_line(training: dict | None, decision: dict | None) -> str | None:
+    """'50 trained, 2 skipped, 0 failed; 3 of 48 judged partitions regressed' or None."""
+    counts = (training or {}).get("partitions")
+    if not counts:
+        return None
+    line = f"{counts['trained']} trained, {counts['skipped']} skipped, {counts['failed']} failed"
+    judged = (decision or {}).get("partitions")
+    if judged and judged.get("judged"):
+        line += f"; {judged['regressed']} of {judged['judged']} judged partitions regressed"
+    return line
 
 
 def _drift_line(drift: dict | None) -> str | None:
@@ -64,6 +77,8 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.append(f"  Trained because: {validation['retrain_reason']}")
     if validation.get("data_docs"):
         lines.append(f"  Data Docs: {validation['data_docs']}")
+    if summary.get("partitions"):
+        lines.append(f"Partitions: {summary['partitions']}")
     challenger = summary["metrics"]["challenger"] or {}
     champion = summary["metrics"]["champion"] or {}
     for metric, value in challenger.items():
