@@ -201,6 +201,11 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
                 if spec.evaluation.per_partition
                 else None
             ),
+            max_regression=dict(spec.evaluation.max_regression),
+            confidence=spec.evaluation.confidence,
+            bootstrap_samples=spec.evaluation.bootstrap_samples,
+            slices=[item.model_dump() for item in spec.evaluation.slices],
+            first_run=spec.evaluation.first_run,
         )
         register = RegisterModelOperator(
             task_id="register_model",

@@ -36,6 +36,8 @@ class DataSplit:
     x_test: Any
     y_train: Any
     y_test: Any
+    kept_test: Any = None
+    """Extra columns of the held-out rows (e.g. slice columns that are not features)."""
 
 
 def local_path_or_uri(uri: str) -> str:
@@ -106,17 +108,24 @@ def split_frame(
     stratify: bool,
     task: str,
     partition_by: str | None = None,
+    keep: list[str] | tuple[str, ...] = (),
 ) -> DataSplit:
-    """Deterministic train/held-out split: same data and settings give the same rows."""
+    """Deterministic train/held-out split: same data and settings give the same rows.
+
+    ``keep`` names columns (features or not) to return for the held-out rows as well."""
     columns = input_columns(list(frame.columns), target, features, partition_by)
+    missing = [c for c in keep if c not in frame.columns]
+    if missing:
+        raise ValueError(f"columns not in the data: {', '.join(missing)}")
     train, test = split_indices(
         frame[target], test_size=test_size, seed=seed, stratify=stratify, task=task
     )
     x, y = frame[columns], frame[target]
-    return DataSplit(x.iloc[train], x.iloc[test], y.iloc[train], y.iloc[test])
+    kept = frame[list(keep)].iloc[test] if keep else None
+    return DataSplit(x.iloc[train], x.iloc[test], y.iloc[train], y.iloc[test], kept)
 
 
-def load_split(data: dict[str, Any], task: str) -> DataSplit:
+def load_split(data: dict[str, Any], task: str, keep: tuple[str, ...] = ()) -> DataSplit:
     """Read and split a snapshot described by a job's ``data`` section."""
     frame = read_frame(data["uri"], data["format"])
     split = data["split"]
@@ -129,4 +138,5 @@ def load_split(data: dict[str, Any], task: str) -> DataSplit:
         stratify=split["stratify"],
         task=task,
         partition_by=data.get("partition_by"),
+        keep=keep,
     )

@@ -26,20 +26,17 @@ def own_features(model, rows):
     return rows if names is None else rows[list(names)]
 
 
-def partition_scores(model, x, y, metric: str, partition_by: str) -> dict[str, dict[str, Any]]:
-    """``{partition: {rows, value}}`` of one metric per partition of the held-out rows
-    (value None where the metric is undefined on that partition's rows). The model predicts
-    all rows once; each partition is scored on its slice of those answers."""
+def group_scores(answers, keys, labels, metric: str) -> dict[str, dict[str, Any]]:
+    """``{group: {rows, value}}``: one metric per value of ``keys`` (an array aligned with
+    the rows ``answers`` were computed on; value None where the metric is undefined)."""
     import numpy as np
     import pandas as pd
 
     from airflow_ml_provider.ml.partitioned import partition_key
 
-    codes, values = pd.factorize(x[partition_by], use_na_sentinel=False)
+    codes, values = pd.factorize(keys, use_na_sentinel=False)
     order = np.argsort(codes, kind="stable")
     bounds = np.flatnonzero(np.diff(codes[order])) + 1
-    answers = ResponsesByPosition(model, own_features(model, x))
-    labels = y.to_numpy()
     scores = {}
     for positions in np.split(order, bounds) if len(order) else []:
         key = partition_key(values[codes[positions[0]]])
@@ -48,19 +45,96 @@ def partition_scores(model, x, y, metric: str, partition_by: str) -> dict[str, d
     return scores
 
 
+def partition_scores(model, x, y, metric: str, partition_by: str) -> dict[str, dict[str, Any]]:
+    """One metric per partition of the held-out rows. The model predicts all rows once;
+    each partition is scored on its slice of those answers."""
+    answers = ResponsesByPosition(model, own_features(model, x))
+    return group_scores(answers, x[partition_by].to_numpy(), y.to_numpy(), metric)
+
+
+def bootstrap_improvement(
+    challenger, champion, labels, metric: str, *, samples: int, confidence: float, seed: int
+) -> dict[str, float]:
+    """Paired bootstrap of the primary metric's improvement (in its better direction).
+
+    Both models are scored on the same resampled held-out rows each time; ``lower`` is the
+    one-sided lower bound at ``confidence``. Resamples where the metric is undefined (one
+    class drawn) are left out and counted.
+    """
+    import numpy as np
+
+    from airflow_ml_provider.spec.metrics import METRICS
+
+    sign = 1.0 if METRICS[metric].higher_is_better else -1.0
+    rng = np.random.default_rng(seed)
+    rows = len(labels)
+    differences = []
+    for _ in range(samples):
+        drawn = rng.integers(0, rows, rows)
+        mine = score_where_defined(challenger, drawn, labels[drawn], [metric])[metric]
+        theirs = score_where_defined(champion, drawn, labels[drawn], [metric])[metric]
+        if mine is not None and theirs is not None:
+            differences.append(sign * (mine - theirs))
+    if not differences:
+        raise ValueError(f"{metric} is undefined on every bootstrap resample")
+    values = np.asarray(differences)
+    return {
+        "lower": float(np.quantile(values, 1 - confidence)),
+        "mean": float(values.mean()),
+        "confidence": confidence,
+        "samples": len(values),
+        "undefined": samples - len(values),
+    }
+
+
+def permutation_importances(model, x, y, metric: str, seed: int) -> list[dict[str, Any]]:
+    """scikit-learn's permutation importance of each input column for ``metric``, largest
+    first (at most 5,000 held-out rows per repeat, 3 repeats)."""
+    from sklearn.inspection import permutation_importance
+
+    from airflow_ml_provider.spec.metrics import METRICS
+
+    rows = own_features(model, x)
+    result = permutation_importance(
+        model,
+        rows,
+        y,
+        scoring=METRICS[metric].scorer,
+        n_repeats=3,
+        random_state=seed,
+        max_samples=min(1.0, 5000 / max(len(rows), 1)),
+    )
+    table = [
+        {"feature": str(name), "importance": float(mean), "std": float(std)}
+        for name, mean, std in zip(
+            rows.columns, result.importances_mean, result.importances_std, strict=True
+        )
+    ]
+    return sorted(table, key=lambda row: -row["importance"])
+
+
 def score_models(
     data: dict[str, Any],
     task: str,
     metrics: list[str],
     challenger_uri: str,
     champion_uri: str | None,
+    *,
+    confidence: float | None = None,
+    bootstrap_samples: int = 1000,
+    slices: list[str] | tuple[str, ...] = (),
+    importance: bool = True,
 ) -> dict[str, Any]:
-    """Metrics of both models on one held-out split; champion is None when there is none.
-
-    With ``data["partition_by"]`` also the first metric (the primary one) per partition of
-    both models, under ``partitions``: ``{"challenger": {...}, "champion": {...} | None}``.
+    """Everything the gate needs, computed on one held-out split (the first metric is the
+    primary one): ``challenger`` / ``champion`` metrics (champion None when there is none),
+    ``rows``; with ``data["partition_by"]`` the primary metric per partition of both models
+    (``partitions``); per group of each ``slices`` column (``slices``); with a champion and
+    ``confidence`` the paired-bootstrap improvement (``bootstrap``); the challenger's
+    permutation importances (``importance``).
     """
-    split = load_split(data, task)
+    split = load_split(data, task, keep=tuple(slices))
+    primary, seed = metrics[0], int(data["split"]["seed"])
+    labels = split.y_test.to_numpy()
     challenger_model = load_model(challenger_uri)
     challenger = score(challenger_model, split.x_test, split.y_test, metrics)
     champion_model = champion = None
@@ -74,17 +148,37 @@ def score_models(
         "champion": champion,
         "rows": len(split.x_test),
     }
-    column = data.get("partition_by")
-    if column:
-        primary = metrics[0]
-        result["partitions"] = {
-            "challenger": partition_scores(
-                challenger_model, split.x_test, split.y_test, primary, column
-            ),
-            "champion": partition_scores(
-                champion_model, split.x_test, split.y_test, primary, column
-            )
-            if champion_model is not None
-            else None,
+    models = {"challenger": challenger_model, "champion": champion_model}
+    answers = {
+        name: ResponsesByPosition(model, own_features(model, split.x_test))
+        for name, model in models.items()
+        if model is not None and (slices or confidence or data.get("partition_by"))
+    }
+
+    def per_group(keys) -> dict[str, Any]:
+        return {
+            name: group_scores(answers[name], keys, labels, primary) if name in answers else None
+            for name in models
         }
+
+    if data.get("partition_by"):
+        result["partitions"] = per_group(split.x_test[data["partition_by"]].to_numpy())
+    if slices:
+        result["slices"] = {
+            column: per_group(split.kept_test[column].to_numpy()) for column in slices
+        }
+    if confidence and champion_model is not None:
+        result["bootstrap"] = bootstrap_improvement(
+            answers["challenger"],
+            answers["champion"],
+            labels,
+            primary,
+            samples=bootstrap_samples,
+            confidence=confidence,
+            seed=seed,
+        )
+    if importance:
+        result["importance"] = permutation_importances(
+            challenger_model, split.x_test, split.y_test, primary, seed
+        )
     return result

@@ -7,6 +7,11 @@ from dataclasses import asdict, dataclass
 
 from airflow_ml_provider.spec.metrics import METRICS
 
+FIRST_RUN_RULE = "first_run_requires_approval"
+FIRST_RUN_REASON = (
+    "first model: promotion is left to a person (evaluation.first_run: require_approval)"
+)
+
 
 @dataclass(frozen=True)
 class RuleResult:
@@ -17,6 +22,88 @@ class RuleResult:
     value: float
     bound: float
     passed: bool
+
+
+def _better_by(metric: str, value: float, base: float) -> float:
+    """How much ``value`` beats ``base`` in the metric's better direction (negative: worse)."""
+    return value - base if METRICS[metric].higher_is_better else base - value
+
+
+def regression_rules(
+    challenger: dict[str, float], champion: dict[str, float] | None, allowed: dict[str, float]
+) -> list[RuleResult]:
+    """Secondary metrics may get worse than the champion's by at most ``allowed[metric]``."""
+    if champion is None:
+        return []
+    rules = []
+    for metric, tolerance in allowed.items():
+        higher = METRICS[metric].higher_is_better
+        bound = champion[metric] - tolerance if higher else champion[metric] + tolerance
+        value = challenger[metric]
+        rules.append(
+            RuleResult(
+                rule="max_regression",
+                metric=metric,
+                value=value,
+                bound=bound,
+                passed=value >= bound if higher else value <= bound,
+            )
+        )
+    return rules
+
+
+def confidence_rule(bootstrap: dict[str, float], metric: str, min_improvement: float):
+    """The improvement's bootstrap lower bound must clear ``min_improvement``: a win inside
+    the noise of the held-out rows does not flip the champion."""
+    return RuleResult(
+        rule=f"improvement_lower_bound_{round(bootstrap['confidence'] * 100)}",
+        metric=metric,
+        value=bootstrap["lower"],
+        bound=min_improvement,
+        passed=bootstrap["lower"] >= min_improvement,
+    )
+
+
+def slice_rules(
+    column: str,
+    groups: dict[str, dict[str, dict] | None],
+    *,
+    metric: str,
+    max_gap: float | None,
+    max_regression: float,
+    min_rows: int,
+) -> tuple[list[RuleResult], list[dict]]:
+    """Rules for one slice column: the gap of the primary metric between its groups (when
+    ``max_gap`` is set) and the worst group's change against the champion's same group."""
+    mine, theirs = groups["challenger"], groups.get("champion")
+    table = []
+    for key, score in sorted(mine.items()):
+        other = (theirs or {}).get(key, {}).get("value")
+        judged = score["rows"] >= min_rows and score["value"] is not None
+        table.append(
+            {
+                "column": column,
+                "group": key,
+                "rows": score["rows"],
+                "challenger": score["value"],
+                "champion": other,
+                "judged": judged,
+            }
+        )
+    judged = [row for row in table if row["judged"]]
+    label = f"{metric} by {column}"
+    rules = []
+    if max_gap is not None and len(judged) >= 2:
+        values = [row["challenger"] for row in judged]
+        gap = max(values) - min(values)
+        rules.append(RuleResult("slice_gap", label, gap, max_gap, gap <= max_gap))
+    compared = [row for row in judged if row["champion"] is not None]
+    if theirs is not None and compared:
+        worst = min(_better_by(metric, row["challenger"], row["champion"]) for row in compared)
+        rules.append(
+            RuleResult("slice_regression", label, worst, -max_regression, worst >= -max_regression)
+        )
+    return rules, table
 
 
 def partition_comparison(
@@ -35,7 +122,6 @@ def partition_comparison(
     champion by more than ``max_regression``. The rule passes when the regressed share of
     judged partitions is at most ``max_regressed_share``. No champion: table only, no rule.
     """
-    higher = METRICS[metric].higher_is_better
     table, judged, regressed = [], 0, 0
     for key, mine in sorted(challenger.items()):
         theirs = (champion or {}).get(key, {}).get("value")
@@ -50,7 +136,7 @@ def partition_comparison(
         row["regressed"] = False
         if row["judged"]:
             judged += 1
-            delta = mine["value"] - theirs if higher else theirs - mine["value"]
+            delta = _better_by(metric, mine["value"], theirs)
             row["delta"] = delta
             row["regressed"] = delta < -max_regression
             regressed += row["regressed"]
@@ -76,6 +162,7 @@ def decide(
     thresholds: dict[str, float],
     min_improvement: float,
     extra_rules: Sequence[RuleResult] = (),
+    first_run: str = "promote_if_thresholds",
 ) -> dict:
     """Promote iff every threshold holds and the primary metric beats the champion by
     at least ``min_improvement`` (in the metric's better direction), and every extra rule
@@ -109,12 +196,17 @@ def decide(
             )
         )
     rules.extend(extra_rules)
+    if champion is None and first_run == "require_approval":
+        rules.append(RuleResult(FIRST_RUN_RULE, primary_metric, 0.0, 1.0, False))
     promote = all(rule.passed for rule in rules)
     failed = [r for r in rules if not r.passed]
     if promote:
         reason = "all rules passed" if champion is not None else "first model; thresholds hold"
     else:
         reason = "; ".join(
-            f"{r.rule} on {r.metric}: {r.value:.4f} vs bound {r.bound:.4f}" for r in failed
+            FIRST_RUN_REASON
+            if r.rule == FIRST_RUN_RULE
+            else f"{r.rule} on {r.metric}: {r.value:.4f} vs bound {r.bound:.4f}"
+            for r in failed
         )
     return {"promote": promote, "reason": reason, "rules": [asdict(r) for r in rules]}

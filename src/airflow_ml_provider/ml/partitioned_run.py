@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED
+from airflow_ml_provider.ml.tables import records_csv
 
 METRICS_TABLE = "partitions/metrics.csv"
 ROUTER_CODE = Path(__file__).with_name("router_model.py")
@@ -67,16 +68,8 @@ def check_success(table: list[dict[str, Any]], min_success_ratio: float) -> dict
 
 
 def _csv(table: list[dict[str, Any]], metrics: list[str]) -> str:
-    import csv
-    import io
-
-    out = io.StringIO()
     fields = ["partition", "status", "reason", "rows_train", "rows_test", "fit_seconds", *metrics]
-    writer = csv.DictWriter(out, fieldnames=fields, extrasaction="ignore")
-    writer.writeheader()
-    for record in table:
-        writer.writerow({**record, **(record.get("metrics") or {})})
-    return out.getvalue()
+    return records_csv([{**r, **(r.get("metrics") or {})} for r in table], fields)
 
 
 def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]) -> dict:

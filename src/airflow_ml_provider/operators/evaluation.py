@@ -12,6 +12,9 @@ from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 CHAMPION = "champion"
 PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "min_rows": 30}
 PARTITION_TABLE = "gate/partitions.csv"
+SLICE_TABLE = "gate/slices.csv"
+IMPORTANCE_TABLE = "gate/permutation_importance.csv"
+SLICE_DEFAULTS = {"max_gap": None, "max_regression": 0.0, "min_rows": 30}
 
 
 def current_champion(client, model_name: str):
@@ -60,9 +63,21 @@ class EvaluateModelOperator(BaseOperator):
         mlflow_conn_id: str = "mlflow_default",
         partition_by: str | None = None,
         per_partition: dict[str, Any] | None = None,
+        max_regression: dict[str, float] | None = None,
+        confidence: float | None = None,
+        bootstrap_samples: int = 1000,
+        slices: list[dict[str, Any]] | None = None,
+        first_run: str = "promote_if_thresholds",
+        importance: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.max_regression = max_regression or {}
+        self.confidence = confidence
+        self.bootstrap_samples = bootstrap_samples
+        self.slices = [{**SLICE_DEFAULTS, **item} for item in slices or []]
+        self.first_run = first_run
+        self.importance = importance
         self.partition_by = partition_by
         self.per_partition = {**PER_PARTITION_DEFAULTS, **(per_partition or {})}
         self.training = training
@@ -81,7 +96,14 @@ class EvaluateModelOperator(BaseOperator):
     def execute(self, context) -> dict[str, Any]:
         from airflow_ml_provider.ml.data import data_section
         from airflow_ml_provider.ml.evaluate import score_models
-        from airflow_ml_provider.ml.gate import decide, partition_comparison
+        from airflow_ml_provider.ml.gate import (
+            confidence_rule,
+            decide,
+            partition_comparison,
+            regression_rules,
+            slice_rules,
+        )
+        from airflow_ml_provider.ml.tables import records_csv
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         champion = current_champion(client, self.model_name)
@@ -90,9 +112,34 @@ class EvaluateModelOperator(BaseOperator):
             self.snapshot, self.target, self.features, self.split, self.partition_by
         )
         scores = score_models(
-            data, self.task, self.metrics, self.training["model_uri"], champion_uri
+            data,
+            self.task,
+            self.metrics,
+            self.training["model_uri"],
+            champion_uri,
+            confidence=self.confidence,
+            bootstrap_samples=self.bootstrap_samples,
+            slices=[item["column"] for item in self.slices],
+            importance=self.importance,
         )
-        partition_rule, table = None, None
+        extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
+        if "bootstrap" in scores:
+            extra.append(
+                confidence_rule(scores["bootstrap"], self.primary_metric, self.min_improvement)
+            )
+        slice_table: list[dict[str, Any]] = []
+        for item in self.slices:
+            rules, rows = slice_rules(
+                item["column"],
+                scores["slices"][item["column"]],
+                metric=self.primary_metric,
+                max_gap=item["max_gap"],
+                max_regression=item["max_regression"],
+                min_rows=item["min_rows"],
+            )
+            extra.extend(rules)
+            slice_table.extend(rows)
+        table = None
         if "partitions" in scores:
             partition_rule, table = partition_comparison(
                 scores["partitions"]["challenger"],
@@ -100,16 +147,27 @@ class EvaluateModelOperator(BaseOperator):
                 metric=self.primary_metric,
                 **self.per_partition,
             )
+            extra.extend([partition_rule] if partition_rule else [])
         decision = decide(
             scores["challenger"],
             scores["champion"],
             primary_metric=self.primary_metric,
             thresholds=self.thresholds,
             min_improvement=self.min_improvement,
-            extra_rules=[partition_rule] if partition_rule else [],
+            extra_rules=extra,
+            first_run=self.first_run,
         )
         if table is not None:
             decision["partitions"] = self._report_partitions(client, table)
+        run_id = self.training["run_id"]
+        if "bootstrap" in scores:
+            decision["bootstrap"] = scores["bootstrap"]
+        if slice_table:
+            decision["slices"] = slice_table
+            client.log_text(run_id, records_csv(slice_table), SLICE_TABLE)
+        if "importance" in scores:
+            decision["importance"] = scores["importance"][:10]
+            client.log_text(run_id, records_csv(scores["importance"]), IMPORTANCE_TABLE)
         decision.update(
             challenger=scores["challenger"],
             champion=scores["champion"],
@@ -141,8 +199,7 @@ class EvaluateModelOperator(BaseOperator):
 
     def _report_partitions(self, client, table: list[dict[str, Any]]) -> dict[str, Any]:
         """Log the worst partitions, store the whole table, return counts for the decision."""
-        import csv
-        import io
+        from airflow_ml_provider.ml.tables import records_csv
 
         judged = [row for row in table if row["judged"]]
         worst = sorted(judged, key=lambda row: row["delta"])[:10]
@@ -155,12 +212,7 @@ class EvaluateModelOperator(BaseOperator):
                 row["champion"],
                 "REGRESSED" if row["regressed"] else "",
             )
-        out = io.StringIO()
-        fields = ["partition", "rows", "challenger", "champion", "delta", "judged", "regressed"]
-        writer = csv.DictWriter(out, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(table)
-        client.log_text(self.training["run_id"], out.getvalue(), PARTITION_TABLE)
+        client.log_text(self.training["run_id"], records_csv(table), PARTITION_TABLE)
         return {
             "partitions": len(table),
             "judged": len(judged),

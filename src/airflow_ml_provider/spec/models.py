@@ -420,6 +420,21 @@ class PartitionGateSpec(_Strict):
     )
 
 
+class SliceSpec(_Strict):
+    """A column whose groups must be served fairly: the primary metric per group."""
+
+    column: str = Field(min_length=1, description="Column of the data defining the groups.")
+    max_gap: float | None = Field(
+        None, ge=0, description="Largest allowed gap of the primary metric between groups."
+    )
+    max_regression: float = Field(
+        0.0,
+        ge=0,
+        description="How much worse than the champion any one group may get.",
+    )
+    min_rows: int = Field(30, ge=1, description="Groups with fewer held-out rows are not judged.")
+
+
 class EvaluationSpec(_Strict):
     """How the challenger is judged against thresholds and the current champion."""
 
@@ -434,6 +449,28 @@ class EvaluationSpec(_Strict):
     )
     min_improvement: float = Field(
         0.0, description="How much the primary metric must beat the champion by."
+    )
+    max_regression: dict[str, float] = Field(
+        default_factory=dict,
+        description="Secondary metrics: how much worse than the champion each may get.",
+    )
+    confidence: float | None = Field(
+        None,
+        gt=0.5,
+        lt=1,
+        description="Promote only when the paired-bootstrap lower bound of the primary "
+        "metric's improvement at this confidence clears min_improvement (e.g. 0.95).",
+    )
+    bootstrap_samples: int = Field(
+        1000, ge=100, le=100_000, description="Resamples of the held-out rows for confidence."
+    )
+    slices: list[SliceSpec] = Field(
+        default_factory=list, description="Groups whose primary metric is checked one by one."
+    )
+    first_run: Literal["promote_if_thresholds", "require_approval"] = Field(
+        "promote_if_thresholds",
+        description="With no champion yet: promote when the thresholds hold, or register "
+        "the model as challenger only and leave promotion to a person.",
     )
     per_partition: PartitionGateSpec | None = Field(
         None,

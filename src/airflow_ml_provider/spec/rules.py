@@ -158,6 +158,20 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                     f"is a {task} estimator; expected one of {', '.join(metric_names(task))}",
                 )
             )
+    for name in evaluation.max_regression:
+        if name not in evaluation.all_metrics:
+            problems.append(
+                (
+                    ("evaluation", "max_regression", name),
+                    f"{name!r} is not computed; add it to evaluation.metrics "
+                    f"({', '.join(evaluation.all_metrics)}) or remove it",
+                )
+            )
+    for index, item in enumerate(evaluation.slices):
+        if item.column == spec.data.target:
+            problems.append(
+                (("evaluation", "slices", index, "column"), "the target cannot define slices")
+            )
     for name in evaluation.thresholds:
         if name not in evaluation.all_metrics:
             problems.append(

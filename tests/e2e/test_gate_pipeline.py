@@ -1,0 +1,58 @@
+"""The gate's noise-aware and first-run rules through whole pipelines (dag.test(), real
+Airflow, MLflow SQLite store, Great Expectations, scikit-learn)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from test_pipeline import run, write_pipeline
+from test_validation_pipeline import edit
+
+
+def test_a_within_noise_win_does_not_flip_the_champion(tmp_path, airflow_db):
+    """Two random forests that differ only by their seed: with confidence 0.95 the second
+    one's improvement cannot clear its bootstrap lower bound, whatever its point estimate."""
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    path = write_pipeline(tmp_path, "e2e_noise")
+    edit(
+        path,
+        "  min_improvement: 0.0\n",
+        "  min_improvement: 0.0\n  confidence: 0.95\n  bootstrap_samples: 300\n"
+        "  max_regression: {f1: 0.05}\n",
+    )
+    first = run(path)
+    assert first["promoted"] is True
+    edit(path, "random_state: 7", "random_state: 8")
+    second = run(path)
+    rules = {rule["rule"]: rule for rule in second["decision"]["rules"]}
+    bound = rules["improvement_lower_bound_95"]
+    assert bound["passed"] is False and bound["value"] < 0.0 and bound["bound"] == 0.0
+    assert rules["max_regression"]["metric"] == "f1"
+    assert second["promoted"] is False
+    assert second["model"]["aliases"]["champion"] == 1
+    assert second["tasks"]["deploy_model"] == "skipped"
+
+    client = MlflowHook().get_conn()
+    decision = client.download_artifacts(second["mlflow_run_id"], "gate/decision.json")
+    assert '"improvement_lower_bound_95"' in Path(decision).read_text()
+    importance = client.download_artifacts(
+        second["mlflow_run_id"], "gate/permutation_importance.csv"
+    )
+    lines = Path(importance).read_text().splitlines()
+    assert lines[0] == "feature,importance,std" and len(lines) == 31  # 30 features
+
+
+def test_first_run_requiring_approval_registers_but_does_not_promote(tmp_path, airflow_db):
+    path = write_pipeline(tmp_path, "e2e_first_approval")
+    edit(
+        path, "  min_improvement: 0.0\n", "  min_improvement: 0.0\n  first_run: require_approval\n"
+    )
+    result = run(path)
+    assert result["state"] == "success", result["tasks"]
+    rules = {rule["rule"]: rule for rule in result["decision"]["rules"]}
+    assert rules["threshold_min"]["passed"] is True
+    assert rules["first_run_requires_approval"]["passed"] is False
+    assert result["promoted"] is False
+    assert result["model"]["aliases"] == {"challenger": 1}
+    assert result["tasks"]["deploy_model"] == "skipped"
