@@ -1,4 +1,4 @@
-"""``airflow-ml``: check | schema | schema-diff | run | demo | reproduce."""
+"""``airflow-ml``: check | schema | schema-diff | run | demo | reproduce | history | rollback."""
 
 from __future__ import annotations
 
@@ -208,19 +208,85 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return code
 
 
-def cmd_reproduce(args: argparse.Namespace) -> int:
-    """Re-train an MLflow run from its job.json; exit 0 same metrics, 1 different, 2 error."""
+def _tracking_uri(args: argparse.Namespace) -> str:
+    """--tracking-uri, else $MLFLOW_TRACKING_URI, else the embedded default store."""
     from airflow_ml_provider import settings
-    from airflow_ml_provider.ml.estimators import EstimatorError
-    from airflow_ml_provider.ml.reproduce import ReproduceError, format_report, reproduce
 
-    tracking_uri = (
+    return (
         args.tracking_uri
         or os.environ.get("MLFLOW_TRACKING_URI")
         or settings.embedded_tracking_uri()
     )
+
+
+def _registry_client(args: argparse.Namespace):
+    """A client of the chosen store; also this process's default (models:/ URIs load there)."""
+    import mlflow
+
+    uri = _tracking_uri(args)
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    return mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    """Who held which alias of a registered model, when and why (exit 2: no such model)."""
+    from mlflow.exceptions import MlflowException
+
+    from airflow_ml_provider.ml.registry import format_history, history
+
+    client = _registry_client(args)
     try:
-        report = reproduce(args.run_id, tracking_uri)
+        client.get_registered_model(args.model)
+        rows = history(client, args.model)
+    except MlflowException as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 2
+    print(json.dumps(rows) if args.json else format_history(args.model, rows))
+    return 0
+
+
+def cmd_rollback(args: argparse.Namespace) -> int:
+    """Champion back to 'previous' (or --to VERSION), then the deployment's smoke test.
+
+    Exit 0 rolled back and serving, 1 rolled back but the smoke test failed, 2 not possible.
+    """
+    import getpass
+
+    from mlflow.exceptions import MlflowException
+
+    from airflow_ml_provider.ml.registry import RegistryError, rollback, smoke_test
+
+    client = _registry_client(args)
+    try:
+        done = rollback(
+            client,
+            args.model,
+            to=args.to,
+            actor=f"cli:{getpass.getuser()}",
+            reason=args.reason,
+        )
+    except (RegistryError, MlflowException) as exc:
+        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
+        return 2
+    uri = f"models:/{args.model}@champion"
+    print(f"{args.model}: champion {done['from'] or '-'} -> {done['to']}")
+    try:
+        smoke_test(uri)
+    except Exception as exc:
+        print(f"error: {uri} does not serve after the rollback: {exc}", file=sys.stderr)
+        return 1
+    print(f"{uri} loads and predicts on its input example")
+    return 0
+
+
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    """Re-train an MLflow run from its job.json; exit 0 same metrics, 1 different, 2 error."""
+    from airflow_ml_provider.ml.estimators import EstimatorError
+    from airflow_ml_provider.ml.reproduce import ReproduceError, format_report, reproduce
+
+    try:
+        report = reproduce(args.run_id, _tracking_uri(args))
     except (ReproduceError, EstimatorError, ValueError, KeyError, OSError) as exc:
         message = str(exc) if isinstance(exc, ReproduceError) else f"{type(exc).__name__}: {exc}"
         print(f"error: {message}", file=sys.stderr)
@@ -271,6 +337,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     again.add_argument("--json", action="store_true", help="print one JSON object")
     again.set_defaults(func=cmd_reproduce)
+    past = commands.add_parser(
+        "history", help="who held champion/challenger/previous of a model, when and why"
+    )
+    past.add_argument("model", metavar="MODEL", help="registered model name")
+    past.add_argument("--json", action="store_true", help="print one JSON list")
+    back = commands.add_parser(
+        "rollback",
+        help="give champion back to 'previous' (or --to VERSION) and smoke-test it "
+        "(exit 0 done, 1 smoke test failed, 2 not possible)",
+    )
+    back.add_argument("model", metavar="MODEL", help="registered model name")
+    back.add_argument("--to", metavar="VERSION", help="version to restore (default: previous)")
+    back.add_argument("--reason", default="manual rollback", help="recorded in the history")
+    for command, func in ((past, cmd_history), (back, cmd_rollback), (again, cmd_reproduce)):
+        if command is not again:
+            command.add_argument(
+                "--tracking-uri",
+                help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)",
+            )
+        command.set_defaults(func=func)
     return parser
 
 

@@ -9,8 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.operators.evaluation import CHAMPION
-from airflow_ml_provider.operators.registry import PREVIOUS
+from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback, smoke_test
 
 
 class AliasDeploymentOperator(BaseOperator):
@@ -44,24 +43,19 @@ class AliasDeploymentOperator(BaseOperator):
                 f"version {self.registration.get('version')} was not promoted; "
                 "the current champion stays deployed"
             )
-        import mlflow.pyfunc
-
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         version = str(self.registration["version"])
         uri = f"models:/{self.model_name}@{CHAMPION}"
-        holder = client.get_model_version_by_alias(self.model_name, CHAMPION)
-        if str(holder.version) != version:
+        serving = holder(client, self.model_name, CHAMPION)
+        if serving != version:
             raise AirflowException(
-                f"{uri} points at version {holder.version}, not the promoted version {version}; "
+                f"{uri} points at version {serving}, not the promoted version {version}; "
                 "another run moved it — not deploying"
             )
         try:
-            model = mlflow.pyfunc.load_model(uri)
-            example = model.input_example
-            if example is not None:
-                model.predict(example)
+            smoke_test(uri)
         except Exception as exc:
-            self._roll_back(client, version)
+            self._roll_back(client, version, context, exc)
             raise AirflowException(f"smoke test of {uri} failed, rolled back: {exc}") from exc
         deployed_at = datetime.now(UTC).isoformat(timespec="seconds")
         client.set_model_version_tag(
@@ -75,14 +69,20 @@ class AliasDeploymentOperator(BaseOperator):
             "deployed_at": deployed_at,
         }
 
-    def _roll_back(self, client, version: str) -> None:
-        previous = self.registration.get("previous_champion")
-        if previous:
-            client.set_registered_model_alias(self.model_name, CHAMPION, str(previous))
-            client.delete_registered_model_alias(self.model_name, PREVIOUS)
-            self.log.error("champion rolled back to version %s", previous)
+    def _roll_back(self, client, version: str, context, error: Exception) -> None:
+        actor = f"airflow:{context['dag'].dag_id}/{context['run_id']}"
+        reason = f"smoke test of version {version} failed: {str(error)[:300]}"
+        if self.registration.get("previous_champion"):
+            restored = rollback(
+                client,
+                self.model_name,
+                to=self.registration["previous_champion"],
+                actor=actor,
+                reason=reason,
+            )
+            self.log.error("champion rolled back to version %s", restored["to"])
         else:
-            client.delete_registered_model_alias(self.model_name, CHAMPION)
+            remove_alias(client, self.model_name, CHAMPION, actor=actor, reason=reason)
             self.log.error(
                 "no previous champion; alias %s removed from version %s", CHAMPION, version
             )

@@ -8,8 +8,8 @@ from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
+from airflow_ml_provider.ml.registry import CHAMPION, holder
 
-CHAMPION = "champion"
 PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "min_rows": 30}
 PARTITION_TABLE = "gate/partitions.csv"
 SLICE_TABLE = "gate/slices.csv"
@@ -19,14 +19,8 @@ SLICE_DEFAULTS = {"max_gap": None, "max_regression": 0.0, "min_rows": 30}
 
 def current_champion(client, model_name: str):
     """The model version holding the ``champion`` alias, or None (no model, no alias)."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        return client.get_model_version_by_alias(model_name, CHAMPION)
-    except MlflowException as exc:
-        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
-            return None
-        raise
+    number = holder(client, model_name, CHAMPION)
+    return client.get_model_version(model_name, number) if number else None
 
 
 class EvaluateModelOperator(BaseOperator):

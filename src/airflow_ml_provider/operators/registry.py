@@ -7,11 +7,8 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.operators.evaluation import CHAMPION, current_champion
+from airflow_ml_provider.ml.registry import CHALLENGER, move_alias, promote
 from airflow_ml_provider.operators.links import ModelVersionLink
-
-CHALLENGER = "challenger"
-PREVIOUS = "previous"
 
 
 def find_or_create_version(client, model_name: str, training: dict[str, Any], tags: dict[str, str]):
@@ -62,11 +59,11 @@ class RegisterModelOperator(BaseOperator):
     def execute(self, context) -> dict[str, Any]:
         hook = MlflowHook(self.mlflow_conn_id)
         client = hook.get_conn()
-        promote = bool(self.decision["promote"])
+        should_promote = bool(self.decision["promote"])
         tags = {
             "airflow_ml.dag_id": context["dag"].dag_id,
             "airflow_ml.dag_run_id": context["run_id"],
-            "airflow_ml.gate": "promote" if promote else "reject",
+            "airflow_ml.gate": "promote" if should_promote else "reject",
             "airflow_ml.gate_reason": str(self.decision.get("reason", ""))[:4000],
             **{k: str(v) for k, v in self.extra_tags.items()},
         }
@@ -83,20 +80,13 @@ class RegisterModelOperator(BaseOperator):
         )
         for key, value in tags.items():
             client.set_model_version_tag(self.model_name, number, key, value)
-        client.set_registered_model_alias(self.model_name, CHALLENGER, number)
+        actor = f"airflow:{context['dag'].dag_id}/{context['run_id']}"
+        reason = str(self.decision.get("reason", ""))
+        move_alias(client, self.model_name, CHALLENGER, number, actor=actor, reason=reason)
         previous = None
-        if promote:
-            champion = current_champion(client, self.model_name)
-            if champion is not None and str(champion.version) != number:
-                previous = str(champion.version)
-                client.set_registered_model_alias(self.model_name, PREVIOUS, previous)
-            client.set_registered_model_alias(self.model_name, CHAMPION, number)
-            client.set_model_version_tag(
-                self.model_name,
-                number,
-                "airflow_ml.promoted_by",
-                f"airflow:{context['dag'].dag_id}/{context['run_id']}",
-            )
+        if should_promote:
+            previous = promote(client, self.model_name, number, actor=actor, reason=reason)
+            client.set_model_version_tag(self.model_name, number, "airflow_ml.promoted_by", actor)
             self.log.info(
                 "champion of %s is now version %s (previous: %s)", self.model_name, number, previous
             )
@@ -109,6 +99,6 @@ class RegisterModelOperator(BaseOperator):
             "version": int(number),
             "created": created,
             "aliases": aliases,
-            "promoted": promote,
+            "promoted": should_promote,
             "previous_champion": int(previous) if previous else None,
         }

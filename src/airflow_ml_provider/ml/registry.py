@@ -1,0 +1,147 @@
+"""Aliases with a memory: every move of champion / challenger / previous is recorded.
+
+A move is recorded as a tag on the model version that received the alias (or lost it, when
+an alias is removed): key ``airflow_ml.alias_history.<UTC timestamp>.<alias>``, value JSON
+``{at, alias, from, to, actor, reason}``. Tags are never rewritten, so the history is
+append-only and lives in the registry itself — ``history()`` reads it back in time order.
+No Airflow imports: the operators, the CLI and a notebook use the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
+HISTORY_PREFIX = "airflow_ml.alias_history."
+
+
+class RegistryError(ValueError):
+    """A registry operation that cannot be done as asked (the message says why)."""
+
+
+def holder(client, model_name: str, alias: str) -> str | None:
+    """The version number holding ``alias``, or None (no such alias or model)."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        return str(client.get_model_version_by_alias(model_name, alias).version)
+    except MlflowException as exc:
+        if exc.error_code in ("RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE"):
+            return None
+        raise
+
+
+def _record(client, model_name: str, version: str, record: dict[str, Any]) -> None:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+    record = {"at": datetime.now(UTC).isoformat(timespec="seconds"), **record}
+    client.set_model_version_tag(
+        model_name, version, f"{HISTORY_PREFIX}{stamp}.{record['alias']}", json.dumps(record)
+    )
+
+
+def move_alias(
+    client, model_name: str, alias: str, version: str | int, *, actor: str, reason: str
+) -> dict[str, Any] | None:
+    """Point ``alias`` at ``version`` and record the move; None when it already points there
+    (so retries and cleared tasks do not add history)."""
+    version = str(version)
+    current = holder(client, model_name, alias)
+    if current == version:
+        return None
+    client.set_registered_model_alias(model_name, alias, version)
+    record = {"alias": alias, "from": current, "to": version, "actor": actor, "reason": reason}
+    _record(client, model_name, version, {**record, "reason": reason[:1000]})
+    return record
+
+
+def remove_alias(
+    client, model_name: str, alias: str, *, actor: str, reason: str
+) -> dict[str, Any] | None:
+    """Remove ``alias`` (recorded on the version that held it); None when nobody held it."""
+    current = holder(client, model_name, alias)
+    if current is None:
+        return None
+    client.delete_registered_model_alias(model_name, alias)
+    record = {"alias": alias, "from": current, "to": None, "actor": actor, "reason": reason}
+    _record(client, model_name, current, {**record, "reason": reason[:1000]})
+    return record
+
+
+def promote(client, model_name: str, version: str | int, *, actor: str, reason: str) -> str | None:
+    """Make ``version`` the champion: ``previous`` moves to the old champion first, so a
+    failure in between leaves the old champion serving. Returns the old champion's number."""
+    version = str(version)
+    old = holder(client, model_name, CHAMPION)
+    if old is not None and old != version:
+        move_alias(
+            client, model_name, PREVIOUS, old, actor=actor, reason=f"replaced by version {version}"
+        )
+    move_alias(client, model_name, CHAMPION, version, actor=actor, reason=reason)
+    return old if old != version else None
+
+
+def rollback(
+    client, model_name: str, *, to: str | int | None = None, actor: str, reason: str
+) -> dict[str, Any]:
+    """Give ``champion`` back to ``previous`` (or to version ``to``) in one step.
+
+    The version rolled back from is tagged ``airflow_ml.rolled_back_at``; ``previous`` is
+    removed when it pointed at the restored version (it is the champion now).
+    """
+    current = holder(client, model_name, CHAMPION)
+    target = str(to) if to is not None else holder(client, model_name, PREVIOUS)
+    if target is None:
+        raise RegistryError(
+            f"{model_name} has no 'previous' version to roll back to; pass a version with --to"
+        )
+    if target == current:
+        raise RegistryError(f"version {target} of {model_name} is already the champion")
+    existing = {str(v.version) for v in client.search_model_versions(f"name='{model_name}'")}
+    if target not in existing:
+        known = ", ".join(sorted(existing, key=int)) or "none"
+        raise RegistryError(f"{model_name} has no version {target} (versions: {known})")
+    move_alias(client, model_name, CHAMPION, target, actor=actor, reason=f"rollback: {reason}")
+    if holder(client, model_name, PREVIOUS) == target:
+        remove_alias(
+            client, model_name, PREVIOUS, actor=actor, reason=f"version {target} is champion again"
+        )
+    if current is not None:
+        client.set_model_version_tag(
+            model_name, current, "airflow_ml.rolled_back_at", datetime.now(UTC).isoformat()
+        )
+    return {"model": model_name, "from": current, "to": target}
+
+
+def history(client, model_name: str) -> list[dict[str, Any]]:
+    """Every recorded alias move of the model, oldest first."""
+    rows = []
+    for version in client.search_model_versions(f"name='{model_name}'"):
+        for key, value in (version.tags or {}).items():
+            if key.startswith(HISTORY_PREFIX):
+                rows.append((key.removeprefix(HISTORY_PREFIX), json.loads(value)))
+    return [record for _, record in sorted(rows, key=lambda row: row[0])]
+
+
+def smoke_test(model_uri: str) -> None:
+    """Load ``model_uri`` the way serving does and predict on its logged input example."""
+    import mlflow.pyfunc
+
+    model = mlflow.pyfunc.load_model(model_uri)
+    example = model.input_example
+    if example is not None:
+        model.predict(example)
+
+
+def format_history(model_name: str, rows: list[dict[str, Any]]) -> str:
+    """The history as a table for the terminal."""
+    if not rows:
+        return f"no recorded alias moves for {model_name}"
+    lines = [f"{'when (UTC)':<26}{'alias':<12}{'from':>5} -> {'to':<5} {'by':<40} why"]
+    for row in rows:
+        lines.append(
+            f"{row['at']:<26}{row['alias']:<12}{row['from'] or '-':>5} -> {row['to'] or '-':<5} "
+            f"{row['actor']:<40} {row['reason']}"
+        )
+    return "\n".join(lines)

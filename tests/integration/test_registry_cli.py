@@ -1,0 +1,113 @@
+"""`airflow-ml history` and `airflow-ml rollback` on a real MLflow registry (SQLite store,
+local artifacts) holding three versions of a real scikit-learn model."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+MODEL = "churn_registry"
+
+
+@pytest.fixture
+def registry(tmp_path):
+    """Versions 1, 2, 3 promoted one after the other by "the pipeline"."""
+    import mlflow
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from airflow_ml_provider.ml.registry import promote
+
+    uri = f"sqlite:///{tmp_path}/mlflow.db"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_experiment("registry")
+    x, y = load_iris(return_X_y=True, as_frame=True)
+    client = mlflow.MlflowClient(tracking_uri=uri, registry_uri=uri)
+    client.create_registered_model(MODEL)
+    for c in (0.1, 1.0, 10.0):
+        with mlflow.start_run() as run:
+            info = mlflow.sklearn.log_model(
+                LogisticRegression(C=c, max_iter=500).fit(x, y),
+                name="model",
+                input_example=x.head(3),
+                pip_requirements=["scikit-learn"],
+                serialization_format="cloudpickle",
+            )
+        version = client.create_model_version(
+            MODEL, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
+        ).version
+        promote(client, MODEL, version, actor="airflow:churn/run-" + str(version), reason="gate")
+    return uri, client
+
+
+def cli(*argv: str) -> int:
+    from airflow_ml_provider.cli import main
+
+    return main(list(argv))
+
+
+def aliases(client) -> dict[str, str]:
+    return {k: str(v) for k, v in client.get_registered_model(MODEL).aliases.items()}
+
+
+def test_history_lists_every_alias_move_in_order(registry, capsys):
+    uri, client = registry
+    assert cli("history", MODEL, "--tracking-uri", uri, "--json") == 0
+    rows = json.loads(capsys.readouterr().out)
+    moves = [(r["alias"], r["from"], r["to"], r["actor"]) for r in rows]
+    assert moves == [
+        ("champion", None, "1", "airflow:churn/run-1"),
+        ("previous", None, "1", "airflow:churn/run-2"),
+        ("champion", "1", "2", "airflow:churn/run-2"),
+        ("previous", "1", "2", "airflow:churn/run-3"),
+        ("champion", "2", "3", "airflow:churn/run-3"),
+    ]
+    assert rows[3]["reason"] == "replaced by version 3"
+
+    # Promoting the champion again (a retried task) records nothing new.
+    from airflow_ml_provider.ml.registry import history, promote
+
+    promote(client, MODEL, "3", actor="airflow:churn/run-3", reason="gate")
+    assert len(history(client, MODEL)) == 5
+
+    assert cli("history", MODEL, "--tracking-uri", uri) == 0
+    table = capsys.readouterr().out.splitlines()
+    assert table[0].startswith("when (UTC)") and len(table) == 6
+    assert "champion" in table[-1] and "2 -> 3" in table[-1]
+
+
+def test_rollback_restores_previous_then_any_version(registry, capsys):
+    uri, client = registry
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--reason", "bad predictions") == 0
+    out = capsys.readouterr().out
+    assert "champion 3 -> 2" in out and "loads and predicts" in out
+    assert aliases(client) == {"champion": "2"}  # previous pointed at 2: now the champion
+    assert "airflow_ml.rolled_back_at" in client.get_model_version(MODEL, "3").tags
+
+    from airflow_ml_provider.ml.registry import history
+
+    last = history(client, MODEL)[-2:]
+    assert [(r["alias"], r["from"], r["to"]) for r in last] == [
+        ("champion", "3", "2"),
+        ("previous", "2", None),
+    ]
+    assert last[0]["reason"] == "rollback: bad predictions"
+    assert last[0]["actor"].startswith("cli:")
+
+    assert cli("rollback", MODEL, "--tracking-uri", uri) == 2  # no previous any more
+    assert "has no 'previous' version to roll back to; pass a version with --to" in (
+        capsys.readouterr().err
+    )
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--to", "1") == 0
+    assert aliases(client)["champion"] == "1"
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--to", "9") == 2
+    assert "has no version 9 (versions: 1, 2, 3)" in capsys.readouterr().err
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--to", "1") == 2
+    assert "version 1 of churn_registry is already the champion" in capsys.readouterr().err
+
+
+def test_unknown_model_is_an_error(registry, capsys):
+    uri, _ = registry
+    assert cli("history", "no_such_model", "--tracking-uri", uri) == 2
+    assert "no_such_model" in capsys.readouterr().err
