@@ -181,3 +181,17 @@ def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_
     assert again.get_task_instance("register_model").try_number == 2  # it really ran again
     assert versions_of("e2e_rerun_model") == [1]
     assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
+
+    # The alias history has no repeated moves, and re-deploying changes nothing either.
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.registry import history
+
+    client = MlflowHook().get_conn()
+    moves = [(r["alias"], r["to"]) for r in history(client, "e2e_rerun_model")]
+    assert moves == [("challenger", "1"), ("champion", "1")]
+    again = clear_and_rerun(dag, first.run_id, "deploy_model")
+    result = collect_result(dag, again, "e2e_rerun_model", "mlflow_default")
+    assert result["tasks"]["deploy_model"] == "success"
+    assert again.get_task_instance("deploy_model").try_number == 2
+    assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
+    assert len(history(client, "e2e_rerun_model")) == 2

@@ -1,0 +1,89 @@
+"""AliasDeploymentOperator on its own, through dag.test() (real Airflow DB, real MLflow store):
+a promoted version that cannot serve is rolled back to the previous champion, and the move
+is in the registry's history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import mlflow.pyfunc
+
+MODEL = "deploy_rollback"
+
+
+class CannotServe(mlflow.pyfunc.PythonModel):
+    """A real pyfunc model whose predictions fail, as a model missing a feature would."""
+
+    def predict(self, context, model_input, params=None):
+        raise ValueError("column 'tenure' is missing")
+
+
+def register(client, python_model=None) -> str:
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True, as_frame=True)
+    with mlflow.start_run() as run:
+        if python_model is None:
+            info = mlflow.sklearn.log_model(
+                LogisticRegression(max_iter=500).fit(x, y),
+                name="model",
+                input_example=x.head(3),
+                serialization_format="cloudpickle",
+                pip_requirements=["scikit-learn"],
+            )
+        else:
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=python_model,
+                input_example=x.head(3),
+                pip_requirements=["scikit-learn"],
+            )
+    return str(
+        client.create_model_version(
+            MODEL, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
+        ).version
+    )
+
+
+def test_a_version_that_cannot_serve_is_rolled_back(airflow_db):
+    from airflow.sdk import DAG
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.ml.registry import history, promote
+    from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
+
+    client = MlflowHook().get_conn()
+    mlflow.set_experiment("deploy-rollback")
+    client.create_registered_model(MODEL)
+    good, bad = register(client), register(client, CannotServe())
+    promote(client, MODEL, good, actor="test", reason="first")
+    assert promote(client, MODEL, bad, actor="test", reason="gate passed") == good
+
+    errors: list[BaseException] = []
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with DAG("deploy_rollback", schedule=None, start_date=start) as dag:
+        AliasDeploymentOperator(
+            task_id="deploy_model",
+            registration={"promoted": True, "version": int(bad), "previous_champion": int(good)},
+            model_name=MODEL,
+            on_failure_callback=lambda context: errors.append(context["exception"]),
+        )
+    register_for_test(dag)
+    dag_run = dag.test()
+    assert dag_run.state == "failed"
+    (error,) = errors
+    assert f"smoke test of models:/{MODEL}@champion failed, rolled back" in str(error)
+    assert "column 'tenure' is missing" in str(error)
+
+    aliases = {k: str(v) for k, v in client.get_registered_model(MODEL).aliases.items()}
+    assert aliases == {"champion": good}  # previous held the restored version: removed
+    last = history(client, MODEL)[-2:]
+    assert [(r["alias"], r["from"], r["to"]) for r in last] == [
+        ("champion", bad, good),
+        ("previous", good, None),
+    ]
+    assert last[0]["reason"].startswith(f"rollback: smoke test of version {bad} failed")
+    assert last[0]["actor"] == f"airflow:deploy_rollback/{dag_run.run_id}"
+    assert "airflow_ml.rolled_back_at" in client.get_model_version(MODEL, bad).tags
