@@ -10,6 +10,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback, smoke_test
+from airflow_ml_provider.operators.registry import airflow_actor
 
 
 class AliasDeploymentOperator(BaseOperator):
@@ -70,7 +71,7 @@ class AliasDeploymentOperator(BaseOperator):
         }
 
     def _roll_back(self, client, version: str, context, error: Exception) -> None:
-        actor = f"airflow:{context['dag'].dag_id}/{context['run_id']}"
+        actor = airflow_actor(context)
         reason = f"smoke test of version {version} failed: {str(error)[:300]}"
         if self.registration.get("previous_champion"):
             restored = rollback(

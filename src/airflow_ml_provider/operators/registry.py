@@ -11,6 +11,11 @@ from airflow_ml_provider.ml.registry import CHALLENGER, move_alias, promote
 from airflow_ml_provider.operators.links import ModelVersionLink
 
 
+def airflow_actor(context) -> str:
+    """Who moved an alias, as recorded in the history: ``airflow:<dag_id>/<run_id>``."""
+    return f"airflow:{context['dag'].dag_id}/{context['run_id']}"
+
+
 def find_or_create_version(client, model_name: str, training: dict[str, Any], tags: dict[str, str]):
     """The version registered from this training run; created only if there is none yet."""
     import mlflow
@@ -80,7 +85,7 @@ class RegisterModelOperator(BaseOperator):
         )
         for key, value in tags.items():
             client.set_model_version_tag(self.model_name, number, key, value)
-        actor = f"airflow:{context['dag'].dag_id}/{context['run_id']}"
+        actor = airflow_actor(context)
         reason = str(self.decision.get("reason", ""))
         move_alias(client, self.model_name, CHALLENGER, number, actor=actor, reason=reason)
         previous = None
@@ -102,3 +107,126 @@ class RegisterModelOperator(BaseOperator):
             "promoted": should_promote,
             "previous_champion": int(previous) if previous else None,
         }
+
+
+class SetModelAliasOperator(BaseOperator):
+    """Point ``alias`` of ``model_name`` at ``version`` (recorded in the alias history).
+
+    Returns ``{model, alias, version, moved}``; ``moved`` is False when the alias already
+    pointed there (a retry changes nothing).
+    """
+
+    template_fields = ("version", "reason")
+    ui_color = "#fff4d6"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        alias: str,
+        version: int | str,
+        reason: str = "set by a DAG",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.alias, self.version = model_name, alias, version
+        self.reason, self.mlflow_conn_id = reason, mlflow_conn_id
+
+    def execute(self, context) -> dict[str, Any]:
+        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        moved = move_alias(
+            client,
+            self.model_name,
+            self.alias,
+            self.version,
+            actor=airflow_actor(context),
+            reason=self.reason,
+        )
+        return {
+            "model": self.model_name,
+            "alias": self.alias,
+            "version": int(self.version),
+            "moved": moved is not None,
+        }
+
+
+class PromoteModelOperator(BaseOperator):
+    """Make ``version`` the ``champion`` (``previous`` moves to the old champion first).
+
+    Returns ``{model, version, previous_champion}``.
+    """
+
+    template_fields = ("version", "reason")
+    ui_color = "#fff4d6"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        version: int | str,
+        reason: str = "promoted by a DAG",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.version = model_name, version
+        self.reason, self.mlflow_conn_id = reason, mlflow_conn_id
+
+    def execute(self, context) -> dict[str, Any]:
+        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        old = promote(
+            client, self.model_name, self.version, actor=airflow_actor(context), reason=self.reason
+        )
+        return {
+            "model": self.model_name,
+            "version": int(self.version),
+            "previous_champion": int(old) if old else None,
+        }
+
+
+class RollbackModelOperator(BaseOperator):
+    """Give ``champion`` back to ``previous`` (or to version ``to``), then smoke-test it:
+    load ``models:/<name>@champion`` and predict on its input example — the alias strategy's
+    deployment. Returns ``{model, from, to}``; fails when the restored version cannot serve.
+    """
+
+    template_fields = ("to", "reason")
+    ui_color = "#ffe4e1"
+
+    def __init__(
+        self,
+        *,
+        model_name: str,
+        to: int | str | None = None,
+        reason: str = "rolled back by a DAG",
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.model_name, self.to = model_name, to
+        self.reason, self.mlflow_conn_id = reason, mlflow_conn_id
+
+    def execute(self, context) -> dict[str, Any]:
+        from airflow.sdk.exceptions import AirflowException
+
+        from airflow_ml_provider.ml.registry import RegistryError, rollback, smoke_test
+
+        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        try:
+            done = rollback(
+                client,
+                self.model_name,
+                to=self.to,
+                actor=airflow_actor(context),
+                reason=self.reason,
+            )
+        except RegistryError as exc:
+            raise AirflowException(str(exc)) from None
+        self.log.info("champion of %s: %s -> %s", self.model_name, done["from"], done["to"])
+        uri = f"models:/{self.model_name}@champion"
+        try:
+            smoke_test(uri)
+        except Exception as exc:
+            raise AirflowException(f"{uri} does not serve after the rollback: {exc}") from exc
+        return done
