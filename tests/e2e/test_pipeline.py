@@ -72,6 +72,22 @@ def clear_and_rerun(dag, run_id: str, task_id: str):
     return dag_run
 
 
+def champion_asset_events(model_name: str) -> list[str]:
+    """Run ids of the DAG runs that emitted ``mlmodel://<model>/champion``."""
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        return list(
+            session.scalars(
+                select(AssetEvent.source_run_id)
+                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+                .where(AssetModel.uri == f"mlmodel://{model_name}/champion")
+            )
+        )
+
+
 def tracking_tags(run_id: str) -> dict[str, str]:
     from airflow_ml_provider.hooks.mlflow import MlflowHook
 
@@ -126,6 +142,8 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
         first["metrics"]["challenger"]["roc_auc"]
     )
     assert versions_of("e2e_gate_model") == [1, 2]
+    # A new champion was deployed once: one event of its Asset (the skipped deploy made none).
+    assert champion_asset_events("e2e_gate_model") == [first["run_id"]]
 
     # Both runs' summaries arrived at the real SMTP server.
     subjects = [m["Subject"] for m in smtp_server.messages]

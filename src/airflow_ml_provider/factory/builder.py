@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from pathlib import Path
 
-from airflow.sdk import DAG, chain
+from airflow.sdk import DAG, Asset, chain
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.factory.docs import error_doc, pipeline_doc
@@ -70,6 +70,12 @@ def _search(spec) -> dict | None:
     if search is None:
         return None
     return {**search.model_dump(), "scoring": search.scoring or spec.evaluation.primary_metric}
+
+
+def champion_asset(model_name: str) -> Asset:
+    """The Asset updated each time a new champion of ``model_name`` is deployed; downstream
+    DAGs can use it as their schedule."""
+    return Asset(f"mlmodel://{model_name}/champion")
 
 
 def _partitioned_training(spec, snapshot, validate, runner_class, training_args: dict) -> list:
@@ -220,6 +226,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             registration=register.output,
             model_name=spec.model_name,
             mlflow_conn_id=conn,
+            outlets=[champion_asset(spec.model_name)],
         )
         notify = RunSummaryOperator(
             task_id="notify",
