@@ -10,6 +10,7 @@ from airflow.sdk import DAG, Asset, chain
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.factory.docs import error_doc, pipeline_doc
+from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 from airflow_ml_provider.operators.config_error import ConfigErrorOperator
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
@@ -243,7 +244,23 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             smtp_conn_id=spec.alerts.smtp_conn_id,
             trigger_rule="none_failed",  # a skipped deploy (gate said no) still gets a summary
         )
-        chain(snapshot, validate, *training_steps, evaluate, register, deploy, notify)
+        delivery = [deploy]
+        batch = spec.deployment.batch
+        if batch is not None:
+            delivery.append(
+                BatchScoringOperator(
+                    task_id="score_batch",
+                    model_name=spec.model_name,
+                    source=dict(loaded.scoring_source),
+                    destination=loaded.scoring_output,
+                    id_columns=list(batch.id_columns),
+                    mlflow_conn_id=conn,
+                    # The current champion scores this run's data even when the gate kept it.
+                    trigger_rule="none_failed",
+                )
+            )
+            notify.task_ids["scoring"] = "score_batch"
+        chain(snapshot, validate, *training_steps, evaluate, register, *delivery, notify)
         if data.wait is not None:
             wait = data.wait
             (

@@ -14,6 +14,7 @@ def summarize(
     decision: dict | None,
     registration: dict | None,
     deployment: dict | None,
+    scoring: dict | None = None,
 ) -> dict[str, Any]:
     """Collect what a person wants to know about one run into one JSON-able dict."""
     return {
@@ -38,6 +39,7 @@ def summarize(
         "rules": (decision or {}).get("rules", []),
         "model": registration,
         "deployment": deployment,
+        "scoring": scoring,
     }
 
 
@@ -99,5 +101,11 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.append(
             f"Model {model.get('name')} version {model.get('version')} "
             f"aliases {model.get('aliases')}"
+        )
+    scoring = summary.get("scoring")
+    if scoring:
+        lines.append(
+            f"Batch scoring: {scoring['rows']} rows with version {scoring['model_version']} "
+            f"-> {scoring['uri']}"
         )
     return "\n".join(lines)

@@ -53,6 +53,7 @@ class RunSummaryOperator(BaseOperator):
                     "decision",
                     "registration",
                     "deployment",
+                    "scoring",
                 )
             },
         )

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_ml_provider import settings
-from airflow_ml_provider.operators.storage import is_local
+from airflow_ml_provider.operators.storage import is_local, publish
 
 LAST_SNAPSHOT = "last_snapshot.json"
 
@@ -25,20 +25,6 @@ def last_snapshot(artifact_store: str | None, pipeline: str) -> dict[str, Any] |
     if not record.exists():
         return None
     return json.loads(record.read_text())
-
-
-def _publish(partial: ObjectStoragePath, target: ObjectStoragePath) -> None:
-    """Move a finished file into place: an atomic rename locally, a server-side copy elsewhere.
-
-    Object stores create an object atomically when its upload or copy completes, and a rename
-    there is a copy plus delete anyway.
-    """
-    if is_local(target):
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial.fs.mv(partial.path, target.path)
-    else:
-        partial.fs.copy(partial.path, target.path)
-        partial.fs.rm(partial.path)
 
 
 def _write_record(folder: ObjectStoragePath, record: dict[str, Any]) -> None:
@@ -116,7 +102,7 @@ class SnapshotDataOperator(BaseOperator):
             if reused:
                 partial.unlink()
             else:
-                _publish(partial, target)
+                publish(partial, target)
         except BaseException:
             if partial.exists():
                 partial.unlink()

@@ -23,3 +23,17 @@ def read_stored_frame(uri: str, data_format: str):
         return read_frame(uri, data_format)
     with path.open("rb") as stream:
         return read_frame(stream, data_format)
+
+
+def publish(partial: ObjectStoragePath, target: ObjectStoragePath) -> None:
+    """Move a finished file into place: an atomic rename locally, a server-side copy elsewhere.
+
+    Object stores create an object atomically when its upload or copy completes, and a rename
+    there is a copy plus delete anyway.
+    """
+    if is_local(target):
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial.fs.mv(partial.path, target.path)
+    else:
+        partial.fs.copy(partial.path, target.path)
+        partial.fs.rm(partial.path)

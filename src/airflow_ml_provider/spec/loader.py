@@ -30,6 +30,8 @@ class LoadedPipeline:
     source: dict[str, Any]
     config_hash: str
     schema_uri: str | None = None
+    scoring_source: dict[str, Any] | None = None
+    scoring_output: str | None = None
 
     @property
     def dag_id(self) -> str:
@@ -83,6 +85,7 @@ def load_pipeline(
         source=resolved_source(spec, path.resolve().parent),
         config_hash=config_hash(spec),
         schema_uri=resolved_schema(spec, path.resolve().parent),
+        **resolved_batch(spec, path.resolve().parent),
     )
 
 
@@ -107,14 +110,30 @@ def resolve_path(value: str, base_dir: Path) -> str:
     return uri + "/" if value.endswith("/") and not uri.endswith("/") else uri
 
 
+def source_dict(source, data_format: str | None, base_dir: Path) -> dict[str, Any]:
+    """A SourceSpec as the dict DataSourceHook takes (paths made URIs, files' format set)."""
+    resolved = source.model_dump(exclude_none=True)
+    if resolved.get("uri"):
+        resolved["uri"] = resolve_path(resolved["uri"], base_dir)
+    if resolved["kind"] == "files":
+        resolved["format"] = data_format
+    return resolved
+
+
 def resolved_source(spec: PipelineSpec, base_dir: Path) -> dict[str, Any]:
     """data.source as the dict the snapshot operator and sensor take (paths made URIs)."""
-    source = spec.data.source.model_dump(exclude_none=True)
-    if source.get("uri"):
-        source["uri"] = resolve_path(source["uri"], base_dir)
-    if source["kind"] == "files":
-        source["format"] = spec.data.resolved_format
-    return source
+    return source_dict(spec.data.source, spec.data.resolved_format, base_dir)
+
+
+def resolved_batch(spec: PipelineSpec, base_dir: Path) -> dict[str, Any]:
+    """deployment.batch's source and output, resolved like data.source (empty without it)."""
+    batch = spec.deployment.batch
+    if batch is None:
+        return {}
+    return {
+        "scoring_source": source_dict(batch.source, batch.resolved_format, base_dir),
+        "scoring_output": resolve_path(batch.output, base_dir),
+    }
 
 
 def resolved_schema(spec: PipelineSpec, base_dir: Path) -> str | None:

@@ -110,6 +110,12 @@ class SourceSpec(_Strict):
     )
 
 
+SourceField = Annotated[
+    SourceSpec, BeforeValidator(_source_shorthand, json_schema_input_type=str | SourceSpec)
+]
+"""A source mapping, or a plain string as shorthand for a files source."""
+
+
 class FreshnessSpec(_Strict):
     """Data older than ``max_age`` (newest value of ``column``) fails validation."""
 
@@ -132,10 +138,7 @@ class WaitSpec(_Strict):
 class DataSpec(_Strict):
     """Where the training data comes from."""
 
-    source: Annotated[
-        SourceSpec,
-        BeforeValidator(_source_shorthand, json_schema_input_type=str | SourceSpec),
-    ] = Field(
+    source: SourceField = Field(
         description="A path/glob/URI of csv or parquet files, or a mapping with kind "
         "files | bigquery | sql."
     )
@@ -497,12 +500,37 @@ class RegistrySpec(_Strict):
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline.")
 
 
+class BatchSpec(_Strict):
+    """Batch scoring: every run scores this data with the champion."""
+
+    source: SourceField = Field(
+        description="Rows to score: a path/glob/URI of csv or parquet files, or a "
+        "mapping with kind files | bigquery | sql (as data.source)."
+    )
+    output: str = Field(
+        min_length=1,
+        description="Folder (path, file:// or gs://) receiving run_id=<run>/predictions.parquet.",
+    )
+    id_columns: list[str] = Field(
+        default_factory=list,
+        description="Input columns copied next to each prediction; empty copies every column.",
+    )
+
+    @property
+    def resolved_format(self) -> str | None:
+        """Format of the scoring files (suffix), or parquet for table sources."""
+        return format_of(self.source.uri or "") if self.source.kind == "files" else "parquet"
+
+
 class DeploymentSpec(_Strict):
     """How a promoted model reaches users."""
 
-    strategy: Literal["alias"] = Field(
-        "alias", description="alias: serving reads models:/<model_name>@champion."
+    strategy: Literal["alias", "batch"] = Field(
+        "alias",
+        description="alias: serving reads models:/<model_name>@champion. batch: the alias "
+        "move plus scoring deployment.batch.source with the champion on every run.",
     )
+    batch: BatchSpec | None = Field(None, description="Batch scoring; needs strategy batch.")
 
 
 class AlertsSpec(_Strict):

@@ -119,6 +119,30 @@ def partition_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return problems
 
 
+def deployment_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """strategy batch needs deployment.batch, and deployment.batch needs strategy batch."""
+    deployment = spec.deployment
+    if deployment.strategy == "batch" and deployment.batch is None:
+        return [
+            (
+                ("deployment", "strategy"),
+                "strategy batch needs deployment.batch with source and output",
+            )
+        ]
+    if deployment.strategy != "batch" and deployment.batch is not None:
+        return [(("deployment", "batch"), "deployment.batch applies only to strategy batch")]
+    batch = deployment.batch
+    if batch and batch.source.kind == "files" and batch.resolved_format is None:
+        return [
+            (
+                ("deployment", "batch", "source"),
+                f"cannot infer the format of {batch.source.uri!r} from its suffix; "
+                "use .csv or .parquet files",
+            )
+        ]
+    return []
+
+
 def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Problems that involve more than one field, as (field path, message) pairs."""
     problems: list[tuple[FieldPath, str]] = []
@@ -127,6 +151,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     problems.extend(source_problems(spec))
     problems.extend(training_problems(spec))
     problems.extend(partition_problems(spec))
+    problems.extend(deployment_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(
