@@ -138,7 +138,8 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         "decision": {k: decision.get(k) for k in ("promote", "reason", "rules")}
         if decision
         else None,
-        "promoted": bool(decision.get("promote")) and states.get("register_model") == "success",
+        "promoted": bool(registration.get("promoted"))
+        and states.get("register_model") == "success",
         "mlflow_run_id": training.get("run_id"),
         "partitions": training.get("partitions"),
         "snapshot": xcoms.get(("snapshot_data", "return_value")),

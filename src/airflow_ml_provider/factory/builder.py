@@ -214,10 +214,23 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             slices=[item.model_dump() for item in spec.evaluation.slices],
             first_run=spec.evaluation.first_run,
         )
+        gate = [evaluate]
+        if spec.deployment.approval == "manual":
+            # Imported only when asked for, like the Kubernetes runner.
+            from airflow_ml_provider.operators.approval import PromotionApprovalOperator
+
+            gate.append(
+                PromotionApprovalOperator(
+                    task_id="approve_promotion",
+                    decision=evaluate.output,
+                    model_name=spec.model_name,
+                )
+            )
         register = RegisterModelOperator(
             task_id="register_model",
             training=train.output,
             decision=evaluate.output,
+            approval=gate[-1].output if len(gate) > 1 else None,
             model_name=spec.model_name,
             pipeline=spec.pipeline,
             mlflow_conn_id=conn,
@@ -260,7 +273,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
                 )
             )
             notify.task_ids["scoring"] = "score_batch"
-        chain(snapshot, validate, *training_steps, evaluate, register, *delivery, notify)
+        chain(snapshot, validate, *training_steps, *gate, register, *delivery, notify)
         if data.wait is not None:
             wait = data.wait
             (

@@ -34,8 +34,11 @@ def summarize(
             "champion": (decision or {}).get("champion"),
         },
         "partitions": _partitions_line(training, decision),
-        "promoted": bool((decision or {}).get("promote")),
-        "reason": (decision or {}).get("reason"),
+        # register_model has the last word (a reviewer may have rejected the promotion).
+        "promoted": bool(
+            (registration or decision or {}).get("promoted", (decision or {}).get("promote"))
+        ),
+        "reason": (registration or {}).get("reason") or (decision or {}).get("reason"),
         "rules": (decision or {}).get("rules", []),
         "model": registration,
         "deployment": deployment,

@@ -38,7 +38,7 @@ class RegisterModelOperator(BaseOperator):
     (a retry after a failure in between converges to the same state).
     """
 
-    template_fields = ("training", "decision")
+    template_fields = ("training", "decision", "approval")
     operator_extra_links = (ModelVersionLink(),)
     ui_color = "#fff4d6"
 
@@ -51,9 +51,11 @@ class RegisterModelOperator(BaseOperator):
         pipeline: str | None = None,
         extra_tags: dict[str, str] | None = None,
         mlflow_conn_id: str = "mlflow_default",
+        approval: dict[str, Any] | Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.approval = approval
         self.training = training
         self.decision = decision
         self.model_name = model_name
@@ -65,11 +67,16 @@ class RegisterModelOperator(BaseOperator):
         hook = MlflowHook(self.mlflow_conn_id)
         client = hook.get_conn()
         should_promote = bool(self.decision["promote"])
+        reason = str(self.decision.get("reason", ""))
+        approval = self.approval or {}
+        if should_promote and approval.get("asked") and not approval.get("approved"):
+            should_promote = False
+            reason = f"the gate passed but {approval.get('by', 'a reviewer')} rejected promotion"
         tags = {
             "airflow_ml.dag_id": context["dag"].dag_id,
             "airflow_ml.dag_run_id": context["run_id"],
             "airflow_ml.gate": "promote" if should_promote else "reject",
-            "airflow_ml.gate_reason": str(self.decision.get("reason", ""))[:4000],
+            "airflow_ml.gate_reason": reason[:4000],
             **{k: str(v) for k, v in self.extra_tags.items()},
         }
         if self.pipeline:
@@ -86,7 +93,8 @@ class RegisterModelOperator(BaseOperator):
         for key, value in tags.items():
             client.set_model_version_tag(self.model_name, number, key, value)
         actor = airflow_actor(context)
-        reason = str(self.decision.get("reason", ""))
+        if approval.get("approved"):
+            actor += f" approved by {approval.get('by')}"
         move_alias(client, self.model_name, CHALLENGER, number, actor=actor, reason=reason)
         previous = None
         if should_promote:
@@ -105,6 +113,7 @@ class RegisterModelOperator(BaseOperator):
             "created": created,
             "aliases": aliases,
             "promoted": should_promote,
+            "reason": reason,
             "previous_champion": int(previous) if previous else None,
         }
 

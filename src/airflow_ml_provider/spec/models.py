@@ -531,6 +531,11 @@ class DeploymentSpec(_Strict):
         "move plus scoring deployment.batch.source with the champion on every run.",
     )
     batch: BatchSpec | None = Field(None, description="Batch scoring; needs strategy batch.")
+    approval: Literal["auto", "manual"] = Field(
+        "auto",
+        description="manual: a person approves each promotion the gate recommends, in the "
+        "Airflow UI (Required Actions), before register_model promotes it.",
+    )
 
 
 class AlertsSpec(_Strict):

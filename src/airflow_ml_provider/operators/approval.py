@@ -1,0 +1,61 @@
+"""approve_promotion: a person approves or rejects what the gate wants to promote.
+
+Airflow 3's human-in-the-loop ApprovalOperator: the task waits (state awaiting input) until
+someone answers in the Airflow UI (Required Actions) or through the HITL REST API.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
+
+
+class PromotionApprovalOperator(ApprovalOperator):
+    """Ask a person before a promotion the gate recommends; do not ask otherwise.
+
+    When the gate did not recommend promotion (``decision["promote"]`` false) nothing is
+    asked and the result is ``{"approved": None, "asked": False}``. Otherwise the task waits
+    for "Approve" or "Reject" and returns ``{"approved": bool, "asked": True, "by": user}``.
+    A rejection does not skip anything: register_model still registers the challenger, it
+    just does not promote it (the champion stays).
+    """
+
+    template_fields = (*ApprovalOperator.template_fields, "decision")
+
+    def __init__(self, *, decision: dict[str, Any] | Any, model_name: str, **kwargs: Any) -> None:
+        kwargs.setdefault("subject", f"Promote a new champion of {model_name}?")
+        super().__init__(**kwargs)
+        self.decision = decision
+        self.model_name = model_name
+
+    def execute(self, context) -> dict[str, Any]:
+        if not self.decision.get("promote"):
+            self.log.info("the gate did not recommend promotion; nobody is asked")
+            return {"approved": None, "asked": False}
+        self.body = _decision_markdown(self.model_name, self.decision)
+        return super().execute(context)
+
+    def execute_complete(self, context, event: dict[str, Any]) -> dict[str, Any]:
+        # HITLOperator's, not ApprovalOperator's: a rejection must not skip registration.
+        answer = HITLOperator.execute_complete(self, context, event)
+        user = answer["responded_by_user"] or {}
+        approved = answer["chosen_options"] == [self.APPROVE]
+        by = user.get("name") or user.get("id") or "unknown"
+        self.log.info("%s by %s", "approved" if approved else "rejected", by)
+        return {"approved": approved, "asked": True, "by": by}
+
+
+def _decision_markdown(model_name: str, decision: dict[str, Any]) -> str:
+    """The gate's rules as a Markdown table for the approval page."""
+    rows = "\n".join(
+        f"| {r['rule']} | {r['metric']} | {r['value']:.4f} | {r['bound']:.4f} | "
+        f"{'pass' if r['passed'] else 'FAIL'} |"
+        for r in decision.get("rules", [])
+    )
+    champion = decision.get("champion_version")
+    return (
+        f"The gate recommends a new champion of **{model_name}** "
+        f"(current champion: {f'version {champion}' if champion else 'none'}).\n\n"
+        "| rule | metric | value | bound | |\n|---|---|---|---|---|\n" + rows
+    )

@@ -1,0 +1,101 @@
+"""deployment.approval: manual through dag.test() (real Airflow, MLflow, GX, scikit-learn).
+
+The run parks approve_promotion in Airflow 3's human-in-the-loop "awaiting input" state and
+dag.test() keeps the run alive until a response arrives. The reviewer is a thread calling
+the Airflow API's own HITL response handler (``update_hitl_detail``, what the Required
+Actions page and ``PATCH .../hitlDetails`` run) with a session on the same metadata DB —
+only the HTTP layer and the login are left out.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from test_pipeline import run, write_pipeline
+from test_validation_pipeline import edit
+
+
+def answer_when_asked(dag_id: str, choice: str, seen: dict) -> threading.Thread:
+    def respond() -> None:
+        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with create_session() as session:
+                asked = session.execute(
+                    select(TaskInstance.run_id, HITLDetail.subject, HITLDetail.body)
+                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                    .where(
+                        TaskInstance.dag_id == dag_id,
+                        TaskInstance.task_id == "approve_promotion",
+                    )
+                ).first()
+                if asked is not None:
+                    seen.update(run_id=asked[0], subject=asked[1], body=asked[2])
+                    update_hitl_detail(
+                        dag_id=dag_id,
+                        dag_run_id=asked[0],
+                        task_id="approve_promotion",
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
+                        user=SimpleAuthManagerUser(username="dana", role="admin"),
+                        session=session,
+                    )
+                    return
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=respond, daemon=True)
+    thread.start()
+    return thread
+
+
+def approval_pipeline(tmp_path, name: str):
+    path = write_pipeline(tmp_path, name)
+    edit(path, "  strategy: alias\n", "  strategy: alias\n  approval: manual\n")
+    return path
+
+
+def test_an_approved_promotion_goes_ahead(tmp_path, airflow_db):
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.registry import history
+
+    seen: dict = {}
+    reviewer = answer_when_asked("e2e_approve", "Approve", seen)
+    result = run(approval_pipeline(tmp_path, "e2e_approve"))
+    reviewer.join(5)
+    assert result["state"] == "success", result["tasks"]
+    assert result["tasks"]["approve_promotion"] == "success"
+    assert seen["subject"] == "Promote a new champion of e2e_approve_model?"
+    assert "| threshold_min | roc_auc |" in seen["body"]
+    assert result["promoted"] is True
+    assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
+    moves = history(MlflowHook().get_conn(), "e2e_approve_model")
+    assert moves[-1]["alias"] == "champion"
+    assert moves[-1]["actor"].endswith("approved by dana")
+
+
+def test_a_rejected_promotion_registers_but_keeps_the_champion(tmp_path, airflow_db):
+    seen: dict = {}
+    reviewer = answer_when_asked("e2e_reject", "Reject", seen)
+    result = run(approval_pipeline(tmp_path, "e2e_reject"))
+    reviewer.join(5)
+    assert result["state"] == "success", result["tasks"]
+    assert result["decision"]["promote"] is True  # the gate said yes, the person said no
+    assert result["promoted"] is False
+    assert result["model"]["aliases"] == {"challenger": 1}
+    assert result["tasks"]["deploy_model"] == "skipped"
+    assert result["summary"]["reason"] == "the gate passed but dana rejected promotion"
+
+
+def test_no_person_is_asked_when_the_gate_says_no(tmp_path, airflow_db):
+    path = approval_pipeline(tmp_path, "e2e_no_ask")
+    edit(path, "thresholds: {roc_auc: 0.9}", "thresholds: {roc_auc: 0.9999}")
+    result = run(path)  # would wait forever if it asked: nobody answers here
+    assert result["tasks"]["approve_promotion"] == "success"
+    assert result["promoted"] is False
