@@ -213,6 +213,9 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             bootstrap_samples=spec.evaluation.bootstrap_samples,
             slices=[item.model_dump() for item in spec.evaluation.slices],
             first_run=spec.evaluation.first_run,
+            # Permutation importance of a router means a routed prediction per feature and
+            # repeat over every partition: not yet (the per-partition table covers it).
+            importance=data.partition_by is None,
         )
         gate = [evaluate]
         if spec.deployment.approval == "manual":
