@@ -73,7 +73,7 @@ def clear_and_rerun(dag, run_id: str, task_id: str):
 
 
 def champion_asset_events(model_name: str) -> list[str]:
-    """Run ids of the DAG runs that emitted ``mlmodel://<model>/champion``."""
+    """Run ids of the DAG runs that emitted ``x-mlmodel://<model>/champion``."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
@@ -83,7 +83,7 @@ def champion_asset_events(model_name: str) -> list[str]:
             session.scalars(
                 select(AssetEvent.source_run_id)
                 .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                .where(AssetModel.uri == f"mlmodel://{model_name}/champion")
+                .where(AssetModel.uri == f"x-mlmodel://{model_name}/champion")
             )
         )
 
