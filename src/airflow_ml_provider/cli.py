@@ -155,8 +155,17 @@ def _print_summary(result: dict) -> None:
             old = champion.get(name)
             print(f"  {name:<12} {value:>10.4f} {'-' if old is None else f'{old:.4f}':>10}")
     if result.get("decision"):
+        rules = result["decision"].get("rules") or []
+        if rules:
+            print(f"  {'gate rule':<30} {'metric':<16} {'value':>9} {'bound':>9}")
+        for rule in rules:
+            print(
+                f"  {rule['rule']:<30} {rule['metric']:<16} {rule['value']:>9.4f} "
+                f"{rule['bound']:>9.4f}  {'pass' if rule['passed'] else 'FAIL'}"
+            )
         verdict = "PROMOTED" if result["promoted"] else "NOT promoted"
-        print(f"decision: {verdict} — {result['decision']['reason']}")
+        reason = (result.get("summary") or {}).get("reason") or result["decision"]["reason"]
+        print(f"decision: {verdict} — {reason}")
     model = result["model"]
     if model.get("aliases"):
         aliases = ", ".join(f"{a}=v{v}" for a, v in model["aliases"].items())
