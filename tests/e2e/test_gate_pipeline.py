@@ -56,3 +56,27 @@ def test_first_run_requiring_approval_registers_but_does_not_promote(tmp_path, a
     assert result["promoted"] is False
     assert result["model"]["aliases"] == {"challenger": 1}
     assert result["tasks"]["deploy_model"] == "skipped"
+
+
+def test_a_slice_gap_blocks_promotion(tmp_path, airflow_db):
+    """A 'site' column splits the held-out rows in two groups; with max_gap 0.0 any gap
+    between the groups' roc_auc blocks promotion, even of a first model."""
+    import pandas as pd
+
+    path = write_pipeline(tmp_path, "e2e_slices")
+    data = tmp_path / "data" / "breast_cancer.csv"
+    frame = pd.read_csv(data)
+    frame.insert(0, "site", [index % 2 for index in range(len(frame))])
+    frame.to_csv(data, index=False)
+    edit(
+        path,
+        "  min_improvement: 0.0\n",
+        "  min_improvement: 0.0\n  slices: [{column: site, max_gap: 0.0, min_rows: 20}]\n",
+    )
+    result = run(path)
+    assert result["state"] == "success", result["tasks"]
+    rules = {rule["rule"]: rule for rule in result["decision"]["rules"]}
+    gap = rules["slice_gap"]
+    assert gap["metric"] == "roc_auc by site" and gap["passed"] is False and gap["value"] > 0
+    assert result["promoted"] is False
+    assert result["model"]["aliases"] == {"challenger": 1}

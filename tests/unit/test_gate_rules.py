@@ -124,3 +124,40 @@ def test_slices_gap_and_group_regression():
     assert by_rule["slice_regression"].value == pytest.approx(worst)
     assert by_rule["slice_regression"].passed is (worst >= -0.01)
     assert by_rule["slice_gap"].metric == "accuracy by x0"
+
+
+def test_min_improvement_can_be_relative_to_the_champion():
+    higher = decide(
+        {"roc_auc": 0.905},
+        {"roc_auc": 0.90},
+        primary_metric="roc_auc",
+        thresholds={},
+        min_improvement="1%",
+    )
+    assert rules(higher)["beats_champion"]["bound"] == pytest.approx(0.909)
+    assert higher["promote"] is False
+    lower = decide(
+        {"rmse": 9.7},
+        {"rmse": 10.0},
+        primary_metric="rmse",
+        thresholds={},
+        min_improvement="2%",
+    )
+    assert rules(lower)["beats_champion"]["bound"] == pytest.approx(9.8)
+    assert lower["promote"] is True
+
+
+def test_relative_min_improvement_in_yaml(tmp_path):
+    from test_spec_errors import GOOD, errors_of, write
+
+    from airflow_ml_provider.spec import load_pipeline
+
+    relative = GOOD.replace(
+        "  thresholds: {roc_auc: 0.8}\n", "  thresholds: {roc_auc: 0.8}\n  min_improvement: 0.5%\n"
+    )
+    assert load_pipeline(write(tmp_path, relative)).spec.evaluation.min_improvement == "0.5%"
+    message = errors_of(write(tmp_path, relative.replace("0.5%", "half a percent")))
+    assert (
+        ":22:20: evaluation.min_improvement: expected a number (absolute, e.g. 0.005) or a share"
+        in message
+    ), message

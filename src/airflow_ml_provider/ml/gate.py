@@ -52,9 +52,17 @@ def regression_rules(
     return rules
 
 
+def required_gain(min_improvement: float | str, champion_value: float) -> float:
+    """``min_improvement`` as an absolute gain: a number is one already; ``"2%"`` is 2 % of
+    the champion's value."""
+    if isinstance(min_improvement, str):
+        return abs(champion_value) * float(min_improvement.rstrip("%")) / 100
+    return float(min_improvement)
+
+
 def confidence_rule(bootstrap: dict[str, float], metric: str, min_improvement: float):
-    """The improvement's bootstrap lower bound must clear ``min_improvement``: a win inside
-    the noise of the held-out rows does not flip the champion."""
+    """The improvement's bootstrap lower bound must clear ``min_improvement`` (absolute): a
+    win inside the noise of the held-out rows does not flip the champion."""
     return RuleResult(
         rule=f"improvement_lower_bound_{round(bootstrap['confidence'] * 100)}",
         metric=metric,
@@ -160,7 +168,7 @@ def decide(
     *,
     primary_metric: str,
     thresholds: dict[str, float],
-    min_improvement: float,
+    min_improvement: float | str,
     extra_rules: Sequence[RuleResult] = (),
     first_run: str = "promote_if_thresholds",
 ) -> dict:
@@ -184,7 +192,8 @@ def decide(
     if champion is not None and primary_metric in champion:
         higher = METRICS[primary_metric].higher_is_better
         base = champion[primary_metric]
-        bound = base + min_improvement if higher else base - min_improvement
+        gain = required_gain(min_improvement, base)
+        bound = base + gain if higher else base - gain
         value = challenger[primary_metric]
         rules.append(
             RuleResult(

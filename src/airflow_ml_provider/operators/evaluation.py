@@ -53,7 +53,7 @@ class EvaluateModelOperator(BaseOperator):
         features: list[str] | None = None,
         split: dict[str, Any] | None = None,
         thresholds: dict[str, float] | None = None,
-        min_improvement: float = 0.0,
+        min_improvement: float | str = 0.0,
         mlflow_conn_id: str = "mlflow_default",
         partition_by: str | None = None,
         per_partition: dict[str, Any] | None = None,
@@ -95,6 +95,7 @@ class EvaluateModelOperator(BaseOperator):
             decide,
             partition_comparison,
             regression_rules,
+            required_gain,
             slice_rules,
         )
         from airflow_ml_provider.ml.tables import records_csv
@@ -119,7 +120,11 @@ class EvaluateModelOperator(BaseOperator):
         extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
         if "bootstrap" in scores:
             extra.append(
-                confidence_rule(scores["bootstrap"], self.primary_metric, self.min_improvement)
+                confidence_rule(
+                    scores["bootstrap"],
+                    self.primary_metric,
+                    required_gain(self.min_improvement, scores["champion"][self.primary_metric]),
+                )
             )
         slice_table: list[dict[str, Any]] = []
         for item in self.slices:

@@ -450,8 +450,10 @@ class EvaluationSpec(_Strict):
         description="Absolute bounds: floors for higher-is-better metrics, ceilings for "
         "lower-is-better ones (log_loss, rmse, mse, mae, mape).",
     )
-    min_improvement: float = Field(
-        0.0, description="How much the primary metric must beat the champion by."
+    min_improvement: float | str = Field(
+        0.0,
+        description="How much the primary metric must beat the champion by: a number "
+        "(absolute, e.g. 0.005) or a share of the champion's value (relative, e.g. '1%').",
     )
     max_regression: dict[str, float] = Field(
         default_factory=dict,
@@ -480,6 +482,16 @@ class EvaluationSpec(_Strict):
         description="Partitioned models: how much single partitions may regress "
         "(defaults apply when data.partition_by is set).",
     )
+
+    @field_validator("min_improvement")
+    @classmethod
+    def _absolute_or_relative(cls, value: float | str) -> float | str:
+        if isinstance(value, str) and not re.fullmatch(r"\d+(\.\d+)?%", value.strip()):
+            raise ValueError(
+                "expected a number (absolute, e.g. 0.005) or a share of the champion's "
+                f"value (relative, e.g. '1%'), got {value!r}"
+            )
+        return value.strip() if isinstance(value, str) else value
 
     @property
     def all_metrics(self) -> list[str]:
