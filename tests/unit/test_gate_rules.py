@@ -161,3 +161,49 @@ def test_relative_min_improvement_in_yaml(tmp_path):
         ":22:20: evaluation.min_improvement: expected a number (absolute, e.g. 0.005) or a share"
         in message
     ), message
+
+
+def test_sample_weights_count_rows_in_every_gate_metric():
+    """Weights 0/1 must give exactly the metrics of the weighted rows alone — overall, per
+    group and in the bootstrap."""
+    from airflow_ml_provider.ml.evaluate import bootstrap_improvement, group_scores
+    from airflow_ml_provider.ml.scoring import ResponsesByPosition, score
+
+    champion, close, _, x_test, y_test = models_and_rows()
+    weights = (np.arange(len(y_test)) % 3 != 0).astype(float)
+    kept = weights == 1
+    for metric in ("accuracy", "roc_auc", "log_loss"):
+        weighted = score(close, x_test, y_test, [metric], weights)[metric]
+        subset = score(close, x_test[kept], y_test[kept], [metric])[metric]
+        assert weighted == pytest.approx(subset), metric
+    groups = np.where(x_test[:, 1] > 0, "a", "b")
+    view = ResponsesByPosition(close, x_test)
+    by_group = group_scores(view, groups, y_test, "accuracy", weights)
+    alone = group_scores(
+        ResponsesByPosition(close, x_test[kept]), groups[kept], y_test[kept], "accuracy"
+    )
+    assert {k: v["value"] for k, v in by_group.items()} == pytest.approx(
+        {k: v["value"] for k, v in alone.items()}
+    )
+    heavy = bootstrap_improvement(
+        view,
+        ResponsesByPosition(champion, x_test),
+        y_test,
+        "roc_auc",
+        samples=200,
+        confidence=0.9,
+        seed=3,
+        weights=weights,
+    )
+    assert heavy["samples"] == 200
+
+
+def test_sample_weight_needs_listed_features(tmp_path):
+    from test_spec_errors import GOOD, errors_of, write
+
+    weighted = GOOD.replace(
+        "  thresholds: {roc_auc: 0.8}\n", "  thresholds: {roc_auc: 0.8}\n  sample_weight: w\n"
+    )
+    assert "sample_weight needs data.features listed" in errors_of(write(tmp_path, weighted))
+    listed = weighted.replace("  target: churned\n", "  target: churned\n  features: [age, w]\n")
+    assert "'w' is a feature or the target, not a weight" in errors_of(write(tmp_path, listed))

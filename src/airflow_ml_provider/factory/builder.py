@@ -218,6 +218,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             # Permutation importance of a router means a routed prediction per feature and
             # repeat over every partition: not yet (the per-partition table covers it).
             importance=data.partition_by is None,
+            sample_weight=spec.evaluation.sample_weight,
         )
         gate = [evaluate]
         if spec.deployment.approval == "manual":

@@ -26,7 +26,7 @@ def own_features(model, rows):
     return rows if names is None else rows[list(names)]
 
 
-def group_scores(answers, keys, labels, metric: str) -> dict[str, dict[str, Any]]:
+def group_scores(answers, keys, labels, metric: str, weights=None) -> dict[str, dict[str, Any]]:
     """``{group: {rows, value}}``: one metric per value of ``keys`` (an array aligned with
     the rows ``answers`` were computed on; value None where the metric is undefined)."""
     import numpy as np
@@ -40,7 +40,8 @@ def group_scores(answers, keys, labels, metric: str) -> dict[str, dict[str, Any]
     scores = {}
     for positions in np.split(order, bounds) if len(order) else []:
         key = partition_key(values[codes[positions[0]]])
-        value = score_where_defined(answers, positions, labels[positions], [metric])
+        weight = None if weights is None else weights[positions]
+        value = score_where_defined(answers, positions, labels[positions], [metric], weight)
         scores[key] = {"rows": len(positions), "value": value[metric]}
     return scores
 
@@ -53,7 +54,15 @@ def partition_scores(model, x, y, metric: str, partition_by: str) -> dict[str, d
 
 
 def bootstrap_improvement(
-    challenger, champion, labels, metric: str, *, samples: int, confidence: float, seed: int
+    challenger,
+    champion,
+    labels,
+    metric: str,
+    *,
+    samples: int,
+    confidence: float,
+    seed: int,
+    weights=None,
 ) -> dict[str, float]:
     """Paired bootstrap of the primary metric's improvement (in its better direction).
 
@@ -71,8 +80,9 @@ def bootstrap_improvement(
     differences = []
     for _ in range(samples):
         drawn = rng.integers(0, rows, rows)
-        mine = score_where_defined(challenger, drawn, labels[drawn], [metric])[metric]
-        theirs = score_where_defined(champion, drawn, labels[drawn], [metric])[metric]
+        weight = None if weights is None else weights[drawn]
+        mine = score_where_defined(challenger, drawn, labels[drawn], [metric], weight)[metric]
+        theirs = score_where_defined(champion, drawn, labels[drawn], [metric], weight)[metric]
         if mine is not None and theirs is not None:
             differences.append(sign * (mine - theirs))
     if not differences:
@@ -124,24 +134,32 @@ def score_models(
     bootstrap_samples: int = 1000,
     slices: list[str] | tuple[str, ...] = (),
     importance: bool = True,
+    sample_weight: str | None = None,
 ) -> dict[str, Any]:
     """Everything the gate needs, computed on one held-out split (the first metric is the
     primary one): ``challenger`` / ``champion`` metrics (champion None when there is none),
     ``rows``; with ``data["partition_by"]`` the primary metric per partition of both models
     (``partitions``); per group of each ``slices`` column (``slices``); with a champion and
     ``confidence`` the paired-bootstrap improvement (``bootstrap``); the challenger's
-    permutation importances (``importance``).
+    permutation importances (``importance``). With ``sample_weight`` (a column of the data)
+    every metric counts each held-out row by its weight.
     """
-    split = load_split(data, task, keep=tuple(slices))
+    keep = tuple(dict.fromkeys([*slices, *([sample_weight] if sample_weight else [])]))
+    split = load_split(data, task, keep=keep)
     primary, seed = metrics[0], int(data["split"]["seed"])
     labels = split.y_test.to_numpy()
+    weights = split.kept_test[sample_weight].to_numpy() if sample_weight else None
     challenger_model = load_model(challenger_uri)
-    challenger = score(challenger_model, split.x_test, split.y_test, metrics)
+    challenger = score(challenger_model, split.x_test, split.y_test, metrics, weights)
     champion_model = champion = None
     if champion_uri is not None:
         champion_model = load_model(champion_uri)
         champion = score(
-            champion_model, own_features(champion_model, split.x_test), split.y_test, metrics
+            champion_model,
+            own_features(champion_model, split.x_test),
+            split.y_test,
+            metrics,
+            weights,
         )
     result: dict[str, Any] = {
         "challenger": challenger,
@@ -157,7 +175,9 @@ def score_models(
 
     def per_group(keys) -> dict[str, Any]:
         return {
-            name: group_scores(answers[name], keys, labels, primary) if name in answers else None
+            name: group_scores(answers[name], keys, labels, primary, weights)
+            if name in answers
+            else None
             for name in models
         }
 
@@ -176,6 +196,7 @@ def score_models(
             samples=bootstrap_samples,
             confidence=confidence,
             seed=seed,
+            weights=weights,
         )
     if importance:
         result["importance"] = permutation_importances(

@@ -7,19 +7,23 @@ from typing import Any
 from airflow_ml_provider.spec.metrics import METRICS
 
 
-def score(model: Any, x, y, metrics: list[str]) -> dict[str, float]:
-    """Return {metric: value} in the metric's natural sign (rmse is positive, lower is better)."""
+def score(model: Any, x, y, metrics: list[str], sample_weight=None) -> dict[str, float]:
+    """Return {metric: value} in the metric's natural sign (rmse is positive, lower is better),
+    each row counted by ``sample_weight`` when given."""
     from sklearn.metrics import get_scorer
 
+    weights = {} if sample_weight is None else {"sample_weight": sample_weight}
     results: dict[str, float] = {}
     for name in metrics:
         info = METRICS[name]
-        value = float(get_scorer(info.scorer)(model, x, y))
+        value = float(get_scorer(info.scorer)(model, x, y, **weights))
         results[name] = -value if info.scorer.startswith("neg_") else value
     return results
 
 
-def score_where_defined(model: Any, x, y, metrics: list[str]) -> dict[str, float | None]:
+def score_where_defined(
+    model: Any, x, y, metrics: list[str], sample_weight=None
+) -> dict[str, float | None]:
     """Like ``score``, but a metric that is undefined on these rows (roc_auc on rows of one
     class, for instance) is None instead of an error: small partitions have such rows."""
     import math
@@ -30,7 +34,7 @@ def score_where_defined(model: Any, x, y, metrics: list[str]) -> dict[str, float
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = score(model, x, y, [name])[name]
+                value = score(model, x, y, [name], sample_weight)[name]
         except ValueError:
             value = None
         results[name] = None if value is None or math.isnan(value) else value

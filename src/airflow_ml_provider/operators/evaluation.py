@@ -63,9 +63,11 @@ class EvaluateModelOperator(BaseOperator):
         slices: list[dict[str, Any]] | None = None,
         first_run: str = "promote_if_thresholds",
         importance: bool = True,
+        sample_weight: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.sample_weight = sample_weight
         self.max_regression = max_regression or {}
         self.confidence = confidence
         self.bootstrap_samples = bootstrap_samples
@@ -116,6 +118,7 @@ class EvaluateModelOperator(BaseOperator):
             bootstrap_samples=self.bootstrap_samples,
             slices=[item["column"] for item in self.slices],
             importance=self.importance,
+            sample_weight=self.sample_weight,
         )
         extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
         if "bootstrap" in scores:

@@ -472,6 +472,12 @@ class EvaluationSpec(_Strict):
     slices: list[SliceSpec] = Field(
         default_factory=list, description="Groups whose primary metric is checked one by one."
     )
+    sample_weight: str | None = Field(
+        None,
+        min_length=1,
+        description="Column whose values weight each held-out row in every gate metric "
+        "(needs data.features listed, without it).",
+    )
     first_run: Literal["promote_if_thresholds", "require_approval"] = Field(
         "promote_if_thresholds",
         description="With no champion yet: promote when the thresholds hold, or register "

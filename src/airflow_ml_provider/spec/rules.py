@@ -192,6 +192,19 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                     f"({', '.join(evaluation.all_metrics)}) or remove it",
                 )
             )
+    weight = evaluation.sample_weight
+    if weight is not None:
+        where = ("evaluation", "sample_weight")
+        if spec.data.features is None:
+            problems.append(
+                (
+                    where,
+                    "sample_weight needs data.features listed, so the weight column "
+                    "is not used as a feature",
+                )
+            )
+        elif weight in spec.data.features or weight == spec.data.target:
+            problems.append((where, f"{weight!r} is a feature or the target, not a weight"))
     for index, item in enumerate(evaluation.slices):
         if item.column == spec.data.target:
             problems.append(
