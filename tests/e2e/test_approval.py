@@ -99,3 +99,24 @@ def test_no_person_is_asked_when_the_gate_says_no(tmp_path, airflow_db):
     result = run(path)  # would wait forever if it asked: nobody answers here
     assert result["tasks"]["approve_promotion"] == "success"
     assert result["promoted"] is False
+
+
+def test_a_first_model_under_require_approval_waits_for_a_person(tmp_path, airflow_db):
+    """evaluation.first_run: require_approval with deployment.approval auto: the first model
+    passes the gate but is only promoted once someone approves it."""
+    seen: dict = {}
+    reviewer = answer_when_asked("e2e_first_approval", "Approve", seen)
+    path = write_pipeline(tmp_path, "e2e_first_approval")
+    edit(
+        path, "  min_improvement: 0.0\n", "  min_improvement: 0.0\n  first_run: require_approval\n"
+    )
+    result = run(path)
+    reviewer.join(5)
+    assert result["state"] == "success", result["tasks"]
+    rules = {rule["rule"]: rule for rule in result["decision"]["rules"]}
+    assert rules["threshold_min"]["passed"] is True
+    assert rules["first_run_requires_approval"]["passed"] is False
+    assert result["decision"]["promote"] is False and seen["run_id"] == result["run_id"]
+    assert result["promoted"] is True
+    assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
+    assert result["summary"]["reason"] == "first model; thresholds hold; approved by dana"

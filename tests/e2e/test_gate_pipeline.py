@@ -43,21 +43,6 @@ def test_a_within_noise_win_does_not_flip_the_champion(tmp_path, airflow_db):
     assert lines[0] == "feature,importance,std" and len(lines) == 31  # 30 features
 
 
-def test_first_run_requiring_approval_registers_but_does_not_promote(tmp_path, airflow_db):
-    path = write_pipeline(tmp_path, "e2e_first_approval")
-    edit(
-        path, "  min_improvement: 0.0\n", "  min_improvement: 0.0\n  first_run: require_approval\n"
-    )
-    result = run(path)
-    assert result["state"] == "success", result["tasks"]
-    rules = {rule["rule"]: rule for rule in result["decision"]["rules"]}
-    assert rules["threshold_min"]["passed"] is True
-    assert rules["first_run_requires_approval"]["passed"] is False
-    assert result["promoted"] is False
-    assert result["model"]["aliases"] == {"challenger": 1}
-    assert result["tasks"]["deploy_model"] == "skipped"
-
-
 def test_a_slice_gap_blocks_promotion(tmp_path, airflow_db):
     """A 'site' column splits the held-out rows in two groups; with max_gap 0.0 any gap
     between the groups' roc_auc blocks promotion, even of a first model."""

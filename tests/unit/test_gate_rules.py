@@ -40,7 +40,8 @@ def test_first_run_can_require_a_person():
     assert decision["promote"] is False
     assert rules(decision)["first_run_requires_approval"]["passed"] is False
     assert rules(decision)["threshold_min"]["passed"] is True
-    assert decision["reason"].startswith("first model: promotion is left to a person")
+    assert decision["reason"].startswith("first model: promotion needs a person's approval")
+    assert decision["needs_approval"] is True
 
 
 def models_and_rows(seed: int = 0):

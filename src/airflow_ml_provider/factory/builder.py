@@ -221,7 +221,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             sample_weight=spec.evaluation.sample_weight,
         )
         gate = [evaluate]
-        if spec.deployment.approval == "manual":
+        if spec.deployment.approval == "manual" or spec.evaluation.first_run == "require_approval":
             # Imported only when asked for, like the Kubernetes runner.
             from airflow_ml_provider.operators.approval import PromotionApprovalOperator
 
@@ -230,6 +230,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
                     task_id="approve_promotion",
                     decision=evaluate.output,
                     model_name=spec.model_name,
+                    every_promotion=spec.deployment.approval == "manual",
                 )
             )
         register = RegisterModelOperator(

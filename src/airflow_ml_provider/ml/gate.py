@@ -9,7 +9,7 @@ from airflow_ml_provider.spec.metrics import METRICS
 
 FIRST_RUN_RULE = "first_run_requires_approval"
 FIRST_RUN_REASON = (
-    "first model: promotion is left to a person (evaluation.first_run: require_approval)"
+    "first model: promotion needs a person's approval (evaluation.first_run: require_approval)"
 )
 
 
@@ -205,7 +205,10 @@ def decide(
             )
         )
     rules.extend(extra_rules)
+    # A first model that passes everything else waits for a person instead of promoting.
+    needs_approval = False
     if champion is None and first_run == "require_approval":
+        needs_approval = all(rule.passed for rule in rules)
         rules.append(RuleResult(FIRST_RUN_RULE, primary_metric, 0.0, 1.0, False))
     promote = all(rule.passed for rule in rules)
     failed = [r for r in rules if not r.passed]
@@ -218,4 +221,9 @@ def decide(
             else f"{r.rule} on {r.metric}: {r.value:.4f} vs bound {r.bound:.4f}"
             for r in failed
         )
-    return {"promote": promote, "reason": reason, "rules": [asdict(r) for r in rules]}
+    return {
+        "promote": promote,
+        "needs_approval": needs_approval,
+        "reason": reason,
+        "rules": [asdict(r) for r in rules],
+    }

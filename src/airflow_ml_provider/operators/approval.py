@@ -14,23 +14,34 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOper
 class PromotionApprovalOperator(ApprovalOperator):
     """Ask a person before a promotion the gate recommends; do not ask otherwise.
 
-    When the gate did not recommend promotion (``decision["promote"]`` false) nothing is
-    asked and the result is ``{"approved": None, "asked": False}``. Otherwise the task waits
-    for "Approve" or "Reject" and returns ``{"approved": bool, "asked": True, "by": user}``.
+    Also asks for a first model that passed the gate under ``first_run: require_approval``
+    (``decision["needs_approval"]``); with ``every_promotion=False`` it asks only then.
+    When nobody needs to be asked the result is ``{"approved": None, "asked": False}``.
+    Otherwise the task waits for "Approve" or "Reject" and returns
+    ``{"approved": bool, "asked": True, "by": user}``.
     A rejection does not skip anything: register_model still registers the challenger, it
     just does not promote it (the champion stays).
     """
 
     template_fields = (*ApprovalOperator.template_fields, "decision")
 
-    def __init__(self, *, decision: dict[str, Any] | Any, model_name: str, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        decision: dict[str, Any] | Any,
+        model_name: str,
+        every_promotion: bool = True,
+        **kwargs: Any,
+    ) -> None:
         kwargs.setdefault("subject", f"Promote a new champion of {model_name}?")
         super().__init__(**kwargs)
         self.decision = decision
         self.model_name = model_name
+        self.every_promotion = every_promotion
 
     def execute(self, context) -> dict[str, Any]:
-        if not self.decision.get("promote"):
+        wanted = self.every_promotion and self.decision.get("promote")
+        if not (wanted or self.decision.get("needs_approval")):
             self.log.info("the gate did not recommend promotion; nobody is asked")
             return {"approved": None, "asked": False}
         self.body = _decision_markdown(self.model_name, self.decision)

@@ -69,9 +69,12 @@ class RegisterModelOperator(BaseOperator):
         should_promote = bool(self.decision["promote"])
         reason = str(self.decision.get("reason", ""))
         approval = self.approval or {}
-        if should_promote and approval.get("asked") and not approval.get("approved"):
+        if approval.get("asked") and not approval.get("approved"):
             should_promote = False
             reason = f"the gate passed but {approval.get('by', 'a reviewer')} rejected promotion"
+        elif self.decision.get("needs_approval") and approval.get("approved"):
+            should_promote = True
+            reason = f"first model; thresholds hold; approved by {approval.get('by')}"
         tags = {
             "airflow_ml.dag_id": context["dag"].dag_id,
             "airflow_ml.dag_run_id": context["run_id"],
