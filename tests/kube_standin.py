@@ -26,7 +26,8 @@ What is stood in for:
   ``oom`` (OOMKilled, exit 137), ``evicted`` (phase Failed, reason Evicted),
   ``image_pull`` (waiting ImagePullBackOff) or ``unschedulable`` (PodScheduled False,
   reason Unschedulable, with a scheduler-like message); ``oom_once`` is OOMKilled the
-  first time that image runs and runs normally after (a retry that succeeds).
+  first time that image runs and runs normally after (a retry that succeeds); ``hang``
+  keeps running until the pod is deleted.
 
 Usage: ``with StandIn() as cluster: cluster.kubeconfig`` (a file path); ``cluster.pods``
 holds the live pods as JSON dicts, ``cluster.created`` every pod ever created.
@@ -410,6 +411,9 @@ class StandIn:
             pod.set_status("Pending", {"base": {"waiting": waiting}, SIDECAR: sidecar})
             return
         pod.set_status("Running", {"base": {"running": {"startedAt": _now()}}, SIDECAR: sidecar})
+        if behaviour == "hang":  # runs until the pod is deleted
+            pod.log("fitting sklearn.ensemble.RandomForestClassifier ...")
+            return
         if behaviour == "oom":
             pod.log("loading data: 8 partitions")
             pod.log("fitting sklearn.ensemble.RandomForestClassifier ...")

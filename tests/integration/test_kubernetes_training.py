@@ -475,3 +475,29 @@ def test_an_oom_killed_pod_is_retried_in_a_new_pod(tmp_path, airflow_db, cluster
     tries = [pod["metadata"]["labels"]["airflow-ml/try-number"] for pod in cluster.created]
     assert tries == ["1", "2"]
     assert cluster.pods == {}
+
+
+def test_execution_timeout_fails_the_task_and_deletes_the_pod(tmp_path, airflow_db, cluster):
+    """training.timeout -> execution_timeout: a pod that never finishes (stand-in "hang")
+    fails the task with Airflow's timeout, and the pod is deleted — nothing left running."""
+    import datetime as dt
+
+    image = "registry.example.com/ml/trainer:hang"
+    cluster.behaviours[image] = "hang"
+    errors: list[BaseException] = []
+    _, dag_run = run_training_dag(
+        tmp_path,
+        "k8s_timeout",
+        image=image,
+        deferrable=False,
+        execution_timeout=dt.timedelta(seconds=6),
+        on_failure_callback=lambda context: errors.append(context["exception"]),
+    )
+    assert task_outcome(dag_run)[0] == "failed"
+    (error,) = errors
+    assert type(error).__name__ == "AirflowTaskTimeout", repr(error)[:500]
+    assert str(error) == (
+        "training did not finish within its execution_timeout (0:00:06); the pod was deleted"
+    )
+    assert len(cluster.created) == 1
+    assert cluster.pods == {}

@@ -15,7 +15,7 @@ from typing import Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
-from airflow.sdk.exceptions import AirflowException
+from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 from kubernetes.client import models as k8s
 
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
@@ -317,6 +317,14 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         try:
             yield
         except Exception as exc:
+            timeout = _timed_out(exc)
+            if timeout is not None:
+                # KPO's cleanup turns the timeout into "Pod ... returned a failure" plus the
+                # whole pod dump; say what happened instead, keeping it a timeout for Airflow.
+                raise AirflowTaskTimeout(
+                    f"training did not finish within its execution_timeout "
+                    f"({self.execution_timeout}); the pod was deleted"
+                ) from timeout
             problem = self._problem
             if problem and not str(exc).startswith(problem):
                 raise TrainingPodFailed(f"{problem}\n{exc}") from exc
@@ -331,6 +339,18 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
             )
         self.push_run_link(context, MlflowHook(self.mlflow_conn_id), result)
         return result
+
+
+def _timed_out(exc: BaseException) -> BaseException | None:
+    """The AirflowTaskTimeout behind ``exc`` (raised while KPO was waiting), if any."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        if isinstance(current, AirflowTaskTimeout):
+            return current
+        seen.add(id(current))
+        current = current.__cause__ or current.__context__
+    return None
 
 
 def pod_arguments(loaded) -> dict[str, Any]:
