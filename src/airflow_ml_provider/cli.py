@@ -93,12 +93,23 @@ def cmd_schema_diff(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
-def _run_one(path: Path, verbose: bool) -> dict:
-    from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
+def _run_one(path: Path, verbose: bool, answer: str | None = None) -> dict:
+    """Run one pipeline; ``answer`` ("Approve"/"Reject") answers its approval request."""
+    import getpass
+
+    from airflow_ml_provider.local_run import (
+        answer_approval,
+        prepare_environment,
+        run_pipeline_file,
+    )
     from airflow_ml_provider.output import redirect_output
 
     home = prepare_environment(path.resolve().parent)
     log_path = home / "logs" / "airflow-ml-run.log"
+    if answer is not None:
+        from airflow_ml_provider.spec.loader import load_pipeline
+
+        answer_approval(load_pipeline(path).dag_id, answer, f"cli:{getpass.getuser()}")
     if verbose:
         result = run_pipeline_file(path)
     else:
@@ -178,8 +189,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     """Run one pipeline end to end on the embedded default; exit 0 iff the run succeeded."""
     path = Path(args.file)
     try:
-        _load_checked(path)
-        result = _run_one(path, args.verbose)
+        loaded = _load_checked(path)
+        answer = "Approve" if args.approve else "Reject" if args.reject else None
+        if answer is None and (
+            loaded.spec.deployment.approval == "manual"
+            or loaded.spec.evaluation.first_run == "require_approval"
+        ):
+            print(
+                "note: this pipeline asks a person before promoting; answer in the Airflow UI "
+                "(Required Actions, `make up`) or run again with --approve or --reject",
+                file=sys.stderr,
+            )
+        result = _run_one(path, args.verbose, answer)
     except SpecError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -329,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    decide = run.add_mutually_exclusive_group()
+    decide.add_argument(
+        "--approve", action="store_true", help="approve the promotion if the run asks"
+    )
+    decide.add_argument("--reject", action="store_true", help="reject the promotion if asked")
     run.set_defaults(func=cmd_run)
     demo = commands.add_parser("demo", help="write and run the example pipeline twice")
     demo.add_argument("--dir", default="demo", help="where to write the demo (default ./demo)")

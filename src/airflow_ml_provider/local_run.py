@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -189,3 +191,53 @@ def run_pipeline_file(path: Path) -> dict[str, Any]:
     dag = build_dag(loaded)
     dag_run = run_dag(dag)
     return collect_result(dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id)
+
+
+APPROVAL_TASK = "approve_promotion"
+
+
+def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -> threading.Thread:
+    """Answer the pipeline's approval request ("Approve" or "Reject") as ``user`` once it
+    appears, from a background thread, for local runs (``airflow-ml run --approve``).
+
+    It calls Airflow's own HITL response handler (what the Required Actions page and
+    ``PATCH .../hitlDetails`` run) with a session on this metadata DB, so the waiting
+    ``dag.test()`` resumes exactly as it would for an answer given in the UI.
+    """
+
+    def respond() -> None:
+        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+        from airflow.models.hitl import HITLDetail
+        from airflow.models.taskinstance import TaskInstance
+        from airflow.utils.session import create_session
+        from sqlalchemy import select
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with create_session() as session:
+                run_id = session.scalar(
+                    select(TaskInstance.run_id)
+                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
+                    .where(
+                        TaskInstance.dag_id == dag_id,
+                        TaskInstance.task_id == APPROVAL_TASK,
+                        HITLDetail.responded_at.is_(None),
+                    )
+                )
+                if run_id is not None:
+                    update_hitl_detail(
+                        dag_id=dag_id,
+                        dag_run_id=run_id,
+                        task_id=APPROVAL_TASK,
+                        update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
+                        user=SimpleAuthManagerUser(username=user, role="admin"),
+                        session=session,
+                    )
+                    return
+            time.sleep(0.5)
+
+    thread = threading.Thread(target=respond, name="airflow-ml-approval", daemon=True)
+    thread.start()
+    return thread

@@ -17,42 +17,29 @@ from test_validation_pipeline import edit
 
 
 def answer_when_asked(dag_id: str, choice: str, seen: dict) -> threading.Thread:
-    def respond() -> None:
-        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-        from airflow.models.hitl import HITLDetail
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
+    """The reviewer: local_run.answer_approval, plus what the request showed them."""
+    from airflow.models.hitl import HITLDetail
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
 
+    from airflow_ml_provider.local_run import answer_approval
+
+    def watch() -> None:
         deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not seen:
             with create_session() as session:
                 asked = session.execute(
                     select(TaskInstance.run_id, HITLDetail.subject, HITLDetail.body)
                     .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
-                    .where(
-                        TaskInstance.dag_id == dag_id,
-                        TaskInstance.task_id == "approve_promotion",
-                    )
+                    .where(TaskInstance.dag_id == dag_id)
                 ).first()
-                if asked is not None:
-                    seen.update(run_id=asked[0], subject=asked[1], body=asked[2])
-                    update_hitl_detail(
-                        dag_id=dag_id,
-                        dag_run_id=asked[0],
-                        task_id="approve_promotion",
-                        update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
-                        user=SimpleAuthManagerUser(username="dana", role="admin"),
-                        session=session,
-                    )
-                    return
-            time.sleep(0.5)
+            if asked is not None:
+                seen.update(run_id=asked[0], subject=asked[1], body=asked[2])
+            time.sleep(0.2)
 
-    thread = threading.Thread(target=respond, daemon=True)
-    thread.start()
-    return thread
+    threading.Thread(target=watch, daemon=True).start()
+    return answer_approval(dag_id, choice, "dana", timeout=240)
 
 
 def approval_pipeline(tmp_path, name: str):
@@ -120,3 +107,16 @@ def test_a_first_model_under_require_approval_waits_for_a_person(tmp_path, airfl
     assert result["promoted"] is True
     assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
     assert result["summary"]["reason"] == "first model; thresholds hold; approved by dana"
+
+
+def test_airflow_ml_run_can_answer_the_approval(tmp_path, airflow_db, capsys):
+    import json
+
+    from airflow_ml_provider.cli import main
+
+    path = approval_pipeline(tmp_path, "e2e_cli_reject")
+    assert main(["run", str(path), "--reject", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert result["tasks"]["approve_promotion"] == "success"
+    assert result["promoted"] is False
+    assert result["summary"]["reason"].startswith("the gate passed but cli:")
