@@ -129,3 +129,98 @@ def test_registry_operators_in_a_hand_written_dag(airflow_db):
         ("previous", first, None, f"version {first} is champion again"),
     ]
     assert {r["actor"] for r in history(client, name)} == {f"airflow:registry_ops/{dag_run.run_id}"}
+
+
+class FakeBigQueryWrites:
+    """Stand-in for google.cloud.bigquery.Client where BigQueryHook.get_client() returns it
+    (BigQuery cannot run here): a parameterised DELETE of one run's rows and load jobs that
+    append a DataFrame, on tables kept as pandas frames."""
+
+    def __init__(self):
+        self.tables, self.calls = {}, []
+
+    class _Job:
+        def result(self):
+            return None
+
+    def query(self, sql, job_config=None, location=None):
+        from google.api_core.exceptions import NotFound
+
+        (parameter,) = job_config.query_parameters
+        self.calls.append(("query", sql, parameter.name, parameter.value))
+        table = sql.split("`")[1]
+        if table not in self.tables:
+            raise NotFound(f"Table {table} was not found")
+        frame = self.tables[table]
+        self.tables[table] = frame[frame["dag_run_id"] != parameter.value]
+        return self._Job()
+
+    def load_table_from_dataframe(self, frame, table, job_config=None):
+        import pandas as pd
+
+        self.calls.append(("load", table, job_config.write_disposition, len(frame)))
+        self.tables[table] = pd.concat([self.tables.get(table), frame], ignore_index=True)
+        return self._Job()
+
+
+def test_batch_predictions_to_bigquery_replace_the_runs_rows(airflow_db, tmp_path, monkeypatch):
+    """BatchScoringOperator with a bigquery:// destination, two DAG runs: each run's rows
+    land once with the champion's version, and each run first deletes rows carrying its own
+    run id (what makes a retry replace instead of append)."""
+    import json
+
+    from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
+    from airflow.sdk import DAG
+    from sklearn.datasets import load_iris
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.ml.registry import promote
+    from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
+
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "google_cloud_platform",
+                "extra": {"project": "proj", "is_anonymous": True},
+            }
+        ),
+    )
+    fake = FakeBigQueryWrites()
+    monkeypatch.setattr(BigQueryHook, "get_client", lambda self, **kwargs: fake)
+    client = MlflowHook().get_conn()
+    mlflow.set_experiment("batch-bigquery")
+    name = "batch_bigquery"
+    client.create_registered_model(name)
+    promote(client, name, register(client, model_name=name), actor="test", reason="first")
+    rows = load_iris(as_frame=True).data.head(25)
+    rows.insert(0, "flower_id", range(25))
+    rows.to_csv(tmp_path / "to_score.csv", index=False)
+
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with DAG("batch_bigquery", schedule=None, start_date=start) as dag:
+        BatchScoringOperator(
+            task_id="score_batch",
+            model_name=name,
+            source={"kind": "files", "uri": f"file://{tmp_path}/to_score.csv", "format": "csv"},
+            destination="bigquery://proj.ml.predictions",
+            id_columns=["flower_id"],
+        )
+    register_for_test(dag)
+    first = dag.test()
+    assert first.state == "success"
+    second = dag.test()  # another run appends its own rows
+    table = fake.tables["proj.ml.predictions"]
+    assert sorted(table["dag_run_id"].unique()) == sorted([first.run_id, second.run_id])
+    assert len(table) == 50 and (table["model_version"] == 1).all()
+    assert list(table.columns) == [
+        "flower_id",
+        "prediction",
+        "model_version",
+        "model_name",
+        "dag_run_id",
+    ]
+    # The first run's DELETE met no table; later ones removed the run's earlier rows first.
+    assert [c[0] for c in fake.calls] == ["query", "load", "query", "load"]
+    assert fake.calls[2][3] == second.run_id

@@ -274,6 +274,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
                     source=dict(loaded.scoring_source),
                     destination=loaded.scoring_output,
                     id_columns=list(batch.id_columns),
+                    gcp_conn_id=batch.output_conn_id,
                     mlflow_conn_id=conn,
                     # The current champion scores this run's data even when the gate kept it.
                     trigger_rule="none_failed",

@@ -527,7 +527,11 @@ class BatchSpec(_Strict):
     )
     output: str = Field(
         min_length=1,
-        description="Folder (path, file:// or gs://) receiving run_id=<run>/predictions.parquet.",
+        description="Folder (path, file:// or gs://) receiving run_id=<run>/predictions.parquet, "
+        "or bigquery://project.dataset.table (the run's rows replaced each run).",
+    )
+    output_conn_id: str = Field(
+        "google_cloud_default", description="Google Cloud connection of a bigquery:// output."
     )
     id_columns: list[str] = Field(
         default_factory=list,
