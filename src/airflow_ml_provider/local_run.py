@@ -205,27 +205,31 @@ def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -
     ``dag.test()`` resumes exactly as it would for an answer given in the UI.
     """
 
-    def respond() -> None:
-        from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-        from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-        from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-        from airflow.models.hitl import HITLDetail
-        from airflow.models.taskinstance import TaskInstance
-        from airflow.utils.session import create_session
-        from sqlalchemy import select
+    # Imported and mapped here, in the calling thread: SQLAlchemy configuring its mappers
+    # from two threads at once (this one and dag.test()'s) deadlocks.
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.models import import_all_models
+    from airflow.utils.session import create_session
+    from sqlalchemy import text
+    from sqlalchemy.orm import configure_mappers
 
+    import_all_models()
+    configure_mappers()
+    # Plain SQL while waiting: it never makes SQLAlchemy (re)configure mappers.
+    waiting = text(
+        "SELECT ti.run_id FROM task_instance ti JOIN hitl_detail h ON h.ti_id = ti.id "
+        "WHERE ti.dag_id = :dag_id AND ti.task_id = :task_id AND h.responded_at IS NULL"
+    )
+
+    def respond() -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with create_session() as session:
-                run_id = session.scalar(
-                    select(TaskInstance.run_id)
-                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
-                    .where(
-                        TaskInstance.dag_id == dag_id,
-                        TaskInstance.task_id == APPROVAL_TASK,
-                        HITLDetail.responded_at.is_(None),
-                    )
-                )
+                run_id = session.execute(
+                    waiting, {"dag_id": dag_id, "task_id": APPROVAL_TASK}
+                ).scalar()
                 if run_id is not None:
                     update_hitl_detail(
                         dag_id=dag_id,

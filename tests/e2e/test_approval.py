@@ -18,28 +18,28 @@ from test_validation_pipeline import edit
 
 def answer_when_asked(dag_id: str, choice: str, seen: dict) -> threading.Thread:
     """The reviewer: local_run.answer_approval, plus what the request showed them."""
-    from airflow.models.hitl import HITLDetail
-    from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
-    from sqlalchemy import select
+    from sqlalchemy import text
 
     from airflow_ml_provider.local_run import answer_approval
+
+    reviewer = answer_approval(dag_id, choice, "dana", timeout=240)  # maps SQLAlchemy first
+    asked = text(
+        "SELECT ti.run_id, h.subject, h.body FROM task_instance ti "
+        "JOIN hitl_detail h ON h.ti_id = ti.id WHERE ti.dag_id = :dag_id"
+    )
 
     def watch() -> None:
         deadline = time.monotonic() + 240
         while time.monotonic() < deadline and not seen:
             with create_session() as session:
-                asked = session.execute(
-                    select(TaskInstance.run_id, HITLDetail.subject, HITLDetail.body)
-                    .join(HITLDetail, HITLDetail.ti_id == TaskInstance.id)
-                    .where(TaskInstance.dag_id == dag_id)
-                ).first()
-            if asked is not None:
-                seen.update(run_id=asked[0], subject=asked[1], body=asked[2])
+                row = session.execute(asked, {"dag_id": dag_id}).first()
+            if row is not None:
+                seen.update(run_id=row[0], subject=row[1], body=row[2])
             time.sleep(0.2)
 
     threading.Thread(target=watch, daemon=True).start()
-    return answer_approval(dag_id, choice, "dana", timeout=240)
+    return reviewer
 
 
 def approval_pipeline(tmp_path, name: str):
