@@ -29,6 +29,12 @@ def _better_by(metric: str, value: float, base: float) -> float:
     return value - base if METRICS[metric].higher_is_better else base - value
 
 
+def _at_least_as_good(rule: str, metric: str, value: float, bound: float) -> RuleResult:
+    """A rule that passes when ``value`` is at ``bound`` or better in the metric's direction."""
+    higher = METRICS[metric].higher_is_better
+    return RuleResult(rule, metric, value, bound, value >= bound if higher else value <= bound)
+
+
 def regression_rules(
     challenger: dict[str, float], champion: dict[str, float] | None, allowed: dict[str, float]
 ) -> list[RuleResult]:
@@ -39,16 +45,7 @@ def regression_rules(
     for metric, tolerance in allowed.items():
         higher = METRICS[metric].higher_is_better
         bound = champion[metric] - tolerance if higher else champion[metric] + tolerance
-        value = challenger[metric]
-        rules.append(
-            RuleResult(
-                rule="max_regression",
-                metric=metric,
-                value=value,
-                bound=bound,
-                passed=value >= bound if higher else value <= bound,
-            )
-        )
+        rules.append(_at_least_as_good("max_regression", metric, challenger[metric], bound))
     return rules
 
 
@@ -178,31 +175,15 @@ def decide(
     """
     rules: list[RuleResult] = []
     for metric, bound in thresholds.items():
-        value = challenger[metric]
-        higher = METRICS[metric].higher_is_better
-        rules.append(
-            RuleResult(
-                rule="threshold_min" if higher else "threshold_max",
-                metric=metric,
-                value=value,
-                bound=bound,
-                passed=value >= bound if higher else value <= bound,
-            )
-        )
+        rule = "threshold_min" if METRICS[metric].higher_is_better else "threshold_max"
+        rules.append(_at_least_as_good(rule, metric, challenger[metric], bound))
     if champion is not None and primary_metric in champion:
         higher = METRICS[primary_metric].higher_is_better
         base = champion[primary_metric]
         gain = required_gain(min_improvement, base)
         bound = base + gain if higher else base - gain
-        value = challenger[primary_metric]
         rules.append(
-            RuleResult(
-                rule="beats_champion",
-                metric=primary_metric,
-                value=value,
-                bound=bound,
-                passed=value >= bound if higher else value <= bound,
-            )
+            _at_least_as_good("beats_champion", primary_metric, challenger[primary_metric], bound)
         )
     rules.extend(extra_rules)
     # A first model that passes everything else waits for a person instead of promoting.

@@ -80,7 +80,12 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
     from airflow_ml_provider.ml.data import load_split
     from airflow_ml_provider.ml.scoring import score
     from airflow_ml_provider.ml.tracking import model_requirements
-    from airflow_ml_provider.ml.train import training_run
+    from airflow_ml_provider.ml.train import (
+        MODEL_MODULES,
+        log_training_params,
+        training_result,
+        training_run,
+    )
 
     table = partition_table(plan, results)
     counts = check_success(table, float(job.get("min_success_ratio", 1.0)))
@@ -102,16 +107,7 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
     split = load_split(job["data"], job["task"])
     fit_seconds = sum(r.get("fit_seconds") or 0.0 for r in results)
     with training_run(job) as (run, experiment_id):
-        mlflow.log_params(
-            {
-                "estimator": job["estimator"],
-                **(job.get("params") or {}),
-                "partition_by": plan["partition_by"],
-                "data.rows_train": len(split.x_train),
-                "data.rows_test": len(split.x_test),
-                "data.sha256": job["data"].get("sha256", ""),
-            }
-        )
+        log_training_params(job, split, partition_by=plan["partition_by"])
         mlflow.log_text(_csv(table, job["metrics"]), METRICS_TABLE)
         example = split.x_test.head(5)
         info = mlflow.pyfunc.log_model(
@@ -122,7 +118,7 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
             input_example=example,
             signature=infer_signature(example),
             pip_requirements=model_requirements(
-                ["sklearn", "skops", "pandas", "numpy", job["estimator"]], with_provider=True
+                MODEL_MODULES + [job["estimator"]], with_provider=True
             ),
         )
         router = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().router
@@ -142,17 +138,10 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
             f"partitioned model: {counts[TRAINED]} trained, {counts[SKIPPED]} skipped, "
             f"{counts[FAILED]} failed; held-out metrics {metrics}"
         )
-        return {
-            "run_id": run.info.run_id,
-            "experiment_id": experiment_id,
-            "model_uri": info.model_uri,
-            "metrics": metrics,
-            "rows_train": len(split.x_train),
-            "rows_test": len(split.x_test),
-            "partitions": {
-                **counts,
-                "fit_seconds": fit_seconds,
-                "table": METRICS_TABLE,
-                "failed_partitions": [r for r in table if r["status"] == FAILED][:50],
-            },
+        partitions = {
+            **counts,
+            "fit_seconds": fit_seconds,
+            "table": METRICS_TABLE,
+            "failed_partitions": [r for r in table if r["status"] == FAILED][:50],
         }
+        return training_result(run, experiment_id, info, metrics, split, partitions=partitions)

@@ -54,14 +54,7 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
         )
     split = load_split(job["data"], job["task"])
     with training_run(job) as (run, experiment_id):
-        mlflow.log_params({"estimator": job["estimator"], **(job.get("params") or {})})
-        mlflow.log_params(
-            {
-                "data.rows_train": len(split.x_train),
-                "data.rows_test": len(split.x_test),
-                "data.sha256": job["data"].get("sha256", ""),
-            }
-        )
+        log_training_params(job, split)
         started = time.monotonic()
         search_result = None
         if search_cv is not None:
@@ -83,20 +76,46 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
             signature=signature,
             input_example=example,
             skops_trusted_types=_types_we_created(estimator),
-            pip_requirements=model_requirements(
-                ["sklearn", "skops", "pandas", "numpy", job["estimator"]]
-            ),
+            pip_requirements=model_requirements(MODEL_MODULES + [job["estimator"]]),
         )
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
-        return {
-            "run_id": run.info.run_id,
-            "experiment_id": experiment_id,
-            "model_uri": info.model_uri,
-            "metrics": metrics,
-            "rows_train": len(split.x_train),
-            "rows_test": len(split.x_test),
-            **({"search": search_result} if search_result else {}),
+        extra = {"search": search_result} if search_result else {}
+        return training_result(run, experiment_id, info, metrics, split, **extra)
+
+
+MODEL_MODULES = ["sklearn", "skops", "pandas", "numpy"]
+"""What every logged model needs installed, besides its estimator's own package."""
+
+
+def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
+    """The estimator, its params, the data hash and split sizes as the run's params."""
+    import mlflow
+
+    mlflow.log_params(
+        {
+            "estimator": job["estimator"],
+            **(job.get("params") or {}),
+            **extra,
+            "data.rows_train": len(split.x_train),
+            "data.rows_test": len(split.x_test),
+            "data.sha256": job["data"].get("sha256", ""),
         }
+    )
+
+
+def training_result(
+    run, experiment_id: str, info, metrics: dict[str, float], split, **extra: Any
+) -> dict[str, Any]:
+    """What a training run returns to the DAG (the same shape for every kind of model)."""
+    return {
+        "run_id": run.info.run_id,
+        "experiment_id": experiment_id,
+        "model_uri": info.model_uri,
+        "metrics": metrics,
+        "rows_train": len(split.x_train),
+        "rows_test": len(split.x_test),
+        **extra,
+    }
 
 
 @contextmanager
