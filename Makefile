@@ -8,6 +8,8 @@ UV := $(PYTHON) -m uv
 STAMP := $(VENV)/.installed
 
 export UV_PYTHON_DOWNLOADS := never
+# Test progress reaches the CI log as it happens (a stalled test is visible).
+export PYTHONUNBUFFERED := 1
 export AIRFLOW_HOME ?= $(CURDIR)/.airflow-ml
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_FOLDER := $(CURDIR)/dags

@@ -28,6 +28,7 @@ PIPELINE_TASKS = (
 
 PARTITIONED_TRAINING = ("plan_partitions", "train_partitions", "assemble_model")
 """What replaces train_model in a partitioned pipeline."""
+APPROVAL_TASK = "approve_promotion"
 _TRAINING = PIPELINE_TASKS.index("train_model")
 TASK_ORDER = (*PIPELINE_TASKS[:_TRAINING], *PARTITIONED_TRAINING, *PIPELINE_TASKS[_TRAINING:])
 
@@ -92,7 +93,60 @@ def run_dag(dag) -> Any:
     for task in dag.tasks:
         task.retries = 0
     register_for_test(dag)
-    return dag.test()
+    if APPROVAL_TASK not in dag.task_dict:
+        return dag.test()
+    stop = threading.Event()
+    expiry = expire_unanswered_approvals(stop)
+    try:
+        return dag.test()
+    finally:
+        stop.set()
+        expiry.join(10)
+
+
+def expire_unanswered_approvals(stop: threading.Event, every: float = 1.0) -> threading.Thread:
+    """Apply approval timeouts during a local run, as the scheduler does when deployed.
+
+    dag.test() never resolves a request parked in "awaiting input"; this thread runs the
+    scheduler's own sweep (``check_awaiting_input_timeouts``) until ``stop`` is set, so an
+    unanswered request is rejected after ``deployment.approval_timeout`` here too.
+    """
+    # Constructed in the calling thread, and the ORM used only while a task is parked (the run
+    # thread is then idle): SQLAlchemy configuring mappers from two threads, one of them
+    # importing a module that defines more (MLflow's store), deadlocks.
+    from airflow.jobs.job import Job
+    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
+    from airflow.utils.session import create_session
+    from sqlalchemy import text
+
+    scheduler = SchedulerJobRunner(job=Job())
+    parked = text("SELECT 1 FROM task_instance WHERE state = 'awaiting_input'")
+
+    def sweep_if_parked() -> None:
+        with create_session() as session:
+            if session.execute(parked).first() is None:
+                return
+        scheduler.check_awaiting_input_timeouts()
+
+    def sweep() -> None:
+        while not stop.wait(every):
+            _tolerating_a_busy_database(sweep_if_parked)
+
+    thread = threading.Thread(target=sweep, name="airflow-ml-approval-expiry", daemon=True)
+    thread.start()
+    return thread
+
+
+def _tolerating_a_busy_database(call) -> Any:
+    """Run ``call``; None when SQLite was locked by the run's own writes (try again later)."""
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return call()
+    except OperationalError as error:
+        if "locked" not in str(error):
+            raise
+        return None
 
 
 def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[str, Any]:
@@ -193,9 +247,6 @@ def run_pipeline_file(path: Path) -> dict[str, Any]:
     return collect_result(dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id)
 
 
-APPROVAL_TASK = "approve_promotion"
-
-
 def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -> threading.Thread:
     """Answer the pipeline's approval request ("Approve" or "Reject") as ``user`` once it
     appears, from a background thread, for local runs (``airflow-ml run --approve``).
@@ -223,23 +274,26 @@ def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -
         "WHERE ti.dag_id = :dag_id AND ti.task_id = :task_id AND h.responded_at IS NULL"
     )
 
+    def answer_if_asked() -> bool:
+        with create_session() as session:
+            run_id = session.execute(waiting, {"dag_id": dag_id, "task_id": APPROVAL_TASK}).scalar()
+            if run_id is None:
+                return False
+            update_hitl_detail(
+                dag_id=dag_id,
+                dag_run_id=run_id,
+                task_id=APPROVAL_TASK,
+                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
+                user=SimpleAuthManagerUser(username=user, role="admin"),
+                session=session,
+            )
+            return True
+
     def respond() -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with create_session() as session:
-                run_id = session.execute(
-                    waiting, {"dag_id": dag_id, "task_id": APPROVAL_TASK}
-                ).scalar()
-                if run_id is not None:
-                    update_hitl_detail(
-                        dag_id=dag_id,
-                        dag_run_id=run_id,
-                        task_id=APPROVAL_TASK,
-                        update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
-                        user=SimpleAuthManagerUser(username=user, role="admin"),
-                        session=session,
-                    )
-                    return
+            if _tolerating_a_busy_database(answer_if_asked):
+                return
             time.sleep(0.5)
 
     thread = threading.Thread(target=respond, name="airflow-ml-approval", daemon=True)

@@ -120,3 +120,19 @@ def test_airflow_ml_run_can_answer_the_approval(tmp_path, airflow_db, capsys):
     assert result["tasks"]["approve_promotion"] == "success"
     assert result["promoted"] is False
     assert result["summary"]["reason"].startswith("the gate passed but cli:")
+
+
+def test_an_unanswered_request_expires_as_a_rejection(tmp_path, airflow_db):
+    """Nobody answers: after deployment.approval_timeout the scheduler's own timeout sweep
+    (run by the local runner, as the deployed scheduler would) answers the default, Reject."""
+    path = approval_pipeline(tmp_path, "e2e_unanswered")
+    edit(path, "  approval: manual\n", "  approval: manual\n  approval_timeout: 2s\n")
+    result = run(path)
+    assert result["state"] == "success", result["tasks"]
+    assert result["tasks"]["approve_promotion"] == "success"
+    assert result["decision"]["promote"] is True
+    assert result["promoted"] is False
+    assert result["model"]["aliases"] == {"challenger": 1}
+    assert result["summary"]["reason"] == (
+        "the gate passed but nobody answered the approval request in time"
+    )

@@ -231,6 +231,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
                     decision=evaluate.output,
                     model_name=spec.model_name,
                     every_promotion=spec.deployment.approval == "manual",
+                    response_timeout=spec.deployment.approval_timeout,
                 )
             )
         register = RegisterModelOperator(

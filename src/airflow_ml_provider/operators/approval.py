@@ -18,7 +18,8 @@ class PromotionApprovalOperator(ApprovalOperator):
     (``decision["needs_approval"]``); with ``every_promotion=False`` it asks only then.
     When nobody needs to be asked the result is ``{"approved": None, "asked": False}``.
     Otherwise the task waits for "Approve" or "Reject" and returns
-    ``{"approved": bool, "asked": True, "by": user}``.
+    ``{"approved": bool, "asked": True, "by": user}``. A request nobody answers within
+    ``response_timeout`` is rejected by the scheduler: ``{"approved": False, "timed_out": True}``.
     A rejection does not skip anything: register_model still registers the challenger, it
     just does not promote it (the champion stays).
     """
@@ -34,6 +35,8 @@ class PromotionApprovalOperator(ApprovalOperator):
         **kwargs: Any,
     ) -> None:
         kwargs.setdefault("subject", f"Promote a new champion of {model_name}?")
+        # Unanswered until response_timeout: the scheduler answers "Reject" (the champion stays).
+        kwargs.setdefault("defaults", [self.REJECT])
         super().__init__(**kwargs)
         self.decision = decision
         self.model_name = model_name
@@ -52,6 +55,9 @@ class PromotionApprovalOperator(ApprovalOperator):
         answer = HITLOperator.execute_complete(self, context, event)
         user = answer["responded_by_user"] or {}
         approved = answer["chosen_options"] == [self.APPROVE]
+        if event.get("timedout"):
+            self.log.info("nobody answered within %s: rejected", self.response_timeout)
+            return {"approved": False, "asked": True, "by": None, "timed_out": True}
         by = user.get("name") or user.get("id") or "unknown"
         self.log.info("%s by %s", "approved" if approved else "rejected", by)
         return {"approved": approved, "asked": True, "by": by}

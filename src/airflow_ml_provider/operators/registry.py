@@ -71,7 +71,11 @@ class RegisterModelOperator(BaseOperator):
         approval = self.approval or {}
         if approval.get("asked") and not approval.get("approved"):
             should_promote = False
-            reason = f"the gate passed but {approval.get('by', 'a reviewer')} rejected promotion"
+            reason = (
+                "the gate passed but nobody answered the approval request in time"
+                if approval.get("timed_out")
+                else f"the gate passed but {approval.get('by', 'a reviewer')} rejected promotion"
+            )
         elif self.decision.get("needs_approval") and approval.get("approved"):
             should_promote = True
             reason = f"first model; thresholds hold; approved by {approval.get('by')}"

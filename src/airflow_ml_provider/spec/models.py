@@ -558,6 +558,11 @@ class DeploymentSpec(_Strict):
         description="manual: a person approves each promotion the gate recommends, in the "
         "Airflow UI (Required Actions), before register_model promotes it.",
     )
+    approval_timeout: Duration = Field(
+        dt.timedelta(days=7),
+        description="How long an approval request waits for an answer; unanswered, it is "
+        "rejected (the champion stays) and the run goes on.",
+    )
 
 
 class AlertsSpec(_Strict):
