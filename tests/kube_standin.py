@@ -205,6 +205,16 @@ class StandIn:
     def _serve(self, ready: threading.Event) -> None:
         asyncio.set_event_loop(self._loop)
         app = web.Application(middlewares=[self._record_client])
+        self._routes(app)
+        self._runner = web.AppRunner(app)
+        self._loop.run_until_complete(self._runner.setup())
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        self._loop.run_until_complete(site.start())
+        self.port = site._server.sockets[0].getsockname()[1]
+        ready.set()
+        self._loop.run_forever()
+
+    def _routes(self, app: web.Application) -> None:
         ns = "/api/v1/namespaces/{ns}"
         app.router.add_post(ns + "/pods", self._create)
         app.router.add_get(ns + "/pods", self._list)
@@ -215,13 +225,6 @@ class StandIn:
         app.router.add_route("*", ns + "/pods/{name}/exec", self._exec)
         app.router.add_get(ns + "/events", self._events)
         app.router.add_get(ns, self._namespace)
-        self._runner = web.AppRunner(app)
-        self._loop.run_until_complete(self._runner.setup())
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        self._loop.run_until_complete(site.start())
-        self.port = site._server.sockets[0].getsockname()[1]
-        ready.set()
-        self._loop.run_forever()
 
     # -- API server --------------------------------------------------------------------------
 
@@ -475,3 +478,10 @@ class StandIn:
 def label_value_ok(value: str) -> bool:
     """A valid Kubernetes label value (63 characters, alphanumerics and -_. inside)."""
     return len(value) <= 63 and re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?", value)
+
+
+def use_as_connection(standin: StandIn, monkeypatch, conn_id: str) -> None:
+    """Point the Airflow connection ``conn_id`` (kubernetes type) at ``standin``."""
+    extra = {"kube_config_path": standin.kubeconfig}
+    connection = json.dumps({"conn_type": "kubernetes", "extra": extra})
+    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", connection)

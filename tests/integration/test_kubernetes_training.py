@@ -238,15 +238,10 @@ FAST = {"startup_check_interval_seconds": 1, "poll_interval": 0.5}
 @pytest.fixture
 def cluster(monkeypatch):
     """tests/kube_standin.py on 127.0.0.1 and the pipeline's cluster connection to it."""
-    from kube_standin import StandIn
+    from kube_standin import StandIn, use_as_connection
 
     with StandIn() as standin:
-        monkeypatch.setenv(
-            "AIRFLOW_CONN_KUBERNETES_TEST",
-            json.dumps(
-                {"conn_type": "kubernetes", "extra": {"kube_config_path": standin.kubeconfig}}
-            ),
-        )
+        use_as_connection(standin, monkeypatch, "kubernetes_test")
         yield standin
 
 

@@ -65,6 +65,29 @@ def _training_runner(loaded: LoadedPipeline) -> tuple[type, dict]:
     return KubernetesTrainingOperator, pod_arguments(loaded)
 
 
+def _deployment(spec) -> tuple[type, dict]:
+    """The deploy_model operator class of deployment.strategy and its own arguments."""
+    server = spec.deployment.kubernetes
+    if spec.deployment.strategy != "kubernetes" or server is None:
+        return AliasDeploymentOperator, {}
+    # Imported only for pipelines that deploy to Kubernetes (the provider costs seconds).
+    from airflow_ml_provider.operators.kubernetes_deployment import KubernetesDeploymentOperator
+
+    canary = server.canary
+    arguments = {
+        **server.model_dump(exclude={"canary", "rollout_timeout"}),
+        "rollout_timeout": server.rollout_timeout.total_seconds(),
+    }
+    if canary is not None:
+        arguments.update(
+            canary_percent=canary.percent,
+            canary_duration=canary.duration.total_seconds(),
+            canary_interval=canary.interval.total_seconds(),
+            canary_checks=list(canary.checks),
+        )
+    return KubernetesDeploymentOperator, arguments
+
+
 def _search(spec) -> dict | None:
     """training.search as the job takes it, scored by the primary metric unless it says."""
     search = spec.training.search
@@ -243,12 +266,14 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             pipeline=spec.pipeline,
             mlflow_conn_id=conn,
         )
-        deploy = AliasDeploymentOperator(
+        deployment_class, deployment_arguments = _deployment(spec)
+        deploy = deployment_class(
             task_id="deploy_model",
             registration=register.output,
             model_name=spec.model_name,
             mlflow_conn_id=conn,
             outlets=[champion_asset(spec.model_name)],
+            **deployment_arguments,
         )
         notify = RunSummaryOperator(
             task_id="notify",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
@@ -132,6 +133,19 @@ def smoke_test(model_uri: str) -> None:
     example = model.input_example
     if example is not None:
         model.predict(example)
+
+
+def serving_input(model_uri: str) -> str | None:
+    """The JSON request body MLflow stored for the model's input example (what a model
+    server's ``/invocations`` accepts), or None when the model has no input example."""
+    from mlflow.artifacts import download_artifacts
+    from mlflow.exceptions import MlflowException
+
+    try:
+        path = download_artifacts(artifact_uri=f"{model_uri}/serving_input_example.json")
+    except (MlflowException, OSError):
+        return None
+    return Path(path).read_text()
 
 
 def format_history(model_name: str, rows: list[dict[str, Any]]) -> str:

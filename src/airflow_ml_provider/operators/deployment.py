@@ -54,25 +54,38 @@ class AliasDeploymentOperator(BaseOperator):
                 "another run moved it — not deploying"
             )
         try:
-            smoke_test(uri)
+            served = self.serve(context, version)
         except Exception as exc:
             self._roll_back(client, version, context, exc)
-            raise AirflowException(f"smoke test of {uri} failed, rolled back: {exc}") from exc
+            failed = f"{self.check_name} of {uri} failed"
+            raise AirflowException(f"{failed}, rolled back: {exc}") from exc
         deployed_at = datetime.now(UTC).isoformat(timespec="seconds")
         client.set_model_version_tag(
             self.model_name, version, "airflow_ml.deployed_at", deployed_at
         )
         self.log.info("deployed %s (version %s) at %s", uri, version, deployed_at)
         return {
-            "strategy": "alias",
+            "strategy": self.strategy,
             "model_uri": uri,
             "version": int(version),
             "deployed_at": deployed_at,
+            **served,
         }
+
+    strategy = "alias"
+    check_name = "smoke test"
+    """What failed, in the error and the history's reason, when ``serve`` raises."""
+
+    def serve(self, context, version: str) -> dict[str, Any]:
+        """Make ``version`` (already ``champion``) serve; raise if it cannot. Subclasses
+        deploy it somewhere; here serving reads the alias, so loading it through the alias
+        and predicting on its input example is the whole deployment."""
+        smoke_test(f"models:/{self.model_name}@{CHAMPION}")
+        return {}
 
     def _roll_back(self, client, version: str, context, error: Exception) -> None:
         actor = airflow_actor(context)
-        reason = f"smoke test of version {version} failed: {str(error)[:300]}"
+        reason = f"{self.check_name} of version {version} failed: {str(error)[:300]}"
         if self.registration.get("previous_champion"):
             restored = rollback(
                 client,

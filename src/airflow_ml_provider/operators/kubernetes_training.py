@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -19,6 +19,13 @@ from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 from kubernetes.client import models as k8s
 
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
+from airflow_ml_provider.pods import (
+    container_security_context,
+    explain_pod_failure,
+    pod_security_context,
+    resource_requirements,
+    toleration,
+)
 
 JOB_ENV = "AIRFLOW_ML_JOB"
 """The job JSON reaches the pod in this environment variable (JSON, never a pickle)."""
@@ -26,8 +33,6 @@ XCOM_RESULT = "/airflow/xcom/return.json"
 """Where the pod writes its result; KPO's XCom sidecar hands it back to the task."""
 SCRATCH = "/tmp"
 """The only writable path besides the XCom volume: an emptyDir, also $HOME."""
-RUN_AS = 10001
-"""uid/gid of the training container and the XCom sidecar (Dockerfile.train's user)."""
 BASE_CONTAINER = "base"
 LABEL_PREFIX = "airflow-ml/"
 # Write the job where the container may write, then replace the shell with the entrypoint.
@@ -37,109 +42,11 @@ TRAIN_COMMAND = [
     f'printf "%s" "${JOB_ENV}" > "$HOME/job.json" && '
     f'exec python -m {TRAIN_MODULE} --job "$HOME/job.json"',
 ]
-IMAGE_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
 LOG_TAIL_LINES = 20
 
 
 class TrainingPodFailed(AirflowException):
     """The training pod failed; the first line of the message says why in plain words."""
-
-
-def resource_requirements(
-    resources: dict[str, dict[str, Any]] | None,
-) -> k8s.V1ResourceRequirements:
-    """``{requests: {cpu: "2"}, limits: {memory: 8Gi, nvidia.com/gpu: 1}}`` as the k8s model."""
-    resources = resources or {}
-    return k8s.V1ResourceRequirements(
-        requests={k: str(v) for k, v in (resources.get("requests") or {}).items()} or None,
-        limits={k: str(v) for k, v in (resources.get("limits") or {}).items()} or None,
-    )
-
-
-def toleration(item: dict[str, Any]) -> k8s.V1Toleration:
-    """A toleration as written in YAML (Kubernetes' camelCase or snake_case keys)."""
-    snake = {re.sub(r"(?<!^)(?=[A-Z])", "_", key).lower(): value for key, value in item.items()}
-    return k8s.V1Toleration(**snake)
-
-
-def container_security_context() -> k8s.V1SecurityContext:
-    """Non-root, no privilege escalation, no capabilities, read-only root filesystem."""
-    return k8s.V1SecurityContext(
-        run_as_non_root=True,
-        run_as_user=RUN_AS,
-        run_as_group=RUN_AS,
-        allow_privilege_escalation=False,
-        read_only_root_filesystem=True,
-        capabilities=k8s.V1Capabilities(drop=["ALL"]),
-        seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-    )
-
-
-def explain_pod_failure(
-    pod: k8s.V1Pod, log_tail: Callable[[], str] | None = None, container: str = BASE_CONTAINER
-) -> str | None:
-    """One readable line (plus log lines for a failed run) saying why a training pod failed.
-
-    ``pod`` is the pod as the API server reports it. Recognises eviction, OOMKilled, image
-    pull failures, containers that cannot be created (e.g. a missing Secret), an
-    unschedulable pod (with the scheduler's message) and a non-zero exit (with the last log
-    lines, from ``log_tail``). Returns None when the pod did not fail.
-    """
-    name = f"{pod.metadata.namespace}/{pod.metadata.name}"
-    status = pod.status or k8s.V1PodStatus()
-    if status.reason == "Evicted":
-        return f"training pod {name} was evicted from its node: {status.message or 'no message'}"
-    spec_container = next((c for c in (pod.spec.containers or []) if c.name == container), None)
-    state = next((s for s in (status.container_statuses or []) if s.name == container), None)
-    if state is not None:
-        terminated = (state.state and state.state.terminated) or (
-            state.last_state and state.last_state.terminated
-        )
-        waiting = state.state and state.state.waiting
-        if terminated is not None and terminated.reason == "OOMKilled":
-            limits = (
-                spec_container and spec_container.resources and spec_container.resources.limits
-            ) or {}
-            return (
-                f"training pod {name} was OOMKilled: it used more than its memory limit "
-                f"({limits.get('memory', 'none set')}); raise "
-                "training.kubernetes.resources.limits.memory or train on less data"
-            )
-        if waiting is not None and waiting.reason in IMAGE_PULL_REASONS:
-            image = spec_container.image if spec_container else state.image
-            return (
-                f"training image {image!r} cannot be pulled ({waiting.reason}): "
-                f"{waiting.message or 'check the image name, tag and pull secret'}"
-            )
-        if waiting is not None and waiting.reason in (
-            "CreateContainerConfigError",
-            "CreateContainerError",
-            "CrashLoopBackOff",
-        ):
-            return (
-                f"training container in pod {name} cannot start ({waiting.reason}): "
-                f"{waiting.message}"
-            )
-        if terminated is not None and terminated.exit_code:
-            tail = ""
-            if log_tail is not None:
-                try:
-                    tail = log_tail().rstrip()
-                except Exception as exc:  # the logs are a courtesy; the exit code is the news
-                    tail = f"(logs unavailable: {exc})"
-            return (
-                f"training exited with code {terminated.exit_code} ({terminated.reason}) in pod "
-                f"{name}; last log lines:\n{tail}"
-            ).rstrip()
-    for condition in status.conditions or []:
-        if condition.type == "PodScheduled" and condition.status == "False":
-            return (
-                f"training pod {name} cannot be scheduled ({condition.reason}): "
-                f"{condition.message or 'no message from the scheduler'}"
-            )
-    if status.phase == "Failed":
-        return f"training pod {name} failed ({status.reason}): {status.message or 'no message'}"
-    return None
 
 
 class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
@@ -218,13 +125,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
             ],
             startup_timeout_seconds=int(startup_timeout),
             deferrable=deferrable,
-            security_context=k8s.V1PodSecurityContext(
-                run_as_non_root=True,
-                run_as_user=RUN_AS,
-                run_as_group=RUN_AS,
-                fs_group=RUN_AS,
-                seccomp_profile=k8s.V1SeccompProfile(type="RuntimeDefault"),
-            ),
+            security_context=pod_security_context(),
             container_security_context=container_security_context(),
             xcom_sidecar_container_security_context=container_security_context(),
             volumes=[k8s.V1Volume(name="scratch", empty_dir=k8s.V1EmptyDirVolumeSource())],

@@ -254,11 +254,10 @@ class ValidationSpec(_Strict):
         return value
 
 
-class KubernetesSpec(_Strict):
-    """Where and how the training pod runs (training.runner: kubernetes)."""
+class _PodPlacement(_Strict):
+    """Image, namespace, identity, resources and scheduling of our pods (training or serving)."""
 
-    image: str = Field(description="Training image, e.g. registry.example.com/ml/trainer:1.4.2.")
-    namespace: str = Field("ml-training", description="Namespace the pod runs in.")
+    image: str = Field(description="Container image, e.g. registry.example.com/ml/trainer:1.4.2.")
     service_account: str | None = Field(
         None, description="ServiceAccount of the pod (its token is mounted only when asked)."
     )
@@ -276,10 +275,6 @@ class KubernetesSpec(_Strict):
         description="Kubernetes tolerations, e.g. [{key: nvidia.com/gpu, operator: Exists, "
         "effect: NoSchedule}].",
     )
-    priority_class: str | None = Field(None, description="PriorityClass name of the pod.")
-    pod_template_file: str | None = Field(
-        None, description="A pod template YAML the pod starts from (path relative to this file)."
-    )
     kubernetes_conn_id: str = Field(
         "kubernetes_default", description="Airflow connection to the cluster."
     )
@@ -287,6 +282,16 @@ class KubernetesSpec(_Strict):
         default_factory=list,
         description="Kubernetes Secrets whose keys become the pod's environment (storage "
         "credentials, MLflow auth); never put secrets in YAML.",
+    )
+
+
+class KubernetesSpec(_PodPlacement):
+    """Where and how the training pod runs (training.runner: kubernetes)."""
+
+    namespace: str = Field("ml-training", description="Namespace the pod runs in.")
+    priority_class: str | None = Field(None, description="PriorityClass name of the pod.")
+    pod_template_file: str | None = Field(
+        None, description="A pod template YAML the pod starts from (path relative to this file)."
     )
     startup_timeout: Duration = Field(
         dt.timedelta(minutes=10), description="How long the pod may take to start."
@@ -544,15 +549,63 @@ class BatchSpec(_Strict):
         return format_of(self.source.uri or "") if self.source.kind == "files" else "parquet"
 
 
+CANARY_CHECKS = ("ready", "no_restarts", "smoke_test")
+
+
+class CanarySpec(_Strict):
+    """A canary before the full rollout (deployment.kubernetes.canary)."""
+
+    percent: int = Field(
+        ge=1, le=50, description="Share of traffic the canary gets (by replica count)."
+    )
+    duration: Duration = Field(
+        dt.timedelta(minutes=15), description="How long the canary must stay healthy."
+    )
+    interval: Duration = Field(
+        dt.timedelta(seconds=30), description="How often the checks run during the canary."
+    )
+    checks: list[Literal["ready", "no_restarts", "smoke_test"]] = Field(
+        default_factory=lambda: list(CANARY_CHECKS),
+        description="ready: every canary pod stays ready; no_restarts: no container restarts; "
+        "smoke_test: the canary answers the model's input example.",
+    )
+
+
+class ServingSpec(_PodPlacement):
+    """An HTTP model server on Kubernetes (deployment.strategy: kubernetes)."""
+
+    image: str = Field(
+        description="Serving image with mlflow (e.g. the training image built from "
+        "Dockerfile.train); it runs `mlflow models serve`."
+    )
+    namespace: str = Field("ml-serving", description="Namespace of the Deployment and Service.")
+    name: str | None = Field(
+        None,
+        description="Deployment and Service name; default: the model name, DNS-safe.",
+        pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$",
+    )
+    replicas: int = Field(2, ge=1, le=1000, description="Serving pods of the stable Deployment.")
+    port: int = Field(8080, ge=1, le=65535, description="Container and Service port.")
+    rollout_timeout: Duration = Field(
+        dt.timedelta(minutes=10),
+        description="How long a rollout may take before it counts as failed (and is undone).",
+    )
+    canary: CanarySpec | None = Field(None, description="Run a canary before the full rollout.")
+
+
 class DeploymentSpec(_Strict):
     """How a promoted model reaches users."""
 
-    strategy: Literal["alias", "batch"] = Field(
+    strategy: Literal["alias", "batch", "kubernetes"] = Field(
         "alias",
         description="alias: serving reads models:/<model_name>@champion. batch: the alias "
-        "move plus scoring deployment.batch.source with the champion on every run.",
+        "move plus scoring deployment.batch.source with the champion on every run. "
+        "kubernetes: the alias move plus a rollout of an HTTP model server, undone on failure.",
     )
     batch: BatchSpec | None = Field(None, description="Batch scoring; needs strategy batch.")
+    kubernetes: ServingSpec | None = Field(
+        None, description="The model server; needs strategy kubernetes."
+    )
     approval: Literal["auto", "manual"] = Field(
         "auto",
         description="manual: a person approves each promotion the gate recommends, in the "

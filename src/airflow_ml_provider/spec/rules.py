@@ -120,17 +120,26 @@ def partition_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 
 
 def deployment_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
-    """strategy batch needs deployment.batch, and deployment.batch needs strategy batch."""
+    """strategy batch / kubernetes needs deployment.batch / deployment.kubernetes, and each
+    of those sections needs its strategy."""
     deployment = spec.deployment
-    if deployment.strategy == "batch" and deployment.batch is None:
-        return [
-            (
-                ("deployment", "strategy"),
-                "strategy batch needs deployment.batch with source and output",
-            )
-        ]
-    if deployment.strategy != "batch" and deployment.batch is not None:
-        return [(("deployment", "batch"), "deployment.batch applies only to strategy batch")]
+    needs = {"batch": "source and output", "kubernetes": "an image"}
+    for strategy, what in needs.items():
+        section = getattr(deployment, strategy)
+        if deployment.strategy == strategy and section is None:
+            return [
+                (
+                    ("deployment", "strategy"),
+                    f"strategy {strategy} needs deployment.{strategy} with {what}",
+                )
+            ]
+        if deployment.strategy != strategy and section is not None:
+            return [
+                (
+                    ("deployment", strategy),
+                    f"deployment.{strategy} applies only to strategy {strategy}",
+                )
+            ]
     batch = deployment.batch
     if batch and batch.source.kind == "files" and batch.resolved_format is None:
         return [

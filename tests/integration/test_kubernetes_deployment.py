@@ -1,0 +1,217 @@
+"""deployment.strategy kubernetes: KubernetesDeploymentOperator through dag.test() against
+tests/kube_serving_standin.py (real Airflow DB, real MLflow store, real scikit-learn models).
+
+Stood in for: the Kubernetes API server, the Deployment controller and the kubelet (see
+that module's docstring). Real: the operator's kubernetes client over HTTP, and each serving
+pod is a real ``mlflow models serve`` process answering real prediction requests, reached
+through the stand-in's pod and Service proxy.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import urllib.error
+import urllib.request
+
+import mlflow
+import pytest
+
+NAMESPACE = "ml-serving"
+IMAGE = "registry.example.com/ml/trainer:0.1.0"
+
+
+@pytest.fixture
+def cluster(monkeypatch):
+    from kube_serving_standin import ServingStandIn
+    from kube_standin import use_as_connection
+
+    with ServingStandIn() as standin:
+        use_as_connection(standin, monkeypatch, "kubernetes_default")
+        yield standin
+
+
+def register(client, model_name: str, *, missing_feature: bool = False) -> str:
+    """A real LogisticRegression version with an input example; with ``missing_feature``
+    the example lacks a column the model needs, so the server answers it with an error."""
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = load_iris(return_X_y=True, as_frame=True)
+    example = x.head(3).drop(columns=[x.columns[0]]) if missing_feature else x.head(3)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            LogisticRegression(max_iter=500).fit(x, y),
+            name="model",
+            input_example=example,
+            pip_requirements=["scikit-learn"],
+        )
+    return str(
+        client.create_model_version(
+            model_name, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
+        ).version
+    )
+
+
+def deploy(model_name: str, version: str, previous: str | None, **options):
+    """One deploy_model run of ``version`` (already champion); (state, xcom, errors)."""
+    from airflow.models.xcom import XComModel
+    from airflow.sdk import DAG
+    from airflow.utils.session import create_session
+
+    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.operators.kubernetes_deployment import (
+        KubernetesDeploymentOperator,
+    )
+
+    errors: list[BaseException] = []
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with DAG(f"deploy_{model_name}_v{version}", schedule=None, start_date=start) as dag:
+        KubernetesDeploymentOperator(
+            task_id="deploy_model",
+            registration={"promoted": True, "version": int(version), "previous_champion": previous},
+            model_name=model_name,
+            image=IMAGE,
+            namespace=NAMESPACE,
+            replicas=1,
+            rollout_timeout=120,
+            poll_interval=0.5,
+            on_failure_callback=lambda context: errors.append(context["exception"]),
+            **options,
+        )
+    register_for_test(dag)
+    dag_run = dag.test()
+    with create_session() as session:
+        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id))
+        xcom = {r.key: XComModel.deserialize_value(r) for r in rows.all()}
+    return dag_run.state, xcom.get("return_value"), errors
+
+
+def predict_through_service(cluster, name: str, model_uri: str) -> tuple[int, dict]:
+    """What a client of the Service gets for the model's input example (status, body)."""
+    from mlflow.artifacts import download_artifacts
+
+    with open(download_artifacts(artifact_uri=f"{model_uri}/serving_input_example.json")) as f:
+        payload = f.read().encode()
+    url = (
+        f"http://127.0.0.1:{cluster.port}/api/v1/namespaces/{NAMESPACE}/services/"
+        f"{name}:8080/proxy/invocations"
+    )
+    request = urllib.request.Request(url, payload, {"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def served_version(cluster, name: str) -> str:
+    template = cluster.deployments[(NAMESPACE, name)]["spec"]["template"]
+    return template["metadata"]["labels"]["airflow-ml/model-version"]
+
+
+def test_a_rollout_whose_smoke_test_fails_is_undone(airflow_db, cluster):
+    """v1 rolls out and serves; v2 (its input example lacks a feature) rolls out, its pod
+    answers the smoke test with HTTP 400, and the Deployment goes back to v1's ReplicaSet
+    while champion goes back to v1 — observed at the API and in the registry."""
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.registry import history, promote
+
+    client = MlflowHook().get_conn()
+    mlflow.set_experiment("k8s-deploy")
+    model = "Churn_Model"  # not DNS-safe: the Deployment is churn-model
+    client.create_registered_model(model)
+    good, bad = register(client, model), register(client, model, missing_feature=True)
+
+    promote(client, model, good, actor="test", reason="first")
+    state, result, errors = deploy(model, good, None)
+    assert state == "success", errors
+    assert result["strategy"] == "kubernetes"
+    assert result["kubernetes"]["deployment"] == "churn-model"
+    assert result["kubernetes"]["pods_tested"] == 1
+    assert served_version(cluster, "churn-model") == good
+    status, body = predict_through_service(cluster, "churn-model", f"models:/{model}/{good}")
+    assert status == 200 and len(body["predictions"]) == 3
+
+    promote(client, model, bad, actor="test", reason="gate passed")
+    state, _, errors = deploy(model, bad, good)
+    assert state == "failed"
+    (error,) = errors
+    message = str(error)
+    assert f"rollout of models:/{model}@champion failed, rolled back" in message
+    assert "did not predict on the model's input example (HTTP 400)" in message
+    assert f"rolled back to its revision serving version {good}" in message
+
+    # At the API: applied v2 (PUT), then the undo (PUT) to v1's template.
+    puts = [r for r in cluster.requests if r.startswith("PUT") and "churn-model" in r]
+    assert len(puts) == 2
+    assert served_version(cluster, "churn-model") == good
+    revisions = {
+        rs["spec"]["template"]["metadata"]["labels"]["airflow-ml/model-version"]: rs
+        for rs in cluster.replica_sets.values()
+    }
+    assert revisions[good]["metadata"]["annotations"]["deployment.kubernetes.io/revision"] == "3"
+    assert revisions[bad]["spec"]["replicas"] == 0
+    status, body = predict_through_service(cluster, "churn-model", f"models:/{model}/{good}")
+    assert status == 200 and len(body["predictions"]) == 3
+
+    aliases = {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
+    assert aliases["champion"] == good
+    assert history(client, model)[-2]["reason"].startswith(
+        f"rollback: rollout of version {bad} failed"
+    )
+
+
+def test_a_canary_goes_first_and_a_failing_one_never_touches_stable(airflow_db, cluster):
+    """With a canary (50 %, 2 s, checked every second): a good version's canary Deployment
+    runs beside stable behind the one Service, then stable rolls to it and the canary is
+    deleted. A version whose pods crash at start fails as a canary: the canary is deleted,
+    the stable Deployment is never replaced, champion goes back."""
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.registry import promote
+
+    client = MlflowHook().get_conn()
+    mlflow.set_experiment("k8s-canary")
+    model = "canary_model"
+    client.create_registered_model(model)
+    first, second, third = (register(client, model) for _ in range(3))
+    canary = {"canary_percent": 50, "canary_duration": 2, "canary_interval": 1}
+
+    promote(client, model, first, actor="test", reason="first")
+    state, result, errors = deploy(model, first, None, **canary)
+    assert state == "success", errors
+    assert result["kubernetes"]["canary"] is None  # nothing served yet: a direct rollout
+
+    promote(client, model, second, actor="test", reason="better")
+    state, result, errors = deploy(model, second, first, **canary)
+    assert state == "success", errors
+    assert result["kubernetes"]["canary"]["deployment"] == "canary-model-canary"
+    assert result["kubernetes"]["canary"]["traffic_percent"] == 50
+    assert result["kubernetes"]["canary"]["rounds"] >= 1
+    canary_pods = [
+        p for p in cluster.created if p["metadata"]["name"].startswith("canary-model-canary-")
+    ]
+    assert [p["metadata"]["labels"]["airflow-ml/model-version"] for p in canary_pods] == [second]
+    assert (NAMESPACE, "canary-model-canary") not in cluster.deployments
+    assert served_version(cluster, "canary-model") == second
+
+    cluster.behaviours[IMAGE] = "crash"
+    promote(client, model, third, actor="test", reason="better again")
+    stable_puts = len([r for r in cluster.requests if r == f"PUT {_path('canary-model')}"])
+    state, _, errors = deploy(model, third, second, **canary)
+    assert state == "failed"
+    message = str(errors[0])
+    assert "canary failed: serving container in pod ml-serving/canary-model-canary-" in message
+    assert "cannot start (CrashLoopBackOff)" in message
+    assert "canary Deployment ml-serving/canary-model-canary deleted" in message
+    assert (NAMESPACE, "canary-model-canary") not in cluster.deployments
+    assert len([r for r in cluster.requests if r == f"PUT {_path('canary-model')}"]) == (
+        stable_puts
+    )
+    assert served_version(cluster, "canary-model") == second
+    aliases = {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
+    assert aliases["champion"] == second
+
+
+def _path(name: str) -> str:
+    return f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"

@@ -1,0 +1,99 @@
+"""The YAML contract of deployment.strategy kubernetes: a good file builds deploy_model as a
+KubernetesDeploymentOperator with its settings; bad ones are refused at file:line:column."""
+
+from __future__ import annotations
+
+import pytest
+from test_spec_errors import GOOD, errors_of, write
+
+from airflow_ml_provider.spec import load_pipeline
+
+SERVING = """\
+deployment:
+  strategy: kubernetes
+  kubernetes:
+    image: registry.example.com/ml/trainer:1.4.2
+    replicas: 3
+    resources: {requests: {cpu: "1", memory: 2Gi}}
+    env_from_secrets: [mlflow-auth]
+    rollout_timeout: 5m
+    canary: {percent: 10, duration: 15m}
+"""
+
+
+def with_deployment(text: str) -> str:
+    return GOOD.replace("alerts:\n", text + "alerts:\n")
+
+
+def test_factory_builds_the_kubernetes_deployment_from_yaml(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.operators.kubernetes_deployment import KubernetesDeploymentOperator
+
+    dag = build_dag(load_pipeline(write(tmp_path, with_deployment(SERVING))))
+    deploy = dag.get_task("deploy_model")
+    assert isinstance(deploy, KubernetesDeploymentOperator)
+    settings = deploy.settings
+    assert (settings.name, settings.namespace, settings.replicas, settings.port) == (
+        "churn",
+        "ml-serving",
+        3,
+        8080,
+    )
+    assert settings.env_from_secrets == ["mlflow-auth"]
+    assert settings.progress_deadline_seconds == 300
+    assert (deploy.canary_percent, deploy.canary_duration, deploy.canary_interval) == (
+        10,
+        900,
+        30,
+    )
+    assert deploy.canary_checks == ["ready", "no_restarts", "smoke_test"]
+    assert [o.uri for o in deploy.outlets] == ["x-mlmodel://churn/champion"]
+
+
+def test_the_server_pods_are_secure_by_default():
+    from airflow_ml_provider.serving.manifests import ServerSettings, server_deployment
+
+    settings = ServerSettings(name="churn", namespace="ml-serving", image="trainer:1")
+    deployment = server_deployment(settings, "churn", "7", {"MLFLOW_TRACKING_URI": "http://m"})
+    pod = deployment.spec.template.spec
+    (container,) = pod.containers
+    assert container.args[:2] == ["-m", "models:/churn/7"]
+    assert container.security_context.run_as_non_root is True
+    assert container.security_context.read_only_root_filesystem is True
+    assert container.security_context.capabilities.drop == ["ALL"]
+    assert pod.automount_service_account_token is False
+    assert deployment.spec.strategy.rolling_update.max_unavailable == 0
+    assert container.readiness_probe.http_get.path == "/ping"
+
+
+BAD = {
+    "strategy without its section": (
+        "deployment:\n  strategy: kubernetes\n",
+        ":25:13: deployment.strategy: strategy kubernetes needs deployment.kubernetes "
+        "with an image",
+    ),
+    "section without its strategy": (
+        "deployment:\n  kubernetes: {image: t:1}\n",
+        ":25:15: deployment.kubernetes: deployment.kubernetes applies only to strategy kubernetes",
+    ),
+    "canary share above half": (
+        "deployment:\n  strategy: kubernetes\n  kubernetes:\n    image: t:1\n"
+        "    canary: {percent: 80}\n",
+        ":28:23: deployment.kubernetes.canary.percent: input should be less than or equal to 50",
+    ),
+    "unknown canary check": (
+        "deployment:\n  strategy: kubernetes\n  kubernetes:\n    image: t:1\n"
+        "    canary: {percent: 10, checks: [latency]}\n",
+        ":28:36: deployment.kubernetes.canary.checks[0]: got 'latency'; input should be 'ready', "
+        "'no_restarts' or 'smoke_test'",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_deployment_config_is_refused(tmp_path, case):
+    text, expected = BAD[case]
+    path = write(tmp_path, with_deployment(text))
+    message = errors_of(path)
+    assert expected in message, message
+    assert str(path) in message
