@@ -3,6 +3,7 @@ Airflow, MLflow SQLite store, Great Expectations, scikit-learn)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 from test_pipeline import run, write_pipeline
@@ -41,6 +42,13 @@ def test_a_within_noise_win_does_not_flip_the_champion(tmp_path, airflow_db):
     )
     lines = Path(importance).read_text().splitlines()
     assert lines[0] == "feature,importance,std" and len(lines) == 31  # 30 features
+    shap_table = client.download_artifacts(second["mlflow_run_id"], "gate/shap_importance.csv")
+    lines = Path(shap_table).read_text().splitlines()
+    assert lines[0] == "feature,mean_abs_shap" and len(lines) == 31
+    stored = json.loads(Path(decision).read_text())
+    assert [row["feature"] for row in stored["shap"]] == [
+        line.split(",")[0] for line in lines[1:11]
+    ]
 
 
 def test_a_slice_gap_blocks_promotion(tmp_path, airflow_db):

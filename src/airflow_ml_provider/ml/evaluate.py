@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_ml_provider.ml.data import load_split
+from airflow_ml_provider.ml.explain import shap_importances
 from airflow_ml_provider.ml.scoring import ResponsesByPosition, score, score_where_defined
 
 
@@ -141,7 +142,8 @@ def score_models(
     ``rows``; with ``data["partition_by"]`` the primary metric per partition of both models
     (``partitions``); per group of each ``slices`` column (``slices``); with a champion and
     ``confidence`` the paired-bootstrap improvement (``bootstrap``); the challenger's
-    permutation importances (``importance``). With ``sample_weight`` (a column of the data)
+    permutation importances (``importance``) and, when shap is installed, mean absolute SHAP
+    values (``shap``). With ``sample_weight`` (a column of the data)
     every metric counts each held-out row by its weight.
     """
     keep = tuple(dict.fromkeys([*slices, *([sample_weight] if sample_weight else [])]))
@@ -202,4 +204,7 @@ def score_models(
         result["importance"] = permutation_importances(
             challenger_model, split.x_test, split.y_test, primary, seed
         )
+        shap_table = shap_importances(challenger_model, split.x_test, seed)
+        if shap_table is not None:
+            result["shap"] = shap_table
     return result

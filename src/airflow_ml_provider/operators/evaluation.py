@@ -14,6 +14,7 @@ PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "m
 PARTITION_TABLE = "gate/partitions.csv"
 SLICE_TABLE = "gate/slices.csv"
 IMPORTANCE_TABLE = "gate/permutation_importance.csv"
+SHAP_TABLE = "gate/shap_importance.csv"
 SLICE_DEFAULTS = {"max_gap": None, "max_regression": 0.0, "min_rows": 30}
 
 
@@ -170,6 +171,9 @@ class EvaluateModelOperator(BaseOperator):
         if "importance" in scores:
             decision["importance"] = scores["importance"][:10]
             client.log_text(run_id, records_csv(scores["importance"]), IMPORTANCE_TABLE)
+        if "shap" in scores:
+            decision["shap"] = scores["shap"][:10]
+            client.log_text(run_id, records_csv(scores["shap"]), SHAP_TABLE)
         decision.update(
             challenger=scores["challenger"],
             champion=scores["champion"],
