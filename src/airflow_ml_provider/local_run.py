@@ -6,6 +6,7 @@ when unset — never the user's real Airflow home), SQLite and load_examples off
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -130,22 +131,21 @@ def expire_unanswered_approvals(stop: threading.Event, every: float = 1.0) -> th
 
     def sweep() -> None:
         while not stop.wait(every):
-            _tolerating_a_busy_database(sweep_if_parked)
+            _retrying_later(sweep_if_parked)
 
     thread = threading.Thread(target=sweep, name="airflow-ml-approval-expiry", daemon=True)
     thread.start()
     return thread
 
 
-def _tolerating_a_busy_database(call) -> Any:
-    """Run ``call``; None when SQLite was locked by the run's own writes (try again later)."""
-    from sqlalchemy.exc import OperationalError
-
+def _retrying_later(call) -> Any:
+    """Run ``call`` for a helper thread; None (try again later) when it failed, e.g. because
+    SQLite was locked by the run's own writes. A helper thread that died would leave the run
+    waiting for an answer that never comes, so every error is logged and retried."""
     try:
         return call()
-    except OperationalError as error:
-        if "locked" not in str(error):
-            raise
+    except Exception:
+        logging.getLogger(__name__).warning("will retry after", exc_info=True)
         return None
 
 
@@ -292,7 +292,7 @@ def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -
     def respond() -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if _tolerating_a_busy_database(answer_if_asked):
+            if _retrying_later(answer_if_asked):
                 return
             time.sleep(0.5)
 

@@ -42,9 +42,15 @@ def answer_when_asked(dag_id: str, choice: str, seen: dict) -> threading.Thread:
     return reviewer
 
 
-def approval_pipeline(tmp_path, name: str):
+def approval_pipeline(tmp_path, name: str, timeout: str = "4m"):
+    """The example pipeline with approval: manual. The request expires after ``timeout``
+    (rejected), so a reviewer thread that never answers fails the test instead of hanging."""
     path = write_pipeline(tmp_path, name)
-    edit(path, "  strategy: alias\n", "  strategy: alias\n  approval: manual\n")
+    edit(
+        path,
+        "  strategy: alias\n",
+        f"  strategy: alias\n  approval: manual\n  approval_timeout: {timeout}\n",
+    )
     return path
 
 
@@ -97,6 +103,7 @@ def test_a_first_model_under_require_approval_waits_for_a_person(tmp_path, airfl
     edit(
         path, "  min_improvement: 0.0\n", "  min_improvement: 0.0\n  first_run: require_approval\n"
     )
+    edit(path, "  strategy: alias\n", "  strategy: alias\n  approval_timeout: 4m\n")
     result = run(path)
     reviewer.join(5)
     assert result["state"] == "success", result["tasks"]
@@ -125,8 +132,7 @@ def test_airflow_ml_run_can_answer_the_approval(tmp_path, airflow_db, capsys):
 def test_an_unanswered_request_expires_as_a_rejection(tmp_path, airflow_db):
     """Nobody answers: after deployment.approval_timeout the scheduler's own timeout sweep
     (run by the local runner, as the deployed scheduler would) answers the default, Reject."""
-    path = approval_pipeline(tmp_path, "e2e_unanswered")
-    edit(path, "  approval: manual\n", "  approval: manual\n  approval_timeout: 2s\n")
+    path = approval_pipeline(tmp_path, "e2e_unanswered", timeout="2s")
     result = run(path)
     assert result["state"] == "success", result["tasks"]
     assert result["tasks"]["approve_promotion"] == "success"
