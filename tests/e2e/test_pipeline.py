@@ -145,13 +145,36 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     # A new champion was deployed once: one event of its Asset (the skipped deploy made none).
     assert champion_asset_events("e2e_gate_model") == [first["run_id"]]
 
-    # Both runs' summaries arrived at the real SMTP server.
-    subjects = [m["Subject"] for m in smtp_server.messages]
-    assert subjects == ["[airflow-ml] e2e_gate: promoted", "[airflow-ml] e2e_gate: kept champion"]
-    assert smtp_server.messages[0]["To"] == "ml-oncall@example.com"
-    body = smtp_server.messages[1].get_payload()[0].get_payload(decode=True).decode()
-    assert "rule beats_champion on roc_auc" in body
-    assert "FAIL" in body
+    # alerts.on defaults to [failure, promotion]: the real SMTP server got the promotion
+    # mail of the first run and nothing for the second (no event it subscribes to).
+    (mail,) = smtp_server.messages
+    assert (
+        mail["Subject"] == "[airflow-ml] e2e_gate: version 1 of e2e_gate_model is the new champion"
+    )
+    assert mail["To"] == "ml-oncall@example.com"
+    html, text = mail_parts(mail)
+    roc_auc = first["metrics"]["challenger"]["roc_auc"]
+    assert (
+        f'<td style="padding:2px 8px">roc_auc</td><td style="padding:2px 8px">{roc_auc:.4f}</td>'
+        in html
+    )
+    assert "threshold_min" in html and ">pass<" in html
+    assert first["snapshot"]["sha256"] in html
+    assert f'href="{first["links"]["model_version"]}"' in html
+    assert f'href="{first["links"]["mlflow_run"]}"' in html
+    assert f"roc_auc      challenger {roc_auc:.4f}   (no champion)" in text
+    assert second["summary"]["mailed"] == []
+
+
+def mail_parts(message) -> tuple[str, str]:
+    """(HTML body, attached plain text) of a mail from SmtpNotifier."""
+    html = text = ""
+    for part in message.walk():
+        if part.get_content_type() == "text/html":
+            html = part.get_payload(decode=True).decode()
+        elif part.get_filename() == "message.txt":
+            text = part.get_payload(decode=True).decode()
+    return html, text
 
 
 def test_corrupted_data_fails_validation_and_registers_nothing(tmp_path, airflow_db):

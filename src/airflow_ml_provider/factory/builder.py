@@ -10,6 +10,7 @@ from airflow.sdk import DAG, Asset, chain
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.factory.docs import error_doc, pipeline_doc
+from airflow_ml_provider.notifications.notifier import TaskAlertNotifier
 from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 from airflow_ml_provider.operators.config_error import ConfigErrorOperator
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
@@ -63,6 +64,32 @@ def _training_runner(loaded: LoadedPipeline) -> tuple[type, dict]:
     )
 
     return KubernetesTrainingOperator, pod_arguments(loaded)
+
+
+def _default_args(spec) -> dict:
+    """Every task's owner, retry policy and time limit, and the failure/retry mails."""
+    args = {
+        "owner": spec.owner,
+        "retries": spec.retries,
+        "retry_delay": spec.retry_delay,
+        "retry_exponential_backoff": spec.retry_exponential_backoff,
+        "max_retry_delay": spec.max_retry_delay,
+        "execution_timeout": spec.execution_timeout,
+    }
+    alerts = spec.alerts
+    if alerts.email:
+        for event, callback in (("failure", "on_failure_callback"), ("retry", "on_retry_callback")):
+            if event in alerts.on:
+                args[callback] = [TaskAlertNotifier(event, alerts.email, alerts.smtp_conn_id)]
+    return args
+
+
+def _apply_step_policies(dag: DAG, spec) -> None:
+    """steps: {<task id>: {retries, retry_delay, ...}} over the pipeline-wide values."""
+    for step, policy in spec.steps.items():
+        task = dag.task_dict[step]
+        for field, value in policy.model_dump(exclude_none=True).items():
+            setattr(task, field, value)
 
 
 def _deployment(spec) -> tuple[type, dict]:
@@ -145,16 +172,16 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
     data = spec.data
     split = data.split.model_dump()
     task = spec.training.task_type
-    default_args = {"owner": spec.owner, "retries": spec.retries, "retry_delay": spec.retry_delay}
     with DAG(
         dag_id=spec.pipeline,
         description=spec.description or None,
         schedule=spec.schedule,
         start_date=_as_datetime(spec.start_date),
-        catchup=False,
-        max_active_runs=1,  # two runs must never race on the model's aliases
+        catchup=spec.catchup,
+        max_active_runs=spec.max_active_runs,  # 1 by default: runs must not race on aliases
+        dagrun_timeout=spec.dagrun_timeout,
         tags=list(dict.fromkeys([*spec.tags, PIPELINE_TAG])),
-        default_args=default_args,
+        default_args=_default_args(spec),
         doc_md=pipeline_doc(loaded),
     ) as dag:
         snapshot = SnapshotDataOperator(
@@ -288,6 +315,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             },
             email=list(spec.alerts.email),
             smtp_conn_id=spec.alerts.smtp_conn_id,
+            alerts_on=list(spec.alerts.on),
             trigger_rule="none_failed",  # a skipped deploy (gate said no) still gets a summary
         )
         delivery = [deploy]
@@ -324,6 +352,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
                 )
                 >> snapshot
             )
+    _apply_step_policies(dag, spec)
     return dag
 
 

@@ -26,6 +26,7 @@ def summarize(
             "failed_expectations": len((validation or {}).get("failed_expectations") or []),
             "warnings": list((validation or {}).get("warnings") or []),
             "drift": _drift_line((validation or {}).get("drift")),
+            "drift_detected": bool(((validation or {}).get("drift") or {}).get("drift")),
             "retrain_reason": (validation or {}).get("retrain_reason"),
             "data_docs": (validation or {}).get("data_docs_uri"),
         },

@@ -1,22 +1,27 @@
-"""notify: log the run summary and e-mail it through the SMTP provider when configured."""
+"""notify: log the run summary and mail the subscribed events (promotion, warnings, drift)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from airflow.sdk import BaseHook, BaseOperator
-from airflow.sdk.exceptions import AirflowNotFoundException
+from airflow.sdk import BaseOperator
 
+from airflow_ml_provider.notifications.mails import Mail, promotion_mail, summary_mail
+from airflow_ml_provider.notifications.notifier import send_mail
 from airflow_ml_provider.notifications.summary import render_text, summarize
 
 
 class RunSummaryOperator(BaseOperator):
-    """Collect the results of the pipeline's tasks, log them, and mail them to ``email``.
+    """Collect the results of the pipeline's tasks, log them, and mail ``email`` about the
+    events in ``alerts_on``.
 
     ``task_ids`` maps the summary's parts (snapshot, validation, training, decision,
     registration, deployment) to task ids whose return values hold them; a skipped
-    task simply contributes nothing. Mail goes through ``smtp_conn_id`` only if that
-    connection exists (the embedded default has none, so it only logs).
+    task simply contributes nothing. Mails (through the SMTP provider's notifier, only if
+    ``smtp_conn_id`` exists): ``promotion`` — a new champion, with old vs new metrics, the
+    gate's rules, data hash, validation and links; ``validation_warning`` — validation
+    passed with warnings; ``drift`` — drift was found; ``summary`` — every run. Returns the
+    summary with ``mailed``, the events mailed.
     """
 
     def __init__(
@@ -26,6 +31,7 @@ class RunSummaryOperator(BaseOperator):
         task_ids: dict[str, str],
         email: list[str] | None = None,
         smtp_conn_id: str = "smtp_default",
+        alerts_on: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -33,6 +39,7 @@ class RunSummaryOperator(BaseOperator):
         self.task_ids = task_ids
         self.email = email or []
         self.smtp_conn_id = smtp_conn_id
+        self.alerts_on = list(alerts_on if alerts_on is not None else ["promotion"])
 
     def execute(self, context) -> dict[str, Any]:
         ti = context["ti"]
@@ -57,28 +64,38 @@ class RunSummaryOperator(BaseOperator):
                 )
             },
         )
-        text = render_text(summary)
-        self.log.info("run summary\n%s", text)
-        if self.email:
-            self._send(summary, text)
-        return summary
+        self.log.info("run summary\n%s", render_text(summary))
+        mailed = []
+        for event, mail in self._mails(summary, ti).items():
+            if self.email and send_mail(mail, self.email, self.smtp_conn_id, context):
+                mailed.append(event)
+        return {**summary, "mailed": mailed}
 
-    def _send(self, summary: dict[str, Any], text: str) -> None:
-        try:
-            BaseHook.get_connection(self.smtp_conn_id)
-        except AirflowNotFoundException:
-            self.log.info("no %s connection; summary not e-mailed", self.smtp_conn_id)
-            return
-        from airflow.providers.smtp.hooks.smtp import SmtpHook
+    def _mails(self, summary: dict[str, Any], ti) -> dict[str, Mail]:
+        """The mails of the subscribed events that happened in this run."""
+        happened = {
+            "promotion": summary["promoted"],
+            "validation_warning": bool(summary["validation"]["warnings"]),
+            "drift": summary["validation"]["drift_detected"],
+            "summary": True,
+        }
+        mails: dict[str, Mail] = {}
+        for event in self.alerts_on:
+            if not happened.get(event):
+                continue
+            if event == "promotion":
+                mails[event] = promotion_mail(summary, self._links(ti))
+            else:
+                mails[event] = summary_mail(event, summary)
+        return mails
 
-        verdict = "promoted" if summary["promoted"] else "kept champion"
-        subject = f"[airflow-ml] {self.pipeline}: {verdict}"
-        with SmtpHook(smtp_conn_id=self.smtp_conn_id) as smtp:
-            smtp.send_email_smtp(
-                to=self.email, subject=subject, html_content=f"<pre>{_escape(text)}</pre>"
-            )
-        self.log.info("summary e-mailed to %s", ", ".join(self.email))
-
-
-def _escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    def _links(self, ti) -> dict[str, str]:
+        links = {
+            "MLflow run": ti.xcom_pull(
+                task_ids=self.task_ids.get("training"), key="mlflow_run_url"
+            ),
+            "Model version": ti.xcom_pull(
+                task_ids=self.task_ids.get("registration"), key="model_version_url"
+            ),
+        }
+        return {label: url for label, url in links.items() if url}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
@@ -219,6 +220,14 @@ def _from_validation_error(
     seen: set[str] = set()
     errors = exc.errors(include_url=False)
     for error in errors:
+        if error["loc"] and error["loc"][-1] == "[key]":  # a mapping key that is not allowed
+            path, _ = _clean_loc(data, error["loc"][:-1])
+            allowed = re.findall(r"'([^']+)'", str((error.get("ctx") or {}).get("expected", "")))
+            hint = did_you_mean(str(path[-1]), allowed) or (
+                f"; expected one of {', '.join(allowed)}" if allowed else ""
+            )
+            problems.append(_at(doc, path, f"unknown key {path[-1]!r}{hint}", prefer_key=True))
+            continue
         path, absent = _clean_loc(data, error["loc"])
         key = format_path(path)
         if key in seen:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
     AfterValidator,
@@ -618,11 +618,22 @@ class DeploymentSpec(_Strict):
     )
 
 
+ALERT_EVENTS = ("failure", "retry", "promotion", "validation_warning", "drift", "summary")
+
+
 class AlertsSpec(_Strict):
-    """Who hears about the pipeline."""
+    """Who hears about the pipeline, and about what."""
 
     email: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
     smtp_conn_id: str = Field("smtp_default", description="SMTP connection used to send.")
+    on: list[Literal["failure", "retry", "promotion", "validation_warning", "drift", "summary"]] = (
+        Field(
+            default_factory=lambda: ["failure", "promotion"],
+            description="Events that send a mail: failure (a task failed for good), retry (a "
+            "task will be retried), promotion (a new champion), validation_warning (accepted "
+            "schema/validation warnings), drift (drift found), summary (every run's summary).",
+        )
+    )
 
     @field_validator("email")
     @classmethod
@@ -631,6 +642,36 @@ class AlertsSpec(_Strict):
             if not _EMAIL.match(address):
                 raise ValueError(f"{address!r} is not an e-mail address")
         return value
+
+
+StepName = Literal[
+    "wait_for_data",
+    "snapshot_data",
+    "validate_data",
+    "train_model",
+    "plan_partitions",
+    "train_partitions",
+    "assemble_model",
+    "evaluate_model",
+    "approve_promotion",
+    "register_model",
+    "deploy_model",
+    "score_batch",
+    "notify",
+]
+STEP_NAMES: tuple[str, ...] = get_args(StepName)
+
+
+class StepPolicySpec(_Strict):
+    """Retries and time limit of one step (task), overriding the pipeline-wide values."""
+
+    retries: int | None = Field(None, ge=0, le=100)
+    retry_delay: Duration | None = None
+    retry_exponential_backoff: float | None = Field(
+        None, ge=0, le=10, description="Delay multiplier per try (2 doubles it; 0: constant)."
+    )
+    max_retry_delay: Duration | None = None
+    execution_timeout: Duration | None = None
 
 
 class PipelineSpec(_Strict):
@@ -648,8 +689,28 @@ class PipelineSpec(_Strict):
         None, description="First logical date; required when schedule is set."
     )
     tags: list[str] = Field(default_factory=list)
-    retries: int = Field(1, ge=0, le=100)
-    retry_delay: Duration = Field(dt.timedelta(minutes=5))
+    retries: int = Field(1, ge=0, le=100, description="Retries of every step.")
+    retry_delay: Duration = Field(dt.timedelta(minutes=5), description="Wait before a retry.")
+    retry_exponential_backoff: float = Field(
+        0, ge=0, le=10, description="Delay multiplier per try (2 doubles it; 0: constant)."
+    )
+    max_retry_delay: Duration | None = Field(None, description="Cap of the growing delay.")
+    execution_timeout: Duration | None = Field(
+        None, description="Time limit of every step (training.timeout for train_model)."
+    )
+    steps: dict[StepName, StepPolicySpec] = Field(
+        default_factory=dict,
+        description="Per step: retries, retry_delay, retry_exponential_backoff, "
+        "max_retry_delay, execution_timeout (e.g. {train_model: {retries: 3}}).",
+    )
+    max_active_runs: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Concurrent runs. Keep 1: two runs would race on the model's aliases.",
+    )
+    catchup: bool = Field(False, description="Run the schedule's missed intervals.")
+    dagrun_timeout: Duration | None = Field(None, description="Fail a run that takes longer.")
     data: DataSpec
     validation: ValidationSpec = ValidationSpec()
     training: TrainingSpec

@@ -58,6 +58,8 @@ def _construct(node: yaml.Node, path: FieldPath, doc: PositionedDocument, loader
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key = loader.construct_object(key_node, deep=True)
+            if isinstance(key, bool) and isinstance(key_node, yaml.ScalarNode):
+                key = key_node.value  # YAML 1.1 reads `on:` as true; keys here are names
             if isinstance(key, list | dict):
                 raise SpecError(
                     [_problem(doc, key_node, path, "a mapping key must be a plain value")]

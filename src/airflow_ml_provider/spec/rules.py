@@ -152,6 +152,33 @@ def deployment_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return []
 
 
+def pipeline_steps(spec: PipelineSpec) -> list[str]:
+    """The task ids of the pipeline's DAG, in run order."""
+    steps = ["wait_for_data"] if spec.data.wait is not None else []
+    steps += ["snapshot_data", "validate_data"]
+    if spec.data.partition_by is None:
+        steps.append("train_model")
+    else:
+        steps += ["plan_partitions", "train_partitions", "assemble_model"]
+    steps.append("evaluate_model")
+    if spec.deployment.approval == "manual" or spec.evaluation.first_run == "require_approval":
+        steps.append("approve_promotion")
+    steps += ["register_model", "deploy_model"]
+    if spec.deployment.strategy == "batch":
+        steps.append("score_batch")
+    return [*steps, "notify"]
+
+
+def step_policy_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """steps: only names this pipeline's DAG has."""
+    steps = pipeline_steps(spec)
+    return [
+        (("steps", name), f"this pipeline has no {name} step (its steps: {', '.join(steps)})")
+        for name in spec.steps
+        if name not in steps
+    ]
+
+
 def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Problems that involve more than one field, as (field path, message) pairs."""
     problems: list[tuple[FieldPath, str]] = []
@@ -161,6 +188,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     problems.extend(training_problems(spec))
     problems.extend(partition_problems(spec))
     problems.extend(deployment_problems(spec))
+    problems.extend(step_policy_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(

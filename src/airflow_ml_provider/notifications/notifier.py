@@ -1,0 +1,120 @@
+"""Alert e-mails through the SMTP provider's notifier (``SmtpNotifier``).
+
+``TaskAlertNotifier`` is what the factory puts in ``on_failure_callback`` /
+``on_retry_callback``; ``send_mail`` is what the run summary uses for promotion, warning and
+drift mails. The SMTP provider is imported only when a mail is sent, never while parsing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import tempfile
+import traceback
+from pathlib import Path
+from typing import Any, Literal
+
+from airflow.sdk import BaseHook, BaseNotifier
+
+from airflow_ml_provider.notifications.mails import Mail, TaskTrouble, failure_mail, retry_mail
+
+log = logging.getLogger(__name__)
+TRACE_LINES = 15
+
+
+def send_mail(mail: Mail, to: list[str], smtp_conn_id: str, context) -> bool:
+    """Send ``mail`` with SmtpNotifier: the HTML as the body, the plain text attached as
+    ``message.txt``. False (and a log line) when the SMTP connection does not exist."""
+    from airflow.sdk.exceptions import AirflowNotFoundException
+
+    try:
+        BaseHook.get_connection(smtp_conn_id)
+    except AirflowNotFoundException:
+        log.info("no %s connection; %r not e-mailed", smtp_conn_id, mail.subject)
+        return False
+    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+
+    with tempfile.TemporaryDirectory(prefix="airflow-ml-mail-") as folder:
+        text = Path(folder) / "message.txt"
+        text.write_text(mail.text)
+        notifier = SmtpNotifier(
+            to=list(to),
+            subject=mail.subject,
+            html_content=mail.html,
+            files=[str(text)],
+            smtp_conn_id=smtp_conn_id,
+        )
+        notifier.notify(context)  # notify, not __call__: our texts are not Jinja templates
+    log.info("e-mailed %r to %s", mail.subject, ", ".join(to))
+    return True
+
+
+class TaskAlertNotifier(BaseNotifier):
+    """The failure mail (``on_failure_callback``) or the retry mail (``on_retry_callback``)
+    of any task: pipeline, task, try n of m, the error in one line, the last lines of its
+    traceback, and a link to the task's log in the Airflow UI ([api] base_url)."""
+
+    template_fields = ()
+
+    def __init__(
+        self, event: Literal["failure", "retry"], to: list[str], smtp_conn_id: str = "smtp_default"
+    ) -> None:
+        super().__init__()
+        self.event = event
+        self.to = list(to)
+        self.smtp_conn_id = smtp_conn_id
+
+    def notify(self, context) -> None:
+        trouble = task_trouble(context)
+        if self.event == "failure":
+            mail = failure_mail(trouble)
+        else:
+            mail = retry_mail(trouble, next_try(context["ti"].task, trouble.try_number))
+        send_mail(mail, self.to, self.smtp_conn_id, context)
+
+
+def task_trouble(context) -> TaskTrouble:
+    """The facts a failure or retry mail states, from a task callback's context."""
+    ti = context["ti"]
+    error = context.get("exception")
+    if error is None:
+        message, tail = "(no exception recorded)", []
+    else:
+        message = f"{type(error).__name__}: {error}"
+        lines = "".join(traceback.format_exception(error)).rstrip().splitlines()
+        tail = lines[-TRACE_LINES:]
+    return TaskTrouble(
+        pipeline=ti.dag_id,
+        task_id=ti.task_id,
+        run_id=ti.run_id,
+        try_number=ti.try_number,
+        tries=ti.max_tries + 1,
+        error=message,
+        trace_tail=tail,
+        log_url=ti.log_url,
+    )
+
+
+def next_try(task: Any, try_number: int, now: dt.datetime | None = None) -> str:
+    """When the next try starts, as Airflow computes it: retry_delay, or with exponential
+    backoff retry_delay × multiplier^(try-1) plus up to as much again, capped at
+    max_retry_delay."""
+    now = now or dt.datetime.now(dt.UTC)
+    delay = task.retry_delay
+    multiplier = task.retry_exponential_backoff or 1.0
+    if multiplier == 1.0:
+        return f"in {_duration(delay)} (at {(now + delay):%H:%M} UTC)"
+    low = delay * multiplier ** (try_number - 1)
+    high = 2 * low
+    if task.max_retry_delay is not None:
+        low, high = min(low, task.max_retry_delay), min(high, task.max_retry_delay)
+    return f"in {_duration(low)} to {_duration(high)} (exponential backoff)"
+
+
+def _duration(delay: dt.timedelta) -> str:
+    seconds = int(delay.total_seconds())
+    if seconds < 120:
+        return f"{seconds} s"
+    if seconds < 7200:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"

@@ -1,0 +1,116 @@
+"""The YAML contract of run policy and alerts: retries, backoff, time limits and per-step
+overrides reach the DAG's tasks; alerts.on picks the callbacks; bad input is refused at
+file:line:column."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from test_spec_errors import GOOD, errors_of, write
+
+from airflow_ml_provider.spec import load_pipeline
+
+POLICY = """\
+retries: 3
+retry_delay: 1m
+retry_exponential_backoff: 2
+max_retry_delay: 30m
+execution_timeout: 2h
+max_active_runs: 1
+dagrun_timeout: 6h
+steps:
+  train_model: {retries: 5, execution_timeout: 4h}
+  validate_data: {retries: 1}
+"""
+
+
+def with_policy(text: str, alerts: str = "") -> str:
+    policy = GOOD.replace("retries: 2\nretry_delay: 5m\n", text)
+    return policy.replace(
+        "  email: [oncall@example.com]\n", "  email: [oncall@example.com]\n" + alerts
+    )
+
+
+def test_the_run_policy_reaches_every_task_and_steps_override_it(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+
+    dag = build_dag(load_pipeline(write(tmp_path, with_policy(POLICY))))
+    assert dag.max_active_runs == 1 and dag.catchup is False
+    assert dag.dagrun_timeout == dt.timedelta(hours=6)
+    evaluate = dag.get_task("evaluate_model")
+    assert (evaluate.retries, evaluate.retry_delay) == (3, dt.timedelta(minutes=1))
+    assert evaluate.retry_exponential_backoff == 2
+    assert evaluate.max_retry_delay == dt.timedelta(minutes=30)
+    assert evaluate.execution_timeout == dt.timedelta(hours=2)
+    train = dag.get_task("train_model")
+    assert (train.retries, train.execution_timeout) == (5, dt.timedelta(hours=4))
+    assert dag.get_task("validate_data").retries == 1  # 0 unless the YAML says otherwise
+
+
+def test_the_steps_of_the_spec_are_the_tasks_of_the_dag(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.spec.rules import pipeline_steps
+
+    variants = {
+        "plain": GOOD,
+        "approval and batch": GOOD.replace(
+            "alerts:\n",
+            "deployment:\n  strategy: batch\n  approval: manual\n"
+            "  batch: {source: data/churn.csv, output: out/}\nalerts:\n",
+        ),
+    }
+    for name, text in variants.items():
+        loaded = load_pipeline(write(tmp_path, text, name=f"{name.replace(' ', '_')}.yaml"))
+        assert pipeline_steps(loaded.spec) == [
+            t.task_id for t in build_dag(loaded).topological_sort()
+        ]
+
+
+def test_alerts_on_picks_the_task_callbacks(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.notifications.notifier import TaskAlertNotifier
+
+    text = with_policy("retries: 1\n", "  on: [retry, promotion]\n")
+    loaded = load_pipeline(write(tmp_path, text))
+    assert loaded.spec.alerts.on == ["retry", "promotion"]
+    task = build_dag(loaded).get_task("snapshot_data")
+    (retry,) = task.on_retry_callback
+    assert isinstance(retry, TaskAlertNotifier) and retry.event == "retry"
+    assert retry.to == ["oncall@example.com"]
+    assert not task.on_failure_callback
+    default = build_dag(load_pipeline(write(tmp_path, GOOD, name="default.yaml")))
+    assert [n.event for n in default.get_task("train_model").on_failure_callback] == ["failure"]
+    assert not default.get_task("train_model").on_retry_callback
+
+
+BAD = {
+    "a step this pipeline does not have": (
+        with_policy("steps:\n  score_batch: {retries: 2}\n"),
+        ":7:16: steps.score_batch: this pipeline has no score_batch step (its steps: "
+        "snapshot_data, validate_data, train_model, evaluate_model, register_model, "
+        "deploy_model, notify)",
+    ),
+    "a step name nobody has": (
+        with_policy("steps:\n  train: {retries: 2}\n"),
+        ":7:3: steps.train: unknown key 'train'; did you mean 'train_model'?",
+    ),
+    "an alert event that does not exist": (
+        with_policy("retries: 1\n", "  on: [failure, outage]\n"),
+        ":25:17: alerts.on[1]: got 'outage'; input should be 'failure', 'retry', 'promotion', "
+        "'validation_warning', 'drift' or 'summary'",
+    ),
+    "a negative retry count": (
+        with_policy("retries: 1\nsteps:\n  train_model: {retries: -1}\n"),
+        ":8:26: steps.train_model.retries: input should be greater than or equal to 0",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_operations_config_is_refused(tmp_path, case):
+    text, expected = BAD[case]
+    path = write(tmp_path, text)
+    message = errors_of(path)
+    assert expected in message, message
+    assert str(path) in message
