@@ -132,7 +132,7 @@ BAD_CASES = {
     ),
     "schedule without start_date": (
         ("start_date: 2026-01-01\n", ""),
-        ":4:11: schedule: start_date is required when schedule is set",
+        ":4:11: schedule: start_date is required with a cron schedule",
     ),
     "not an expectation name": (
         ("expect_column_values_to_not_be_null", "column_values_not_null"),

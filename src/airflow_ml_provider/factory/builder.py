@@ -10,6 +10,7 @@ from airflow.sdk import DAG, Asset, chain
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.factory.docs import error_doc, pipeline_doc
+from airflow_ml_provider.factory.schedules import dag_schedule
 from airflow_ml_provider.notifications.notifier import TaskAlertNotifier
 from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 from airflow_ml_provider.operators.config_error import ConfigErrorOperator
@@ -175,7 +176,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
     with DAG(
         dag_id=spec.pipeline,
         description=spec.description or None,
-        schedule=spec.schedule,
+        schedule=dag_schedule(spec.schedule, loaded.source_uri),
         start_date=_as_datetime(spec.start_date),
         catchup=spec.catchup,
         max_active_runs=spec.max_active_runs,  # 1 by default: runs must not race on aliases

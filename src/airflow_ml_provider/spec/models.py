@@ -19,8 +19,10 @@ from pydantic import (
     Field,
     ValidationInfo,
     field_validator,
+    model_validator,
 )
 
+from airflow_ml_provider.spec.asset_conditions import parse_condition
 from airflow_ml_provider.spec.durations import parse_duration
 from airflow_ml_provider.spec.errors import did_you_mean
 from airflow_ml_provider.spec.formats import format_of
@@ -662,6 +664,60 @@ StepName = Literal[
 STEP_NAMES: tuple[str, ...] = get_args(StepName)
 
 
+def _valid_cron(value: str) -> str:
+    if value in CRON_PRESETS:
+        return value
+    if value.startswith("@"):
+        raise ValueError(f"unknown preset {value!r}; expected one of {', '.join(CRON_PRESETS)}")
+    from croniter import croniter  # already imported by Airflow's own timetables
+
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a valid cron expression; expected 5 fields "
+            "'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *') or a preset"
+        )
+    return value
+
+
+def _valid_asset_condition(value: str) -> str:
+    parse_condition(value)  # raises ConditionError (a ValueError) saying where and what
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_valid_cron)]
+
+
+class ScheduleSpec(_Strict):
+    """When the pipeline runs: a cron schedule, an asset condition, or either (asset-or-time).
+
+    In YAML ``schedule`` is also a plain string (the cron) or a list of asset URIs (all of
+    them must be updated); both are read into this form.
+    """
+
+    cron: Cron | None = Field(None, description="Cron expression or preset, e.g. 0 3 * * *.")
+    assets: Annotated[str, AfterValidator(_valid_asset_condition)] | None = Field(
+        None,
+        description="Asset URIs with & (all), | (any) and parentheses; `source` is the "
+        "pipeline's data source. E.g. 'gs://etl/orders & (gs://etl/a | gs://etl/b)'.",
+    )
+
+    @model_validator(mode="after")
+    def _cron_or_assets(self) -> ScheduleSpec:
+        if self.cron is None and self.assets is None:
+            raise ValueError("give cron, assets or both")
+        return self
+
+
+def _schedule_shorthand(value: Any) -> Any:
+    if isinstance(value, str):
+        return {"cron": value}
+    if isinstance(value, list):
+        if not value or not all(isinstance(item, str) for item in value):
+            raise ValueError("a list schedule is one or more asset URIs")
+        return {"assets": " & ".join(value)}
+    return value
+
+
 class StepPolicySpec(_Strict):
     """Retries and time limit of one step (task), overriding the pipeline-wide values."""
 
@@ -682,11 +738,17 @@ class PipelineSpec(_Strict):
     )
     description: str = ""
     owner: str = "airflow"
-    schedule: str | None = Field(
-        None, description="Cron expression, preset such as @daily, or null."
+    schedule: Annotated[
+        ScheduleSpec | None,
+        BeforeValidator(_schedule_shorthand, json_schema_input_type=str | list[str] | ScheduleSpec),
+    ] = Field(
+        None,
+        description="A cron expression or preset (@daily); a list of asset URIs (runs when "
+        "all were updated; `source` is the data source); {assets: 'a & (b | c)'} for any "
+        "condition, with cron: as well for asset-or-time; or null (manual runs only).",
     )
     start_date: dt.date | dt.datetime | None = Field(
-        None, description="First logical date; required when schedule is set."
+        None, description="First logical date; required with a cron schedule."
     )
     tags: list[str] = Field(default_factory=list)
     retries: int = Field(1, ge=0, le=100, description="Retries of every step.")
@@ -718,22 +780,6 @@ class PipelineSpec(_Strict):
     registry: RegistrySpec = RegistrySpec()
     deployment: DeploymentSpec = DeploymentSpec()
     alerts: AlertsSpec = AlertsSpec()
-
-    @field_validator("schedule")
-    @classmethod
-    def _valid_schedule(cls, value: str | None) -> str | None:
-        if value is None or value in CRON_PRESETS:
-            return value
-        if value.startswith("@"):
-            raise ValueError(f"unknown preset {value!r}; expected one of {', '.join(CRON_PRESETS)}")
-        from croniter import croniter  # already imported by Airflow's own timetables
-
-        if len(value.split()) != 5 or not croniter.is_valid(value):
-            raise ValueError(
-                f"{value!r} is not a valid cron expression; expected 5 fields "
-                "'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *') or a preset"
-            )
-        return value
 
     @property
     def model_name(self) -> str:

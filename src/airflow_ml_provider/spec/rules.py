@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
 from airflow_ml_provider.spec.metrics import METRICS, metric_names
 from airflow_ml_provider.spec.models import PipelineSpec
 
@@ -152,6 +153,26 @@ def deployment_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return []
 
 
+def schedule_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """A cron schedule needs start_date; `source` in an asset schedule needs a files source."""
+    schedule = spec.schedule
+    problems: list[tuple[FieldPath, str]] = []
+    if schedule is None:
+        return problems
+    if schedule.cron is not None and spec.start_date is None:
+        problems.append((("schedule",), "start_date is required with a cron schedule"))
+    named = uris(parse_condition(schedule.assets)) if schedule.assets else []
+    if SOURCE in named and spec.data.source.kind != "files":
+        problems.append(
+            (
+                ("schedule",),
+                f"'{SOURCE}' names the data source as an asset, which needs a files source "
+                f"(a URI); this one is {spec.data.source.kind}",
+            )
+        )
+    return problems
+
+
 def pipeline_steps(spec: PipelineSpec) -> list[str]:
     """The task ids of the pipeline's DAG, in run order."""
     steps = ["wait_for_data"] if spec.data.wait is not None else []
@@ -182,8 +203,7 @@ def step_policy_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Problems that involve more than one field, as (field path, message) pairs."""
     problems: list[tuple[FieldPath, str]] = []
-    if spec.schedule is not None and spec.start_date is None:
-        problems.append((("schedule",), "start_date is required when schedule is set"))
+    problems.extend(schedule_problems(spec))
     problems.extend(source_problems(spec))
     problems.extend(training_problems(spec))
     problems.extend(partition_problems(spec))

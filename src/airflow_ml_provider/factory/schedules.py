@@ -1,0 +1,31 @@
+"""The DAG's ``schedule`` from YAML: a cron string, assets, an asset condition, or
+asset-or-time. Asset classes are imported only for pipelines that use them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_ml_provider.spec.asset_conditions import SOURCE, Condition, parse_condition
+
+
+def dag_schedule(schedule: Any, source_uri: str | None) -> Any:
+    """What ``DAG(schedule=...)`` takes for the spec's ``schedule`` (a ScheduleSpec or
+    None; ``source`` in it is the data source's URI)."""
+    if schedule is None or schedule.assets is None:
+        return None if schedule is None else schedule.cron
+    from airflow.sdk import Asset, AssetAll, AssetAny
+
+    def build(condition: Condition):
+        if isinstance(condition, str):
+            return Asset(source_uri if condition == SOURCE else condition)
+        kind, parts = condition
+        return (AssetAll if kind == "all" else AssetAny)(*(build(part) for part in parts))
+
+    assets = build(parse_condition(schedule.assets))
+    if schedule.cron is None:
+        return assets
+    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+
+    return AssetOrTimeSchedule(
+        timetable=CronTriggerTimetable(schedule.cron, timezone="UTC"), assets=assets
+    )
