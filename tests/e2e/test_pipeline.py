@@ -113,6 +113,8 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     assert first["model"]["aliases"] == {"challenger": 1, "champion": 1}
     assert first["snapshot"]["reused"] is False
     assert first["snapshot"]["sha256"] in tracking_tags(first["mlflow_run_id"]).values()
+    assert tracking_tags(first["mlflow_run_id"])["airflow_ml.trigger"] == "manual"
+    assert first["summary"]["trigger"] == "manual"  # why it ran, also in the summary
     assert first["links"]["model_version"] == (
         "http://127.0.0.1:5000/#/models/e2e_gate_model/versions/1"
     )

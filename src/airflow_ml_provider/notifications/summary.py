@@ -71,7 +71,8 @@ def render_text(summary: dict[str, Any]) -> str:
     """Plain-text version of the summary for logs and e-mail."""
     model = summary.get("model") or {}
     lines = [
-        f"Pipeline {summary['pipeline']} — run {summary['run_id']}",
+        f"Pipeline {summary['pipeline']} — run {summary['run_id']}"
+        + (f" ({summary['trigger']})" if summary.get("trigger") else ""),
         f"Data sha256: {summary.get('data_sha256')}",
         f"Validation: {'passed' if summary['validation']['success'] else 'FAILED'}",
     ]

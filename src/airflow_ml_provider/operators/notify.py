@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow_ml_provider.notifications.mails import Mail, promotion_mail, summary_mail
 from airflow_ml_provider.notifications.notifier import send_mail
 from airflow_ml_provider.notifications.summary import render_text, summarize
+from airflow_ml_provider.operators.training import why_it_ran
 
 
 class RunSummaryOperator(BaseOperator):
@@ -64,6 +65,7 @@ class RunSummaryOperator(BaseOperator):
                 )
             },
         )
+        summary["trigger"] = why_it_ran(context)
         self.log.info("run summary\n%s", render_text(summary))
         mailed = []
         for event, mail in self._mails(summary, ti).items():

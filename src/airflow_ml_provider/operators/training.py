@@ -131,6 +131,7 @@ class TrainingJobOperator(BaseOperator):
                 "airflow_ml.data_uri": self.snapshot["uri"],
                 "airflow_ml.data_format": self.snapshot["format"],
                 "airflow_ml.config_hash": self.config_hash,
+                "airflow_ml.trigger": why_it_ran(context),
             },
         }
 
@@ -198,3 +199,15 @@ TRAINING_JOB_ARGUMENTS = frozenset(
     if name not in ("self", "kwargs")
 )
 """The keyword arguments TrainingJobOperator itself takes (the rest go to the runner)."""
+
+
+def why_it_ran(context) -> str:
+    """Why this DAG run exists, in words: schedule, new data (the assets that triggered it),
+    manual, backfill."""
+    run = context["dag_run"]
+    kind = str(getattr(run.run_type, "value", run.run_type))
+    if kind == "asset_triggered":
+        events = context.get("triggering_asset_events") or {}
+        uris = sorted({str(getattr(asset, "uri", asset)) for asset in events})
+        return f"new data: {', '.join(uris)}" if uris else "new data"
+    return {"scheduled": "schedule"}.get(kind, kind)
