@@ -114,3 +114,30 @@ def test_bad_asset_schedules_are_refused(tmp_path, case):
     message = errors_of(path)
     assert expected in message, message
     assert str(path) in message
+
+
+def test_monitoring_adds_a_monitor_dag_and_its_asset_to_the_training_schedule(tmp_path):
+    from airflow.sdk import Asset, AssetOrTimeSchedule
+
+    from airflow_ml_provider.factory import load_dags
+
+    text = GOOD.replace(
+        "alerts:\n",
+        "monitoring:\n  source: data/recent/*.parquet\n  schedule: '@hourly'\nalerts:\n",
+    )
+    write(tmp_path, text)
+    dags = load_dags(tmp_path)
+    assert sorted(dags) == ["churn_ct", "churn_ct__monitor"]
+    timetable = dags["churn_ct"].timetable
+    assert isinstance(timetable, AssetOrTimeSchedule)  # "@daily" or the monitor's request
+    assert timetable.asset_condition == Asset("x-mlretrain://churn_ct")
+    monitor = dags["churn_ct__monitor"]
+    assert [t.task_id for t in monitor.topological_sort()] == [
+        "snapshot_recent_data",
+        "check_drift",
+        "request_retraining",
+    ]
+    assert monitor.get_task("request_retraining").outlets == [Asset("x-mlretrain://churn_ct")]
+    assert monitor.get_task("snapshot_recent_data").source["uri"] == (
+        (tmp_path / "data" / "recent" / "*.parquet").as_uri().replace("%2A", "*")
+    )

@@ -16,6 +16,11 @@ from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 from airflow_ml_provider.operators.config_error import ConfigErrorOperator
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
+from airflow_ml_provider.operators.monitoring import (
+    DriftMonitorOperator,
+    RequestRetrainingOperator,
+    retrain_asset_uri,
+)
 from airflow_ml_provider.operators.notify import RunSummaryOperator
 from airflow_ml_provider.operators.partitions import (
     PLAN_XCOM,
@@ -32,6 +37,8 @@ from airflow_ml_provider.spec.models import PartitioningSpec
 
 PIPELINE_TAG = "airflow-ml"
 CONFIG_ERROR_TAG = "config-error"
+MONITOR_TAG = "monitor"
+MONITOR_SUFFIX = "__monitor"
 _EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
@@ -176,7 +183,11 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
     with DAG(
         dag_id=spec.pipeline,
         description=spec.description or None,
-        schedule=dag_schedule(spec.schedule, loaded.source_uri),
+        schedule=dag_schedule(
+            spec.schedule,
+            loaded.source_uri,
+            retrain_asset_uri(spec.pipeline) if spec.monitoring else None,
+        ),
         start_date=_as_datetime(spec.start_date),
         catchup=spec.catchup,
         max_active_runs=spec.max_active_runs,  # 1 by default: runs must not race on aliases
@@ -357,6 +368,49 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
     return dag
 
 
+def monitor_dag_id(pipeline: str) -> str:
+    return f"{pipeline}{MONITOR_SUFFIX}"
+
+
+def build_monitor_dag(loaded: LoadedPipeline) -> DAG:
+    """``<pipeline>__monitor``: snapshot recent data, compare it with the champion's training
+    data, and update the pipeline's retrain Asset (which the training DAG is scheduled on)
+    when it drifted."""
+    spec = loaded.spec
+    monitoring = spec.monitoring
+    with DAG(
+        dag_id=monitor_dag_id(spec.pipeline),
+        description=f"Drift monitor of {spec.pipeline}: retrains it when recent data drifts.",
+        schedule=monitoring.schedule,
+        start_date=_as_datetime(spec.start_date) or _EPOCH,
+        catchup=False,
+        max_active_runs=1,
+        tags=list(dict.fromkeys([*spec.tags, PIPELINE_TAG, MONITOR_TAG])),
+        default_args=_default_args(spec),
+    ) as dag:
+        snapshot = SnapshotDataOperator(
+            task_id="snapshot_recent_data",
+            source=dict(loaded.monitoring_source),
+            pipeline=monitor_dag_id(spec.pipeline),
+            data_format=monitoring.resolved_format,
+        )
+        check = DriftMonitorOperator(
+            task_id="check_drift",
+            snapshot=snapshot.output,
+            model_name=spec.model_name,
+            drift=monitoring.drift.model_dump(),
+            columns=list(spec.data.features or []) or None,
+            mlflow_conn_id=spec.registry.mlflow_conn_id,
+        )
+        request = RequestRetrainingOperator(
+            task_id="request_retraining",
+            check=check.output,
+            outlets=[Asset(retrain_asset_uri(spec.pipeline))],
+        )
+        chain(snapshot, check, request)
+    return dag
+
+
 def config_error_dag_id(file: Path) -> str:
     """The id of the DAG that stands for a broken YAML file."""
     return "config_error__" + re.sub(r"[^A-Za-z0-9_.-]", "_", file.stem)
@@ -379,4 +433,10 @@ def build_config_error_dag(file: Path, message: str) -> DAG:
     return dag
 
 
-__all__ = ["build_dag", "build_config_error_dag", "config_error_dag_id", "settings"]
+__all__ = [
+    "build_dag",
+    "build_monitor_dag",
+    "build_config_error_dag",
+    "config_error_dag_id",
+    "settings",
+]

@@ -1,4 +1,5 @@
-"""load_dags(folder, globals()): one DAG per YAML file; a bad file breaks only its own DAG."""
+"""load_dags(folder, globals()): the DAGs of each YAML file (the pipeline, and its monitor when
+configured); a bad file breaks only its own DAGs."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from typing import Any
 from airflow.sdk import DAG
 
 from airflow_ml_provider import settings
-from airflow_ml_provider.factory.builder import build_config_error_dag, build_dag
+from airflow_ml_provider.factory.builder import (
+    build_config_error_dag,
+    build_dag,
+    build_monitor_dag,
+)
 from airflow_ml_provider.spec.errors import SpecError, SpecProblem
 from airflow_ml_provider.spec.loader import DEFAULTS_FILE, LoadedPipeline, load_pipeline
 from airflow_ml_provider.spec.positions import load_positioned
@@ -70,14 +75,16 @@ def load_dags(folder: str | Path, namespace: dict[str, Any] | None = None) -> di
         try:
             if isinstance(outcome, SpecError):
                 raise outcome
-            dag = build_dag(outcome)
+            built = [build_dag(outcome)]
+            if outcome.spec.monitoring is not None:
+                built.append(build_monitor_dag(outcome))
         except SpecError as exc:
             log.error("invalid pipeline file %s:\n%s", path, exc)
-            dag = build_config_error_dag(path, str(exc))
+            built = [build_config_error_dag(path, str(exc))]
         except Exception as exc:  # a bug of ours must still only break this one file
             log.exception("could not build a DAG from %s", path)
-            dag = build_config_error_dag(path, f"{path}:1:1: could not build the DAG: {exc}")
-        dags[dag.dag_id] = dag
+            built = [build_config_error_dag(path, f"{path}:1:1: could not build the DAG: {exc}")]
+        dags.update((dag.dag_id, dag) for dag in built)
     if namespace is not None:
         namespace.update(dags)
     return dags

@@ -8,11 +8,16 @@ from typing import Any
 from airflow_ml_provider.spec.asset_conditions import SOURCE, Condition, parse_condition
 
 
-def dag_schedule(schedule: Any, source_uri: str | None) -> Any:
+def dag_schedule(schedule: Any, source_uri: str | None, retrain_uri: str | None = None) -> Any:
     """What ``DAG(schedule=...)`` takes for the spec's ``schedule`` (a ScheduleSpec or
-    None; ``source`` in it is the data source's URI)."""
-    if schedule is None or schedule.assets is None:
-        return None if schedule is None else schedule.cron
+    None; ``source`` in it is the data source's URI). With ``retrain_uri`` (the monitor's
+    retrain Asset) the DAG also runs whenever that Asset is updated."""
+    cron = schedule.cron if schedule is not None else None
+    condition = schedule.assets if schedule is not None else None
+    if retrain_uri is not None:
+        condition = f"({condition}) | {retrain_uri}" if condition else retrain_uri
+    if condition is None:
+        return cron
     from airflow.sdk import Asset, AssetAll, AssetAny
 
     def build(condition: Condition):
@@ -21,11 +26,9 @@ def dag_schedule(schedule: Any, source_uri: str | None) -> Any:
         kind, parts = condition
         return (AssetAll if kind == "all" else AssetAny)(*(build(part) for part in parts))
 
-    assets = build(parse_condition(schedule.assets))
-    if schedule.cron is None:
+    assets = build(parse_condition(condition))
+    if cron is None:
         return assets
     from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
 
-    return AssetOrTimeSchedule(
-        timetable=CronTriggerTimetable(schedule.cron, timezone="UTC"), assets=assets
-    )
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=assets)

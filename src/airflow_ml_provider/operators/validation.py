@@ -9,9 +9,9 @@ from typing import Any, Literal
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_ml_provider.operators.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.operators.links import DataDocsLink
 from airflow_ml_provider.operators.schema_store import SchemaStore, load_pinned_schema
-from airflow_ml_provider.spec.formats import format_of
 
 INFER = "infer"
 DRIFT_ACTIONS = ("fail", "warn", "retrain")
@@ -159,41 +159,7 @@ class ValidateDataOperator(BaseOperator):
         """The champion's training data (or ``drift_baseline_uri``), or (None, None)."""
         if self.drift is None:
             return None, None
-        from airflow_ml_provider.operators.storage import read_stored_frame
-
-        uri, data_format = self.drift_baseline_uri, None
-        if uri is None and self.model_name:
-            uri, data_format = self._champion_data()
-        if uri is None:
-            return None, None
-        profile = _profile_path(uri)
-        if profile.exists():  # the compact profile stored when that snapshot was validated
-            return uri, json.loads(profile.read_text())
-        if not ObjectStoragePath(uri).exists():
-            self.log.warning("champion training data %s no longer exists; drift skipped", uri)
-            return None, None
-        return uri, read_stored_frame(uri, data_format or format_of(uri) or "parquet")
-
-    def _champion_data(self) -> tuple[str | None, str | None]:
-        from mlflow.exceptions import MlflowException
-
-        from airflow_ml_provider.hooks.mlflow import MlflowHook
-
-        client = MlflowHook(self.mlflow_conn_id).get_conn()
-        try:
-            version = client.get_model_version_by_alias(self.model_name, "champion")
-        except MlflowException:
-            self.log.info("%s has no champion yet: nothing to compare drift with", self.model_name)
-            return None, None
-        tags = client.get_run(version.run_id).data.tags
-        uri = tags.get("airflow_ml.data_uri")
-        if not uri:
-            self.log.warning(
-                "champion %s v%s has no airflow_ml.data_uri tag; drift skipped",
-                self.model_name,
-                version.version,
-            )
-        return uri, tags.get("airflow_ml.data_format")
+        return drift_baseline(self.model_name, self.mlflow_conn_id, self.drift_baseline_uri)
 
     # -- outputs -----------------------------------------------------------------------
 
@@ -216,7 +182,7 @@ class ValidateDataOperator(BaseOperator):
         becomes champion, later runs compare against the profile, not the whole data."""
         from airflow_ml_provider.ml.drift import profile_frame
 
-        target = _profile_path(self.snapshot["uri"])
+        target = profile_path(self.snapshot["uri"])
         if not target.exists():  # snapshots are content-addressed: same data, same profile
             target.write_text(json.dumps(profile_frame(frame), allow_nan=False))
 
@@ -289,12 +255,6 @@ class ValidateDataOperator(BaseOperator):
 
 def _snapshot_folder(snapshot: dict[str, Any]) -> ObjectStoragePath:
     return ObjectStoragePath(snapshot["uri"]).parent
-
-
-def _profile_path(data_uri: str) -> ObjectStoragePath:
-    """A baseline given as a profile JSON is that file; data has its profile beside it."""
-    path = ObjectStoragePath(data_uri)
-    return path if path.name.endswith(".json") else path.parent / "profile.json"
 
 
 def _safe(run_id: str) -> str:

@@ -33,6 +33,7 @@ class LoadedPipeline:
     schema_uri: str | None = None
     scoring_source: dict[str, Any] | None = None
     scoring_output: str | None = None
+    monitoring_source: dict[str, Any] | None = None
 
     @property
     def dag_id(self) -> str:
@@ -87,6 +88,13 @@ def load_pipeline(
         config_hash=config_hash(spec),
         schema_uri=resolved_schema(spec, path.resolve().parent),
         **resolved_batch(spec, path.resolve().parent),
+        monitoring_source=(
+            source_dict(
+                spec.monitoring.source, spec.monitoring.resolved_format, path.resolve().parent
+            )
+            if spec.monitoring
+            else None
+        ),
     )
 
 

@@ -62,6 +62,29 @@ def _check_metric_name(name: str) -> str:
 MetricName = Annotated[str, AfterValidator(_check_metric_name)]
 
 
+def _valid_cron(value: str) -> str:
+    if value in CRON_PRESETS:
+        return value
+    if value.startswith("@"):
+        raise ValueError(f"unknown preset {value!r}; expected one of {', '.join(CRON_PRESETS)}")
+    from croniter import croniter  # already imported by Airflow's own timetables
+
+    if len(value.split()) != 5 or not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a valid cron expression; expected 5 fields "
+            "'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *') or a preset"
+        )
+    return value
+
+
+def _valid_asset_condition(value: str) -> str:
+    parse_condition(value)  # raises ConditionError (a ValueError) saying where and what
+    return value
+
+
+Cron = Annotated[str, AfterValidator(_valid_cron)]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -178,8 +201,8 @@ class DataSpec(_Strict):
         return format_of(self.source.uri or "")
 
 
-class DriftSpec(_Strict):
-    """Per-feature drift between the new snapshot and the champion's training data."""
+class DriftTestSpec(_Strict):
+    """How per-feature drift is scored and when the data counts as drifted."""
 
     method: Literal["psi", "ks", "wasserstein"] = Field(
         "psi",
@@ -203,6 +226,11 @@ class DriftSpec(_Strict):
         description="Share of drifted columns allowed before the "
         "dataset counts as drifted (0: any drifted column).",
     )
+
+
+class DriftSpec(DriftTestSpec):
+    """Per-feature drift between the new snapshot and the champion's training data."""
+
     action: Literal["fail", "warn", "retrain"] = Field(
         "retrain",
         description="On drift: fail the run, warn (continue, flagged in the run summary) "
@@ -548,7 +576,30 @@ class BatchSpec(_Strict):
     @property
     def resolved_format(self) -> str | None:
         """Format of the scoring files (suffix), or parquet for table sources."""
-        return format_of(self.source.uri or "") if self.source.kind == "files" else "parquet"
+        return source_format(self.source)
+
+
+def source_format(source: SourceSpec) -> str | None:
+    """Format of a files source (its suffix), or parquet for table sources."""
+    return format_of(source.uri or "") if source.kind == "files" else "parquet"
+
+
+class MonitoringSpec(_Strict):
+    """A second DAG, <pipeline>__monitor, that compares recent data with the champion's
+    training data on its own schedule and asks for retraining when it drifted."""
+
+    source: SourceField = Field(
+        description="Recent scoring/inference rows: a path/glob/URI of csv or parquet files, "
+        "or a mapping with kind files | bigquery | sql (as data.source)."
+    )
+    schedule: Cron = Field("@daily", description="When the monitor runs (cron or preset).")
+    drift: DriftTestSpec = Field(
+        default_factory=DriftTestSpec, description="How drift is scored (as validation.drift)."
+    )
+
+    @property
+    def resolved_format(self) -> str | None:
+        return source_format(self.source)
 
 
 CANARY_CHECKS = ("ready", "no_restarts", "smoke_test")
@@ -664,29 +715,6 @@ StepName = Literal[
 STEP_NAMES: tuple[str, ...] = get_args(StepName)
 
 
-def _valid_cron(value: str) -> str:
-    if value in CRON_PRESETS:
-        return value
-    if value.startswith("@"):
-        raise ValueError(f"unknown preset {value!r}; expected one of {', '.join(CRON_PRESETS)}")
-    from croniter import croniter  # already imported by Airflow's own timetables
-
-    if len(value.split()) != 5 or not croniter.is_valid(value):
-        raise ValueError(
-            f"{value!r} is not a valid cron expression; expected 5 fields "
-            "'minute hour day-of-month month day-of-week' (e.g. '0 3 * * *') or a preset"
-        )
-    return value
-
-
-def _valid_asset_condition(value: str) -> str:
-    parse_condition(value)  # raises ConditionError (a ValueError) saying where and what
-    return value
-
-
-Cron = Annotated[str, AfterValidator(_valid_cron)]
-
-
 class ScheduleSpec(_Strict):
     """When the pipeline runs: a cron schedule, an asset condition, or either (asset-or-time).
 
@@ -780,6 +808,9 @@ class PipelineSpec(_Strict):
     registry: RegistrySpec = RegistrySpec()
     deployment: DeploymentSpec = DeploymentSpec()
     alerts: AlertsSpec = AlertsSpec()
+    monitoring: MonitoringSpec | None = Field(
+        None, description="Drift monitoring in a second DAG that triggers retraining."
+    )
 
     @property
     def model_name(self) -> str:

@@ -1,0 +1,68 @@
+"""What new data is compared with for drift: the data that trained the current champion.
+
+Shared by validate_data (each training run) and check_drift (the monitor DAG).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from airflow.sdk import ObjectStoragePath
+
+from airflow_ml_provider.spec.formats import format_of
+
+log = logging.getLogger(__name__)
+
+
+def profile_path(data_uri: str) -> ObjectStoragePath:
+    """A baseline given as a profile JSON is that file; data has its profile beside it."""
+    path = ObjectStoragePath(data_uri)
+    return path if path.name.endswith(".json") else path.parent / "profile.json"
+
+
+def drift_baseline(
+    model_name: str | None, mlflow_conn_id: str, baseline_uri: str | None = None
+) -> tuple[str | None, Any]:
+    """(uri, profile dict or DataFrame) of ``baseline_uri`` or else of the training data of
+    ``model_name``'s champion (its MLflow run's ``airflow_ml.data_uri`` tag); (None, None)
+    when there is nothing to compare with. The compact profile stored beside a validated
+    snapshot is read instead of the data when it exists."""
+    from airflow_ml_provider.operators.storage import read_stored_frame
+
+    uri, data_format = baseline_uri, None
+    if uri is None and model_name:
+        uri, data_format = champion_data(model_name, mlflow_conn_id)
+    if uri is None:
+        return None, None
+    profile = profile_path(uri)
+    if profile.exists():
+        return uri, json.loads(profile.read_text())
+    if not ObjectStoragePath(uri).exists():
+        log.warning("champion training data %s no longer exists; drift skipped", uri)
+        return None, None
+    return uri, read_stored_frame(uri, data_format or format_of(uri) or "parquet")
+
+
+def champion_data(model_name: str, mlflow_conn_id: str) -> tuple[str | None, str | None]:
+    """(data URI, format) that trained the champion of ``model_name``, or (None, None)."""
+    from mlflow.exceptions import MlflowException
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    client = MlflowHook(mlflow_conn_id).get_conn()
+    try:
+        version = client.get_model_version_by_alias(model_name, "champion")
+    except MlflowException:
+        log.info("%s has no champion yet: nothing to compare drift with", model_name)
+        return None, None
+    tags = client.get_run(version.run_id).data.tags
+    uri = tags.get("airflow_ml.data_uri")
+    if not uri:
+        log.warning(
+            "champion %s v%s has no airflow_ml.data_uri tag; drift skipped",
+            model_name,
+            version.version,
+        )
+    return uri, tags.get("airflow_ml.data_format")

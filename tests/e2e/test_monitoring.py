@@ -1,0 +1,86 @@
+"""monitoring: the <pipeline>__monitor DAG through dag.test() (real Airflow, MLflow, GX,
+scikit-learn): recent data like the champion's training data asks for nothing; shifted
+data updates the retrain Asset, and Airflow's scheduler query then finds the training DAG
+due (its schedule includes that Asset)."""
+
+from __future__ import annotations
+
+import pandas as pd
+from test_pipeline import run, write_pipeline
+from test_validation_pipeline import edit
+
+from conftest import EXAMPLE_CSV
+
+MONITORING = """\
+monitoring:
+  source: data/recent.csv
+  schedule: "@hourly"
+  drift: {method: psi, threshold: 0.2}
+"""
+
+
+def retrain_events(pipeline: str) -> list[dict]:
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.scalars(
+            select(AssetEvent)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == f"x-mlretrain://{pipeline}")
+        ).all()
+        return [dict(row.extra or {}) for row in rows]
+
+
+def training_dag_due(dag_id: str) -> bool:
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        _, triggered = DagModel.dags_needing_dagruns(session)
+        return dag_id in triggered
+
+
+def run_monitor(path):
+    from airflow_ml_provider.factory.builder import build_monitor_dag
+    from airflow_ml_provider.local_run import register_for_test, run_dag
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    dag = build_monitor_dag(load_pipeline(path))
+    register_for_test(dag)
+    dag_run = run_dag(dag)
+    return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
+
+
+def test_drifted_recent_data_triggers_retraining_and_unchanged_data_does_not(tmp_path, airflow_db):
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    path = write_pipeline(tmp_path, "monitored")
+    edit(path, "alerts:\n", MONITORING + "alerts:\n")
+    recent = pd.read_csv(EXAMPLE_CSV).drop(columns=["target"])  # scoring data: no labels
+    recent.to_csv(tmp_path / "data" / "recent.csv", index=False)
+    first = run(path)  # the champion, trained on the example data
+    assert first["promoted"] is True
+    with create_session() as session:
+        session.get(DagModel, "monitored").is_paused = False
+
+    states = run_monitor(path)
+    assert states == {
+        "snapshot_recent_data": "success",
+        "check_drift": "success",
+        "request_retraining": "skipped",
+    }
+    assert retrain_events("monitored") == []
+    assert not training_dag_due("monitored")
+
+    shifted = recent.assign(**{"mean radius": recent["mean radius"] * 1.6})
+    shifted = shifted.assign(**{"worst area": shifted["worst area"] * 2.5})
+    shifted.to_csv(tmp_path / "data" / "recent.csv", index=False)
+    states = run_monitor(path)
+    assert states["request_retraining"] == "success"
+    (event,) = retrain_events("monitored")
+    assert event["reason"].startswith("drift: drift in 2 of 30 columns: ")
+    assert "mean radius (psi " in event["reason"] and "worst area (psi " in event["reason"]
+    assert training_dag_due("monitored")
