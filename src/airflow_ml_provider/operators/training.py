@@ -204,7 +204,9 @@ TRAINING_JOB_ARGUMENTS = frozenset(
 def why_it_ran(context) -> str:
     """Why this DAG run exists, in words: schedule, new data (the assets that triggered it),
     manual, backfill."""
-    run = context["dag_run"]
+    run = context.get("dag_run")
+    if run is None:  # a context built outside a DAG run (e.g. rendering a pod spec)
+        return "unknown"
     kind = str(getattr(run.run_type, "value", run.run_type))
     if kind == "asset_triggered":
         events = context.get("triggering_asset_events") or {}
