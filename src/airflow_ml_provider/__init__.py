@@ -43,6 +43,14 @@ def get_provider_info() -> dict:
                         "example": "sklearn.,lightgbm.,xgboost.,mycompany.models.",
                         "default": "sklearn.,lightgbm.,xgboost.",
                     },
+                    "allowed_notifier_modules": {
+                        "description": "Comma-separated module prefixes a pipeline's "
+                        "alerts.notifiers classes may be imported from.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "airflow.providers.,mycompany.alerts.",
+                        "default": "airflow.providers.",
+                    },
                     "mlflow_ui_url": {
                         "description": "Base URL of the MLflow UI used in extra links when "
                         "the tracking store is not an HTTP server (the embedded default).",

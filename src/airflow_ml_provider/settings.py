@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from airflow_ml_provider.spec.models import DEFAULT_ESTIMATOR_PREFIXES
+from airflow_ml_provider.spec.models import DEFAULT_ESTIMATOR_PREFIXES, DEFAULT_NOTIFIER_PREFIXES
 
 SECTION = "ml_provider"
 
@@ -26,6 +26,12 @@ def _conf_get(key: str, fallback: str) -> str:
 def allowed_estimator_modules() -> tuple[str, ...]:
     """Module prefixes a training.estimator may come from ([ml_provider] config)."""
     raw = _conf_get("allowed_estimator_modules", ",".join(DEFAULT_ESTIMATOR_PREFIXES))
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def allowed_notifier_modules() -> tuple[str, ...]:
+    """Module prefixes an alerts.notifiers class may come from ([ml_provider] config)."""
+    raw = _conf_get("allowed_notifier_modules", ",".join(DEFAULT_NOTIFIER_PREFIXES))
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 

@@ -94,3 +94,25 @@ def test_a_failure_mail_names_the_task_the_try_the_error_and_the_log(
     assert 2 <= len(trace) <= 15 and 'File "' in trace[0] + trace[1]
     assert trace[-1].startswith("airflow_ml_provider.hooks.data.DataSourceError: data source")
     assert f'href="{facts["Log"]}"' in html
+
+
+def test_a_notifier_named_in_yaml_is_called_on_failure(tmp_path, airflow_db, smtp_server):
+    """alerts.notifiers: any Airflow notifier class (here the SMTP provider's own, to show
+    the templates render with the task's context) gets the failure too."""
+    path = alerting_pipeline(tmp_path, "alert_other", "retries: 0\n", "[failure]")
+    edit(
+        path,
+        "  on: [failure]\n",
+        "  on: [failure]\n  notifiers:\n"
+        "    - class: airflow.providers.smtp.notifications.smtp.SmtpNotifier\n"
+        "      kwargs:\n"
+        "        to: pager@example.com\n"
+        "        smtp_conn_id: smtp_test\n"
+        "        subject: 'PAGE: {{ ti.task_id }} of {{ dag.dag_id }} failed'\n"
+        "        html_content: 'try {{ ti.try_number }}'\n",
+    )
+    (tmp_path / "data" / EXAMPLE_CSV.name).unlink()
+    assert run_with_retries(path).state == "failed"
+    pages = [m for m in smtp_server.messages if m["To"] == "pager@example.com"]
+    assert [m["Subject"] for m in pages] == ["PAGE: snapshot_data of alert_other failed"]
+    assert len(smtp_server.messages) == 2  # and our own failure mail

@@ -114,3 +114,33 @@ def test_bad_operations_config_is_refused(tmp_path, case):
     message = errors_of(path)
     assert expected in message, message
     assert str(path) in message
+
+
+def test_a_notifier_outside_the_allowed_modules_is_refused(tmp_path):
+    text = with_policy(
+        "retries: 1\n", "  notifiers:\n    - {class: os.system, kwargs: {command: ls}}\n"
+    )
+    message = errors_of(write(tmp_path, text))
+    assert ":26:15: alerts.notifiers[0].class: 'os.system' is not in an allowed module; " in (
+        message
+    )
+    assert "allowed prefixes are airflow.providers." in message
+
+
+def test_a_notifier_that_does_not_exist_is_found_by_the_deep_check(tmp_path):
+    from airflow_ml_provider.spec.deep_checks import notifier_problems
+    from airflow_ml_provider.spec.positions import load_positioned
+
+    text = with_policy(
+        "retries: 1\n",
+        "  notifiers:\n    - {class: airflow.providers.smtp.notifications.smtp.Nope}\n"
+        "    - {class: airflow.providers.smtp.notifications.smtp.SmtpNotifier, kwargs: {}}\n",
+    )
+    path = write(tmp_path, text)
+    loaded = load_pipeline(path)
+    problems = [str(p) for p in notifier_problems(loaded, load_positioned(path))]
+    assert len(problems) == 2
+    assert ":26:15: alerts.notifiers[0].class: cannot use " in problems[0]
+    assert "has no attribute 'Nope'" in problems[0]
+    assert "alerts.notifiers[1].kwargs: airflow.providers.smtp.notifications.smtp." in problems[1]
+    assert "rejected its kwargs" in problems[1]

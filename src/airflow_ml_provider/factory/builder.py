@@ -11,7 +11,7 @@ from airflow.sdk import DAG, Asset, chain
 from airflow_ml_provider import settings
 from airflow_ml_provider.factory.docs import error_doc, pipeline_doc
 from airflow_ml_provider.factory.schedules import dag_schedule
-from airflow_ml_provider.notifications.notifier import TaskAlertNotifier
+from airflow_ml_provider.notifications.notifier import ConfiguredNotifier, TaskAlertNotifier
 from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 from airflow_ml_provider.operators.config_error import ConfigErrorOperator
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
@@ -85,10 +85,13 @@ def _default_args(spec) -> dict:
         "execution_timeout": spec.execution_timeout,
     }
     alerts = spec.alerts
-    if alerts.email:
-        for event, callback in (("failure", "on_failure_callback"), ("retry", "on_retry_callback")):
-            if event in alerts.on:
-                args[callback] = [TaskAlertNotifier(event, alerts.email, alerts.smtp_conn_id)]
+    others = [ConfiguredNotifier(n.class_, n.kwargs) for n in alerts.notifiers]
+    for event, callback in (("failure", "on_failure_callback"), ("retry", "on_retry_callback")):
+        if event not in alerts.on:
+            continue
+        mail = [TaskAlertNotifier(event, alerts.email, alerts.smtp_conn_id)] if alerts.email else []
+        if mail or others:
+            args[callback] = [*mail, *others]
     return args
 
 

@@ -73,6 +73,35 @@ class TaskAlertNotifier(BaseNotifier):
         send_mail(mail, self.to, self.smtp_conn_id, context)
 
 
+class ConfiguredNotifier(BaseNotifier):
+    """An Airflow notifier named in YAML (``alerts.notifiers``): the class is imported and
+    instantiated with its kwargs only when there is something to say, so parsing never
+    imports it; then it is called like any notifier (its templates render with the
+    task's context)."""
+
+    template_fields = ()
+
+    def __init__(self, class_path: str, kwargs: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.class_path = class_path
+        self.kwargs = dict(kwargs or {})
+
+    def notify(self, context) -> None:
+        notifier_class = import_notifier(self.class_path)
+        notifier_class(**self.kwargs)(context)
+
+
+def import_notifier(class_path: str) -> type[BaseNotifier]:
+    """The notifier class at ``class_path``; TypeError if it is not a BaseNotifier."""
+    import importlib
+
+    module_name, _, name = class_path.rpartition(".")
+    found = getattr(importlib.import_module(module_name), name)
+    if not (isinstance(found, type) and issubclass(found, BaseNotifier)):
+        raise TypeError(f"{class_path} is not an Airflow notifier (a BaseNotifier subclass)")
+    return found
+
+
 def task_trouble(context) -> TaskTrouble:
     """The facts a failure or retry mail states, from a task callback's context."""
     ti = context["ti"]

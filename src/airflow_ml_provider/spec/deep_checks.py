@@ -45,6 +45,26 @@ def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes
     return []
 
 
+def notifier_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
+    """Import each alerts.notifiers class and build it with its kwargs."""
+    from airflow_ml_provider.notifications.notifier import import_notifier
+
+    problems = []
+    for index, notifier in enumerate(loaded.spec.alerts.notifiers):
+        path = ("alerts", "notifiers", index, "class")
+        try:
+            notifier_class = import_notifier(notifier.class_)
+        except (ImportError, AttributeError, TypeError) as exc:
+            problems.append(_problem(doc, path, f"cannot use {notifier.class_}: {exc}"))
+            continue
+        try:
+            notifier_class(**notifier.kwargs)
+        except Exception as exc:  # the notifier's own constructor rejected the kwargs
+            message = f"{notifier.class_} rejected its kwargs: {exc}"
+            problems.append(_problem(doc, ("alerts", "notifiers", index, "kwargs"), message))
+    return problems
+
+
 def expectation_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
     """Each expectation must be known to Great Expectations and accept its kwargs."""
     from airflow_ml_provider.ml.expectations import ExpectationConfigError, check_expectation
@@ -82,6 +102,7 @@ def deep_problems(loaded: LoadedPipeline, allowed_prefixes: tuple[str, ...]) -> 
     doc = load_positioned(loaded.file)
     return (
         estimator_problems(loaded, doc, allowed_prefixes)
+        + notifier_problems(loaded, doc)
         + expectation_problems(loaded, doc)
         + schema_problems(loaded, doc)
     )

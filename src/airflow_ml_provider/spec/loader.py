@@ -72,7 +72,10 @@ def load_pipeline(
         problems.append(_at(doc, field, f"environment variable ${{{name}}} is not set"))
 
     data = expand_env(doc.data, missing_variable, environ)
-    context = {"allowed_estimator_modules": allowed_estimator_modules}
+    context = {
+        "allowed_estimator_modules": allowed_estimator_modules,
+        "allowed_notifier_modules": _allowed_notifier_modules(),
+    }
     try:
         spec = PipelineSpec.model_validate(data, context=context)
     except ValidationError as exc:
@@ -96,6 +99,12 @@ def load_pipeline(
             else None
         ),
     )
+
+
+def _allowed_notifier_modules() -> tuple[str, ...]:
+    from airflow_ml_provider import settings  # Airflow's config; settings imports this package
+
+    return settings.allowed_notifier_modules()
 
 
 def config_hash(spec: PipelineSpec) -> str:

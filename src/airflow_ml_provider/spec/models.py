@@ -40,6 +40,7 @@ CRON_PRESETS = (
     "@annually",
 )
 DEFAULT_ESTIMATOR_PREFIXES = ("sklearn.", "lightgbm.", "xgboost.")
+DEFAULT_NOTIFIER_PREFIXES = ("airflow.providers.",)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -83,6 +84,24 @@ def _valid_asset_condition(value: str) -> str:
 
 
 Cron = Annotated[str, AfterValidator(_valid_cron)]
+
+
+_DEFAULT_PREFIXES = {
+    "allowed_estimator_modules": DEFAULT_ESTIMATOR_PREFIXES,
+    "allowed_notifier_modules": DEFAULT_NOTIFIER_PREFIXES,
+}
+
+
+def _in_allowed_module(value: str, info: ValidationInfo, setting: str) -> str:
+    """``value`` (a dotted path) if it starts with a prefix of the ``setting`` allow-list
+    (from the validation context, else the default)."""
+    prefixes = tuple((info.context or {}).get(setting) or _DEFAULT_PREFIXES[setting])
+    if not value.startswith(prefixes):
+        raise ValueError(
+            f"{value!r} is not in an allowed module; allowed prefixes are "
+            f"{', '.join(prefixes)} (set [ml_provider] {setting} to add more)"
+        )
+    return value
 
 
 class _Strict(BaseModel):
@@ -424,14 +443,7 @@ class TrainingSpec(_Strict):
     @field_validator("estimator")
     @classmethod
     def _allowed_module(cls, value: str, info: ValidationInfo) -> str:
-        context = info.context or {}
-        prefixes = tuple(context.get("allowed_estimator_modules") or DEFAULT_ESTIMATOR_PREFIXES)
-        if not value.startswith(prefixes):
-            raise ValueError(
-                f"{value!r} is not in an allowed module; allowed prefixes are "
-                f"{', '.join(prefixes)} (set [ml_provider] allowed_estimator_modules to add more)"
-            )
-        return value
+        return _in_allowed_module(value, info, "allowed_estimator_modules")
 
     @property
     def task_type(self) -> TaskType | None:
@@ -671,6 +683,28 @@ class DeploymentSpec(_Strict):
     )
 
 
+class NotifierSpec(_Strict):
+    """Another alert channel: an Airflow notifier class and its arguments (e.g. Slack)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    class_: str = Field(
+        alias="class",
+        pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$",
+        description="Dotted path of a BaseNotifier subclass, e.g. "
+        "airflow.providers.slack.notifications.slack.SlackNotifier; must match the allowed "
+        "module prefixes ([ml_provider] allowed_notifier_modules).",
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Its arguments (Jinja templates render per task)."
+    )
+
+    @field_validator("class_")
+    @classmethod
+    def _allowed_module(cls, value: str, info: ValidationInfo) -> str:
+        return _in_allowed_module(value, info, "allowed_notifier_modules")
+
+
 ALERT_EVENTS = ("failure", "retry", "promotion", "validation_warning", "drift", "summary")
 
 
@@ -686,6 +720,13 @@ class AlertsSpec(_Strict):
             "task will be retried), promotion (a new champion), validation_warning (accepted "
             "schema/validation warnings), drift (drift found), summary (every run's summary).",
         )
+    )
+
+    notifiers: list[NotifierSpec] = Field(
+        default_factory=list,
+        description="Other channels: Airflow notifier classes called on failure and retry "
+        "(as alerts.on says), e.g. [{class: airflow.providers.slack.notifications.slack."
+        "SlackNotifier, kwargs: {slack_conn_id: slack, text: ...}}].",
     )
 
     @field_validator("email")
