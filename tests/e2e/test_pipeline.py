@@ -238,3 +238,20 @@ def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_
     assert again.get_task_instance("deploy_model").try_number == 2
     assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
     assert len(history(client, "e2e_rerun_model")) == 2
+
+    # The steps before are safe to re-run too: the same data is the same snapshot file,
+    # validation stores no second schema version, the gate decides the same again.
+    before = collect_result(dag, first, "e2e_rerun_model", "mlflow_default")
+    from airflow_ml_provider import settings
+
+    schemas = Path(settings.artifact_store().removeprefix("file://")) / "schemas" / "e2e_rerun"
+    for task in ("snapshot_data", "validate_data", "evaluate_model"):
+        again = clear_and_rerun(dag, first.run_id, task)
+        assert again.get_task_instance(task).try_number == 2
+        result = collect_result(dag, again, "e2e_rerun_model", "mlflow_default")
+        assert result["tasks"][task] == "success"
+    assert result["snapshot"] == {**before["snapshot"], "reused": True}
+    assert result["validation"]["success"] is True
+    assert sorted(p.name for p in schemas.iterdir()) == ["schema-v1.json"]
+    assert result["decision"] == before["decision"]
+    assert versions_of("e2e_rerun_model") == [1]

@@ -8,7 +8,7 @@ from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
-from airflow_ml_provider.ml.registry import CHAMPION, holder
+from airflow_ml_provider.ml.registry import CHAMPION, PREVIOUS, holder
 
 PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "min_rows": 30}
 PARTITION_TABLE = "gate/partitions.csv"
@@ -18,10 +18,18 @@ SHAP_TABLE = "gate/shap_importance.csv"
 SLICE_DEFAULTS = {"max_gap": None, "max_regression": 0.0, "min_rows": 30}
 
 
-def current_champion(client, model_name: str):
-    """The model version holding the ``champion`` alias, or None (no model, no alias)."""
+def current_champion(client, model_name: str, challenger_run_id: str | None = None):
+    """The model version holding the ``champion`` alias, or None (no model, no alias).
+
+    When that version is the challenger itself (this run was evaluated and promoted before,
+    and evaluate_model is re-run), the champion it was judged against — ``previous`` — is
+    returned instead, so a re-run decides the same as the first run."""
     number = holder(client, model_name, CHAMPION)
-    return client.get_model_version(model_name, number) if number else None
+    version = client.get_model_version(model_name, number) if number else None
+    if version is not None and challenger_run_id and version.run_id == challenger_run_id:
+        number = holder(client, model_name, PREVIOUS)
+        version = client.get_model_version(model_name, number) if number else None
+    return version
 
 
 class EvaluateModelOperator(BaseOperator):
@@ -104,7 +112,7 @@ class EvaluateModelOperator(BaseOperator):
         from airflow_ml_provider.ml.tables import records_csv
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
-        champion = current_champion(client, self.model_name)
+        champion = current_champion(client, self.model_name, self.training.get("run_id"))
         champion_uri = f"models:/{self.model_name}/{champion.version}" if champion else None
         data = data_section(
             self.snapshot, self.target, self.features, self.split, self.partition_by
