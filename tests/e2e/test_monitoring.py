@@ -16,6 +16,7 @@ monitoring:
   source: data/recent.csv
   schedule: "@hourly"
   drift: {method: psi, threshold: 0.2}
+  labels: {source: data/labels.csv, join_on: id, max_drop: 0.05, min_rows: 100}
 """
 
 
@@ -53,34 +54,49 @@ def run_monitor(path):
     return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
 
-def test_drifted_recent_data_triggers_retraining_and_unchanged_data_does_not(tmp_path, airflow_db):
+def test_drift_or_a_live_metric_drop_triggers_retraining_and_neither_does_not(tmp_path, airflow_db):
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
     path = write_pipeline(tmp_path, "monitored")
     edit(path, "alerts:\n", MONITORING + "alerts:\n")
-    recent = pd.read_csv(EXAMPLE_CSV).drop(columns=["target"])  # scoring data: no labels
+    data = pd.read_csv(EXAMPLE_CSV).reset_index(names="id")
+    recent = data.drop(columns=["target"])  # scoring data: no labels
+    truth = data[["id", "target"]]
     recent.to_csv(tmp_path / "data" / "recent.csv", index=False)
+    truth.to_csv(tmp_path / "data" / "labels.csv", index=False)
     first = run(path)  # the champion, trained on the example data
     assert first["promoted"] is True
     with create_session() as session:
         session.get(DagModel, "monitored").is_paused = False
 
+    # Same distribution, true labels: nothing to do.
     states = run_monitor(path)
     assert states == {
         "snapshot_recent_data": "success",
+        "snapshot_labels": "success",
         "check_drift": "success",
+        "check_live_metrics": "success",
         "request_retraining": "skipped",
     }
     assert retrain_events("monitored") == []
     assert not training_dag_due("monitored")
 
+    # The labels that arrive contradict the model on 40 % of the rows: its live roc_auc drops.
+    wrong = truth.assign(target=truth["target"].where(truth["id"] % 5 >= 2, 1 - truth["target"]))
+    wrong.to_csv(tmp_path / "data" / "labels.csv", index=False)
+    assert run_monitor(path)["request_retraining"] == "success"
+    (event,) = retrain_events("monitored")
+    assert event["reason"].startswith("live roc_auc of version 1: ")
+    assert "on 569 labelled rows vs 0.99" in event["reason"]
+    assert training_dag_due("monitored")
+
+    # Shifted recent data (labels true again): drift asks for retraining.
+    truth.to_csv(tmp_path / "data" / "labels.csv", index=False)
     shifted = recent.assign(**{"mean radius": recent["mean radius"] * 1.6})
     shifted = shifted.assign(**{"worst area": shifted["worst area"] * 2.5})
     shifted.to_csv(tmp_path / "data" / "recent.csv", index=False)
-    states = run_monitor(path)
-    assert states["request_retraining"] == "success"
-    (event,) = retrain_events("monitored")
-    assert event["reason"].startswith("drift: drift in 2 of 30 columns: ")
-    assert "mean radius (psi " in event["reason"] and "worst area (psi " in event["reason"]
-    assert training_dag_due("monitored")
+    assert run_monitor(path)["request_retraining"] == "success"
+    reason = retrain_events("monitored")[-1]["reason"]
+    assert reason.startswith("drift: drift in 2 of 30 columns: ")
+    assert "mean radius (psi " in reason and "worst area (psi " in reason

@@ -18,6 +18,7 @@ from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
 from airflow_ml_provider.operators.monitoring import (
     DriftMonitorOperator,
+    LiveMetricsOperator,
     RequestRetrainingOperator,
     retrain_asset_uri,
 )
@@ -405,9 +406,32 @@ def build_monitor_dag(loaded: LoadedPipeline) -> DAG:
             columns=list(spec.data.features or []) or None,
             mlflow_conn_id=spec.registry.mlflow_conn_id,
         )
+        checks = [check]
+        labels = monitoring.labels
+        if labels is not None:
+            labelled = SnapshotDataOperator(
+                task_id="snapshot_labels",
+                source=dict(loaded.labels_source),
+                pipeline=monitor_dag_id(spec.pipeline),
+                data_format=labels.resolved_format,
+            )
+            checks.append(
+                LiveMetricsOperator(
+                    task_id="check_live_metrics",
+                    recent=snapshot.output,
+                    labels=labelled.output,
+                    join_on=list(labels.join_on),
+                    target=spec.data.target,
+                    model_name=spec.model_name,
+                    metrics=spec.evaluation.all_metrics,
+                    max_drop=labels.max_drop,
+                    min_rows=labels.min_rows,
+                    mlflow_conn_id=spec.registry.mlflow_conn_id,
+                )
+            )
         request = RequestRetrainingOperator(
             task_id="request_retraining",
-            check=check.output,
+            checks=[task.output for task in checks],
             outlets=[Asset(retrain_asset_uri(spec.pipeline))],
         )
         chain(snapshot, check, request)

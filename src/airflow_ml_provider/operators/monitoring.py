@@ -24,9 +24,9 @@ class DriftMonitorOperator(BaseOperator):
     """Compare a snapshot of recent data with the data that trained ``model_name``'s
     champion, feature by feature (``ml.drift.drift_report`` with ``drift`` options).
 
-    Returns ``{"drift": bool, "summary": line, "baseline_uri", "rows", "report"}``; with no
-    champion yet ``{"drift": False, "skipped": why}``. Only the columns both have (and
-    ``columns`` when given) are compared, so scoring data without the target works.
+    Returns ``{"retrain": drifted, "reason": "drift: <summary>", "baseline_uri", "rows",
+    "report"}``; with no champion yet ``retrain`` False and ``skipped``. Only the columns
+    both have (and ``columns`` when given) are compared, so data without the target works.
     """
 
     template_fields = ("snapshot",)
@@ -61,7 +61,7 @@ class DriftMonitorOperator(BaseOperator):
         if baseline is None:
             why = f"{self.model_name} has no champion training data to compare with yet"
             self.log.info(why)
-            return {"drift": False, "skipped": why}
+            return _skipped(why)
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
         known = baseline["columns"] if isinstance(baseline, dict) else list(baseline.columns)
         columns = [c for c in (self.columns or list(frame.columns)) if c in known]
@@ -75,31 +75,118 @@ class DriftMonitorOperator(BaseOperator):
         summary = drift_summary_line(report)
         self.log.info("drift against %s\n%s", baseline_uri, format_drift_table(report))
         return {
-            "drift": bool(report["drift"]),
-            "summary": summary,
+            "retrain": bool(report["drift"]),
+            "reason": f"drift: {summary}",
             "baseline_uri": baseline_uri,
             "rows": len(frame),
             "report": report,
         }
 
 
-class RequestRetrainingOperator(BaseOperator):
-    """Succeeds — so its outlet, the pipeline's retrain Asset, gets an event and the
-    training DAG is triggered — only when ``check`` found drift; skips otherwise."""
+class LiveMetricsOperator(BaseOperator):
+    """The champion's metrics on recent rows whose labels have arrived, against the same
+    metrics at its evaluation (its MLflow run's held-out metrics).
 
-    template_fields = ("check",)
-    ui_color = "#ffe0cc"
+    Joins the ``recent`` snapshot with the ``labels`` snapshot on ``join_on``, scores the
+    champion on the joined rows and returns ``{"retrain": drop > max_drop, "reason", "rows",
+    "live", "at_evaluation", "drop"}`` for the primary (first) metric; ``retrain`` False
+    with ``skipped`` when there is no champion or fewer than ``min_rows`` labelled rows.
+    """
 
-    def __init__(self, *, check: dict[str, Any] | Any, **kwargs: Any) -> None:
+    template_fields = ("recent", "labels")
+    ui_color = "#fff3d6"
+
+    def __init__(
+        self,
+        *,
+        recent: dict[str, Any] | Any,
+        labels: dict[str, Any] | Any,
+        join_on: list[str],
+        target: str,
+        model_name: str,
+        metrics: list[str],
+        max_drop: float = 0.05,
+        min_rows: int = 50,
+        mlflow_conn_id: str = "mlflow_default",
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
-        self.check = check
+        self.recent = recent
+        self.labels = labels
+        self.join_on = list(join_on)
+        self.target = target
+        self.model_name = model_name
+        self.metrics = list(metrics)
+        self.max_drop = max_drop
+        self.min_rows = min_rows
+        self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context) -> dict[str, Any]:
-        if not self.check.get("drift"):
-            raise AirflowSkipException(
-                self.check.get("skipped") or f"no retraining needed: {self.check.get('summary')}"
-            )
-        reason = f"drift: {self.check['summary']}"
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+        from airflow_ml_provider.ml.evaluate import load_model, own_features
+        from airflow_ml_provider.ml.registry import CHAMPION, holder
+        from airflow_ml_provider.ml.scoring import score
+        from airflow_ml_provider.operators.storage import read_stored_frame
+        from airflow_ml_provider.spec.metrics import METRICS
+
+        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        number = holder(client, self.model_name, CHAMPION)
+        if number is None:
+            return _skipped(f"{self.model_name} has no champion yet")
+        recent = read_stored_frame(self.recent["uri"], self.recent["format"])
+        labels = read_stored_frame(self.labels["uri"], self.labels["format"])
+        joined = recent.drop(columns=[self.target], errors="ignore").merge(
+            labels[[*self.join_on, self.target]], on=self.join_on, how="inner"
+        )
+        if len(joined) < self.min_rows:
+            return _skipped(f"{len(joined)} labelled recent rows, fewer than {self.min_rows}")
+        model = load_model(f"models:/{self.model_name}/{number}")
+        x = own_features(model, joined.drop(columns=[self.target]))
+        live = score(model, x, joined[self.target], self.metrics)
+        recorded = client.get_run(client.get_model_version(self.model_name, number).run_id)
+        at_evaluation = {m: recorded.data.metrics.get(m) for m in self.metrics}
+        primary = self.metrics[0]
+        before, now = at_evaluation[primary], live[primary]
+        if before is None:
+            return _skipped(f"champion version {number} has no recorded {primary}")
+        drop = before - now if METRICS[primary].higher_is_better else now - before
+        reason = (
+            f"live {primary} of version {number}: {now:.4f} on {len(joined)} labelled rows vs "
+            f"{before:.4f} at evaluation (drop {drop:.4f}, allowed {self.max_drop})"
+        )
+        self.log.info(reason)
+        return {
+            "retrain": drop > self.max_drop,
+            "reason": reason,
+            "rows": len(joined),
+            "live": live,
+            "at_evaluation": at_evaluation,
+            "drop": drop,
+        }
+
+
+def _skipped(why: str) -> dict[str, Any]:
+    return {"retrain": False, "skipped": why, "reason": why}
+
+
+class RequestRetrainingOperator(BaseOperator):
+    """Succeeds — so its outlet, the pipeline's retrain Asset, gets an event (the reasons in
+    its extra) and the training DAG is triggered — only when one of ``checks`` (results of
+    DriftMonitorOperator / LiveMetricsOperator) asks for retraining; skips otherwise."""
+
+    template_fields = ("checks",)
+    ui_color = "#ffe0cc"
+
+    def __init__(self, *, checks: list[dict[str, Any]] | Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.checks = checks
+
+    def execute(self, context) -> dict[str, Any]:
+        reasons = [check["reason"] for check in self.checks if check.get("retrain")]
+        if not reasons:
+            found = "; ".join(check.get("reason", "") for check in self.checks)
+            raise AirflowSkipException(f"no retraining needed: {found}")
+        reason = "; ".join(reasons)
         for outlet in self.outlets:
             context["outlet_events"][outlet].extra = {"reason": reason}
         self.log.info("retraining requested (%s)", reason)

@@ -34,6 +34,7 @@ class LoadedPipeline:
     scoring_source: dict[str, Any] | None = None
     scoring_output: str | None = None
     monitoring_source: dict[str, Any] | None = None
+    labels_source: dict[str, Any] | None = None
 
     @property
     def dag_id(self) -> str:
@@ -91,14 +92,22 @@ def load_pipeline(
         config_hash=config_hash(spec),
         schema_uri=resolved_schema(spec, path.resolve().parent),
         **resolved_batch(spec, path.resolve().parent),
-        monitoring_source=(
-            source_dict(
-                spec.monitoring.source, spec.monitoring.resolved_format, path.resolve().parent
-            )
-            if spec.monitoring
-            else None
-        ),
+        **resolved_monitoring(spec, path.resolve().parent),
     )
+
+
+def resolved_monitoring(spec: PipelineSpec, base_dir: Path) -> dict[str, Any]:
+    """monitoring's recent-data and labels sources, resolved like data.source."""
+    monitoring = spec.monitoring
+    if monitoring is None:
+        return {}
+    labels = monitoring.labels
+    return {
+        "monitoring_source": source_dict(monitoring.source, monitoring.resolved_format, base_dir),
+        "labels_source": source_dict(labels.source, labels.resolved_format, base_dir)
+        if labels
+        else None,
+    }
 
 
 def _allowed_notifier_modules() -> tuple[str, ...]:

@@ -596,6 +596,33 @@ def source_format(source: SourceSpec) -> str | None:
     return format_of(source.uri or "") if source.kind == "files" else "parquet"
 
 
+class LabelsSpec(_Strict):
+    """Labels arriving for recent rows: the champion's live metrics (monitoring.labels)."""
+
+    source: SourceField = Field(
+        description="Rows with the join column and data.target (as data.source)."
+    )
+    join_on: list[str] = Field(
+        min_length=1, description="Column(s) joining labels to the recent rows, e.g. [id]."
+    )
+    max_drop: float = Field(
+        0.05,
+        ge=0,
+        description="Retrain when the champion's primary metric on labelled recent rows is "
+        "worse than at its evaluation by more than this (absolute).",
+    )
+    min_rows: int = Field(50, ge=1, description="Judge only with at least this many rows.")
+
+    @field_validator("join_on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+    @property
+    def resolved_format(self) -> str | None:
+        return source_format(self.source)
+
+
 class MonitoringSpec(_Strict):
     """A second DAG, <pipeline>__monitor, that compares recent data with the champion's
     training data on its own schedule and asks for retraining when it drifted."""
@@ -607,6 +634,9 @@ class MonitoringSpec(_Strict):
     schedule: Cron = Field("@daily", description="When the monitor runs (cron or preset).")
     drift: DriftTestSpec = Field(
         default_factory=DriftTestSpec, description="How drift is scored (as validation.drift)."
+    )
+    labels: LabelsSpec | None = Field(
+        None, description="Labels for recent rows: retrain when the champion's live metric drops."
     )
 
     @property
