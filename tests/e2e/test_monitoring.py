@@ -6,6 +6,7 @@ due (its schedule includes that Asset)."""
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 from test_pipeline import run, write_pipeline
 from test_validation_pipeline import edit
 
@@ -100,3 +101,60 @@ def test_drift_or_a_live_metric_drop_triggers_retraining_and_neither_does_not(tm
     reason = retrain_events("monitored")[-1]["reason"]
     assert reason.startswith("drift: drift in 2 of 30 columns: ")
     assert "mean radius (psi " in reason and "worst area (psi " in reason
+
+
+def test_the_drift_watcher_fires_from_the_triggerer_without_a_monitor_dag(tmp_path, airflow_db):
+    """monitoring.mode watcher: no monitor DAG; the training DAG's retrain Asset carries an
+    AssetWatcher whose DriftEventTrigger Airflow registers when the DAG is serialized. The
+    trigger's own run() — what the triggerer executes — yields nothing while the data is
+    like the champion's training data, and an event once it drifted."""
+    import asyncio
+
+    from airflow.models.asset import AssetModel, AssetWatcherModel
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_ml_provider.factory import load_dags
+    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.triggers.drift import DriftEventTrigger
+
+    path = write_pipeline(tmp_path, "watched")
+    edit(
+        path,
+        "alerts:\n",
+        "monitoring: {source: data/recent.csv, mode: watcher, poll_interval: 1s}\nalerts:\n",
+    )
+    recent = pd.read_csv(EXAMPLE_CSV).drop(columns=["target"])
+    recent.to_csv(tmp_path / "data" / "recent.csv", index=False)
+    assert run(path)["promoted"] is True  # the champion
+    dags = load_dags(tmp_path)
+    assert sorted(dags) == ["watched"]  # no __monitor DAG in this mode
+    with create_session() as session:  # Airflow keeps watchers of active DAGs' assets only
+        session.get(DagModel, "watched").is_paused = False
+    register_for_test(dags["watched"])
+
+    with create_session() as session:
+        watcher = session.scalars(
+            select(AssetWatcherModel)
+            .join(AssetModel, AssetWatcherModel.asset_id == AssetModel.id)
+            .where(AssetModel.uri == "x-mlretrain://watched")
+        ).one()
+        assert watcher.name == "watched-drift"
+        assert watcher.trigger.classpath == "airflow_ml_provider.triggers.drift.DriftEventTrigger"
+        kwargs = watcher.trigger.kwargs
+
+    async def first_event(seconds: float):
+        events = DriftEventTrigger(**kwargs).run()
+        try:
+            return await asyncio.wait_for(anext(events), seconds)
+        finally:
+            await events.aclose()
+
+    with pytest.raises(TimeoutError):  # three polls of unchanged data: no event
+        asyncio.run(first_event(3.5))
+    shifted = recent.assign(**{"mean radius": recent["mean radius"] * 1.6})
+    shifted.to_csv(tmp_path / "data" / "recent.csv", index=False)
+    event = asyncio.run(first_event(30))
+    assert event.payload["reason"].startswith("drift: drift in 1 of 30 columns: mean radius")
+    assert len(event.payload["data_sha256"]) == 64

@@ -144,3 +144,27 @@ def test_a_notifier_that_does_not_exist_is_found_by_the_deep_check(tmp_path):
     assert "has no attribute 'Nope'" in problems[0]
     assert "alerts.notifiers[1].kwargs: airflow.providers.smtp.notifications.smtp." in problems[1]
     assert "rejected its kwargs" in problems[1]
+
+
+@pytest.mark.parametrize(
+    ("monitoring", "expected"),
+    [
+        (
+            "{source: r.csv, mode: watcher, labels: {source: l.csv, join_on: id}}",
+            "monitoring.labels: labels need mode dag (the watcher checks drift only)",
+        ),
+        (
+            "{source: r.csv, mode: watcher, schedule: '@hourly'}",
+            "monitoring.schedule: schedule applies to mode dag",
+        ),
+        (
+            "{source: r.csv, poll_interval: 1m}",
+            "monitoring.poll_interval: poll_interval applies to mode watcher",
+        ),
+    ],
+    ids=["labels with a watcher", "schedule with a watcher", "poll_interval with a dag"],
+)
+def test_monitoring_settings_of_the_other_mode_are_refused(tmp_path, monitoring, expected):
+    text = GOOD.replace("alerts:\n", f"monitoring: {monitoring}\nalerts:\n")
+    message = errors_of(write(tmp_path, text))
+    assert expected in message, message

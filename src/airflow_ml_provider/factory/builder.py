@@ -187,11 +187,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
     with DAG(
         dag_id=spec.pipeline,
         description=spec.description or None,
-        schedule=dag_schedule(
-            spec.schedule,
-            loaded.source_uri,
-            retrain_asset_uri(spec.pipeline) if spec.monitoring else None,
-        ),
+        schedule=dag_schedule(spec.schedule, loaded.source_uri, _retrain_asset(loaded)),
         start_date=_as_datetime(spec.start_date),
         catchup=spec.catchup,
         max_active_runs=spec.max_active_runs,  # 1 by default: runs must not race on aliases
@@ -370,6 +366,31 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             )
     _apply_step_policies(dag, spec)
     return dag
+
+
+def _retrain_asset(loaded: LoadedPipeline) -> Asset | None:
+    """The Asset a monitor updates to retrain this pipeline (None without monitoring); with
+    ``monitoring.mode: watcher`` it carries the DriftEventTrigger that watches the data."""
+    spec = loaded.spec
+    monitoring = spec.monitoring
+    if monitoring is None:
+        return None
+    uri = retrain_asset_uri(spec.pipeline)
+    if monitoring.mode != "watcher":
+        return Asset(uri)
+    from airflow.sdk import AssetWatcher
+
+    from airflow_ml_provider.triggers.drift import DriftEventTrigger
+
+    trigger = DriftEventTrigger(
+        source=dict(loaded.monitoring_source),
+        model_name=spec.model_name,
+        drift=monitoring.drift.model_dump(),
+        columns=list(spec.data.features or []) or None,
+        mlflow_conn_id=spec.registry.mlflow_conn_id,
+        poll_interval=monitoring.poll_interval.total_seconds(),
+    )
+    return Asset(uri, watchers=[AssetWatcher(name=f"{spec.pipeline}-drift", trigger=trigger)])
 
 
 def monitor_dag_id(pipeline: str) -> str:

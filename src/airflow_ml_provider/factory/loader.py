@@ -76,7 +76,8 @@ def load_dags(folder: str | Path, namespace: dict[str, Any] | None = None) -> di
             if isinstance(outcome, SpecError):
                 raise outcome
             built = [build_dag(outcome)]
-            if outcome.spec.monitoring is not None:
+            monitoring = outcome.spec.monitoring
+            if monitoring is not None and monitoring.mode == "dag":
                 built.append(build_monitor_dag(outcome))
         except SpecError as exc:
             log.error("invalid pipeline file %s:\n%s", path, exc)

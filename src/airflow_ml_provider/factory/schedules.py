@@ -8,25 +8,25 @@ from typing import Any
 from airflow_ml_provider.spec.asset_conditions import SOURCE, Condition, parse_condition
 
 
-def dag_schedule(schedule: Any, source_uri: str | None, retrain_uri: str | None = None) -> Any:
+def dag_schedule(schedule: Any, source_uri: str | None, retrain: Any = None) -> Any:
     """What ``DAG(schedule=...)`` takes for the spec's ``schedule`` (a ScheduleSpec or
-    None; ``source`` in it is the data source's URI). With ``retrain_uri`` (the monitor's
+    None; ``source`` in it is the data source's URI). With ``retrain`` (the monitor's
     retrain Asset) the DAG also runs whenever that Asset is updated."""
     cron = schedule.cron if schedule is not None else None
     condition = schedule.assets if schedule is not None else None
-    if retrain_uri is not None:
-        condition = f"({condition}) | {retrain_uri}" if condition else retrain_uri
-    if condition is None:
+    if condition is None and retrain is None:
         return cron
     from airflow.sdk import Asset, AssetAll, AssetAny
 
-    def build(condition: Condition):
-        if isinstance(condition, str):
-            return Asset(source_uri if condition == SOURCE else condition)
-        kind, parts = condition
-        return (AssetAll if kind == "all" else AssetAny)(*(build(part) for part in parts))
+    def build(part: Condition):
+        if isinstance(part, str):
+            return Asset(source_uri if part == SOURCE else part)
+        kind, parts = part
+        return (AssetAll if kind == "all" else AssetAny)(*(build(p) for p in parts))
 
-    assets = build(parse_condition(condition))
+    assets = build(parse_condition(condition)) if condition else None
+    if retrain is not None:
+        assets = retrain if assets is None else AssetAny(assets, retrain)
     if cron is None:
         return assets
     from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable

@@ -4,12 +4,15 @@ drifted."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_ml_provider.operators.drift_baseline import drift_baseline
+
+log = logging.getLogger(__name__)
 
 RETRAIN_SCHEME = "x-mlretrain"
 
@@ -50,37 +53,43 @@ class DriftMonitorOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context) -> dict[str, Any]:
-        from airflow_ml_provider.ml.drift import (
-            drift_report,
-            drift_summary_line,
-            format_drift_table,
-        )
         from airflow_ml_provider.operators.storage import read_stored_frame
 
-        baseline_uri, baseline = drift_baseline(self.model_name, self.mlflow_conn_id)
-        if baseline is None:
-            why = f"{self.model_name} has no champion training data to compare with yet"
-            self.log.info(why)
-            return _skipped(why)
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
-        known = baseline["columns"] if isinstance(baseline, dict) else list(baseline.columns)
-        columns = [c for c in (self.columns or list(frame.columns)) if c in known]
-        options = {
-            "method": self.drift.get("method", "psi"),
-            "threshold": self.drift.get("threshold"),
-            "column_thresholds": self.drift.get("columns") or None,
-            "max_drifted_share": self.drift.get("max_drifted_share", 0.0),
-        }
-        report = drift_report(baseline, frame[columns], columns=columns, **options)
-        summary = drift_summary_line(report)
-        self.log.info("drift against %s\n%s", baseline_uri, format_drift_table(report))
-        return {
-            "retrain": bool(report["drift"]),
-            "reason": f"drift: {summary}",
-            "baseline_uri": baseline_uri,
-            "rows": len(frame),
-            "report": report,
-        }
+        return check_drift(frame, self.model_name, self.mlflow_conn_id, self.drift, self.columns)
+
+
+def check_drift(
+    frame,
+    model_name: str,
+    mlflow_conn_id: str,
+    drift: dict[str, Any],
+    columns: list[str] | None = None,
+) -> dict[str, Any]:
+    """Compare ``frame`` with the data that trained ``model_name``'s champion (shared by
+    DriftMonitorOperator and DriftEventTrigger); the result DriftMonitorOperator returns."""
+    from airflow_ml_provider.ml.drift import drift_report, drift_summary_line, format_drift_table
+
+    baseline_uri, baseline = drift_baseline(model_name, mlflow_conn_id)
+    if baseline is None:
+        return _skipped(f"{model_name} has no champion training data to compare with yet")
+    known = baseline["columns"] if isinstance(baseline, dict) else list(baseline.columns)
+    compared = [c for c in (columns or list(frame.columns)) if c in known]
+    options = {
+        "method": drift.get("method", "psi"),
+        "threshold": drift.get("threshold"),
+        "column_thresholds": drift.get("columns") or None,
+        "max_drifted_share": drift.get("max_drifted_share", 0.0),
+    }
+    report = drift_report(baseline, frame[compared], columns=compared, **options)
+    log.info("drift against %s\n%s", baseline_uri, format_drift_table(report))
+    return {
+        "retrain": bool(report["drift"]),
+        "reason": f"drift: {drift_summary_line(report)}",
+        "baseline_uri": baseline_uri,
+        "rows": len(frame),
+        "report": report,
+    }
 
 
 class LiveMetricsOperator(BaseOperator):

@@ -638,6 +638,15 @@ class MonitoringSpec(_Strict):
     labels: LabelsSpec | None = Field(
         None, description="Labels for recent rows: retrain when the champion's live metric drops."
     )
+    mode: Literal["dag", "watcher"] = Field(
+        "dag",
+        description="dag: a <pipeline>__monitor DAG on `schedule`. watcher: no DAG; Airflow's "
+        "triggerer watches the source every poll_interval (an AssetWatcher) and starts "
+        "retraining on drift, without a worker slot (drift only, no labels).",
+    )
+    poll_interval: Duration = Field(
+        dt.timedelta(minutes=5), description="mode watcher: how often the source is checked."
+    )
 
     @property
     def resolved_format(self) -> str | None:

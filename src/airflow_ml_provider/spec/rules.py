@@ -173,6 +173,25 @@ def schedule_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return problems
 
 
+def monitoring_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """mode watcher checks drift only, on poll_interval; mode dag runs on schedule."""
+    monitoring = spec.monitoring
+    if monitoring is None:
+        return []
+    problems: list[tuple[FieldPath, str]] = []
+    if monitoring.mode == "watcher":
+        if monitoring.labels is not None:
+            message = "labels need mode dag (the watcher checks drift only)"
+            problems.append((("monitoring", "labels"), message))
+        if "schedule" in monitoring.model_fields_set:
+            message = "schedule applies to mode dag; the watcher checks every poll_interval"
+            problems.append((("monitoring", "schedule"), message))
+    elif "poll_interval" in monitoring.model_fields_set:
+        message = "poll_interval applies to mode watcher; the monitor DAG runs on schedule"
+        problems.append((("monitoring", "poll_interval"), message))
+    return problems
+
+
 def pipeline_steps(spec: PipelineSpec) -> list[str]:
     """The task ids of the pipeline's DAG, in run order."""
     steps = ["wait_for_data"] if spec.data.wait is not None else []
@@ -209,6 +228,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     problems.extend(partition_problems(spec))
     problems.extend(deployment_problems(spec))
     problems.extend(step_policy_problems(spec))
+    problems.extend(monitoring_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(
