@@ -116,3 +116,67 @@ def test_a_notifier_named_in_yaml_is_called_on_failure(tmp_path, airflow_db, smt
     pages = [m for m in smtp_server.messages if m["To"] == "pager@example.com"]
     assert [m["Subject"] for m in pages] == ["PAGE: snapshot_data of alert_other failed"]
     assert len(smtp_server.messages) == 2  # and our own failure mail
+
+
+def test_a_run_that_overruns_its_deadline_sends_the_stalled_mail(tmp_path, airflow_db, smtp_server):
+    """alerts: {on: [stalled], deadline: 3h}: a run created 4 h after its logical date
+    (through the serialized DAG, as the scheduler creates runs) gets Airflow's Deadline; the
+    scheduler's own miss handling (Deadline.handle_miss, what its loop calls for deadlines
+    in the past) queues our callback as a trigger, and running that trigger (Airflow's
+    CallbackTrigger, as the triggerer does) mails the stalled alert."""
+    import asyncio
+    import datetime as dt
+    import importlib
+
+    from airflow.models.deadline import Deadline
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from sqlalchemy import select
+
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    path = alerting_pipeline(tmp_path, "alert_late", "retries: 0\n", "[failure, stalled]")
+    edit(path, "  on: [failure, stalled]\n", "  on: [failure, stalled]\n  deadline: 3h\n")
+    register_for_test(build_dag(load_pipeline(path)))
+
+    logical = dt.datetime.now(dt.UTC) - dt.timedelta(hours=4)
+    with create_session() as session:
+        dag = SerializedDagModel.get_dag("alert_late", session=session)
+        dag.create_dagrun(
+            run_id="scheduled__late",
+            logical_date=logical,
+            data_interval=(logical, logical),
+            run_after=logical,
+            run_type=DagRunType.SCHEDULED,
+            triggered_by=DagRunTriggeredByType.TIMETABLE,
+            state=DagRunState.RUNNING,
+            session=session,
+        )
+    with create_session() as session:
+        (deadline,) = session.scalars(
+            select(Deadline).where(Deadline.deadline_time < dt.datetime.now(dt.UTC))
+        ).all()
+        assert deadline.deadline_time == logical + dt.timedelta(hours=3)
+        deadline.handle_miss(session)
+        session.flush()
+        trigger = deadline.callback.trigger
+        classpath, kwargs = trigger.classpath, trigger.kwargs
+    module, _, name = classpath.rpartition(".")
+    callback_trigger = getattr(importlib.import_module(module), name)(**kwargs)
+
+    async def events():
+        return [event.payload async for event in callback_trigger.run()]
+
+    statuses = [payload["state"] for payload in asyncio.run(events())]
+    assert statuses == ["running", "success"]
+    (mail,) = smtp_server.messages
+    assert mail["Subject"] == (
+        "[airflow-ml] STALLED alert_late: run scheduled__late not finished after 3:00:00"
+    )
+    html, text = mail_parts(mail)
+    assert "State: running" in text
+    assert "/dags/alert_late/runs/scheduled__late" in text

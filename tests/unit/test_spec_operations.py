@@ -98,7 +98,7 @@ BAD = {
     "an alert event that does not exist": (
         with_policy("retries: 1\n", "  on: [failure, outage]\n"),
         ":25:17: alerts.on[1]: got 'outage'; input should be 'failure', 'retry', 'promotion', "
-        "'validation_warning', 'drift' or 'summary'",
+        "'validation_warning', 'drift', 'summary' or 'stalled'",
     ),
     "a negative retry count": (
         with_policy("retries: 1\nsteps:\n  train_model: {retries: -1}\n"),
@@ -168,3 +168,29 @@ def test_monitoring_settings_of_the_other_mode_are_refused(tmp_path, monitoring,
     text = GOOD.replace("alerts:\n", f"monitoring: {monitoring}\nalerts:\n")
     message = errors_of(write(tmp_path, text))
     assert expected in message, message
+
+
+@pytest.mark.parametrize(
+    ("alerts", "expected"),
+    [
+        (
+            "  on: [failure, stalled]\n",
+            "alerts.on: stalled needs alerts.deadline, e.g. deadline: 3h",
+        ),
+        ("  deadline: 3h\n", "alerts.deadline: a deadline mails only with stalled in alerts.on"),
+    ],
+    ids=["stalled without a deadline", "a deadline without stalled"],
+)
+def test_stalled_and_deadline_go_together(tmp_path, alerts, expected):
+    message = errors_of(write(tmp_path, with_policy("retries: 1\n", alerts)))
+    assert expected in message, message
+
+
+def test_a_deadline_becomes_the_dags_deadline_alert(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+
+    text = with_policy("retries: 1\n", "  on: [failure, stalled]\n  deadline: 3h\n")
+    (alert,) = build_dag(load_pipeline(write(tmp_path, text))).deadline
+    assert alert.interval == dt.timedelta(hours=3)
+    assert alert.callback.path == "airflow_ml_provider.notifications.deadline.send_stalled_mail"
+    assert alert.callback.kwargs["to"] == ["oncall@example.com"]

@@ -96,6 +96,16 @@ def _default_args(spec) -> dict:
     return args
 
 
+def _stalled(spec):
+    """The DeadlineAlert of `stalled` (alerts.deadline after the logical date), or None."""
+    alerts = spec.alerts
+    if "stalled" not in alerts.on or alerts.deadline is None:
+        return None
+    from airflow_ml_provider.notifications.deadline import stalled_deadline
+
+    return stalled_deadline(spec.pipeline, alerts.deadline, alerts.email, alerts.smtp_conn_id)
+
+
 def _apply_step_policies(dag: DAG, spec) -> None:
     """steps: {<task id>: {retries, retry_delay, ...}} over the pipeline-wide values."""
     for step, policy in spec.steps.items():
@@ -195,6 +205,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
         tags=list(dict.fromkeys([*spec.tags, PIPELINE_TAG])),
         default_args=_default_args(spec),
         doc_md=pipeline_doc(loaded),
+        deadline=_stalled(spec),
     ) as dag:
         snapshot = SnapshotDataOperator(
             task_id="snapshot_data",

@@ -174,3 +174,25 @@ def summary_mail(event: str, summary: dict[str, Any]) -> Mail:
     subject = f"[airflow-ml] {summary['pipeline']}: {SUMMARY_SUBJECTS[event]} ({verdict})"
     text = render_text(summary)
     return Mail(subject, _html_page(subject, f"<pre>{escape(text)}</pre>"), text)
+
+
+def stalled_mail(pipeline: str, after, run: dict[str, Any], base_url: str) -> Mail:
+    """A run that has not finished ``after`` its logical date: which run, since when, where."""
+    run_id = run.get("dag_run_id") or run.get("run_id") or "?"
+    link = f"{base_url}/dags/{pipeline}/runs/{run_id}"
+    subject = f"[airflow-ml] STALLED {pipeline}: run {run_id} not finished after {after}"
+    facts = [
+        ("Pipeline", pipeline),
+        ("Run", run_id),
+        ("Logical date", str(run.get("logical_date"))),
+        ("State", str(run.get("state"))),
+        ("Deadline", f"{after} after the logical date"),
+        ("Run in Airflow", link),
+    ]
+    text = "\n".join(f"{k}: {v}" for k, v in facts)
+    html = _html_page(
+        f"{pipeline}: run {run_id} is late",
+        _table(["", ""], [[k, v] for k, v in facts[:-1]])
+        + f'<p><a href="{escape(link)}">Open the run in Airflow</a></p>',
+    )
+    return Mail(subject, html, text)

@@ -744,7 +744,15 @@ class NotifierSpec(_Strict):
         return _in_allowed_module(value, info, "allowed_notifier_modules")
 
 
-ALERT_EVENTS = ("failure", "retry", "promotion", "validation_warning", "drift", "summary")
+ALERT_EVENTS = (
+    "failure",
+    "retry",
+    "promotion",
+    "validation_warning",
+    "drift",
+    "summary",
+    "stalled",
+)
 
 
 class AlertsSpec(_Strict):
@@ -752,13 +760,21 @@ class AlertsSpec(_Strict):
 
     email: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
     smtp_conn_id: str = Field("smtp_default", description="SMTP connection used to send.")
-    on: list[Literal["failure", "retry", "promotion", "validation_warning", "drift", "summary"]] = (
-        Field(
-            default_factory=lambda: ["failure", "promotion"],
-            description="Events that send a mail: failure (a task failed for good), retry (a "
-            "task will be retried), promotion (a new champion), validation_warning (accepted "
-            "schema/validation warnings), drift (drift found), summary (every run's summary).",
-        )
+    on: list[
+        Literal[
+            "failure", "retry", "promotion", "validation_warning", "drift", "summary", "stalled"
+        ]
+    ] = Field(
+        default_factory=lambda: ["failure", "promotion"],
+        description="Events that send a mail: failure (a task failed for good), retry (a "
+        "task will be retried), promotion (a new champion), validation_warning (accepted "
+        "schema/validation warnings), drift (drift found), summary (every run's summary), "
+        "stalled (a run not finished alerts.deadline after its logical date).",
+    )
+    deadline: Duration | None = Field(
+        None,
+        description="With `stalled` in on: mail when a run has not finished this long after "
+        "its logical date (an Airflow deadline alert), e.g. 3h.",
     )
 
     notifiers: list[NotifierSpec] = Field(

@@ -192,6 +192,19 @@ def monitoring_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return problems
 
 
+def alert_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """`stalled` needs alerts.deadline and recipients; a deadline needs `stalled`."""
+    alerts = spec.alerts
+    stalled = "stalled" in alerts.on
+    if stalled and alerts.deadline is None:
+        return [(("alerts", "on"), "stalled needs alerts.deadline, e.g. deadline: 3h")]
+    if alerts.deadline is not None and not stalled:
+        return [(("alerts", "deadline"), "a deadline mails only with stalled in alerts.on")]
+    if stalled and not alerts.email:
+        return [(("alerts", "on"), "stalled mails alerts.email, which is empty")]
+    return []
+
+
 def pipeline_steps(spec: PipelineSpec) -> list[str]:
     """The task ids of the pipeline's DAG, in run order."""
     steps = ["wait_for_data"] if spec.data.wait is not None else []
@@ -229,6 +242,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     problems.extend(deployment_problems(spec))
     problems.extend(step_policy_problems(spec))
     problems.extend(monitoring_problems(spec))
+    problems.extend(alert_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(
