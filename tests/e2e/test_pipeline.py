@@ -72,6 +72,20 @@ def clear_and_rerun(dag, run_id: str, task_id: str):
     return dag_run
 
 
+def mlflow_runs_of(dag_run_id: str) -> list:
+    """The MLflow training runs tagged with this DAG run."""
+    import mlflow
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    MlflowHook().get_conn()
+    return mlflow.search_runs(
+        search_all_experiments=True,
+        filter_string=f"tags.`airflow_ml.dag_run_id` = '{dag_run_id}'",
+        output_format="list",
+    )
+
+
 def champion_asset_events(model_name: str) -> list[str]:
     """Run ids of the DAG runs that emitted ``x-mlmodel://<model>/champion``."""
     from airflow.models.asset import AssetEvent, AssetModel
@@ -240,12 +254,13 @@ def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_
     assert len(history(client, "e2e_rerun_model")) == 2
 
     # The steps before are safe to re-run too: the same data is the same snapshot file,
-    # validation stores no second schema version, the gate decides the same again.
+    # validation stores no second schema version, training returns its finished run, the
+    # gate decides the same again.
     before = collect_result(dag, first, "e2e_rerun_model", "mlflow_default")
     from airflow_ml_provider import settings
 
     schemas = Path(settings.artifact_store().removeprefix("file://")) / "schemas" / "e2e_rerun"
-    for task in ("snapshot_data", "validate_data", "evaluate_model"):
+    for task in ("snapshot_data", "validate_data", "train_model", "evaluate_model"):
         again = clear_and_rerun(dag, first.run_id, task)
         assert again.get_task_instance(task).try_number == 2
         result = collect_result(dag, again, "e2e_rerun_model", "mlflow_default")
@@ -255,3 +270,6 @@ def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_
     assert sorted(p.name for p in schemas.iterdir()) == ["schema-v1.json"]
     assert result["decision"] == before["decision"]
     assert versions_of("e2e_rerun_model") == [1]
+    # train_model found its own finished run of this DAG run, config and data: no new run.
+    assert result["mlflow_run_id"] == before["mlflow_run_id"]
+    assert len(mlflow_runs_of(first.run_id)) == 1

@@ -17,7 +17,12 @@ from typing import Any
 
 from airflow_ml_provider.ml.data import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError, build_estimator
-from airflow_ml_provider.ml.reproduce import JOB_ARTIFACT, public_job, reproducibility_tags
+from airflow_ml_provider.ml.reproduce import (
+    JOB_ARTIFACT,
+    REPRODUCES_TAG,
+    public_job,
+    reproducibility_tags,
+)
 from airflow_ml_provider.ml.scoring import score
 from airflow_ml_provider.ml.tracking import model_requirements, use_experiment
 
@@ -37,6 +42,10 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
     import mlflow
     from mlflow.models import infer_signature
 
+    earlier = finished_result(job)
+    if earlier is not None:
+        print(f"this DAG run already trained this model on this data: run {earlier['run_id']}")
+        return earlier
     estimator = build_estimator(
         job["estimator"], job.get("params") or {}, tuple(job["allowed_estimator_modules"])
     )
@@ -80,7 +89,42 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
         )
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra = {"search": search_result} if search_result else {}
-        return training_result(run, experiment_id, info, metrics, split, **extra)
+        result = training_result(run, experiment_id, info, metrics, split, **extra)
+        mlflow.log_dict(result, RESULT_ARTIFACT)
+        return result
+
+
+RESULT_ARTIFACT = "airflow_ml/result.json"
+"""The result a finished training run returned; a re-run of the same task returns it."""
+_SAME_WORK = ("airflow_ml.dag_run_id", "airflow_ml.config_hash", "airflow_ml.data_sha256")
+
+
+def finished_result(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of a FINISHED run of the same DAG run, configuration and data (a cleared
+    or retried train_model after training succeeded), or None: then it trains. Never for a
+    reproduction (``airflow-ml reproduce`` exists to train again)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    tags = job.get("tags") or {}
+    if REPRODUCES_TAG in tags or not all(tags.get(key) for key in _SAME_WORK):
+        return None
+    experiment_id = use_experiment(
+        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
+    )
+    same = " and ".join(f"tags.`{key}` = '{tags[key]}'" for key in _SAME_WORK)
+    runs = mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"{same} and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+    for run in runs:
+        try:
+            return mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/{RESULT_ARTIFACT}")
+        except (MlflowException, OSError):
+            continue  # finished before results were recorded: not reusable
+    return None
 
 
 MODEL_MODULES = ["sklearn", "skops", "pandas", "numpy"]
