@@ -77,14 +77,14 @@ def _training_runner(loaded: LoadedPipeline) -> tuple[type, dict]:
 
 def _default_args(spec) -> dict:
     """Every task's owner, retry policy and time limit, and the failure/retry mails."""
-    args = {
-        "owner": spec.owner,
-        "retries": spec.retries,
-        "retry_delay": spec.retry_delay,
-        "retry_exponential_backoff": spec.retry_exponential_backoff,
+    args = {"owner": spec.owner, "retries": spec.retries, "retry_delay": spec.retry_delay}
+    # Only what differs from Airflow's defaults: every default arg costs time in every task.
+    optional = {
+        "retry_exponential_backoff": spec.retry_exponential_backoff or None,
         "max_retry_delay": spec.max_retry_delay,
         "execution_timeout": spec.execution_timeout,
     }
+    args.update((key, value) for key, value in optional.items() if value is not None)
     alerts = spec.alerts
     others = [ConfiguredNotifier(n.class_, n.kwargs) for n in alerts.notifiers]
     for event, callback in (("failure", "on_failure_callback"), ("retry", "on_retry_callback")):

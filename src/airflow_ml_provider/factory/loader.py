@@ -33,9 +33,12 @@ def load_all(folder: str | Path) -> list[tuple[Path, LoadedPipeline | SpecError]
     results: list[tuple[Path, LoadedPipeline | SpecError]] = []
     owners: dict[str, Path] = {}
     prefixes = settings.allowed_estimator_modules()
+    notifiers = settings.allowed_notifier_modules()
     for path in pipeline_files(Path(folder)):
         try:
-            loaded = load_pipeline(path, allowed_estimator_modules=prefixes)
+            loaded = load_pipeline(
+                path, allowed_estimator_modules=prefixes, allowed_notifier_modules=notifiers
+            )
         except SpecError as exc:
             results.append((path, exc))
             continue

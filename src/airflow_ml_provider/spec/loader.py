@@ -50,6 +50,7 @@ def load_pipeline(
     path: str | Path,
     *,
     allowed_estimator_modules: tuple[str, ...] | None = None,
+    allowed_notifier_modules: tuple[str, ...] | None = None,
     environ: dict[str, str] | None = None,
 ) -> LoadedPipeline:
     """Load and validate one pipeline file; raise SpecError naming file:line:column."""
@@ -75,7 +76,7 @@ def load_pipeline(
     data = expand_env(doc.data, missing_variable, environ)
     context = {
         "allowed_estimator_modules": allowed_estimator_modules,
-        "allowed_notifier_modules": _allowed_notifier_modules(),
+        "allowed_notifier_modules": allowed_notifier_modules or _allowed_notifier_modules(),
     }
     try:
         spec = PipelineSpec.model_validate(data, context=context)
