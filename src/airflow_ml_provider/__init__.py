@@ -30,6 +30,7 @@ def get_provider_info() -> dict:
             "airflow_ml_provider.operators.links.MlflowRunLink",
             "airflow_ml_provider.operators.links.ModelVersionLink",
             "airflow_ml_provider.operators.links.DataDocsLink",
+            "airflow_ml_provider.operators.links.PredictionsLink",
         ],
         "config": {
             "ml_provider": {

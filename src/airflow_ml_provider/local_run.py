@@ -207,6 +207,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
             "mlflow_run": xcoms.get((training_task, "mlflow_run_url")),
             "model_version": xcoms.get(("register_model", "model_version_url")),
             "data_docs": xcoms.get(("validate_data", "_link_DataDocsLink")),
+            "predictions": xcoms.get(("score_batch", "_link_PredictionsLink")),
         },
         "model": model_state(model_name, mlflow_conn_id, registration.get("version")),
     }

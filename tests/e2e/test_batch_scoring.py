@@ -57,6 +57,11 @@ def test_the_champion_scores_every_run_once(tmp_path, airflow_db):
     champion = mlflow.pyfunc.load_model("models:/e2e_batch_model/1")
     assert scored["prediction"].tolist() == list(champion.predict(rows.drop(columns="patient_id")))
     assert first["summary"]["scoring"]["rows"] == len(rows)
+    # The task's "Predictions" extra link, as Airflow stored it when the task finished.
+    link = first["links"]["predictions"]
+    assert link.startswith("file://") and link.endswith(
+        f"{tmp_path}/predictions/{outputs[0].parent.name}/predictions.parquet"
+    )
 
     # Clearing the task re-writes the run's own file: still one file, same rows.
     clear_and_rerun(dag, first_run.run_id, "score_batch")

@@ -97,3 +97,20 @@ def test_bad_deployment_config_is_refused(tmp_path, case):
     message = errors_of(path)
     assert expected in message, message
     assert str(path) in message
+
+
+def test_the_predictions_link_opens_the_bigquery_table_or_the_stored_file(monkeypatch):
+    from airflow_ml_provider.operators.links import predictions_url
+
+    assert predictions_url("bigquery://proj.scores.churn") == (
+        "https://console.cloud.google.com/bigquery"
+        "?project=proj&ws=!1m5!1m4!4m3!1sproj!2sscores!3schurn"
+    )
+    assert predictions_url("gs://preds/run_id=x/predictions.parquet") == (
+        "https://storage.cloud.google.com/preds/run_id=x/predictions.parquet"
+    )
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__ARTIFACT_STORE", "gs://ml-store")
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__ARTIFACT_STORE_URL", "https://files.example.com")
+    assert predictions_url("gs://ml-store/predictions/run_id=x/p.parquet") == (
+        "https://files.example.com/predictions/run_id=x/p.parquet"
+    )

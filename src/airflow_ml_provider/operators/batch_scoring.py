@@ -13,6 +13,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder
+from airflow_ml_provider.operators.links import PredictionsLink
 from airflow_ml_provider.operators.storage import is_local, publish, read_stored_frame
 
 PREDICTION = "prediction"
@@ -42,6 +43,7 @@ class BatchScoringOperator(BaseOperator):
     """
 
     template_fields = ("source", "destination")
+    operator_extra_links = (PredictionsLink(),)
     ui_color = "#e0f0ff"
 
     def __init__(
