@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.spec.errors import SpecError
+from airflow_ml_provider.spec.models import STEP_NAMES
 
 PIPELINE_TASKS = (
     "snapshot_data",
@@ -27,11 +28,7 @@ PIPELINE_TASKS = (
     "notify",
 )
 
-PARTITIONED_TRAINING = ("plan_partitions", "train_partitions", "assemble_model")
-"""What replaces train_model in a partitioned pipeline."""
 APPROVAL_TASK = "approve_promotion"
-_TRAINING = PIPELINE_TASKS.index("train_model")
-TASK_ORDER = (*PIPELINE_TASKS[:_TRAINING], *PARTITIONED_TRAINING, *PIPELINE_TASKS[_TRAINING:])
 
 
 def use_scratch_home() -> Path:
@@ -214,9 +211,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
 
 
 def _task_order(task_id: str) -> int:
-    if task_id == "wait_for_data":  # the optional NewDataSensor in front of snapshot_data
-        return -1
-    return TASK_ORDER.index(task_id) if task_id in TASK_ORDER else len(TASK_ORDER)
+    return STEP_NAMES.index(task_id) if task_id in STEP_NAMES else len(STEP_NAMES)
 
 
 def model_state(model_name: str, mlflow_conn_id: str, version: int | None) -> dict[str, Any]:

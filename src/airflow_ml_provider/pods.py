@@ -15,6 +15,7 @@ from kubernetes.client import models as k8s
 RUN_AS = 10001
 """uid/gid of our containers (Dockerfile.train's user) and of KPO's XCom sidecar."""
 IMAGE_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
+CANNOT_START_REASONS = ("CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff")
 _SECTION = {"training": "training.kubernetes", "serving": "deployment.kubernetes"}
 
 
@@ -90,11 +91,7 @@ def explain_pod_failure(
                 f"{role} image {image!r} cannot be pulled ({waiting.reason}): "
                 f"{waiting.message or 'check the image name, tag and pull secret'}"
             )
-        if waiting is not None and waiting.reason in (
-            "CreateContainerConfigError",
-            "CreateContainerError",
-            "CrashLoopBackOff",
-        ):
+        if waiting is not None and waiting.reason in CANNOT_START_REASONS:
             return (
                 f"{role} container in pod {name} cannot start ({waiting.reason}): {waiting.message}"
             )

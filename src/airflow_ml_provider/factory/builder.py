@@ -294,7 +294,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             sample_weight=spec.evaluation.sample_weight,
         )
         gate = [evaluate]
-        if spec.deployment.approval == "manual" or spec.evaluation.first_run == "require_approval":
+        if spec.asks_for_approval:
             # Imported only when asked for, like the Kubernetes runner.
             from airflow_ml_provider.operators.approval import PromotionApprovalOperator
 
@@ -395,13 +395,21 @@ def _retrain_asset(loaded: LoadedPipeline) -> Asset | None:
 
     trigger = DriftEventTrigger(
         source=dict(loaded.monitoring_source),
-        model_name=spec.model_name,
-        drift=monitoring.drift.model_dump(),
-        columns=list(spec.data.features or []) or None,
-        mlflow_conn_id=spec.registry.mlflow_conn_id,
         poll_interval=monitoring.poll_interval.total_seconds(),
+        **_drift_check_arguments(spec),
     )
     return Asset(uri, watchers=[AssetWatcher(name=f"{spec.pipeline}-drift", trigger=trigger)])
+
+
+def _drift_check_arguments(spec) -> dict:
+    """What the monitor's drift check needs, as DriftMonitorOperator and DriftEventTrigger
+    take it."""
+    return {
+        "model_name": spec.model_name,
+        "drift": spec.monitoring.drift.model_dump(),
+        "columns": list(spec.data.features or []) or None,
+        "mlflow_conn_id": spec.registry.mlflow_conn_id,
+    }
 
 
 def monitor_dag_id(pipeline: str) -> str:
@@ -431,12 +439,7 @@ def build_monitor_dag(loaded: LoadedPipeline) -> DAG:
             data_format=monitoring.resolved_format,
         )
         check = DriftMonitorOperator(
-            task_id="check_drift",
-            snapshot=snapshot.output,
-            model_name=spec.model_name,
-            drift=monitoring.drift.model_dump(),
-            columns=list(spec.data.features or []) or None,
-            mlflow_conn_id=spec.registry.mlflow_conn_id,
+            task_id="check_drift", snapshot=snapshot.output, **_drift_check_arguments(spec)
         )
         checks = [check]
         labels = monitoring.labels

@@ -6,7 +6,12 @@ from typing import Any
 
 from airflow_ml_provider.ml.data import load_split
 from airflow_ml_provider.ml.explain import shap_importances
-from airflow_ml_provider.ml.scoring import ResponsesByPosition, score, score_where_defined
+from airflow_ml_provider.ml.scoring import (
+    ResponsesByPosition,
+    own_features,
+    score,
+    score_where_defined,
+)
 
 
 def load_model(model_uri: str):
@@ -18,13 +23,6 @@ def load_model(model_uri: str):
     if "sklearn" in flavors:
         return mlflow.sklearn.load_model(model_uri)
     return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().router
-
-
-def own_features(model, rows):
-    """The columns ``model`` was fitted on, so a champion still scores after a column was
-    added to the data (a missing column stays an error: it cannot be scored fairly)."""
-    names = getattr(model, "feature_names_in_", None)
-    return rows if names is None else rows[list(names)]
 
 
 def group_scores(answers, keys, labels, metric: str, weights=None) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,8 @@ from __future__ import annotations
 import importlib.util
 from typing import Any
 
+from airflow_ml_provider.ml.scoring import own_features
+
 EXPLAINED_ROWS = 100
 BACKGROUND_ROWS = 50
 MODEL_AGNOSTIC_ROWS = 30
@@ -31,8 +33,7 @@ def shap_importances(model, rows, seed: int) -> list[dict[str, Any]] | None:
     import numpy as np
     import shap
 
-    names = getattr(model, "feature_names_in_", None)
-    data = rows if names is None else rows[list(names)]
+    data = own_features(model, rows)
     background = shap.maskers.Independent(
         data.sample(n=min(BACKGROUND_ROWS, len(data)), random_state=seed + 1)
     )
@@ -41,15 +42,14 @@ def shap_importances(model, rows, seed: int) -> list[dict[str, Any]] | None:
     except TypeError:  # not a model type shap knows: explain its predictions instead
         predict = getattr(model, "predict_proba", model.predict)
         explainer = shap.Explainer(predict, background, algorithm="permutation", seed=seed)
+    rows_explained, options = EXPLAINED_ROWS, {}
     if isinstance(explainer, shap.explainers.Permutation):
-        sample = data.sample(n=min(MODEL_AGNOSTIC_ROWS, len(data)), random_state=seed)
-        explanation = explainer(sample, max_evals=2 * data.shape[1] + 1, silent=True)
+        rows_explained = MODEL_AGNOSTIC_ROWS
+        options = {"max_evals": 2 * data.shape[1] + 1, "silent": True}
     elif isinstance(explainer, shap.explainers.Tree):
-        sample = data.sample(n=min(EXPLAINED_ROWS, len(data)), random_state=seed)
-        explanation = explainer(sample, check_additivity=False)
-    else:
-        sample = data.sample(n=min(EXPLAINED_ROWS, len(data)), random_state=seed)
-        explanation = explainer(sample)
+        options = {"check_additivity": False}
+    sample = data.sample(n=min(rows_explained, len(data)), random_state=seed)
+    explanation = explainer(sample, **options)
     values = np.abs(np.asarray(explanation.values))
     if values.ndim == 3:
         values = values[..., -1] if values.shape[2] == 2 else values.mean(axis=2)

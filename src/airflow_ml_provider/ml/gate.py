@@ -24,7 +24,7 @@ class RuleResult:
     passed: bool
 
 
-def _better_by(metric: str, value: float, base: float) -> float:
+def better_by(metric: str, value: float, base: float) -> float:
     """How much ``value`` beats ``base`` in the metric's better direction (negative: worse)."""
     return value - base if METRICS[metric].higher_is_better else base - value
 
@@ -104,7 +104,7 @@ def slice_rules(
         rules.append(RuleResult("slice_gap", label, gap, max_gap, gap <= max_gap))
     compared = [row for row in judged if row["champion"] is not None]
     if theirs is not None and compared:
-        worst = min(_better_by(metric, row["challenger"], row["champion"]) for row in compared)
+        worst = min(better_by(metric, row["challenger"], row["champion"]) for row in compared)
         rules.append(
             RuleResult("slice_regression", label, worst, -max_regression, worst >= -max_regression)
         )
@@ -141,7 +141,7 @@ def partition_comparison(
         row["regressed"] = False
         if row["judged"]:
             judged += 1
-            delta = _better_by(metric, mine["value"], theirs)
+            delta = better_by(metric, mine["value"], theirs)
             row["delta"] = delta
             row["regressed"] = delta < -max_regression
             regressed += row["regressed"]

@@ -7,6 +7,13 @@ from typing import Any
 from airflow_ml_provider.spec.metrics import METRICS
 
 
+def own_features(model, rows):
+    """The columns ``model`` was fitted on, so a champion still scores after a column was
+    added to the data (a missing column stays an error: it cannot be scored fairly)."""
+    names = getattr(model, "feature_names_in_", None)
+    return rows if names is None else rows[list(names)]
+
+
 def score(model: Any, x, y, metrics: list[str], sample_weight=None) -> dict[str, float]:
     """Return {metric: value} in the metric's natural sign (rmse is positive, lower is better),
     each row counted by ``sample_weight`` when given."""

@@ -54,6 +54,18 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return f'<table border="1" cellspacing="0"><tr>{head}</tr>{body}</table>'
 
 
+def _facts(facts: list[tuple[str, str]], link_label: str) -> tuple[str, str]:
+    """``facts`` (the last one a URL) as ``Name: value`` lines, and as an HTML table followed
+    by the URL as a link named ``link_label``."""
+    text = "\n".join(f"{name}: {value}" for name, value in facts)
+    *shown, (_, url) = facts
+    html = (
+        _table(["", ""], [[name, value] for name, value in shown])
+        + f'<p><a href="{escape(url)}">{escape(link_label)}</a></p>'
+    )
+    return text, html
+
+
 def failure_mail(trouble: TaskTrouble) -> Mail:
     """A task failed for good: which one, which try, why, and where its log is."""
     error = _one_line(trouble.error)
@@ -66,17 +78,13 @@ def failure_mail(trouble: TaskTrouble) -> Mail:
         ("Error", error),
         ("Log", trouble.log_url),
     ]
-    text = "\n".join(f"{k}: {v}" for k, v in facts)
-    text += "\n\nLast lines of the error:\n" + "\n".join(trouble.trace_tail)
+    text, table = _facts(facts, "Open the task log in Airflow")
+    trace = "\n".join(trouble.trace_tail)
     html = _html_page(
         f"{trouble.pipeline}: {trouble.task_id} failed",
-        _table(["", ""], [[k, v] for k, v in facts[:-1]])
-        + f'<p><a href="{escape(trouble.log_url)}">Open the task log in Airflow</a></p>'
-        + "<p>Last lines of the error:</p><pre>"
-        + escape("\n".join(trouble.trace_tail))
-        + "</pre>",
+        f"{table}<p>Last lines of the error:</p><pre>{escape(trace)}</pre>",
     )
-    return Mail(subject, html, text)
+    return Mail(subject, html, f"{text}\n\nLast lines of the error:\n{trace}")
 
 
 def retry_mail(trouble: TaskTrouble, next_try: str) -> Mail:
@@ -189,10 +197,5 @@ def stalled_mail(pipeline: str, after, run: dict[str, Any], base_url: str) -> Ma
         ("Deadline", f"{after} after the logical date"),
         ("Run in Airflow", link),
     ]
-    text = "\n".join(f"{k}: {v}" for k, v in facts)
-    html = _html_page(
-        f"{pipeline}: run {run_id} is late",
-        _table(["", ""], [[k, v] for k, v in facts[:-1]])
-        + f'<p><a href="{escape(link)}">Open the run in Airflow</a></p>',
-    )
-    return Mail(subject, html, text)
+    text, table = _facts(facts, "Open the run in Airflow")
+    return Mail(subject, _html_page(f"{pipeline}: run {run_id} is late", table), text)

@@ -11,6 +11,7 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_ml_provider.ml.registry import CHAMPION
 from airflow_ml_provider.spec.formats import format_of
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,7 @@ def champion_data(model_name: str, mlflow_conn_id: str) -> tuple[str | None, str
 
     client = MlflowHook(mlflow_conn_id).get_conn()
     try:
-        version = client.get_model_version_by_alias(model_name, "champion")
+        version = client.get_model_version_by_alias(model_name, CHAMPION)
     except MlflowException:
         log.info("%s has no champion yet: nothing to compare drift with", model_name)
         return None, None

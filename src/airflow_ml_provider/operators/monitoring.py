@@ -132,16 +132,17 @@ class LiveMetricsOperator(BaseOperator):
 
     def execute(self, context) -> dict[str, Any]:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
-        from airflow_ml_provider.ml.evaluate import load_model, own_features
-        from airflow_ml_provider.ml.registry import CHAMPION, holder
-        from airflow_ml_provider.ml.scoring import score
+        from airflow_ml_provider.ml.evaluate import load_model
+        from airflow_ml_provider.ml.gate import better_by
+        from airflow_ml_provider.ml.scoring import own_features, score
+        from airflow_ml_provider.operators.evaluation import current_champion
         from airflow_ml_provider.operators.storage import read_stored_frame
-        from airflow_ml_provider.spec.metrics import METRICS
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
-        number = holder(client, self.model_name, CHAMPION)
-        if number is None:
+        champion = current_champion(client, self.model_name)
+        if champion is None:
             return _skipped(f"{self.model_name} has no champion yet")
+        number = champion.version
         recent = read_stored_frame(self.recent["uri"], self.recent["format"])
         labels = read_stored_frame(self.labels["uri"], self.labels["format"])
         joined = recent.drop(columns=[self.target], errors="ignore").merge(
@@ -152,13 +153,13 @@ class LiveMetricsOperator(BaseOperator):
         model = load_model(f"models:/{self.model_name}/{number}")
         x = own_features(model, joined.drop(columns=[self.target]))
         live = score(model, x, joined[self.target], self.metrics)
-        recorded = client.get_run(client.get_model_version(self.model_name, number).run_id)
+        recorded = client.get_run(champion.run_id)
         at_evaluation = {m: recorded.data.metrics.get(m) for m in self.metrics}
         primary = self.metrics[0]
         before, now = at_evaluation[primary], live[primary]
         if before is None:
             return _skipped(f"champion version {number} has no recorded {primary}")
-        drop = before - now if METRICS[primary].higher_is_better else now - before
+        drop = better_by(primary, before, now)
         reason = (
             f"live {primary} of version {number}: {now:.4f} on {len(joined)} labelled rows vs "
             f"{before:.4f} at evaluation (drop {drop:.4f}, allowed {self.max_drop})"

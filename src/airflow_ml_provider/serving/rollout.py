@@ -18,12 +18,17 @@ from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
-from airflow_ml_provider.pods import explain_pod_failure
+from airflow_ml_provider.pods import (
+    CANNOT_START_REASONS,
+    IMAGE_PULL_REASONS,
+    explain_pod_failure,
+)
 from airflow_ml_provider.serving.manifests import CONTAINER, VERSION_LABEL
 
 REVISION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH = "pod-template-hash"
-STUCK_REASONS = {"CrashLoopBackOff", "CreateContainerConfigError", "CreateContainerError"}
+STUCK_REASONS = (*IMAGE_PULL_REASONS, *CANNOT_START_REASONS)
+"""A new pod waiting for one of these will not become ready by waiting longer."""
 
 
 class RolloutFailed(Exception):
@@ -166,7 +171,7 @@ def wait_for_rollout(
 def _stuck(pod: k8s.V1Pod) -> bool:
     for state in (pod.status and pod.status.container_statuses) or []:
         waiting = state.state and state.state.waiting
-        if waiting is not None and (waiting.reason in STUCK_REASONS or "Image" in waiting.reason):
+        if waiting is not None and waiting.reason in STUCK_REASONS:
             return True
         if state.state and state.state.terminated is not None:
             return True

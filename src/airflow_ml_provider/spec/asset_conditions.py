@@ -5,6 +5,7 @@ asset URIs; the word ``source`` stands for the pipeline's data source."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 SOURCE = "source"
 _TOKEN = re.compile(r"\s*(?:(?P<op>[&|()])|(?P<uri>[^\s&|()]+))")
@@ -54,18 +55,18 @@ class _Parser:
         return self.tokens[self.index][0] if self.index < len(self.tokens) else None
 
     def any_of(self) -> Condition:
-        parts = [self.all_of()]
-        while self._peek() == "|":
-            self.index += 1
-            parts.append(self.all_of())
-        return parts[0] if len(parts) == 1 else ("any", parts)
+        return self._joined("|", "any", self.all_of)
 
     def all_of(self) -> Condition:
-        parts = [self.operand()]
-        while self._peek() == "&":
+        return self._joined("&", "all", self.operand)
+
+    def _joined(self, operator: str, kind: str, part: Callable[[], Condition]) -> Condition:
+        """``part (operator part)*``: one part as is, several as (kind, parts)."""
+        parts = [part()]
+        while self._peek() == operator:
             self.index += 1
-            parts.append(self.operand())
-        return parts[0] if len(parts) == 1 else ("all", parts)
+            parts.append(part())
+        return parts[0] if len(parts) == 1 else (kind, parts)
 
     def operand(self) -> Condition:
         if self.index >= len(self.tokens):

@@ -565,7 +565,17 @@ class RegistrySpec(_Strict):
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline.")
 
 
-class BatchSpec(_Strict):
+class _ReadsSource:
+    """A section with a ``source`` (files, BigQuery or SQL) other than data.source."""
+
+    @property
+    def resolved_format(self) -> str | None:
+        """Format of the source's files (their suffix), or parquet for table sources."""
+        source = self.source
+        return format_of(source.uri or "") if source.kind == "files" else "parquet"
+
+
+class BatchSpec(_ReadsSource, _Strict):
     """Batch scoring: every run scores this data with the champion."""
 
     source: SourceField = Field(
@@ -585,18 +595,8 @@ class BatchSpec(_Strict):
         description="Input columns copied next to each prediction; empty copies every column.",
     )
 
-    @property
-    def resolved_format(self) -> str | None:
-        """Format of the scoring files (suffix), or parquet for table sources."""
-        return source_format(self.source)
 
-
-def source_format(source: SourceSpec) -> str | None:
-    """Format of a files source (its suffix), or parquet for table sources."""
-    return format_of(source.uri or "") if source.kind == "files" else "parquet"
-
-
-class LabelsSpec(_Strict):
+class LabelsSpec(_ReadsSource, _Strict):
     """Labels arriving for recent rows: the champion's live metrics (monitoring.labels)."""
 
     source: SourceField = Field(
@@ -618,12 +618,8 @@ class LabelsSpec(_Strict):
     def _one_or_many(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
 
-    @property
-    def resolved_format(self) -> str | None:
-        return source_format(self.source)
 
-
-class MonitoringSpec(_Strict):
+class MonitoringSpec(_ReadsSource, _Strict):
     """A second DAG, <pipeline>__monitor, that compares recent data with the champion's
     training data on its own schedule and asks for retraining when it drifted."""
 
@@ -648,12 +644,8 @@ class MonitoringSpec(_Strict):
         dt.timedelta(minutes=5), description="mode watcher: how often the source is checked."
     )
 
-    @property
-    def resolved_format(self) -> str | None:
-        return source_format(self.source)
 
-
-CANARY_CHECKS = ("ready", "no_restarts", "smoke_test")
+CanaryCheck = Literal["ready", "no_restarts", "smoke_test"]
 
 
 class CanarySpec(_Strict):
@@ -668,8 +660,8 @@ class CanarySpec(_Strict):
     interval: Duration = Field(
         dt.timedelta(seconds=30), description="How often the checks run during the canary."
     )
-    checks: list[Literal["ready", "no_restarts", "smoke_test"]] = Field(
-        default_factory=lambda: list(CANARY_CHECKS),
+    checks: list[CanaryCheck] = Field(
+        default_factory=lambda: list(get_args(CanaryCheck)),
         description="ready: every canary pod stays ready; no_restarts: no container restarts; "
         "smoke_test: the canary answers the model's input example.",
     )
@@ -744,15 +736,9 @@ class NotifierSpec(_Strict):
         return _in_allowed_module(value, info, "allowed_notifier_modules")
 
 
-ALERT_EVENTS = (
-    "failure",
-    "retry",
-    "promotion",
-    "validation_warning",
-    "drift",
-    "summary",
-    "stalled",
-)
+AlertEvent = Literal[
+    "failure", "retry", "promotion", "validation_warning", "drift", "summary", "stalled"
+]
 
 
 class AlertsSpec(_Strict):
@@ -760,11 +746,7 @@ class AlertsSpec(_Strict):
 
     email: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
     smtp_conn_id: str = Field("smtp_default", description="SMTP connection used to send.")
-    on: list[
-        Literal[
-            "failure", "retry", "promotion", "validation_warning", "drift", "summary", "stalled"
-        ]
-    ] = Field(
+    on: list[AlertEvent] = Field(
         default_factory=lambda: ["failure", "promotion"],
         description="Events that send a mail: failure (a task failed for good), retry (a "
         "task will be retried), promotion (a new champion), validation_warning (accepted "
@@ -911,6 +893,13 @@ class PipelineSpec(_Strict):
     @property
     def model_name(self) -> str:
         return self.registry.model_name or self.pipeline
+
+    @property
+    def asks_for_approval(self) -> bool:
+        """Whether the DAG has approve_promotion (every promotion, or only the first model)."""
+        return self.deployment.approval == "manual" or self.evaluation.first_run == (
+            "require_approval"
+        )
 
     @property
     def experiment_name(self) -> str:

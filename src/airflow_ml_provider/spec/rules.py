@@ -214,7 +214,7 @@ def pipeline_steps(spec: PipelineSpec) -> list[str]:
     else:
         steps += ["plan_partitions", "train_partitions", "assemble_model"]
     steps.append("evaluate_model")
-    if spec.deployment.approval == "manual" or spec.evaluation.first_run == "require_approval":
+    if spec.asks_for_approval:
         steps.append("approve_promotion")
     steps += ["register_model", "deploy_model"]
     if spec.deployment.strategy == "batch":
