@@ -35,10 +35,8 @@ from airflow_ml_provider.operators.validation import ValidateDataOperator
 from airflow_ml_provider.sensors.data import NewDataSensor
 from airflow_ml_provider.spec.loader import LoadedPipeline
 from airflow_ml_provider.spec.models import PartitioningSpec
+from airflow_ml_provider.ui.card import CONFIG_ERROR_TAG, MONITOR_TAG, PIPELINE_TAG
 
-PIPELINE_TAG = "airflow-ml"
-CONFIG_ERROR_TAG = "config-error"
-MONITOR_TAG = "monitor"
 MONITOR_SUFFIX = "__monitor"
 _EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -204,7 +202,12 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
         dagrun_timeout=spec.dagrun_timeout,
         tags=list(dict.fromkeys([*spec.tags, PIPELINE_TAG])),
         default_args=_default_args(spec),
-        doc_md=pipeline_doc(loaded),
+        doc_md=pipeline_doc(
+            loaded,
+            monitor_dag_id(spec.pipeline)
+            if spec.monitoring is not None and spec.monitoring.mode == "dag"
+            else None,
+        ),
         deadline=_stalled(spec),
     ) as dag:
         snapshot = SnapshotDataOperator(

@@ -6,6 +6,8 @@ import json
 
 from airflow_ml_provider.spec.durations import format_duration
 from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.spec.metrics import METRICS
+from airflow_ml_provider.ui.card import card_comment
 
 
 def _code(value: object) -> str:
@@ -13,8 +15,34 @@ def _code(value: object) -> str:
     return f"`{text}`"
 
 
-def pipeline_doc(loaded: LoadedPipeline) -> str:
-    """Markdown shown on the DAG's page in the Airflow UI."""
+def pipeline_card(loaded: LoadedPipeline, monitor_dag_id: str | None) -> dict:
+    """What the "ML pipelines" pages show about this pipeline (see ui/card.py)."""
+    spec = loaded.spec
+    primary = spec.evaluation.primary_metric
+    info = METRICS.get(primary)
+    try:
+        yaml_text = loaded.file.read_text()
+    except OSError:
+        yaml_text = ""
+    return {
+        "pipeline": spec.pipeline,
+        "file": str(loaded.file),
+        "config_hash": loaded.config_hash,
+        "model_name": spec.model_name,
+        "experiment_name": spec.experiment_name,
+        "mlflow_conn_id": spec.registry.mlflow_conn_id,
+        "primary_metric": primary,
+        "higher_is_better": info.higher_is_better if info else True,
+        "metrics": spec.evaluation.all_metrics,
+        "partition_by": spec.data.partition_by,
+        "monitor_dag_id": monitor_dag_id,
+        "deployment": spec.deployment.strategy,
+        "yaml": yaml_text,
+    }
+
+
+def pipeline_doc(loaded: LoadedPipeline, monitor_dag_id: str | None = None) -> str:
+    """Markdown shown on the DAG's page in the Airflow UI, ending with the pipeline card."""
     spec = loaded.spec
     rows = [
         ("YAML file", loaded.file),
@@ -61,6 +89,7 @@ def pipeline_doc(loaded: LoadedPipeline) -> str:
         )
         + " → evaluate_model → register_model → deploy_model → notify\n\n"
         f"| Setting | Value |\n|---|---|\n{table}\n"
+        + card_comment(pipeline_card(loaded, monitor_dag_id))
     )
 
 

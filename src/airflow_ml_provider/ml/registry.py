@@ -117,8 +117,13 @@ def rollback(
 
 def history(client, model_name: str) -> list[dict[str, Any]]:
     """Every recorded alias move of the model, oldest first."""
+    return history_of(client.search_model_versions(f"name='{model_name}'"))
+
+
+def history_of(versions) -> list[dict[str, Any]]:
+    """The alias moves recorded on these model versions (one model's), oldest first."""
     rows = []
-    for version in client.search_model_versions(f"name='{model_name}'"):
+    for version in versions:
         for key, value in (version.tags or {}).items():
             if key.startswith(HISTORY_PREFIX):
                 rows.append((key.removeprefix(HISTORY_PREFIX), json.loads(value)))

@@ -1,0 +1,71 @@
+"""The FastAPI app the plugin mounts on Airflow's api-server at /ml-pipelines.
+
+Every route needs a logged-in Airflow user (Airflow's own JWT: the ``_token`` cookie the UI
+sets, or an ``Authorization: Bearer`` header); the list shows only the DAGs the user may
+read, and a pipeline page asks the auth manager for read access to that DAG.
+"""
+
+# No ``from __future__ import annotations``: FastAPI reads the dependency annotations.
+from typing import Annotated, Any
+
+from airflow.api_fastapi.app import get_auth_manager
+from airflow.api_fastapi.common.db.common import SessionDep
+from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from airflow_ml_provider.ui import URL_PREFIX
+from airflow_ml_provider.ui.clients import MlflowClients
+
+
+def create_app() -> FastAPI:
+    """Build the app (routes, auth dependencies); Airflow's api-server mounts it."""
+    from airflow_ml_provider.ui import render, views
+
+    app = FastAPI(title="ML pipelines", docs_url=None, redoc_url=None, openapi_url=None)
+    clients = MlflowClients()
+    dag_reader = [Depends(requires_access_dag("GET"))]
+
+    def readable(user, session) -> set[str]:
+        return get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
+
+    def one(session, dag_id: str, partitions: dict[str, Any]) -> dict[str, Any]:
+        try:
+            return views.pipeline_view(session, clients, dag_id, partitions)
+        except views.PipelineNotFound:
+            raise HTTPException(404, f"no YAML pipeline with DAG id {dag_id!r}") from None
+
+    def partition_query(
+        sort: str | None = None,
+        desc: Annotated[str | None, Query()] = None,
+        q: str | None = None,
+        status: str | None = None,
+    ) -> dict[str, Any]:
+        return {"sort": sort, "desc": desc in ("1", "true"), "q": q, "status": status}
+
+    partition_dep = Annotated[dict[str, Any], Depends(partition_query)]
+
+    def bases(request: Request) -> dict[str, str]:
+        base = request.scope.get("root_path", "").rstrip("/") or URL_PREFIX
+        return {"base": base, "airflow": base.removesuffix(URL_PREFIX)}
+
+    @app.get("/", response_class=HTMLResponse)
+    def pipelines_page(request: Request, session: SessionDep, user: GetUserDep) -> str:
+        rows = views.pipelines_view(session, clients, readable(user, session))
+        return render.pipelines_html(rows, **bases(request))
+
+    @app.get("/api/pipelines")
+    def pipelines_data(session: SessionDep, user: GetUserDep) -> list[dict[str, Any]]:
+        return views.pipelines_view(session, clients, readable(user, session))
+
+    @app.get("/pipelines/{dag_id}", response_class=HTMLResponse, dependencies=dag_reader)
+    def pipeline_page(
+        request: Request, dag_id: str, session: SessionDep, partitions: partition_dep
+    ) -> str:
+        return render.pipeline_html(one(session, dag_id, partitions), **bases(request))
+
+    @app.get("/api/pipelines/{dag_id}", dependencies=dag_reader)
+    def pipeline_data(dag_id: str, session: SessionDep, partitions: partition_dep) -> dict:
+        return one(session, dag_id, partitions)
+
+    return app
