@@ -1,0 +1,313 @@
+"""The "ML pipelines" pages on a real Airflow 3 api-server, in a real browser.
+
+Pipelines run through dag.test() (real Airflow on SQLite, real MLflow store, real Great
+Expectations and scikit-learn); then `airflow api-server` starts on a free localhost port
+on the same metadata DB, with this repo's plugin loaded from its ``airflow.plugins`` entry
+point and Airflow's SimpleAuthManager; headless Chromium (Debian's ``chromium``, driven by
+Playwright) opens the pages with a token from Airflow's own ``/auth/token``. Screenshots go
+to ``test-artifacts/ui/``. Nothing is stood in for.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from test_partitioned_pipeline import write_partitioned
+from test_pipeline import run, write_pipeline
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
+USER, PASSWORD = "viewer", "viewer-password"
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory, airflow_db):
+    """A pipeline with two versions (v2 rejected by the gate), a partitioned pipeline and a
+    broken YAML file, all in the metadata DB and the MLflow store."""
+    from airflow_ml_provider.factory.loader import load_dags
+    from airflow_ml_provider.local_run import register_for_test
+
+    folder = tmp_path_factory.mktemp("ui")
+    churn = write_pipeline(folder, "ui_churn")
+    first = run(churn)
+    write_pipeline(folder, "ui_churn", params="{n_estimators: 5, max_depth: 1, random_state: 3}")
+    second = run(churn)
+    stores = run(write_partitioned(folder, "ui_stores"))
+    broken = tmp_path_factory.mktemp("ui_broken")
+    (broken / "ui_broken.yaml").write_text("pipeline: ui_broken\ndata:\n  target: [\n")
+    for dag in load_dags(broken).values():
+        register_for_test(dag)
+    return {"churn": (first, second), "stores": stores}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
+    request = urllib.request.Request(url)
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except urllib.error.URLError:  # not listening yet
+        return 0, b""
+
+
+@pytest.fixture(scope="module")
+def server(seeded, airflow_home, tmp_path_factory):
+    """`airflow api-server` on a free port; stopped by its process id at the end."""
+    passwords = tmp_path_factory.mktemp("auth") / "passwords.json"
+    passwords.write_text(json.dumps({USER: PASSWORD}))
+    port = _free_port()
+    env = {
+        **os.environ,
+        "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:viewer",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__API_AUTH__JWT_SECRET": "ui-test-secret-" + "x" * 32,
+    }
+    log = (airflow_home / f"api-server-{port}.log").open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while _get(f"{base}/api/v2/monitor/health")[0] != 200:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "api-server did not start:\n" + Path(log.name).read_text()[-3000:]
+                )
+            time.sleep(1)
+        yield base
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=30)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def token(server) -> str:
+    request = urllib.request.Request(
+        f"{server}/auth/token",
+        data=json.dumps({"username": USER, "password": PASSWORD}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return json.loads(response.read())["access_token"]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    assert Path(CHROMIUM).exists(), "Debian's chromium is missing: `make test` installs it"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser, server, token):
+    """A logged-in page: Airflow's JWT in the ``_token`` cookie, as Airflow's UI sets it."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_cookies([{"name": "_token", "value": token, "url": server}])
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def _shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+def _mlflow():
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    return MlflowHook().get_conn()
+
+
+def test_each_pipeline_row_shows_the_champion_and_metric_mlflow_holds(page, server):
+    client = _mlflow()
+    champion = client.get_model_version_by_alias("ui_churn_model", "champion")
+    roc_auc = client.get_run(champion.run_id).data.metrics["roc_auc"]
+
+    page.goto(f"{server}/ml-pipelines/")
+    _shot(page, "pipelines")
+    row = page.locator('tr[data-dag-id="ui_churn"]')
+    assert row.locator("td.champion").inner_text() == f"v{champion.version}"
+    assert row.locator("td.metric").inner_text() == f"roc_auc {roc_auc:.4f}"
+    assert row.locator("td.validation").inner_text() == "passed"
+    assert row.locator("td.last-run").inner_text().startswith("success")
+    stores = page.locator('tr[data-dag-id="ui_stores"]')
+    assert "per store" in stores.inner_text()
+    assert stores.locator("td.champion").inner_text() == "v1"
+    broken = page.locator('tr[data-dag-id^="config_error__"]')
+    assert "invalid YAML file" in broken.inner_text()
+    assert "ui_broken.yaml:4:1: invalid YAML" in broken.inner_text()
+
+
+def test_pipeline_page_shows_the_gate_decision_and_the_metric_chart(page, server, seeded):
+    decision = seeded["churn"][1]["decision"]
+    page.goto(f"{server}/ml-pipelines/")
+    page.click('tr[data-dag-id="ui_churn"] a.pipeline')
+    page.wait_for_selector("#gate")
+    _shot(page, "pipeline")
+    rules = page.locator("#gate tbody tr")
+    assert rules.count() == len(decision["rules"])
+    for i, rule in enumerate(decision["rules"]):
+        cells = rules.nth(i).locator("td").all_inner_texts()
+        assert cells[:2] == [rule["rule"], rule["metric"]]
+        assert cells[2] == f"{rule['value']:.4f}"
+        assert cells[4] == ("pass" if rule["passed"] else "FAIL")
+    assert page.locator("#decision").inner_text().startswith("Not promoted")
+    points = page.locator("#chart svg circle")
+    assert points.count() == 2
+    champion = page.locator("#chart svg circle.champion")
+    assert champion.get_attribute("data-version") == "1"
+    history = page.locator("#history tbody tr").all_inner_texts()
+    assert any("champion" in line and "v1" in line for line in history)
+    assert "pipeline: ui_churn" in page.locator("#yaml").inner_text()
+
+
+def test_partition_table_sorts_and_filters(page, server):
+    import csv
+
+    client = _mlflow()
+    champion = client.get_model_version_by_alias("ui_stores_model", "champion")
+    with open(client.download_artifacts(champion.run_id, "partitions/metrics.csv")) as f:
+        logged = list(csv.DictReader(f))
+    trained = [r for r in logged if r["status"] == "trained"]
+    lowest = min(trained, key=lambda r: float(r["accuracy"]))
+    highest = max(trained, key=lambda r: float(r["accuracy"]))
+
+    page.goto(f"{server}/ml-pipelines/pipelines/ui_stores")
+    assert page.locator("#partitions tbody tr").count() == len(logged)
+    page.click('#partitions th[data-column="accuracy"] a')
+    page.wait_for_selector('#partitions th[data-column="accuracy"][aria-sort="ascending"]')
+    assert (
+        page.locator("#partitions tbody tr").first.locator("td").first.inner_text()
+        == (lowest["partition"])
+    )
+    page.click('#partitions th[data-column="accuracy"] a')
+    page.wait_for_selector('#partitions th[data-column="accuracy"][aria-sort="descending"]')
+    accuracy = [
+        float(text)
+        for text in page.locator("#partitions tbody tr td:nth-child(7)").all_inner_texts()
+        if text
+    ]
+    assert accuracy == sorted(accuracy, reverse=True)
+    assert float(highest["accuracy"]) == pytest.approx(accuracy[0], abs=1e-4)
+    _shot(page, "partitions")
+
+    page.select_option('select[name="status"]', "skipped")
+    page.click('form.filter button[type="submit"]')
+    page.wait_for_url("**status=skipped**")
+    skipped = page.locator("#partitions tbody tr td:first-child").all_inner_texts()
+    assert sorted(skipped) == sorted(r["partition"] for r in logged if r["status"] == "skipped")
+    page.fill('input[name="q"]', "s0")
+    page.select_option('select[name="status"]', "")
+    page.click('form.filter button[type="submit"]')
+    page.wait_for_url("**q=s0**")
+    keys = page.locator("#partitions tbody tr td:first-child").all_inner_texts()
+    assert keys and all("s0" in key for key in keys)
+    assert len(keys) == sum("s0" in r["partition"] for r in logged)
+
+
+def test_a_champion_moved_in_mlflow_shows_at_once(page, server):
+    """No cache between MLflow and the page: moving the alias is visible on the next load."""
+    from airflow_ml_provider.ml.registry import CHAMPION, holder, move_alias
+
+    client = _mlflow()
+    before = holder(client, "ui_churn_model", CHAMPION)
+    move_alias(client, "ui_churn_model", CHAMPION, 2, actor="test", reason="ui freshness")
+    try:
+        page.goto(f"{server}/ml-pipelines/")
+        assert page.locator('tr[data-dag-id="ui_churn"] td.champion').inner_text() == "v2"
+    finally:
+        move_alias(client, "ui_churn_model", CHAMPION, before, actor="test", reason="restore")
+
+
+def test_pages_and_data_refuse_requests_without_a_valid_login(server, token):
+    paths = [
+        "/ml-pipelines/",
+        "/ml-pipelines/api/pipelines",
+        "/ml-pipelines/pipelines/ui_churn",
+        "/ml-pipelines/api/pipelines/ui_churn",
+    ]
+    for path in paths:
+        assert _get(server + path)[0] == 401, path
+        assert _get(server + path, token="not-a-jwt")[0] in (401, 403), path
+        assert _get(server + path, token=token)[0] == 200, path
+    status, body = _get(server + "/ml-pipelines/api/pipelines", token=token)
+    assert {row["dag_id"] for row in json.loads(body)} >= {"ui_churn", "ui_stores"}
+    assert _get(server + "/ml-pipelines/api/pipelines/not_a_pipeline", token=token)[0] == 404
+
+
+def test_extra_links_resolve_to_the_mlflow_run_version_and_data_docs(server, token, seeded):
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    result = seeded["churn"][1]
+    run_id = result["run_id"]
+    hook = MlflowHook()
+    training = hook.get_conn().get_run(result["mlflow_run_id"])
+
+    def links(task_id: str) -> dict[str, str]:
+        url = f"{server}/api/v2/dags/ui_churn/dagRuns/{run_id}/taskInstances/{task_id}/links"
+        status, body = _get(url, token=token)
+        assert status == 200, body
+        return json.loads(body)["extra_links"]
+
+    assert links("train_model") == {
+        "MLflow run": hook.run_url(training.info.experiment_id, training.info.run_id)
+    }
+    assert links("register_model") == {
+        "Model version": hook.model_version_url("ui_churn_model", result["model"]["version"])
+    }
+    docs = links("validate_data")["Data Docs"]
+    assert docs.startswith("file://") and docs.endswith("index.html")
+    assert Path(docs.removeprefix("file://")).is_file()
+
+
+def test_plugin_adds_the_page_to_airflow_navigation(server, token, page):
+    status, body = _get(f"{server}/api/v2/plugins", token=token)
+    plugin = next(p for p in json.loads(body)["plugins"] if p["name"] == "airflow_ml_pipelines")
+    assert plugin["fastapi_apps"][0]["url_prefix"] == "/ml-pipelines"
+    views = {view["destination"]: view for view in plugin["external_views"]}
+    assert views["nav"]["href"] == "/ml-pipelines/" and views["nav"]["name"] == "ML pipelines"
+    assert views["dag"]["href"] == "/ml-pipelines/pipelines/{DAG_ID}"
+    # Inside Airflow's own UI the page is embedded under /plugin/<url_route>.
+    page.goto(f"{server}/plugin/ml-pipelines")
+    frame = page.frame_locator("iframe")
+    frame.locator('tr[data-dag-id="ui_churn"]').wait_for(timeout=60_000)
+    _shot(page, "airflow-nav")
