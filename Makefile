@@ -6,6 +6,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 UV := $(PYTHON) -m uv
 STAMP := $(VENV)/.installed
+# The UI tests drive Debian's Chromium (headless) through Playwright.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 export UV_PYTHON_DOWNLOADS := never
 # Test progress reaches the CI log as it happens (a stalled test is visible).
@@ -22,7 +25,7 @@ unexport PYTHONDONTWRITEBYTECODE
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/ruff format --check src tests dags benchmarks
 	$(BIN)/pytest -q
@@ -37,6 +40,10 @@ $(STAMP): uv.lock pyproject.toml
 	$(UV) sync --frozen --extra dev --python $(PYTHON)
 	$(BIN)/python -m compileall -q -j 0 $(VENV) >/dev/null || true
 	touch $(STAMP)
+
+$(CHROMIUM):
+	$(SUDO) apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
 clean:
 	rm -rf $(VENV) .airflow-ml demo
