@@ -106,7 +106,8 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
     from airflow_ml_provider.factory.loader import load_dags
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.local_run import register_for_test
-    from airflow_ml_provider.ml.registry import promote
+    from airflow_ml_provider.ml.registry import PIPELINE_MODEL_TAG, promote
+    from airflow_ml_provider.ui.card import read_card
 
     with create_session() as session:
         validation = XComModel.deserialize_value(
@@ -154,15 +155,16 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
                     run_id=run.run_id,
                     session=session,
                 )
-        model = f"{dag.dag_id}_model"
-        experiment = client.create_experiment(dag.dag_id)
+        card = read_card(dag.doc_md)
+        model = card["model_name"]
+        experiment = client.create_experiment(card["experiment_name"])
         for version in (1, 2, 3):
             mlflow_run = client.create_run(experiment)
             for metric in ("roc_auc", "f1", "accuracy"):
                 client.log_metric(mlflow_run.info.run_id, metric, 0.9 + rng.random() / 20)
             client.set_terminated(mlflow_run.info.run_id)
-            if version == 1:
-                client.create_registered_model(model)
+            if version == 1:  # tagged as register_model tags it
+                client.create_registered_model(model, tags={PIPELINE_MODEL_TAG: dag.dag_id})
             client.create_model_version(model, source, run_id=mlflow_run.info.run_id)
             promote(client, model, version, actor="benchmark", reason="seeded")
 

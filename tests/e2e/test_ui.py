@@ -272,6 +272,8 @@ def test_pages_and_data_refuse_requests_without_a_valid_login(server, token):
     status, body = _get(server + "/ml-pipelines/api/pipelines", token=token)
     assert {row["dag_id"] for row in json.loads(body)} >= {"ui_churn", "ui_stores"}
     assert _get(server + "/ml-pipelines/api/pipelines/not_a_pipeline", token=token)[0] == 404
+    status, body = _get(server + "/ml-pipelines/pipelines/not_a_pipeline", token=token)
+    assert status == 404 and b"was not built from a pipeline YAML file" in body
 
 
 def test_extra_links_resolve_to_the_mlflow_run_version_and_data_docs(server, token, seeded):

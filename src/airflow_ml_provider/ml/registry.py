@@ -16,6 +16,9 @@ from typing import Any
 
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 HISTORY_PREFIX = "airflow_ml.alias_history."
+# Registered-model tag: the DAG whose runs register this model (lets the UI find every
+# pipeline model with one search).
+PIPELINE_MODEL_TAG = "airflow_ml.dag_id"
 
 
 class RegistryError(ValueError):

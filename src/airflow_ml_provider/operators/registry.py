@@ -7,7 +7,12 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.registry import CHALLENGER, move_alias, promote
+from airflow_ml_provider.ml.registry import (
+    CHALLENGER,
+    PIPELINE_MODEL_TAG,
+    move_alias,
+    promote,
+)
 from airflow_ml_provider.operators.links import ModelVersionLink
 
 
@@ -93,6 +98,7 @@ class RegisterModelOperator(BaseOperator):
             if key in run_tags:
                 tags[key] = run_tags[key]
         version, created = find_or_create_version(client, self.model_name, self.training, tags)
+        client.set_registered_model_tag(self.model_name, PIPELINE_MODEL_TAG, context["dag"].dag_id)
         number = str(version.version)
         self.log.info(
             "%s version %s of %s", "registered" if created else "found", number, self.model_name

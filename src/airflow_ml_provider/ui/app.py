@@ -29,12 +29,6 @@ def create_app() -> FastAPI:
     def readable(user, session) -> set[str]:
         return get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
 
-    def one(session, dag_id: str, partitions: dict[str, Any]) -> dict[str, Any]:
-        try:
-            return views.pipeline_view(session, clients, dag_id, partitions)
-        except views.PipelineNotFound:
-            raise HTTPException(404, f"no YAML pipeline with DAG id {dag_id!r}") from None
-
     def partition_query(
         sort: str | None = None,
         desc: Annotated[str | None, Query()] = None,
@@ -61,11 +55,18 @@ def create_app() -> FastAPI:
     @app.get("/pipelines/{dag_id}", response_class=HTMLResponse, dependencies=dag_reader)
     def pipeline_page(
         request: Request, dag_id: str, session: SessionDep, partitions: partition_dep
-    ) -> str:
-        return render.pipeline_html(one(session, dag_id, partitions), **bases(request))
+    ) -> HTMLResponse:
+        try:
+            view = views.pipeline_view(session, clients, dag_id, partitions)
+        except views.PipelineNotFound:
+            return HTMLResponse(render.missing_html(dag_id, **bases(request)), status_code=404)
+        return HTMLResponse(render.pipeline_html(view, **bases(request)))
 
     @app.get("/api/pipelines/{dag_id}", dependencies=dag_reader)
     def pipeline_data(dag_id: str, session: SessionDep, partitions: partition_dep) -> dict:
-        return one(session, dag_id, partitions)
+        try:
+            return views.pipeline_view(session, clients, dag_id, partitions)
+        except views.PipelineNotFound:
+            raise HTTPException(404, f"{dag_id!r} is not a YAML pipeline") from None
 
     return app

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_ml_provider.ml.registry import CHAMPION, history_of
+from airflow_ml_provider.ml.registry import CHAMPION, PIPELINE_MODEL_TAG, history_of
 
 MAX_VERSIONS = 200
+FEW_MODELS = 3  # up to this many, each model is read directly instead of searched for
 
 _experiment_ids: dict[tuple[str, str], str | None] = {}
 
@@ -64,12 +65,12 @@ def model_states(
         return {}
     names = ", ".join(_quoted(name) for name in models)
     states = {name: ModelState(name) for name in models}
-    aliases = _aliases(client, list(models))
     found: dict[str, list[Any]] = {name: [] for name in models}
     for mv in client.search_model_versions(f"name IN ({names})", max_results=10_000):
-        if mv.name not in states:
-            continue
-        found[mv.name].append(mv)
+        if mv.name in found:
+            found[mv.name].append(mv)
+    aliases = _aliases(client, [name for name, versions in found.items() if versions])
+    for mv in (mv for versions in found.values() for mv in versions):
         states[mv.name].versions.append(
             VersionInfo(
                 version=int(mv.version),
@@ -94,24 +95,33 @@ def model_states(
 
 
 def _aliases(client, names: list[str]) -> dict[str, dict[int, list[str]]]:
-    """{model: {version: [aliases]}}. Searching versions does not return their aliases, so
-    each registered model is read (in parallel: a remote tracking server answers each)."""
-    from concurrent.futures import ThreadPoolExecutor
-
+    """{model: {version: [aliases]}}. Searching versions does not return their aliases; one
+    search finds every model our register_model tagged, the rest are read one by one."""
     from mlflow.exceptions import MlflowException
 
-    def of(name: str) -> dict[int, list[str]]:
+    wanted = set(names)
+    found: dict[str, dict[str, Any]] = {}
+    token = None
+    while len(wanted) > FEW_MODELS:
+        page = client.search_registered_models(
+            filter_string=f"tags.`{PIPELINE_MODEL_TAG}` LIKE '%'",
+            max_results=1000,
+            page_token=token,
+        )
+        found.update((m.name, m.aliases or {}) for m in page if m.name in wanted)
+        token = page.token
+        if not token:
+            break
+    for name in wanted - set(found):
         try:
-            model = client.get_registered_model(name)
+            found[name] = client.get_registered_model(name).aliases or {}
         except MlflowException:
-            return {}
-        by_version: dict[int, list[str]] = {}
-        for alias, version in (model.aliases or {}).items():
-            by_version.setdefault(int(version), []).append(alias)
-        return by_version
-
-    with ThreadPoolExecutor(max_workers=min(8, len(names))) as pool:
-        return dict(zip(names, pool.map(of, names), strict=True))
+            found[name] = {}
+    by_version: dict[str, dict[int, list[str]]] = {name: {} for name in names}
+    for name, model_aliases in found.items():
+        for alias, version in model_aliases.items():
+            by_version[name].setdefault(int(version), []).append(alias)
+    return by_version
 
 
 def partition_rows(client, run_id: str) -> list[dict[str, Any]]:

@@ -35,3 +35,8 @@ def pipeline_html(view: dict[str, Any], *, base: str, airflow: str) -> str:
         .get_template("pipeline.html")
         .render(p=view, chart=chart, base=base, airflow=airflow)
     )
+
+
+def missing_html(dag_id: str, *, base: str, airflow: str) -> str:
+    """The page for a DAG that is not a YAML pipeline (the DAG tab shows on every DAG)."""
+    return _environment().get_template("missing.html").render(dag_id=dag_id, base=base)
