@@ -161,6 +161,8 @@ def test_each_pipeline_row_shows_the_champion_and_metric_mlflow_holds(page, serv
     client = _mlflow()
     champion = client.get_model_version_by_alias("ui_churn_model", "champion")
     roc_auc = client.get_run(champion.run_id).data.metrics["roc_auc"]
+    # register_model tagged the registered model: the list finds pipeline models by it.
+    assert client.get_registered_model("ui_churn_model").tags["airflow_ml.dag_id"] == "ui_churn"
 
     page.goto(f"{server}/ml-pipelines/")
     _shot(page, "pipelines")
