@@ -267,10 +267,13 @@ def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -
 
     import_all_models()
     configure_mappers()
-    # Plain SQL while waiting: it never makes SQLAlchemy (re)configure mappers.
+    # Plain SQL while waiting: it never makes SQLAlchemy (re)configure mappers. Answer only a
+    # parked task: the request row exists a moment before the task parks, and Airflow records
+    # an answer given in that moment without resuming the task, which then waits for ever.
     waiting = text(
         "SELECT ti.run_id FROM task_instance ti JOIN hitl_detail h ON h.ti_id = ti.id "
-        "WHERE ti.dag_id = :dag_id AND ti.task_id = :task_id AND h.responded_at IS NULL"
+        "WHERE ti.dag_id = :dag_id AND ti.task_id = :task_id AND h.responded_at IS NULL "
+        "AND ti.state = 'awaiting_input'"
     )
 
     def answer_if_asked() -> bool:
