@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -96,31 +97,26 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
     """``count`` more pipelines whose Airflow and MLflow state has the real run's shape."""
     import random
 
-    from airflow.models.serialized_dag import SerializedDagModel
     from airflow.models.xcom import XComModel
-    from airflow.utils import timezone
     from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
 
     from airflow_ml_provider.factory.loader import load_dags
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.local_run import create_run, register_for_test
     from airflow_ml_provider.ml.registry import PIPELINE_MODEL_TAG, promote
     from airflow_ml_provider.ui.card import read_card
 
     with create_session() as session:
-        validation = XComModel.deserialize_value(
-            session.scalars(
-                XComModel.get_many(
-                    run_id=real["run_id"],
-                    dag_ids=real["dag_id"],
-                    task_ids="validate_data",
-                    key="validation",
-                )
-            ).one()
+        validation, decision = (
+            XComModel.deserialize_value(
+                session.scalars(
+                    XComModel.get_many(
+                        run_id=real["run_id"], dag_ids=real["dag_id"], task_ids=task, key=key
+                    )
+                ).one()
+            )
+            for task, key in (("validate_data", "validation"), ("evaluate_model", "return_value"))
         )
-    decision = real["decision"]
     copies = folder / "copies"
     copies.mkdir()
     for i in range(count):
@@ -130,19 +126,8 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
     rng = random.Random(0)
     for dag in load_dags(copies).values():
         register_for_test(dag)
-        serialized = SerializedDagModel.get_dag(dag.dag_id)
-        now = timezone.utcnow()
         with create_session() as session:
-            run = serialized.create_dagrun(
-                run_id=f"manual__{now.isoformat()}",
-                logical_date=now,
-                data_interval=(now, now),
-                run_after=now,
-                run_type=DagRunType.MANUAL,
-                triggered_by=DagRunTriggeredByType.TEST,
-                state=DagRunState.SUCCESS,
-                session=session,
-            )
+            run = create_run(dag.dag_id, session, state="success")
             for task_id, key, value in (
                 ("validate_data", "validation", validation),
                 ("evaluate_model", "return_value", decision),
@@ -182,7 +167,7 @@ def timed(call, repeat: int) -> dict:
     return {
         "cold_ms": round(cold * 1000, 1),
         "median_ms": round(statistics.median(samples) * 1000, 1),
-        "p95_ms": round(samples[max(0, int(len(samples) * 0.95) - 1)] * 1000, 1),
+        "p95_ms": round(samples[math.ceil(len(samples) * 0.95) - 1] * 1000, 1),
     }
 
 

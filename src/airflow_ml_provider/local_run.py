@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +81,36 @@ def register_for_test(dag) -> None:
     bag = DagBag(dag_folder="/dev/null", collect_dags=False)
     bag.bag_dag(dag)
     sync_bag_to_db(bag, "dags-folder", None)
+
+
+def create_run(
+    dag_id: str,
+    session,
+    *,
+    state: str = "running",
+    when: datetime | None = None,
+    scheduled: bool = False,
+    run_id: str | None = None,
+):
+    """A run of a serialized DAG, created as the scheduler (``scheduled``) or a manual trigger
+    would create it, with its task instances — for tests and benchmarks that need Airflow
+    state without running the tasks."""
+    from airflow.models.serialized_dag import SerializedDagModel
+    from airflow.utils import timezone
+    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+
+    when = when or timezone.utcnow()
+    run_type = DagRunType.SCHEDULED if scheduled else DagRunType.MANUAL
+    return SerializedDagModel.get_dag(dag_id, session=session).create_dagrun(
+        run_id=run_id or f"{run_type.value}__{when.isoformat()}",
+        logical_date=when,
+        data_interval=(when, when),
+        run_after=when,
+        run_type=run_type,
+        triggered_by=DagRunTriggeredByType.TIMETABLE if scheduled else DagRunTriggeredByType.TEST,
+        state=state,
+        session=session,
+    )
 
 
 def run_dag(dag) -> Any:

@@ -129,14 +129,11 @@ def test_a_run_that_overruns_its_deadline_sends_the_stalled_mail(tmp_path, airfl
     import importlib
 
     from airflow.models.deadline import Deadline
-    from airflow.models.serialized_dag import SerializedDagModel
     from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
     from sqlalchemy import select
 
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.local_run import create_run, register_for_test
     from airflow_ml_provider.spec.loader import load_pipeline
 
     path = alerting_pipeline(tmp_path, "alert_late", "retries: 0\n", "[failure, stalled]")
@@ -145,17 +142,7 @@ def test_a_run_that_overruns_its_deadline_sends_the_stalled_mail(tmp_path, airfl
 
     logical = dt.datetime.now(dt.UTC) - dt.timedelta(hours=4)
     with create_session() as session:
-        dag = SerializedDagModel.get_dag("alert_late", session=session)
-        dag.create_dagrun(
-            run_id="scheduled__late",
-            logical_date=logical,
-            data_interval=(logical, logical),
-            run_after=logical,
-            run_type=DagRunType.SCHEDULED,
-            triggered_by=DagRunTriggeredByType.TIMETABLE,
-            state=DagRunState.RUNNING,
-            session=session,
-        )
+        create_run("alert_late", session, when=logical, scheduled=True, run_id="scheduled__late")
     with create_session() as session:
         (deadline,) = session.scalars(
             select(Deadline).where(Deadline.deadline_time < dt.datetime.now(dt.UTC))

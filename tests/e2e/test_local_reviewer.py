@@ -16,34 +16,25 @@ from test_validation_pipeline import edit
 
 def test_the_reviewer_waits_until_the_request_is_parked(tmp_path, airflow_db):
     from airflow.models.hitl import HITLDetail
-    from airflow.models.serialized_dag import SerializedDagModel
     from airflow.models.taskinstance import TaskInstance
-    from airflow.utils import timezone
     from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState, TaskInstanceState
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
+    from airflow.utils.state import TaskInstanceState
     from sqlalchemy import select
 
     from airflow_ml_provider.factory.loader import load_dags
-    from airflow_ml_provider.local_run import APPROVAL_TASK, answer_approval, register_for_test
+    from airflow_ml_provider.local_run import (
+        APPROVAL_TASK,
+        answer_approval,
+        create_run,
+        register_for_test,
+    )
 
     path = write_pipeline(tmp_path, "e2e_parked_reviewer")
     edit(path, "  strategy: alias\n", "  strategy: alias\n  approval: manual\n")
     dag = load_dags(tmp_path)["e2e_parked_reviewer"]
     register_for_test(dag)
-    now = timezone.utcnow()
     with create_session() as session:
-        run = SerializedDagModel.get_dag(dag.dag_id).create_dagrun(
-            run_id=f"manual__{now.isoformat()}",
-            logical_date=now,
-            data_interval=(now, now),
-            run_after=now,
-            run_type=DagRunType.MANUAL,
-            triggered_by=DagRunTriggeredByType.TEST,
-            state=DagRunState.RUNNING,
-            session=session,
-        )
-        run_id = run.run_id
+        run_id = create_run(dag.dag_id, session).run_id
         ti = session.scalars(
             select(TaskInstance).where(
                 TaskInstance.dag_id == dag.dag_id,
