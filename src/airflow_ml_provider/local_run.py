@@ -80,7 +80,18 @@ def register_for_test(dag) -> None:
     DagBundlesManager().sync_bundles_to_db()
     bag = DagBag(dag_folder="/dev/null", collect_dags=False)
     bag.bag_dag(dag)
-    sync_bag_to_db(bag, "dags-folder", None)
+    # The DAG processor writes a DAG at most every 30 s; a local run writes the DAG it is
+    # about to run (its docs and pipeline card included) however recent the last write.
+    key = "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL"
+    before = os.environ.get(key)
+    os.environ[key] = "0"
+    try:
+        sync_bag_to_db(bag, "dags-folder", None)
+    finally:
+        if before is None:
+            os.environ.pop(key)
+        else:
+            os.environ[key] = before
 
 
 def create_run(

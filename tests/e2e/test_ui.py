@@ -32,8 +32,9 @@ USER, PASSWORD = "viewer", "viewer-password"
 
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory, airflow_db):
-    """A pipeline with two versions (v2 rejected by the gate), a partitioned pipeline and a
-    broken YAML file, all in the metadata DB and the MLflow store."""
+    """A pipeline with two versions (v2 rejected by the gate), a partitioned pipeline with
+    two versions (v2 rejected: partitions regressed) and a broken YAML file, all in the
+    metadata DB and the MLflow store."""
     from airflow_ml_provider.factory.loader import load_dags
     from airflow_ml_provider.local_run import register_for_test
 
@@ -42,12 +43,16 @@ def seeded(tmp_path_factory, airflow_db):
     first = run(churn)
     write_pipeline(folder, "ui_churn", params="{n_estimators: 5, max_depth: 1, random_state: 3}")
     second = run(churn)
-    stores = run(write_partitioned(folder, "ui_stores"))
+    stores_file = write_partitioned(folder, "ui_stores")
+    stores = run(stores_file)
+    # Heavily regularised per-store models: v2 regresses on most stores and is rejected.
+    write_partitioned(folder, "ui_stores", params="{C: 0.0005}")
+    stores_worse = run(stores_file)
     broken = tmp_path_factory.mktemp("ui_broken")
     (broken / "ui_broken.yaml").write_text("pipeline: ui_broken\ndata:\n  target: [\n")
     for dag in load_dags(broken).values():
         register_for_test(dag)
-    return {"churn": (first, second), "stores": stores}
+    return {"churn": (first, second), "stores": (stores, stores_worse)}
 
 
 def _free_port() -> int:
@@ -199,7 +204,10 @@ def test_pipeline_page_shows_the_gate_decision_and_the_metric_chart(page, server
     assert champion.get_attribute("data-version") == "1"
     history = page.locator("#history tbody tr").all_inner_texts()
     assert any("champion" in line and "v1" in line for line in history)
-    assert "pipeline: ui_churn" in page.locator("#yaml").inner_text()
+    config = page.locator("#yaml").inner_text()
+    # The YAML of the latest run (v2's parameters), not the first one's.
+    assert "pipeline: ui_churn" in config
+    assert "{n_estimators: 5, max_depth: 1, random_state: 3}" in config
 
 
 def test_partition_table_sorts_and_filters(page, server):
@@ -214,6 +222,7 @@ def test_partition_table_sorts_and_filters(page, server):
     highest = max(trained, key=lambda r: float(r["accuracy"]))
 
     page.goto(f"{server}/ml-pipelines/pipelines/ui_stores")
+    assert page.locator("#partitions").get_attribute("data-table") == "metrics"
     assert page.locator("#partitions tbody tr").count() == len(logged)
     page.click('#partitions th[data-column="accuracy"] a')
     page.wait_for_selector('#partitions th[data-column="accuracy"][aria-sort="ascending"]')
@@ -244,6 +253,39 @@ def test_partition_table_sorts_and_filters(page, server):
     keys = page.locator("#partitions tbody tr td:first-child").all_inner_texts()
     assert keys and all("s0" in key for key in keys)
     assert len(keys) == sum("s0" in r["partition"] for r in logged)
+
+
+def test_the_latest_gate_per_partition_shows_which_partitions_regressed(page, server, seeded):
+    import csv
+
+    decision = seeded["stores"][1]["decision"]
+    (rule,) = [r for r in decision["rules"] if r["rule"] == "partitions_regressed"]
+    assert rule["passed"] is False
+    client = _mlflow()
+    latest = client.get_model_version("ui_stores_model", 2)
+    with open(client.download_artifacts(latest.run_id, "gate/partitions.csv")) as f:
+        compared = list(csv.DictReader(f))
+    regressed = sorted(r["partition"] for r in compared if r["regressed"] == "True")
+    assert regressed
+
+    page.goto(f"{server}/ml-pipelines/pipelines/ui_stores")
+    page.click("#partition-tabs a:text('Latest gate, per partition')")
+    page.wait_for_url("**table=gate**")
+    assert page.locator("#partitions").get_attribute("data-table") == "gate"
+    assert "Latest gate: v2 against champion v1" in page.locator("#partition-tabs").inner_text()
+    assert page.locator("#partitions tbody tr").count() == len(compared)
+    page.select_option('select[name="status"]', "regressed")
+    page.click('form.filter button[type="submit"]')
+    page.wait_for_url("**status=regressed**")
+    shown = page.locator("#partitions tbody tr td:first-child").all_inner_texts()
+    assert sorted(shown) == regressed
+    page.click('#partitions th[data-column="delta"] a')
+    page.wait_for_selector('#partitions th[data-column="delta"][aria-sort="ascending"]')
+    deltas = [
+        float(t) for t in page.locator("#partitions tbody tr td:nth-child(6)").all_inner_texts()
+    ]
+    assert deltas == sorted(deltas) and all(d < 0 for d in deltas)
+    _shot(page, "partitions-gate")
 
 
 def test_a_champion_moved_in_mlflow_shows_at_once(page, server):

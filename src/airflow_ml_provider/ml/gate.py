@@ -12,6 +12,9 @@ FIRST_RUN_REASON = (
     "first model: promotion needs a person's approval (evaluation.first_run: require_approval)"
 )
 
+# The per-partition comparison evaluate_model logs on the challenger's run.
+PARTITION_TABLE = "gate/partitions.csv"
+
 
 @dataclass(frozen=True)
 class RuleResult:

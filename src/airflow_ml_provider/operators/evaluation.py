@@ -8,10 +8,10 @@ from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
+from airflow_ml_provider.ml.gate import PARTITION_TABLE
 from airflow_ml_provider.ml.registry import CHAMPION, PREVIOUS, holder
 
 PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "min_rows": 30}
-PARTITION_TABLE = "gate/partitions.csv"
 SLICE_TABLE = "gate/slices.csv"
 IMPORTANCE_TABLE = "gate/permutation_importance.csv"
 SHAP_TABLE = "gate/shap_importance.csv"

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
-from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse
 
 from airflow_ml_provider.ui import URL_PREFIX
@@ -30,12 +30,19 @@ def create_app() -> FastAPI:
         return get_auth_manager().get_authorized_dag_ids(user=user, method="GET", session=session)
 
     def partition_query(
+        table: str | None = None,
         sort: str | None = None,
-        desc: Annotated[str | None, Query()] = None,
+        desc: str | None = None,
         q: str | None = None,
         status: str | None = None,
     ) -> dict[str, Any]:
-        return {"sort": sort, "desc": desc in ("1", "true"), "q": q, "status": status}
+        return {
+            "table": table,
+            "sort": sort,
+            "desc": desc in ("1", "true"),
+            "q": q,
+            "status": status,
+        }
 
     partition_dep = Annotated[dict[str, Any], Depends(partition_query)]
 

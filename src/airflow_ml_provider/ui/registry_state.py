@@ -124,17 +124,16 @@ def _aliases(client, names: list[str]) -> dict[str, dict[int, list[str]]]:
     return by_version
 
 
-def partition_rows(client, run_id: str) -> list[dict[str, Any]]:
-    """The per-partition table a partitioned training run logged (empty when it has none)."""
+def run_table(client, run_id: str, path: str) -> list[dict[str, Any]]:
+    """A CSV table logged on a run (per-partition metrics, the gate's per-partition
+    comparison), numbers typed; empty when the run has none."""
     from mlflow.exceptions import MlflowException
 
-    from airflow_ml_provider.ml.partitioned_run import METRICS_TABLE
-
     try:
-        path = client.download_artifacts(run_id, METRICS_TABLE)
+        local = client.download_artifacts(run_id, path)
     except (MlflowException, OSError):
         return []
-    with open(path, newline="") as handle:
+    with open(local, newline="") as handle:
         return [_typed(row) for row in csv.DictReader(io.StringIO(handle.read()))]
 
 

@@ -20,10 +20,10 @@ from airflow_ml_provider.ui.registry_state import (
     ModelState,
     VersionInfo,
     model_states,
-    partition_rows,
+    run_table,
 )
 
-PARTITION_STATUSES = ("trained", "skipped", "failed")
+PARTITION_QUERY = ("sort", "desc", "q", "status")
 
 
 class PipelineNotFound(LookupError):
@@ -40,7 +40,9 @@ def pipelines_view(session: Session, clients, allowed: set[str] | None) -> list[
 def pipeline_view(
     session: Session, clients, dag_id: str, partitions: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Everything the pipeline page shows; ``partitions`` = {sort, desc, q, status}."""
+    """Everything the pipeline page shows; ``partitions`` = {table, sort, desc, q, status}
+    (table: ``metrics``, the shown version's own per-partition metrics, or ``gate``, the
+    latest evaluation's challenger-vs-champion comparison)."""
     dag = pipeline_dag(session, dag_id)
     if dag is None:
         raise PipelineNotFound(dag_id)
@@ -48,7 +50,6 @@ def pipeline_view(
     card = dag.card
     view = _row(dag, state, clients)
     client = clients(card["mlflow_conn_id"])
-    shown = state.champion or (state.versions[-1] if state.versions else None)
     view.update(
         description=dag.description,
         yaml=card["yaml"],
@@ -66,10 +67,43 @@ def pipeline_view(
         runs=[_run(run) for run in dag.recent_runs],
         partitions=None,
     )
-    if card["partition_by"] and shown is not None and shown.run_id:
-        rows = partition_rows(client, shown.run_id)
-        view["partitions"] = partition_table(rows, shown.version, **(partitions or {}))
+    if card["partition_by"]:
+        view["partitions"] = _partition_section(client, state, partitions or {})
     return view
+
+
+def _partition_section(client, state: ModelState, query: dict[str, Any]) -> dict | None:
+    """The champion's per-partition metrics, or the latest gate's comparison per partition."""
+    from airflow_ml_provider.ml.gate import PARTITION_TABLE
+    from airflow_ml_provider.ml.partitioned_run import METRICS_TABLE
+
+    latest = state.versions[-1] if state.versions else None
+    which = "gate" if query.get("table") == "gate" else "metrics"
+    shown = latest if which == "gate" else (state.champion or latest)
+    if shown is None or not shown.run_id:
+        return None
+    if which == "gate":
+        rows = [_gate_row(row) for row in run_table(client, shown.run_id, PARTITION_TABLE)]
+    else:
+        rows = run_table(client, shown.run_id, METRICS_TABLE)
+    section = partition_table(rows, shown.version, **{k: query.get(k) for k in PARTITION_QUERY})
+    champion = state.champion
+    section.update(table=which, champion=champion.version if champion else None)
+    return section
+
+
+def _gate_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A row of gate/partitions.csv with a status: regressed, ok or not judged."""
+    judged = str(row.get("judged")) == "True"
+    status = "regressed" if str(row.get("regressed")) == "True" else "ok" if judged else None
+    return {
+        "partition": row["partition"],
+        "status": status or "not judged",
+        "rows": row.get("rows"),
+        "challenger": row.get("challenger"),
+        "champion": row.get("champion"),
+        "delta": row.get("delta"),
+    }
 
 
 def partition_table(
@@ -93,15 +127,15 @@ def partition_table(
     present = [row for row in shown if row.get(sort) is not None]
     missing = [row for row in shown if row.get(sort) is None]
     present.sort(key=lambda row: _sort_key(row[sort]), reverse=desc)
-    counts = defaultdict(int)
+    counts: dict[str, int] = defaultdict(int)
     for row in rows:
-        counts[row.get("status")] += 1
+        counts[str(row.get("status"))] += 1
     return {
         "version": version,
         "columns": columns,
         "rows": present + missing,
         "total": len(rows),
-        "counts": {s: counts[s] for s in PARTITION_STATUSES},
+        "counts": dict(sorted(counts.items())),
         "sort": sort,
         "desc": desc,
         "q": q or "",
