@@ -23,8 +23,6 @@ from airflow_ml_provider.ui.registry_state import (
     run_table,
 )
 
-PARTITION_QUERY = ("sort", "desc", "q", "status")
-
 
 class PipelineNotFound(LookupError):
     """No YAML pipeline with this DAG id (or the user may not read it)."""
@@ -86,7 +84,14 @@ def _partition_section(client, state: ModelState, query: dict[str, Any]) -> dict
         rows = [_gate_row(row) for row in run_table(client, shown.run_id, PARTITION_TABLE)]
     else:
         rows = run_table(client, shown.run_id, METRICS_TABLE)
-    section = partition_table(rows, shown.version, **{k: query.get(k) for k in PARTITION_QUERY})
+    section = partition_table(
+        rows,
+        shown.version,
+        sort=query.get("sort"),
+        desc=bool(query.get("desc")),
+        q=query.get("q"),
+        status=query.get("status"),
+    )
     champion = state.champion
     section.update(table=which, champion=champion.version if champion else None)
     return section
