@@ -168,6 +168,8 @@ class StandIn:
         self.created: list[dict[str, Any]] = []
         self.behaviours: dict[str, str] = {}
         self.requests: list[str] = []
+        # Every API call as (method, path, query), for checking it against RBAC rules.
+        self.api_calls: list[tuple[str, str, dict[str, str]]] = []
         self.user_agents: set[str] = set()
         self._root = Path(tempfile.mkdtemp(prefix="kube-standin-"))
         self._loop = asyncio.new_event_loop()
@@ -231,6 +233,7 @@ class StandIn:
     @web.middleware
     async def _record_client(self, request: web.Request, handler):
         self.user_agents.add(request.headers.get("User-Agent", ""))
+        self.api_calls.append((request.method, request.path, dict(request.query)))
         return await handler(request)
 
     def _pod(self, request: web.Request) -> _Pod | None:

@@ -116,6 +116,7 @@ def test_a_rollout_whose_smoke_test_fails_is_undone(airflow_db, cluster):
     while champion goes back to v1 — observed at the API and in the registry."""
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.ml.registry import history, promote
+    from kube_rbac import chart_roles, denied
 
     client = MlflowHook().get_conn()
     mlflow.set_experiment("k8s-deploy")
@@ -160,6 +161,9 @@ def test_a_rollout_whose_smoke_test_fails_is_undone(airflow_db, cluster):
     assert history(client, model)[-2]["reason"].startswith(
         f"rollback: rollout of version {bad} failed"
     )
+    # Every call (apply, watch, proxy smoke tests, undo) is one the Role of helm/airflow-ml
+    # allows in ml-serving.
+    assert denied(cluster.api_calls, chart_roles()) == []
 
 
 def test_a_canary_goes_first_and_a_failing_one_never_touches_stable(airflow_db, cluster):
@@ -169,6 +173,7 @@ def test_a_canary_goes_first_and_a_failing_one_never_touches_stable(airflow_db, 
     the stable Deployment is never replaced, champion goes back."""
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.ml.registry import promote
+    from kube_rbac import chart_roles, denied
 
     client = MlflowHook().get_conn()
     mlflow.set_experiment("k8s-canary")
@@ -211,6 +216,7 @@ def test_a_canary_goes_first_and_a_failing_one_never_touches_stable(airflow_db, 
     assert served_version(cluster, "canary-model") == second
     aliases = {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
     assert aliases["champion"] == second
+    assert denied(cluster.api_calls, chart_roles()) == []  # canary create/delete included
 
 
 def _path(name: str) -> str:

@@ -282,6 +282,7 @@ def test_training_runs_in_the_pod_and_its_result_comes_back(
     tmp_path, airflow_db, cluster, deferrable
 ):
     from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from kube_rbac import chart_roles, denied
 
     name = f"k8s_train_{'deferred' if deferrable else 'sync'}"
     dag, dag_run = run_training_dag(tmp_path, name, deferrable=deferrable)
@@ -309,6 +310,9 @@ def test_training_runs_in_the_pod_and_its_result_comes_back(
     # websocket client sends no User-Agent).
     agents = cluster.user_agents - {""}
     assert len(agents) == (2 if deferrable else 1), agents
+    # Every call Airflow made is one the Role of helm/airflow-ml allows in ml-training.
+    assert cluster.api_calls
+    assert denied(cluster.api_calls, chart_roles()) == []
 
 
 @pytest.mark.parametrize(
