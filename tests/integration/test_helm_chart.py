@@ -261,3 +261,31 @@ def test_official_chart_values_bind_the_service_accounts_the_roles_name():
     base = next(line for line in dockerfile.splitlines() if line.startswith("FROM "))
     assert base == f"FROM apache/airflow:{official['airflowVersion']}-python3.11"
     assert "USER 50000" in dockerfile
+
+
+def test_notes_give_connections_that_match_the_rendered_service_and_the_airflow_values(
+    monkeypatch,
+):
+    """NOTES.txt (rendered by `helm install --dry-run=client`): the connection Secret it tells
+    you to create has the keys values-airflow.yaml reads, and its mlflow connection, given to
+    the provider's MlflowHook, points at the MLflow Service the chart renders."""
+    import json
+    import re
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    done = helm("install", "airflow-ml", str(CHART), "-n", RELEASE_NAMESPACE, "--dry-run=client")
+    assert done.returncode == 0, done.stderr
+    notes = done.stdout.split("NOTES:", 1)[1]
+    literals = dict(re.findall(r"--from-literal=(\w+)='([^']*)'", notes))
+    (secret,) = re.findall(r"create secret generic ([\w-]+)", notes)
+    official = yaml.safe_load(AIRFLOW_VALUES.read_text())
+    assert {(s["secretName"], s["secretKey"]) for s in official["secret"]} == {
+        (secret, key) for key in literals
+    }
+    (service,) = of_kind(rendered(None), "Service")
+    port = service["spec"]["ports"][0]["port"]
+    url = f"http://{service['metadata']['name']}.{RELEASE_NAMESPACE}.svc.cluster.local:{port}"
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_FROM_NOTES", literals["mlflow"])
+    assert json.loads(literals["mlflow"])["conn_type"] == "mlflow"
+    assert MlflowHook("mlflow_from_notes").tracking_uri == url
