@@ -234,3 +234,17 @@ def test_allow_list_is_configurable(tmp_path):
     assert "not in an allowed module" in errors_of(path)
     loaded = load_pipeline(path, allowed_estimator_modules=("sklearn.", "mycorp.models."))
     assert loaded.spec.training.estimator == "mycorp.models.BoostClassifier"
+
+
+def test_the_shipped_json_schema_is_the_one_the_models_generate():
+    """pipeline.schema.json (what editors validate against) never lags the models: regenerate
+    it with `airflow-ml schema > pipeline.schema.json`."""
+    import json
+
+    from airflow_ml_provider.spec.schema import json_schema
+    from conftest import REPO
+
+    shipped = json.loads((REPO / "pipeline.schema.json").read_text())
+    assert shipped == json.loads(json.dumps(json_schema())), (
+        "run: airflow-ml schema > pipeline.schema.json"
+    )
