@@ -38,11 +38,19 @@ def airflow_db(airflow_home: Path) -> Path:
     return airflow_home / "airflow.db"
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on at the moment, on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest.fixture
 def smtp_server(monkeypatch):
     """A real SMTP server (aiosmtpd) on 127.0.0.1 and an Airflow connection pointing at it."""
     import json
-    import socket
 
     from aiosmtpd.controller import Controller
     from aiosmtpd.handlers import Message
@@ -55,9 +63,7 @@ def smtp_server(monkeypatch):
         def handle_message(self, message):
             self.messages.append(message)
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

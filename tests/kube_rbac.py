@@ -38,8 +38,6 @@ def attributes(method: str, path: str, query: dict[str, str]) -> tuple[str | Non
         "PATCH": "patch",
         "DELETE": "delete" if name else "deletecollection",
     }[method]
-    if sub in ("exec", "proxy") and method == "GET":
-        verb = "get"
     return namespace, group, resource, verb
 
 

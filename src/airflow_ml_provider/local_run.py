@@ -15,6 +15,7 @@ import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from airflow_ml_provider.spec.errors import SpecError
 from airflow_ml_provider.spec.models import STEP_NAMES
@@ -82,16 +83,8 @@ def register_for_test(dag) -> None:
     bag.bag_dag(dag)
     # The DAG processor writes a DAG at most every 30 s; a local run writes the DAG it is
     # about to run (its docs and pipeline card included) however recent the last write.
-    key = "AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL"
-    before = os.environ.get(key)
-    os.environ[key] = "0"
-    try:
+    with patch.dict(os.environ, {"AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}):
         sync_bag_to_db(bag, "dags-folder", None)
-    finally:
-        if before is None:
-            os.environ.pop(key)
-        else:
-            os.environ[key] = before
 
 
 def create_run(

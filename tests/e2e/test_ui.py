@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,8 @@ from pathlib import Path
 import pytest
 from test_partitioned_pipeline import write_partitioned
 from test_pipeline import run, write_pipeline
+
+from conftest import free_port
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
@@ -55,12 +56,6 @@ def seeded(tmp_path_factory, airflow_db):
     return {"churn": (first, second), "stores": (stores, stores_worse)}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
     request = urllib.request.Request(url)
     if token:
@@ -79,7 +74,7 @@ def server(seeded, airflow_home, tmp_path_factory):
     """`airflow api-server` on a free port; stopped by its process id at the end."""
     passwords = tmp_path_factory.mktemp("auth") / "passwords.json"
     passwords.write_text(json.dumps({USER: PASSWORD}))
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",

@@ -105,8 +105,11 @@ class MlflowHook(BaseHook):
     def run_url(self, experiment_id: str, run_id: str) -> str:
         return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
 
+    def model_url(self, model_name: str) -> str:
+        return f"{self.ui_url}/#/models/{quote(model_name)}"
+
     def model_version_url(self, model_name: str, version: str | int) -> str:
-        return f"{self.ui_url}/#/models/{quote(model_name)}/versions/{version}"
+        return f"{self.model_url(model_name)}/versions/{version}"
 
     def experiment_artifact_location(self, experiment_name: str) -> str | None:
         root = self.artifact_location_root

@@ -310,12 +310,10 @@ class ValidationSpec(_Strict):
 
 
 class _PodPlacement(_Strict):
-    """Image, namespace, identity, resources and scheduling of our pods (training or serving)."""
+    """Image, resources and scheduling of our pods (training or serving); each kind adds its
+    namespace and ServiceAccount, whose defaults are what the Helm chart creates."""
 
     image: str = Field(description="Container image, e.g. registry.example.com/ml/trainer:1.4.2.")
-    service_account: str | None = Field(
-        None, description="ServiceAccount of the pod (its token is mounted only when asked)."
-    )
     automount_service_account_token: bool = Field(
         False, description="Mount the ServiceAccount token into the pod (off by default)."
     )

@@ -66,7 +66,8 @@ def create_app() -> FastAPI:
         try:
             view = views.pipeline_view(session, clients, dag_id, partitions)
         except views.PipelineNotFound:
-            return HTMLResponse(render.missing_html(dag_id, **bases(request)), status_code=404)
+            page = render.missing_html(dag_id, base=bases(request)["base"])
+            return HTMLResponse(page, status_code=404)
         return HTMLResponse(render.pipeline_html(view, **bases(request)))
 
     @app.get("/api/pipelines/{dag_id}", dependencies=dag_reader)

@@ -159,7 +159,7 @@ def _attach_runs(client, models: dict[str, str], wanted: list[tuple[str, Version
 
 
 def _experiment_id(client, name: str) -> str | None:
-    key = (client.tracking_uri if hasattr(client, "tracking_uri") else "", name)
+    key = (client.tracking_uri, name)
     if _experiment_ids.get(key) is None:
         experiment = client.get_experiment_by_name(name)
         _experiment_ids[key] = experiment.experiment_id if experiment else None

@@ -37,6 +37,6 @@ def pipeline_html(view: dict[str, Any], *, base: str, airflow: str) -> str:
     )
 
 
-def missing_html(dag_id: str, *, base: str, airflow: str) -> str:
+def missing_html(dag_id: str, *, base: str) -> str:
     """The page for a DAG that is not a YAML pipeline (the DAG tab shows on every DAG)."""
     return _environment().get_template("missing.html").render(dag_id=dag_id, base=base)

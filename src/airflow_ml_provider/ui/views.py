@@ -187,7 +187,7 @@ def _row(dag: PipelineDag, state: ModelState | None, clients) -> dict[str, Any]:
         validation=_validation(dag.validation),
         drift=_drift(dag.validation, dag.monitor_drift),
         monitor_dag_id=card["monitor_dag_id"],
-        model_url=hook.ui_url + f"/#/models/{card['model_name']}",
+        model_url=hook.model_url(card["model_name"]),
         champion_url=hook.model_version_url(card["model_name"], champion.version)
         if champion
         else None,
