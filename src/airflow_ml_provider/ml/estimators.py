@@ -73,8 +73,18 @@ def import_estimator(path: str, allowed_prefixes: tuple[str, ...]) -> type:
 def build_estimator(path: str, params: dict[str, Any], allowed_prefixes: tuple[str, ...]):
     """Instantiate the estimator, rejecting unknown params by name with a suggestion."""
     estimator_class = import_estimator(path, allowed_prefixes)
-    check_param_names(estimator_class().get_params(deep=False), params, path, "parameter")
+    if not takes_any_keyword(estimator_class):
+        check_param_names(estimator_class().get_params(deep=False), params, path, "parameter")
     return estimator_class(**params)
+
+
+def takes_any_keyword(estimator_class: type) -> bool:
+    """Whether the constructor takes ``**kwargs`` (LightGBM and XGBoost pass them on to
+    their native parameters, e.g. LightGBM's ``verbose``): any name may be valid then."""
+    import inspect
+
+    parameters = inspect.signature(estimator_class.__init__).parameters.values()
+    return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def check_param_names(valid, names, path: str, what: str = "parameter") -> None:

@@ -1,0 +1,163 @@
+"""Each input column's feature type: declared in ``features.columns`` or inferred from the
+data, and the checks that the data fits the declared types.
+
+Inference looks at the dtype, then at the values: booleans (also yes/no text), dates
+(also date text), numbers, and for text columns the length and uniqueness of the values
+(long free text is ``text``; a short string unique per row is an id and ignored). No
+Airflow imports: this runs in the training process and in ``airflow-ml check``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from airflow_ml_provider.core.features import FeaturesSpec
+from airflow_ml_provider.ml.transformers import BOOLEAN_WORDS, to_datetime
+
+CUSTOM = "custom"
+TEXT_MIN_MEAN_LENGTH = 30
+TEXT_MIN_MEAN_WORDS = 4
+ID_MIN_ROWS = 20
+SAMPLE = 500
+"""Distinct values looked at to tell dates, booleans and text from categories."""
+
+
+class FeatureError(ValueError):
+    """The data does not fit the features section (named column, a few offending values)."""
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """What happens to one input column."""
+
+    column: str
+    type: str
+    how: str
+    """declared | inferred | custom"""
+    note: str = ""
+    settings: dict[str, Any] = field(default_factory=dict)
+
+
+def _examples(values: pd.Series, limit: int = 3) -> str:
+    shown = [repr(v) for v in pd.unique(values)[:limit]]
+    return ", ".join(shown) + (f" ({len(values)} rows)" if len(values) else "")
+
+
+def _is_text_dtype(values: pd.Series) -> bool:
+    return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
+
+
+def infer_type(values: pd.Series) -> tuple[str, str]:
+    """``(type, note)`` of one column from its dtype and values."""
+    present = values.dropna()
+    if present.empty:
+        return "ignore", "entirely missing"
+    if pd.api.types.is_bool_dtype(values):
+        return "boolean", ""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return "datetime", ""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return "categorical", ""
+    if pd.api.types.is_numeric_dtype(values):
+        if (
+            pd.api.types.is_integer_dtype(values)
+            and len(present) >= ID_MIN_ROWS
+            and present.is_unique
+            and int(present.max()) - int(present.min()) + 1 == len(present)
+        ):
+            return "ignore", "a row number (consecutive, unique per row)"
+        return "numeric", ""
+    sample = pd.Series(pd.unique(present)[:SAMPLE])
+    kinds = {type(v).__name__ for v in sample}
+    if kinds <= {"bool"}:
+        return "boolean", ""
+    if kinds <= {"date", "datetime", "Timestamp"}:
+        return "datetime", ""
+    text = sample.astype(str).str.strip()
+    if text.str.lower().isin(BOOLEAN_WORDS).all() and text.str.lower().nunique() <= 2:
+        if not text.str.fullmatch(r"\d+").all():
+            return "boolean", ""
+    if text.str.contains(r"\d").all() and text.str.contains(r"[-/:]").all():
+        if to_datetime(text).notna().all():
+            return "datetime", "text that parses as dates"
+    lengths = text.str.len()
+    words = text.str.split().str.len()
+    if lengths.mean() >= TEXT_MIN_MEAN_LENGTH or words.mean() >= TEXT_MIN_MEAN_WORDS:
+        return "text", f"free text (mean {lengths.mean():.0f} characters)"
+    if len(present) >= ID_MIN_ROWS and present.is_unique:
+        return "ignore", "unique per row: an id"
+    cardinality = present.nunique()
+    return "categorical", f"{cardinality} categories" if cardinality > 50 else ""
+
+
+def plan_features(frame: pd.DataFrame, features: FeaturesSpec) -> list[ColumnPlan]:
+    """One ColumnPlan per column of ``frame`` (the model's input columns), in order."""
+    custom = {column for item in features.custom for column in item.columns}
+    missing = sorted((set(features.columns) | custom) - set(frame.columns))
+    if missing:
+        raise FeatureError(
+            f"features: columns not in the model's input columns: {', '.join(missing)} "
+            f"(input columns: {', '.join(map(str, frame.columns))})"
+        )
+    plans = []
+    for column in frame.columns:
+        if column in custom:
+            plans.append(ColumnPlan(column, CUSTOM, "custom"))
+            continue
+        declared = features.columns.get(column)
+        if declared is not None and declared.type is not None:
+            kind, how, note = declared.type, "declared", ""
+        else:
+            kind, note = infer_type(frame[column])
+            how = "inferred"
+        settings = features.settings_for(column, kind) if kind != "ignore" else {}
+        plans.append(ColumnPlan(column, kind, how, note, settings))
+    return plans
+
+
+def check_columns(frame: pd.DataFrame, plans: list[ColumnPlan]) -> None:
+    """Raise FeatureError naming the column and a few values when the data does not fit a
+    column's type or settings; every problem in one message."""
+    problems = [
+        problem
+        for plan in plans
+        if (problem := _column_problem(frame[plan.column], plan)) is not None
+    ]
+    if problems:
+        raise FeatureError("; ".join(problems))
+
+
+def _column_problem(values: pd.Series, plan: ColumnPlan) -> str | None:
+    present = values.dropna()
+    name = repr(plan.column)
+    if plan.type == "numeric" and _is_text_dtype(values):
+        bad = present[pd.to_numeric(present, errors="coerce").isna()]
+        if len(bad):
+            return f"column {name} is numeric but holds text: {_examples(bad)}"
+    if plan.type == "datetime" and not pd.api.types.is_datetime64_any_dtype(values):
+        bad = present[to_datetime(present).isna()]
+        if len(bad):
+            return f"column {name} is datetime but these values do not parse: {_examples(bad)}"
+    if plan.type == "boolean" and _is_text_dtype(values):
+        bad = present[~present.astype(str).str.strip().str.lower().isin(BOOLEAN_WORDS)]
+        if len(bad):
+            return (
+                f"column {name} is boolean but holds {_examples(bad)} "
+                "(expected true/false, yes/no or 1/0)"
+            )
+    if plan.type == "text" and present.astype(str).str.strip().eq("").all():
+        return f"column {name} is text but every value is empty"
+    order = plan.settings.get("order") if plan.type == "categorical" else None
+    if order is not None:
+        known = {str(v) for v in order}
+        bad = present[~present.astype(str).isin(known)]
+        if len(bad):
+            return (
+                f"column {name}: the ordinal order {list(order)} is missing categories "
+                f"present in the data: {_examples(bad)}"
+            )
+    return None
+

@@ -1,0 +1,360 @@
+"""The features section as a scikit-learn pipeline: one ColumnTransformer in front of the
+estimator, fitted on the train split and logged as one model, so the model takes raw rows.
+
+Only the mapping from feature types and settings to scikit-learn's own transformers is
+written here (SimpleImputer, OneHotEncoder, OrdinalEncoder, TargetEncoder, TfidfVectorizer,
+scalers, FunctionTransformer); ``ml.transformers`` holds the three small pieces scikit-learn
+has no class for. No Airflow imports: this runs in the training process and the pod.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from airflow_ml_provider.core.features import (
+    DEFAULT_TRANSFORMER_PREFIXES,
+    CustomTransformerSpec,
+    FeaturesSpec,
+)
+from airflow_ml_provider.ml import transformers as own
+from airflow_ml_provider.ml.feature_types import (
+    CUSTOM,
+    ColumnPlan,
+    FeatureError,
+    check_columns,
+    plan_features,
+)
+
+NATIVE_CATEGORICAL_ESTIMATORS = ("lightgbm.", "xgboost.", "sklearn.ensemble.HistGradientBoosting")
+"""Estimators that split on pandas categoricals themselves (encoding: native)."""
+MISSING = "missing"
+
+
+def resolved_encoding(settings: dict[str, Any], estimator_path: str, has_text: bool) -> str:
+    """The categorical encoding ``auto`` stands for: ordinal with an order, native for
+    estimators that take categories (unless text columns need sparse output), else onehot."""
+    encoding = settings["encoding"]
+    if encoding != "auto":
+        return encoding
+    if settings.get("order"):
+        return "ordinal"
+    native = estimator_path.startswith(NATIVE_CATEGORICAL_ESTIMATORS) and not has_text
+    return "native" if native else "onehot"
+
+
+def resolve_plans(plans: list[ColumnPlan], estimator_path: str) -> list[ColumnPlan]:
+    """The plans with ``encoding: auto`` replaced by the encoding it means here."""
+    has_text = any(plan.type == "text" for plan in plans)
+    return [
+        ColumnPlan(
+            plan.column,
+            plan.type,
+            plan.how,
+            plan.note,
+            {**plan.settings, "encoding": resolved_encoding(plan.settings, estimator_path, has_text)},
+        )
+        if plan.type == "categorical"
+        else plan
+        for plan in plans
+    ]
+
+
+def describe(plan: ColumnPlan) -> str:
+    """The preprocessing of one column in a few words (for the feature table)."""
+    s = plan.settings
+    if plan.type == "numeric":
+        steps = [f"impute {s['impute']}" if s["impute"] != "none" else "no imputation"]
+        if s["clip"]:
+            steps.append(f"clip to quantiles {list(s['clip'])}")
+        if s["log1p"]:
+            steps.append("log1p")
+        if s["scale"] != "none":
+            steps.append(f"scale {s['scale']}")
+        return ", ".join(steps)
+    if plan.type == "categorical":
+        encoding = s["encoding"]
+        detail = {
+            "onehot": f"onehot (max {s['max_categories']} categories + infrequent)",
+            "ordinal": f"ordinal {list(s['order'])}" if s.get("order") else "ordinal",
+        }.get(encoding, encoding)
+        imputed = "" if encoding in ("native", "ordinal") else f"impute {s['impute']}, "
+        return imputed + detail
+    if plan.type == "boolean":
+        return "as 0/1" + (f", impute {s['impute']}" if s["impute"] != "none" else "")
+    if plan.type == "datetime":
+        extra = ", sin/cos" if s["cyclical"] else ""
+        since = f", days since {s['days_since']}" if s["days_since"] else ""
+        return f"parts {', '.join(s['parts'])}{extra}{since}"
+    if plan.type == "text":
+        tokenizer = f", tokenizer {s['tokenizer']}" if s["tokenizer"] else ""
+        ngrams = "-".join(map(str, s["ngram_range"]))
+        return f"tf-idf {s['analyzer']} {ngrams}-grams, max {s['max_features']}{tokenizer}"
+    if plan.type == CUSTOM:
+        return "team transformer"
+    return "dropped"
+
+
+def feature_table(plans: list[ColumnPlan]) -> str:
+    """The plan as an aligned text table: column, type, how it was decided, preprocessing."""
+    rows = [("column", "type", "from", "preprocessing")]
+    rows += [
+        (plan.column, plan.type, plan.how + (f" ({plan.note})" if plan.note else ""), describe(plan))
+        for plan in plans
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    return "\n".join(
+        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
+        + "  "
+        + row[3]
+        for row in rows
+    )
+
+
+def import_allowed(path: str, prefixes: tuple[str, ...], what: str) -> Any:
+    """The object at ``path`` (module.attribute) if ``path`` is in an allowed module."""
+    if not path.startswith(prefixes):
+        raise FeatureError(
+            f"{what} {path!r} is not in an allowed module ({', '.join(prefixes)}; "
+            "set [ml_provider] allowed_transformer_modules)"
+        )
+    module_path, _, name = path.rpartition(".")
+    try:
+        found = getattr(importlib.import_module(module_path), name)
+    except (ImportError, AttributeError) as exc:
+        raise FeatureError(f"{what} {path!r} cannot be imported: {exc}") from None
+    return found
+
+
+def _numeric(s: dict[str, Any], coerce: bool) -> list:
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import (
+        FunctionTransformer,
+        MinMaxScaler,
+        RobustScaler,
+        StandardScaler,
+    )
+
+    steps: list = []
+    if coerce:  # numbers stored as text
+        steps.append(FunctionTransformer(own.to_number, feature_names_out="one-to-one"))
+    if s["impute"] != "none":
+        steps.append(SimpleImputer(strategy=s["impute"], fill_value=s["fill_value"]))
+    if s["clip"]:
+        steps.append(own.QuantileClipper(*s["clip"]))
+    if s["log1p"]:
+        steps.append(FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
+    scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
+    if s["scale"] in scalers:
+        steps.append(scalers[s["scale"]]())
+    return steps or ["passthrough"]
+
+
+def _categorical(s: dict[str, Any], columns: list[str], as_text: bool, dense: bool, seed: int):
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import (
+        FunctionTransformer,
+        OneHotEncoder,
+        OrdinalEncoder,
+        TargetEncoder,
+    )
+
+    encoding = s["encoding"]
+    steps: list = []
+    if as_text:  # codes stored as numbers: categories are their text
+        steps.append(FunctionTransformer(own.to_category_text, feature_names_out="one-to-one"))
+    if encoding == "native":
+        return [*steps, own.NativeCategories()]
+    if encoding == "ordinal":
+        order = s.get("order")
+        categories = [[str(v) for v in order]] * len(columns) if order else "auto"
+        return [
+            *steps,
+            OrdinalEncoder(
+                categories=categories,
+                handle_unknown="use_encoded_value",
+                unknown_value=-1,
+                encoded_missing_value=-1,
+            ),
+        ]
+    if s["impute"] != "none":
+        fill = {"missing": "constant", "most_frequent": "most_frequent"}[s["impute"]]
+        steps.append(SimpleImputer(strategy=fill, fill_value=MISSING))
+    if encoding == "target":
+        return [*steps, TargetEncoder(random_state=seed)]
+    return [
+        *steps,
+        OneHotEncoder(
+            handle_unknown="infrequent_if_exist",
+            max_categories=s["max_categories"],
+            min_frequency=s["min_frequency"],
+            sparse_output=not dense,
+        ),
+    ]
+
+
+def _boolean(s: dict[str, Any]) -> list:
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import FunctionTransformer
+
+    steps: list = [FunctionTransformer(own.to_boolean, feature_names_out="one-to-one")]
+    if s["impute"] != "none":
+        steps.append(SimpleImputer(strategy="most_frequent"))
+    return steps
+
+
+def _datetime(s: dict[str, Any]) -> list:
+    from sklearn.impute import SimpleImputer
+    from sklearn.preprocessing import FunctionTransformer
+
+    options = {
+        "parts": list(s["parts"]),
+        "cyclical": s["cyclical"],
+        "days_since": str(s["days_since"]) if s["days_since"] else None,
+    }
+    return [
+        FunctionTransformer(
+            own.datetime_parts, kw_args=options, feature_names_out=own.datetime_part_names
+        ),
+        SimpleImputer(strategy="median", keep_empty_features=True),
+    ]
+
+
+def _text(s: dict[str, Any], prefixes: tuple[str, ...]) -> list:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.preprocessing import FunctionTransformer
+
+    tokenizer = s["tokenizer"]
+    return [
+        FunctionTransformer(own.text_column),
+        TfidfVectorizer(
+            max_features=s["max_features"],
+            ngram_range=tuple(s["ngram_range"]),
+            min_df=s["min_df"],
+            analyzer=s["analyzer"],
+            lowercase=s["lowercase"],
+            tokenizer=import_allowed(tokenizer, prefixes, "tokenizer") if tokenizer else None,
+            token_pattern=None if tokenizer else r"(?u)\b\w\w+\b",
+        ),
+    ]
+
+
+def _custom(item: CustomTransformerSpec, prefixes: tuple[str, ...]):
+    from sklearn.base import clone
+
+    transformer_class = import_allowed(item.class_, prefixes, "transformer")
+    try:
+        transformer = transformer_class(**item.params)
+        clone(transformer)
+    except Exception as exc:  # the team's constructor rejected its params
+        raise FeatureError(f"transformer {item.class_} rejected its params: {exc}") from None
+    if not hasattr(transformer, "transform"):
+        raise FeatureError(f"{item.class_} is not a transformer (no transform method)")
+    return transformer
+
+
+def build_preprocessor(
+    plans: list[ColumnPlan],
+    frame: pd.DataFrame,
+    features: FeaturesSpec,
+    *,
+    sparse_ok: bool,
+    allowed_prefixes: tuple[str, ...] = DEFAULT_TRANSFORMER_PREFIXES,
+    seed: int = 0,
+):
+    """An unfitted ColumnTransformer for resolved ``plans``: one transformer per group of
+    columns with the same type and settings, one per text column and per custom item.
+    Native categoricals need a DataFrame between the steps (pandas output), which sparse
+    TF-IDF output cannot join."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import make_pipeline
+
+    native = [p.column for p in plans if p.settings.get("encoding") == "native"]
+    text = [p.column for p in plans if p.type == "text"]
+    if native and text:
+        raise FeatureError(
+            f"categorical columns {', '.join(native)} use encoding native, which keeps a "
+            f"DataFrame between the steps; text columns {', '.join(text)} give sparse TF-IDF "
+            "output that cannot join it: set their encoding to onehot or ordinal"
+        )
+    dense = bool(native) or not sparse_ok
+    groups: dict[tuple, list[str]] = defaultdict(list)
+    for plan in plans:
+        if plan.type in ("ignore", CUSTOM):
+            continue
+        key = (plan.type, repr(sorted(plan.settings.items())), plan.column if plan.type == "text" else "")
+        if plan.type in ("numeric", "categorical"):
+            key += (not pd.api.types.is_numeric_dtype(frame[plan.column]),)  # stored as text
+        groups[key].append(plan.column)
+    parts = []
+    for key, columns in groups.items():
+        kind, settings = key[0], dict(next(p.settings for p in plans if p.column == columns[0]))
+        if kind == "numeric":
+            steps = _numeric(settings, coerce=key[-1])
+        elif kind == "categorical":
+            steps = _categorical(settings, columns, as_text=not key[-1], dense=dense, seed=seed)
+        elif kind == "boolean":
+            steps = _boolean(settings)
+        elif kind == "datetime":
+            steps = _datetime(settings)
+        else:
+            steps = _text(settings, allowed_prefixes)
+        name = f"{kind}_{len(parts)}" if kind != "text" else f"text_{columns[0]}"
+        parts.append((name, make_pipeline(*steps), columns))
+    for index, item in enumerate(features.custom):
+        parts.append((f"custom_{index}", _custom(item, allowed_prefixes), list(item.columns)))
+    if not parts:
+        raise FeatureError("features: every input column is ignored; nothing to train on")
+    preprocessor = ColumnTransformer(
+        parts, remainder="drop", sparse_threshold=0.0 if dense else 0.3
+    )
+    if native:
+        preprocessor.set_output(transform="pandas")
+    return preprocessor
+
+
+def model_columns(plans: list[ColumnPlan]) -> list[str]:
+    """The raw columns the model takes (every input column not ignored)."""
+    return [plan.column for plan in plans if plan.type != "ignore"]
+
+
+def build_model(job: dict[str, Any], x_train: pd.DataFrame):
+    """``(pipeline, plans)``: the features section of ``job`` resolved on ``x_train`` (the
+    train split's input columns), the data checked against it, and an unfitted
+    ``Pipeline([("preprocess", ColumnTransformer), ("model", estimator)])``."""
+    from sklearn.pipeline import Pipeline
+
+    from airflow_ml_provider.ml.estimators import build_estimator
+    from airflow_ml_provider.ml.labels import EncodedLabelClassifier, needs_label_codes
+
+    prefixes = tuple(job.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES)
+    features = FeaturesSpec.model_validate(
+        job.get("features") or {}, context={"allowed_transformer_modules": prefixes}
+    )
+    path = job["estimator"]
+    params = dict(job.get("params") or {})
+    plans = resolve_plans(plan_features(x_train, features), path)
+    check_columns(x_train, plans)
+    native = any(p.settings.get("encoding") == "native" for p in plans)
+    if native and path.startswith("xgboost."):
+        params.setdefault("enable_categorical", True)
+    estimator = build_estimator(path, params, tuple(job["allowed_estimator_modules"]))
+    try:
+        sparse_ok = bool(estimator.__sklearn_tags__().input_tags.sparse)
+    except AttributeError:  # an estimator without scikit-learn's tags
+        sparse_ok = False
+    preprocessor = build_preprocessor(
+        plans,
+        x_train,
+        features,
+        sparse_ok=sparse_ok,
+        allowed_prefixes=prefixes,
+        seed=int(job["data"]["split"]["seed"]),
+    )
+    if job["task"] == "classification" and needs_label_codes(path):
+        estimator = EncodedLabelClassifier(estimator)
+    return Pipeline([("preprocess", preprocessor), ("model", estimator)]), plans
