@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from airflow_ml_provider.core.features import DEFAULT_TRANSFORMER_PREFIXES
 from airflow_ml_provider.spec.models import DEFAULT_ESTIMATOR_PREFIXES, DEFAULT_NOTIFIER_PREFIXES
 
 SECTION = "ml_provider"
@@ -32,6 +33,13 @@ def allowed_estimator_modules() -> tuple[str, ...]:
 def allowed_notifier_modules() -> tuple[str, ...]:
     """Module prefixes an alerts.notifiers class may come from ([ml_provider] config)."""
     raw = _conf_get("allowed_notifier_modules", ",".join(DEFAULT_NOTIFIER_PREFIXES))
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def allowed_transformer_modules() -> tuple[str, ...]:
+    """Module prefixes team transformers and tokenizers (features.custom, features.text
+    tokenizer) may come from ([ml_provider] config)."""
+    raw = _conf_get("allowed_transformer_modules", ",".join(DEFAULT_TRANSFORMER_PREFIXES))
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 

@@ -133,7 +133,7 @@ class TextSpec(_Strict):
     @classmethod
     def _ordered(cls, value: tuple[int, int]) -> tuple[int, int]:
         if not 1 <= value[0] <= value[1]:
-            raise ValueError(f"expected [smallest, largest] with 1 <= smallest <= largest")
+            raise ValueError("expected [smallest, largest] with 1 <= smallest <= largest")
         return value
 
 
@@ -173,8 +173,7 @@ class ColumnSpec(_Strict):
         unknown = sorted(set(options) - set(allowed))
         if unknown:
             raise ValueError(
-                f"{', '.join(unknown)} is not a {self.type} setting; "
-                f"expected {', '.join(allowed)}"
+                f"{', '.join(unknown)} is not a {self.type} setting; expected {', '.join(allowed)}"
             )
         TYPE_SETTINGS[self.type].model_validate(options)
         return self

@@ -241,6 +241,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             "features": data.features,
             "estimator": spec.training.estimator,
             "estimator_params": dict(spec.training.params),
+            "feature_preprocessing": spec.features.model_dump(mode="json", by_alias=True),
             "task": task,
             "metrics": spec.evaluation.all_metrics,
             "split": split,

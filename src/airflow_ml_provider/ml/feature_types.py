@@ -77,12 +77,12 @@ def infer_type(values: pd.Series) -> tuple[str, str]:
     if kinds <= {"date", "datetime", "Timestamp"}:
         return "datetime", ""
     text = sample.astype(str).str.strip()
-    if text.str.lower().isin(BOOLEAN_WORDS).all() and text.str.lower().nunique() <= 2:
-        if not text.str.fullmatch(r"\d+").all():
-            return "boolean", ""
-    if text.str.contains(r"\d").all() and text.str.contains(r"[-/:]").all():
-        if to_datetime(text).notna().all():
-            return "datetime", "text that parses as dates"
+    words = text.str.lower()
+    if words.isin(BOOLEAN_WORDS).all() and words.nunique() <= 2 and not words.str.isdigit().all():
+        return "boolean", ""
+    looks_like_dates = text.str.contains(r"\d").all() and text.str.contains(r"[-/:]").all()
+    if looks_like_dates and to_datetime(text).notna().all():
+        return "datetime", "text that parses as dates"
     lengths = text.str.len()
     words = text.str.split().str.len()
     if lengths.mean() >= TEXT_MIN_MEAN_LENGTH or words.mean() >= TEXT_MIN_MEAN_WORDS:
@@ -160,4 +160,3 @@ def _column_problem(values: pd.Series, plan: ColumnPlan) -> str | None:
                 f"present in the data: {_examples(bad)}"
             )
     return None
-

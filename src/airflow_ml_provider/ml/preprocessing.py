@@ -47,7 +47,7 @@ def resolved_encoding(settings: dict[str, Any], estimator_path: str, has_text: b
     return "native" if native else "onehot"
 
 
-def resolve_plans(plans: list[ColumnPlan], estimator_path: str) -> list[ColumnPlan]:
+def resolve_plans(plans: list[ColumnPlan], path: str) -> list[ColumnPlan]:
     """The plans with ``encoding: auto`` replaced by the encoding it means here."""
     has_text = any(plan.type == "text" for plan in plans)
     return [
@@ -56,63 +56,15 @@ def resolve_plans(plans: list[ColumnPlan], estimator_path: str) -> list[ColumnPl
             plan.type,
             plan.how,
             plan.note,
-            {**plan.settings, "encoding": resolved_encoding(plan.settings, estimator_path, has_text)},
+            {
+                **plan.settings,
+                "encoding": resolved_encoding(plan.settings, path, has_text),
+            },
         )
         if plan.type == "categorical"
         else plan
         for plan in plans
     ]
-
-
-def describe(plan: ColumnPlan) -> str:
-    """The preprocessing of one column in a few words (for the feature table)."""
-    s = plan.settings
-    if plan.type == "numeric":
-        steps = [f"impute {s['impute']}" if s["impute"] != "none" else "no imputation"]
-        if s["clip"]:
-            steps.append(f"clip to quantiles {list(s['clip'])}")
-        if s["log1p"]:
-            steps.append("log1p")
-        if s["scale"] != "none":
-            steps.append(f"scale {s['scale']}")
-        return ", ".join(steps)
-    if plan.type == "categorical":
-        encoding = s["encoding"]
-        detail = {
-            "onehot": f"onehot (max {s['max_categories']} categories + infrequent)",
-            "ordinal": f"ordinal {list(s['order'])}" if s.get("order") else "ordinal",
-        }.get(encoding, encoding)
-        imputed = "" if encoding in ("native", "ordinal") else f"impute {s['impute']}, "
-        return imputed + detail
-    if plan.type == "boolean":
-        return "as 0/1" + (f", impute {s['impute']}" if s["impute"] != "none" else "")
-    if plan.type == "datetime":
-        extra = ", sin/cos" if s["cyclical"] else ""
-        since = f", days since {s['days_since']}" if s["days_since"] else ""
-        return f"parts {', '.join(s['parts'])}{extra}{since}"
-    if plan.type == "text":
-        tokenizer = f", tokenizer {s['tokenizer']}" if s["tokenizer"] else ""
-        ngrams = "-".join(map(str, s["ngram_range"]))
-        return f"tf-idf {s['analyzer']} {ngrams}-grams, max {s['max_features']}{tokenizer}"
-    if plan.type == CUSTOM:
-        return "team transformer"
-    return "dropped"
-
-
-def feature_table(plans: list[ColumnPlan]) -> str:
-    """The plan as an aligned text table: column, type, how it was decided, preprocessing."""
-    rows = [("column", "type", "from", "preprocessing")]
-    rows += [
-        (plan.column, plan.type, plan.how + (f" ({plan.note})" if plan.note else ""), describe(plan))
-        for plan in plans
-    ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    return "\n".join(
-        "  ".join(cell.ljust(width) for cell, width in zip(row[:3], widths, strict=True))
-        + "  "
-        + row[3]
-        for row in rows
-    )
 
 
 def import_allowed(path: str, prefixes: tuple[str, ...], what: str) -> Any:
@@ -286,7 +238,11 @@ def build_preprocessor(
     for plan in plans:
         if plan.type in ("ignore", CUSTOM):
             continue
-        key = (plan.type, repr(sorted(plan.settings.items())), plan.column if plan.type == "text" else "")
+        key = (
+            plan.type,
+            repr(sorted(plan.settings.items())),
+            plan.column if plan.type == "text" else "",
+        )
         if plan.type in ("numeric", "categorical"):
             key += (not pd.api.types.is_numeric_dtype(frame[plan.column]),)  # stored as text
         groups[key].append(plan.column)
@@ -315,6 +271,19 @@ def build_preprocessor(
     if native:
         preprocessor.set_output(transform="pandas")
     return preprocessor
+
+
+def custom_modules(job: dict[str, Any]) -> list[str]:
+    """Modules of the team code a model refers to (its tokenizers and custom transformers),
+    which the model's environment must install."""
+    features = job.get("features") or {}
+    tokenizers = [
+        settings.get("tokenizer")
+        for settings in [features.get("text") or {}, *(features.get("columns") or {}).values()]
+        if isinstance(settings, dict)
+    ]
+    classes = [item.get("class") for item in features.get("custom") or []]
+    return [path for path in [*tokenizers, *classes] if path]
 
 
 def model_columns(plans: list[ColumnPlan]) -> list[str]:

@@ -14,16 +14,63 @@ def own_features(model, rows):
     return rows if names is None else rows[list(names)]
 
 
+BINARY_ONLY = {
+    "f1": "f1_macro",
+    "precision": "f1_macro",
+    "recall": "balanced_accuracy",
+    "average_precision": "roc_auc_ovr",
+}
+"""Metrics of one positive class, and what to use instead with more than two classes."""
+_POSITIVE_CLASS = {
+    "f1": ("f1_score", "predict"),
+    "precision": ("precision_score", "predict"),
+    "recall": ("recall_score", "predict"),
+    "average_precision": ("average_precision_score", ("decision_function", "predict_proba")),
+}
+
+
+def check_metrics_fit(metrics: list[str], y, task: str) -> None:
+    """Refuse a metric of one positive class when the target has more than two classes
+    (before anything is fitted), naming the metric to use instead."""
+    if task != "classification":
+        return
+    classes = len(set(y.dropna())) if hasattr(y, "dropna") else len(set(y))
+    for name in metrics:
+        if classes > 2 and name in BINARY_ONLY:
+            raise ValueError(
+                f"metric {name!r} needs a binary target, but the target has {classes} classes; "
+                f"did you mean {BINARY_ONLY[name]!r}?"
+            )
+
+
+def _scorer(name: str, model: Any):
+    """scikit-learn's scorer for a catalogue metric, fitted to the model's classes:
+    roc_auc of more than two classes is one-vs-rest; a binary metric of text labels counts
+    the second class (in sorted order, as predict_proba's columns) as positive."""
+    import sklearn.metrics
+    from sklearn.metrics import get_scorer, make_scorer
+
+    classes = getattr(model, "classes_", None)
+    if name == "roc_auc" and classes is not None and len(classes) > 2:
+        return get_scorer("roc_auc_ovr")
+    labels = list(classes) if classes is not None else []
+    plain = set(labels) <= {0, 1} or set(labels) <= {-1, 1}
+    if name in _POSITIVE_CLASS and len(labels) == 2 and not plain:
+        function, response = _POSITIVE_CLASS[name]
+        return make_scorer(
+            getattr(sklearn.metrics, function), response_method=response, pos_label=labels[-1]
+        )
+    return get_scorer(METRICS[name].scorer)
+
+
 def score(model: Any, x, y, metrics: list[str], sample_weight=None) -> dict[str, float]:
     """Return {metric: value} in the metric's natural sign (rmse is positive, lower is better),
     each row counted by ``sample_weight`` when given."""
-    from sklearn.metrics import get_scorer
-
     weights = {} if sample_weight is None else {"sample_weight": sample_weight}
     results: dict[str, float] = {}
     for name in metrics:
         info = METRICS[name]
-        value = float(get_scorer(info.scorer)(model, x, y, **weights))
+        value = float(_scorer(name, model)(model, x, y, **weights))
         results[name] = -value if info.scorer.startswith("neg_") else value
     return results
 

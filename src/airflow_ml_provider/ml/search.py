@@ -58,8 +58,15 @@ def distribution(name: str, spec: dict[str, Any]):
 
 
 def check_param_names(estimator: Any, names: list[str], estimator_path: str) -> None:
-    """Reject a parameter the estimator does not have, naming it (with a suggestion)."""
-    check_names(estimator.get_params(deep=True), names, estimator_path, "search parameter")
+    """Reject a parameter the estimator (or, for ``preprocess__`` names, the preprocessing)
+    does not have, naming it as written (with a suggestion)."""
+    prefix = estimator_prefix(estimator)
+    valid = [
+        name.removeprefix(prefix)
+        for name in estimator.get_params(deep=True)
+        if name.startswith((prefix, PREPROCESS_PREFIX))
+    ]
+    check_names(valid, names, estimator_path, "search parameter")
 
 
 def param_space(method: str, params: dict[str, Any]) -> dict[str, Any]:
@@ -106,8 +113,13 @@ def build_search(
     method = search.get("method")
     if method not in ("grid", "random"):
         raise SearchError(f"search method must be grid or random, got {method!r}")
-    params = search.get("params") or {}
-    check_param_names(estimator, list(params), estimator_path)
+    prefix = estimator_prefix(estimator)
+    given = search.get("params") or {}
+    check_param_names(estimator, list(given), estimator_path)
+    params = {
+        name if name.startswith(PREPROCESS_PREFIX) else prefix + name: options
+        for name, options in given.items()
+    }
     space = param_space(method, params)
     scorer = METRICS[scoring_metric(search, metrics)].scorer
     cv = int(search.get("cv") or 5)
@@ -122,6 +134,23 @@ def build_search(
         refit=True,
         random_state=seed,
     )
+
+
+PREPROCESS_PREFIX = "preprocess__"
+"""Search parameters naming the preprocessing (scikit-learn's nested names, e.g.
+preprocess__numeric_1__simpleimputer__strategy); every other name is the estimator's."""
+
+
+def estimator_prefix(model: Any) -> str:
+    """How the estimator's own parameter names are spelled inside ``model``: ``model__``
+    in a preprocessing Pipeline (``model__estimator__`` when its labels are encoded)."""
+    steps = getattr(model, "named_steps", None)
+    if not steps:
+        return ""
+    from airflow_ml_provider.ml.labels import EncodedLabelClassifier
+
+    wrapped = isinstance(steps["model"], EncodedLabelClassifier)
+    return "model__estimator__" if wrapped else "model__"
 
 
 def _natural(value: float, scorer: str) -> float:
@@ -151,8 +180,10 @@ def cv_results_table(search_cv: Any, metric: str):
     import pandas as pd
 
     scorer = METRICS[metric].scorer
+    nested = "param_" + estimator_prefix(search_cv.estimator)
     columns: dict[str, list[Any]] = {}
     for key, values in search_cv.cv_results_.items():
+        key = key.replace(nested, "param_", 1) if key.startswith(nested) else key
         try:
             cells = [_json_scalar(v) for v in values]
         except TypeError:
@@ -174,7 +205,8 @@ def log_search(search_cv: Any, search: dict[str, Any], metric: str) -> dict[str,
 
     scorer = METRICS[metric].scorer
     best_score = _natural(float(search_cv.best_score_), scorer)
-    best_params = {k: _loggable(v) for k, v in search_cv.best_params_.items()}
+    prefix = estimator_prefix(search_cv.estimator)
+    best_params = {k.removeprefix(prefix): _loggable(v) for k, v in search_cv.best_params_.items()}
     candidates = len(search_cv.cv_results_["params"])
     mlflow.log_params(
         {

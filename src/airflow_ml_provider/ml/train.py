@@ -16,14 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.ml.data import load_split
-from airflow_ml_provider.ml.estimators import EstimatorError, build_estimator
+from airflow_ml_provider.ml.estimators import EstimatorError
+from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
+from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
 from airflow_ml_provider.ml.reproduce import (
     JOB_ARTIFACT,
     REPRODUCES_TAG,
     public_job,
     reproducibility_tags,
 )
-from airflow_ml_provider.ml.scoring import score
+from airflow_ml_provider.ml.scoring import check_metrics_fit, score
 from airflow_ml_provider.ml.tracking import model_requirements, use_experiment
 
 
@@ -46,22 +48,24 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
     if earlier is not None:
         print(f"this DAG run already trained this model on this data: run {earlier['run_id']}")
         return earlier
-    estimator = build_estimator(
-        job["estimator"], job.get("params") or {}, tuple(job["allowed_estimator_modules"])
-    )
+    split = load_split(job["data"], job["task"])
+    model, plans = build_model(job, split.x_train)
+    check_metrics_fit(job["metrics"], split.y_train, job["task"])
+    columns = model_columns(plans)
+    x_train, x_test = split.x_train[columns], split.x_test[columns]
+    print("features:\n" + feature_table(plans))
     search = job.get("search")
     search_cv = None
     if search:
         from airflow_ml_provider.ml.search import build_search
 
         search_cv = build_search(
-            estimator,
+            model,
             search,
             metrics=job["metrics"],
             seed=int(job["data"]["split"]["seed"]),
             estimator_path=job["estimator"],
         )
-    split = load_split(job["data"], job["task"])
     with training_run(job) as (run, experiment_id):
         log_training_params(job, split)
         started = time.monotonic()
@@ -69,23 +73,26 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
         if search_cv is not None:
             from airflow_ml_provider.ml.search import log_search, scoring_metric
 
-            search_cv.fit(split.x_train, split.y_train)
-            estimator = search_cv.best_estimator_
+            search_cv.fit(x_train, split.y_train)
+            model = search_cv.best_estimator_
             search_result = log_search(search_cv, search, scoring_metric(search, job["metrics"]))
         else:
-            estimator.fit(split.x_train, split.y_train)
+            model.fit(x_train, split.y_train)
         fit_seconds = time.monotonic() - started
-        metrics = score(estimator, split.x_test, split.y_test, job["metrics"])
+        metrics = score(model, x_test, split.y_test, job["metrics"])
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
-        example = split.x_train.head(5)
-        signature = infer_signature(example, estimator.predict(example))
+        log_feature_plan(plans)
+        example = x_train.head(5)
+        signature = missing_allowed(infer_signature(example, model.predict(example)))
         info = mlflow.sklearn.log_model(
-            estimator,
+            model,
             name="model",
             signature=signature,
             input_example=example,
-            skops_trusted_types=_types_we_created(estimator),
-            pip_requirements=model_requirements(MODEL_MODULES + [job["estimator"]]),
+            skops_trusted_types=_types_we_created(model),
+            pip_requirements=model_requirements(
+                MODEL_MODULES + [job["estimator"], *custom_modules(job)], with_provider=True
+            ),
         )
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra = {"search": search_result} if search_result else {}
@@ -202,6 +209,25 @@ def log_validation(validation: dict[str, Any] | None) -> None:
     if validation.get("data_docs_uri"):
         tags["airflow_ml.data_docs"] = validation["data_docs_uri"]
     mlflow.set_tags(tags)
+
+
+def missing_allowed(signature):
+    """The signature with integer input columns typed ``any``: MLflow refuses a missing
+    value (NaN) in a column typed long, and a column typed double refuses integers; the
+    model imputes missing values itself. Every column stays required."""
+    from mlflow.models import ModelSignature
+    from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
+
+    integers = (DataType.integer, DataType.long)
+    columns = [
+        ColSpec(AnyType(), column.name, required=column.required)
+        if column.type in integers
+        else column
+        for column in signature.inputs.inputs
+    ]
+    return ModelSignature(
+        inputs=Schema(columns), outputs=signature.outputs, params=signature.params
+    )
 
 
 def _types_we_created(estimator: Any) -> list[str]:

@@ -48,6 +48,12 @@ class TrainingJobOperator(BaseOperator):
     a subprocess, the Kubernetes runner hands it to the pod. Subclasses add ``execute``; the
     Kubernetes runner also inherits from KubernetesPodOperator (this class comes first in
     its bases, consumes the training keyword arguments and passes the rest on).
+
+    :param feature_preprocessing: the ``features:`` section as JSON (column types and
+        preprocessing, see ``core.features.FeaturesSpec``); empty: every type inferred with
+        the defaults. Fitted on the train split and logged inside the model.
+    :param allowed_transformer_modules: module prefixes team transformers and tokenizers
+        may come from; default ``[ml_provider] allowed_transformer_modules``.
     """
 
     template_fields: tuple[str, ...] = ("snapshot", "validation")
@@ -75,9 +81,13 @@ class TrainingJobOperator(BaseOperator):
         pipeline_file: str | None = None,
         partition_by: str | None = None,
         partitions: dict[str, Any] | None = None,
+        feature_preprocessing: dict[str, Any] | None = None,
+        allowed_transformer_modules: tuple[str, ...] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.feature_preprocessing = feature_preprocessing or {}
+        self.allowed_transformer_modules = allowed_transformer_modules
         self.snapshot = snapshot
         self.partition_by = partition_by
         self.partitions = partitions
@@ -110,6 +120,10 @@ class TrainingJobOperator(BaseOperator):
             "metrics": self.metrics,
             "allowed_estimator_modules": list(
                 self.allowed_estimator_modules or settings.allowed_estimator_modules()
+            ),
+            "features": self.feature_preprocessing,
+            "allowed_transformer_modules": list(
+                self.allowed_transformer_modules or settings.allowed_transformer_modules()
             ),
             "data": data_section(
                 self.snapshot, self.target, self.features, self.split, self.partition_by

@@ -51,6 +51,7 @@ def load_pipeline(
     *,
     allowed_estimator_modules: tuple[str, ...] | None = None,
     allowed_notifier_modules: tuple[str, ...] | None = None,
+    allowed_transformer_modules: tuple[str, ...] | None = None,
     environ: dict[str, str] | None = None,
 ) -> LoadedPipeline:
     """Load and validate one pipeline file; raise SpecError naming file:line:column."""
@@ -77,6 +78,8 @@ def load_pipeline(
     context = {
         "allowed_estimator_modules": allowed_estimator_modules,
         "allowed_notifier_modules": allowed_notifier_modules or _allowed_notifier_modules(),
+        "allowed_transformer_modules": allowed_transformer_modules
+        or _allowed_transformer_modules(),
     }
     try:
         spec = PipelineSpec.model_validate(data, context=context)
@@ -115,6 +118,12 @@ def _allowed_notifier_modules() -> tuple[str, ...]:
     from airflow_ml_provider import settings  # Airflow's config; settings imports this package
 
     return settings.allowed_notifier_modules()
+
+
+def _allowed_transformer_modules() -> tuple[str, ...]:
+    from airflow_ml_provider import settings
+
+    return settings.allowed_transformer_modules()
 
 
 def config_hash(spec: PipelineSpec) -> str:

@@ -28,6 +28,7 @@ from airflow_ml_provider.cluster import (
     TRAINING_NAMESPACE,
     TRAINING_SERVICE_ACCOUNT,
 )
+from airflow_ml_provider.core.features import FeaturesSpec
 from airflow_ml_provider.spec.asset_conditions import parse_condition
 from airflow_ml_provider.spec.durations import parse_duration
 from airflow_ml_provider.spec.errors import did_you_mean
@@ -896,6 +897,11 @@ class PipelineSpec(_Strict):
     dagrun_timeout: Duration | None = Field(None, description="Fail a run that takes longer.")
     data: DataSpec
     validation: ValidationSpec = ValidationSpec()
+    features: FeaturesSpec = Field(
+        FeaturesSpec(),
+        description="Each input column's type (inferred unless declared) and preprocessing, "
+        "fitted on the train split and logged inside the model.",
+    )
     training: TrainingSpec
     evaluation: EvaluationSpec
     registry: RegistrySpec = RegistrySpec()
