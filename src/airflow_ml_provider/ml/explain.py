@@ -4,6 +4,11 @@ shap picks the algorithm from the model (TreeExplainer for tree ensembles, Linea
 for linear models); for any other scikit-learn model its predictions are explained with
 the permutation algorithm on a smaller sample. Features are masked by an independent
 background sample of held-out rows.
+
+A model with its own preprocessing takes raw columns (text, dates, missing values), which
+shap's maskers cannot mix; each raw column is then replaced by integer codes of its values,
+and the permutation algorithm explains the model's answers to the decoded rows, so the
+importances are per RAW column, whatever the preprocessing makes of it.
 """
 
 from __future__ import annotations
@@ -30,10 +35,11 @@ def shap_importances(model, rows, seed: int) -> list[dict[str, Any]] | None:
     the classes. None when shap is not installed."""
     if not shap_available():
         return None
-    import numpy as np
     import shap
 
     data = own_features(model, rows)
+    if hasattr(model, "named_steps"):  # a preprocessing Pipeline: explained per raw column
+        return _by_raw_column(model, data, seed)
     background = shap.maskers.Independent(
         data.sample(n=min(BACKGROUND_ROWS, len(data)), random_state=seed + 1)
     )
@@ -50,11 +56,55 @@ def shap_importances(model, rows, seed: int) -> list[dict[str, Any]] | None:
         options = {"check_additivity": False}
     sample = data.sample(n=min(rows_explained, len(data)), random_state=seed)
     explanation = explainer(sample, **options)
-    values = np.abs(np.asarray(explanation.values))
+    return _table(data.columns, explanation.values)
+
+
+def _by_raw_column(model, data, seed: int) -> list[dict[str, Any]]:
+    """Mean absolute SHAP value per raw column of a model that takes raw rows."""
+    import numpy as np
+    import pandas as pd
+    import shap
+
+    background = data.sample(n=min(BACKGROUND_ROWS, len(data)), random_state=seed + 1)
+    sample = data.sample(n=min(MODEL_AGNOSTIC_ROWS, len(data)), random_state=seed)
+    both = pd.concat([background, sample])
+    codes, values = {}, {}
+    for column in data.columns:
+        codes[column], values[column] = pd.factorize(both[column], use_na_sentinel=False)
+
+    def decode(matrix) -> pd.DataFrame:
+        matrix = np.asarray(matrix, dtype=int)
+        return pd.DataFrame(
+            {
+                column: pd.Series(np.asarray(values[column], dtype=object)[matrix[:, i]])
+                for i, column in enumerate(data.columns)
+            }
+        ).astype(data.dtypes.to_dict(), errors="ignore")
+
+    encoded = pd.DataFrame(codes).to_numpy()
+    respond = getattr(model, "predict_proba", model.predict)
+    explainer = shap.Explainer(
+        lambda matrix: respond(decode(matrix)),
+        shap.maskers.Independent(encoded[: len(background)]),
+        algorithm="permutation",
+        seed=seed,
+    )
+    explanation = explainer(
+        encoded[len(background) :], max_evals=2 * data.shape[1] + 1, silent=True
+    )
+    return _table(data.columns, explanation.values)
+
+
+def _table(columns, shap_values) -> list[dict[str, Any]]:
+    """Mean absolute SHAP value per column, largest first (classifiers: of the positive
+    class when binary, averaged over the classes otherwise)."""
+    import numpy as np
+
+    values = np.abs(np.asarray(shap_values))
     if values.ndim == 3:
         values = values[..., -1] if values.shape[2] == 2 else values.mean(axis=2)
     table = [
         {"feature": str(name), "mean_abs_shap": float(value)}
-        for name, value in zip(data.columns, values.mean(axis=0), strict=True)
+        for name, value in zip(columns, values.mean(axis=0), strict=True)
     ]
     return sorted(table, key=lambda row: -row["mean_abs_shap"])
