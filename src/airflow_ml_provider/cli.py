@@ -50,11 +50,25 @@ def cmd_check(args: argparse.Namespace) -> int:
             if problems:
                 raise _Problems(problems)
             print(f"ok      {path} (pipeline {loaded.dag_id})")
+            if not args.fast:
+                print(_feature_summary(loaded))
         except (SpecError, _Problems) as exc:
             failed += 1
             print(str(exc))
     print(f"{len(files) - failed} valid, {failed} invalid", file=sys.stderr)
     return 1 if failed else 0
+
+
+def _feature_summary(loaded) -> str:
+    """The inferred feature table of a pipeline's data sample, or why there is none."""
+    from airflow_ml_provider.spec.data_checks import data_report
+
+    report = data_report(loaded)
+    if report.table is None:
+        return f"        data not read: {report.skipped}"
+    lines = report.table.splitlines()
+    header = f"        features (from a sample of {report.rows} rows):"
+    return "\n".join([header, *("          " + line for line in lines)])
 
 
 class _Problems(Exception):

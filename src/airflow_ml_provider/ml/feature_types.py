@@ -118,16 +118,21 @@ def plan_features(frame: pd.DataFrame, features: FeaturesSpec) -> list[ColumnPla
     return plans
 
 
-def check_columns(frame: pd.DataFrame, plans: list[ColumnPlan]) -> None:
-    """Raise FeatureError naming the column and a few values when the data does not fit a
-    column's type or settings; every problem in one message."""
-    problems = [
-        problem
+def column_problems(frame: pd.DataFrame, plans: list[ColumnPlan]) -> list[tuple[str, str]]:
+    """``(column, message)`` for each column whose data does not fit its type or settings,
+    naming a few offending values."""
+    return [
+        (plan.column, problem)
         for plan in plans
         if (problem := _column_problem(frame[plan.column], plan)) is not None
     ]
+
+
+def check_columns(frame: pd.DataFrame, plans: list[ColumnPlan]) -> None:
+    """Raise FeatureError with every column problem in one message."""
+    problems = column_problems(frame, plans)
     if problems:
-        raise FeatureError("; ".join(problems))
+        raise FeatureError("; ".join(message for _, message in problems))
 
 
 def _column_problem(values: pd.Series, plan: ColumnPlan) -> str | None:

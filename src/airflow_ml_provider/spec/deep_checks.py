@@ -5,6 +5,7 @@ Never called while Airflow parses the DAG folder.
 
 from __future__ import annotations
 
+from airflow_ml_provider.spec.data_checks import data_report
 from airflow_ml_provider.spec.errors import SpecProblem, format_path
 from airflow_ml_provider.spec.loader import LoadedPipeline
 from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
@@ -105,4 +106,5 @@ def deep_problems(loaded: LoadedPipeline, allowed_prefixes: tuple[str, ...]) -> 
         + notifier_problems(loaded, doc)
         + expectation_problems(loaded, doc)
         + schema_problems(loaded, doc)
+        + data_report(loaded).problems
     )

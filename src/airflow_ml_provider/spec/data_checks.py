@@ -1,0 +1,181 @@
+"""Checks against the data itself, before a run: ``airflow-ml check`` and ``airflow-ml run``
+read the header and a sample of a local files source and report, at the YAML's position, a
+target or feature column that is not there (with a did-you-mean over the real columns), a
+metric that does not fit the number of classes, and data that does not fit a declared
+feature type; and show the inferred feature table.
+
+Reads the sample the way snapshot_data reads the files (pyarrow), so the types are the ones
+training will see. Never called while Airflow parses the DAG folder.
+"""
+
+from __future__ import annotations
+
+import glob
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow_ml_provider.spec.errors import SpecProblem, did_you_mean, format_path
+from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
+
+SAMPLE_ROWS = 5000
+
+
+@dataclass(frozen=True)
+class DataReport:
+    """What the sample showed: problems at YAML positions, the feature table, or why the
+    data was not read."""
+
+    problems: list[SpecProblem]
+    table: str | None = None
+    skipped: str | None = None
+    rows: int = 0
+
+
+def local_files(loaded: LoadedPipeline) -> list[Path] | str:
+    """The local files of the data source, or why there are none to read here."""
+    source = loaded.source
+    if source.get("kind", "files") != "files":
+        return f"a {source['kind']} source is read at run time only"
+    uri = str(source.get("uri") or "")
+    if "://" in uri and not uri.startswith("file://"):
+        return f"{uri} is not a local file"
+    path = uri.removeprefix("file://")
+    if any(char in path for char in "*?["):
+        found = sorted(Path(p) for p in glob.glob(path))
+    elif path.endswith("/") or Path(path).is_dir():
+        found = sorted(p for p in Path(path).iterdir() if p.suffix in (".csv", ".parquet"))
+    else:
+        found = [Path(path)] if Path(path).is_file() else []
+    return found or f"{uri} matches no file (yet)"
+
+
+def read_sample(path: Path, data_format: str, rows: int = SAMPLE_ROWS):
+    """The first ``rows`` rows of a csv or parquet file, typed as pyarrow types them."""
+    import pyarrow as pa
+    import pyarrow.csv as pv
+    import pyarrow.parquet as pq
+
+    if data_format == "parquet":
+        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        first = next(batches, None)
+        table = pa.Table.from_batches([first]) if first is not None else pq.read_schema(path)
+    else:
+        reader = pv.open_csv(path, convert_options=pv.ConvertOptions(strings_can_be_null=True))
+        taken, count = [], 0
+        for batch in reader:
+            taken.append(batch)
+            count += batch.num_rows
+            if count >= rows:
+                break
+        table = pa.Table.from_batches(taken, schema=reader.schema)
+    if isinstance(table, pa.Schema):
+        table = table.empty_table()
+    return table.slice(0, rows).to_pandas()
+
+
+def _at(doc: PositionedDocument, path: tuple, message: str, at_key: bool = False) -> SpecProblem:
+    mark = doc.mark_for(path, prefer_key=at_key)
+    return SpecProblem(mark.file, mark.line, mark.column, format_path(path), message)
+
+
+def _column_names(doc, spec, columns: list[str]) -> list[SpecProblem]:
+    def missing(name: str) -> str:
+        lowered = {c.lower(): c for c in columns}
+        hint = (
+            f"; did you mean '{lowered[name.lower()]}'?"
+            if name.lower() in lowered
+            else did_you_mean(name, columns)
+        )
+        return f"column {name!r} is not in the data{hint} (columns: {', '.join(columns)})"
+
+    data, problems = spec.data, []
+    if data.target not in columns:
+        problems.append(_at(doc, ("data", "target"), missing(data.target)))
+    for index, name in enumerate(data.features or []):
+        if name not in columns:
+            problems.append(_at(doc, ("data", "features", index), missing(name)))
+    for name in spec.features.columns:
+        if name not in columns:
+            problems.append(_at(doc, ("features", "columns", name), missing(name), at_key=True))
+    for index, item in enumerate(spec.features.custom):
+        for position, name in enumerate(item.columns):
+            if name not in columns:
+                where = ("features", "custom", index, "columns", position)
+                problems.append(_at(doc, where, missing(name)))
+    return problems
+
+
+def _metric_problems(doc, spec, target) -> list[SpecProblem]:
+    from airflow_ml_provider.ml.scoring import BINARY_ONLY
+
+    classes = target.dropna().nunique()
+    if spec.training.task_type != "classification" or classes <= 2:
+        return []
+    evaluation, problems = spec.evaluation, []
+    named = [(("evaluation", "primary_metric"), evaluation.primary_metric)]
+    named += [(("evaluation", "metrics", i), m) for i, m in enumerate(evaluation.metrics)]
+    for path, metric in named:
+        if metric in BINARY_ONLY:
+            problems.append(
+                _at(
+                    doc,
+                    path,
+                    f"{metric!r} needs a binary target, but {spec.data.target!r} has "
+                    f"{classes} classes in the sample; did you mean {BINARY_ONLY[metric]!r}?",
+                )
+            )
+    return problems
+
+
+def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], str | None]:
+    from airflow_ml_provider.core.features import FeaturesSpec
+    from airflow_ml_provider.ml.feature_report import feature_table
+    from airflow_ml_provider.ml.feature_types import FeatureError, column_problems, plan_features
+    from airflow_ml_provider.ml.preprocessing import resolve_plans
+
+    spec = loaded.spec
+    features: FeaturesSpec = spec.features
+    try:
+        plans = resolve_plans(plan_features(frame, features), spec.training.estimator)
+    except FeatureError as exc:
+        return [_at(doc, ("features",), str(exc))], None
+    problems = []
+    for column, message in column_problems(frame, plans):
+        declared = column in features.columns
+        where = ("features", "columns", column) if declared else ("data", "source")
+        problems.append(_at(doc, where, message, at_key=declared))
+    return problems, feature_table(plans)
+
+
+def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
+    """Read a sample of the pipeline's local data and check the YAML against it."""
+    found = local_files(loaded)
+    if isinstance(found, str):
+        return DataReport([], skipped=found)
+    data_format = loaded.spec.data.resolved_format or "csv"
+    doc = load_positioned(loaded.file)
+    try:
+        frame = read_sample(found[0], data_format, rows)
+    except Exception as exc:  # unreadable file: say which and why, at the source
+        message = f"cannot read {found[0]} as {data_format}: {exc}"
+        return DataReport([_at(doc, ("data", "source"), message)])
+    spec = loaded.spec
+    columns = [str(c) for c in frame.columns]
+    problems = _column_names(doc, spec, columns)
+    if spec.data.target in columns:
+        problems += _metric_problems(doc, spec, frame[spec.data.target])
+    if problems:
+        return DataReport(problems, rows=len(frame))
+    inputs = _input_frame(frame, spec)
+    feature_problems, table = _feature_problems(doc, loaded, inputs)
+    return DataReport(problems + feature_problems, table, rows=len(frame))
+
+
+def _input_frame(frame, spec) -> Any:
+    from airflow_ml_provider.ml.data import input_columns
+
+    data = spec.data
+    columns = input_columns(list(frame.columns), data.target, data.features)
+    return frame[[c for c in columns if c != data.partition_by]]
