@@ -31,10 +31,9 @@ def partition_key(value: Any) -> str:
 class PartitionedModel(BaseEstimator):
     """Routes each row to the model of its ``partition_by`` value; the fallback takes the rest.
 
-    ``models`` maps partition keys (see ``partition_key``) to fitted estimators that take
-    ``features`` as a plain array in that order (they are fitted on arrays, so
-    per-partition work stays array slicing). Classification sub-models may have seen only
-    some of the classes: their probabilities are placed into the columns of ``classes_``
+    ``models`` maps partition keys (see ``partition_key``) to fitted models that take the
+    ``features`` columns as a DataFrame (each carries its own preprocessing).
+    Classification sub-models may have seen only some of the classes: their probabilities are placed into the columns of ``classes_``
     (the union) with zeros elsewhere.
     """
 
@@ -111,10 +110,10 @@ class PartitionedModel(BaseEstimator):
         """Each row predicted by its partition's model (the fallback for the others)."""
         import numpy as np
 
-        x = rows[self.features].to_numpy()
+        x = rows[self.features]
         result = None
         for model, positions in self.groups(rows):
-            predicted = np.asarray(model.predict(x[positions]))
+            predicted = np.asarray(model.predict(x.iloc[positions]))
             if result is None:
                 result = np.empty(len(rows), dtype=predicted.dtype)
             elif result.dtype != predicted.dtype:
@@ -128,11 +127,11 @@ class PartitionedModel(BaseEstimator):
         import numpy as np
 
         classes = self.classes_
-        x = rows[self.features].to_numpy()
+        x = rows[self.features]
         result = np.zeros((len(rows), len(classes)))
         for model, positions in self.groups(rows):
             columns = np.searchsorted(classes, model.classes_)
-            result[np.ix_(positions, columns)] = model.predict_proba(x[positions])
+            result[np.ix_(positions, columns)] = model.predict_proba(x.iloc[positions])
         return result
 
 

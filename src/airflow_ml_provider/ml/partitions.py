@@ -122,13 +122,13 @@ def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fit_and_score(job, x_train, y_train, x_test, y_test) -> tuple[Any, dict[str, Any]]:
-    from airflow_ml_provider.ml.estimators import build_estimator
+def _fit_and_score(job, features, x_train, y_train, x_test, y_test) -> tuple[Any, dict[str, Any]]:
+    """Fit one model (preprocessing + estimator, for ``features``: the chunk's feature
+    section and plans) on DataFrame rows and score it on its held-out rows."""
+    from airflow_ml_provider.ml.preprocessing import build_pipeline
     from airflow_ml_provider.ml.scoring import score_where_defined
 
-    model = build_estimator(
-        job["estimator"], job.get("params") or {}, tuple(job["allowed_estimator_modules"])
-    )
+    model = build_pipeline(job, *features, x_train)
     started = time.monotonic()
     model.fit(x_train, y_train)
     fit_seconds = time.monotonic() - started
@@ -144,21 +144,26 @@ def _fit_and_score(job, x_train, y_train, x_test, y_test) -> tuple[Any, dict[str
 
 
 def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Fit each partition of the chunk on plain arrays (the router hands its sub-models
-    ``features`` in that order), so per-partition work is array slicing, not pandas."""
+    """Fit each partition of the chunk on its rows of ``features`` (the router hands its
+    sub-models those columns). Column types are inferred once, on the chunk's train rows,
+    so every partition of the chunk preprocesses its columns the same way."""
     from airflow_ml_provider.ml.data import read_frame
+    from airflow_ml_provider.ml.preprocessing import resolve_features
 
     frame = read_frame(spec["uri"], "parquet")
-    x = frame[spec["features"]].to_numpy()
+    x = frame[spec["features"]]
     y = frame[job["data"]["target"]].to_numpy()
     heldout = frame[HELDOUT].to_numpy()
+    features = resolve_features(job, x[~heldout])
     groups = frame.groupby(spec["partition_by"], sort=False, dropna=False).indices
     records, models = [], {}
     for value, positions in groups.items():
         key = partition_key(value)
         train, test = positions[~heldout[positions]], positions[heldout[positions]]
         try:
-            model, record = _fit_and_score(job, x[train], y[train], x[test], y[test])
+            model, record = _fit_and_score(
+                job, features, x.iloc[train], y[train], x.iloc[test], y[test]
+            )
         except Exception as exc:  # one bad partition must not take the others down
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
             records.append(
@@ -182,14 +187,16 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from airflow_ml_provider.ml.data import load_split
+    from airflow_ml_provider.ml.preprocessing import resolve_features
 
     split = load_split(job["data"], job["task"])
-    features = spec["features"]
+    x_train, x_test = split.x_train[spec["features"]], split.x_test[spec["features"]]
     model, record = _fit_and_score(
         job,
-        split.x_train[features].to_numpy(),
+        resolve_features(job, x_train),
+        x_train,
         split.y_train.to_numpy(),
-        split.x_test[features].to_numpy(),
+        x_test,
         split.y_test.to_numpy(),
     )
     print(f"fallback model: fit {record['fit_seconds']:.2f}s on {record['rows_train']} rows")

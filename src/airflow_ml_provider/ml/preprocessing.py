@@ -291,23 +291,33 @@ def model_columns(plans: list[ColumnPlan]) -> list[str]:
     return [plan.column for plan in plans if plan.type != "ignore"]
 
 
-def build_model(job: dict[str, Any], x_train: pd.DataFrame):
-    """``(pipeline, plans)``: the features section of ``job`` resolved on ``x_train`` (the
-    train split's input columns), the data checked against it, and an unfitted
-    ``Pipeline([("preprocess", ColumnTransformer), ("model", estimator)])``."""
+def resolve_features(job: dict[str, Any], x_train: pd.DataFrame):
+    """``(features, plans)``: the job's features section and each input column's resolved
+    plan, inferred on ``x_train`` (the train split's input columns), which is checked
+    against it (FeatureError naming the column and values)."""
+    features = FeaturesSpec.model_validate(
+        job.get("features") or {},
+        context={"allowed_transformer_modules": transformer_prefixes(job)},
+    )
+    plans = resolve_plans(plan_features(x_train, features), job["estimator"])
+    check_columns(x_train, plans)
+    return features, plans
+
+
+def transformer_prefixes(job: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(job.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES)
+
+
+def build_pipeline(job: dict[str, Any], features: FeaturesSpec, plans, x_train: pd.DataFrame):
+    """An unfitted ``Pipeline([("preprocess", ColumnTransformer), ("model", estimator)])``
+    for resolved ``plans``."""
     from sklearn.pipeline import Pipeline
 
     from airflow_ml_provider.ml.estimators import build_estimator
     from airflow_ml_provider.ml.labels import EncodedLabelClassifier, needs_label_codes
 
-    prefixes = tuple(job.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES)
-    features = FeaturesSpec.model_validate(
-        job.get("features") or {}, context={"allowed_transformer_modules": prefixes}
-    )
     path = job["estimator"]
     params = dict(job.get("params") or {})
-    plans = resolve_plans(plan_features(x_train, features), path)
-    check_columns(x_train, plans)
     native = any(p.settings.get("encoding") == "native" for p in plans)
     if native and path.startswith("xgboost."):
         params.setdefault("enable_categorical", True)
@@ -321,9 +331,16 @@ def build_model(job: dict[str, Any], x_train: pd.DataFrame):
         x_train,
         features,
         sparse_ok=sparse_ok,
-        allowed_prefixes=prefixes,
-        seed=int(job["data"]["split"]["seed"]),
+        allowed_prefixes=transformer_prefixes(job),
+        seed=int(((job.get("data") or {}).get("split") or {}).get("seed", 0)),
     )
     if job["task"] == "classification" and needs_label_codes(path):
         estimator = EncodedLabelClassifier(estimator)
-    return Pipeline([("preprocess", preprocessor), ("model", estimator)]), plans
+    return Pipeline([("preprocess", preprocessor), ("model", estimator)])
+
+
+def build_model(job: dict[str, Any], x_train: pd.DataFrame):
+    """``(pipeline, plans)``: the features section resolved on ``x_train`` and an unfitted
+    pipeline of preprocessing and estimator."""
+    features, plans = resolve_features(job, x_train)
+    return build_pipeline(job, features, plans, x_train), plans
