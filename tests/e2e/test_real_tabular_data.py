@@ -10,8 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from datasets import penguins
 from test_pipeline import run
+
+from real_data import penguins
 
 PIPELINE = """\
 pipeline: {name}
