@@ -161,7 +161,7 @@ class ColumnSpec(_Strict):
         return {"type": value} if isinstance(value, str) else value
 
     @model_validator(mode="after")
-    def _settings_fit_the_type(self) -> ColumnSpec:
+    def _settings_fit_the_type(self, info: ValidationInfo) -> ColumnSpec:
         options = dict(self.model_extra or {})
         if not options:
             return self
@@ -175,7 +175,7 @@ class ColumnSpec(_Strict):
             raise ValueError(
                 f"{', '.join(unknown)} is not a {self.type} setting; expected {', '.join(allowed)}"
             )
-        TYPE_SETTINGS[self.type].model_validate(options)
+        TYPE_SETTINGS[self.type].model_validate(options, context=info.context)
         return self
 
     @property

@@ -33,8 +33,8 @@ class PartitionedModel(BaseEstimator):
 
     ``models`` maps partition keys (see ``partition_key``) to fitted models that take the
     ``features`` columns as a DataFrame (each carries its own preprocessing).
-    Classification sub-models may have seen only some of the classes: their probabilities are placed into the columns of ``classes_``
-    (the union) with zeros elsewhere.
+    Classification sub-models may have seen only some of the classes: their probabilities
+    are placed into the columns of ``classes_`` (the union) with zeros elsewhere.
     """
 
     def __init__(

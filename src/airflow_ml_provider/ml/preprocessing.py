@@ -295,10 +295,18 @@ def resolve_features(job: dict[str, Any], x_train: pd.DataFrame):
     """``(features, plans)``: the job's features section and each input column's resolved
     plan, inferred on ``x_train`` (the train split's input columns), which is checked
     against it (FeatureError naming the column and values)."""
-    features = FeaturesSpec.model_validate(
-        job.get("features") or {},
-        context={"allowed_transformer_modules": transformer_prefixes(job)},
-    )
+    from pydantic import ValidationError
+
+    try:
+        features = FeaturesSpec.model_validate(
+            job.get("features") or {},
+            context={"allowed_transformer_modules": transformer_prefixes(job)},
+        )
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"features.{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
+        )
+        raise FeatureError(problems) from None
     plans = resolve_plans(plan_features(x_train, features), job["estimator"])
     check_columns(x_train, plans)
     return features, plans

@@ -1,0 +1,160 @@
+"""The features section as a scikit-learn pipeline (ml/preprocessing.py), fitted for real on
+real data: each estimator family gets the encoding it needs, unseen and missing values are
+scored, team code runs only from allowed modules, and a search reaches the preprocessing."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from airflow_ml_provider.ml.feature_types import FeatureError
+from airflow_ml_provider.ml.preprocessing import build_model
+
+TESTS = str(Path(__file__).resolve().parents[1])
+
+
+def job(estimator: str, features: dict | None = None, **extra) -> dict:
+    return {
+        "estimator": estimator,
+        "params": extra.pop("params", {}),
+        "task": extra.pop("task", "classification"),
+        "allowed_estimator_modules": ["sklearn.", "lightgbm.", "xgboost."],
+        "data": {"split": {"seed": 1}},
+        "features": features or {},
+        **extra,
+    }
+
+
+@pytest.fixture(scope="module")
+def penguins():
+    from palmerpenguins import load_penguins
+
+    frame = load_penguins()
+    return frame.drop(columns="species"), frame["species"]
+
+
+def test_onehot_for_linear_models_native_for_boosted_trees(penguins):
+    x, y = penguins
+    linear, plans = build_model(job("sklearn.linear_model.LogisticRegression"), x)
+    assert {p.column: p.settings.get("encoding") for p in plans}["island"] == "onehot"
+    boosted, plans = build_model(job("sklearn.ensemble.HistGradientBoostingClassifier"), x)
+    assert {p.column: p.settings.get("encoding") for p in plans}["island"] == "native"
+    rows = x.iloc[[0, 1]].copy()
+    rows.loc[rows.index[0], "island"] = "Atlantis"
+    rows.loc[rows.index[1], ["sex", "bill_length_mm"]] = np.nan
+    for model in (linear, boosted):
+        model.fit(x, y)
+        predicted = model.predict(rows)
+        assert predicted[0] == "Adelie" and predicted[1] in set(y)
+
+
+def test_ordinal_order_datetime_parts_and_numeric_options():
+    frame = pd.DataFrame(
+        {
+            "cut": ["Fair", "Good", "Ideal", None] * 25,
+            "when": pd.date_range("2026-01-01", periods=100, freq="7D").astype(str),
+            "amount": np.r_[np.arange(99.0), 1e6],
+        }
+    )
+    features = {
+        "numeric": {"clip": [0.0, 0.9], "log1p": True, "scale": "minmax"},
+        "datetime": {"parts": ["month"], "cyclical": True, "days_since": "2026-01-01"},
+        "columns": {"cut": {"type": "categorical", "order": ["Fair", "Good", "Ideal"]}},
+    }
+    model, plans = build_model(
+        job("sklearn.linear_model.Ridge", features, task="regression"), frame
+    )
+    preprocess = model.named_steps["preprocess"].fit(frame)
+    out = pd.DataFrame(preprocess.transform(frame), columns=preprocess.get_feature_names_out())
+    assert list(out.filter(like="cut").iloc[:4, 0]) == [0.0, 1.0, 2.0, -1.0]  # missing: -1
+    assert out.filter(like="amount").max().item() == pytest.approx(1.0)  # clipped, then scaled
+    assert {"when_month", "when_month_sin", "when_month_cos", "when_days_since"} <= {
+        name.split("__")[-1] for name in out.columns
+    }
+    assert out.filter(like="when_days_since").iloc[1, 0] == pytest.approx(7.0)
+
+
+def test_native_categoricals_and_text_cannot_share_a_pipeline():
+    frame = pd.DataFrame({"kind": ["a", "b"] * 30, "note": ["some words here and there"] * 60})
+    features = {"columns": {"kind": {"type": "categorical", "encoding": "native"}}}
+    with pytest.raises(FeatureError, match="encoding native"):
+        build_model(job("lightgbm.LGBMClassifier", features), frame)
+
+
+def test_team_transformer_and_tokenizer_from_allowed_modules(monkeypatch):
+    monkeypatch.syspath_prepend(TESTS)
+    frame = pd.DataFrame(
+        {
+            "title": ["東京の天気は晴れ", "大阪の天気は雨", "京都は曇り", "札幌は雪"] * 15,
+            "body": ["short", "a somewhat longer body text"] * 30,
+        }
+    )
+    y = ["sun", "rain", "cloud", "snow"] * 15
+    features = {
+        "columns": {"title": {"type": "text", "tokenizer": "acme_features.text.character_bigrams"}},
+        "custom": [{"class": "acme_features.text.TextLength", "columns": ["body"]}],
+    }
+    allowed = {"allowed_transformer_modules": ["sklearn.", "acme_features."]}
+    model, plans = build_model(
+        job("sklearn.linear_model.LogisticRegression", features, **allowed), frame
+    )
+    assert {p.column: p.type for p in plans} == {"title": "text", "body": "custom"}
+    model.fit(frame, y)
+    assert model.predict(pd.DataFrame({"title": ["東京の天気は晴れ"], "body": ["x"]}))[0] == "sun"
+    vocabulary = model.named_steps["preprocess"].named_transformers_["text_title"][-1].vocabulary_
+    assert "東京" in vocabulary
+
+    with pytest.raises(FeatureError, match="not in an allowed module"):
+        build_model(job("sklearn.linear_model.LogisticRegression", features), frame)
+
+
+def test_team_code_outside_the_allow_list_is_refused_at_parse_time(tmp_path):
+    from airflow_ml_provider.spec import SpecError, load_pipeline
+
+    path = tmp_path / "p.yaml"
+    path.write_text(
+        "pipeline: p\n"
+        "data: {source: data.csv, target: y}\n"
+        "features:\n"
+        "  custom:\n"
+        "    - {class: os.system, columns: [a]}\n"
+        "training: {estimator: sklearn.linear_model.LogisticRegression}\n"
+        "evaluation: {primary_metric: accuracy}\n"
+    )
+    with pytest.raises(SpecError) as caught:
+        load_pipeline(path, allowed_transformer_modules=("sklearn.", "acme_features."))
+    message = str(caught.value)
+    assert f"{path}:5:15: features.custom[0].class" in message
+    assert "'os.system' is not in an allowed module" in message
+    assert "os" not in {name for name in sys.modules if name == "os.system"}
+
+
+def test_search_reaches_the_preprocessing_and_reports_plain_names(penguins):
+    from airflow_ml_provider.ml.search import build_search
+
+    x, y = penguins
+    model, _ = build_model(job("sklearn.linear_model.LogisticRegression"), x)
+    search = build_search(
+        model,
+        {
+            "method": "grid",
+            "params": {
+                "C": [0.1, 1.0],
+                "preprocess__numeric_1__simpleimputer__strategy": ["mean", "median"],
+            },
+            "cv": 3,
+        },
+        metrics=["accuracy"],
+        seed=0,
+        estimator_path="sklearn.linear_model.LogisticRegression",
+    )
+    search.fit(x, y)
+    assert len(search.cv_results_["params"]) == 4
+    assert set(search.best_params_) == {
+        "model__C",
+        "preprocess__numeric_1__simpleimputer__strategy",
+    }
