@@ -142,3 +142,40 @@ def test_a_run_without_job_json_cannot_be_reproduced(tmp_path, capsys):
 def _keep_airflow_home(monkeypatch):
     """cli.main may set AIRFLOW_HOME; keep the session's value for the other tests."""
     monkeypatch.setenv("AIRFLOW_HOME", os.environ["AIRFLOW_HOME"])
+
+
+def test_reproduce_rebuilds_the_preprocessing_and_matches(tmp_path):
+    """penguins (strings, gaps, string labels) with a search over a preprocessing setting:
+    the reproduction re-fits the same pipeline from job.json and gets the same metrics."""
+    from palmerpenguins import load_penguins
+
+    folder = tmp_path / "snapshots" / "penguins"
+    folder.mkdir(parents=True)
+    snapshot = folder / "data.csv"
+    load_penguins().to_csv(snapshot, index=False)
+    sha256 = hashlib.sha256(snapshot.read_bytes()).hexdigest()
+    job = entrypoint_job(
+        tmp_path,
+        metrics=["accuracy", "roc_auc"],
+        params={"max_iter": 2000},
+        features={"numeric": {"scale": "standard"}, "columns": {"year": "ignore"}},
+        search={
+            "method": "grid",
+            "params": {"C": [0.1, 1.0], "preprocess__numeric_1__standardscaler__with_mean": [True]},
+            "cv": 3,
+            "scoring": None,
+        },
+        experiment_name="airflow-ml/reproduce",
+        tags={"airflow_ml.pipeline": "penguins", "airflow_ml.data_sha256": sha256},
+    )
+    job["data"].update(uri=snapshot.as_uri(), sha256=sha256, target="species", features=None)
+    path = tmp_path / "job.json"
+    path.write_text(json.dumps(job))
+    assert train_module.main(["--job", str(path)]) == 0
+    run_id = json.loads((tmp_path / "result.json").read_text())["run_id"]
+
+    done = reproduce_cli(tmp_path, run_id, "--json")
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads(done.stdout)
+    assert report["match"] is True
+    assert {"accuracy", "roc_auc"} <= set(report["metrics"])
