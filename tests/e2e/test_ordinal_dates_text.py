@@ -48,6 +48,7 @@ def test_diamond_prices_from_ordinal_grades(tmp_path, airflow_db):
     diamonds(tmp_path / "data")
     features = (
         "  columns:\n"
+        "    rownames: ignore\n"
         "    cut: {type: categorical, encoding: ordinal,\n"
         "          order: [Fair, Good, Very Good, Premium, Ideal]}\n"
         "    color: {type: categorical, encoding: ordinal, order: [J, I, H, G, F, E, D]}\n"
@@ -71,7 +72,8 @@ def test_diamond_prices_from_ordinal_grades(tmp_path, airflow_db):
     assert result["state"] == "success", result
     assert result["metrics"]["challenger"]["r2"] > 0.9
     plan = _logged_plan(result["mlflow_run_id"])
-    assert plan["rownames"]["type"] == "ignore"  # a row number, not a feature
+    assert plan["rownames"]["how"] == "declared"  # the file's row ids: not a feature
+    assert plan["carat"]["type"] == "numeric"
     assert plan["cut"]["settings"]["encoding"] == "ordinal"
     assert plan["cut"]["settings"]["order"][-1] == "Ideal"
 

@@ -83,7 +83,7 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
         log_feature_plan(plans)
         example = x_train.head(5)
-        signature = missing_allowed(infer_signature(example, model.predict(example)))
+        signature = raw_row_signature(infer_signature(example, model.predict(example)))
         info = mlflow.sklearn.log_model(
             model,
             name="model",
@@ -211,17 +211,18 @@ def log_validation(validation: dict[str, Any] | None) -> None:
     mlflow.set_tags(tags)
 
 
-def missing_allowed(signature):
-    """The signature with integer input columns typed ``any``: MLflow refuses a missing
-    value (NaN) in a column typed long, and a column typed double refuses integers; the
-    model imputes missing values itself. Every column stays required."""
+def raw_row_signature(signature):
+    """The signature with integer and datetime input columns typed ``any``: MLflow refuses
+    a missing value (NaN) in a column typed long (and a column typed double refuses
+    integers), and dates sent as JSON arrive as text, which a column typed datetime refuses.
+    The model imputes missing values and parses dates itself. Every column stays required."""
     from mlflow.models import ModelSignature
     from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
 
-    integers = (DataType.integer, DataType.long)
+    lenient = (DataType.integer, DataType.long, DataType.datetime)
     columns = [
         ColSpec(AnyType(), column.name, required=column.required)
-        if column.type in integers
+        if column.type in lenient
         else column
         for column in signature.inputs.inputs
     ]
