@@ -7,6 +7,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
+PENGUIN_TYPES = {
+    "island": "categorical",
+    "bill_length_mm": "numeric",
+    "bill_depth_mm": "numeric",
+    "flipper_length_mm": "numeric",
+    "body_mass_g": "numeric",
+    "sex": "categorical",
+    "year": "numeric",
+}
+"""What each penguins input column is inferred to be."""
+
+PENGUINS_PIPELINE = """\
+pipeline: {name}
+data:
+  source: data/penguins.csv
+  target: species
+  split: {{test_size: 0.3, seed: 3}}
+validation:
+  drift: null
+features:
+{features}
+training:
+  estimator: {estimator}
+  params: {params}
+evaluation:
+  primary_metric: accuracy
+  metrics: [{metrics}]
+"""
+"""A penguins pipeline (species from the raw table) for the end-to-end tests."""
+
 
 def penguins(folder: Path) -> Path:
     """344 penguins: species (3 string labels) from island, sex (both with gaps), sizes."""

@@ -9,23 +9,7 @@ import pandas as pd
 import pytest
 from test_pipeline import run
 
-from real_data import penguins
-
-PIPELINE = """\
-pipeline: {name}
-data:
-  source: data/penguins.csv
-  target: species
-  split: {{test_size: 0.3, seed: 3}}
-validation:
-  drift: null
-training:
-  estimator: {estimator}
-  params: {params}
-evaluation:
-  primary_metric: accuracy
-  metrics: [log_loss]
-"""
+from real_data import PENGUINS_PIPELINE, penguins
 
 
 @pytest.mark.parametrize(
@@ -52,7 +36,11 @@ def test_boosted_trees_take_native_categoricals_and_string_labels(
 
     penguins(tmp_path / "data")
     path = tmp_path / f"{name}.yaml"
-    path.write_text(PIPELINE.format(name=name, estimator=estimator, params=params))
+    path.write_text(
+        PENGUINS_PIPELINE.format(
+            name=name, features="  {}", estimator=estimator, params=params, metrics="log_loss"
+        )
+    )
     result = run(path)
     assert result["state"] == "success", result
     assert result["promoted"] is True

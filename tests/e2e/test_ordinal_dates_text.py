@@ -9,7 +9,7 @@ from test_pipeline import run
 
 from real_data import diamonds, economics, reviews
 
-REGRESSION = """\
+PIPELINE = """\
 pipeline: {name}
 data:
   source: data/{file}
@@ -26,6 +26,15 @@ evaluation:
   primary_metric: {metric}
   metrics: [{metrics}]
 """
+
+
+def run_table(tmp_path, **fields: str) -> tuple[dict, dict[str, dict]]:
+    """Run the pipeline PIPELINE makes of ``fields``; its result and logged feature plan."""
+    path = tmp_path / f"{fields['name']}.yaml"
+    path.write_text(PIPELINE.format(**fields))
+    result = run(path)
+    assert result["state"] == "success", result
+    return result, _logged_plan(result["mlflow_run_id"])
 
 
 def _logged_plan(run_id: str) -> dict[str, dict]:
@@ -55,23 +64,18 @@ def test_diamond_prices_from_ordinal_grades(tmp_path, airflow_db):
         "    clarity: {type: categorical, encoding: ordinal,\n"
         "              order: [I1, SI2, SI1, VS2, VS1, VVS2, VVS1, IF]}"
     )
-    path = tmp_path / "diamonds.yaml"
-    path.write_text(
-        REGRESSION.format(
-            name="diamond_prices",
-            file="diamonds.csv",
-            target="price",
-            features=features,
-            estimator="sklearn.ensemble.HistGradientBoostingRegressor",
-            params="{max_iter: 100, random_state: 1}",
-            metric="r2",
-            metrics="mae",
-        )
+    result, plan = run_table(
+        tmp_path,
+        name="diamond_prices",
+        file="diamonds.csv",
+        target="price",
+        features=features,
+        estimator="sklearn.ensemble.HistGradientBoostingRegressor",
+        params="{max_iter: 100, random_state: 1}",
+        metric="r2",
+        metrics="mae",
     )
-    result = run(path)
-    assert result["state"] == "success", result
     assert result["metrics"]["challenger"]["r2"] > 0.9
-    plan = _logged_plan(result["mlflow_run_id"])
     assert plan["rownames"]["how"] == "declared"  # the file's row ids: not a feature
     assert plan["carat"]["type"] == "numeric"
     assert plan["cut"]["settings"]["encoding"] == "ordinal"
@@ -86,23 +90,18 @@ def test_diamond_prices_from_ordinal_grades(tmp_path, airflow_db):
 
 def test_a_monthly_table_with_a_date_column(tmp_path, airflow_db):
     economics(tmp_path / "data")
-    path = tmp_path / "economics.yaml"
-    path.write_text(
-        REGRESSION.format(
-            name="unemployment",
-            file="economics.csv",
-            target="unemploy",
-            features="  datetime: {parts: [year, month], cyclical: true}",
-            estimator="sklearn.ensemble.RandomForestRegressor",
-            params="{n_estimators: 50, random_state: 1}",
-            metric="r2",
-            metrics="rmse",
-        )
+    result, plan = run_table(
+        tmp_path,
+        name="unemployment",
+        file="economics.csv",
+        target="unemploy",
+        features="  datetime: {parts: [year, month], cyclical: true}",
+        estimator="sklearn.ensemble.RandomForestRegressor",
+        params="{n_estimators: 50, random_state: 1}",
+        metric="r2",
+        metrics="rmse",
     )
-    result = run(path)
-    assert result["state"] == "success", result
     assert result["metrics"]["challenger"]["r2"] > 0.8
-    plan = _logged_plan(result["mlflow_run_id"])
     assert plan["date"]["type"] == "datetime"
     assert plan["date"]["how"] == "inferred"
 
@@ -113,24 +112,19 @@ def test_a_monthly_table_with_a_date_column(tmp_path, airflow_db):
 
 def test_review_text_through_tfidf(tmp_path, airflow_db):
     reviews(tmp_path / "data")
-    path = tmp_path / "reviews.yaml"
-    path.write_text(
-        REGRESSION.format(
-            name="review_scores",
-            file="reviews.csv",
-            target="score",
-            features="  text: {max_features: 3000, ngram_range: [1, 2], min_df: 2}",
-            estimator="sklearn.linear_model.LogisticRegression",
-            params="{max_iter: 1000, C: 4.0}",
-            metric="roc_auc",
-            metrics="accuracy, f1",
-        )
+    result, plan = run_table(
+        tmp_path,
+        name="review_scores",
+        file="reviews.csv",
+        target="score",
+        features="  text: {max_features: 3000, ngram_range: [1, 2], min_df: 2}",
+        estimator="sklearn.linear_model.LogisticRegression",
+        params="{max_iter: 1000, C: 4.0}",
+        metric="roc_auc",
+        metrics="accuracy, f1",
     )
-    result = run(path)
-    assert result["state"] == "success", result
     assert result["metrics"]["challenger"]["roc_auc"] > 0.75
     assert 0 < result["metrics"]["challenger"]["f1"] <= 1  # 'other' vs 'great' labels
-    plan = _logged_plan(result["mlflow_run_id"])
     assert plan["review"]["type"] == "text"
 
     champion = _champion("review_scores")

@@ -12,32 +12,21 @@ import numpy as np
 import pandas as pd
 from test_pipeline import run
 
-from real_data import penguins
-
-PIPELINE = """\
-pipeline: {name}
-data:
-  source: data/penguins.csv
-  target: species
-  split: {{test_size: 0.3, seed: 3}}
-validation:
-  drift: null
-features:
-{features}
-training:
-  estimator: sklearn.linear_model.LogisticRegression
-  params: {{max_iter: 2000}}
-evaluation:
-  primary_metric: accuracy
-  metrics: [roc_auc, f1_macro]
-  min_improvement: 0.0
-"""
+from real_data import PENGUIN_TYPES, PENGUINS_PIPELINE, penguins
 
 
 def write(tmp_path: Path, name: str, features: str) -> Path:
     penguins(tmp_path / "data")
     path = tmp_path / f"{name}.yaml"
-    path.write_text(PIPELINE.format(name=name, features=features))
+    path.write_text(
+        PENGUINS_PIPELINE.format(
+            name=name,
+            features=features,
+            estimator="sklearn.linear_model.LogisticRegression",
+            params="{max_iter: 2000}",
+            metrics="roc_auc, f1_macro",
+        )
+    )
     return path
 
 
@@ -71,15 +60,7 @@ def test_penguins_train_and_the_champion_takes_raw_rows(tmp_path, airflow_db):
     client = mlflow.MlflowClient()
     plan = mlflow.artifacts.load_dict(f"runs:/{result['mlflow_run_id']}/features/plan.json")
     types = {column["column"]: column["type"] for column in plan["columns"]}
-    assert types == {
-        "island": "categorical",
-        "bill_length_mm": "numeric",
-        "bill_depth_mm": "numeric",
-        "flipper_length_mm": "numeric",
-        "body_mass_g": "numeric",
-        "sex": "categorical",
-        "year": "ignore",
-    }
+    assert types == {**PENGUIN_TYPES, "year": "ignore"}
     gate_files = {a.path for a in client.list_artifacts(result["mlflow_run_id"], "gate")}
     assert "gate/permutation_importance.csv" in gate_files
     importance = pd.read_csv(

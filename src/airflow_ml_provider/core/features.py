@@ -12,6 +12,8 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from airflow_ml_provider.core.allow_lists import in_allowed_module
+
 FeatureType = Literal["numeric", "categorical", "boolean", "datetime", "text", "ignore"]
 FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)
 DatetimePart = Literal["year", "month", "day", "dayofweek", "dayofyear", "hour", "minute"]
@@ -24,16 +26,10 @@ class _Strict(BaseModel):
 
 
 def allowed_transformer(value: str, info: ValidationInfo) -> str:
-    """``value`` if it starts with an ``allowed_transformer_modules`` prefix (validation
-    context, else the default)."""
-    context = info.context or {}
-    prefixes = tuple(context.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES)
-    if not value.startswith(prefixes):
-        raise ValueError(
-            f"{value!r} is not in an allowed module; allowed prefixes are "
-            f"{', '.join(prefixes)} (set [ml_provider] allowed_transformer_modules to add more)"
-        )
-    return value
+    """``value`` if it starts with an ``allowed_transformer_modules`` prefix."""
+    return in_allowed_module(
+        value, info, "allowed_transformer_modules", DEFAULT_TRANSFORMER_PREFIXES
+    )
 
 
 class NumericSpec(_Strict):

@@ -28,6 +28,7 @@ from airflow_ml_provider.cluster import (
     TRAINING_NAMESPACE,
     TRAINING_SERVICE_ACCOUNT,
 )
+from airflow_ml_provider.core.allow_lists import in_allowed_module
 from airflow_ml_provider.core.features import FeaturesSpec
 from airflow_ml_provider.spec.asset_conditions import parse_condition
 from airflow_ml_provider.spec.durations import parse_duration
@@ -100,15 +101,7 @@ _DEFAULT_PREFIXES = {
 
 
 def _in_allowed_module(value: str, info: ValidationInfo, setting: str) -> str:
-    """``value`` (a dotted path) if it starts with a prefix of the ``setting`` allow-list
-    (from the validation context, else the default)."""
-    prefixes = tuple((info.context or {}).get(setting) or _DEFAULT_PREFIXES[setting])
-    if not value.startswith(prefixes):
-        raise ValueError(
-            f"{value!r} is not in an allowed module; allowed prefixes are "
-            f"{', '.join(prefixes)} (set [ml_provider] {setting} to add more)"
-        )
-    return value
+    return in_allowed_module(value, info, setting, _DEFAULT_PREFIXES[setting])
 
 
 class _Strict(BaseModel):
