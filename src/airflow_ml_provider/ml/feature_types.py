@@ -142,6 +142,12 @@ def _column_problem(values: pd.Series, plan: ColumnPlan) -> str | None:
         bad = present[pd.to_numeric(present, errors="coerce").isna()]
         if len(bad):
             return f"column {name} is numeric but holds text: {_examples(bad)}"
+    if plan.type == "datetime" and pd.api.types.is_numeric_dtype(values):
+        return (
+            f"column {name} is datetime but holds numbers: {_examples(present)} "
+            "(numbers are not read as dates: declare it numeric, or store dates as text "
+            "like 2026-01-31)"
+        )
     if plan.type == "datetime" and not pd.api.types.is_datetime64_any_dtype(values):
         bad = present[to_datetime(present).isna()]
         if len(bad):

@@ -1,0 +1,86 @@
+"""airflow-ml check against the data (real CLI process, real palmerpenguins file): a wrong
+target or feature column with a did-you-mean over the real columns, a metric that does not
+fit three classes, data that does not fit a declared type — each at the YAML's
+file:line:column — and the inferred feature table for a good file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from real_data import penguins
+
+GOOD = """\
+pipeline: penguins_check
+data:
+  source: data/penguins.csv
+  target: species
+features:
+  columns:
+    year: ignore
+training:
+  estimator: lightgbm.LGBMClassifier
+  params: {verbose: -1, n_estimators: 20}
+evaluation:
+  primary_metric: accuracy
+  metrics: [roc_auc, log_loss]
+"""
+
+
+def check(tmp_path, text: str) -> subprocess.CompletedProcess:
+    penguins(tmp_path / "data")
+    path = tmp_path / "penguins.yaml"
+    path.write_text(text)
+    return subprocess.run(
+        [sys.executable, "-m", "airflow_ml_provider.cli", "check", str(path)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "AIRFLOW_HOME": str(tmp_path / "home")},
+    )
+
+
+def test_a_good_file_prints_its_inferred_feature_table(tmp_path):
+    done = check(tmp_path, GOOD)
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert "features (from a sample of 344 rows):" in done.stdout
+    island = next(line for line in lines if line.strip().startswith("island"))
+    assert island.split()[1:4] == ["categorical", "inferred", "native"]
+    year = next(line for line in lines if line.strip().startswith("year"))
+    assert year.split()[1:3] == ["ignore", "declared"]
+
+
+def test_columns_metrics_and_types_are_checked_against_the_data(tmp_path):
+    bad = (
+        GOOD.replace("target: species", "target: Species\n  features: [island, bill_lenght_mm]")
+        .replace("metrics: [roc_auc, log_loss]", "metrics: [roc_auc, f1]")
+        .replace("    year: ignore", "    yaer: ignore")
+    )
+    done = check(tmp_path, bad)
+    assert done.returncode == 1
+    path = tmp_path / "penguins.yaml"
+    assert (
+        f"{path}:4:11: data.target: column 'Species' is not in the data; "
+        "did you mean 'species'?" in done.stdout
+    )
+    assert f"{path}:5:22: data.features[1]: column 'bill_lenght_mm' is not in the data; " in (
+        done.stdout
+    )
+    assert "did you mean 'bill_length_mm'?" in done.stdout
+    assert f"{path}:8:5: features.columns.yaer: column 'yaer' is not in the data" in done.stdout
+
+    three_classes = GOOD.replace("metrics: [roc_auc, log_loss]", "metrics: [roc_auc, f1]")
+    done = check(tmp_path, three_classes)
+    assert done.returncode == 1
+    assert (
+        f"{path}:13:22: evaluation.metrics[1]: 'f1' needs a binary target, but 'species' "
+        "has 3 classes in the sample; did you mean 'f1_macro'?" in done.stdout
+    )
+
+    declared = GOOD.replace("    year: ignore", "    year: datetime\n    sex: boolean")
+    done = check(tmp_path, declared)
+    assert done.returncode == 1
+    assert f"{path}:7:5: features.columns.year: column 'year' is datetime but" in done.stdout
+    assert f"{path}:8:5: features.columns.sex: column 'sex' is boolean but holds " in (done.stdout)
+    assert "Traceback" not in done.stdout + done.stderr
