@@ -55,6 +55,9 @@ def cmd_check(args: argparse.Namespace) -> int:
         except (SpecError, _Problems) as exc:
             failed += 1
             print(str(exc))
+        except Exception as exc:  # never a traceback; the other files are still checked
+            failed += 1
+            print(str(SpecError.unexpected(path, exc)))
     print(f"{len(files) - failed} valid, {failed} invalid", file=sys.stderr)
     return 1 if failed else 0
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from airflow_ml_provider.core.features import DEFAULT_TRANSFORMER_PREFIXES
 from airflow_ml_provider.spec.models import DEFAULT_ESTIMATOR_PREFIXES, DEFAULT_NOTIFIER_PREFIXES
+from airflow_ml_provider.spec.templating import DEFAULT_ENV_PREFIXES
 
 SECTION = "ml_provider"
 
@@ -40,6 +41,13 @@ def allowed_transformer_modules() -> tuple[str, ...]:
     """Module prefixes team transformers and tokenizers (features.custom, features.text
     tokenizer) may come from ([ml_provider] config)."""
     raw = _conf_get("allowed_transformer_modules", ",".join(DEFAULT_TRANSFORMER_PREFIXES))
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def allowed_env_prefixes() -> tuple[str, ...]:
+    """Names of the environment variables ``${VAR}`` in YAML may read ([ml_provider] config);
+    every other variable of the DAG processor stays out of reach."""
+    raw = _conf_get("allowed_env_prefixes", ",".join(DEFAULT_ENV_PREFIXES))
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 

@@ -110,3 +110,25 @@ def test_parse_time_imports_nothing_heavy(tmp_path, airflow_db):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert "breast_cancer_ct" in result["dags"]
     assert result["loaded"] == []
+
+
+def test_files_that_crashed_the_loader_break_only_themselves(tmp_path, airflow_db):
+    """A real DagBag over the good files plus every file that used to make the loader raise
+    (and so cost the folder every DAG): the good DAGs stay, each crasher is its own
+    config-error DAG with its position."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
+    from test_hostile_yaml import CRASHERS
+
+    folder = make_folder(tmp_path)
+    for name, (text, _) in CRASHERS.items():
+        (folder / "pipelines" / f"crash_{name}.yaml").write_text(text)
+    bag = DagBag(dag_folder=str(folder))
+
+    assert bag.import_errors == {}
+    assert {"breast_cancer_ct", "other_ct"} <= set(bag.dag_ids)
+    for name, (_, expected) in CRASHERS.items():
+        broken = bag.get_dag(f"config_error__crash_{name}")
+        assert broken is not None, name
+        assert expected.split(": ", 1)[-1][:40] in broken.doc_md, name

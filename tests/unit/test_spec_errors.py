@@ -212,18 +212,40 @@ def test_error_in_defaults_file_points_at_defaults_file(tmp_path):
 
 
 def test_environment_variables_are_expanded(tmp_path, monkeypatch):
-    monkeypatch.setenv("CHURN_BUCKET", "gs://ml-data")
-    text = GOOD.replace("data/churn.csv", "${CHURN_BUCKET}/churn.csv")
+    monkeypatch.setenv("AIRFLOW_ML_CHURN_BUCKET", "gs://ml-data")
+    text = GOOD.replace("data/churn.csv", "${AIRFLOW_ML_CHURN_BUCKET}/churn.csv")
     loaded = load_pipeline(write(tmp_path, text))
     assert loaded.source_uri == "gs://ml-data/churn.csv"
 
 
 def test_unset_environment_variable_is_an_error_with_position(tmp_path, monkeypatch):
-    monkeypatch.delenv("NOT_SET_ANYWHERE", raising=False)
-    path = write(tmp_path, GOOD.replace("data/churn.csv", "${NOT_SET_ANYWHERE}/churn.csv"))
-    assert f"{path}:9:11: data.source: environment variable ${{NOT_SET_ANYWHERE}} is not set" in (
-        errors_of(path)
+    monkeypatch.delenv("AIRFLOW_ML_NOT_SET", raising=False)
+    path = write(tmp_path, GOOD.replace("data/churn.csv", "${AIRFLOW_ML_NOT_SET}/churn.csv"))
+    assert (
+        f"{path}:9:11: data.source: environment variable ${{AIRFLOW_ML_NOT_SET}} is not set"
+        in errors_of(path)
     )
+
+
+def test_other_environment_variables_are_out_of_reach(tmp_path, monkeypatch):
+    """Airflow's own secrets live in the DAG processor's environment: a YAML author can
+    neither read them nor learn whether they are set; free text is never expanded."""
+    monkeypatch.setenv("AIRFLOW__SMTP__SMTP_PASSWORD", "hunter2")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
+    answers = []
+    for name in ("AIRFLOW__SMTP__SMTP_PASSWORD", "AWS_SECRET_ACCESS_KEY"):
+        path = write(tmp_path, GOOD.replace("data/churn.csv", f"${{{name}}}/churn.csv"))
+        message = errors_of(path)
+        assert "hunter2" not in message
+        answers.append(message.replace(name, "NAME"))
+    assert answers[0] == answers[1]  # set or not: the same refusal
+    assert "only names starting with AIRFLOW_ML_ are expanded" in answers[0]
+
+    described = GOOD.replace(
+        "description: Retrain churn.", "description: 'pw ${AIRFLOW__SMTP__SMTP_PASSWORD}'"
+    )
+    loaded = load_pipeline(write(tmp_path, described))
+    assert loaded.spec.description == "pw ${AIRFLOW__SMTP__SMTP_PASSWORD}"
 
 
 def test_allow_list_is_configurable(tmp_path):

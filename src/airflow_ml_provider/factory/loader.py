@@ -42,6 +42,10 @@ def load_all(folder: str | Path) -> list[tuple[Path, LoadedPipeline | SpecError]
         except SpecError as exc:
             results.append((path, exc))
             continue
+        except Exception as exc:  # RecursionError, MemoryError, a bug: still only this file
+            log.exception("could not load %s", path)
+            results.append((path, SpecError.unexpected(path, exc)))
+            continue
         if loaded.dag_id in owners:
             results.append((path, _duplicate_error(path, loaded.dag_id, owners[loaded.dag_id])))
             continue

@@ -19,13 +19,21 @@ def parse_duration(value: object) -> timedelta:
     if isinstance(value, int | float):
         if value < 0:
             raise ValueError(_expected(value))
-        return timedelta(seconds=value)
+        return _bounded(value, seconds=value)
     if isinstance(value, str) and _DURATION.match(value):
         parts = {}
         for amount, unit in _PART.findall(value):
             parts[_UNITS[unit]] = parts.get(_UNITS[unit], 0) + float(amount)
-        return timedelta(**parts)
+        return _bounded(value, **parts)
     raise ValueError(_expected(value))
+
+
+def _bounded(value: object, **parts: float) -> timedelta:
+    """A timedelta, or ValueError (not OverflowError) for one too large to represent."""
+    try:
+        return timedelta(**parts)
+    except OverflowError:
+        raise ValueError(f"{value!r} is too long a duration (at most 999999999 days)") from None
 
 
 def format_duration(value: timedelta) -> str:

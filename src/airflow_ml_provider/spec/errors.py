@@ -29,6 +29,14 @@ class SpecError(ValueError):
         self.problems = list(problems)
         super().__init__("\n".join(str(p) for p in self.problems))
 
+    @classmethod
+    def unexpected(cls, file: object, exc: BaseException) -> SpecError:
+        """Any other failure while loading one file, as that file's error (never a
+        traceback, never the whole folder)."""
+        text = " ".join(str(exc).split())[:300]
+        message = f"cannot load this file: {type(exc).__name__}" + (f": {text}" if text else "")
+        return cls([SpecProblem(str(file), 1, 1, "", message)])
+
     @property
     def file(self) -> str:
         return self.problems[0].file if self.problems else ""

@@ -71,10 +71,10 @@ def load_pipeline(
 
     problems: list[SpecProblem] = []
 
-    def missing_variable(field: FieldPath, name: str) -> None:
-        problems.append(_at(doc, field, f"environment variable ${{{name}}} is not set"))
+    def variable_problem(field: FieldPath, message: str) -> None:
+        problems.append(_at(doc, field, message))
 
-    data = expand_env(doc.data, missing_variable, environ)
+    data = expand_env(doc.data, variable_problem, environ, _allowed_env_prefixes())
     context = {
         "allowed_estimator_modules": allowed_estimator_modules,
         "allowed_notifier_modules": allowed_notifier_modules or _allowed_notifier_modules(),
@@ -118,6 +118,12 @@ def _allowed_notifier_modules() -> tuple[str, ...]:
     from airflow_ml_provider import settings  # Airflow's config; settings imports this package
 
     return settings.allowed_notifier_modules()
+
+
+def _allowed_env_prefixes() -> tuple[str, ...]:
+    from airflow_ml_provider import settings
+
+    return settings.allowed_env_prefixes()
 
 
 def _allowed_transformer_modules() -> tuple[str, ...]:

@@ -15,6 +15,14 @@ FieldPath = tuple[str | int, ...]
 # libyaml's C parser is ~6x faster than the pure-Python one; parse time is sacred.
 SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+MAX_FILE_BYTES = 1_000_000
+"""A pipeline file is a page or two of YAML; a bigger one is refused before it is parsed."""
+MAX_DEPTH = 40
+"""Mappings and lists nested deeper than this are refused (a pipeline needs about 6)."""
+MAX_NODES = 20_000
+"""Values a file may expand to, aliases counted each time they are used: refuses alias
+bombs ("billion laughs") before they are built."""
+
 
 @dataclass(frozen=True)
 class Mark:
@@ -33,6 +41,8 @@ class PositionedDocument:
     file: str
     values: dict[FieldPath, Mark] = field(default_factory=dict)
     keys: dict[FieldPath, Mark] = field(default_factory=dict)
+    built: int = 0
+    """Values constructed so far (aliases counted at each use)."""
 
     def mark_for(self, path: FieldPath, *, prefer_key: bool = False) -> Mark:
         """The most precise known position for ``path`` (falls back to its parents)."""
@@ -52,6 +62,22 @@ def _mark(file: str, node: yaml.Node) -> Mark:
 
 
 def _construct(node: yaml.Node, path: FieldPath, doc: PositionedDocument, loader: SafeLoader):
+    doc.built += 1
+    if doc.built > MAX_NODES:
+        raise SpecError(
+            [
+                _problem(
+                    doc,
+                    node,
+                    path,
+                    f"the file expands to more than {MAX_NODES:,} values (aliases are "
+                    "counted each time they are used); a pipeline needs a few hundred",
+                )
+            ]
+        )
+    if len(path) > MAX_DEPTH:
+        message = f"nested more than {MAX_DEPTH} levels deep; a pipeline needs about 6"
+        raise SpecError([_problem(doc, node, path[:MAX_DEPTH], message)])
     doc.values[path] = _mark(doc.file, node)
     if isinstance(node, yaml.MappingNode):
         loader.flatten_mapping(node)  # resolves YAML merge keys (<<: *anchor)
@@ -77,7 +103,11 @@ def _construct(node: yaml.Node, path: FieldPath, doc: PositionedDocument, loader
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, path + (i,), doc, loader) for i, item in enumerate(node.value)]
-    return loader.construct_object(node, deep=True)
+    try:
+        return loader.construct_object(node, deep=True)
+    except (ValueError, OverflowError, TypeError) as exc:  # e.g. 2026-01-01T25:99:00
+        message = f"cannot read {node.value!r}: {exc}"
+        raise SpecError([_problem(doc, node, path, message)]) from None
 
 
 def _problem(
@@ -91,6 +121,12 @@ def load_positioned(path: Path, display_name: str | None = None) -> PositionedDo
     """Read ``path`` with PyYAML's safe loader; raise SpecError with file:line:col on bad YAML."""
     name = display_name or str(path)
     try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            message = (
+                f"the file is {size:,} bytes; pipeline files are limited to {MAX_FILE_BYTES:,}"
+            )
+            raise SpecError([SpecProblem(name, 1, 1, "", message)])
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecProblem(name, 1, 1, "", f"cannot read the file: {exc}")]) from None
@@ -107,6 +143,9 @@ def load_positioned(path: Path, display_name: str | None = None) -> PositionedDo
         raise SpecError([SpecProblem(name, line, column, "", f"invalid YAML: {what}")]) from None
     except yaml.YAMLError as exc:
         raise SpecError([SpecProblem(name, 1, 1, "", f"invalid YAML: {exc}")]) from None
+    except RecursionError:  # nesting too deep for the YAML composer itself
+        message = f"invalid YAML: nested more than {MAX_DEPTH} levels deep"
+        raise SpecError([SpecProblem(name, 1, 1, "", message)]) from None
     finally:
         loader.dispose()
     return doc
