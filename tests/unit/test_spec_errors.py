@@ -270,3 +270,22 @@ def test_the_shipped_json_schema_is_the_one_the_models_generate():
     assert shipped == json.loads(json.dumps(json_schema())), (
         "run: airflow-ml schema > pipeline.schema.json"
     )
+
+
+def test_jinja_in_yaml_values_is_refused_outside_notifier_kwargs(tmp_path):
+    """A template in a source path would render with the task's context at run time (which
+    reaches connections): refused where it is written; notifier kwargs stay templates."""
+    probe = "data/{{ conn.secret_conn.password }}.csv"
+    path = write(tmp_path, GOOD.replace("data/churn.csv", probe))
+    message = errors_of(path)
+    assert f"{path}:9:11: data.source: Jinja templates" in message
+    assert "are not allowed here" in message
+
+    notifier = GOOD.replace(
+        "alerts:\n",
+        "alerts:\n  notifiers:\n"
+        "    - class: airflow.providers.smtp.notifications.smtp.SmtpNotifier\n"
+        "      kwargs: {to: a@example.com, subject: '{{ ti.task_id }} failed'}\n",
+    )
+    loaded = load_pipeline(write(tmp_path, notifier))
+    assert loaded.spec.alerts.notifiers[0].kwargs["subject"] == "{{ ti.task_id }} failed"

@@ -76,8 +76,9 @@ class TaskAlertNotifier(BaseNotifier):
 class ConfiguredNotifier(BaseNotifier):
     """An Airflow notifier named in YAML (``alerts.notifiers``): the class is imported and
     instantiated with its kwargs only when there is something to say, so parsing never
-    imports it; then it is called like any notifier (its templates render with the
-    task's context)."""
+    imports it; then it is called with a restricted context (``notifier_context``): its
+    templates can name the DAG, task, run, dates and error, never connections, variables,
+    macros or live Airflow objects whose methods reach them."""
 
     template_fields = ()
 
@@ -87,8 +88,53 @@ class ConfiguredNotifier(BaseNotifier):
         self.kwargs = dict(kwargs or {})
 
     def notify(self, context) -> None:
-        notifier_class = import_notifier(self.class_path)
-        notifier_class(**self.kwargs)(context)
+        from jinja2 import StrictUndefined
+        from jinja2.sandbox import SandboxedEnvironment
+
+        notifier = import_notifier(self.class_path)(**self.kwargs)
+        safe = notifier_context(context)
+        # Always sandboxed, whatever the DAG's template settings; unknown names are errors.
+        sandbox = SandboxedEnvironment(undefined=StrictUndefined, cache_size=0)
+        notifier.render_template_fields(safe, jinja_env=sandbox)
+        notifier.notify(safe)
+
+
+_PLAIN_CONTEXT_KEYS = (
+    "run_id",
+    "ds",
+    "ts",
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "reason",
+)
+
+
+def notifier_context(context) -> dict[str, Any]:
+    """What a YAML author's notifier templates may see: plain values about the run (no
+    ``conn``, ``var``, ``macros``; ``ti``, ``task`` and ``dag`` are plain namespaces of
+    their names and numbers, not the objects, whose methods reach the whole context)."""
+    from types import SimpleNamespace
+
+    ti = context.get("ti")
+    names = {
+        "dag_id": getattr(ti, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None),
+        "run_id": getattr(ti, "run_id", None),
+        "try_number": getattr(ti, "try_number", None),
+        "map_index": getattr(ti, "map_index", None),
+        "log_url": getattr(ti, "log_url", None),
+    }
+    plain_ti = SimpleNamespace(**names)
+    error = context.get("exception")
+    return {
+        **{key: context[key] for key in _PLAIN_CONTEXT_KEYS if key in context},
+        "ti": plain_ti,
+        "task_instance": plain_ti,
+        "task": SimpleNamespace(task_id=names["task_id"]),
+        "dag": SimpleNamespace(dag_id=names["dag_id"], render_template_as_native_obj=False),
+        "exception": f"{type(error).__name__}: {error}" if error is not None else None,
+    }
 
 
 def import_notifier(class_path: str) -> type[BaseNotifier]:

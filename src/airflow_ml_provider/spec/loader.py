@@ -16,7 +16,7 @@ from airflow_ml_provider.spec.errors import SpecError, SpecProblem, did_you_mean
 from airflow_ml_provider.spec.models import PipelineSpec
 from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument, load_positioned
 from airflow_ml_provider.spec.rules import cross_field_problems
-from airflow_ml_provider.spec.templating import expand_env
+from airflow_ml_provider.spec.templating import expand_env, template_problems
 
 DEFAULTS_FILE = "defaults.yaml"
 _REQUIRED_HINT = "expected a mapping with at least pipeline, data, training and evaluation"
@@ -71,10 +71,12 @@ def load_pipeline(
 
     problems: list[SpecProblem] = []
 
-    def variable_problem(field: FieldPath, message: str) -> None:
+    def problem_at(field: FieldPath, message: str) -> None:
         problems.append(_at(doc, field, message))
 
-    data = expand_env(doc.data, variable_problem, environ, _allowed_env_prefixes())
+    data = expand_env(doc.data, problem_at, environ, _allowed_env_prefixes())
+    for field, message in template_problems(data):
+        problem_at(field, message)
     context = {
         "allowed_estimator_modules": allowed_estimator_modules,
         "allowed_notifier_modules": allowed_notifier_modules or _allowed_notifier_modules(),

@@ -22,6 +22,10 @@ LITERAL_FIELDS = frozenset({"description", "tags", "owner"})
 
 FieldPath = tuple[str | int, ...]
 
+_JINJA = re.compile(r"\{\{|\{%|\{#")
+TEMPLATED_FIELDS = (("alerts", "notifiers"),)
+"""Where YAML values are Jinja templates (rendered with a restricted context): nowhere else."""
+
 
 def expand_env(
     data: Any,
@@ -65,3 +69,26 @@ def expand_env(
         return match.group(0)
 
     return _VARIABLE.sub(substitute, data)
+
+
+def template_problems(data: Any, path: FieldPath = ()) -> list[tuple[FieldPath, str]]:
+    """Each string outside TEMPLATED_FIELDS that holds Jinja syntax: YAML values are data,
+    and a template in, say, a source path would be rendered with the task's context (which
+    reaches connections and variables) at run time."""
+    if any(path[: len(prefix)] == prefix for prefix in TEMPLATED_FIELDS):
+        return []
+    if len(path) == 1 and path[0] in LITERAL_FIELDS:  # shown as text, never rendered
+        return []
+    if isinstance(data, dict):
+        return [p for key, value in data.items() for p in template_problems(value, path + (key,))]
+    if isinstance(data, list):
+        return [p for i, value in enumerate(data) for p in template_problems(value, path + (i,))]
+    if isinstance(data, str) and _JINJA.search(data):
+        return [
+            (
+                path,
+                "Jinja templates ({{ ... }}, {% ... %}) are not allowed here: YAML values are "
+                "used as written (only alerts.notifiers kwargs are templates)",
+            )
+        ]
+    return []
