@@ -51,6 +51,23 @@ def allowed_env_prefixes() -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+def allowed_data_roots() -> tuple[Path, ...]:
+    """Folders local files named in YAML may be in, besides the pipeline file's own: the
+    DAGs folder, a local artifact store and ``[ml_provider] allowed_data_roots``
+    (comma-separated paths)."""
+    roots = [Path(p.strip()).expanduser() for p in _conf_get("allowed_data_roots", "").split(",")]
+    try:
+        from airflow.sdk.configuration import conf
+
+        roots.append(Path(conf.get("core", "dags_folder")).expanduser())
+    except ImportError:  # inside the training pod: no DAGs folder
+        pass
+    store = artifact_store()
+    if store.startswith("file://"):
+        roots.append(Path(store.removeprefix("file://")))
+    return tuple(root for root in roots if str(root) not in ("", "."))
+
+
 def artifact_store() -> str:
     """Root URI for dataset snapshots and validation results."""
     configured = _conf_get("artifact_store", "")

@@ -289,3 +289,33 @@ def test_jinja_in_yaml_values_is_refused_outside_notifier_kwargs(tmp_path):
     )
     loaded = load_pipeline(write(tmp_path, notifier))
     assert loaded.spec.alerts.notifiers[0].kwargs["subject"] == "{{ ti.task_id }} failed"
+
+
+@pytest.mark.parametrize(
+    ("field", "old", "new", "where"),
+    [
+        ("data.source", "data/churn.csv", "/etc/passwd", ":9:11"),
+        ("data.source", "data/churn.csv", "../../../../../../etc/*.conf", ":9:11"),
+        ("data.source", "data/churn.csv", "file:///etc/shadow", ":9:11"),
+        ("data.source", "data/churn.csv", "~/.ssh/id_rsa", ":9:11"),
+    ],
+)
+def test_local_files_outside_the_allowed_roots_are_refused(tmp_path, field, old, new, where):
+    path = write(tmp_path, GOOD.replace(old, f"{new}\n  format: csv"))
+    message = errors_of(path)
+    assert f"{path}{where}: {field}: local files must be inside the pipeline's folder" in message
+    assert "root:" not in message  # nothing of the file is read or quoted
+
+
+def test_a_symlink_out_of_the_pipeline_folder_is_refused(tmp_path):
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "churn.csv").symlink_to("/etc/passwd")
+    assert "local files must be inside" in errors_of(write(tmp_path, GOOD))
+
+
+def test_pod_template_and_schema_files_are_held_to_the_roots(tmp_path):
+    text = GOOD.replace("validation:\n", "validation:\n  schema: /etc/passwd\n", 1)
+    if "validation:\n" not in GOOD:
+        text = GOOD + "validation:\n  schema: /etc/passwd\n"
+    message = errors_of(write(tmp_path, text))
+    assert "validation.schema: local files must be inside" in message

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from airflow_ml_provider.spec.errors import SpecError, SpecProblem, did_you_mean, format_path
 from airflow_ml_provider.spec.models import PipelineSpec
 from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument, load_positioned
+from airflow_ml_provider.spec.roots import outside_roots
 from airflow_ml_provider.spec.rules import cross_field_problems
 from airflow_ml_provider.spec.templating import expand_env, template_problems
 
@@ -52,6 +53,7 @@ def load_pipeline(
     allowed_estimator_modules: tuple[str, ...] | None = None,
     allowed_notifier_modules: tuple[str, ...] | None = None,
     allowed_transformer_modules: tuple[str, ...] | None = None,
+    data_roots: tuple[Path, ...] | None = None,
     environ: dict[str, str] | None = None,
 ) -> LoadedPipeline:
     """Load and validate one pipeline file; raise SpecError naming file:line:column."""
@@ -91,7 +93,7 @@ def load_pipeline(
     problems.extend(_at(doc, field, message) for field, message in cross_field_problems(spec))
     if problems:
         raise SpecError(problems)
-    return LoadedPipeline(
+    loaded = LoadedPipeline(
         spec=spec,
         file=path.resolve(),
         source=resolved_source(spec, path.resolve().parent),
@@ -100,6 +102,30 @@ def load_pipeline(
         **resolved_batch(spec, path.resolve().parent),
         **resolved_monitoring(spec, path.resolve().parent),
     )
+    roots = (path.resolve().parent, *(data_roots or _allowed_data_roots()))
+    problems = [
+        _at(doc, field, message) for field, message in outside_roots(local_files(loaded), roots)
+    ]
+    if problems:
+        raise SpecError(problems)
+    return loaded
+
+
+def local_files(loaded: LoadedPipeline) -> dict[FieldPath, str | None]:
+    """Every file location the pipeline names, by the field that names it."""
+    spec = loaded.spec
+    template = spec.training.kubernetes.pod_template_file if spec.training.kubernetes else None
+    return {
+        ("data", "source"): loaded.source.get("uri"),
+        ("validation", "schema"): loaded.schema_uri,
+        ("deployment", "batch", "source"): (loaded.scoring_source or {}).get("uri"),
+        ("deployment", "batch", "output"): loaded.scoring_output,
+        ("monitoring", "source"): (loaded.monitoring_source or {}).get("uri"),
+        ("monitoring", "labels", "source"): (loaded.labels_source or {}).get("uri"),
+        ("training", "kubernetes", "pod_template_file"): resolve_path(template, loaded.file.parent)
+        if template
+        else None,
+    }
 
 
 def resolved_monitoring(spec: PipelineSpec, base_dir: Path) -> dict[str, Any]:
@@ -120,6 +146,12 @@ def _allowed_notifier_modules() -> tuple[str, ...]:
     from airflow_ml_provider import settings  # Airflow's config; settings imports this package
 
     return settings.allowed_notifier_modules()
+
+
+def _allowed_data_roots() -> tuple[Path, ...]:
+    from airflow_ml_provider import settings
+
+    return settings.allowed_data_roots()
 
 
 def _allowed_env_prefixes() -> tuple[str, ...]:
