@@ -118,3 +118,14 @@ def test_stale_data_is_refused_and_fresh_data_passes(frame):
     assert fresh == []
     missing = guard_findings(frame, target="target", max_duplicate_share=1, freshness=rule, now=now)
     assert checks_of(missing) == [("freshness", "event_time")]
+
+
+def test_a_classification_target_with_one_class_is_refused(frame):
+    one_class = frame.assign(target=1)
+    findings = guard_findings(
+        one_class, target="target", max_duplicate_share=1.0, task="classification"
+    )
+    assert [f["check"] for f in findings] == ["target_classes"]
+    assert "has one class only (1)" in findings[0]["message"]
+    # A regression target may be constant in a slice of data without being refused here.
+    assert guard_findings(one_class, target="target", max_duplicate_share=1.0) == []

@@ -319,3 +319,16 @@ def test_pod_template_and_schema_files_are_held_to_the_roots(tmp_path):
         text = GOOD + "validation:\n  schema: /etc/passwd\n"
     message = errors_of(write(tmp_path, text))
     assert "validation.schema: local files must be inside" in message
+
+
+@pytest.mark.parametrize(
+    ("threshold", "message"),
+    [
+        ("roc_auc: 7", "roc_auc ranges from 0.0 to 1.0: a floor of 7.0 can never be met"),
+        ("log_loss: -0.1", "log_loss ranges from 0.0 to inf: a ceiling of -0.1 can never be met"),
+    ],
+)
+def test_a_threshold_no_model_can_meet_is_refused(tmp_path, threshold, message):
+    text = GOOD.replace("thresholds: {roc_auc: 0.8}", f"thresholds: {{{threshold}}}")
+    text = text.replace("metrics: [roc_auc, f1]", "metrics: [roc_auc, f1, log_loss]")
+    assert message in errors_of(write(tmp_path, text))

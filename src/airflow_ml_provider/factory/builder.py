@@ -232,6 +232,7 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
             model_name=spec.model_name,
             mlflow_conn_id=conn,
             on_failure=validation.on_failure,
+            task=task,
             retries=0,  # bad data does not get better by retrying
         )
         runner_class, runner_args = _training_runner(loaded)

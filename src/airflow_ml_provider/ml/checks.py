@@ -19,6 +19,8 @@ class CheckOptions:
     """What to check besides the always-on guards."""
 
     target: str | None = None
+    task: str | None = None
+    """classification: a target with one class fails the guards."""
     expectations: list[dict[str, dict[str, Any]]] = field(default_factory=list)
     max_duplicate_share: float = 0.1
     freshness: dict[str, Any] | None = None
@@ -53,6 +55,7 @@ def check_frame(
             max_duplicate_share=options.max_duplicate_share,
             freshness=options.freshness,
             now=options.now,
+            task=options.task,
         ),
         "evaluated": 0,
         "failed_expectations": [],

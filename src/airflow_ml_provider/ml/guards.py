@@ -32,8 +32,10 @@ def guard_findings(
     max_duplicate_share: float,
     freshness: dict[str, Any] | None = None,
     now: datetime | None = None,
+    task: str | None = None,
 ) -> list[dict[str, Any]]:
-    """Empty data, a missing or all-null target, too many duplicate rows, stale data."""
+    """Empty data, a missing or all-null target, a classification target with one class,
+    too many duplicate rows, stale data."""
     import pandas as pd
 
     if len(frame) == 0:
@@ -45,6 +47,17 @@ def guard_findings(
         elif frame[target].isna().all():
             found.append(
                 finding("target_not_null", target, f"target column {target!r} is all null")
+            )
+        elif task == "classification" and frame[target].nunique() < 2:
+            only = frame[target].dropna().iloc[0]
+            only = only.item() if hasattr(only, "item") else only  # numpy scalar: plain
+            found.append(
+                finding(
+                    "target_classes",
+                    target,
+                    f"target column {target!r} has one class only ({only!r}): a classifier "
+                    "needs at least two to learn anything",
+                )
             )
     duplicate_share = duplicate_row_share(frame)
     if duplicate_share > max_duplicate_share:

@@ -66,9 +66,11 @@ class ValidateDataOperator(BaseOperator):
         mlflow_conn_id: str = "mlflow_default",
         drift_baseline_uri: str | None = None,
         on_failure: Literal["fail", "warn"] = "fail",
+        task: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.task = task
         if on_failure not in ("fail", "warn"):
             raise ValueError(f"on_failure must be 'fail' or 'warn', got {on_failure!r}")
         drift = dict(drift) if drift is not None else None
@@ -108,6 +110,7 @@ class ValidateDataOperator(BaseOperator):
                 frame,
                 CheckOptions(
                     target=self.target,
+                    task=self.task,
                     expectations=self.expectations,
                     max_duplicate_share=self.max_duplicate_share,
                     freshness=self.freshness,

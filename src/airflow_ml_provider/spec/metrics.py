@@ -16,10 +16,23 @@ class MetricInfo:
     task: TaskType
     scorer: str
     higher_is_better: bool = True
+    low: float | None = 0.0
+    """Smallest value the metric can take (None: unbounded)."""
+    high: float | None = 1.0
+    """Largest value the metric can take (None: unbounded)."""
+
+    def reachable(self, bound: float) -> bool:
+        """Whether a threshold (a floor when higher is better, else a ceiling) can be met."""
+        if self.higher_is_better:
+            return self.high is None or bound <= self.high
+        return self.low is None or bound >= self.low
 
 
 def _metric(name: str, task: TaskType, scorer: str | None = None, higher: bool = True):
-    return MetricInfo(name, task, scorer or name, higher)
+    low, high = (0.0, 1.0) if task == "classification" and higher else (0.0, None)
+    if name in ("r2", "explained_variance"):
+        low, high = None, 1.0
+    return MetricInfo(name, task, scorer or name, higher, low, high)
 
 
 METRICS: dict[str, MetricInfo] = {

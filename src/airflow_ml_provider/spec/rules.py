@@ -301,13 +301,25 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
             problems.append(
                 (("evaluation", "slices", index, "column"), "the target cannot define slices")
             )
-    for name in evaluation.thresholds:
+    for name, bound in evaluation.thresholds.items():
         if name not in evaluation.all_metrics:
             problems.append(
                 (
                     ("evaluation", "thresholds", name),
                     f"{name!r} is not computed; add it to evaluation.metrics "
                     f"({', '.join(evaluation.all_metrics)}) or remove the threshold",
+                )
+            )
+        elif not METRICS[name].reachable(bound):
+            info = METRICS[name]
+            kind = "floor" if info.higher_is_better else "ceiling"
+            span = f"{info.low if info.low is not None else '-inf'} to "
+            span += f"{info.high if info.high is not None else 'inf'}"
+            problems.append(
+                (
+                    ("evaluation", "thresholds", name),
+                    f"{name} ranges from {span}: a {kind} of {bound} can never be met, so no "
+                    "model would ever be promoted",
                 )
             )
     return problems
