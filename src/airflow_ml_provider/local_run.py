@@ -12,6 +12,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -277,8 +279,32 @@ def run_pipeline_file(path: Path) -> dict[str, Any]:
     loaded = load_pipeline(path, allowed_estimator_modules=settings.allowed_estimator_modules())
     check_deep(loaded)
     dag = build_dag(loaded)
-    dag_run = run_dag(dag)
+    with one_run_at_a_time(loaded.dag_id):
+        dag_run = run_dag(dag)
     return collect_result(dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id)
+
+
+@contextmanager
+def one_run_at_a_time(dag_id: str) -> Iterator[None]:
+    """Hold this pipeline's lock in $AIRFLOW_HOME for a local run: a second local run of the
+    same pipeline waits for the first, as max_active_runs: 1 makes runs wait under the
+    scheduler (two runs must not both be judged against one champion and both promote)."""
+    import fcntl
+
+    from airflow_ml_provider import settings
+
+    folder = settings.airflow_home() / "locks"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / f"{dag_id}.lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            print(f"another local run of {dag_id} is running; waiting for it", file=sys.stderr)
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
 
 
 def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -> threading.Thread:

@@ -111,3 +111,54 @@ def test_unknown_model_is_an_error(registry, capsys):
     uri, _ = registry
     assert cli("history", "no_such_model", "--tracking-uri", uri) == 2
     assert "no_such_model" in capsys.readouterr().err
+
+
+def test_promotion_is_a_compare_and_set_on_the_judged_champion(registry):
+    """Two runs judged against champion v3: the first promotes v4; the second (v5) was
+    never compared with v4 and is refused, saying which champion it found; a retry of the
+    first promotion is not a move."""
+    from airflow_ml_provider.ml.registry import ChampionMoved, history, promote
+
+    _, client = registry
+    for _ in range(2):
+        run_id = client.get_model_version(MODEL, "3").run_id
+        client.create_model_version(MODEL, f"runs:/{run_id}/model", run_id=run_id)
+    assert promote(client, MODEL, "4", actor="run-a", reason="gate", judged_against=3) == "3"
+    with pytest.raises(ChampionMoved) as caught:
+        promote(client, MODEL, "5", actor="run-b", reason="gate", judged_against=3)
+    assert str(caught.value) == (
+        "the champion of churn_registry is version 4, not version 3 as when the gate judged "
+        "version 5: not promoted (the next run is judged against version 4)"
+    )
+    assert aliases(client)["champion"] == "4" and aliases(client)["previous"] == "3"
+    assert promote(client, MODEL, "4", actor="run-a", reason="retry", judged_against=3) is None
+    assert [row["to"] for row in history(client, MODEL) if row["alias"] == "champion"][-1] == "4"
+
+
+def test_local_runs_of_one_pipeline_take_turns(tmp_path, monkeypatch):
+    """A second local run of the same pipeline waits for the first's lock (real processes,
+    real flock on $AIRFLOW_HOME/locks)."""
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
+    holder = (
+        "import sys, time\n"
+        "from airflow_ml_provider.local_run import one_run_at_a_time\n"
+        "with one_run_at_a_time('churn_ct'):\n"
+        "    print('held', time.time(), flush=True); time.sleep(float(sys.argv[1]))\n"
+    )
+    first = subprocess.Popen([sys.executable, "-c", holder, "3"], stdout=subprocess.PIPE, text=True)
+    held = float(first.stdout.readline().split()[1])
+    waiter = (
+        "import time\n"
+        "from airflow_ml_provider.local_run import one_run_at_a_time\n"
+        "with one_run_at_a_time('churn_ct'):\n"
+        "    print('got it', time.time(), flush=True)\n"
+    )
+    second = subprocess.run(
+        [sys.executable, "-c", waiter], capture_output=True, text=True, timeout=60
+    )
+    first.wait(timeout=30)
+    assert "another local run of churn_ct is running; waiting for it" in second.stderr
+    assert float(second.stdout.split()[2]) >= held + 3.0  # only after the first let go

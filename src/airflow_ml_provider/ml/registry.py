@@ -73,11 +73,41 @@ def remove_alias(
     return record
 
 
-def promote(client, model_name: str, version: str | int, *, actor: str, reason: str) -> str | None:
+class ChampionMoved(RegistryError):
+    """The champion is no longer the version the gate judged against."""
+
+
+UNCHECKED = object()
+"""promote()'s judged_against when nothing is known about what the gate compared with."""
+
+
+def promote(
+    client,
+    model_name: str,
+    version: str | int,
+    *,
+    actor: str,
+    reason: str,
+    judged_against: object = UNCHECKED,
+) -> str | None:
     """Make ``version`` the champion: ``previous`` moves to the old champion first, so a
-    failure in between leaves the old champion serving. Returns the old champion's number."""
+    failure in between leaves the old champion serving. Returns the old champion's number.
+
+    With ``judged_against`` (the champion version the gate compared with, None for no
+    champion) this is a compare-and-set: when the champion has moved since — another run
+    promoted, or a person rolled back — nothing moves and ChampionMoved says so, because
+    ``version`` was never compared with the champion it would replace. A retry of the
+    same promotion (``version`` already champion) is not a move."""
     version = str(version)
     old = holder(client, model_name, CHAMPION)
+    expected = None if judged_against is None else str(judged_against)
+    if judged_against is not UNCHECKED and old not in (expected, version):
+        raise ChampionMoved(
+            f"the champion of {model_name} is version {old}, not "
+            f"{'no version' if expected is None else 'version ' + expected} as when the gate "
+            f"judged version {version}: not promoted (the next run is judged against "
+            f"version {old})"
+        )
     if old is not None and old != version:
         move_alias(
             client, model_name, PREVIOUS, old, actor=actor, reason=f"replaced by version {version}"

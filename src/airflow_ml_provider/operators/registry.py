@@ -10,6 +10,8 @@ from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import (
     CHALLENGER,
     PIPELINE_MODEL_TAG,
+    UNCHECKED,
+    ChampionMoved,
     move_alias,
     promote,
 )
@@ -111,7 +113,22 @@ class RegisterModelOperator(BaseOperator):
         move_alias(client, self.model_name, CHALLENGER, number, actor=actor, reason=reason)
         previous = None
         if should_promote:
-            previous = promote(client, self.model_name, number, actor=actor, reason=reason)
+            try:
+                previous = promote(
+                    client,
+                    self.model_name,
+                    number,
+                    actor=actor,
+                    reason=reason,
+                    judged_against=self.decision.get("champion_version", UNCHECKED),
+                )
+            except ChampionMoved as exc:
+                self.log.warning("%s", exc)
+                should_promote, reason = False, str(exc)
+                client.set_model_version_tag(
+                    self.model_name, number, "airflow_ml.gate_reason", reason[:4000]
+                )
+        if should_promote:
             client.set_model_version_tag(self.model_name, number, "airflow_ml.promoted_by", actor)
             self.log.info(
                 "champion of %s is now version %s (previous: %s)", self.model_name, number, previous
