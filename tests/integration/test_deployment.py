@@ -29,7 +29,7 @@ def register(client, python_model=None, model_name: str = MODEL) -> str:
                 LogisticRegression(max_iter=500).fit(x, y),
                 name="model",
                 input_example=x.head(3),
-                serialization_format="cloudpickle",
+                serialization_format="skops",
                 pip_requirements=["scikit-learn"],
             )
         else:

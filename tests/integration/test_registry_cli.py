@@ -32,7 +32,7 @@ def registry(tmp_path):
                 name="model",
                 input_example=x.head(3),
                 pip_requirements=["scikit-learn"],
-                serialization_format="cloudpickle",
+                serialization_format="skops",
             )
         version = client.create_model_version(
             MODEL, info.model_uri, run_id=run.info.run_id, model_id=info.model_id

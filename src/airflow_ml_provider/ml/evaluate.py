@@ -15,14 +15,18 @@ from airflow_ml_provider.ml.scoring import (
 
 
 def load_model(model_uri: str):
-    """Load a registered or logged model as a scikit-learn compatible estimator: the sklearn
-    flavor as is, a partitioned model (pyfunc router) as its PartitionedModel."""
+    """Load a registered or logged model, verified (ml.integrity), as a scikit-learn
+    compatible estimator: the sklearn flavor as is, a partitioned model (pyfunc router) as
+    its PartitionedModel."""
     import mlflow
 
-    flavors = mlflow.models.get_model_info(model_uri).flavors
-    if "sklearn" in flavors:
-        return mlflow.sklearn.load_model(model_uri)
-    return mlflow.pyfunc.load_model(model_uri).unwrap_python_model().router
+    from airflow_ml_provider.ml.integrity import verified_copy
+
+    with verified_copy(model_uri) as local:
+        flavors = mlflow.models.get_model_info(local).flavors
+        if "sklearn" in flavors:
+            return mlflow.sklearn.load_model(local)
+        return mlflow.pyfunc.load_model(local).unwrap_python_model().router
 
 
 def group_scores(answers, keys, labels, metric: str, weights=None) -> dict[str, dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED
 from airflow_ml_provider.ml.tables import records_csv
 
@@ -121,6 +122,7 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
                 MODEL_MODULES + [job["estimator"]], with_provider=True
             ),
         )
+        record_digest(info.model_uri)
         router = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().router
         metrics = score(router, split.x_test, split.y_test, job["metrics"])
         mlflow.log_metrics(

@@ -164,13 +164,17 @@ def history_of(versions) -> list[dict[str, Any]]:
 
 
 def smoke_test(model_uri: str) -> None:
-    """Load ``model_uri`` the way serving does and predict on its logged input example."""
+    """Load ``model_uri`` (verified, ml.integrity) the way serving does and predict on its
+    logged input example."""
     import mlflow.pyfunc
 
-    model = mlflow.pyfunc.load_model(model_uri)
-    example = model.input_example
-    if example is not None:
-        model.predict(example)
+    from airflow_ml_provider.ml.integrity import verified_copy
+
+    with verified_copy(model_uri) as local:
+        model = mlflow.pyfunc.load_model(local)
+        example = model.input_example
+        if example is not None:
+            model.predict(example)
 
 
 def serving_input(model_uri: str) -> str | None:

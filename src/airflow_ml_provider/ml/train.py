@@ -18,6 +18,7 @@ from typing import Any
 from airflow_ml_provider.ml.data import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
+from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
 from airflow_ml_provider.ml.reproduce import (
     JOB_ARTIFACT,
@@ -94,6 +95,7 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
                 MODEL_MODULES + [job["estimator"], *custom_modules(job)], with_provider=True
             ),
         )
+        record_digest(info.model_uri)
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra = {"search": search_result} if search_result else {}
         result = training_result(run, experiment_id, info, metrics, split, **extra)

@@ -78,7 +78,10 @@ class BatchScoringOperator(BaseOperator):
         missing = [c for c in self.id_columns if c not in rows.columns]
         if missing:
             raise ValueError(f"id_columns not in the scoring data: {', '.join(missing)}")
-        model = mlflow.pyfunc.load_model(f"models:/{self.model_name}/{version}")
+        from airflow_ml_provider.ml.integrity import verified_copy
+
+        with verified_copy(f"models:/{self.model_name}/{version}") as local:
+            model = mlflow.pyfunc.load_model(local)
         predictions = rows[self.id_columns].copy() if self.id_columns else rows.copy()
         predictions[PREDICTION] = model.predict(rows)
         predictions[MODEL_VERSION] = int(version)
