@@ -280,8 +280,37 @@ def run_pipeline_file(path: Path) -> dict[str, Any]:
     check_deep(loaded)
     dag = build_dag(loaded)
     with one_run_at_a_time(loaded.dag_id):
+        for run_id in fail_abandoned_runs(loaded.dag_id):
+            print(f"run {run_id} of {loaded.dag_id} was left running by a killed local run; "
+                  "marked failed", file=sys.stderr)  # fmt: skip
         dag_run = run_dag(dag)
     return collect_result(dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id)
+
+
+def fail_abandoned_runs(dag_id: str) -> list[str]:
+    """Mark failed the local runs (dag.test) of ``dag_id`` still "running": called under the
+    pipeline's lock, so no local run is alive — they were left by one that was killed.
+    Runs the scheduler made are not touched. Returns their run ids."""
+    from airflow.models.dagrun import DagRun
+    from airflow.utils.session import create_session
+    from airflow.utils.state import DagRunState, State, TaskInstanceState
+    from airflow.utils.types import DagRunTriggeredByType
+    from sqlalchemy import select
+
+    with create_session() as session:
+        runs = session.scalars(
+            select(DagRun).where(
+                DagRun.dag_id == dag_id,
+                DagRun.state == DagRunState.RUNNING,
+                DagRun.triggered_by == DagRunTriggeredByType.TEST,
+            )
+        ).all()
+        for run in runs:
+            for ti in run.get_task_instances(session=session):
+                if ti.state not in State.finished:
+                    ti.state = TaskInstanceState.FAILED
+            run.set_state(DagRunState.FAILED)
+        return [run.run_id for run in runs]
 
 
 @contextmanager
