@@ -84,3 +84,20 @@ def test_columns_metrics_and_types_are_checked_against_the_data(tmp_path):
     assert f"{path}:7:5: features.columns.year: column 'year' is datetime but" in done.stdout
     assert f"{path}:8:5: features.columns.sex: column 'sex' is boolean but holds " in (done.stdout)
     assert "Traceback" not in done.stdout + done.stderr
+
+
+def test_param_values_are_checked_against_the_estimators_own_constraints(tmp_path):
+    """scikit-learn declares each parameter's valid values; check applies them, at the
+    parameter's position, before anything runs."""
+    forest = GOOD.replace(
+        "  estimator: lightgbm.LGBMClassifier\n  params: {verbose: -1, n_estimators: 20}",
+        "  estimator: sklearn.ensemble.RandomForestClassifier\n  params: {n_estimators: -5}",
+    )
+    done = check(tmp_path, forest)
+    assert done.returncode == 1
+    path = tmp_path / "penguins.yaml"
+    assert (
+        f"{path}:10:26: training.params.n_estimators: sklearn.ensemble.RandomForestClassifier: "
+        "The 'n_estimators' parameter of RandomForestClassifier must be an int in the range "
+        "[1, inf). Got -5 instead." in done.stdout
+    )

@@ -75,7 +75,34 @@ def build_estimator(path: str, params: dict[str, Any], allowed_prefixes: tuple[s
     estimator_class = import_estimator(path, allowed_prefixes)
     if not takes_any_keyword(estimator_class):
         check_param_names(estimator_class().get_params(deep=False), params, path, "parameter")
-    return estimator_class(**params)
+    estimator = estimator_class(**params)
+    check_param_values(estimator, path)
+    return estimator
+
+
+def check_param_values(estimator: Any, path: str) -> None:
+    """Check the params against the estimator's own declared constraints (scikit-learn's
+    ``_parameter_constraints``, what ``fit`` checks first), so ``n_estimators: -5`` fails in
+    ``airflow-ml check`` instead of after a run's data work. Estimators without declared
+    constraints are not checked here."""
+    import re
+
+    validate = getattr(estimator, "_validate_params", None)
+    if validate is None or not getattr(estimator, "_parameter_constraints", None):
+        return
+    try:
+        validate()
+    except (ValueError, TypeError) as exc:
+        found = re.search(r"The '(\w+)' parameter", str(exc))
+        raise InvalidParameterValue(f"{path}: {exc}", found.group(1) if found else None) from None
+
+
+class InvalidParameterValue(EstimatorError):
+    """A parameter's value breaks the estimator's declared constraints."""
+
+    def __init__(self, message: str, parameter: str | None):
+        super().__init__(message)
+        self.parameter = parameter
 
 
 def takes_any_keyword(estimator_class: type) -> bool:

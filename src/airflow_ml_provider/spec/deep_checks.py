@@ -20,6 +20,7 @@ def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes
     """Import the estimator, try its params, and compare its task type with the spec."""
     from airflow_ml_provider.ml.estimators import (
         EstimatorError,
+        InvalidParameterValue,
         UnknownParameterError,
         build_estimator,
         task_type_of,
@@ -30,6 +31,9 @@ def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes
         estimator = build_estimator(training.estimator, training.params, prefixes)
     except UnknownParameterError as exc:
         return [_problem(doc, ("training", "params", exc.parameter), str(exc), at_key=True)]
+    except InvalidParameterValue as exc:
+        field = ("training", "params", exc.parameter) if exc.parameter else ("training", "params")
+        return [_problem(doc, field, str(exc))]
     except EstimatorError as exc:
         return [_problem(doc, ("training", "estimator"), str(exc))]
     except Exception as exc:  # the estimator's own constructor rejected the params
