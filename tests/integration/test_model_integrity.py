@@ -26,7 +26,8 @@ def trained(tmp_path):
     assert train_module.main(["--job", str(path)]) == 0
     result = json.loads((tmp_path / "result.json").read_text())
     mlflow.set_tracking_uri(job["tracking_uri"])
-    client = mlflow.MlflowClient()
+    mlflow.set_registry_uri(job["tracking_uri"])
+    client = mlflow.MlflowClient(job["tracking_uri"], job["tracking_uri"])
     client.create_registered_model("integrity")
     client.create_model_version("integrity", result["model_uri"], run_id=result["run_id"])
     local = Path(mlflow.artifacts.download_artifacts(result["model_uri"]))

@@ -88,14 +88,9 @@ class ConfiguredNotifier(BaseNotifier):
         self.kwargs = dict(kwargs or {})
 
     def notify(self, context) -> None:
-        from jinja2 import StrictUndefined
-        from jinja2.sandbox import SandboxedEnvironment
-
         notifier = import_notifier(self.class_path)(**self.kwargs)
         safe = notifier_context(context)
-        # Always sandboxed, whatever the DAG's template settings; unknown names are errors.
-        sandbox = SandboxedEnvironment(undefined=StrictUndefined, cache_size=0)
-        notifier.render_template_fields(safe, jinja_env=sandbox)
+        notifier.render_template_fields(safe, jinja_env=safe["dag"].get_template_env())
         notifier.notify(safe)
 
 
@@ -116,6 +111,12 @@ def notifier_context(context) -> dict[str, Any]:
     their names and numbers, not the objects, whose methods reach the whole context)."""
     from types import SimpleNamespace
 
+    from jinja2 import StrictUndefined
+    from jinja2.sandbox import SandboxedEnvironment
+
+    # Always sandboxed, whatever the DAG's template settings; unknown names are errors. The
+    # plain "dag" hands it out to notifiers that render more fields later (SmtpNotifier).
+    sandbox = SandboxedEnvironment(undefined=StrictUndefined, cache_size=0)
     ti = context.get("ti")
     names = {
         "dag_id": getattr(ti, "dag_id", None),
@@ -132,7 +133,11 @@ def notifier_context(context) -> dict[str, Any]:
         "ti": plain_ti,
         "task_instance": plain_ti,
         "task": SimpleNamespace(task_id=names["task_id"]),
-        "dag": SimpleNamespace(dag_id=names["dag_id"], render_template_as_native_obj=False),
+        "dag": SimpleNamespace(
+            dag_id=names["dag_id"],
+            render_template_as_native_obj=False,
+            get_template_env=lambda **_: sandbox,
+        ),
         "exception": f"{type(error).__name__}: {error}" if error is not None else None,
     }
 
