@@ -25,30 +25,32 @@ def _conf_get(key: str, fallback: str) -> str:
     return conf.get(SECTION, key, fallback=fallback) or fallback
 
 
+def _listed(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated [ml_provider] setting as a tuple (``default`` when unset)."""
+    raw = _conf_get(key, ",".join(default))
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
 def allowed_estimator_modules() -> tuple[str, ...]:
     """Module prefixes a training.estimator may come from ([ml_provider] config)."""
-    raw = _conf_get("allowed_estimator_modules", ",".join(DEFAULT_ESTIMATOR_PREFIXES))
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return _listed("allowed_estimator_modules", DEFAULT_ESTIMATOR_PREFIXES)
 
 
 def allowed_notifier_modules() -> tuple[str, ...]:
     """Module prefixes an alerts.notifiers class may come from ([ml_provider] config)."""
-    raw = _conf_get("allowed_notifier_modules", ",".join(DEFAULT_NOTIFIER_PREFIXES))
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return _listed("allowed_notifier_modules", DEFAULT_NOTIFIER_PREFIXES)
 
 
 def allowed_transformer_modules() -> tuple[str, ...]:
     """Module prefixes team transformers and tokenizers (features.custom, features.text
     tokenizer) may come from ([ml_provider] config)."""
-    raw = _conf_get("allowed_transformer_modules", ",".join(DEFAULT_TRANSFORMER_PREFIXES))
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return _listed("allowed_transformer_modules", DEFAULT_TRANSFORMER_PREFIXES)
 
 
 def allowed_env_prefixes() -> tuple[str, ...]:
     """Names of the environment variables ``${VAR}`` in YAML may read ([ml_provider] config);
     every other variable of the DAG processor stays out of reach."""
-    raw = _conf_get("allowed_env_prefixes", ",".join(DEFAULT_ENV_PREFIXES))
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
+    return _listed("allowed_env_prefixes", DEFAULT_ENV_PREFIXES)
 
 
 def allowed_data_roots() -> tuple[Path, ...]:

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_ml_provider.spec.errors import SpecProblem, did_you_mean, format_path
-from airflow_ml_provider.spec.loader import LoadedPipeline
-from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
+from airflow_ml_provider.spec.errors import SpecProblem, did_you_mean
+from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
+from airflow_ml_provider.spec.positions import load_positioned
 
 SAMPLE_ROWS = 5000
 
@@ -75,11 +75,6 @@ def read_sample(path: Path, data_format: str, rows: int = SAMPLE_ROWS):
     return table.slice(0, rows).to_pandas()
 
 
-def _at(doc: PositionedDocument, path: tuple, message: str, at_key: bool = False) -> SpecProblem:
-    mark = doc.mark_for(path, prefer_key=at_key)
-    return SpecProblem(mark.file, mark.line, mark.column, format_path(path), message)
-
-
 def _column_names(doc, spec, columns: list[str]) -> list[SpecProblem]:
     def missing(name: str) -> str:
         lowered = {c.lower(): c for c in columns}
@@ -92,18 +87,20 @@ def _column_names(doc, spec, columns: list[str]) -> list[SpecProblem]:
 
     data, problems = spec.data, []
     if data.target not in columns:
-        problems.append(_at(doc, ("data", "target"), missing(data.target)))
+        problems.append(problem_at(doc, ("data", "target"), missing(data.target)))
     for index, name in enumerate(data.features or []):
         if name not in columns:
-            problems.append(_at(doc, ("data", "features", index), missing(name)))
+            problems.append(problem_at(doc, ("data", "features", index), missing(name)))
     for name in spec.features.columns:
         if name not in columns:
-            problems.append(_at(doc, ("features", "columns", name), missing(name), at_key=True))
+            problems.append(
+                problem_at(doc, ("features", "columns", name), missing(name), prefer_key=True)
+            )
     for index, item in enumerate(spec.features.custom):
         for position, name in enumerate(item.columns):
             if name not in columns:
                 where = ("features", "custom", index, "columns", position)
-                problems.append(_at(doc, where, missing(name)))
+                problems.append(problem_at(doc, where, missing(name)))
     return problems
 
 
@@ -119,7 +116,7 @@ def _metric_problems(doc, spec, target) -> list[SpecProblem]:
     for path, metric in named:
         if metric in BINARY_ONLY:
             problems.append(
-                _at(
+                problem_at(
                     doc,
                     path,
                     f"{metric!r} needs a binary target, but {spec.data.target!r} has "
@@ -140,12 +137,12 @@ def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], str | None
     try:
         plans = resolve_plans(plan_features(frame, features), spec.training.estimator)
     except FeatureError as exc:
-        return [_at(doc, ("features",), str(exc))], None
+        return [problem_at(doc, ("features",), str(exc))], None
     problems = []
     for column, message in column_problems(frame, plans):
         declared = column in features.columns
         where = ("features", "columns", column) if declared else ("data", "source")
-        problems.append(_at(doc, where, message, at_key=declared))
+        problems.append(problem_at(doc, where, message, prefer_key=declared))
     return problems, feature_table(plans)
 
 
@@ -160,7 +157,7 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
         frame = read_sample(found[0], data_format, rows)
     except Exception as exc:  # unreadable file: say which and why, at the source
         message = f"cannot read {found[0]} as {data_format}: {exc}"
-        return DataReport([_at(doc, ("data", "source"), message)])
+        return DataReport([problem_at(doc, ("data", "source"), message)])
     spec = loaded.spec
     columns = [str(c) for c in frame.columns]
     problems = _column_names(doc, spec, columns)

@@ -6,14 +6,13 @@ Never called while Airflow parses the DAG folder.
 from __future__ import annotations
 
 from airflow_ml_provider.spec.data_checks import data_report
-from airflow_ml_provider.spec.errors import SpecProblem, format_path
-from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.spec.errors import SpecProblem
+from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
 from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
 
 
 def _problem(doc: PositionedDocument, path: tuple, message: str, *, at_key=False) -> SpecProblem:
-    mark = doc.mark_for(path, prefer_key=at_key)
-    return SpecProblem(mark.file, mark.line, mark.column, format_path(path), message)
+    return problem_at(doc, path, message, prefer_key=at_key)
 
 
 def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes) -> list:

@@ -73,12 +73,12 @@ def load_pipeline(
 
     problems: list[SpecProblem] = []
 
-    def problem_at(field: FieldPath, message: str) -> None:
-        problems.append(_at(doc, field, message))
+    def report(field: FieldPath, message: str) -> None:
+        problems.append(problem_at(doc, field, message))
 
-    data = expand_env(doc.data, problem_at, environ, _allowed_env_prefixes())
+    data = expand_env(doc.data, report, environ, _allowed_env_prefixes())
     for field, message in template_problems(data):
-        problem_at(field, message)
+        report(field, message)
     context = {
         "allowed_estimator_modules": allowed_estimator_modules,
         "allowed_notifier_modules": allowed_notifier_modules or _allowed_notifier_modules(),
@@ -90,7 +90,9 @@ def load_pipeline(
     except ValidationError as exc:
         problems.extend(_from_validation_error(doc, data, exc))
         raise SpecError(problems) from None
-    problems.extend(_at(doc, field, message) for field, message in cross_field_problems(spec))
+    problems.extend(
+        problem_at(doc, field, message) for field, message in cross_field_problems(spec)
+    )
     if problems:
         raise SpecError(problems)
     loaded = LoadedPipeline(
@@ -104,7 +106,8 @@ def load_pipeline(
     )
     roots = (path.resolve().parent, *(data_roots or _allowed_data_roots()))
     problems = [
-        _at(doc, field, message) for field, message in outside_roots(local_files(loaded), roots)
+        problem_at(doc, field, message)
+        for field, message in outside_roots(local_files(loaded), roots)
     ]
     if problems:
         raise SpecError(problems)
@@ -248,7 +251,10 @@ def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any
     return result
 
 
-def _at(doc: PositionedDocument, field: FieldPath, message: str, prefer_key=False) -> SpecProblem:
+def problem_at(
+    doc: PositionedDocument, field: FieldPath, message: str, prefer_key=False
+) -> SpecProblem:
+    """A problem at ``field``'s position in ``doc`` (its key's with ``prefer_key``)."""
     mark = doc.mark_for(field, prefer_key=prefer_key)
     return SpecProblem(mark.file, mark.line, mark.column, format_path(field), message)
 
@@ -302,7 +308,9 @@ def _from_validation_error(
             hint = did_you_mean(str(path[-1]), allowed) or (
                 f"; expected one of {', '.join(allowed)}" if allowed else ""
             )
-            problems.append(_at(doc, path, f"unknown key {path[-1]!r}{hint}", prefer_key=True))
+            problems.append(
+                problem_at(doc, path, f"unknown key {path[-1]!r}{hint}", prefer_key=True)
+            )
             continue
         path, absent = _clean_loc(data, error["loc"])
         key = format_path(path)
@@ -316,7 +324,9 @@ def _from_validation_error(
             hint = did_you_mean(str(path[-1]), known) or (
                 f"; expected one of {', '.join(known)}" if known else ""
             )
-            problems.append(_at(doc, path, f"unknown key {path[-1]!r}{hint}", prefer_key=True))
+            problems.append(
+                problem_at(doc, path, f"unknown key {path[-1]!r}{hint}", prefer_key=True)
+            )
         elif kind == "missing" and _explained_by_typo(data, path, errors):
             continue
         elif kind == "missing" or absent:
@@ -324,7 +334,7 @@ def _from_validation_error(
             message = f"missing required field {path[-1]!r}" if path else "missing"
             problems.append(SpecProblem(mark.file, mark.line, mark.column, key, message))
         else:
-            problems.append(_at(doc, path, _humanize(error)))
+            problems.append(problem_at(doc, path, _humanize(error)))
     return problems
 
 
