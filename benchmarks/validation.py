@@ -28,11 +28,13 @@ import argparse
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from child import json_from_child  # noqa: E402  (needs the path above)
 
 FLOATS, INTS, STRINGS = 14, 1, 4
 CATEGORIES = ["north", "south", "east", "west", "central"]
@@ -234,16 +236,8 @@ def _rss_now() -> int:
 
 def measure(kind: str, current: Path, stored: Path) -> dict:
     env = {**os.environ, "PYTHONWARNINGS": "ignore", "TQDM_DISABLE": "1"}
-    done = subprocess.run(
-        [sys.executable, __file__, "--child", kind, str(current), str(stored)],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} child failed:\n{done.stderr[-3000:]}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    args = [__file__, "--child", kind, str(current), str(stored)]
+    return json_from_child(args, env, f"{kind} child")
 
 
 def report(rows: int, ours: dict, floor: dict) -> dict:

@@ -24,22 +24,22 @@ def _expand(paths: list[str]) -> list[Path]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
-    from airflow_ml_provider import settings
     from airflow_ml_provider.spec.deep_checks import deep_problems
     from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.spec.options import LoaderOptions
     from airflow_ml_provider.spec.positions import load_positioned
 
     files = _expand(args.paths)
     if not files:
         print("no pipeline files found", file=sys.stderr)
         return 1
-    prefixes = settings.allowed_estimator_modules()
+    options = LoaderOptions.from_config()
     owners: dict[str, Path] = {}
     failed = 0
     for path in files:
         try:
-            loaded = load_pipeline(path, allowed_estimator_modules=prefixes)
-            problems = [] if args.fast else deep_problems(loaded, prefixes)
+            loaded = load_pipeline(path, options)
+            problems = [] if args.fast else deep_problems(loaded, options.estimator_modules)
             if loaded.dag_id in owners:
                 mark = load_positioned(path).mark_for(("pipeline",))
                 problems.append(
@@ -130,19 +130,18 @@ def _run_one(path: Path, verbose: bool, answer: str | None = None) -> dict:
     if verbose:
         result = run_pipeline_file(path)
     else:
-        with redirect_output(log_path):
-            result = run_pipeline_file(path)
+        with redirect_output(log_path) as terminal:
+            result = run_pipeline_file(path, lambda line: print(line, file=terminal, flush=True))
     result["log_file"] = None if verbose else str(log_path)
     return result
 
 
 def _load_checked(path: Path):
     """Every check of one file (cheap and heavy) before any Airflow state is created."""
-    from airflow_ml_provider import settings
     from airflow_ml_provider.local_run import check_deep
     from airflow_ml_provider.spec.loader import load_pipeline
 
-    loaded = load_pipeline(path, allowed_estimator_modules=settings.allowed_estimator_modules())
+    loaded = load_pipeline(path)
     check_deep(loaded)
     return loaded
 

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -56,12 +56,14 @@ def prepare_environment(dags_folder: Path | None = None) -> Path:
     if dags_folder is not None:
         os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder.resolve())
     if not (home / "airflow.db").exists():
-        subprocess.run(
-            [sys.executable, "-m", "airflow", "db", "migrate"],
-            check=True,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        with _home_lock("migrate"):  # two first runs at once must not both create the DB
+            if not (home / "airflow.db").exists():
+                subprocess.run(
+                    [sys.executable, "-m", "airflow", "db", "migrate"],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
     return home
 
 
@@ -270,19 +272,22 @@ def model_state(model_name: str, mlflow_conn_id: str, version: int | None) -> di
     }
 
 
-def run_pipeline_file(path: Path) -> dict[str, Any]:
-    """Load, check and run one pipeline file; return the run's result dict."""
-    from airflow_ml_provider import settings
+def run_pipeline_file(path: Path, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+    """Load, check and run one pipeline file; return the run's result dict.
+
+    :param say: shows a person what the run is waiting for or cleaned up (stderr if None).
+    """
+    say = say or _to_stderr
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
-    loaded = load_pipeline(path, allowed_estimator_modules=settings.allowed_estimator_modules())
+    loaded = load_pipeline(path)
     check_deep(loaded)
     dag = build_dag(loaded)
-    with one_run_at_a_time(loaded.dag_id):
+    with one_run_at_a_time(loaded.dag_id, say):
         for run_id in fail_abandoned_runs(loaded.dag_id):
-            print(f"run {run_id} of {loaded.dag_id} was left running by a killed local run; "
-                  "marked failed", file=sys.stderr)  # fmt: skip
+            say(f"run {run_id} of {loaded.dag_id} was left running by a killed local run; "
+                "marked failed")  # fmt: skip
         dag_run = run_dag(dag)
     return collect_result(dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id)
 
@@ -313,22 +318,35 @@ def fail_abandoned_runs(dag_id: str) -> list[str]:
         return [run.run_id for run in runs]
 
 
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
 @contextmanager
-def one_run_at_a_time(dag_id: str) -> Iterator[None]:
+def one_run_at_a_time(dag_id: str, say: Callable[[str], None] | None = None) -> Iterator[None]:
     """Hold this pipeline's lock in $AIRFLOW_HOME for a local run: a second local run of the
     same pipeline waits for the first, as max_active_runs: 1 makes runs wait under the
     scheduler (two runs must not both be judged against one champion and both promote)."""
+    waiting = f"another local run of {dag_id} is running; waiting for it"
+    with _home_lock(dag_id, lambda: (say or _to_stderr)(waiting)):
+        yield
+
+
+@contextmanager
+def _home_lock(name: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
+    """An exclusive flock on $AIRFLOW_HOME/locks/<name>.lock (released if the process dies)."""
     import fcntl
 
     from airflow_ml_provider import settings
 
     folder = settings.airflow_home() / "locks"
     folder.mkdir(parents=True, exist_ok=True)
-    with open(folder / f"{dag_id}.lock", "w") as lock:
+    with open(folder / f"{name}.lock", "w") as lock:
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            print(f"another local run of {dag_id} is running; waiting for it", file=sys.stderr)
+            if on_wait is not None:
+                on_wait()
             fcntl.flock(lock, fcntl.LOCK_EX)
         try:
             yield

@@ -7,25 +7,28 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 
 @contextlib.contextmanager
-def redirect_output(log_path: Path) -> Iterator[None]:
+def redirect_output(log_path: Path) -> Iterator[TextIO]:
     """Append everything written to fds 1 and 2 (Airflow's and libraries' logs) to a file.
 
     Works at the descriptor level, so it also catches handlers that captured sys.stdout
-    before the redirect and output of child processes.
+    before the redirect and output of child processes. Yields the terminal's stderr, for the
+    few lines a person must see while it lasts (e.g. that the run waits for another).
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
     saved = os.dup(1), os.dup(2)
-    with open(log_path, "ab") as sink:
+    with open(log_path, "ab") as sink, os.fdopen(os.dup(saved[1]), "w") as terminal:
         os.dup2(sink.fileno(), 1)
         os.dup2(sink.fileno(), 2)
         try:
-            yield
+            yield terminal
         finally:
+            terminal.flush()
             sys.stdout.flush()
             sys.stderr.flush()
             os.dup2(saved[0], 1)

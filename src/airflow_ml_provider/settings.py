@@ -70,6 +70,15 @@ def allowed_data_roots() -> tuple[Path, ...]:
     return tuple(root for root in roots if str(root) not in ("", "."))
 
 
+def parse_cache_folder() -> Path | None:
+    """Where parsed pipeline files are cached by content hash (``[ml_provider] parse_cache``:
+    a folder, or ``off``); by default a folder under $AIRFLOW_HOME."""
+    configured = _conf_get("parse_cache", "").strip()
+    if configured.lower() in ("off", "false", "none"):
+        return None
+    return Path(configured).expanduser() if configured else airflow_home() / "ml-parse-cache"
+
+
 def artifact_store() -> str:
     """Root URI for dataset snapshots and validation results."""
     configured = _conf_get("artifact_store", "")

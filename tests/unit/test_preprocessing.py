@@ -13,6 +13,7 @@ import pytest
 
 from airflow_ml_provider.ml.feature_types import FeatureError
 from airflow_ml_provider.ml.preprocessing import build_model
+from airflow_ml_provider.spec.options import LoaderOptions
 
 TESTS = str(Path(__file__).resolve().parents[1])
 
@@ -126,7 +127,9 @@ def test_team_code_outside_the_allow_list_is_refused_at_parse_time(tmp_path):
         "evaluation: {primary_metric: accuracy}\n"
     )
     with pytest.raises(SpecError) as caught:
-        load_pipeline(path, allowed_transformer_modules=("sklearn.", "acme_features."))
+        load_pipeline(
+            path, LoaderOptions.from_config(transformer_modules=("sklearn.", "acme_features."))
+        )
     message = str(caught.value)
     assert f"{path}:5:15: features.custom[0].class" in message
     assert "'os.system' is not in an allowed module" in message

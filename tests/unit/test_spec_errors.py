@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from airflow_ml_provider.spec import SpecError, load_pipeline
+from airflow_ml_provider.spec.options import LoaderOptions
 
 GOOD = """\
 pipeline: churn_ct
@@ -254,7 +255,9 @@ def test_allow_list_is_configurable(tmp_path):
         GOOD.replace("sklearn.ensemble.RandomForestClassifier", "mycorp.models.BoostClassifier"),
     )
     assert "not in an allowed module" in errors_of(path)
-    loaded = load_pipeline(path, allowed_estimator_modules=("sklearn.", "mycorp.models."))
+    loaded = load_pipeline(
+        path, LoaderOptions.from_config(estimator_modules=("sklearn.", "mycorp.models."))
+    )
     assert loaded.spec.training.estimator == "mycorp.models.BoostClassifier"
 
 

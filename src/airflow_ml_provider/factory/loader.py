@@ -9,7 +9,6 @@ from typing import Any
 
 from airflow.sdk import DAG
 
-from airflow_ml_provider import settings
 from airflow_ml_provider.factory.builder import (
     build_config_error_dag,
     build_dag,
@@ -17,6 +16,7 @@ from airflow_ml_provider.factory.builder import (
 )
 from airflow_ml_provider.spec.errors import SpecError, SpecProblem
 from airflow_ml_provider.spec.loader import DEFAULTS_FILE, LoadedPipeline, load_pipeline
+from airflow_ml_provider.spec.options import LoaderOptions
 from airflow_ml_provider.spec.positions import load_positioned
 
 log = logging.getLogger(__name__)
@@ -32,13 +32,10 @@ def load_all(folder: str | Path) -> list[tuple[Path, LoadedPipeline | SpecError]
     """Load every pipeline file, checking that pipeline ids are unique across files."""
     results: list[tuple[Path, LoadedPipeline | SpecError]] = []
     owners: dict[str, Path] = {}
-    prefixes = settings.allowed_estimator_modules()
-    notifiers = settings.allowed_notifier_modules()
+    options = LoaderOptions.from_config()
     for path in pipeline_files(Path(folder)):
         try:
-            loaded = load_pipeline(
-                path, allowed_estimator_modules=prefixes, allowed_notifier_modules=notifiers
-            )
+            loaded = load_pipeline(path, options)
         except SpecError as exc:
             results.append((path, exc))
             continue

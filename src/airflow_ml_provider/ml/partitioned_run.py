@@ -80,7 +80,7 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
 
     from airflow_ml_provider.ml.data import load_split
     from airflow_ml_provider.ml.scoring import score
-    from airflow_ml_provider.ml.tracking import model_requirements
+    from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import (
         MODEL_MODULES,
         log_training_params,
@@ -111,17 +111,18 @@ def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, 
         log_training_params(job, split, partition_by=plan["partition_by"])
         mlflow.log_text(_csv(table, job["metrics"]), METRICS_TABLE)
         example = split.x_test.head(5)
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(ROUTER_CODE),
-            artifacts={name: r["models_uri"] for name, r in bundles.items() if r["models_uri"]},
-            model_config=config,
-            input_example=example,
-            signature=infer_signature(example),
-            pip_requirements=model_requirements(
-                MODEL_MODULES + [job["estimator"]], with_provider=True
-            ),
-        )
+        with model_written_whole():
+            info = mlflow.pyfunc.log_model(
+                name="model",
+                python_model=str(ROUTER_CODE),
+                artifacts={name: r["models_uri"] for name, r in bundles.items() if r["models_uri"]},
+                model_config=config,
+                input_example=example,
+                signature=infer_signature(example),
+                pip_requirements=model_requirements(
+                    MODEL_MODULES + [job["estimator"]], with_provider=True
+                ),
+            )
         record_digest(info.model_uri)
         router = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().router
         metrics = score(router, split.x_test, split.y_test, job["metrics"])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
 
 def use_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
     """Point MLflow at ``tracking_uri`` and return the id of experiment ``name`` (created once)."""
@@ -39,3 +43,48 @@ def model_requirements(modules: list[str], *, with_provider: bool = False) -> li
     if with_provider:  # the router's code imports this package
         pinned["airflow-ml-provider"] = f"airflow-ml-provider=={__version__}"
     return sorted(pinned.values())
+
+
+@contextmanager
+def model_written_whole() -> Iterator[None]:
+    """Around a ``log_model`` call in the active run: when it fails (a full artifact store, a
+    lost connection), the logged model it started — its partial files in the store and its
+    pending record — is removed before the error goes on, so nothing half-written is left to
+    be found, loaded or registered."""
+    import mlflow
+
+    run = mlflow.active_run()
+    before = {model.model_id for model in _models_of(run)}
+    try:
+        yield
+    except BaseException:
+        for model in _models_of(run):
+            if model.model_id not in before:
+                _remove_logged_model(model)
+        raise
+
+
+def _models_of(run) -> list:
+    import mlflow
+
+    return mlflow.search_logged_models(
+        experiment_ids=[run.info.experiment_id],
+        filter_string=f"source_run_id = '{run.info.run_id}'",
+        output_format="list",
+    )
+
+
+def _remove_logged_model(model) -> None:
+    import mlflow
+    from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+
+    try:
+        get_artifact_repository(model.artifact_location).delete_artifacts()
+    except (OSError, mlflow.exceptions.MlflowException) as exc:
+        print(f"could not remove the partial model files at {model.artifact_location}: {exc}")
+    if model.artifact_location.startswith("file://"):  # its now empty folder too
+        folder = Path(model.artifact_location.removeprefix("file://")).parent
+        with suppress(OSError):
+            folder.rmdir()
+    mlflow.MlflowClient().delete_logged_model(model.model_id)
+    print(f"removed the incompletely written model {model.model_id}")

@@ -27,7 +27,7 @@ from airflow_ml_provider.ml.reproduce import (
     reproducibility_tags,
 )
 from airflow_ml_provider.ml.scoring import check_metrics_fit, score
-from airflow_ml_provider.ml.tracking import model_requirements, use_experiment
+from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole, use_experiment
 
 
 def train(job: dict[str, Any]) -> dict[str, Any]:
@@ -85,16 +85,17 @@ def train(job: dict[str, Any]) -> dict[str, Any]:
         log_feature_plan(plans)
         example = x_train.head(5)
         signature = raw_row_signature(infer_signature(example, model.predict(example)))
-        info = mlflow.sklearn.log_model(
-            model,
-            name="model",
-            signature=signature,
-            input_example=example,
-            skops_trusted_types=_types_we_created(model),
-            pip_requirements=model_requirements(
-                MODEL_MODULES + [job["estimator"], *custom_modules(job)], with_provider=True
-            ),
-        )
+        with model_written_whole():
+            info = mlflow.sklearn.log_model(
+                model,
+                name="model",
+                signature=signature,
+                input_example=example,
+                skops_trusted_types=_types_we_created(model),
+                pip_requirements=model_requirements(
+                    MODEL_MODULES + [job["estimator"], *custom_modules(job)], with_provider=True
+                ),
+            )
         record_digest(info.model_uri)
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra = {"search": search_result} if search_result else {}
@@ -251,8 +252,8 @@ def main(argv: list[str] | None = None) -> int:
     job = json.loads(Path(args.job).read_text())
     try:
         result = train(job)
-    except (EstimatorError, ValueError, KeyError, FileNotFoundError) as exc:
-        # A problem with the job's inputs: one readable line instead of a traceback.
+    except (EstimatorError, ValueError, KeyError, OSError) as exc:
+        # A problem with the job's inputs or a full store: one readable line, no traceback.
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     output = job.get("output")

@@ -6,14 +6,18 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, get_args
 
 from pydantic import BaseModel, ValidationError
 
+from airflow_ml_provider.spec import parse_cache
 from airflow_ml_provider.spec.errors import SpecError, SpecProblem, did_you_mean, format_path
 from airflow_ml_provider.spec.models import PipelineSpec
+from airflow_ml_provider.spec.options import LoaderOptions
+from airflow_ml_provider.spec.parse_cache import cache_key
 from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument, load_positioned
 from airflow_ml_provider.spec.roots import outside_roots
 from airflow_ml_provider.spec.rules import cross_field_problems
@@ -49,15 +53,48 @@ class LoadedPipeline:
 
 def load_pipeline(
     path: str | Path,
+    options: LoaderOptions | None = None,
     *,
-    allowed_estimator_modules: tuple[str, ...] | None = None,
-    allowed_notifier_modules: tuple[str, ...] | None = None,
-    allowed_transformer_modules: tuple[str, ...] | None = None,
-    data_roots: tuple[Path, ...] | None = None,
-    environ: dict[str, str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> LoadedPipeline:
-    """Load and validate one pipeline file; raise SpecError naming file:line:column."""
+    """Load and validate one pipeline file; raise SpecError naming file:line:column.
+
+    :param options: what YAML may reach (allow-lists, data roots, variables, the parse
+        cache); the current ``[ml_provider]`` settings when not given.
+    :param environ: where ``${VAR}`` values come from (``os.environ`` when not given).
+    """
     path = Path(path)
+    options = options or LoaderOptions.from_config()
+    environ = os.environ if environ is None else environ
+    defaults_path = path.parent / DEFAULTS_FILE
+    has_defaults = defaults_path.is_file() and defaults_path.resolve() != path.resolve()
+    key = None
+    if options.parse_cache is not None:
+        try:
+            key = cache_key(path, defaults_path if has_defaults else None, options, environ)
+        except OSError:
+            key = None  # unreadable: the positioned loader says so with a position
+    cached = parse_cache.lookup(options.parse_cache, path, key) if key else None
+    if cached is not None:
+        try:
+            return _validated(path, cached, None, options)
+        except SpecError:
+            pass  # cannot happen for an unchanged file; re-read it for the positions
+    doc = _read_document(path, defaults_path if has_defaults else None)
+    problems: list[SpecProblem] = []
+
+    def report(field: FieldPath, message: str) -> None:
+        problems.append(problem_at(doc, field, message))
+
+    data = expand_env(doc.data, report, environ, options.env_prefixes)
+    loaded = _validated(path, data, doc, options, problems)
+    if key is not None:
+        parse_cache.store(options.parse_cache, path, key, data)
+    return loaded
+
+
+def _read_document(path: Path, defaults_path: Path | None) -> PositionedDocument:
+    """The file (merged over its folder's defaults.yaml), with positions, as a mapping."""
     doc = load_positioned(path)
     if doc.data is None:
         raise SpecError([SpecProblem(doc.file, 1, 1, "", f"the file is empty; {_REQUIRED_HINT}")])
@@ -67,46 +104,46 @@ def load_pipeline(
         raise SpecError(
             [SpecProblem(doc.file, mark.line, mark.column, "", f"got a {kind}; {_REQUIRED_HINT}")]
         )
-    defaults_path = path.parent / DEFAULTS_FILE
-    if defaults_path.is_file() and defaults_path.resolve() != path.resolve():
+    if defaults_path is not None:
         doc = _merge_defaults(load_positioned(defaults_path), doc)
+    return doc
 
-    problems: list[SpecProblem] = []
 
-    def report(field: FieldPath, message: str) -> None:
-        problems.append(problem_at(doc, field, message))
-
-    data = expand_env(doc.data, report, environ, _allowed_env_prefixes())
-    for field, message in template_problems(data):
-        report(field, message)
-    context = {
-        "allowed_estimator_modules": allowed_estimator_modules,
-        "allowed_notifier_modules": allowed_notifier_modules or _allowed_notifier_modules(),
-        "allowed_transformer_modules": allowed_transformer_modules
-        or _allowed_transformer_modules(),
-    }
+def _validated(
+    path: Path,
+    data: dict[str, Any],
+    doc: PositionedDocument | None,
+    options: LoaderOptions,
+    problems: list[SpecProblem] | None = None,
+) -> LoadedPipeline:
+    """Validate plain pipeline data; ``doc`` gives positions to problems (without it, data
+    from the parse cache, any problem raises a SpecError without positions)."""
+    problems = list(problems or [])
+    where = doc or PositionedDocument(data=data, file=str(path))
+    problems.extend(problem_at(where, field, message) for field, message in template_problems(data))
     try:
-        spec = PipelineSpec.model_validate(data, context=context)
+        spec = PipelineSpec.model_validate(data, context=options.validation_context())
     except ValidationError as exc:
-        problems.extend(_from_validation_error(doc, data, exc))
+        problems.extend(_from_validation_error(where, data, exc))
         raise SpecError(problems) from None
     problems.extend(
-        problem_at(doc, field, message) for field, message in cross_field_problems(spec)
+        problem_at(where, field, message) for field, message in cross_field_problems(spec)
     )
     if problems:
         raise SpecError(problems)
+    base_dir = path.resolve().parent
     loaded = LoadedPipeline(
         spec=spec,
         file=path.resolve(),
-        source=resolved_source(spec, path.resolve().parent),
+        source=resolved_source(spec, base_dir),
         config_hash=config_hash(spec),
-        schema_uri=resolved_schema(spec, path.resolve().parent),
-        **resolved_batch(spec, path.resolve().parent),
-        **resolved_monitoring(spec, path.resolve().parent),
+        schema_uri=resolved_schema(spec, base_dir),
+        **resolved_batch(spec, base_dir),
+        **resolved_monitoring(spec, base_dir),
     )
-    roots = (path.resolve().parent, *(data_roots or _allowed_data_roots()))
+    roots = (base_dir, *options.data_roots)
     problems = [
-        problem_at(doc, field, message)
+        problem_at(where, field, message)
         for field, message in outside_roots(local_files(loaded), roots)
     ]
     if problems:
@@ -143,30 +180,6 @@ def resolved_monitoring(spec: PipelineSpec, base_dir: Path) -> dict[str, Any]:
         if labels
         else None,
     }
-
-
-def _allowed_notifier_modules() -> tuple[str, ...]:
-    from airflow_ml_provider import settings  # Airflow's config; settings imports this package
-
-    return settings.allowed_notifier_modules()
-
-
-def _allowed_data_roots() -> tuple[Path, ...]:
-    from airflow_ml_provider import settings
-
-    return settings.allowed_data_roots()
-
-
-def _allowed_env_prefixes() -> tuple[str, ...]:
-    from airflow_ml_provider import settings
-
-    return settings.allowed_env_prefixes()
-
-
-def _allowed_transformer_modules() -> tuple[str, ...]:
-    from airflow_ml_provider import settings
-
-    return settings.allowed_transformer_modules()
 
 
 def config_hash(spec: PipelineSpec) -> str:
