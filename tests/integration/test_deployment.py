@@ -5,22 +5,21 @@ is in the registry's history."""
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import mlflow.pyfunc
 
 MODEL = "deploy_rollback"
+CANNOT_SERVE = Path(__file__).parent / "models" / "cannot_serve.py"
 
 
-class CannotServe(mlflow.pyfunc.PythonModel):
-    """A real pyfunc model whose predictions fail, as a model missing a feature would."""
-
-    def predict(self, context, model_input, params=None):
-        raise ValueError("column 'tenure' is missing")
-
-
-def register(client, python_model=None, model_name: str = MODEL) -> str:
+def register(client, python_model: Path | None = None, model_name: str = MODEL) -> str:
+    """A model version of an iris classifier, or of the models-from-code file ``python_model``
+    (its digest recorded, as training does, so it may run)."""
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
+
+    from airflow_ml_provider.ml.integrity import record_digest
 
     x, y = load_iris(return_X_y=True, as_frame=True)
     with mlflow.start_run() as run:
@@ -35,10 +34,11 @@ def register(client, python_model=None, model_name: str = MODEL) -> str:
         else:
             info = mlflow.pyfunc.log_model(
                 name="model",
-                python_model=python_model,
+                python_model=str(python_model),
                 input_example=x.head(3),
                 pip_requirements=["scikit-learn"],
             )
+            record_digest(info.model_uri)
     return str(
         client.create_model_version(
             model_name, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
@@ -57,7 +57,7 @@ def test_a_version_that_cannot_serve_is_rolled_back(airflow_db):
     client = MlflowHook().get_conn()
     mlflow.set_experiment("deploy-rollback")
     client.create_registered_model(MODEL)
-    good, bad = register(client), register(client, CannotServe())
+    good, bad = register(client), register(client, CANNOT_SERVE)
     promote(client, MODEL, good, actor="test", reason="first")
     assert promote(client, MODEL, bad, actor="test", reason="gate passed") == good
 

@@ -75,3 +75,65 @@ def test_pickle_and_foreign_skops_types_are_refused_even_unrecorded(trained, tmp
     meta.write_text(yaml.safe_dump(data))
     with pytest.raises(ModelIntegrityError, match="outside the allowed modules: os.system"):
         check_loadable(local)
+
+
+def test_code_carrying_models_are_refused_unless_verified(tmp_path):
+    """A cloudpickled python_model never loads; a models-from-code model runs its code file
+    only when its digest was recorded (real MLflow store, real models)."""
+    import mlflow
+    import mlflow.pyfunc
+
+    from airflow_ml_provider.ml.integrity import ModelIntegrityError, record_digest
+    from airflow_ml_provider.ml.registry import smoke_test
+
+    class Pickled(mlflow.pyfunc.PythonModel):
+        def predict(self, context, model_input, params=None):
+            return model_input
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)
+    code = Path(__file__).parent / "models" / "cannot_serve.py"
+    with mlflow.start_run():
+        pickled = mlflow.pyfunc.log_model(name="pickled", python_model=Pickled())
+        unverified = mlflow.pyfunc.log_model(name="unverified", python_model=str(code))
+    with mlflow.start_run():
+        verified = mlflow.pyfunc.log_model(name="verified", python_model=str(code))
+        record_digest(verified.model_uri)
+    with pytest.raises(ModelIntegrityError, match="python_model is cloudpickled"):
+        smoke_test(pickled.model_uri)
+    with pytest.raises(ModelIntegrityError, match="carries code but has no recorded digest"):
+        smoke_test(unverified.model_uri)
+    smoke_test(verified.model_uri)  # loads; it has no input example to predict on
+
+
+def test_the_serving_pods_entrypoint_refuses_a_tampered_model(trained):
+    """What a serving pod runs (python -m airflow_ml_provider.ml.serve_verified, real
+    process): a model whose weights changed in the store after training exits with one line
+    before any server starts, so the pod never becomes ready and the rollout is undone."""
+    import os
+    import subprocess
+
+    import mlflow
+
+    model_uri, stored, _ = trained
+    weights = stored / "model.skops"
+    original = weights.read_bytes()
+    weights.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
+    env = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": mlflow.get_tracking_uri(),
+        "MLFLOW_REGISTRY_URI": mlflow.get_tracking_uri(),
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "airflow_ml_provider.ml.serve_verified", "models:/integrity/1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "error: models:/integrity/1: the files of models:/integrity/1 are not the ones" in (
+        done.stderr
+    )
+    assert "Traceback" not in done.stderr and "verified" not in done.stdout

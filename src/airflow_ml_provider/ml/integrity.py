@@ -77,12 +77,42 @@ def recorded_digest(model_uri: str) -> str | None:
     return client.get_run(run_id).data.tags.get(DIGEST_TAG) if run_id else None
 
 
-def check_loadable(folder: Path, extra_prefixes: tuple[str, ...] = ()) -> None:
-    """Refuse pickle serialization and skops types outside the allowed modules."""
+LOADER_MODULES = (
+    "mlflow.sklearn",
+    "mlflow.lightgbm",
+    "mlflow.xgboost",
+    "mlflow.pyfunc.loaders.code_model",
+)
+"""pyfunc loaders a model may name: each loads its files without unpickling them (the
+code-model loader runs the model's own code file, so it needs a verified digest)."""
+
+
+def check_loadable(
+    folder: Path, extra_prefixes: tuple[str, ...] = (), *, verified: bool = True
+) -> None:
+    """Refuse pickled models (a sklearn pickle, a cloudpickled pyfunc ``python_model``),
+    loaders outside LOADER_MODULES, code shipped with an unverified model and skops types
+    outside the allowed modules."""
     import yaml
 
     meta = yaml.safe_load((folder / "MLmodel").read_text())
-    flavor = (meta.get("flavors") or {}).get("sklearn") or {}
+    flavors = meta.get("flavors") or {}
+    pyfunc = flavors.get("python_function") or {}
+    if str(pyfunc.get("python_model") or "").endswith(".pkl"):
+        raise ModelIntegrityError(
+            "the model's python_model is cloudpickled, which runs code when loaded; log it "
+            "from a code file (MLflow models-from-code) instead"
+        )
+    loader = pyfunc.get("loader_module")
+    if loader is not None and loader not in LOADER_MODULES:
+        raise ModelIntegrityError(
+            f"the model is loaded by {loader}, which is not one of {', '.join(LOADER_MODULES)}"
+        )
+    if not verified and (pyfunc.get("code") or pyfunc.get("model_code_path")):
+        raise ModelIntegrityError(
+            "the model carries code but has no recorded digest to verify it: refusing to run it"
+        )
+    flavor = flavors.get("sklearn") or {}
     if flavor.get("serialization_format") in UNSAFE_FORMATS:
         raise ModelIntegrityError(
             f"the model is serialized with {flavor['serialization_format']}, which runs code "
@@ -121,7 +151,7 @@ def verified_copy(model_uri: str, extra_prefixes: tuple[str, ...] = ()) -> Itera
                 f"the files of {model_uri} are not the ones its training run recorded "
                 "(changed in the artifact store since): refusing to load it"
             )
-        check_loadable(local, extra_prefixes)
+        check_loadable(local, extra_prefixes, verified=expected is not None)
         yield str(local)
 
 

@@ -1,7 +1,8 @@
 """The Kubernetes objects that serve one model version: Deployment, Service, InferenceService.
 
-The server is ``mlflow models serve`` on the version's ``models:/<name>/<version>`` URI, in
-the image named in YAML (Dockerfile.train's image has mlflow). Pods get the same secure
+The server is ``mlflow models serve`` on a verified copy of the version's
+``models:/<name>/<version>`` (ml.serve_verified), in the image named in YAML (Dockerfile.train's
+image has mlflow and this package). Pods get the same secure
 defaults as training pods.
 """
 
@@ -68,7 +69,7 @@ def server_deployment(
     track: str = STABLE,
     replicas: int | None = None,
 ) -> k8s.V1Deployment:
-    """A Deployment running ``mlflow models serve`` on ``models:/<model_name>/<version>``.
+    """A Deployment serving ``models:/<model_name>/<version>`` once its files are verified.
 
     Rolling updates never drop below the wanted replicas (maxUnavailable 0); readiness is
     MLflow's ``/ping``. ``env`` carries the MLflow tracking URI and credentials.
@@ -78,9 +79,10 @@ def server_deployment(
     container = k8s.V1Container(
         name=CONTAINER,
         image=settings.image,
-        command=["mlflow", "models", "serve"],
-        # $(PORT) is expanded by the kubelet from the container's env.
-        args=["-m", model_uri, "-h", "0.0.0.0", "-p", "$(PORT)", "--env-manager", "local"],
+        # Verifies the model's files against its recorded digest, then execs `mlflow
+        # models serve` on the verified copy. $(PORT) is expanded by the kubelet.
+        command=["python", "-m", "airflow_ml_provider.ml.serve_verified"],
+        args=[model_uri, "-h", "0.0.0.0", "-p", "$(PORT)", "--env-manager", "local"],
         env=[
             k8s.V1EnvVar(name=key, value=value)
             for key, value in {**env, "PORT": str(settings.port), "HOME": SCRATCH}.items()
