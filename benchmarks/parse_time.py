@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 # Neither module imports Airflow, so AIRFLOW_HOME can still be set before Airflow loads.
-from airflow_ml_provider.local_run import PIPELINE_TASKS
+from airflow_ml_provider.core.steps import DEFAULT_PLAN
 from airflow_ml_provider.output import redirect_output
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ DAG_FACTORY_VERSION = "1.1.0"  # newest on PyPI when written; supports Airflow 3
 # dag-factory's own requirements (besides Airflow, PyYAML and packaging), by import name.
 DAG_FACTORY_DEPS = {"pathspec": "pathspec", "typer": "typer", "httpx": "httpx"}
 
-TASK_CHAIN = PIPELINE_TASKS
+TASK_CHAIN = DEFAULT_PLAN
 TARGET_MS_PER_DAG = 3.0
 TARGET_RATIO = 0.5
 WARM_REPEATS = 3

@@ -19,18 +19,8 @@ from pathlib import Path
 from typing import Any
 from unittest.mock import patch
 
+from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
-from airflow_ml_provider.spec.models import STEP_NAMES
-
-PIPELINE_TASKS = (
-    "snapshot_data",
-    "validate_data",
-    "train_model",
-    "evaluate_model",
-    "register_model",
-    "deploy_model",
-    "notify",
-)
 
 APPROVAL_TASK = "approve_promotion"
 

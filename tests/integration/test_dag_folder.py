@@ -8,11 +8,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from airflow_ml_provider.local_run import PIPELINE_TASKS
+from airflow_ml_provider.core.steps import DEFAULT_PLAN
 from conftest import EXAMPLE_CSV, EXAMPLE_YAML, REPO
 
 LOADER = REPO / "dags" / "ml_pipelines.py"
-PIPELINE_ORDER = list(PIPELINE_TASKS)
+PIPELINE_ORDER = list(DEFAULT_PLAN)
 
 
 def make_folder(root: Path) -> Path:

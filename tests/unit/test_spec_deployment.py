@@ -57,7 +57,9 @@ def test_the_server_pods_are_secure_by_default():
     deployment = server_deployment(settings, "churn", "7", {"MLFLOW_TRACKING_URI": "http://m"})
     pod = deployment.spec.template.spec
     (container,) = pod.containers
-    assert container.args[:2] == ["-m", "models:/churn/7"]
+    # The pod verifies the version's files against their recorded digest before serving.
+    assert container.command == ["python", "-m", "airflow_ml_provider.ml.serve_verified"]
+    assert container.args[0] == "models:/churn/7"
     assert container.security_context.run_as_non_root is True
     assert container.security_context.read_only_root_filesystem is True
     assert container.security_context.capabilities.drop == ["ALL"]

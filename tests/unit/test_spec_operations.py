@@ -48,25 +48,6 @@ def test_the_run_policy_reaches_every_task_and_steps_override_it(tmp_path):
     assert dag.get_task("validate_data").retries == 1  # 0 unless the YAML says otherwise
 
 
-def test_the_steps_of_the_spec_are_the_tasks_of_the_dag(tmp_path):
-    from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.rules import pipeline_steps
-
-    variants = {
-        "plain": GOOD,
-        "approval and batch": GOOD.replace(
-            "alerts:\n",
-            "deployment:\n  strategy: batch\n  approval: manual\n"
-            "  batch: {source: data/churn.csv, output: out/}\nalerts:\n",
-        ),
-    }
-    for name, text in variants.items():
-        loaded = load_pipeline(write(tmp_path, text, name=f"{name.replace(' ', '_')}.yaml"))
-        assert pipeline_steps(loaded.spec) == [
-            t.task_id for t in build_dag(loaded).topological_sort()
-        ]
-
-
 def test_alerts_on_picks_the_task_callbacks(tmp_path):
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.notifications.notifier import TaskAlertNotifier

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from airflow_ml_provider.core.steps import flow_line
 from airflow_ml_provider.spec.durations import format_duration
 from airflow_ml_provider.spec.loader import LoadedPipeline
 from airflow_ml_provider.spec.metrics import METRICS
@@ -79,15 +80,8 @@ def pipeline_doc(loaded: LoadedPipeline, monitor_dag_id: str | None = None) -> s
     table = "\n".join(f"| {name} | {_code(value)} |" for name, value in rows)
     return (
         f"# {spec.pipeline}\n\n{spec.description or '(no description)'}\n\n"
-        + ("wait_for_data → " if spec.data.wait else "")
-        + "snapshot_data → validate_data → "
-        + (
-            f"plan_partitions → train_partitions (one task per {spec.data.partition_by} chunk) "
-            "→ assemble_model"
-            if spec.data.partition_by
-            else "train_model"
-        )
-        + " → evaluate_model → register_model → deploy_model → notify\n\n"
+        + flow_line(spec)
+        + "\n\n"
         f"| Setting | Value |\n|---|---|\n{table}\n"
         + card_comment(pipeline_card(loaded, monitor_dag_id))
     )

@@ -30,6 +30,7 @@ from airflow_ml_provider.cluster import (
 )
 from airflow_ml_provider.core.allow_lists import in_allowed_module
 from airflow_ml_provider.core.features import FeaturesSpec
+from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.asset_conditions import parse_condition
 from airflow_ml_provider.spec.durations import parse_duration
 from airflow_ml_provider.spec.errors import did_you_mean
@@ -784,22 +785,7 @@ class AlertsSpec(_Strict):
         return value
 
 
-StepName = Literal[
-    "wait_for_data",
-    "snapshot_data",
-    "validate_data",
-    "train_model",
-    "plan_partitions",
-    "train_partitions",
-    "assemble_model",
-    "evaluate_model",
-    "approve_promotion",
-    "register_model",
-    "deploy_model",
-    "score_batch",
-    "notify",
-]
-STEP_NAMES: tuple[str, ...] = get_args(StepName)
+StepName = Literal[STEP_NAMES]  # the step plan (core/steps.py) is the one list
 
 
 class ScheduleSpec(_Strict):

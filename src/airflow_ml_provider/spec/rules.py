@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from airflow_ml_provider.core.steps import pipeline_steps
 from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
 from airflow_ml_provider.spec.metrics import METRICS, metric_names
 from airflow_ml_provider.spec.models import PipelineSpec
@@ -203,23 +204,6 @@ def alert_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     if stalled and not alerts.email:
         return [(("alerts", "on"), "stalled mails alerts.email, which is empty")]
     return []
-
-
-def pipeline_steps(spec: PipelineSpec) -> list[str]:
-    """The task ids of the pipeline's DAG, in run order."""
-    steps = ["wait_for_data"] if spec.data.wait is not None else []
-    steps += ["snapshot_data", "validate_data"]
-    if spec.data.partition_by is None:
-        steps.append("train_model")
-    else:
-        steps += ["plan_partitions", "train_partitions", "assemble_model"]
-    steps.append("evaluate_model")
-    if spec.asks_for_approval:
-        steps.append("approve_promotion")
-    steps += ["register_model", "deploy_model"]
-    if spec.deployment.strategy == "batch":
-        steps.append("score_batch")
-    return [*steps, "notify"]
 
 
 def step_policy_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:

@@ -1,0 +1,88 @@
+"""The step plan: every task a pipeline's DAG can have, in run order, and when it applies.
+
+The one home of the DAG's shape. The spec's `steps:` names, the step rules, `build_dag` (one
+builder per step, factory/steps.py), the DAG's doc flow line, the local runner's task order
+and the run summary's roles all derive from STEPS. Adding a step is one entry here, one
+builder and its operator. No imports from the project: the spec is only read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.models import PipelineSpec
+
+
+@dataclass(frozen=True)
+class Step:
+    """One task of the pipeline DAG."""
+
+    task_id: str
+    when: Callable[[PipelineSpec], bool] | None = None
+    """Whether a pipeline has this step (None: every pipeline)."""
+    role: str | None = None
+    """What the run summary reads from this task's result (snapshot, training, ...)."""
+    flow: Callable[[PipelineSpec], str] | None = None
+    """How the doc flow line names the step, when more than its task id."""
+    optional: bool = False
+    """Not in a pipeline that asks for nothing extra (no wait, partitions, approval, batch)."""
+
+    def applies(self, spec: PipelineSpec) -> bool:
+        return self.when is None or self.when(spec)
+
+
+def _partitioned(spec: PipelineSpec) -> bool:
+    return spec.data.partition_by is not None
+
+
+STEPS: tuple[Step, ...] = (
+    Step("wait_for_data", when=lambda spec: spec.data.wait is not None, optional=True),
+    Step("snapshot_data", role="snapshot"),
+    Step("validate_data", role="validation"),
+    Step("train_model", when=lambda spec: not _partitioned(spec), role="training"),
+    Step("plan_partitions", when=_partitioned, optional=True),
+    Step(
+        "train_partitions",
+        when=_partitioned,
+        optional=True,
+        flow=lambda spec: f"train_partitions (one task per {spec.data.partition_by} chunk)",
+    ),
+    Step("assemble_model", when=_partitioned, role="training", optional=True),
+    Step("evaluate_model", role="decision"),
+    Step("approve_promotion", when=lambda spec: spec.asks_for_approval, optional=True),
+    Step("register_model", role="registration"),
+    Step("deploy_model", role="deployment"),
+    Step(
+        "score_batch",
+        when=lambda spec: spec.deployment.strategy == "batch",
+        role="scoring",
+        optional=True,
+    ),
+    Step("notify"),
+)
+STEP_NAMES: tuple[str, ...] = tuple(step.task_id for step in STEPS)
+DEFAULT_PLAN: tuple[str, ...] = tuple(step.task_id for step in STEPS if not step.optional)
+"""The plan of a pipeline without waiting, partitions, approval or batch scoring."""
+
+
+def plan(spec: PipelineSpec) -> list[Step]:
+    """The steps of this pipeline's DAG, in run order."""
+    return [step for step in STEPS if step.applies(spec)]
+
+
+def pipeline_steps(spec: PipelineSpec) -> list[str]:
+    """The task ids of this pipeline's DAG, in run order."""
+    return [step.task_id for step in plan(spec)]
+
+
+def flow_line(spec: PipelineSpec) -> str:
+    """The DAG's steps as one readable line (the DAG's docs)."""
+    return " → ".join(step.flow(spec) if step.flow else step.task_id for step in plan(spec))
+
+
+def summary_roles(spec: PipelineSpec) -> dict[str, str]:
+    """role → task id of the steps whose results the run summary reads."""
+    return {step.role: step.task_id for step in plan(spec) if step.role}
