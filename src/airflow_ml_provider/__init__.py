@@ -9,16 +9,65 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 PACKAGE_NAME = "airflow-ml-provider"
+INTEGRATION = "ML pipelines"
+_PKG = "airflow_ml_provider"
+OPERATOR_MODULES = [
+    f"{_PKG}.operators.{name}"
+    for name in (
+        "snapshot",
+        "validation",
+        "training",
+        "kubernetes_training",
+        "partitions",
+        "evaluation",
+        "approval",
+        "registry",
+        "deployment",
+        "kubernetes_deployment",
+        "batch_scoring",
+        "monitoring",
+        "notify",
+        "config_error",
+    )
+]
 
 
 def get_provider_info() -> dict:
     """Return the provider metadata Airflow's ProvidersManager reads."""
     return {
         "package-name": PACKAGE_NAME,
-        "name": "ML pipelines",
+        "name": INTEGRATION,
         "description": "Continuous-training ML pipelines from YAML: validate, train, "
         "evaluate against the champion, register in MLflow, deploy.",
         "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": INTEGRATION,
+                "external-doc-url": "https://mlflow.org/docs/latest/ml/model-registry/",
+                "tags": ["software"],
+            }
+        ],
+        "operators": [{"integration-name": INTEGRATION, "python-modules": OPERATOR_MODULES}],
+        "sensors": [{"integration-name": INTEGRATION, "python-modules": [f"{_PKG}.sensors.data"]}],
+        "hooks": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [f"{_PKG}.hooks.mlflow", f"{_PKG}.hooks.data"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": INTEGRATION,
+                "python-modules": [f"{_PKG}.triggers.data", f"{_PKG}.triggers.drift"],
+            }
+        ],
+        "notifications": [
+            f"{_PKG}.notifications.notifier.TaskAlertNotifier",
+            f"{_PKG}.notifications.notifier.ConfiguredNotifier",
+        ],
+        "plugins": [
+            {"name": "ml_pipelines", "plugin-class": f"{_PKG}.ui.plugin.MlPipelinesPlugin"}
+        ],
         "connection-types": [
             {
                 "connection-type": "mlflow",
@@ -51,6 +100,39 @@ def get_provider_info() -> dict:
                         "type": "string",
                         "example": "airflow.providers.,mycompany.alerts.",
                         "default": "airflow.providers.",
+                    },
+                    "allowed_transformer_modules": {
+                        "description": "Comma-separated module prefixes team transformers and "
+                        "tokenizers (features.custom, features.text tokenizer) may come from.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "sklearn.,mycompany.features.",
+                        "default": "sklearn.",
+                    },
+                    "allowed_env_prefixes": {
+                        "description": "Comma-separated prefixes of the environment variables "
+                        "${VAR} in pipeline YAML may read; every other variable is refused.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "AIRFLOW_ML_,TEAM_ML_",
+                        "default": "AIRFLOW_ML_",
+                    },
+                    "allowed_data_roots": {
+                        "description": "Comma-separated folders local files named in YAML may "
+                        "be in, besides the pipeline's folder, the DAGs folder and a local "
+                        "artifact store.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/data/shared,/mnt/features",
+                        "default": "",
+                    },
+                    "parse_cache": {
+                        "description": "Folder of the content-hash cache of parsed pipeline "
+                        "files, or off. Empty means $AIRFLOW_HOME/ml-parse-cache.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "off",
+                        "default": "",
                     },
                     "mlflow_ui_url": {
                         "description": "Base URL of the MLflow UI used in extra links when "

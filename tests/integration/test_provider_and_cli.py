@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -209,3 +210,89 @@ def test_schema_diff_names_what_changed_between_two_snapshots(tmp_path):
     )
     assert missing.returncode == 2
     assert missing.stderr.startswith("error: ") and "nope.csv" in missing.stderr
+
+
+def test_provider_metadata_lists_every_part_of_the_package(airflow_db):
+    """What `airflow providers triggers|notifications|hooks|plugins` read (Airflow's
+    ProvidersManager): ours are there, each listed module imports, every operator class of
+    the package is in a listed operator module, and the config defaults are the code's."""
+    import importlib
+    import inspect
+
+    from airflow.providers_manager import ProvidersManager
+    from airflow.sdk import BaseOperator
+
+    import airflow_ml_provider
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.core.features import DEFAULT_TRANSFORMER_PREFIXES
+    from airflow_ml_provider.spec.models import DEFAULT_ESTIMATOR_PREFIXES
+    from airflow_ml_provider.spec.templating import DEFAULT_ENV_PREFIXES
+
+    manager = ProvidersManager()
+    ours = airflow_ml_provider.PACKAGE_NAME
+    triggers = {t.trigger_class_name for t in manager.trigger if t.package_name == ours}
+    assert triggers == {"airflow_ml_provider.triggers.data", "airflow_ml_provider.triggers.drift"}
+    assert {
+        "airflow_ml_provider.notifications.notifier.TaskAlertNotifier",
+        "airflow_ml_provider.notifications.notifier.ConfiguredNotifier",
+    } <= set(manager.notification)
+    assert manager.hooks["mlflow"].package_name == ours
+    assert any(p.plugin_class.endswith("MlPipelinesPlugin") for p in manager.plugins)
+
+    info = airflow_ml_provider.get_provider_info()
+    modules = [m for kind in ("operators", "sensors", "hooks", "triggers") for entry in info[kind]
+               for m in entry["python-modules"]]  # fmt: skip
+    listed_operators = set()
+    for name in modules:
+        module = importlib.import_module(name)
+        listed_operators |= {
+            cls for _, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, BaseOperator) and cls.__module__ == name
+        }  # fmt: skip
+    every_operator = {
+        cls for name in airflow_ml_provider.OPERATOR_MODULES
+        for _, cls in inspect.getmembers(importlib.import_module(name), inspect.isclass)
+        if issubclass(cls, BaseOperator) and cls.__module__.startswith("airflow_ml_provider.")
+    }  # fmt: skip
+    assert every_operator <= listed_operators
+    package_dir = Path(airflow_ml_provider.__file__).parent
+    operator_files = {p.stem for p in (package_dir / "operators").glob("*.py")}
+    defining = {
+        f
+        for f in operator_files
+        if "Operator(" in (package_dir / "operators" / f"{f}.py").read_text()
+    }
+    assert {f"airflow_ml_provider.operators.{f}" for f in defining} <= set(modules)
+
+    options = info["config"]["ml_provider"]["options"]
+    assert options["allowed_estimator_modules"]["default"] == ",".join(DEFAULT_ESTIMATOR_PREFIXES)
+    assert options["allowed_transformer_modules"]["default"] == ",".join(
+        DEFAULT_TRANSFORMER_PREFIXES
+    )
+    assert options["allowed_env_prefixes"]["default"] == ",".join(DEFAULT_ENV_PREFIXES)
+    source = inspect.getsource(settings)
+    read = set(re.findall(r'_conf_get\(\s*"(\w+)"|_listed\(\s*"(\w+)"', source))
+    assert {name for pair in read for name in pair if name} <= set(options)
+
+
+def test_every_error_of_the_package_derives_from_one_base():
+    """`except AirflowMlError` catches every error class the package defines."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    import airflow_ml_provider
+    from airflow_ml_provider.core.errors import AirflowMlError
+
+    errors = []
+    for module_info in pkgutil.walk_packages(airflow_ml_provider.__path__, "airflow_ml_provider."):
+        module = importlib.import_module(module_info.name)
+        errors += [
+            cls
+            for name, cls in inspect.getmembers(module, inspect.isclass)
+            if issubclass(cls, Exception)
+            and cls.__module__ == module.__name__
+            and not name.startswith("_")
+        ]
+    assert len(errors) >= 15
+    assert [cls.__name__ for cls in errors if not issubclass(cls, AirflowMlError)] == []

@@ -30,6 +30,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook, ObjectStoragePath
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.spec.formats import FORMAT_SUFFIXES, format_of
 from airflow_ml_provider.spec.loader import resolve_path
 
@@ -41,7 +42,7 @@ _MAX_PENDING_BYTES = 256 * 1024 * 1024  # how much the sink buffers to type all-
 _DESCRIBE_QUERY_CHARS = 60
 
 
-class DataSourceError(ValueError):
+class DataSourceError(AirflowMlError, ValueError):
     """A source that cannot be snapshotted: nothing matched, an empty file, 0 rows, bad schema."""
 
 

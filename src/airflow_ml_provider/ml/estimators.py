@@ -7,8 +7,10 @@ import importlib
 import pkgutil
 from typing import Any
 
+from airflow_ml_provider.core.errors import AirflowMlError
 
-class EstimatorError(ValueError):
+
+class EstimatorError(AirflowMlError, ValueError):
     """The estimator path or its params are not usable."""
 
 

@@ -6,10 +6,12 @@ import difflib
 import math
 from typing import Any
 
+from airflow_ml_provider.core.errors import AirflowMlError
+
 MAX_EXAMPLES = 5
 
 
-class ExpectationConfigError(ValueError):
+class ExpectationConfigError(AirflowMlError, ValueError):
     """An expectation name or its kwargs are not valid for Great Expectations."""
 
 

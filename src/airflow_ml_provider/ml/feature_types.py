@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.features import FeaturesSpec
 from airflow_ml_provider.ml.transformers import BOOLEAN_WORDS, to_datetime
 
@@ -25,7 +26,7 @@ SAMPLE = 500
 """Distinct values looked at to tell dates, booleans and text from categories."""
 
 
-class FeatureError(ValueError):
+class FeatureError(AirflowMlError, ValueError):
     """The data does not fit the features section (named column, a few offending values)."""
 
 

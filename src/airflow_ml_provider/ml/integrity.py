@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from airflow_ml_provider.core.errors import AirflowMlError
+
 log = logging.getLogger(__name__)
 
 DIGEST_TAG = "airflow_ml.model_sha256"
@@ -37,7 +39,7 @@ TRUSTED_TYPE_PREFIXES = (
 """Modules whose types a skops model file may ask to load (plus allowed transformer modules)."""
 
 
-class ModelIntegrityError(ValueError):
+class ModelIntegrityError(AirflowMlError, ValueError):
     """A model's files are not the ones its training run recorded, or unsafe to load."""
 
 

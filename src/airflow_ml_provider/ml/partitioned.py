@@ -13,8 +13,10 @@ from typing import Any
 
 from sklearn.base import BaseEstimator
 
+from airflow_ml_provider.core.errors import AirflowMlError
 
-class UnroutableRows(ValueError):
+
+class UnroutableRows(AirflowMlError, ValueError):
     """Rows of partitions without a sub-model, and no fallback model to send them to."""
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED
 from airflow_ml_provider.ml.tables import records_csv
@@ -19,7 +20,7 @@ METRICS_TABLE = "partitions/metrics.csv"
 ROUTER_CODE = Path(__file__).with_name("router_model.py")
 
 
-class PartitionTrainingFailed(RuntimeError):
+class PartitionTrainingFailed(AirflowMlError, RuntimeError):
     """Too few partitions trained (min_success_ratio), or the fallback model is missing."""
 
 

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider.core.errors import AirflowMlError
+
 CHAMPION, CHALLENGER, PREVIOUS = "champion", "challenger", "previous"
 HISTORY_PREFIX = "airflow_ml.alias_history."
 # Registered-model tag: the DAG whose runs register this model (lets the UI find every
@@ -21,7 +23,7 @@ HISTORY_PREFIX = "airflow_ml.alias_history."
 PIPELINE_MODEL_TAG = "airflow_ml.dag_id"
 
 
-class RegistryError(ValueError):
+class RegistryError(AirflowMlError, ValueError):
     """A registry operation that cannot be done as asked (the message says why)."""
 
 

@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from airflow_ml_provider.core.errors import AirflowMlError
+
 JOB_ARTIFACT = "job.json"
 REPRODUCES_TAG = "airflow_ml.reproduces"
 REPRODUCTION_TAG = "airflow_ml.reproduction"
@@ -39,7 +41,7 @@ ENVIRONMENT_TAGS = (
 _SECRET_QUERY_KEYS = ("token", "password", "secret", "key", "credential", "signature")
 
 
-class ReproduceError(Exception):
+class ReproduceError(AirflowMlError):
     """The run cannot be reproduced (not found, no job.json, data changed or gone)."""
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.ml.estimators import check_param_names as check_names
 from airflow_ml_provider.spec.metrics import METRICS
 
@@ -26,7 +27,7 @@ CV_RESULTS_ARTIFACT = "search/cv_results.csv"
 BEST_PARAM_PREFIX = "best."
 
 
-class SearchError(ValueError):
+class SearchError(AirflowMlError, ValueError):
     """The search section cannot be used with this estimator."""
 
 

@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 from kubernetes.client import models as k8s
 
 from airflow_ml_provider.cluster import TRAINING_NAMESPACE, TRAINING_SERVICE_ACCOUNT
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
 from airflow_ml_provider.pods import (
     container_security_context,
@@ -46,7 +47,7 @@ TRAIN_COMMAND = [
 LOG_TAIL_LINES = 20
 
 
-class TrainingPodFailed(AirflowException):
+class TrainingPodFailed(AirflowMlError, AirflowException):
     """The training pod failed; the first line of the message says why in plain words."""
 
 

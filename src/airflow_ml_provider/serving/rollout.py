@@ -18,6 +18,7 @@ from kubernetes.client import ApiClient, AppsV1Api, CoreV1Api
 from kubernetes.client import models as k8s
 from kubernetes.client.exceptions import ApiException
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.pods import (
     CANNOT_START_REASONS,
     IMAGE_PULL_REASONS,
@@ -31,7 +32,7 @@ STUCK_REASONS = (*IMAGE_PULL_REASONS, *CANNOT_START_REASONS)
 """A new pod waiting for one of these will not become ready by waiting longer."""
 
 
-class RolloutFailed(Exception):
+class RolloutFailed(AirflowMlError):
     """The new pods did not become ready, or did not answer predictions; says why."""
 
 

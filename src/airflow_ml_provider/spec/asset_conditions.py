@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from airflow_ml_provider.core.errors import AirflowMlError
+
 SOURCE = "source"
 _TOKEN = re.compile(r"\s*(?:(?P<op>[&|()])|(?P<uri>[^\s&|()]+))")
 
@@ -14,7 +16,7 @@ Condition = str | tuple[str, list["Condition"]]
 """A URI (or ``source``), or ("all" | "any", [conditions])."""
 
 
-class ConditionError(ValueError):
+class ConditionError(AirflowMlError, ValueError):
     """An asset condition that cannot be parsed; the message says where and what was expected."""
 
 

@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from airflow_ml_provider.core.errors import AirflowMlError
+
 
 @dataclass(frozen=True)
 class SpecProblem:
@@ -22,7 +24,7 @@ class SpecProblem:
         return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
 
 
-class SpecError(ValueError):
+class SpecError(AirflowMlError, ValueError):
     """A pipeline file is invalid; ``problems`` lists every problem found."""
 
     def __init__(self, problems: Iterable[SpecProblem]):

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.ui.airflow_state import (
     PipelineDag,
     RunInfo,
@@ -24,7 +25,7 @@ from airflow_ml_provider.ui.registry_state import (
 )
 
 
-class PipelineNotFound(LookupError):
+class PipelineNotFound(AirflowMlError, LookupError):
     """No YAML pipeline with this DAG id (or the user may not read it)."""
 
 
