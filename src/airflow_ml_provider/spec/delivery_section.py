@@ -1,0 +1,250 @@
+"""The YAML contract of ``deployment:`` (alias, batch, Kubernetes serving), ``monitoring:``
+and ``alerts:``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal, get_args
+
+from pydantic import (
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from airflow_ml_provider.cluster import (
+    SERVING_NAMESPACE,
+    SERVING_SERVICE_ACCOUNT,
+)
+from airflow_ml_provider.spec.data_section import (
+    DriftTestSpec,
+    SourceField,
+)
+from airflow_ml_provider.spec.formats import format_of
+from airflow_ml_provider.spec.section_base import (
+    _EMAIL,
+    Cron,
+    Duration,
+    _in_allowed_module,
+    _Strict,
+)
+from airflow_ml_provider.spec.training_section import (
+    _PodPlacement,
+)
+
+
+class _ReadsSource:
+    """A section with a ``source`` (files, BigQuery or SQL) other than data.source."""
+
+    @property
+    def resolved_format(self) -> str | None:
+        """Format of the source's files (their suffix), or parquet for table sources."""
+        source = self.source
+        return format_of(source.uri or "") if source.kind == "files" else "parquet"
+
+
+class BatchSpec(_ReadsSource, _Strict):
+    """Batch scoring: every run scores this data with the champion."""
+
+    source: SourceField = Field(
+        description="Rows to score: a path/glob/URI of csv or parquet files, or a "
+        "mapping with kind files | bigquery | sql (as data.source)."
+    )
+    output: str = Field(
+        min_length=1,
+        description="Folder (path, file:// or gs://) receiving run_id=<run>/predictions.parquet, "
+        "or bigquery://project.dataset.table (the run's rows replaced each run).",
+    )
+    output_conn_id: str = Field(
+        "google_cloud_default", description="Google Cloud connection of a bigquery:// output."
+    )
+    id_columns: list[str] = Field(
+        default_factory=list,
+        description="Input columns copied next to each prediction; empty copies every column.",
+    )
+
+
+class LabelsSpec(_ReadsSource, _Strict):
+    """Labels arriving for recent rows: the champion's live metrics (monitoring.labels)."""
+
+    source: SourceField = Field(
+        description="Rows with the join column and data.target (as data.source)."
+    )
+    join_on: list[str] = Field(
+        min_length=1, description="Column(s) joining labels to the recent rows, e.g. [id]."
+    )
+    max_drop: float = Field(
+        0.05,
+        ge=0,
+        description="Retrain when the champion's primary metric on labelled recent rows is "
+        "worse than at its evaluation by more than this (absolute).",
+    )
+    min_rows: int = Field(50, ge=1, description="Judge only with at least this many rows.")
+
+    @field_validator("join_on", mode="before")
+    @classmethod
+    def _one_or_many(cls, value: Any) -> Any:
+        return [value] if isinstance(value, str) else value
+
+
+class MonitoringSpec(_ReadsSource, _Strict):
+    """A second DAG, <pipeline>__monitor, that compares recent data with the champion's
+    training data on its own schedule and asks for retraining when it drifted."""
+
+    source: SourceField = Field(
+        description="Recent scoring/inference rows: a path/glob/URI of csv or parquet files, "
+        "or a mapping with kind files | bigquery | sql (as data.source)."
+    )
+    schedule: Cron = Field("@daily", description="When the monitor runs (cron or preset).")
+    drift: DriftTestSpec = Field(
+        default_factory=DriftTestSpec, description="How drift is scored (as validation.drift)."
+    )
+    labels: LabelsSpec | None = Field(
+        None, description="Labels for recent rows: retrain when the champion's live metric drops."
+    )
+    mode: Literal["dag", "watcher"] = Field(
+        "dag",
+        description="dag: a <pipeline>__monitor DAG on `schedule`. watcher: no DAG; Airflow's "
+        "triggerer watches the source every poll_interval (an AssetWatcher) and starts "
+        "retraining on drift, without a worker slot (drift only, no labels).",
+    )
+    poll_interval: Duration = Field(
+        dt.timedelta(minutes=5), description="mode watcher: how often the source is checked."
+    )
+
+
+CanaryCheck = Literal["ready", "no_restarts", "smoke_test"]
+
+
+class CanarySpec(_Strict):
+    """A canary before the full rollout (deployment.kubernetes.canary)."""
+
+    percent: int = Field(
+        ge=1, le=50, description="Share of traffic the canary gets (by replica count)."
+    )
+    duration: Duration = Field(
+        dt.timedelta(minutes=15), description="How long the canary must stay healthy."
+    )
+    interval: Duration = Field(
+        dt.timedelta(seconds=30), description="How often the checks run during the canary."
+    )
+    checks: list[CanaryCheck] = Field(
+        default_factory=lambda: list(get_args(CanaryCheck)),
+        description="ready: every canary pod stays ready; no_restarts: no container restarts; "
+        "smoke_test: the canary answers the model's input example.",
+    )
+
+
+class ServingSpec(_PodPlacement):
+    """An HTTP model server on Kubernetes (deployment.strategy: kubernetes)."""
+
+    image: str = Field(
+        description="Serving image with mlflow (e.g. the training image built from "
+        "Dockerfile.train); it runs `mlflow models serve`."
+    )
+    namespace: str = Field(
+        SERVING_NAMESPACE, description="Namespace of the Deployment and Service."
+    )
+    service_account: str | None = Field(
+        SERVING_SERVICE_ACCOUNT,
+        description="ServiceAccount of the serving pods (the Helm chart's, no API permissions).",
+    )
+    name: str | None = Field(
+        None,
+        description="Deployment and Service name; default: the model name, DNS-safe.",
+        pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$",
+    )
+    replicas: int = Field(2, ge=1, le=1000, description="Serving pods of the stable Deployment.")
+    port: int = Field(8080, ge=1, le=65535, description="Container and Service port.")
+    rollout_timeout: Duration = Field(
+        dt.timedelta(minutes=10),
+        description="How long a rollout may take before it counts as failed (and is undone).",
+    )
+    canary: CanarySpec | None = Field(None, description="Run a canary before the full rollout.")
+
+
+class DeploymentSpec(_Strict):
+    """How a promoted model reaches users."""
+
+    strategy: Literal["alias", "batch", "kubernetes"] = Field(
+        "alias",
+        description="alias: serving reads models:/<model_name>@champion. batch: the alias "
+        "move plus scoring deployment.batch.source with the champion on every run. "
+        "kubernetes: the alias move plus a rollout of an HTTP model server, undone on failure.",
+    )
+    batch: BatchSpec | None = Field(None, description="Batch scoring; needs strategy batch.")
+    kubernetes: ServingSpec | None = Field(
+        None, description="The model server; needs strategy kubernetes."
+    )
+    approval: Literal["auto", "manual"] = Field(
+        "auto",
+        description="manual: a person approves each promotion the gate recommends, in the "
+        "Airflow UI (Required Actions), before register_model promotes it.",
+    )
+    approval_timeout: Duration = Field(
+        dt.timedelta(days=7),
+        description="How long an approval request waits for an answer; unanswered, it is "
+        "rejected (the champion stays) and the run goes on.",
+    )
+
+
+class NotifierSpec(_Strict):
+    """Another alert channel: an Airflow notifier class and its arguments (e.g. Slack)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    class_: str = Field(
+        alias="class",
+        pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$",
+        description="Dotted path of a BaseNotifier subclass, e.g. "
+        "airflow.providers.slack.notifications.slack.SlackNotifier; must match the allowed "
+        "module prefixes ([ml_provider] allowed_notifier_modules).",
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="Its arguments (Jinja templates render per task)."
+    )
+
+    @field_validator("class_")
+    @classmethod
+    def _allowed_module(cls, value: str, info: ValidationInfo) -> str:
+        return _in_allowed_module(value, info, "allowed_notifier_modules")
+
+
+AlertEvent = Literal[
+    "failure", "retry", "promotion", "validation_warning", "drift", "summary", "stalled"
+]
+
+
+class AlertsSpec(_Strict):
+    """Who hears about the pipeline, and about what."""
+
+    email: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
+    smtp_conn_id: str = Field("smtp_default", description="SMTP connection used to send.")
+    on: list[AlertEvent] = Field(
+        default_factory=lambda: ["failure", "promotion"],
+        description="Events that send a mail: failure (a task failed for good), retry (a "
+        "task will be retried), promotion (a new champion), validation_warning (accepted "
+        "schema/validation warnings), drift (drift found), summary (every run's summary), "
+        "stalled (a run not finished alerts.deadline after its logical date).",
+    )
+    deadline: Duration | None = Field(
+        None,
+        description="With `stalled` in on: mail when a run has not finished this long after "
+        "its logical date (an Airflow deadline alert), e.g. 3h.",
+    )
+
+    notifiers: list[NotifierSpec] = Field(
+        default_factory=list,
+        description="Other channels: Airflow notifier classes called on failure and retry "
+        "(as alerts.on says), e.g. [{class: airflow.providers.slack.notifications.slack."
+        "SlackNotifier, kwargs: {slack_conn_id: slack, text: ...}}].",
+    )
+
+    @field_validator("email")
+    @classmethod
+    def _valid_addresses(cls, value: list[str]) -> list[str]:
+        for address in value:
+            if not _EMAIL.match(address):
+                raise ValueError(f"{address!r} is not an e-mail address")
+        return value

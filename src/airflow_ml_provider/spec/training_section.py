@@ -1,0 +1,291 @@
+"""The YAML contract of ``training:`` (estimator, search, partitions, pods), ``evaluation:``
+(the gate) and ``registry:``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+
+from pydantic import (
+    Field,
+    ValidationInfo,
+    field_validator,
+)
+
+from airflow_ml_provider.cluster import (
+    TRAINING_NAMESPACE,
+    TRAINING_SERVICE_ACCOUNT,
+)
+from airflow_ml_provider.spec.metrics import TaskType, guess_task_type
+from airflow_ml_provider.spec.section_base import (
+    Duration,
+    MetricName,
+    _in_allowed_module,
+    _Strict,
+)
+
+
+class _PodPlacement(_Strict):
+    """Image, resources and scheduling of our pods (training or serving); each kind adds its
+    namespace and ServiceAccount, whose defaults are what the Helm chart creates."""
+
+    image: str = Field(description="Container image, e.g. registry.example.com/ml/trainer:1.4.2.")
+    automount_service_account_token: bool = Field(
+        False, description="Mount the ServiceAccount token into the pod (off by default)."
+    )
+    resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
+        default_factory=dict,
+        description='Per-pod resources, e.g. {requests: {cpu: "2", memory: 4Gi}, '
+        "limits: {memory: 8Gi, nvidia.com/gpu: 1}}.",
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Kubernetes tolerations, e.g. [{key: nvidia.com/gpu, operator: Exists, "
+        "effect: NoSchedule}].",
+    )
+    kubernetes_conn_id: str = Field(
+        "kubernetes_default", description="Airflow connection to the cluster."
+    )
+    env_from_secrets: list[str] = Field(
+        default_factory=list,
+        description="Kubernetes Secrets whose keys become the pod's environment (storage "
+        "credentials, MLflow auth); never put secrets in YAML.",
+    )
+
+
+class KubernetesSpec(_PodPlacement):
+    """Where and how the training pod runs (training.runner: kubernetes)."""
+
+    namespace: str = Field(TRAINING_NAMESPACE, description="Namespace the pod runs in.")
+    service_account: str | None = Field(
+        TRAINING_SERVICE_ACCOUNT,
+        description="ServiceAccount of the pod (the Helm chart's, with no API permissions; "
+        "its token is mounted only when asked).",
+    )
+    priority_class: str | None = Field(None, description="PriorityClass name of the pod.")
+    pod_template_file: str | None = Field(
+        None, description="A pod template YAML the pod starts from (path relative to this file)."
+    )
+    startup_timeout: Duration = Field(
+        dt.timedelta(minutes=10), description="How long the pod may take to start."
+    )
+    deferrable: bool = Field(True, description="Wait for the pod in the triggerer.")
+
+
+SEARCH_DISTRIBUTIONS = ("uniform", "loguniform", "randint")
+
+
+class SearchSpec(_Strict):
+    """Hyper-parameter search with scikit-learn's GridSearchCV / RandomizedSearchCV."""
+
+    method: Literal["grid", "random"] = Field(description="grid | random.")
+    params: dict[str, list[Any] | dict[str, Any]] = Field(
+        description="Per parameter a list of values, or for random search a distribution "
+        "{distribution: uniform | loguniform | randint, low: ..., high: ...} "
+        "(randint includes high; loguniform needs low > 0)."
+    )
+    cv: int = Field(5, ge=2, le=100, description="Cross-validation folds.")
+    n_iter: int = Field(20, ge=1, le=10_000, description="random: parameter settings tried.")
+    scoring: MetricName | None = Field(
+        None, description="Metric the search optimises; default: evaluation.primary_metric."
+    )
+
+    @field_validator("params")
+    @classmethod
+    def _known_distributions(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, options in value.items():
+            if isinstance(options, list):
+                if not options:
+                    raise ValueError(f"{name}: give at least one value")
+                continue
+            kind = options.get("distribution")
+            if kind not in SEARCH_DISTRIBUTIONS:
+                raise ValueError(
+                    f"{name}: distribution must be one of {', '.join(SEARCH_DISTRIBUTIONS)}, "
+                    f"got {kind!r}"
+                )
+            if set(options) != {"distribution", "low", "high"}:
+                raise ValueError(f"{name}: expected exactly distribution, low and high")
+        return value
+
+
+class PartitioningSpec(_Strict):
+    """How per-partition training (data.partition_by) fans out and when it counts as done."""
+
+    partitions_per_task: int = Field(
+        50, ge=1, le=100_000, description="Partitions trained by one mapped task (pod/process)."
+    )
+    max_parallel: int = Field(
+        4, ge=1, le=1_000, description="Training tasks of one run running at the same time."
+    )
+    min_partition_rows: int = Field(
+        50,
+        ge=2,
+        description="Partitions with fewer training rows are skipped (the fallback model "
+        "serves them).",
+    )
+    min_success_ratio: float = Field(
+        1.0,
+        ge=0,
+        le=1,
+        description="Share of trainable partitions that must train; fewer fails the run.",
+    )
+    fallback: bool = Field(
+        True,
+        description="Train one model on all rows for partitions without their own model "
+        "(unseen, skipped or failed). Without it such rows cannot be scored.",
+    )
+
+
+class TrainingSpec(_Strict):
+    """Which estimator is trained, with what parameters, where."""
+
+    estimator: str = Field(
+        description="Import path of the estimator class, e.g. "
+        "sklearn.ensemble.RandomForestClassifier; must match the allowed module prefixes.",
+        pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$",
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+    task: TaskType | None = Field(
+        None,
+        description="classification | regression; inferred from the estimator name when omitted.",
+    )
+    runner: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="Where training runs: local (a subprocess on the worker) or kubernetes "
+        "(one pod per job, see training.kubernetes).",
+    )
+    kubernetes: KubernetesSpec | None = Field(
+        None, description="Pod settings; required when runner is kubernetes."
+    )
+    search: SearchSpec | None = Field(None, description="Hyper-parameter search (optional).")
+    timeout: Duration | None = Field(None, description="execution_timeout of train_model.")
+    partitioning: PartitioningSpec | None = Field(
+        None, description="Fan-out settings of per-partition training (needs data.partition_by)."
+    )
+
+    @field_validator("estimator")
+    @classmethod
+    def _allowed_module(cls, value: str, info: ValidationInfo) -> str:
+        return _in_allowed_module(value, info, "allowed_estimator_modules")
+
+    @property
+    def task_type(self) -> TaskType | None:
+        """The declared task type, or the one the estimator's class name implies."""
+        return self.task or guess_task_type(self.estimator)
+
+
+class PartitionGateSpec(_Strict):
+    """The per-partition part of the gate for partitioned models."""
+
+    max_regression: float = Field(
+        0.05,
+        ge=0,
+        description="How much worse than the champion one partition's primary metric may get.",
+    )
+    max_regressed_share: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Share of judged partitions allowed to regress by more than max_regression.",
+    )
+    min_rows: int = Field(
+        30, ge=1, description="Partitions with fewer held-out rows are reported, not judged."
+    )
+
+
+class SliceSpec(_Strict):
+    """A column whose groups must be served fairly: the primary metric per group."""
+
+    column: str = Field(min_length=1, description="Column of the data defining the groups.")
+    max_gap: float | None = Field(
+        None, ge=0, description="Largest allowed gap of the primary metric between groups."
+    )
+    max_regression: float = Field(
+        0.0,
+        ge=0,
+        description="How much worse than the champion any one group may get.",
+    )
+    min_rows: int = Field(30, ge=1, description="Groups with fewer held-out rows are not judged.")
+
+
+class EvaluationSpec(_Strict):
+    """How the challenger is judged against thresholds and the current champion."""
+
+    primary_metric: MetricName = Field(description="The metric that decides promotion.")
+    metrics: list[MetricName] = Field(
+        default_factory=list, description="Metrics computed and logged."
+    )
+    thresholds: dict[str, float] = Field(
+        default_factory=dict,
+        description="Absolute bounds: floors for higher-is-better metrics, ceilings for "
+        "lower-is-better ones (log_loss, rmse, mse, mae, mape).",
+    )
+    min_improvement: float | str = Field(
+        0.0,
+        description="How much the primary metric must beat the champion by: a number "
+        "(absolute, e.g. 0.005) or a share of the champion's value (relative, e.g. '1%').",
+    )
+    max_regression: dict[str, float] = Field(
+        default_factory=dict,
+        description="Secondary metrics: how much worse than the champion each may get.",
+    )
+    confidence: float | None = Field(
+        None,
+        gt=0.5,
+        lt=1,
+        description="Promote only when the paired-bootstrap lower bound of the primary "
+        "metric's improvement at this confidence clears min_improvement (e.g. 0.95).",
+    )
+    bootstrap_samples: int = Field(
+        1000, ge=100, le=100_000, description="Resamples of the held-out rows for confidence."
+    )
+    slices: list[SliceSpec] = Field(
+        default_factory=list, description="Groups whose primary metric is checked one by one."
+    )
+    sample_weight: str | None = Field(
+        None,
+        min_length=1,
+        description="Column whose values weight each held-out row in every gate metric "
+        "(needs data.features listed, without it).",
+    )
+    first_run: Literal["promote_if_thresholds", "require_approval"] = Field(
+        "promote_if_thresholds",
+        description="With no champion yet: promote when the thresholds hold, or register "
+        "the model as challenger only and leave promotion to a person.",
+    )
+    per_partition: PartitionGateSpec | None = Field(
+        None,
+        description="Partitioned models: how much single partitions may regress "
+        "(defaults apply when data.partition_by is set).",
+    )
+
+    @field_validator("min_improvement")
+    @classmethod
+    def _absolute_or_relative(cls, value: float | str) -> float | str:
+        if isinstance(value, str) and not re.fullmatch(r"\d+(\.\d+)?%", value.strip()):
+            raise ValueError(
+                "expected a number (absolute, e.g. 0.005) or a share of the champion's "
+                f"value (relative, e.g. '1%'), got {value!r}"
+            )
+        return value.strip() if isinstance(value, str) else value
+
+    @property
+    def all_metrics(self) -> list[str]:
+        """The metrics to compute: the primary metric first, then the others, no repeats."""
+        return list(dict.fromkeys([self.primary_metric, *self.metrics]))
+
+
+class RegistrySpec(_Strict):
+    """Where models are registered."""
+
+    model_name: str | None = Field(
+        None, description="Registered model name; defaults to the pipeline id.", min_length=1
+    )
+    mlflow_conn_id: str = Field(
+        "mlflow_default",
+        description="Airflow connection of type mlflow; absent means the embedded default.",
+    )
+    experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline.")
