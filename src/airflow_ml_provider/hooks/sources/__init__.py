@@ -1,0 +1,1 @@
+"""One module per source kind (files, bigquery, sql), each a SourceReader (hooks.data)."""
