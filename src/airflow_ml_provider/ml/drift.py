@@ -7,296 +7,36 @@ The baseline side is a **profile**: a small JSON-serialisable summary of a datas
 reads neither the old snapshot nor a second copy of it in memory. :func:`drift_report` scores
 only against a profile; a DataFrame baseline is first profiled with the same ``bins``.
 
-Profile format (``version`` 1)::
-
-    {"version": 1, "rows": n, "bins": 10, "quantiles": 1001, "max_categories": 10000,
-     "columns": {name (as str): column, ...}}
-
-with one of these per column (``dtype`` is the pandas dtype as text, ``count`` the non-null
-rows, ``null_share`` the nulls' share of ``rows``, 0.0 when there are no rows):
-
-* numeric (int/float; infinities count as nulls): ``kind: "numeric"``, ``dtype``, ``rows``,
-  ``count``, ``null_share``, ``mean``, ``std`` (population, ``None`` when not finite),
-  ``bin_edges`` (values opening a PSI bin: values equal to one fall in the upper bin),
-  ``own_bins`` (values holding at least a bin's worth of the baseline, each with a bin of its
-  own), ``bin_shares`` (the baseline's share of ``rows`` per bin in ascending order, then the
-  null bin), ``sketched`` and ``values``: every non-null value sorted when ``count`` is at most
-  ``quantiles`` (``sketched: false``, KS and Wasserstein then exact), else the values at
-  ``quantiles`` evenly spaced probabilities from 0 to 1 (``np.quantile``, default ``linear``
-  method: interpolated between neighbouring order statistics; first and last are the min and
-  max).
-* categorical (object, string, category, bool): ``kind: "categorical"``, ``dtype``, ``rows``,
-  ``count``, ``null_share``, ``categories`` (how many distinct), ``too_many_categories`` and
-  ``counts`` (rows per category as str, most frequent first; ``None`` when there are more than
-  ``max_categories`` categories, and drift then skips the column with the reason).
-* anything else (datetime, ...): ``kind: "skipped"``, ``dtype``, ``rows``, ``reason``.
-
-Every score is computed with whole-array numpy operations (no Python loop over rows), and the
-columns are profiled and scored on a small thread pool because sorting, partitioning and
-searching release the GIL.
+The profile format is described in ``ml.drift_profile``; the scores are in
+``ml.drift_scores``. Every score is computed with whole-array numpy operations, and the
+columns are scored on a small thread pool.
 """
 
 from __future__ import annotations
 
-import math
-import os
-from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from pandas.api import types
+
+from airflow_ml_provider.ml.drift_profile import (
+    PROFILE_VERSION,
+    _category_counts,
+    _finite,
+    _kind,
+    _number,
+    _per_column,
+    _profile,
+)
+from airflow_ml_provider.ml.drift_scores import (
+    _numeric_score,
+    _psi,
+)
 
 METHODS = ("psi", "ks", "wasserstein")
 DEFAULT_THRESHOLDS = {"psi": 0.2, "ks": 0.1, "wasserstein": 0.1}
-EPSILON = 1e-4
 MAX_NEW_CATEGORIES = 10
 MAX_LISTED = 5
-PROFILE_VERSION = 1
-DEFAULT_QUANTILES = 1001
-DEFAULT_MAX_CATEGORIES = 10_000
-_MAX_THREADS = 4
-
-
-def _kind(series: pd.Series) -> str | None:
-    if (
-        types.is_bool_dtype(series)
-        or isinstance(series.dtype, pd.CategoricalDtype)
-        or types.is_object_dtype(series)
-        or types.is_string_dtype(series)
-    ):
-        return "categorical"
-    if types.is_integer_dtype(series) or types.is_float_dtype(series):
-        return "numeric"
-    return None
-
-
-def _number(value: float) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
-
-
-def _finite(series: pd.Series) -> np.ndarray:
-    """The column's values as float64 without nulls; infinities count as nulls."""
-    values = series.to_numpy(dtype="float64", na_value=np.nan)
-    return values[np.isfinite(values)]
-
-
-def _per_column(function: Callable[..., Any], *columns: Iterable[Any]) -> list[Any]:
-    """``function`` mapped over the columns on a small thread pool, results in order."""
-    columns = tuple(list(c) for c in columns)
-    workers = max(1, min(_MAX_THREADS, os.cpu_count() or 1, len(columns[0])))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, *columns))
-
-
-def _psi(base_shares: np.ndarray, cur_shares: np.ndarray) -> float:
-    base = np.maximum(base_shares, EPSILON)
-    cur = np.maximum(cur_shares, EPSILON)
-    return float(np.sum((cur - base) * np.log(cur / base)))
-
-
-def _bin_definition(quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """PSI bin boundaries from the baseline's ``bins + 1`` quantiles: the edges open a bin at
-    their value (values equal to it fall in the upper bin); every value that holds at least a
-    bin's worth of the baseline (it repeats among the quantiles) also gets a bin of its own, so
-    constant and few-valued columns are binned by value."""
-    own = np.unique(quantiles[1:][quantiles[1:] == quantiles[:-1]])
-    return np.unique(np.concatenate((quantiles[1:-1], own))), own
-
-
-def _cuts(profile: dict[str, Any]) -> list[tuple[float, bool]]:
-    """The profile's bins as ``(value, own)`` cuts in ascending order: ``(v, False)`` opens a
-    bin at ``v``, ``(v, True)`` closes the bin of ``v`` itself (it sorts right after)."""
-    return sorted(
-        [(float(v), False) for v in profile["bin_edges"]]
-        + [(float(v), True) for v in profile["own_bins"]]
-    )
-
-
-def _bin_shares(values: np.ndarray, rows: int, cuts: list[tuple[float, bool]]) -> np.ndarray:
-    """Shares of ``rows`` in each bin between ``cuts``, then the null share (rows not in
-    ``values``). Counting at or above each cut is one vectorised comparison per cut."""
-    above = [np.count_nonzero(values > v if own else values >= v) for v, own in cuts]
-    counts = -np.diff(np.array([len(values), *above, 0], dtype=np.int64))
-    return np.append(counts, rows - len(values)) / rows
-
-
-def _ks(base: np.ndarray, cur: np.ndarray) -> float:
-    """sup |F_base - F_cur| over x, the statistic of ``scipy.stats.ks_2samp`` for the two sets
-    of values (a sketch counts as its values). F_base is flat from one distinct baseline value
-    u_k to the next, so on that stretch the difference is largest either at u_k or just before
-    u_(k+1), where F_cur is at its highest; before the first value F_base is 0, after the last
-    it is 1. So it is read off at the distinct baseline values (few: at most ``quantiles``)
-    with two searches into the sorted current values."""
-    base, cur = np.sort(base), np.sort(cur)
-    distinct = np.unique(base)
-    f_base = np.searchsorted(base, distinct, "right") / len(base)
-    at_or_below = np.searchsorted(cur, distinct, "right") / len(cur)
-    below = np.searchsorted(cur, distinct, "left") / len(cur)
-    gaps = (np.abs(f_base - at_or_below), np.abs(f_base[:-1] - below[1:]), below[:1])
-    return float(max(gap.max(initial=0.0) for gap in gaps))
-
-
-def _exact_distance(base: np.ndarray, cur: np.ndarray) -> float:
-    """The integral of |F_base - F_cur| (``scipy.stats.wasserstein_distance``)."""
-    merged = np.concatenate((np.sort(base), np.sort(cur)))
-    order = np.argsort(merged, kind="stable")  # a linear merge of the two sorted runs
-    from_cur = np.cumsum(order >= len(base))
-    gaps = np.arange(1, len(merged) + 1) / len(base) - from_cur * (1 / len(base) + 1 / len(cur))
-    return float(np.sum(np.abs(gaps[:-1]) * np.diff(merged[order])))
-
-
-def _quantile_distance(base_quantiles: np.ndarray, cur: np.ndarray) -> float:
-    """The integral over p of |Q_base(p) - Q_cur(p)| from a sketch: both quantile functions
-    are read at the sketch's evenly spaced probabilities (the current side with the same
-    ``np.quantile`` linear method) and taken as linear in between, where the difference is
-    integrated exactly, also on a step where the two cross. Each side's true quantile function
-    stays (to within one order statistic) between the two quantiles around a step, so the
-    error is at most about (range of baseline + range of current) / (quantiles - 1); in
-    practice far less, because both sides are interpolated alike and their errors cancel where
-    the distributions are alike (a skewed column's long tail on the last step, say), which is
-    why the current side is not taken at its exact values."""
-    grid = np.linspace(0.0, 1.0, len(base_quantiles))
-    diff = base_quantiles - np.quantile(cur, grid)
-    crossing = diff[:-1] * diff[1:] < 0
-    left, right = np.abs(diff[:-1]), np.abs(diff[1:])
-    area = np.where(
-        crossing,
-        (left**2 + right**2) / (2 * np.where(crossing, left + right, 1.0)),
-        (left + right) / 2,
-    )
-    return float(np.sum(area * np.diff(grid)))
-
-
-def _wasserstein(base: dict[str, Any], cur: np.ndarray) -> float:
-    """The Wasserstein-1 distance divided by the baseline's standard deviation (by 1 when that is
-    0 or not finite): exact when the profile holds every baseline value, else from the sketch
-    (see :func:`_quantile_distance`)."""
-    values = np.asarray(base["values"], dtype=float)
-    distance = (_quantile_distance if base["sketched"] else _exact_distance)(values, cur)
-    std = base["std"]
-    return distance / (std if std else 1.0)
-
-
-def _numeric_score(base: dict[str, Any], cur: np.ndarray, rows: int, method: str) -> float:
-    if method == "ks":
-        return _ks(np.asarray(base["values"], dtype=float), cur)
-    if method == "wasserstein":
-        return _wasserstein(base, cur)
-    cuts = _cuts(base)
-    return _psi(np.asarray(base["bin_shares"], dtype=float), _bin_shares(cur, rows, cuts))
-
-
-def _category_counts(series: pd.Series) -> tuple[pd.Series, int]:
-    """Row counts per category (as str, most frequent first) and the null count."""
-    counts = series.value_counts(dropna=False)
-    null = counts.index.isna()
-    named = counts[~null & (counts.to_numpy() > 0)]
-    named.index = named.index.astype(str)
-    named = named.groupby(level=0, sort=False).sum().sort_values(ascending=False, kind="stable")
-    return named, int(counts[null].sum())
-
-
-def _null_share(rows: int, count: int) -> float:
-    return (rows - count) / rows if rows else 0.0
-
-
-def _numeric_profile(series: pd.Series, bins: int, quantiles: int) -> dict[str, Any]:
-    values = _finite(series)
-    rows, count = len(series), len(values)
-    profile: dict[str, Any] = {"count": count, "null_share": _null_share(rows, count)}
-    if not count:
-        empty = ("bin_edges", "own_bins", "bin_shares", "values")
-        return profile | {"mean": None, "std": None, "sketched": False} | {k: [] for k in empty}
-    probabilities = np.linspace(0.0, 1.0, bins + 1)
-    sketched = count > quantiles
-    if sketched:  # one partition for the bin quantiles and the sketch
-        points = np.quantile(values, np.append(probabilities, np.linspace(0.0, 1.0, quantiles)))
-        bin_quantiles, kept = points[: bins + 1], points[bins + 1 :]
-    else:
-        kept = np.sort(values)
-        bin_quantiles = np.quantile(kept, probabilities)
-    edges, own = _bin_definition(bin_quantiles)
-    profile |= {
-        "mean": _number(np.mean(values)),
-        "std": _number(np.std(values)),
-        "bin_edges": edges.tolist(),
-        "own_bins": own.tolist(),
-    }
-    profile["bin_shares"] = _bin_shares(values, rows, _cuts(profile)).tolist()
-    return profile | {"sketched": sketched, "values": kept.tolist()}
-
-
-def _categorical_profile(series: pd.Series, max_categories: int) -> dict[str, Any]:
-    named, nulls = _category_counts(series)
-    many = len(named) > max_categories
-    return {
-        "count": len(series) - nulls,
-        "null_share": _null_share(len(series), len(series) - nulls),
-        "categories": len(named),
-        "too_many_categories": many,
-        "counts": None if many else {str(k): int(v) for k, v in named.items()},
-    }
-
-
-def _column_profile(
-    series: pd.Series, bins: int, quantiles: int, max_categories: int
-) -> dict[str, Any]:
-    kind = _kind(series)
-    head = {"kind": kind or "skipped", "dtype": str(series.dtype), "rows": len(series)}
-    if kind == "numeric":
-        return head | _numeric_profile(series, bins, quantiles)
-    if kind == "categorical":
-        return head | _categorical_profile(series, max_categories)
-    return head | {"reason": f"unsupported dtype {series.dtype}"}
-
-
-def profile_frame(
-    frame: pd.DataFrame,
-    *,
-    bins: int = 10,
-    quantiles: int = DEFAULT_QUANTILES,
-    max_categories: int = DEFAULT_MAX_CATEGORIES,
-) -> dict[str, Any]:
-    """A compact, JSON-serialisable summary of ``frame`` that :func:`drift_report` accepts as
-    its baseline (the format is in the module docstring): PSI bins from ``bins + 1`` quantiles
-    with the baseline's share per bin, every sorted value of a numeric column with at most
-    ``quantiles`` non-null values and a sketch of ``quantiles`` evenly spaced quantiles
-    otherwise (KS within 1/(quantiles - 1) of exact), and the counts per category of a
-    categorical column with at most ``max_categories`` categories. Holds only plain JSON values
-    (no numpy types, no NaN or infinity); columns are keyed by ``str(name)``."""
-    return _profile(len(frame), list(frame.items()), bins, quantiles, max_categories)
-
-
-def _profile(
-    rows: int,
-    items: list[tuple[Any, pd.Series]],
-    bins: int,
-    quantiles: int = DEFAULT_QUANTILES,
-    max_categories: int = DEFAULT_MAX_CATEGORIES,
-) -> dict[str, Any]:
-    """The profile of a frame of ``rows`` rows in the columns ``items`` (name, series) only;
-    they are the frame's own series, so profiling a few columns copies no others."""
-    if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
-    if quantiles < 2:
-        raise ValueError(f"quantiles must be at least 2, got {quantiles}")
-    if max_categories < 0:
-        raise ValueError(f"max_categories must not be negative, got {max_categories}")
-    profiles = _per_column(
-        lambda series: _column_profile(series, bins, quantiles, max_categories),
-        [series for _, series in items],
-    )
-    return {
-        "version": PROFILE_VERSION,
-        "rows": rows,
-        "bins": bins,
-        "quantiles": quantiles,
-        "max_categories": max_categories,
-        "columns": {str(name): p for (name, _), p in zip(items, profiles, strict=True)},
-    }
 
 
 def _null_reason(rows: tuple[int, int], present: tuple[int, int]) -> str | None:

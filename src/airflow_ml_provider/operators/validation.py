@@ -183,7 +183,7 @@ class ValidateDataOperator(BaseOperator):
     def _store_profile(self, frame) -> None:
         """Keep the snapshot's drift profile next to it: when a model trained on this data
         becomes champion, later runs compare against the profile, not the whole data."""
-        from airflow_ml_provider.ml.drift import profile_frame
+        from airflow_ml_provider.ml.drift_profile import profile_frame
 
         target = profile_path(self.snapshot["uri"])
         if not target.exists():  # snapshots are content-addressed: same data, same profile
