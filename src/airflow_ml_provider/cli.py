@@ -24,7 +24,7 @@ def _expand(paths: list[str]) -> list[Path]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
-    from airflow_ml_provider.spec.deep_checks import deep_problems
+    from airflow_ml_provider.checks.deep_checks import deep_problems
     from airflow_ml_provider.spec.loader import load_pipeline
     from airflow_ml_provider.spec.options import LoaderOptions
     from airflow_ml_provider.spec.positions import load_positioned
@@ -64,7 +64,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 def _feature_summary(loaded) -> str:
     """The inferred feature table of a pipeline's data sample, or why there is none."""
-    from airflow_ml_provider.spec.data_checks import data_report
+    from airflow_ml_provider.checks.data_checks import data_report
 
     report = data_report(loaded)
     if report.table is None:

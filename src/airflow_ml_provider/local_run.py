@@ -60,7 +60,7 @@ def prepare_environment(dags_folder: Path | None = None) -> Path:
 def check_deep(loaded) -> None:
     """Heavy checks (estimator import, params) before anything runs."""
     from airflow_ml_provider import settings
-    from airflow_ml_provider.spec.deep_checks import deep_problems
+    from airflow_ml_provider.checks.deep_checks import deep_problems
 
     problems = deep_problems(loaded, settings.allowed_estimator_modules())
     if problems:

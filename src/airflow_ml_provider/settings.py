@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from airflow_ml_provider.core.features import DEFAULT_TRANSFORMER_PREFIXES
-from airflow_ml_provider.spec.models import DEFAULT_ESTIMATOR_PREFIXES, DEFAULT_NOTIFIER_PREFIXES
-from airflow_ml_provider.spec.templating import DEFAULT_ENV_PREFIXES
+from airflow_ml_provider.core.allow_lists import (
+    DEFAULT_ENV_PREFIXES,
+    DEFAULT_ESTIMATOR_PREFIXES,
+    DEFAULT_NOTIFIER_PREFIXES,
+    DEFAULT_TRANSFORMER_PREFIXES,
+)
 
 SECTION = "ml_provider"
 

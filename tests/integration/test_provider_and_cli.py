@@ -224,9 +224,11 @@ def test_provider_metadata_lists_every_part_of_the_package(airflow_db):
 
     import airflow_ml_provider
     from airflow_ml_provider import settings
-    from airflow_ml_provider.core.features import DEFAULT_TRANSFORMER_PREFIXES
-    from airflow_ml_provider.spec.models import DEFAULT_ESTIMATOR_PREFIXES
-    from airflow_ml_provider.spec.templating import DEFAULT_ENV_PREFIXES
+    from airflow_ml_provider.core.allow_lists import (
+        DEFAULT_ENV_PREFIXES,
+        DEFAULT_ESTIMATOR_PREFIXES,
+        DEFAULT_TRANSFORMER_PREFIXES,
+    )
 
     manager = ProvidersManager()
     ours = airflow_ml_provider.PACKAGE_NAME

@@ -109,7 +109,7 @@ def test_a_notifier_outside_the_allowed_modules_is_refused(tmp_path):
 
 
 def test_a_notifier_that_does_not_exist_is_found_by_the_deep_check(tmp_path):
-    from airflow_ml_provider.spec.deep_checks import notifier_problems
+    from airflow_ml_provider.checks.deep_checks import notifier_problems
     from airflow_ml_provider.spec.positions import load_positioned
 
     text = with_policy(

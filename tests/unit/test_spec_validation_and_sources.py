@@ -129,7 +129,7 @@ def test_bad_validation_and_source_config_is_refused(tmp_path, case):
 
 
 def test_check_refuses_a_pinned_schema_that_does_not_exist(tmp_path):
-    from airflow_ml_provider.spec.deep_checks import schema_problems
+    from airflow_ml_provider.checks.deep_checks import schema_problems
     from airflow_ml_provider.spec.positions import load_positioned
 
     path = write(tmp_path, variant("validation:\n", "validation:\n  schema: reviewed.yaml\n"))

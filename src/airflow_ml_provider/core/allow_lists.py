@@ -1,9 +1,17 @@
-"""Which module prefixes YAML may name code from: one check for every allow-list
-(estimators, notifiers, transformers), reading the list from pydantic's validation context."""
+"""Which module prefixes YAML may name code from — one check for every allow-list (estimators,
+notifiers, transformers), reading the list from pydantic's validation context — and the
+default of each allow-list."""
 
 from __future__ import annotations
 
 from pydantic import ValidationInfo
+
+DEFAULT_ESTIMATOR_PREFIXES = ("sklearn.", "lightgbm.", "xgboost.")
+DEFAULT_NOTIFIER_PREFIXES = ("airflow.providers.",)
+DEFAULT_TRANSFORMER_PREFIXES = ("sklearn.",)
+DEFAULT_ENV_PREFIXES = ("AIRFLOW_ML_",)
+"""The defaults of the [ml_provider] allow-lists (estimators, notifiers, team transformers,
+environment variables ${VAR} may read)."""
 
 
 def in_allowed_module(

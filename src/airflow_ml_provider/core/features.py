@@ -12,12 +12,11 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from airflow_ml_provider.core.allow_lists import in_allowed_module
+from airflow_ml_provider.core.allow_lists import DEFAULT_TRANSFORMER_PREFIXES, in_allowed_module
 
 FeatureType = Literal["numeric", "categorical", "boolean", "datetime", "text", "ignore"]
 FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)
 DatetimePart = Literal["year", "month", "day", "dayofweek", "dayofyear", "hour", "minute"]
-DEFAULT_TRANSFORMER_PREFIXES = ("sklearn.",)
 _DOTTED = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$"
 
 

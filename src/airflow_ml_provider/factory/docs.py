@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 
+from airflow_ml_provider.core.durations import format_duration
+from airflow_ml_provider.core.metrics import METRICS
 from airflow_ml_provider.core.steps import flow_line
-from airflow_ml_provider.spec.durations import format_duration
 from airflow_ml_provider.spec.loader import LoadedPipeline
-from airflow_ml_provider.spec.metrics import METRICS
 from airflow_ml_provider.ui.card import card_comment
 
 

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from airflow.sdk import BaseHook, ObjectStoragePath
 
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.spec.formats import FORMAT_SUFFIXES, format_of
+from airflow_ml_provider.core.formats import FORMAT_SUFFIXES, format_of
 from airflow_ml_provider.spec.loader import resolve_path
 
 GLOB_CHARS = frozenset("*?[")

@@ -75,7 +75,7 @@ def bootstrap_improvement(
     """
     import numpy as np
 
-    from airflow_ml_provider.spec.metrics import METRICS
+    from airflow_ml_provider.core.metrics import METRICS
 
     sign = 1.0 if METRICS[metric].higher_is_better else -1.0
     rng = np.random.default_rng(seed)
@@ -105,7 +105,7 @@ def permutation_importances(model, x, y, metric: str, seed: int) -> list[dict[st
     first (at most 5,000 held-out rows per repeat, 3 repeats)."""
     from sklearn.inspection import permutation_importance
 
-    from airflow_ml_provider.spec.metrics import METRICS
+    from airflow_ml_provider.core.metrics import METRICS
 
     rows = own_features(model, x)
     result = permutation_importance(

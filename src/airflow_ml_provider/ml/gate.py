@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-from airflow_ml_provider.spec.metrics import METRICS
+from airflow_ml_provider.core.metrics import METRICS
 
 FIRST_RUN_RULE = "first_run_requires_approval"
 FIRST_RUN_REASON = (

@@ -16,11 +16,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from airflow_ml_provider.core.features import (
-    DEFAULT_TRANSFORMER_PREFIXES,
-    CustomTransformerSpec,
-    FeaturesSpec,
-)
+from airflow_ml_provider.core.allow_lists import DEFAULT_TRANSFORMER_PREFIXES
+from airflow_ml_provider.core.features import CustomTransformerSpec, FeaturesSpec
 from airflow_ml_provider.ml import transformers as own
 from airflow_ml_provider.ml.feature_types import (
     CUSTOM,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_ml_provider.spec.metrics import METRICS
+from airflow_ml_provider.core.metrics import METRICS
 
 
 def own_features(model, rows):

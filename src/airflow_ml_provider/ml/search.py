@@ -20,8 +20,8 @@ import math
 from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.core.metrics import METRICS
 from airflow_ml_provider.ml.estimators import check_param_names as check_names
-from airflow_ml_provider.spec.metrics import METRICS
 
 CV_RESULTS_ARTIFACT = "search/cv_results.csv"
 BEST_PARAM_PREFIX = "best."

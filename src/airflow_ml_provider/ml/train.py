@@ -20,7 +20,7 @@ from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
 from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
-from airflow_ml_provider.ml.reproduce import (
+from airflow_ml_provider.ml.provenance import (
     JOB_ARTIFACT,
     REPRODUCES_TAG,
     public_job,

@@ -11,8 +11,8 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.ml.registry import CHAMPION
-from airflow_ml_provider.spec.formats import format_of
 
 log = logging.getLogger(__name__)
 

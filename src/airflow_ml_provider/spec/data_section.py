@@ -11,7 +11,7 @@ from pydantic import (
     field_validator,
 )
 
-from airflow_ml_provider.spec.formats import format_of
+from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.spec.section_base import (
     Duration,
     _Strict,

@@ -17,11 +17,11 @@ from airflow_ml_provider.cluster import (
     SERVING_NAMESPACE,
     SERVING_SERVICE_ACCOUNT,
 )
+from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.spec.data_section import (
     DriftTestSpec,
     SourceField,
 )
-from airflow_ml_provider.spec.formats import format_of
 from airflow_ml_provider.spec.section_base import (
     _EMAIL,
     Cron,

@@ -4,7 +4,7 @@ delivery_section, and everything is importable from this module.
 
 Only cheap checks live here (types, allow-list prefixes, known metric names), because
 these models are validated while Airflow parses the DAG folder. Checks that need heavy
-imports (does the estimator exist, are its params accepted) live in ``spec.deep_checks``.
+imports (does the estimator exist, are its params accepted) live in ``checks.deep_checks``.
 """
 
 from __future__ import annotations
@@ -47,8 +47,6 @@ from airflow_ml_provider.spec.delivery_section import (  # noqa: F401
 )
 from airflow_ml_provider.spec.section_base import (  # noqa: F401
     CRON_PRESETS,
-    DEFAULT_ESTIMATOR_PREFIXES,
-    DEFAULT_NOTIFIER_PREFIXES,
     Cron,
     Duration,
     MetricName,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from airflow_ml_provider.core.metrics import METRICS, metric_names
 from airflow_ml_provider.core.steps import pipeline_steps
 from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
-from airflow_ml_provider.spec.metrics import METRICS, metric_names
 from airflow_ml_provider.spec.models import PipelineSpec
 
 FieldPath = tuple[str | int, ...]

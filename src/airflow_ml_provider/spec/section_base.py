@@ -15,11 +15,15 @@ from pydantic import (
     ValidationInfo,
 )
 
-from airflow_ml_provider.core.allow_lists import in_allowed_module
+from airflow_ml_provider.core.allow_lists import (
+    DEFAULT_ESTIMATOR_PREFIXES,
+    DEFAULT_NOTIFIER_PREFIXES,
+    in_allowed_module,
+)
+from airflow_ml_provider.core.durations import parse_duration
+from airflow_ml_provider.core.metrics import METRICS, metric_names
 from airflow_ml_provider.spec.asset_conditions import parse_condition
-from airflow_ml_provider.spec.durations import parse_duration
 from airflow_ml_provider.spec.errors import did_you_mean
-from airflow_ml_provider.spec.metrics import METRICS, metric_names
 
 CRON_PRESETS = (
     "@once",
@@ -32,8 +36,6 @@ CRON_PRESETS = (
     "@yearly",
     "@annually",
 )
-DEFAULT_ESTIMATOR_PREFIXES = ("sklearn.", "lightgbm.", "xgboost.")
-DEFAULT_NOTIFIER_PREFIXES = ("airflow.providers.",)
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 

@@ -15,8 +15,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from airflow_ml_provider.core.allow_lists import DEFAULT_ENV_PREFIXES
+
 _VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-DEFAULT_ENV_PREFIXES = ("AIRFLOW_ML_",)
 LITERAL_FIELDS = frozenset({"description", "tags", "owner"})
 """Top-level fields shown as written: never expanded."""
 

@@ -17,7 +17,7 @@ from airflow_ml_provider.cluster import (
     TRAINING_NAMESPACE,
     TRAINING_SERVICE_ACCOUNT,
 )
-from airflow_ml_provider.spec.metrics import TaskType, guess_task_type
+from airflow_ml_provider.core.metrics import TaskType, guess_task_type
 from airflow_ml_provider.spec.section_base import (
     Duration,
     MetricName,

@@ -9,9 +9,9 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
+from airflow_ml_provider.core.formats import FORMAT_SUFFIXES, format_of
 from airflow_ml_provider.hooks.data import BATCH_ROWS, GLOB_CHARS, DataSourceError, to_epoch
 from airflow_ml_provider.hooks.sources.sink import ParquetSink
-from airflow_ml_provider.spec.formats import FORMAT_SUFFIXES, format_of
 
 CSV_BLOCK = 8 * 1024 * 1024  # bytes per CSV block (column types are inferred from the first)
 

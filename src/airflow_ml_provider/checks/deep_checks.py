@@ -5,7 +5,7 @@ Never called while Airflow parses the DAG folder.
 
 from __future__ import annotations
 
-from airflow_ml_provider.spec.data_checks import data_report
+from airflow_ml_provider.checks.data_checks import data_report
 from airflow_ml_provider.spec.errors import SpecProblem
 from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
 from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
