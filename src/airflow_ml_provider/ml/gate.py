@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
+from airflow_ml_provider.core.contracts import GateDecision
 from airflow_ml_provider.core.metrics import METRICS
 
 FIRST_RUN_RULE = "first_run_requires_approval"
@@ -171,7 +172,7 @@ def decide(
     min_improvement: float | str,
     extra_rules: Sequence[RuleResult] = (),
     first_run: str = "promote_if_thresholds",
-) -> dict:
+) -> GateDecision:
     """Promote iff every threshold holds and the primary metric beats the champion by
     at least ``min_improvement`` (in the metric's better direction), and every extra rule
     (the per-partition rule of a partitioned model) passed. No champion: thresholds only.

@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.ml.data import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
@@ -159,7 +160,7 @@ def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
 
 def training_result(
     run, experiment_id: str, info, metrics: dict[str, float], split, **extra: Any
-) -> dict[str, Any]:
+) -> TrainingResult:
     """What a training run returns to the DAG (the same shape for every kind of model)."""
     return {
         "run_id": run.info.run_id,

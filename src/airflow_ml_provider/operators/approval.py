@@ -10,6 +10,8 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 
+from airflow_ml_provider.core.contracts import GateDecision
+
 
 class PromotionApprovalOperator(ApprovalOperator):
     """Ask a person before a promotion the gate recommends; do not ask otherwise.
@@ -29,7 +31,7 @@ class PromotionApprovalOperator(ApprovalOperator):
     def __init__(
         self,
         *,
-        decision: dict[str, Any] | Any,
+        decision: GateDecision | Any,
         model_name: str,
         every_promotion: bool = True,
         **kwargs: Any,
@@ -63,7 +65,7 @@ class PromotionApprovalOperator(ApprovalOperator):
         return {"approved": approved, "asked": True, "by": by}
 
 
-def _decision_markdown(model_name: str, decision: dict[str, Any]) -> str:
+def _decision_markdown(model_name: str, decision: GateDecision) -> str:
     """The gate's rules as a Markdown table for the approval page."""
     rows = "\n".join(
         f"| {r['rule']} | {r['metric']} | {r['value']:.4f} | {r['bound']:.4f} | "

@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_ml_provider.core.contracts import GateDecision, Snapshot, TrainingResult
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 from airflow_ml_provider.ml.gate import PARTITION_TABLE
@@ -52,8 +53,8 @@ class EvaluateModelOperator(BaseOperator):
     def __init__(
         self,
         *,
-        training: dict[str, Any] | Any,
-        snapshot: dict[str, Any] | Any,
+        training: TrainingResult | Any,
+        snapshot: Snapshot | Any,
         model_name: str,
         target: str,
         task: str,
@@ -98,7 +99,7 @@ class EvaluateModelOperator(BaseOperator):
         self.min_improvement = min_improvement
         self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> GateDecision:
         from airflow_ml_provider.ml.data import data_section
         from airflow_ml_provider.ml.evaluate import score_models
         from airflow_ml_provider.ml.gate import (

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.operators.drift_baseline import drift_baseline
 
 log = logging.getLogger(__name__)
@@ -38,7 +39,7 @@ class DriftMonitorOperator(BaseOperator):
     def __init__(
         self,
         *,
-        snapshot: dict[str, Any] | Any,
+        snapshot: Snapshot | Any,
         model_name: str,
         drift: dict[str, Any] | None = None,
         columns: list[str] | None = None,

@@ -13,6 +13,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 from airflow_ml_provider.operators.storage import is_local, read_stored_frame
 from airflow_ml_provider.operators.training import TrainingJobOperator
@@ -45,7 +46,7 @@ class PlanPartitionsOperator(BaseOperator):
     def __init__(
         self,
         *,
-        snapshot: dict[str, Any] | Any,
+        snapshot: Snapshot | Any,
         target: str,
         partition_by: str,
         task: str,

@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_ml_provider.core.contracts import GateDecision, Registration, TrainingResult
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import (
     CHALLENGER,
@@ -23,7 +24,7 @@ def airflow_actor(context) -> str:
     return f"airflow:{context['dag'].dag_id}/{context['run_id']}"
 
 
-def find_or_create_version(client, model_name: str, training: dict[str, Any], tags: dict[str, str]):
+def find_or_create_version(client, model_name: str, training: TrainingResult, tags: dict[str, str]):
     """The version registered from this training run; created only if there is none yet."""
     import mlflow
 
@@ -52,8 +53,8 @@ class RegisterModelOperator(BaseOperator):
     def __init__(
         self,
         *,
-        training: dict[str, Any] | Any,
-        decision: dict[str, Any] | Any,
+        training: TrainingResult | Any,
+        decision: GateDecision | Any,
         model_name: str,
         pipeline: str | None = None,
         extra_tags: dict[str, str] | None = None,
@@ -70,7 +71,7 @@ class RegisterModelOperator(BaseOperator):
         self.extra_tags = extra_tags or {}
         self.mlflow_conn_id = mlflow_conn_id
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> Registration:
         hook = MlflowHook(self.mlflow_conn_id)
         client = hook.get_conn()
         should_promote = bool(self.decision["promote"])

@@ -9,6 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_ml_provider import settings
+from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.operators.storage import is_local, publish
 
 LAST_SNAPSHOT = "last_snapshot.json"
@@ -85,7 +86,7 @@ class SnapshotDataOperator(BaseOperator):
                 source["conn_id"] = self.source_conn_id
         return source
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> Snapshot:
         from airflow_ml_provider.hooks.data import DataSourceHook
 
         hook = DataSourceHook(self.source_config())

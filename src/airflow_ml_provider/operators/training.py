@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink
 
@@ -63,7 +64,7 @@ class TrainingJobOperator(BaseOperator):
     def __init__(
         self,
         *,
-        snapshot: dict[str, Any] | Any,
+        snapshot: Snapshot | Any,
         pipeline: str,
         target: str,
         estimator: str,

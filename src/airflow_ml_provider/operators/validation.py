@@ -9,6 +9,7 @@ from typing import Any, Literal
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.operators.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.operators.links import DataDocsLink
 from airflow_ml_provider.operators.schema_store import SchemaStore, load_pinned_schema
@@ -51,7 +52,7 @@ class ValidateDataOperator(BaseOperator):
     def __init__(
         self,
         *,
-        snapshot: dict[str, Any] | Any,
+        snapshot: Snapshot | Any,
         expectations: list[dict[str, dict[str, Any]]] | None = None,
         target: str | None = None,
         columns: list[str] | None = None,
@@ -256,7 +257,7 @@ class ValidateDataOperator(BaseOperator):
         self.log.info("stored the inferred schema as version %s at %s", version, uri)
 
 
-def _snapshot_folder(snapshot: dict[str, Any]) -> ObjectStoragePath:
+def _snapshot_folder(snapshot: Snapshot) -> ObjectStoragePath:
     return ObjectStoragePath(snapshot["uri"]).parent
 
 

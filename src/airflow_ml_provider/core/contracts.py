@@ -1,0 +1,82 @@
+"""What the pipeline's tasks hand each other through XCom: one TypedDict per payload.
+
+Producers return these, consumers take them (as XComArgs in the DAG), and the run summary,
+``airflow-ml run --json`` and the UI read the same keys. No imports from the project.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NotRequired, TypedDict
+
+
+class Snapshot(TypedDict):
+    """snapshot_data's result: one content-addressed parquet file of the source."""
+
+    uri: str
+    sha256: str
+    format: str
+    bytes: int
+    rows: int
+    columns: list[str]
+    reused: bool
+    """The same data was snapshotted before (same sha256): its file is reused."""
+    source: str
+    source_changed_at: float | None
+    """Epoch seconds of the source's newest change, read before the data."""
+
+
+class TrainingResult(TypedDict):
+    """train_model's (or assemble_model's) result: the MLflow run and its logged model."""
+
+    run_id: str
+    experiment_id: str
+    model_uri: str
+    metrics: dict[str, float]
+    rows_train: int
+    rows_test: int
+    search: NotRequired[dict[str, Any]]
+    """training.search's outcome (best params, CV table), when the job searched."""
+
+
+class GateRule(TypedDict):
+    """One rule of the gate: the value it saw, the bound it needed, whether it passed."""
+
+    rule: str
+    metric: str
+    value: float
+    bound: float
+    passed: bool
+
+
+class GateDecision(TypedDict):
+    """evaluate_model's result: promote or keep the champion, and why."""
+
+    promote: bool
+    needs_approval: bool
+    """A first model passed every rule and waits for a person (first_run: require_approval)."""
+    reason: str
+    rules: list[GateRule]
+    challenger: NotRequired[dict[str, float]]
+    champion: NotRequired[dict[str, float] | None]
+    champion_version: NotRequired[int | None]
+    """The champion the gate judged against: promotion is a compare-and-set on it."""
+    primary_metric: NotRequired[str]
+    rows: NotRequired[int]
+    partitions: NotRequired[dict[str, Any]]
+    bootstrap: NotRequired[dict[str, float]]
+    slices: NotRequired[list[dict[str, Any]]]
+    importance: NotRequired[list[dict[str, Any]]]
+    shap: NotRequired[list[dict[str, Any]]]
+
+
+class Registration(TypedDict):
+    """register_model's result: the model version of this run and what happened to it."""
+
+    name: str
+    version: int
+    created: bool
+    """False when a re-run found the version its training run already had."""
+    aliases: list[str]
+    promoted: bool
+    reason: str
+    previous_champion: int | None
