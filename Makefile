@@ -23,7 +23,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 # This machine sets PYTHONDONTWRITEBYTECODE=1; the venv is byte-compiled once instead.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test up lint install clean
+.PHONY: demo test test-fast up lint install clean
 
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
@@ -32,6 +32,11 @@ test: $(STAMP) $(CHROMIUM) $(HELM)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/ruff format --check src tests dags benchmarks
 	$(BIN)/pytest -q
+
+# The unit layer only (no Airflow DB, MLflow store, server or training subprocess): the
+# contributor's inner loop. `make test` runs everything.
+test-fast: $(STAMP)
+	$(BIN)/pytest -q tests/unit
 
 up: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone

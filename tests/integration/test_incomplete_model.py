@@ -6,13 +6,10 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_train_entrypoint import job, run_job  # noqa: E402
+from test_train_entrypoint import job, run_job
 
 
 @pytest.fixture

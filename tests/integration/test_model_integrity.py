@@ -9,9 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_train_entrypoint import job as entrypoint_job  # noqa: E402
+from test_train_entrypoint import job as entrypoint_job
 
 
 @pytest.fixture

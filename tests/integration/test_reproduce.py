@@ -8,16 +8,12 @@ import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from test_train_entrypoint import job as entrypoint_job
 
 from airflow_ml_provider import cli
 from airflow_ml_provider.ml import train as train_module
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_train_entrypoint import job as entrypoint_job  # noqa: E402
-
 from conftest import EXAMPLE_CSV  # noqa: E402
 
 
