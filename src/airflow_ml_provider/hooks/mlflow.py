@@ -10,6 +10,7 @@ from airflow.sdk import BaseHook
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_ml_provider import settings
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 
 
 class MlflowHook(BaseHook):
@@ -20,10 +21,12 @@ class MlflowHook(BaseHook):
     MLFLOW_TRACKING_USERNAME/PASSWORD; extra ``token`` becomes MLFLOW_TRACKING_TOKEN.
     When the connection does not exist the embedded default is used: a SQLite store in
     $AIRFLOW_HOME/mlflow.db with artifacts in $AIRFLOW_HOME/mlartifacts.
+
+    :param mlflow_conn_id: the connection (``mlflow_default`` by default).
     """
 
     conn_name_attr = "mlflow_conn_id"
-    default_conn_name = "mlflow_default"
+    default_conn_name = MLFLOW_CONN_ID
     conn_type = "mlflow"
     hook_name = "MLflow"
 

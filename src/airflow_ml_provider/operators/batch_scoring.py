@@ -11,6 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder
 from airflow_ml_provider.operators.links import PredictionsLink
@@ -40,6 +41,15 @@ class BatchScoringOperator(BaseOperator):
     version is resolved once and loaded by number, so an alias moving meanwhile cannot mix
     two models in one output. Skips when the model has no ``alias`` yet. Returns
     ``{uri, rows, model_version}``; the URI is also XCom ``predictions_uri``.
+
+    :param model_name: the registered model.
+    :param source: what to score: a source dict or a files URI (templated).
+    :param destination: a folder (path, file://, gs://) or ``bigquery://project.dataset.table``
+        (templated).
+    :param id_columns: input columns copied next to each prediction; every column when empty.
+    :param alias: which version scores (default ``champion``).
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param gcp_conn_id: the Google Cloud connection of a BigQuery destination.
     """
 
     template_fields = ("source", "destination")
@@ -54,7 +64,7 @@ class BatchScoringOperator(BaseOperator):
         destination: str,
         id_columns: list[str] | None = None,
         alias: str = CHAMPION,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         gcp_conn_id: str = "google_cloud_default",
         **kwargs: Any,
     ) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback, smoke_test
 from airflow_ml_provider.operators.registry import airflow_actor
@@ -20,6 +21,11 @@ class AliasDeploymentOperator(BaseOperator):
     points at the promoted version, loads the model through the alias and predicts on its
     stored input example (a smoke test). If the smoke test fails, ``champion`` is moved
     back to ``previous`` so users never get a model that cannot serve.
+
+    :param registration: register_model's result (a Registration; templated, usually an
+        XComArg): whether it promoted, the version, the previous champion.
+    :param model_name: the registered model.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     """
 
     template_fields = ("registration",)
@@ -30,7 +36,7 @@ class AliasDeploymentOperator(BaseOperator):
         *,
         registration: dict[str, Any] | Any,
         model_name: str,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

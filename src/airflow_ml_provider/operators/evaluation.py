@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import GateDecision, Snapshot, TrainingResult
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
@@ -64,7 +65,7 @@ class EvaluateModelOperator(BaseOperator):
         split: dict[str, Any] | None = None,
         thresholds: dict[str, float] | None = None,
         min_improvement: float | str = 0.0,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         partition_by: str | None = None,
         per_partition: dict[str, Any] | None = None,
         max_regression: dict[str, float] | None = None,

@@ -10,6 +10,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowSkipException
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.operators.drift_baseline import drift_baseline
 
@@ -43,7 +44,7 @@ class DriftMonitorOperator(BaseOperator):
         model_name: str,
         drift: dict[str, Any] | None = None,
         columns: list[str] | None = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -117,7 +118,7 @@ class LiveMetricsOperator(BaseOperator):
         metrics: list[str],
         max_drop: float = 0.05,
         min_rows: int = 50,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import GateDecision, Registration, TrainingResult
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import (
@@ -44,6 +45,15 @@ class RegisterModelOperator(BaseOperator):
     the same MLflow run instead of creating another. Sets alias ``challenger``; on promotion
     moves ``previous`` to the old champion first and then ``champion`` to the new version
     (a retry after a failure in between converges to the same state).
+
+    :param training: train_model's result (a TrainingResult; templated, usually an XComArg).
+    :param decision: evaluate_model's result (a GateDecision; templated): promote or not, and
+        the champion version it judged against (promotion is a compare-and-set on it).
+    :param model_name: the registered model.
+    :param pipeline: the pipeline id, tagged on the version (``airflow_ml.pipeline``).
+    :param extra_tags: more tags for the model version.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param approval: approve_promotion's result (templated), when a person decides.
     """
 
     template_fields = ("training", "decision", "approval")
@@ -58,7 +68,7 @@ class RegisterModelOperator(BaseOperator):
         model_name: str,
         pipeline: str | None = None,
         extra_tags: dict[str, str] | None = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         approval: dict[str, Any] | Any = None,
         **kwargs: Any,
     ) -> None:
@@ -154,6 +164,12 @@ class SetModelAliasOperator(BaseOperator):
 
     Returns ``{model, alias, version, moved}``; ``moved`` is False when the alias already
     pointed there (a retry changes nothing).
+
+    :param model_name: the registered model.
+    :param alias: the alias to move (e.g. ``staging``).
+    :param version: the version it should point at (templated).
+    :param reason: why, recorded in the alias history (templated).
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     """
 
     template_fields = ("version", "reason")
@@ -166,7 +182,7 @@ class SetModelAliasOperator(BaseOperator):
         alias: str,
         version: int | str,
         reason: str = "set by a DAG",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -195,6 +211,11 @@ class PromoteModelOperator(BaseOperator):
     """Make ``version`` the ``champion`` (``previous`` moves to the old champion first).
 
     Returns ``{model, version, previous_champion}``.
+
+    :param model_name: the registered model.
+    :param version: the version to promote (templated).
+    :param reason: why, recorded in the alias history (templated).
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     """
 
     template_fields = ("version", "reason")
@@ -206,7 +227,7 @@ class PromoteModelOperator(BaseOperator):
         model_name: str,
         version: int | str,
         reason: str = "promoted by a DAG",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -229,6 +250,11 @@ class RollbackModelOperator(BaseOperator):
     """Give ``champion`` back to ``previous`` (or to version ``to``), then smoke-test it:
     load ``models:/<name>@champion`` and predict on its input example — the alias strategy's
     deployment. Returns ``{model, from, to}``; fails when the restored version cannot serve.
+
+    :param model_name: the registered model.
+    :param to: the version to give ``champion`` to (templated); ``previous`` when None.
+    :param reason: why, recorded in the alias history (templated).
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     """
 
     template_fields = ("to", "reason")
@@ -240,7 +266,7 @@ class RollbackModelOperator(BaseOperator):
         model_name: str,
         to: int | str | None = None,
         reason: str = "rolled back by a DAG",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

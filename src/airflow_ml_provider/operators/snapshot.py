@@ -50,6 +50,14 @@ class SnapshotDataOperator(BaseOperator):
 
     Returns ``{uri, sha256, format, bytes, rows, columns, reused, source, source_changed_at}``
     and records it in ``snapshots/<pipeline>/last_snapshot.json`` (read by NewDataSensor).
+
+    :param source: a source dict or a files URI, glob or prefix (templated).
+    :param pipeline: the pipeline id: snapshots go under ``snapshots/<pipeline>/``.
+    :param data_format: ``csv`` or ``parquet`` for a files source whose format the URI does
+        not tell.
+    :param artifact_store: where snapshots go (templated); ``[ml_provider] artifact_store``
+        when None.
+    :param source_conn_id: the connection of a files source on an object store (gs://, s3://).
     """
 
     template_fields = ("source", "artifact_store")

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink
@@ -75,7 +76,7 @@ class TrainingJobOperator(BaseOperator):
         split: dict[str, Any] | None = None,
         experiment_name: str | None = None,
         config_hash: str = "",
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         allowed_estimator_modules: tuple[str, ...] | None = None,
         validation: dict[str, Any] | Any = None,
         search: dict[str, Any] | None = None,

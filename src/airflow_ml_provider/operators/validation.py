@@ -9,6 +9,7 @@ from typing import Any, Literal
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.operators.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.operators.links import DataDocsLink
@@ -64,7 +65,7 @@ class ValidateDataOperator(BaseOperator):
         freshness: dict[str, Any] | None = None,
         drift: dict[str, Any] | None = None,
         model_name: str | None = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         drift_baseline_uri: str | None = None,
         on_failure: Literal["fail", "warn"] = "fail",
         task: str | None = None,

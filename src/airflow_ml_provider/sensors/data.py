@@ -27,6 +27,15 @@ class NewDataSensor(BaseSensorOperator):
     ``deferrable=True`` (the default) hands the waiting to the triggerer (NewDataTrigger, which
     checks at once and then every ``poke_interval``); otherwise ``mode`` poke/reschedule
     applies. On timeout the task fails, or is skipped with ``soft_fail=True``.
+
+    :param source: a source dict or a files URI, glob or prefix (templated).
+    :param pipeline: the pipeline whose last snapshot is compared with.
+    :param artifact_store: where that snapshot's record is (templated); ``[ml_provider]
+        artifact_store`` when None.
+    :param since: compare with this time instead (epoch seconds, datetime or ISO; templated).
+    :param deferrable: wait in the triggerer (default) instead of in a worker slot.
+    :param poke_interval: how often to look (seconds or a timedelta).
+    :param timeout: how long to wait before failing or, with ``soft_fail``, skipping.
     """
 
     template_fields = ("source", "since", "artifact_store")

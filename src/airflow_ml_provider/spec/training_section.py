@@ -17,6 +17,7 @@ from airflow_ml_provider.cluster import (
     TRAINING_NAMESPACE,
     TRAINING_SERVICE_ACCOUNT,
 )
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.metrics import TaskType, guess_task_type
 from airflow_ml_provider.spec.section_base import (
     Duration,
@@ -285,7 +286,7 @@ class RegistrySpec(_Strict):
         None, description="Registered model name; defaults to the pipeline id.", min_length=1
     )
     mlflow_conn_id: str = Field(
-        "mlflow_default",
+        MLFLOW_CONN_ID,
         description="Airflow connection of type mlflow; absent means the embedded default.",
     )
     experiment: str | None = Field(None, description="MLflow experiment; defaults to the pipeline.")

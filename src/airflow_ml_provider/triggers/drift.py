@@ -11,6 +11,8 @@ from typing import Any
 
 from airflow.triggers.base import BaseEventTrigger, TriggerEvent
 
+from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+
 
 class DriftEventTrigger(BaseEventTrigger):
     """Every ``poll_interval`` seconds, ask the source when it last changed; when it did,
@@ -27,7 +29,7 @@ class DriftEventTrigger(BaseEventTrigger):
         model_name: str,
         drift: dict[str, Any] | None = None,
         columns: list[str] | None = None,
-        mlflow_conn_id: str = "mlflow_default",
+        mlflow_conn_id: str = MLFLOW_CONN_ID,
         poll_interval: float = 300.0,
     ) -> None:
         super().__init__()
