@@ -52,7 +52,12 @@ def send_mail(mail: Mail, to: list[str], smtp_conn_id: str, context) -> bool:
 class TaskAlertNotifier(BaseNotifier):
     """The failure mail (``on_failure_callback``) or the retry mail (``on_retry_callback``)
     of any task: pipeline, task, try n of m, the error in one line, the last lines of its
-    traceback, and a link to the task's log in the Airflow UI ([api] base_url)."""
+    traceback, and a link to the task's log in the Airflow UI ([api] base_url).
+
+    :param event: ``failure`` or ``retry``.
+    :param to: who gets the mail.
+    :param smtp_conn_id: the SMTP connection.
+    """
 
     template_fields = ()
 
@@ -78,7 +83,12 @@ class ConfiguredNotifier(BaseNotifier):
     instantiated with its kwargs only when there is something to say, so parsing never
     imports it; then it is called with a restricted context (``notifier_context``): its
     templates can name the DAG, task, run, dates and error, never connections, variables,
-    macros or live Airflow objects whose methods reach them."""
+    macros or live Airflow objects whose methods reach them.
+
+    :param class_path: the notifier's import path, under ``[ml_provider]
+        allowed_notifier_modules``.
+    :param kwargs: its keyword arguments (Jinja templates, rendered in the sandbox).
+    """
 
     template_fields = ()
 

@@ -24,6 +24,13 @@ class PromotionApprovalOperator(ApprovalOperator):
     ``response_timeout`` is rejected by the scheduler: ``{"approved": False, "timed_out": True}``.
     A rejection does not skip anything: register_model still registers the challenger, it
     just does not promote it (the champion stays).
+
+    Takes ApprovalOperator's parameters (``response_timeout``, ``assignees``, ...), and:
+
+    :param decision: evaluate_model's result (a GateDecision; templated, usually an XComArg).
+    :param model_name: the registered model (named in the request's subject).
+    :param every_promotion: ask before every promotion (``deployment.approval: manual``);
+        False asks only for a first model under ``first_run: require_approval``.
     """
 
     template_fields = (*ApprovalOperator.template_fields, "decision")

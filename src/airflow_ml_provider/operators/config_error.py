@@ -9,7 +9,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 
 class ConfigErrorOperator(BaseOperator):
-    """Fails with ``message`` (the YAML file's errors, with file:line:column)."""
+    """Fails with ``message`` (the YAML file's errors, with file:line:column).
+
+    :param message: the errors, one per line.
+    """
 
     ui_color = "#ffd6d6"
 

@@ -46,6 +46,32 @@ class EvaluateModelOperator(BaseOperator):
     ``max_regression``; the table goes to the run as ``gate/partitions.csv``. The decision
     (each rule: value, bound, pass/fail) is returned, logged and stored on the challenger's
     MLflow run as ``gate/decision.json``.
+
+    :param training: train_model's result (a TrainingResult; templated, usually an XComArg).
+    :param snapshot: snapshot_data's result (a Snapshot; templated): the held-out rows come
+        from it, split exactly as training split it.
+    :param model_name: the registered model whose ``champion`` is the one to beat.
+    :param target: the label column.
+    :param task: ``classification`` or ``regression``.
+    :param primary_metric: the metric that must beat the champion's.
+    :param metrics: more metrics to score and report (and to threshold).
+    :param features: the input columns (every column but the target when None).
+    :param split: how training split the rows (``test_size``, ``seed``, ``stratify``).
+    :param thresholds: metric -> the value it must reach (a floor, or a ceiling for losses).
+    :param min_improvement: how much the primary metric must beat the champion by: a number,
+        or a share of the champion's value such as ``"1%"``.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param partition_by: the partition column of a partitioned model (per-partition rules).
+    :param per_partition: per-partition rule settings (``max_regression``,
+        ``max_regressed_share``, ``min_rows``).
+    :param max_regression: metric -> how much worse than the champion it may get.
+    :param confidence: with a value such as 0.95, the improvement's bootstrap lower bound must
+        clear ``min_improvement`` (a within-noise win does not promote).
+    :param bootstrap_samples: bootstrap resamples behind ``confidence``.
+    :param slices: per-slice rules: ``{column, max_gap, max_regression, min_rows}`` each.
+    :param first_run: with no champion, ``promote_if_thresholds`` or ``require_approval``.
+    :param importance: compute permutation (and SHAP, when installed) importance.
+    :param sample_weight: a column weighting each held-out row in the metrics.
     """
 
     template_fields = ("training", "snapshot")

@@ -33,16 +33,39 @@ from airflow_ml_provider.serving.rollout import RolloutFailed
 class KubernetesDeploymentOperator(AliasDeploymentOperator):
     """Deployment strategy ``kubernetes``: serve the promoted version over HTTP.
 
-    Applies a Deployment running ``mlflow models serve`` on ``models:/<model>/<version>``
-    and a Service in front of it, waits for the rollout, and posts the model's logged input
-    example to every new pod (and once through the Service) via the API server's proxy.
-    On any failure the Deployment goes back to its previous ReplicaSet (``rollout undo``; a
+    Applies a Deployment serving ``models:/<model>/<version>`` (``ml.serve_verified``: the
+    files are checked against their recorded digest, then ``mlflow models serve`` runs on
+    the verified copy) and a Service in front of it, waits for the rollout, and posts the
+    model's logged input example to every new pod (and once through the Service) via the API
+    server's proxy. On any failure the Deployment goes back to its previous ReplicaSet (``rollout undo``; a
     failed first rollout is deleted) and ``champion`` goes back to the previous version.
 
     With ``canary_percent`` a ``<name>-canary`` Deployment behind the same Service takes
     about that share of traffic for ``canary_duration`` seconds first, checked every
     ``canary_interval`` seconds (``canary_checks``: ready, no_restarts, smoke_test); a
     failing canary is deleted and the stable Deployment is never touched.
+
+    Takes AliasDeploymentOperator's parameters, and:
+
+    :param image: the serving image (has mlflow and this package, e.g. the training image).
+    :param namespace: where the server runs (the Helm chart's serving namespace by default).
+    :param name: the Deployment and Service name (DNS-safe model name when None).
+    :param replicas: server pods.
+    :param port: the port the server listens on.
+    :param rollout_timeout: seconds the rollout may take before it is undone.
+    :param service_account: the pods' ServiceAccount.
+    :param automount_service_account_token: mount its token (off: the server needs no API).
+    :param resources: ``{requests: {...}, limits: {...}}`` of each server pod.
+    :param node_selector: node labels the pods must run on.
+    :param tolerations: Kubernetes tolerations.
+    :param env_from_secrets: Secrets whose keys become the pods' environment (MLflow auth).
+    :param kubernetes_conn_id: the Airflow connection to the cluster.
+    :param canary_percent: run a canary taking about this share of traffic first, or None.
+    :param canary_duration: seconds the canary runs before the full rollout.
+    :param canary_interval: seconds between the canary's checks.
+    :param canary_checks: what the canary must pass: ``ready``, ``no_restarts``,
+        ``smoke_test``.
+    :param poll_interval: seconds between rollout status reads.
     """
 
     strategy = "kubernetes"

@@ -72,7 +72,22 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     non-zero exit with the last log lines); Airflow retries it per ``retries``.
 
     The Kubernetes arguments are those of ``training.kubernetes`` in the YAML (KubernetesSpec);
-    further KubernetesPodOperator arguments pass through ``**kwargs``.
+    further KubernetesPodOperator arguments pass through ``**kwargs``. The training arguments
+    are TrainingJobOperator's.
+
+    :param image: the training image (``Dockerfile.train``; templated).
+    :param namespace: where the pod runs (the Helm chart's training namespace by default).
+    :param service_account: the pod's ServiceAccount.
+    :param automount_service_account_token: mount its token (off: training needs no API).
+    :param resources: ``{requests: {...}, limits: {...}}`` (CPU, memory, ``nvidia.com/gpu``).
+    :param node_selector: node labels the pod must run on.
+    :param tolerations: Kubernetes tolerations (e.g. of a GPU pool's taint).
+    :param priority_class: the pod's PriorityClass.
+    :param pod_template_file: a pod template the pod starts from (under the DAGs folder).
+    :param kubernetes_conn_id: the Airflow connection to the cluster.
+    :param env_from_secrets: Secrets whose keys become the pod's environment.
+    :param startup_timeout: how long the pod may take to start (seconds or a timedelta).
+    :param deferrable: wait for the pod in the triggerer (default).
     """
 
     template_fields: tuple[str, ...] = (*TrainingJobOperator.template_fields, "image")

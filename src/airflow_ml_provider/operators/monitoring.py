@@ -32,6 +32,12 @@ class DriftMonitorOperator(BaseOperator):
     Returns ``{"retrain": drifted, "reason": "drift: <summary>", "baseline_uri", "rows",
     "report"}``; with no champion yet ``retrain`` False and ``skipped``. Only the columns
     both have (and ``columns`` when given) are compared, so data without the target works.
+
+    :param snapshot: the recent data's Snapshot (templated, usually an XComArg).
+    :param model_name: the registered model whose champion's training data is the baseline.
+    :param drift: drift options (``ml.drift.drift_report`` keywords: method, threshold, ...).
+    :param columns: compare only these columns.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     """
 
     template_fields = ("snapshot",)
@@ -102,6 +108,16 @@ class LiveMetricsOperator(BaseOperator):
     champion on the joined rows and returns ``{"retrain": drop > max_drop, "reason", "rows",
     "live", "at_evaluation", "drop"}`` for the primary (first) metric; ``retrain`` False
     with ``skipped`` when there is no champion or fewer than ``min_rows`` labelled rows.
+
+    :param recent: the recent data's Snapshot (templated).
+    :param labels: the labels' Snapshot (templated).
+    :param join_on: the columns joining the two.
+    :param target: the label column.
+    :param model_name: the registered model whose champion is scored.
+    :param metrics: metrics to score; the first is the one compared.
+    :param max_drop: how much worse than at evaluation the metric may get.
+    :param min_rows: fewer labelled rows are not judged.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     """
 
     template_fields = ("recent", "labels")
@@ -184,7 +200,10 @@ def _skipped(why: str) -> dict[str, Any]:
 class RequestRetrainingOperator(BaseOperator):
     """Succeeds — so its outlet, the pipeline's retrain Asset, gets an event (the reasons in
     its extra) and the training DAG is triggered — only when one of ``checks`` (results of
-    DriftMonitorOperator / LiveMetricsOperator) asks for retraining; skips otherwise."""
+    DriftMonitorOperator / LiveMetricsOperator) asks for retraining; skips otherwise.
+
+    :param checks: the checks' results (templated, usually XComArgs).
+    """
 
     template_fields = ("checks",)
     ui_color = "#ffe0cc"

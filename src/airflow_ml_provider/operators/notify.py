@@ -23,6 +23,13 @@ class RunSummaryOperator(BaseOperator):
     gate's rules, data hash, validation and links; ``validation_warning`` — validation
     passed with warnings; ``drift`` — drift was found; ``summary`` — every run. Returns the
     summary with ``mailed``, the events mailed.
+
+    :param pipeline: the pipeline id (in the mails' subjects).
+    :param task_ids: summary part -> the task id whose result holds it (``core.steps``'
+        summary roles).
+    :param email: who gets the mails.
+    :param smtp_conn_id: the SMTP connection.
+    :param alerts_on: the events mailed (default ``["promotion"]``).
     """
 
     def __init__(

@@ -38,6 +38,15 @@ class PlanPartitionsOperator(BaseOperator):
     Returns the list the training task maps over: one item per chunk plus one for the
     fallback model, each ``{chunk, uri, partition_by, features, output}``. The plan itself
     (partitions, skipped ones with reasons, chunks) is XCom ``plan``.
+
+    :param snapshot: snapshot_data's result (a Snapshot; templated, usually an XComArg).
+    :param target: the label column.
+    :param partition_by: the column whose values are the partitions.
+    :param task: ``classification`` or ``regression``.
+    :param features: the input columns (every column but the target when None).
+    :param split: ``test_size``, ``seed``, ``stratify`` (the same split as the gate's).
+    :param min_partition_rows: partitions with fewer training rows are skipped.
+    :param partitions_per_task: partitions per chunk, i.e. per training task.
     """
 
     template_fields = ("snapshot",)
@@ -156,6 +165,12 @@ class AssemblePartitionedModelOperator(TrainingJobOperator):
 
     Runs when the training tasks are done, failed or not (``trigger_rule="all_done"``):
     whether a few failed partitions fail the run is min_success_ratio's call.
+
+    Takes TrainingJobOperator's parameters, and:
+
+    :param plan: plan_partitions' XCom ``plan`` (templated).
+    :param results: the mapped training tasks' results (templated).
+    :param min_success_ratio: the share of trainable partitions that must train.
     """
 
     template_fields: tuple[str, ...] = (*TrainingJobOperator.template_fields, "plan", "results")

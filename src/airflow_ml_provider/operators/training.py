@@ -51,6 +51,27 @@ class TrainingJobOperator(BaseOperator):
     Kubernetes runner also inherits from KubernetesPodOperator (this class comes first in
     its bases, consumes the training keyword arguments and passes the rest on).
 
+    :param snapshot: snapshot_data's result (a Snapshot; templated, usually an XComArg).
+    :param pipeline: the pipeline id (tags, the experiment's default name).
+    :param target: the label column.
+    :param estimator: the estimator's import path (e.g.
+        ``sklearn.ensemble.RandomForestClassifier``), under the allowed modules.
+    :param task: ``classification`` or ``regression``.
+    :param metrics: metrics scored on the held-out rows and logged.
+    :param features: the input columns (every column but the target when None).
+    :param estimator_params: the estimator's keyword arguments, checked against its own
+        parameter constraints before it fits.
+    :param split: ``test_size``, ``seed``, ``stratify`` of the train/held-out split.
+    :param experiment_name: the MLflow experiment (``airflow-ml/<pipeline>`` when None).
+    :param config_hash: the pipeline configuration's hash, tagged on the run.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param allowed_estimator_modules: module prefixes the estimator may come from; default
+        ``[ml_provider] allowed_estimator_modules``.
+    :param validation: validate_data's result (templated), logged with the run.
+    :param search: a hyper-parameter search (``training.search`` of the YAML), or None.
+    :param pipeline_file: the YAML file, for the run's provenance (its git commit).
+    :param partition_by: the partition column of a partitioned model.
+    :param partitions: the chunk of partitions this task trains (a mapped task's input).
     :param feature_preprocessing: the ``features:`` section as JSON (column types and
         preprocessing, see ``core.features.FeaturesSpec``); empty: every type inferred with
         the defaults. Fitted on the train split and logged inside the model.

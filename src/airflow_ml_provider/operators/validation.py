@@ -44,6 +44,25 @@ class ValidateDataOperator(BaseOperator):
     retrain, as its ``action`` says. The full result is written next to the snapshot
     (``validation/<run_id>.json``), pushed as XCom ``validation`` (also on failure) and
     returned.
+
+    :param snapshot: snapshot_data's result (a Snapshot; templated, usually an XComArg).
+    :param expectations: Great Expectations expectations, ``[{name: {kwargs}}]``.
+    :param target: the label column (guards: present, not all null, more than one class).
+    :param columns: the columns the pipeline uses (every column when None).
+    :param schema: ``"infer"``, the URI of a pinned schema file, or None to skip the layer.
+    :param pipeline: the pipeline id (where inferred schema versions are kept).
+    :param artifact_store: where results and schemas go; ``[ml_provider] artifact_store``
+        when None.
+    :param max_duplicate_share: the share of exact-duplicate rows that fails the guard.
+    :param max_null_rate_increase: how much a column's null rate may grow over the schema's.
+    :param freshness: ``{"column", "max_age_seconds"}``: the newest row must be this recent.
+    :param drift: drift options (``ml.drift.drift_report`` keywords plus ``action``), or None.
+    :param model_name: the registered model whose champion's data is the drift baseline.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param drift_baseline_uri: a data file or drift profile to compare with instead
+        (templated).
+    :param on_failure: ``fail`` or ``warn`` on failed expectations and schema changes.
+    :param task: ``classification`` or ``regression`` (the one-class target guard).
     """
 
     template_fields = ("snapshot", "drift_baseline_uri")

@@ -22,6 +22,11 @@ class NewDataTrigger(BaseTrigger):
     Yields one event: ``{"status": "success", "changed_at", "source"}``, ``{"status":
     "timeout", ...}`` once ``end_at`` (epoch seconds) has passed, or ``{"status": "error",
     "message"}`` when the check raises.
+
+    :param source: a source dict (``hooks.data``).
+    :param baseline: the change time (epoch seconds) to beat; None: any data counts.
+    :param poke_interval: seconds between checks.
+    :param end_at: epoch seconds after which it yields ``timeout``; None: never.
     """
 
     def __init__(

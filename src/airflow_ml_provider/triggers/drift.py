@@ -20,6 +20,13 @@ class DriftEventTrigger(BaseEventTrigger):
     monitor DAG's ``check_drift``). Yields ``{"reason", "data_sha256"}`` for each changed
     version of the data that drifted; nothing for data that did not or was already judged.
     The blocking reads run in a thread so the triggerer's event loop never waits on them.
+
+    :param source: the recent data's source dict (``hooks.data``).
+    :param model_name: the registered model whose champion's training data is the baseline.
+    :param drift: drift options (``ml.drift.drift_report`` keywords).
+    :param columns: compare only these columns.
+    :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param poll_interval: seconds between looks at the source.
     """
 
     def __init__(
