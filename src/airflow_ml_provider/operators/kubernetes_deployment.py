@@ -37,8 +37,9 @@ class KubernetesDeploymentOperator(AliasDeploymentOperator):
     files are checked against their recorded digest, then ``mlflow models serve`` runs on
     the verified copy) and a Service in front of it, waits for the rollout, and posts the
     model's logged input example to every new pod (and once through the Service) via the API
-    server's proxy. On any failure the Deployment goes back to its previous ReplicaSet (``rollout undo``; a
-    failed first rollout is deleted) and ``champion`` goes back to the previous version.
+    server's proxy. On any failure the Deployment goes back to its previous ReplicaSet
+    (``rollout undo``; a failed first rollout is deleted) and ``champion`` goes back to the
+    previous version.
 
     With ``canary_percent`` a ``<name>-canary`` Deployment behind the same Service takes
     about that share of traffic for ``canary_duration`` seconds first, checked every
