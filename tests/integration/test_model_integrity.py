@@ -91,6 +91,8 @@ def test_code_carrying_models_are_refused_unless_verified(tmp_path):
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+    # This store is new: an experiment another test made active on this worker is not in it.
+    mlflow.set_experiment("code-carrying-models")
     code = Path(__file__).parent / "models" / "cannot_serve.py"
     with mlflow.start_run():
         pickled = mlflow.pyfunc.log_model(name="pickled", python_model=Pickled())
