@@ -32,7 +32,6 @@ from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.formats import FORMAT_SUFFIXES, format_of
 from airflow_ml_provider.spec.loader import resolve_path
 
-GLOB_CHARS = frozenset("*?[")
 BATCH_ROWS = 64 * 1024  # rows per batch read from parquet files and SQL cursors
 _DESCRIBE_QUERY_CHARS = 60
 READERS = {

@@ -58,9 +58,12 @@ def model_written_whole() -> Iterator[None]:
     try:
         yield
     except BaseException:
-        for model in _models_of(run):
-            if model.model_id not in before:
-                _remove_logged_model(model)
+        try:
+            for model in _models_of(run):
+                if model.model_id not in before:
+                    _remove_logged_model(model)
+        except Exception as cleanup:  # the write's own error is the one to report
+            print(f"could not remove the incompletely written model: {cleanup}")
         raise
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-_GLOB = "*?["
+from airflow_ml_provider.core.formats import before_glob
 
 
 def local_path(uri: str) -> Path | None:
@@ -22,9 +22,8 @@ def local_path(uri: str) -> Path | None:
     if "://" in uri and not uri.startswith("file://"):
         return None
     path = uri.removeprefix("file://")
-    cut = min((path.index(c) for c in _GLOB if c in path), default=len(path))
-    static = path[:cut]
-    if cut < len(path):  # a glob: the folder it matches in
+    static = before_glob(path)
+    if static != path:  # a glob: the folder it matches in
         static = static.rsplit("/", 1)[0] or "/"
     return Path(static or "/")
 

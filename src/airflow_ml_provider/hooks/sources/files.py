@@ -9,8 +9,8 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_ml_provider.core.formats import FORMAT_SUFFIXES, format_of
-from airflow_ml_provider.hooks.data import BATCH_ROWS, GLOB_CHARS, DataSourceError, to_epoch
+from airflow_ml_provider.core.formats import FORMAT_SUFFIXES, GLOB_CHARS, before_glob, format_of
+from airflow_ml_provider.hooks.data import BATCH_ROWS, DataSourceError, to_epoch
 from airflow_ml_provider.hooks.sources.sink import ParquetSink
 
 CSV_BLOCK = 8 * 1024 * 1024  # bytes per CSV block (column types are inferred from the first)
@@ -206,6 +206,5 @@ def _strip_protocol(name: str, protocol: str) -> str:
 
 def _static_prefix(uri: str) -> str:
     """The part of a URI before its first glob character, up to the last '/'."""
-    cut = min((uri.index(c) for c in GLOB_CHARS if c in uri), default=len(uri))
-    head = uri[:cut]
+    head = before_glob(uri)
     return head if head.endswith("/") else head.rsplit("/", 1)[0] + "/"
