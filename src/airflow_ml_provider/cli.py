@@ -239,37 +239,56 @@ def cmd_history(args: argparse.Namespace) -> int:
 
 
 def cmd_rollback(args: argparse.Namespace) -> int:
-    """Champion back to 'previous' (or --to VERSION), then the deployment's smoke test.
+    """Champion back to 'previous' (or --to VERSION), and serving with it (deployers).
 
-    Exit 0 rolled back and serving, 1 rolled back but the smoke test failed, 2 not possible.
+    Exit 0 rolled back and serving, 1 serving could not follow (champion restored), 2 not
+    possible.
     """
     import getpass
 
     from mlflow.exceptions import MlflowException
 
-    from airflow_ml_provider.ml.registry import RegistryError, rollback, smoke_test
+    from airflow_ml_provider.core.errors import AirflowMlError, DeploymentFailed
+    from airflow_ml_provider.deployers.rollback import roll_back_serving
 
     client = _registry_client(args)
     try:
-        done = rollback(
-            client,
-            args.model,
-            to=args.to,
-            actor=f"cli:{getpass.getuser()}",
-            reason=args.reason,
+        deployer = _rollback_deployer(client, args)
+        done = roll_back_serving(
+            client, deployer, to=args.to, actor=f"cli:{getpass.getuser()}", reason=args.reason
         )
-    except (RegistryError, MlflowException) as exc:
+    except DeploymentFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except (AirflowMlError, MlflowException) as exc:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
-    uri = f"models:/{args.model}@champion"
     print(f"{args.model}: champion {done['from'] or '-'} -> {done['to']}")
-    try:
-        smoke_test(uri)
-    except Exception as exc:
-        print(f"error: {uri} does not serve after the rollback: {exc}", file=sys.stderr)
-        return 1
-    print(f"{uri} loads and predicts on its input example")
+    print(
+        f"{done['strategy']} serving follows: version {done['to']} loads and predicts on its "
+        "input example"
+    )
     return 0
+
+
+def _rollback_deployer(client, args: argparse.Namespace):
+    """The deployer of --pipeline FILE, else the one recorded on the serving champion."""
+    from airflow_ml_provider.deployers import recorded_deployer
+    from airflow_ml_provider.ml.registry import CHAMPION, holder
+
+    connections = {"kubernetes": args.kubernetes_conn_id}
+    if args.pipeline is None:
+        client.get_registered_model(args.model)  # a clear error for an unknown model
+        champion = holder(client, args.model, CHAMPION)
+        return recorded_deployer(client, args.model, champion, connections)
+    from airflow_ml_provider.core.errors import DeploymentFailed
+    from airflow_ml_provider.factory.steps import deployment_operator
+    from airflow_ml_provider.spec import load_pipeline
+
+    spec = load_pipeline(args.pipeline)
+    if spec.model_name != args.model:
+        raise DeploymentFailed(f"{args.pipeline} deploys {spec.model_name}, not {args.model}")
+    return deployment_operator(spec, task_id="rollback", registration={}).deployer()
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
@@ -341,12 +360,22 @@ def build_parser() -> argparse.ArgumentParser:
     past.add_argument("--json", action="store_true", help="print one JSON list")
     back = commands.add_parser(
         "rollback",
-        help="give champion back to 'previous' (or --to VERSION) and smoke-test it "
-        "(exit 0 done, 1 smoke test failed, 2 not possible)",
+        help="give champion back to 'previous' (or --to VERSION) and make serving follow "
+        "(exit 0 done, 1 serving could not follow: champion restored, 2 not possible)",
     )
     back.add_argument("model", metavar="MODEL", help="registered model name")
     back.add_argument("--to", metavar="VERSION", help="version to restore (default: previous)")
     back.add_argument("--reason", default="manual rollback", help="recorded in the history")
+    back.add_argument(
+        "--pipeline",
+        metavar="FILE.yaml",
+        help="serve as this pipeline deploys (default: as recorded on the champion)",
+    )
+    back.add_argument(
+        "--kubernetes-conn-id",
+        default="kubernetes_default",
+        help="Airflow connection to the cluster, when the model is served there",
+    )
     for command, func in ((past, cmd_history), (back, cmd_rollback), (again, cmd_reproduce)):
         if command is not again:
             command.add_argument(

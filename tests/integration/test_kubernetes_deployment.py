@@ -31,17 +31,26 @@ def cluster(monkeypatch):
         yield standin
 
 
-def register(client, model_name: str, *, missing_feature: bool = False) -> str:
+def register(
+    client, model_name: str, *, missing_feature: bool = False, always: int | None = None
+) -> str:
     """A real LogisticRegression version with an input example; with ``missing_feature``
-    the example lacks a column the model needs, so the server answers it with an error."""
+    the example lacks a column the model needs, so the server answers it with an error;
+    with ``always`` a real DummyClassifier that predicts that class for every row."""
     from sklearn.datasets import load_iris
+    from sklearn.dummy import DummyClassifier
     from sklearn.linear_model import LogisticRegression
 
     x, y = load_iris(return_X_y=True, as_frame=True)
     example = x.head(3).drop(columns=[x.columns[0]]) if missing_feature else x.head(3)
+    estimator = (
+        LogisticRegression(max_iter=500)
+        if always is None
+        else DummyClassifier(strategy="constant", constant=always)
+    )
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(
-            LogisticRegression(max_iter=500).fit(x, y),
+            estimator.fit(x, y),
             name="model",
             input_example=example,
             pip_requirements=["scikit-learn"],
@@ -110,10 +119,14 @@ def served_version(cluster, name: str) -> str:
     return template["metadata"]["labels"]["airflow-ml/model-version"]
 
 
-def test_a_rollout_whose_smoke_test_fails_is_undone(airflow_db, cluster):
+def test_a_failed_rollout_is_undone_and_a_rollback_takes_the_server_back(
+    airflow_db, cluster, capsys
+):
     """v1 rolls out and serves; v2 (its input example lacks a feature) rolls out, its pod
     answers the smoke test with HTTP 400, and the Deployment goes back to v1's ReplicaSet
-    while champion goes back to v1 — observed at the API and in the registry."""
+    while champion goes back to v1 — observed at the API and in the registry. Then a
+    rollback after a good deploy takes the server back too. (A rollback whose serving fails
+    is undone by the same undo; the alias going back with it: test_registry_cli.)"""
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.ml.registry import history, promote
     from kube_rbac import chart_roles, denied
@@ -161,8 +174,35 @@ def test_a_rollout_whose_smoke_test_fails_is_undone(airflow_db, cluster):
     assert history(client, model)[-2]["reason"].startswith(
         f"rollback: rollout of version {bad} failed"
     )
-    # Every call (apply, watch, proxy smoke tests, undo) is one the Role of helm/airflow-ml
-    # allows in ml-serving.
+    # Later, v3 (always class 2) deploys; `airflow-ml rollback` — which learns from the
+    # registry that the champion is served on Kubernetes — moves champion back to v1 AND puts
+    # v1's ReplicaSet back: the Service's answer changes from v3's prediction to v1's.
+    third = register(client, model, always=2)
+    promote(client, model, third, actor="test", reason="gate passed")
+    state, _, errors = deploy(model, third, good)
+    assert state == "success", errors
+    recorded = json.loads(client.get_model_version(model, third).tags["airflow_ml.deployment"])
+    assert (recorded["strategy"], recorded["settings"]["namespace"]) == ("kubernetes", NAMESPACE)
+    status, body = predict_through_service(cluster, "churn-model", f"models:/{model}/{good}")
+    assert status == 200 and body["predictions"] == [2, 2, 2]
+
+    from airflow_ml_provider.cli import main
+
+    tracking = ["--tracking-uri", MlflowHook().tracking_uri]
+    assert main(["rollback", model, *tracking, "--reason", "v3 answers 2 to everyone"]) == 0
+    assert f"kubernetes serving follows: version {good}" in capsys.readouterr().out
+    assert served_version(cluster, "churn-model") == good
+    status, body = predict_through_service(cluster, "churn-model", f"models:/{model}/{good}")
+    assert status == 200 and body["predictions"] == [0, 0, 0]
+    assert str(client.get_registered_model(model).aliases["champion"]) == good
+    revisions = {
+        rs["spec"]["template"]["metadata"]["labels"]["airflow-ml/model-version"]: rs
+        for rs in cluster.replica_sets.values()
+    }
+    assert len(revisions) == 3 and revisions[third]["spec"]["replicas"] == 0
+
+    # Every call (apply, watch, proxy smoke tests, undo, the CLI's rollback) is one the Role
+    # of helm/airflow-ml allows in ml-serving.
     assert denied(cluster.api_calls, chart_roles()) == []
 
 

@@ -162,3 +162,46 @@ def test_local_runs_of_one_pipeline_take_turns(tmp_path, monkeypatch):
     first.wait(timeout=30)
     assert "another local run of churn_ct is running; waiting for it" in second.stderr
     assert float(second.stdout.split()[2]) >= held + 3.0  # only after the first let go
+
+
+def test_a_rollback_whose_model_cannot_serve_is_undone(registry, capsys):
+    """'previous' is version 4, whose model cannot predict on its own input example (fitted
+    on four features, the example has three). The rollback moves champion to 4, the alias
+    strategy's check fails, and both aliases go back as they were: exit 1, saying why."""
+    import mlflow
+    from sklearn.datasets import load_iris
+    from sklearn.linear_model import LogisticRegression
+
+    from airflow_ml_provider.ml.registry import history, promote
+
+    uri, client = registry
+    x, y = load_iris(return_X_y=True, as_frame=True)
+    with mlflow.start_run() as run:
+        info = mlflow.sklearn.log_model(
+            LogisticRegression(max_iter=500).fit(x, y),
+            name="model",
+            input_example=x.head(3).iloc[:, :3],
+            pip_requirements=["scikit-learn"],
+            serialization_format="skops",
+        )
+    broken = client.create_model_version(
+        MODEL, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
+    ).version
+    promote(client, MODEL, broken, actor="test", reason="looked fine")
+    promote(client, MODEL, "3", actor="test", reason="back to 3")
+    assert aliases(client) == {"champion": "3", "previous": str(broken)}
+
+    assert cli("rollback", MODEL, "--tracking-uri", uri) == 1
+    error = capsys.readouterr().err
+    assert f"alias serving of {MODEL} could not roll back to version {broken}" in error
+    assert "champion restored to version 3" in error
+    assert aliases(client) == {"champion": "3", "previous": str(broken)}
+    moves = [(r["alias"], r["from"], r["to"]) for r in history(client, MODEL)[-4:]]
+    assert moves == [
+        ("champion", "3", str(broken)),
+        ("previous", str(broken), None),
+        ("champion", str(broken), "3"),
+        ("previous", None, str(broken)),
+    ]
+    assert history(client, MODEL)[-1]["reason"].startswith("serving did not follow:")
+    assert "airflow_ml.rolled_back_at" not in client.get_model_version(MODEL, "3").tags

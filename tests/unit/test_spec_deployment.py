@@ -116,3 +116,22 @@ def test_the_predictions_link_opens_the_bigquery_table_or_the_stored_file(monkey
     assert predictions_url("gs://ml-store/predictions/run_id=x/p.parquet") == (
         "https://files.example.com/predictions/run_id=x/p.parquet"
     )
+
+
+def test_every_strategy_the_spec_accepts_has_its_deployer():
+    """deployment.strategy's choices and the deployers come from one table (core.strategies):
+    each name resolves to a Deployer that says it is that strategy; an unknown name is an
+    error naming the known ones."""
+    from typing import get_args
+
+    from airflow_ml_provider.core.errors import DeploymentFailed
+    from airflow_ml_provider.deployers import Deployer, deployer_class
+    from airflow_ml_provider.spec.models import DeploymentSpec
+
+    strategies = get_args(DeploymentSpec.model_fields["strategy"].annotation)
+    assert set(strategies) == {"alias", "batch", "kubernetes"}
+    for name in strategies:
+        cls = deployer_class(name)
+        assert issubclass(cls, Deployer) and cls.strategy == name
+    with pytest.raises(DeploymentFailed, match=r"unknown deployment strategy 'kserve' \(known: "):
+        deployer_class("kserve")

@@ -8,3 +8,8 @@ from __future__ import annotations
 class AirflowMlError(Exception):
     """An error of airflow-ml-provider (bad YAML, bad data, a model refused, a failed
     rollout, ...)."""
+
+
+class DeploymentFailed(AirflowMlError):
+    """A deployer could not make a version serve (or serve again); the message says why and
+    what serves now."""

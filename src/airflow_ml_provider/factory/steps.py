@@ -276,11 +276,14 @@ def register_model(built: Built) -> BaseOperator:
     )
 
 
-def _deployment(spec) -> tuple[type, dict]:
-    """The deploy_model operator class of deployment.strategy and its own arguments."""
+def deployment_operator(spec, **task_arguments: Any) -> AliasDeploymentOperator:
+    """The deploy_model operator of deployment.strategy, with its settings from the spec."""
     server = spec.deployment.kubernetes
+    common = {"model_name": spec.model_name, "mlflow_conn_id": spec.registry.mlflow_conn_id}
     if spec.deployment.strategy != "kubernetes" or server is None:
-        return AliasDeploymentOperator, {}
+        return AliasDeploymentOperator(
+            strategy=spec.deployment.strategy, **common, **task_arguments
+        )
     # Imported only for pipelines that deploy to Kubernetes (the provider costs seconds).
     from airflow_ml_provider.operators.kubernetes_deployment import KubernetesDeploymentOperator
 
@@ -296,19 +299,15 @@ def _deployment(spec) -> tuple[type, dict]:
             canary_interval=canary.interval.total_seconds(),
             canary_checks=list(canary.checks),
         )
-    return KubernetesDeploymentOperator, arguments
+    return KubernetesDeploymentOperator(**arguments, **common, **task_arguments)
 
 
 def deploy_model(built: Built) -> BaseOperator:
-    spec = built.spec
-    deployment_class, deployment_arguments = _deployment(spec)
-    return deployment_class(
+    return deployment_operator(
+        built.spec,
         task_id="deploy_model",
         registration=built.output("register_model"),
-        model_name=spec.model_name,
-        mlflow_conn_id=spec.registry.mlflow_conn_id,
-        outlets=[champion_asset(spec.model_name)],
-        **deployment_arguments,
+        outlets=[champion_asset(built.spec.model_name)],
     )
 
 

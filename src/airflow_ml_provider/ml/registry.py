@@ -139,7 +139,8 @@ def rollback(
         known = ", ".join(sorted(existing, key=int)) or "none"
         raise RegistryError(f"{model_name} has no version {target} (versions: {known})")
     move_alias(client, model_name, CHAMPION, target, actor=actor, reason=f"rollback: {reason}")
-    if holder(client, model_name, PREVIOUS) == target:
+    previous_removed = holder(client, model_name, PREVIOUS) == target
+    if previous_removed:
         remove_alias(
             client, model_name, PREVIOUS, actor=actor, reason=f"version {target} is champion again"
         )
@@ -147,7 +148,24 @@ def rollback(
         client.set_model_version_tag(
             model_name, current, "airflow_ml.rolled_back_at", datetime.now(UTC).isoformat()
         )
-    return {"model": model_name, "from": current, "to": target}
+    return {
+        "model": model_name,
+        "from": current,
+        "to": target,
+        "previous_removed": previous_removed,
+    }
+
+
+def undo_rollback(client, done: dict[str, Any], *, actor: str, reason: str) -> None:
+    """Put the aliases back as they were before ``rollback`` returned ``done``."""
+    model_name = done["model"]
+    if done["from"] is None:
+        remove_alias(client, model_name, CHAMPION, actor=actor, reason=reason)
+    else:
+        move_alias(client, model_name, CHAMPION, done["from"], actor=actor, reason=reason)
+        client.delete_model_version_tag(model_name, done["from"], "airflow_ml.rolled_back_at")
+    if done.get("previous_removed"):
+        move_alias(client, model_name, PREVIOUS, done["to"], actor=actor, reason=reason)
 
 
 def history(client, model_name: str) -> list[dict[str, Any]]:

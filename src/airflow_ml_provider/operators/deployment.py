@@ -9,8 +9,9 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+from airflow_ml_provider.deployers import Deployer, deployer_class, record
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback, smoke_test
+from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback
 from airflow_ml_provider.operators.registry import airflow_actor
 
 
@@ -18,14 +19,16 @@ class AliasDeploymentOperator(BaseOperator):
     """Deployment strategy ``alias``: serving reads ``models:/<name>@champion``.
 
     Skips (not fails) when the gate did not promote. Otherwise it checks that the alias
-    points at the promoted version, loads the model through the alias and predicts on its
-    stored input example (a smoke test). If the smoke test fails, ``champion`` is moved
-    back to ``previous`` so users never get a model that cannot serve.
+    points at the promoted version and hands the version to its deployer (deployers.alias:
+    load the model through the alias and predict on its stored input example). If that
+    fails, ``champion`` is moved back to ``previous`` so users never get a model that cannot
+    serve. A deployed version is tagged with how it was deployed, for later rollbacks.
 
     :param registration: register_model's result (a Registration; templated, usually an
         XComArg): whether it promoted, the version, the previous champion.
     :param model_name: the registered model.
     :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param strategy: ``alias``, or ``batch`` (score_batch reads the alias; recorded as such).
     """
 
     template_fields = ("registration",)
@@ -37,12 +40,14 @@ class AliasDeploymentOperator(BaseOperator):
         registration: dict[str, Any] | Any,
         model_name: str,
         mlflow_conn_id: str = MLFLOW_CONN_ID,
+        strategy: str = "alias",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.registration = registration
         self.model_name = model_name
         self.mlflow_conn_id = mlflow_conn_id
+        self.strategy = strategy
 
     def execute(self, context) -> dict[str, Any]:
         if not self.registration.get("promoted"):
@@ -59,39 +64,35 @@ class AliasDeploymentOperator(BaseOperator):
                 f"{uri} points at version {serving}, not the promoted version {version}; "
                 "another run moved it — not deploying"
             )
+        deployer = self.deployer()
         try:
-            served = self.serve(context, version)
+            served = deployer.deploy(version)
         except Exception as exc:
-            self._roll_back(client, version, context, exc)
-            failed = f"{self.check_name} of {uri} failed"
+            self._roll_back(client, version, context, exc, deployer.check_name)
+            failed = f"{deployer.check_name} of {uri} failed"
             raise AirflowException(f"{failed}, rolled back: {exc}") from exc
+        record(client, version, deployer)
         deployed_at = datetime.now(UTC).isoformat(timespec="seconds")
         client.set_model_version_tag(
             self.model_name, version, "airflow_ml.deployed_at", deployed_at
         )
         self.log.info("deployed %s (version %s) at %s", uri, version, deployed_at)
         return {
-            "strategy": self.strategy,
+            "strategy": deployer.strategy,
             "model_uri": uri,
             "version": int(version),
             "deployed_at": deployed_at,
             **served,
         }
 
-    strategy = "alias"
-    check_name = "smoke test"
-    """What failed, in the error and the history's reason, when ``serve`` raises."""
+    def deployer(self) -> Deployer:
+        """The strategy that makes the promoted version serve (here: serving reads the alias)."""
+        cls = deployer_class(self.strategy)
+        return cls(self.model_name, mlflow_conn_id=self.mlflow_conn_id, log=self.log)
 
-    def serve(self, context, version: str) -> dict[str, Any]:
-        """Make ``version`` (already ``champion``) serve; raise if it cannot. Subclasses
-        deploy it somewhere; here serving reads the alias, so loading it through the alias
-        and predicting on its input example is the whole deployment."""
-        smoke_test(f"models:/{self.model_name}@{CHAMPION}")
-        return {}
-
-    def _roll_back(self, client, version: str, context, error: Exception) -> None:
+    def _roll_back(self, client, version: str, context, error: Exception, check_name: str) -> None:
         actor = airflow_actor(context)
-        reason = f"{self.check_name} of version {version} failed: {str(error)[:300]}"
+        reason = f"{check_name} of version {version} failed: {str(error)[:300]}"
         if self.registration.get("previous_champion"):
             restored = rollback(
                 client,

@@ -247,14 +247,18 @@ class PromoteModelOperator(BaseOperator):
 
 
 class RollbackModelOperator(BaseOperator):
-    """Give ``champion`` back to ``previous`` (or to version ``to``), then smoke-test it:
-    load ``models:/<name>@champion`` and predict on its input example — the alias strategy's
-    deployment. Returns ``{model, from, to}``; fails when the restored version cannot serve.
+    """Give ``champion`` back to ``previous`` (or to version ``to``) and make serving follow:
+    the deployer recorded on the champion at its deployment (deployers) serves the restored
+    version again — for ``kubernetes`` the Deployment goes back to that version's pods — and
+    checks that it answers; for ``alias`` / ``batch`` the model is loaded through the alias
+    and predicts on its input example. If serving cannot follow, the alias goes back too and
+    the task fails saying so. Returns ``{model, from, to, strategy, ...}``.
 
     :param model_name: the registered model.
     :param to: the version to give ``champion`` to (templated); ``previous`` when None.
     :param reason: why, recorded in the alias history (templated).
     :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
+    :param kubernetes_conn_id: the cluster connection, when the model is served there.
     """
 
     template_fields = ("to", "reason")
@@ -267,32 +271,39 @@ class RollbackModelOperator(BaseOperator):
         to: int | str | None = None,
         reason: str = "rolled back by a DAG",
         mlflow_conn_id: str = MLFLOW_CONN_ID,
+        kubernetes_conn_id: str = "kubernetes_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.model_name, self.to = model_name, to
         self.reason, self.mlflow_conn_id = reason, mlflow_conn_id
+        self.kubernetes_conn_id = kubernetes_conn_id
 
     def execute(self, context) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowException
 
-        from airflow_ml_provider.ml.registry import RegistryError, rollback, smoke_test
+        from airflow_ml_provider.core.errors import DeploymentFailed
+        from airflow_ml_provider.deployers import recorded_deployer
+        from airflow_ml_provider.deployers.rollback import roll_back_serving
+        from airflow_ml_provider.ml.registry import CHAMPION, RegistryError, holder
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
+        deployer = recorded_deployer(
+            client,
+            self.model_name,
+            holder(client, self.model_name, CHAMPION),
+            {"kubernetes": self.kubernetes_conn_id},
+            mlflow_conn_id=self.mlflow_conn_id,
+            log=self.log,
+        )
         try:
-            done = rollback(
-                client,
-                self.model_name,
-                to=self.to,
-                actor=airflow_actor(context),
-                reason=self.reason,
+            done = roll_back_serving(
+                client, deployer, to=self.to, actor=airflow_actor(context), reason=self.reason
             )
-        except RegistryError as exc:
+        except (RegistryError, DeploymentFailed) as exc:
             raise AirflowException(str(exc)) from None
-        self.log.info("champion of %s: %s -> %s", self.model_name, done["from"], done["to"])
-        uri = f"models:/{self.model_name}@champion"
-        try:
-            smoke_test(uri)
-        except Exception as exc:
-            raise AirflowException(f"{uri} does not serve after the rollback: {exc}") from exc
+        self.log.info(
+            "champion of %s: %s -> %s (%s serving)",
+            self.model_name, done["from"], done["to"], done["strategy"],
+        )  # fmt: skip
         return done

@@ -8,6 +8,7 @@ defaults as training pods.
 
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,6 +141,22 @@ def server_deployment(
             ),
         ),
     )
+
+
+def with_model_version(
+    template: k8s.V1PodTemplateSpec, model_name: str, version: str
+) -> k8s.V1PodTemplateSpec:
+    """A copy of a server pod template that serves ``models:/<model_name>/<version>``."""
+    template = copy.deepcopy(template)
+    model_uri = f"models:/{model_name}/{version}"
+    container = next(c for c in template.spec.containers if c.name == CONTAINER)
+    container.args = [model_uri, *container.args[1:]]
+    template.metadata.labels = {**template.metadata.labels, VERSION_LABEL: str(version)}
+    template.metadata.annotations = {
+        **(template.metadata.annotations or {}),
+        MODEL_ANNOTATION: model_uri,
+    }
+    return template
 
 
 def server_service(settings: ServerSettings) -> k8s.V1Service:

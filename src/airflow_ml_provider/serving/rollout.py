@@ -24,7 +24,7 @@ from airflow_ml_provider.pods import (
     IMAGE_PULL_REASONS,
     explain_pod_failure,
 )
-from airflow_ml_provider.serving.manifests import CONTAINER, VERSION_LABEL
+from airflow_ml_provider.serving.manifests import CONTAINER, VERSION_LABEL, with_model_version
 
 REVISION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH = "pod-template-hash"
@@ -193,10 +193,44 @@ def undo(apps: AppsV1Api, namespace: str, name: str) -> str | None:
     if not older:
         delete_deployment(apps, namespace, name)
         return None
-    template = older[max(older)].spec.template
+    return _put_back(apps, deployment, older[max(older)].spec.template)
+
+
+def serve_version(
+    apps: AppsV1Api, namespace: str, name: str, model_name: str, version: str
+) -> str | None:
+    """Make the Deployment serve ``version`` again; returns the version it served before.
+
+    Puts back the newest revision whose pods served it (``rollout undo --to-revision``);
+    when the history no longer has one, the current pod template with the model version
+    swapped. Raises RolloutFailed when there is no Deployment to roll back.
+    """
+    deployment = read_deployment(apps, namespace, name)
+    if deployment is None:
+        raise RolloutFailed(f"no Deployment {namespace}/{name} serves {model_name}")
+    before = (deployment.spec.template.metadata.labels or {}).get(VERSION_LABEL)
+    served = {
+        number: replica_set
+        for number, replica_set in revisions(apps, deployment).items()
+        if (replica_set.spec.template.metadata.labels or {}).get(VERSION_LABEL) == version
+    }
+    if served:
+        _put_back(apps, deployment, served[max(served)].spec.template)
+    else:
+        _put_back(
+            apps, deployment, with_model_version(deployment.spec.template, model_name, version)
+        )
+    return before
+
+
+def _put_back(
+    apps: AppsV1Api, deployment: k8s.V1Deployment, template: k8s.V1PodTemplateSpec
+) -> str | None:
+    """Replace the Deployment's pod template; the model version the template serves."""
     template.metadata.labels.pop(TEMPLATE_HASH, None)
     deployment.spec.template = template
-    apps.replace_namespaced_deployment(name, namespace, deployment)
+    meta = deployment.metadata
+    apps.replace_namespaced_deployment(meta.name, meta.namespace, deployment)
     return template.metadata.labels.get(VERSION_LABEL)
 
 

@@ -18,6 +18,7 @@ from airflow_ml_provider.cluster import (
     SERVING_SERVICE_ACCOUNT,
 )
 from airflow_ml_provider.core.formats import format_of
+from airflow_ml_provider.core.strategies import STRATEGIES
 from airflow_ml_provider.spec.data_section import (
     DriftTestSpec,
     SourceField,
@@ -167,7 +168,7 @@ class ServingSpec(_PodPlacement):
 class DeploymentSpec(_Strict):
     """How a promoted model reaches users."""
 
-    strategy: Literal["alias", "batch", "kubernetes"] = Field(
+    strategy: Literal[STRATEGIES] = Field(
         "alias",
         description="alias: serving reads models:/<model_name>@champion. batch: the alias "
         "move plus scoring deployment.batch.source with the champion on every run. "

@@ -1,0 +1,21 @@
+"""The deployment strategies a pipeline can name, each with the class that carries it out.
+
+Dotted paths, not imports: the spec validates ``deployment.strategy`` against these names
+without importing the deployers (the Kubernetes one imports the cncf.kubernetes provider).
+No imports from the project.
+"""
+
+from __future__ import annotations
+
+DEPLOYERS: dict[str, str] = {
+    "alias": "airflow_ml_provider.deployers.alias:AliasDeployer",
+    "batch": "airflow_ml_provider.deployers.alias:BatchDeployer",
+    "kubernetes": "airflow_ml_provider.deployers.kubernetes:KubernetesDeployer",
+}
+"""Strategy name -> ``module:Class`` of its Deployer (deployers.base)."""
+
+STRATEGIES: tuple[str, ...] = tuple(DEPLOYERS)
+
+DEPLOYMENT_TAG = "airflow_ml.deployment"
+"""Model-version tag written at deployment: JSON ``{strategy, settings}`` — what a later
+rollback needs to find the server (no secrets)."""

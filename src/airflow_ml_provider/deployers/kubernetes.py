@@ -1,0 +1,279 @@
+"""Strategy ``kubernetes``: an HTTP model server (Deployment + Service) that follows the
+champion — rolled out, checked and undone on failure; rolled back to an older version's pods.
+
+Importing this module imports the cncf.kubernetes provider's hook, so it is imported only
+for pipelines (and rollbacks) that deploy to Kubernetes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+from kubernetes.client.exceptions import ApiException
+
+from airflow_ml_provider.deployers.base import Deployer
+from airflow_ml_provider.hooks.mlflow import MlflowHook
+from airflow_ml_provider.ml.registry import serving_input
+from airflow_ml_provider.serving import rollout
+from airflow_ml_provider.serving.manifests import (
+    CANARY,
+    STABLE,
+    ServerSettings,
+    canary_replicas,
+    server_deployment,
+    server_service,
+)
+from airflow_ml_provider.serving.rollout import RolloutFailed
+
+KUBERNETES_CONN_ID = "kubernetes_default"
+
+
+@dataclass(frozen=True)
+class CanaryPlan:
+    """A canary before the full rollout (deployment.kubernetes.canary in YAML)."""
+
+    percent: int
+    duration: float = 900
+    interval: float = 30
+    checks: list[str] = field(default_factory=lambda: ["ready", "no_restarts", "smoke_test"])
+
+
+class KubernetesDeployer(Deployer):
+    """Serves ``models:/<model>/<version>`` with ``ml.serve_verified`` behind a Service.
+
+    ``deploy`` applies the Deployment (after a canary when ``canary`` is set and another
+    version serves), waits for the rollout and posts the model's input example to every new
+    pod and once through the Service (via the API server's proxy); on failure the Deployment
+    goes back to its previous ReplicaSet (a failed first rollout is deleted; a failed canary
+    is deleted and stable never touched). ``rollback`` puts back the pods of an older version
+    and checks them the same way.
+
+    :param settings: where and how the server runs.
+    :param kubernetes_conn_id: the Airflow connection to the cluster.
+    :param canary: run a canary first (None: a direct rollout).
+    :param rollout_timeout: seconds a rollout may take before it is undone.
+    :param poll_interval: seconds between rollout status reads.
+    """
+
+    strategy = "kubernetes"
+    check_name = "rollout"
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        settings: ServerSettings,
+        kubernetes_conn_id: str = KUBERNETES_CONN_ID,
+        canary: CanaryPlan | None = None,
+        rollout_timeout: float = 600,
+        poll_interval: float = 2.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(model_name, **options)
+        self.server = settings
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.canary = canary
+        self.rollout_timeout = float(rollout_timeout)
+        self.poll_interval = poll_interval
+        self._payload: str | None = None
+
+    # -- the Deployer interface ---------------------------------------------------------------
+
+    def deploy(self, version: str) -> dict[str, Any]:
+        self._connect(version)
+        server = self.server
+        rollout.apply_service(self._core, server_service(server))
+        serving_before = rollout.current_version(self._apps, server.namespace, server.name)
+        canary: dict[str, Any] | None = None
+        if self.canary and serving_before not in (None, version):
+            canary = self._canary(version, self.canary)
+        elif self.canary:
+            self.log.info("no other version serving yet: no canary, a direct rollout")
+        env = MlflowHook(self.mlflow_conn_id).subprocess_env()
+        deployment = server_deployment(server, self.model_name, version, env, track=STABLE)
+        rollout.apply_deployment(self._apps, deployment)
+        tested = self._settle(server.name, STABLE)
+        if canary is not None:
+            rollout.delete_deployment(self._apps, server.namespace, canary["deployment"])
+        return self._served(version, serving_before, tested, canary=canary)
+
+    def rollback(self, to_version: str) -> dict[str, Any]:
+        self._connect(to_version)
+        server = self.server
+        serving_before = rollout.serve_version(
+            self._apps, server.namespace, server.name, self.model_name, to_version
+        )
+        tested = self._settle(server.name, STABLE)
+        return self._served(to_version, serving_before, tested)
+
+    def smoke_test(self) -> dict[str, Any]:
+        server = self.server
+        self._connect(None)
+        version = rollout.current_version(self._apps, server.namespace, server.name)
+        if version is None:
+            raise RolloutFailed(f"no Deployment {server.namespace}/{server.name} serves")
+        self._payload = serving_input(f"models:/{self.model_name}/{version}")
+        return {"version": version, "pods_tested": self._check(server.name, service=True)}
+
+    def settings(self) -> dict[str, Any]:
+        server = self.server
+        return {
+            "name": server.name,
+            "namespace": server.namespace,
+            "port": server.port,
+            "image": server.image,
+            "replicas": server.replicas,
+            "rollout_timeout": self.rollout_timeout,
+        }
+
+    @classmethod
+    def from_settings(
+        cls,
+        model_name: str,
+        settings: dict[str, Any],
+        connections: Mapping[str, str],
+        **options: Any,
+    ) -> KubernetesDeployer:
+        fields = ("name", "namespace", "port", "image", "replicas")
+        server = ServerSettings(**{key: settings[key] for key in fields if key in settings})
+        return cls(
+            model_name,
+            settings=server,
+            kubernetes_conn_id=connections.get("kubernetes", KUBERNETES_CONN_ID),
+            rollout_timeout=settings.get("rollout_timeout", 600),
+            **options,
+        )
+
+    # -- steps --------------------------------------------------------------------------------
+
+    def _connect(self, version: str | None) -> None:
+        hook = KubernetesHook(conn_id=self.kubernetes_conn_id)
+        self._api = hook.api_client
+        self._apps, self._core = hook.apps_v1_client, hook.core_v1_client
+        if version is not None:
+            self._payload = serving_input(f"models:/{self.model_name}/{version}")
+            if self._payload is None:
+                self.log.warning("the model has no input example: pods get a readiness check only")
+
+    def _served(
+        self, version: str, before: str | None, tested: int, canary: dict | None = None
+    ) -> dict[str, Any]:
+        server = self.server
+        self.log.info(
+            "%s/%s serves version %s (was %s); %d pods answered the input example",
+            server.namespace, server.name, version, before, tested,
+        )  # fmt: skip
+        return {
+            "kubernetes": {
+                "namespace": server.namespace,
+                "deployment": server.name,
+                "service": server.name,
+                "replicas": server.replicas,
+                "previous_version": before,
+                "pods_tested": tested,
+                "canary": canary,
+            }
+        }
+
+    def _settle(self, name: str, track: str) -> int:
+        """Wait for the applied rollout of ``name`` and smoke-test it; on failure undo
+        (stable) or delete (canary) it and raise, saying what serves now."""
+        try:
+            self._wait(name)
+            return self._check(name, service=track == STABLE)
+        except (RolloutFailed, ApiException) as error:
+            raise RolloutFailed(f"{_plain(error)}; {self._undo(name, track)}") from error
+
+    def _canary(self, version: str, plan: CanaryPlan) -> dict[str, Any]:
+        """The canary phase; raises (after deleting the canary) when a check fails."""
+        server = self.server
+        replicas = canary_replicas(server.replicas, plan.percent)
+        name = server.deployment_name(CANARY)
+        share = round(100 * replicas / (replicas + server.replicas))
+        self.log.info("canary %s: %d pod(s), about %d%% of traffic", name, replicas, share)
+        env = MlflowHook(self.mlflow_conn_id).subprocess_env()
+        deployment = server_deployment(
+            server, self.model_name, version, env, track=CANARY, replicas=replicas
+        )
+        rollout.apply_deployment(self._apps, deployment)
+        try:
+            self._settle(name, CANARY)
+        except RolloutFailed as error:
+            raise RolloutFailed(f"canary failed: {error}") from error
+        end = time.monotonic() + plan.duration
+        rounds = 0
+        try:
+            while (left := end - time.monotonic()) > 0:
+                time.sleep(min(plan.interval, left))
+                rounds += 1
+                problem = rollout.unhealthy_pods(
+                    self._apps, self._core, server.namespace, name, list(plan.checks)
+                )
+                if problem:
+                    raise RolloutFailed(problem)
+                if "smoke_test" in plan.checks:
+                    self._check(name)
+        except (RolloutFailed, ApiException) as error:
+            undone = self._undo(name, CANARY)
+            raise RolloutFailed(f"canary failed: {_plain(error)}; {undone}") from error
+        self.log.info("canary healthy for %.0f s (%d checks)", plan.duration, rounds)
+        return {
+            "deployment": name,
+            "replicas": replicas,
+            "traffic_percent": share,
+            "rounds": rounds,
+        }
+
+    def _wait(self, name: str) -> None:
+        rollout.wait_for_rollout(
+            self._apps,
+            self._core,
+            self.server.namespace,
+            name,
+            timeout=self.rollout_timeout,
+            poll=self.poll_interval,
+            log=self.log.info,
+        )
+
+    def _check(self, name: str, *, service: bool = False) -> int:
+        """Every pod of ``name`` (and, with ``service``, the Service once) answers the input
+        example; how many pods answered (0 without an input example)."""
+        if self._payload is None:
+            return 0
+        server = self.server
+        tested = rollout.smoke_test(
+            self._api, self._apps, self._core, server.namespace, name, server.port, self._payload
+        )
+        if service:
+            rollout.predict_through_proxy(
+                self._api, server.namespace, server.name, server.port, self._payload,
+                kind="services",
+            )  # fmt: skip
+        return tested
+
+    def _undo(self, name: str, track: str) -> str:
+        """Undo the rollout of ``name``; a sentence saying what serves now."""
+        namespace = self.server.namespace
+        if track == CANARY:
+            rollout.delete_deployment(self._apps, namespace, name)
+            return f"canary Deployment {namespace}/{name} deleted"
+        restored = rollout.undo(self._apps, namespace, name)
+        if restored is None:
+            return f"first rollout: Deployment {namespace}/{name} deleted"
+        try:
+            self._wait(name)
+        except RolloutFailed as error:  # still report what was done; the task fails anyway
+            self.log.error("the rolled-back revision is not ready either: %s", error)
+        return (
+            f"Deployment {namespace}/{name} rolled back to its revision serving version {restored}"
+        )
+
+
+def _plain(error: Exception) -> str:
+    if isinstance(error, ApiException):
+        return f"Kubernetes API error {error.status} {error.reason}"
+    return str(error)

@@ -1,0 +1,43 @@
+"""A rollback that reaches serving: champion back, then the deployer serves that version
+again and checks it — or champion goes forward again and the rollback is refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_ml_provider.core.errors import DeploymentFailed
+from airflow_ml_provider.deployers import record
+from airflow_ml_provider.deployers.base import Deployer
+from airflow_ml_provider.ml.registry import rollback, undo_rollback
+
+
+class ServingRollbackFailed(DeploymentFailed):
+    """The champion alias moved back, but serving could not follow; the alias was restored."""
+
+
+def roll_back_serving(
+    client, deployer: Deployer, *, to: str | int | None, actor: str, reason: str
+) -> dict[str, Any]:
+    """Give ``champion`` back to ``previous`` (or to version ``to``), make the deployer serve
+    it and check it answers. Returns ``{model, from, to, strategy, ...what the deployer did}``.
+
+    When serving cannot follow, the deployer has already put serving back to what it was;
+    the alias goes back too and ServingRollbackFailed says both. RegistryError when the
+    rollback is not possible at all (nothing moved).
+    """
+    done = rollback(client, deployer.model_name, to=to, actor=actor, reason=reason)
+    try:
+        served = deployer.rollback(done["to"])
+    except Exception as error:
+        undo_rollback(client, done, actor=actor, reason=f"serving did not follow: {error}"[:300])
+        restored = (
+            f"champion restored to version {done['from']}"
+            if done["from"]
+            else ("champion removed again")
+        )
+        raise ServingRollbackFailed(
+            f"{deployer.strategy} serving of {deployer.model_name} could not roll back to "
+            f"version {done['to']}: {error}; {restored}"
+        ) from error
+    record(client, done["to"], deployer)
+    return {**done, "strategy": deployer.strategy, **served}
