@@ -10,15 +10,13 @@ from pathlib import Path
 
 import pytest
 
+from helpers.network import free_port
+
 _HOME = Path(tempfile.mkdtemp(prefix="airflow-ml-tests-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_HOME / "dags")
 (_HOME / "dags").mkdir(exist_ok=True)
-
-REPO = Path(__file__).resolve().parent.parent
-EXAMPLE_YAML = REPO / "dags" / "pipelines" / "breast_cancer.yaml"
-EXAMPLE_CSV = REPO / "dags" / "pipelines" / "data" / "breast_cancer.csv"
 
 
 @pytest.fixture(scope="session")
@@ -36,15 +34,6 @@ def airflow_db(airflow_home: Path) -> Path:
         env=os.environ.copy(),
     )
     return airflow_home / "airflow.db"
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on at the moment, on 127.0.0.1."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @pytest.fixture

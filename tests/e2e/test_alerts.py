@@ -8,10 +8,8 @@ import shutil
 import threading
 import time
 
-from test_pipeline import mail_parts, write_pipeline
-from test_validation_pipeline import edit
-
-from conftest import EXAMPLE_CSV
+from helpers.paths import EXAMPLE_CSV
+from helpers.pipelines import edit, mail_parts, write_pipeline
 
 
 def run_with_retries(path):

@@ -12,8 +12,7 @@ from __future__ import annotations
 import threading
 import time
 
-from test_pipeline import run, write_pipeline
-from test_validation_pipeline import edit
+from helpers.pipelines import edit, run, write_pipeline
 
 
 def answer_when_asked(dag_id: str, choice: str, seen: dict) -> threading.Thread:

@@ -4,10 +4,9 @@ scikit-learn): the champion scores a scoring file every run, one output file per
 from __future__ import annotations
 
 import pandas as pd
-from test_pipeline import clear_and_rerun, write_pipeline
-from test_validation_pipeline import edit
 
-from conftest import EXAMPLE_CSV
+from helpers.paths import EXAMPLE_CSV
+from helpers.pipelines import clear_and_rerun, edit, write_pipeline
 
 BATCH = """deployment:
   strategy: batch

@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_pipeline import run
 
-from real_data import PENGUINS_PIPELINE, penguins
+from helpers.pipelines import run
+from helpers.real_data import PENGUINS_PIPELINE, penguins
 
 
 @pytest.mark.parametrize(

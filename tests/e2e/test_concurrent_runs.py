@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from test_pipeline import write_pipeline
+from helpers.pipelines import write_pipeline
 
 
 def test_two_concurrent_runs_promote_one_decision_each(tmp_path, airflow_db):

@@ -6,8 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from test_pipeline import run, write_pipeline
-from test_validation_pipeline import edit
+from helpers.pipelines import edit, run, write_pipeline
 
 
 def test_a_within_noise_win_does_not_flip_the_champion(tmp_path, airflow_db):

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import time
 
-from test_pipeline import write_pipeline
-from test_validation_pipeline import edit
+from helpers.pipelines import edit, write_pipeline
 
 
 def test_the_reviewer_waits_until_the_request_is_parked(tmp_path, airflow_db):

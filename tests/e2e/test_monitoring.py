@@ -7,10 +7,9 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from test_pipeline import run, write_pipeline
-from test_validation_pipeline import edit
 
-from conftest import EXAMPLE_CSV
+from helpers.paths import EXAMPLE_CSV
+from helpers.pipelines import edit, run, write_pipeline
 
 MONITORING = """\
 monitoring:

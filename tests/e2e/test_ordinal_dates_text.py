@@ -5,9 +5,9 @@ column) and modeldata's Amazon reviews (free text through TF-IDF)."""
 from __future__ import annotations
 
 import pandas as pd
-from test_pipeline import run
 
-from real_data import diamonds, economics, reviews
+from helpers.pipelines import run
+from helpers.real_data import diamonds, economics, reviews
 
 PIPELINE = """\
 pipeline: {name}

@@ -3,116 +3,21 @@ real Great Expectations, real scikit-learn models, the local training runner."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_CSV, EXAMPLE_YAML
-
-
-def write_pipeline(
-    folder: Path, name: str, *, estimator: str = "", params: str = "", smtp_conn_id: str = ""
-) -> Path:
-    """A copy of the example pipeline with its own dag id and model name."""
-    (folder / "data").mkdir(parents=True, exist_ok=True)
-    if not (folder / "data" / EXAMPLE_CSV.name).exists():
-        shutil.copy(EXAMPLE_CSV, folder / "data" / EXAMPLE_CSV.name)
-    text = (
-        EXAMPLE_YAML.read_text()
-        .replace("pipeline: breast_cancer_ct", f"pipeline: {name}")
-        .replace("model_name: breast_cancer", f"model_name: {name}_model")
-        .replace("n_estimators: 200", "n_estimators: 30")
-    )
-    if estimator:
-        text = text.replace("sklearn.ensemble.RandomForestClassifier", estimator)
-    if params:
-        text = text.replace("{n_estimators: 30, max_depth: 6, random_state: 7}", params)
-    if smtp_conn_id:
-        text = text.replace(
-            "email: [ml-oncall@example.com]",
-            f"email: [ml-oncall@example.com]\n  smtp_conn_id: {smtp_conn_id}",
-        )
-    path = folder / f"{name}.yaml"
-    path.write_text(text)
-    return path
-
-
-def run(path: Path) -> dict:
-    from airflow_ml_provider.local_run import run_pipeline_file
-
-    return run_pipeline_file(path)
-
-
-def clear_and_rerun(dag, run_id: str, task_id: str):
-    """Clear one task instance of an existing DAG run and run it again in this process."""
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import clear_task_instances
-    from airflow.sdk.definitions.dag import _run_task
-    from airflow.utils.session import create_session
-    from airflow.utils.state import TaskInstanceState
-    from sqlalchemy import select
-
-    with create_session() as session:
-        dag_run = session.scalar(select(DagRun).where(DagRun.run_id == run_id))
-        ti = dag_run.get_task_instance(task_id, session=session)
-        clear_task_instances([ti], session)
-        session.flush()
-        ti.refresh_from_db(session=session)
-        assert ti.state is None  # really cleared
-        ti.try_number += 1
-        ti.state = TaskInstanceState.SCHEDULED
-        session.commit()
-        session.refresh(ti)
-        session.expunge(ti)
-    _run_task(ti=ti, task=dag.get_task(task_id))
-    with create_session() as session:
-        dag_run = session.scalar(select(DagRun).where(DagRun.run_id == run_id))
-        session.expunge(dag_run)
-    return dag_run
-
-
-def mlflow_runs_of(dag_run_id: str) -> list:
-    """The MLflow training runs tagged with this DAG run."""
-    import mlflow
-
-    from airflow_ml_provider.hooks.mlflow import MlflowHook
-
-    MlflowHook().get_conn()
-    return mlflow.search_runs(
-        search_all_experiments=True,
-        filter_string=f"tags.`airflow_ml.dag_run_id` = '{dag_run_id}'",
-        output_format="list",
-    )
-
-
-def champion_asset_events(model_name: str) -> list[str]:
-    """Run ids of the DAG runs that emitted ``x-mlmodel://<model>/champion``."""
-    from airflow.models.asset import AssetEvent, AssetModel
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        return list(
-            session.scalars(
-                select(AssetEvent.source_run_id)
-                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                .where(AssetModel.uri == f"x-mlmodel://{model_name}/champion")
-            )
-        )
-
-
-def tracking_tags(run_id: str) -> dict[str, str]:
-    from airflow_ml_provider.hooks.mlflow import MlflowHook
-
-    return MlflowHook().get_conn().get_run(run_id).data.tags
-
-
-def versions_of(model_name: str) -> list[int]:
-    from airflow_ml_provider.hooks.mlflow import MlflowHook
-
-    client = MlflowHook().get_conn()
-    return sorted(int(v.version) for v in client.search_model_versions(f"name='{model_name}'"))
+from helpers.paths import EXAMPLE_CSV
+from helpers.pipelines import (
+    champion_asset_events,
+    clear_and_rerun,
+    mail_parts,
+    mlflow_runs_of,
+    run,
+    tracking_tags,
+    versions_of,
+    write_pipeline,
+)
 
 
 def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow_db, smtp_server):
@@ -180,17 +85,6 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     assert f'href="{first["links"]["mlflow_run"]}"' in html
     assert f"roc_auc      challenger {roc_auc:.4f}   (no champion)" in text
     assert second["summary"]["mailed"] == []
-
-
-def mail_parts(message) -> tuple[str, str]:
-    """(HTML body, attached plain text) of a mail from SmtpNotifier."""
-    html = text = ""
-    for part in message.walk():
-        if part.get_content_type() == "text/html":
-            html = part.get_payload(decode=True).decode()
-        elif part.get_filename() == "message.txt":
-            text = part.get_payload(decode=True).decode()
-    return html, text
 
 
 def test_corrupted_data_fails_validation_and_registers_nothing(tmp_path, airflow_db):

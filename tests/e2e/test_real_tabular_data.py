@@ -10,9 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from test_pipeline import run
 
-from real_data import PENGUIN_TYPES, PENGUINS_PIPELINE, penguins
+from helpers.pipelines import run
+from helpers.real_data import PENGUIN_TYPES, PENGUINS_PIPELINE, penguins
 
 
 def write(tmp_path: Path, name: str, features: str) -> Path:

@@ -4,8 +4,7 @@ reproduce it."""
 
 from __future__ import annotations
 
-from test_pipeline import run, write_pipeline
-from test_validation_pipeline import edit
+from helpers.pipelines import edit, run, write_pipeline
 
 
 def test_grid_search_picks_params_and_the_run_records_them(tmp_path, airflow_db):

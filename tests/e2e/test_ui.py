@@ -21,10 +21,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_partitioned_pipeline import write_partitioned
-from test_pipeline import run, write_pipeline
 
-from conftest import free_port
+from helpers.network import free_port
+from helpers.partitioned import write_partitioned
+from helpers.pipelines import run, write_pipeline
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"

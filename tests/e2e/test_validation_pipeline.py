@@ -8,21 +8,15 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
-from test_pipeline import run, tracking_tags, versions_of, write_pipeline
 
-from conftest import EXAMPLE_CSV
+from helpers.paths import EXAMPLE_CSV
+from helpers.pipelines import edit, run, tracking_tags, versions_of, write_pipeline
 
 TRAINING_TASKS = ("train_model", "evaluate_model", "register_model", "deploy_model")
 
 
 def set_data(folder: Path, frame: pd.DataFrame) -> None:
     frame.to_csv(folder / "data" / EXAMPLE_CSV.name, index=False)
-
-
-def edit(path: Path, old: str, new: str) -> None:
-    text = path.read_text()
-    assert old in text, old
-    path.write_text(text.replace(old, new))
 
 
 def assert_stopped_before_training(result: dict, failed_task: str) -> None:

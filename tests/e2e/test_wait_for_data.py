@@ -7,10 +7,8 @@ from __future__ import annotations
 import os
 import time
 
-from test_pipeline import run, versions_of, write_pipeline
-from test_validation_pipeline import edit
-
-from conftest import EXAMPLE_CSV
+from helpers.paths import EXAMPLE_CSV
+from helpers.pipelines import edit, run, versions_of, write_pipeline
 
 
 def test_runs_on_new_data_and_skips_without_it(tmp_path, airflow_db):

@@ -13,7 +13,7 @@ def test_a_killed_local_run_is_marked_failed_at_the_next_start(airflow_db):
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.local_run import create_run, fail_abandoned_runs, register_for_test
     from airflow_ml_provider.spec.loader import load_pipeline
-    from conftest import EXAMPLE_YAML
+    from helpers.paths import EXAMPLE_YAML
 
     dag = build_dag(load_pipeline(EXAMPLE_YAML))
     register_for_test(dag)

@@ -6,13 +6,10 @@ evaluates the serialized DAG's asset condition) decides whether the training DAG
 from __future__ import annotations
 
 import datetime as dt
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-from test_spec_errors import GOOD, errors_of, write  # noqa: E402
+from helpers.spec_files import GOOD, errors_of, write
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

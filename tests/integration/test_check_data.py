@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from real_data import penguins
+from helpers.real_data import penguins
 
 GOOD = """\
 pipeline: penguins_check

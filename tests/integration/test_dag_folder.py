@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 from airflow_ml_provider.core.steps import DEFAULT_PLAN
-from conftest import EXAMPLE_CSV, EXAMPLE_YAML, REPO
+from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML, REPO
 
 LOADER = REPO / "dags" / "ml_pipelines.py"
 PIPELINE_ORDER = list(DEFAULT_PLAN)
@@ -118,8 +118,7 @@ def test_files_that_crashed_the_loader_break_only_themselves(tmp_path, airflow_d
     config-error DAG with its position."""
     from airflow.dag_processing.dagbag import DagBag
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "unit"))
-    from test_hostile_yaml import CRASHERS
+    from helpers.hostile_yaml import CRASHERS
 
     folder = make_folder(tmp_path)
     for name, (text, _) in CRASHERS.items():

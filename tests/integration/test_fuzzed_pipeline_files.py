@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 from airflow_ml_provider.spec import SpecError, load_pipeline
-from conftest import EXAMPLE_CSV, EXAMPLE_YAML
+from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
 
 FILES = 500
 JUNK_VALUES = [

@@ -9,7 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from test_train_entrypoint import job, run_job
+
+from helpers.training_jobs import job, run_job
 
 
 @pytest.fixture

@@ -1,5 +1,6 @@
 """deployment.strategy kubernetes: KubernetesDeploymentOperator through dag.test() against
-tests/kube_serving_standin.py (real Airflow DB, real MLflow store, real scikit-learn models).
+tests/helpers/kube_serving_standin.py (real Airflow DB, real MLflow store, real scikit-learn
+models).
 
 Stood in for: the Kubernetes API server, the Deployment controller and the kubelet (see
 that module's docstring). Real: the operator's kubernetes client over HTTP, and each serving
@@ -23,8 +24,8 @@ IMAGE = "registry.example.com/ml/trainer:0.1.0"
 
 @pytest.fixture
 def cluster(monkeypatch):
-    from kube_serving_standin import ServingStandIn
-    from kube_standin import use_as_connection
+    from helpers.kube_serving_standin import ServingStandIn
+    from helpers.kube_standin import use_as_connection
 
     with ServingStandIn() as standin:
         use_as_connection(standin, monkeypatch, "kubernetes_default")
@@ -129,7 +130,7 @@ def test_a_failed_rollout_is_undone_and_a_rollback_takes_the_server_back(
     is undone by the same undo; the alias going back with it: test_registry_cli.)"""
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.ml.registry import history, promote
-    from kube_rbac import chart_roles, denied
+    from helpers.kube_rbac import chart_roles, denied
 
     client = MlflowHook().get_conn()
     mlflow.set_experiment("k8s-deploy")
@@ -213,7 +214,7 @@ def test_a_canary_goes_first_and_a_failing_one_never_touches_stable(airflow_db, 
     the stable Deployment is never replaced, champion goes back."""
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.ml.registry import promote
-    from kube_rbac import chart_roles, denied
+    from helpers.kube_rbac import chart_roles, denied
 
     client = MlflowHook().get_conn()
     mlflow.set_experiment("k8s-canary")

@@ -1,7 +1,7 @@
 """KubernetesTrainingOperator: the pod it asks for, and the real operator code path.
 
 Pod rendering needs no cluster (KPO's ``build_pod_request_obj``). The runs talk over real
-HTTP to tests/kube_standin.py: a Kubernetes API server stand-in on 127.0.0.1 plus a test
+HTTP to tests/helpers/kube_standin.py: a Kubernetes API server stand-in on 127.0.0.1 plus a test
 "kubelet" that runs the pod's command as a local subprocess (see that module's docstring
 for exactly what is stood in for). MLflow is a real SQLite tracking store.
 """
@@ -13,7 +13,7 @@ import types
 
 import pytest
 
-from conftest import EXAMPLE_CSV, EXAMPLE_YAML
+from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
 
 KUBERNETES = """\
   runner: kubernetes
@@ -206,7 +206,7 @@ def test_training_image_needs_no_airflow_and_pins_the_tested_versions():
     import subprocess
     import sys
 
-    from conftest import REPO
+    from helpers.paths import REPO
 
     dockerfile = (REPO / "Dockerfile.train").read_text()
     assert 'ENTRYPOINT ["python", "-m", "airflow_ml_provider.ml.train"]' in dockerfile
@@ -237,8 +237,8 @@ FAST = {"startup_check_interval_seconds": 1, "poll_interval": 0.5}
 
 @pytest.fixture
 def cluster(monkeypatch):
-    """tests/kube_standin.py on 127.0.0.1 and the pipeline's cluster connection to it."""
-    from kube_standin import StandIn, use_as_connection
+    """tests/helpers/kube_standin.py on 127.0.0.1 and the pipeline's cluster connection to it."""
+    from helpers.kube_standin import StandIn, use_as_connection
 
     with StandIn() as standin:
         use_as_connection(standin, monkeypatch, "kubernetes_test")
@@ -282,7 +282,7 @@ def test_training_runs_in_the_pod_and_its_result_comes_back(
     tmp_path, airflow_db, cluster, deferrable
 ):
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from kube_rbac import chart_roles, denied
+    from helpers.kube_rbac import chart_roles, denied
 
     name = f"k8s_train_{'deferred' if deferrable else 'sync'}"
     dag, dag_run = run_training_dag(tmp_path, name, deferrable=deferrable)

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_train_entrypoint import job as entrypoint_job
+
+from helpers.training_jobs import job as entrypoint_job
 
 
 @pytest.fixture

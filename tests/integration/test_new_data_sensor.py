@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gcs_emulator import gcs  # noqa: F401  (fixture)
+from helpers.gcs_emulator import gcs  # noqa: F401  (fixture)
 
 START = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

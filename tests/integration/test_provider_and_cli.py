@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLE_YAML
+from helpers.paths import EXAMPLE_YAML
 
 BIN = Path(sys.executable).parent
 
@@ -120,7 +120,7 @@ def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
     """`airflow-ml run --json` as a user runs it: fresh AIRFLOW_HOME, DB created on the fly."""
     import shutil
 
-    from conftest import EXAMPLE_CSV
+    from helpers.paths import EXAMPLE_CSV
 
     (tmp_path / "data").mkdir()
     shutil.copy(EXAMPLE_CSV, tmp_path / "data" / EXAMPLE_CSV.name)
@@ -177,7 +177,7 @@ def test_run_refuses_an_invalid_file_before_creating_any_state(tmp_path):
 def test_schema_diff_names_what_changed_between_two_snapshots(tmp_path):
     import pandas as pd
 
-    from conftest import EXAMPLE_CSV
+    from helpers.paths import EXAMPLE_CSV
 
     old = pd.read_csv(EXAMPLE_CSV)
     new = old.rename(columns={"mean radius": "radius"}).assign(target=old["target"].astype(str))

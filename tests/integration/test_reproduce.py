@@ -10,11 +10,11 @@ import subprocess
 import sys
 
 import pytest
-from test_train_entrypoint import job as entrypoint_job
 
 from airflow_ml_provider import cli
 from airflow_ml_provider.ml import train as train_module
-from conftest import EXAMPLE_CSV  # noqa: E402
+from helpers.paths import EXAMPLE_CSV
+from helpers.training_jobs import job as entrypoint_job
 
 
 def train_job(tmp_path, snapshot, **overrides) -> dict:

@@ -16,9 +16,9 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from test_train_entrypoint import job as entrypoint_job
 
-from conftest import free_port  # noqa: E402
+from helpers.network import free_port
+from helpers.training_jobs import job as entrypoint_job
 
 
 @pytest.fixture

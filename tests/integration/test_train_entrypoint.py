@@ -3,46 +3,8 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
-from conftest import EXAMPLE_CSV
-
-
-def job(tmp_path, **overrides) -> dict:
-    base = {
-        "estimator": "sklearn.linear_model.LogisticRegression",
-        "params": {"max_iter": 500},
-        "task": "classification",
-        "metrics": ["roc_auc", "log_loss"],
-        "allowed_estimator_modules": ["sklearn."],
-        "data": {
-            "uri": EXAMPLE_CSV.as_uri(),
-            "format": "csv",
-            "sha256": "abc",
-            "target": "target",
-            "features": ["mean radius", "mean texture", "mean smoothness"],
-            "split": {"test_size": 0.25, "seed": 7, "stratify": True},
-        },
-        "tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
-        "experiment_name": "airflow-ml/unit",
-        "artifact_location": (tmp_path / "artifacts").as_uri(),
-        "run_name": "unit",
-        "tags": {"airflow_ml.pipeline": "unit"},
-        "output": str(tmp_path / "result.json"),
-    }
-    base.update(overrides)
-    return base
-
-
-def run_job(tmp_path, payload: dict) -> subprocess.CompletedProcess:
-    path = tmp_path / "job.json"
-    path.write_text(json.dumps(payload))
-    return subprocess.run(
-        [sys.executable, "-m", "airflow_ml_provider.ml.train", "--job", str(path)],
-        capture_output=True,
-        text=True,
-    )
+from helpers.training_jobs import job, run_job
 
 
 def test_trains_logs_and_writes_the_result(tmp_path):

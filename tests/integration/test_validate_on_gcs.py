@@ -7,10 +7,10 @@ from __future__ import annotations
 import io
 
 import pandas as pd
-from test_validate_operator import run_validation
 
-from conftest import EXAMPLE_CSV
-from gcs_emulator import gcs  # noqa: F401  (fixture)
+from helpers.gcs_emulator import gcs  # noqa: F401  (fixture)
+from helpers.paths import EXAMPLE_CSV
+from helpers.validation import run_validation
 
 
 def parquet_bytes(frame: pd.DataFrame) -> bytes:

@@ -16,7 +16,7 @@ from airflow_ml_provider.ml.feature_types import (
     infer_type,
     plan_features,
 )
-from real_data import PENGUIN_TYPES
+from helpers.real_data import PENGUIN_TYPES
 
 
 def types_of(frame: pd.DataFrame, features: dict | None = None) -> dict[str, str]:

@@ -5,10 +5,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_ml_provider.ml.gate import decide
-
-
-def rules(decision: dict) -> dict[str, dict]:
-    return {r["rule"]: r for r in decision["rules"]}
+from helpers.gate import rules
 
 
 def test_first_model_is_promoted_when_thresholds_hold():

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_gate import rules
 
 from airflow_ml_provider.ml.gate import (
     confidence_rule,
@@ -13,6 +12,7 @@ from airflow_ml_provider.ml.gate import (
     regression_rules,
     slice_rules,
 )
+from helpers.gate import rules
 
 
 def test_secondary_metrics_may_regress_only_as_much_as_allowed():
@@ -149,9 +149,8 @@ def test_min_improvement_can_be_relative_to_the_champion():
 
 
 def test_relative_min_improvement_in_yaml(tmp_path):
-    from test_spec_errors import GOOD, errors_of, write
-
     from airflow_ml_provider.spec import load_pipeline
+    from helpers.spec_files import GOOD, errors_of, write
 
     relative = GOOD.replace(
         "  thresholds: {roc_auc: 0.8}\n", "  thresholds: {roc_auc: 0.8}\n  min_improvement: 0.5%\n"
@@ -200,7 +199,7 @@ def test_sample_weights_count_rows_in_every_gate_metric():
 
 
 def test_sample_weight_needs_listed_features(tmp_path):
-    from test_spec_errors import GOOD, errors_of, write
+    from helpers.spec_files import GOOD, errors_of, write
 
     weighted = GOOD.replace(
         "  thresholds: {roc_auc: 0.8}\n", "  thresholds: {roc_auc: 0.8}\n  sample_weight: w\n"

@@ -12,7 +12,7 @@ import pytest
 from airflow_ml_provider.spec import SpecError, load_pipeline
 from airflow_ml_provider.spec import loader as spec_loader
 from airflow_ml_provider.spec.options import LoaderOptions
-from conftest import EXAMPLE_CSV, EXAMPLE_YAML
+from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
 
 
 @pytest.fixture

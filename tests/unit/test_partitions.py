@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from test_spec_errors import GOOD, errors_of, write
 
 from airflow_ml_provider.spec import load_pipeline
+from helpers.spec_files import GOOD, errors_of, write
 
 PARTITIONED = GOOD.replace(
     "  target: churned\n", "  target: churned\n  partition_by: region\n"

@@ -4,9 +4,9 @@ KubernetesDeploymentOperator with its settings; bad ones are refused at file:lin
 from __future__ import annotations
 
 import pytest
-from test_spec_errors import GOOD, errors_of, write
 
 from airflow_ml_provider.spec import load_pipeline
+from helpers.spec_files import GOOD, errors_of, write
 
 SERVING = """\
 deployment:

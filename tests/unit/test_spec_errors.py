@@ -2,52 +2,11 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
+from airflow_ml_provider.spec import load_pipeline
 from airflow_ml_provider.spec.options import LoaderOptions
-
-GOOD = """\
-pipeline: churn_ct
-description: Retrain churn.
-owner: ml-platform
-schedule: "@daily"
-start_date: 2026-01-01
-retries: 2
-retry_delay: 5m
-data:
-  source: data/churn.csv
-  target: churned
-  split: {test_size: 0.25, seed: 7, stratify: true}
-validation:
-  expectations:
-    - expect_column_values_to_not_be_null: {column: age}
-training:
-  estimator: sklearn.ensemble.RandomForestClassifier
-  params: {n_estimators: 10}
-evaluation:
-  primary_metric: roc_auc
-  metrics: [roc_auc, f1]
-  thresholds: {roc_auc: 0.8}
-registry:
-  model_name: churn
-alerts:
-  email: [oncall@example.com]
-"""
-
-
-def write(tmp_path: Path, text: str, name: str = "churn.yaml") -> Path:
-    path = tmp_path / name
-    path.write_text(text)
-    return path
-
-
-def errors_of(path: Path) -> str:
-    with pytest.raises(SpecError) as caught:
-        load_pipeline(path)
-    return str(caught.value)
+from helpers.spec_files import GOOD, errors_of, write
 
 
 def test_good_file_loads_with_resolved_source_and_inferred_values(tmp_path):
@@ -267,7 +226,7 @@ def test_the_shipped_json_schema_is_the_one_the_models_generate():
     import json
 
     from airflow_ml_provider.spec.schema import json_schema
-    from conftest import REPO
+    from helpers.paths import REPO
 
     shipped = json.loads((REPO / "pipeline.schema.json").read_text())
     assert shipped == json.loads(json.dumps(json_schema())), (

@@ -7,9 +7,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from test_spec_errors import GOOD, errors_of, write
 
 from airflow_ml_provider.spec import load_pipeline
+from helpers.spec_files import GOOD, errors_of, write
 
 POLICY = """\
 retries: 3

@@ -4,9 +4,9 @@ bad ones are refused at file:line:column with what was expected."""
 from __future__ import annotations
 
 import pytest
-from test_spec_errors import GOOD, errors_of, write
 
 from airflow_ml_provider.spec import load_pipeline
+from helpers.spec_files import GOOD, errors_of, write
 
 KUBERNETES = """\
   runner: kubernetes

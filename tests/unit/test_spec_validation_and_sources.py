@@ -4,9 +4,9 @@ what the operators take, bad ones are refused with file:line:column and what was
 from __future__ import annotations
 
 import pytest
-from test_spec_errors import GOOD, errors_of, write
 
 from airflow_ml_provider.spec import load_pipeline
+from helpers.spec_files import GOOD, errors_of, write
 
 
 def variant(old: str, new: str) -> str:

@@ -7,10 +7,10 @@ from __future__ import annotations
 import re
 
 import pytest
-from test_spec_errors import GOOD, write
 
 from airflow_ml_provider.core.steps import DEFAULT_PLAN, STEP_NAMES, flow_line, pipeline_steps
 from airflow_ml_provider.spec import load_pipeline
+from helpers.spec_files import GOOD, write
 
 WAIT = ("  target: churned\n", "  target: churned\n  wait: {timeout: 2h, poke_interval: 1m}\n")
 PARTITIONS = ("  target: churned\n", "  target: churned\n  partition_by: region\n")

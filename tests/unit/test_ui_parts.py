@@ -9,7 +9,7 @@ import xml.etree.ElementTree as ET
 from airflow_ml_provider.ui.card import card_comment, read_card
 from airflow_ml_provider.ui.chart import metric_chart
 from airflow_ml_provider.ui.views import partition_table
-from conftest import EXAMPLE_YAML
+from helpers.paths import EXAMPLE_YAML
 
 
 def test_the_card_survives_text_that_would_end_an_html_comment():

@@ -27,6 +27,8 @@ from typing import Any
 
 import pytest
 
+from helpers.network import free_port
+
 CONN_ID = "gcs_emulator"
 _START_TIMEOUT = 20.0
 
@@ -48,12 +50,6 @@ class GcsEmulator:
 
     def uri(self, key: str = "") -> str:
         return f"gs://{self.bucket}/{key}"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for(port: int, process: subprocess.Popen) -> None:
@@ -85,7 +81,7 @@ def gcs():
     from google.auth.credentials import AnonymousCredentials
     from google.cloud import storage
 
-    port = _free_port()
+    port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     bucket = f"test-{uuid.uuid4().hex[:12]}"
     process = subprocess.Popen(

@@ -7,11 +7,11 @@ from __future__ import annotations
 import re
 import subprocess
 from functools import cache
-from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from helpers.paths import REPO
+
 HELM = REPO / ".tools" / "helm" / "helm"
 _PATH = re.compile(
     r"^/(?:api/(?P<core>v1)|apis/(?P<group>[^/]+)/[^/]+)"

@@ -40,7 +40,6 @@ import itertools
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -52,16 +51,11 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from kube_standin import StandIn, _now, _selector_matches, _status
+from helpers.kube_standin import StandIn, _now, _selector_matches, _status
+from helpers.network import free_port
 
 REVISION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH = "pod-template-hash"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _expand(value: str, env: dict[str, str]) -> str:
@@ -432,7 +426,7 @@ class ServingStandIn(StandIn):
                 "status": {"phase": "Pending"},
             }
             self.created.append(copy.deepcopy(body))
-            pod = _ServingPod(body, _free_port())
+            pod = _ServingPod(body, free_port())
             pod.set_container({"waiting": {"reason": "ContainerCreating"}}, ready=False)
             self.serving_pods[(rs["metadata"]["namespace"], pod.name)] = pod
             threading.Thread(target=self._serving_kubelet, args=(pod,), daemon=True).start()

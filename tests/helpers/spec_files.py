@@ -1,0 +1,49 @@
+"""A valid pipeline file's text, and writing and loading pipeline files in tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from airflow_ml_provider.spec import SpecError, load_pipeline
+
+GOOD = """\
+pipeline: churn_ct
+description: Retrain churn.
+owner: ml-platform
+schedule: "@daily"
+start_date: 2026-01-01
+retries: 2
+retry_delay: 5m
+data:
+  source: data/churn.csv
+  target: churned
+  split: {test_size: 0.25, seed: 7, stratify: true}
+validation:
+  expectations:
+    - expect_column_values_to_not_be_null: {column: age}
+training:
+  estimator: sklearn.ensemble.RandomForestClassifier
+  params: {n_estimators: 10}
+evaluation:
+  primary_metric: roc_auc
+  metrics: [roc_auc, f1]
+  thresholds: {roc_auc: 0.8}
+registry:
+  model_name: churn
+alerts:
+  email: [oncall@example.com]
+"""
+
+
+def write(tmp_path: Path, text: str, name: str = "churn.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def errors_of(path: Path) -> str:
+    with pytest.raises(SpecError) as caught:
+        load_pipeline(path)
+    return str(caught.value)
