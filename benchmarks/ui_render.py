@@ -100,9 +100,9 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
+    from airflow_ml_provider.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.factory.loader import load_dags
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.local_run import create_run, register_for_test
     from airflow_ml_provider.ml.registry import PIPELINE_MODEL_TAG, promote
     from airflow_ml_provider.ui.card import read_card
 
@@ -125,9 +125,9 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
     source = client.get_model_version(f"{real['dag_id']}_model", 1).source
     rng = random.Random(0)
     for dag in load_dags(copies).values():
-        register_for_test(dag)
+        serialize_dag(dag)
         with create_session() as session:
-            run = create_run(dag.dag_id, session, state="success")
+            run = create_dag_run(dag.dag_id, session, state="success")
             for task_id, key, value in (
                 ("validate_data", "validation", validation),
                 ("evaluate_model", "return_value", decision),
@@ -144,7 +144,7 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
         model = card["model_name"]
         experiment = client.create_experiment(card["experiment_name"])
         for version in (1, 2, 3):
-            mlflow_run = client.create_run(experiment)
+            mlflow_run = client.create_dag_run(experiment)
             for metric in ("roc_auc", "f1", "accuracy"):
                 client.log_metric(mlflow_run.info.run_id, metric, 0.9 + rng.random() / 20)
             client.set_terminated(mlflow_run.info.run_id)

@@ -14,11 +14,16 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from unittest.mock import patch
 
+from airflow_ml_provider.airflow_compat import (
+    approval_answerer,
+    approval_timeout_sweep,
+    fail_running_test_runs,
+    run_outputs,
+    serialize_dag,
+)
 from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
 
@@ -67,50 +72,6 @@ def check_deep(loaded) -> None:
         raise SpecError(problems)
 
 
-def register_for_test(dag) -> None:
-    """Serialize a DAG built in this process so dag.test() can run it (Airflow 3.3 needs it)."""
-    from airflow.dag_processing.bundles.manager import DagBundlesManager
-    from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
-
-    DagBundlesManager().sync_bundles_to_db()
-    bag = DagBag(dag_folder="/dev/null", collect_dags=False)
-    bag.bag_dag(dag)
-    # The DAG processor writes a DAG at most every 30 s; a local run writes the DAG it is
-    # about to run (its docs and pipeline card included) however recent the last write.
-    with patch.dict(os.environ, {"AIRFLOW__CORE__MIN_SERIALIZED_DAG_UPDATE_INTERVAL": "0"}):
-        sync_bag_to_db(bag, "dags-folder", None)
-
-
-def create_run(
-    dag_id: str,
-    session,
-    *,
-    state: str = "running",
-    when: datetime | None = None,
-    scheduled: bool = False,
-    run_id: str | None = None,
-):
-    """A run of a serialized DAG, created as the scheduler (``scheduled``) or a manual trigger
-    would create it, with its task instances — for tests and benchmarks that need Airflow
-    state without running the tasks."""
-    from airflow.models.serialized_dag import SerializedDagModel
-    from airflow.utils import timezone
-    from airflow.utils.types import DagRunTriggeredByType, DagRunType
-
-    when = when or timezone.utcnow()
-    run_type = DagRunType.SCHEDULED if scheduled else DagRunType.MANUAL
-    return SerializedDagModel.get_dag(dag_id, session=session).create_dagrun(
-        run_id=run_id or f"{run_type.value}__{when.isoformat()}",
-        logical_date=when,
-        data_interval=(when, when),
-        run_after=when,
-        run_type=run_type,
-        triggered_by=DagRunTriggeredByType.TIMETABLE if scheduled else DagRunTriggeredByType.TEST,
-        state=state,
-        session=session,
-    )
-
-
 def run_dag(dag) -> Any:
     """dag.test() the DAG once and return the DagRun.
 
@@ -122,7 +83,7 @@ def run_dag(dag) -> Any:
     # Airflow 3.3's dag.test() fails on a DAG with a deadline (DagRun.update_state looks the
     # SDK's DeadlineAlert objects up as database ids); a local run does not watch deadlines.
     dag.deadline = None
-    register_for_test(dag)
+    serialize_dag(dag)
     if APPROVAL_TASK not in dag.task_dict:
         return dag.test()
     stop = threading.Event()
@@ -141,22 +102,7 @@ def expire_unanswered_approvals(stop: threading.Event, every: float = 1.0) -> th
     scheduler's own sweep (``check_awaiting_input_timeouts``) until ``stop`` is set, so an
     unanswered request is rejected after ``deployment.approval_timeout`` here too.
     """
-    # Constructed in the calling thread, and the ORM used only while a task is parked (the run
-    # thread is then idle): SQLAlchemy configuring mappers from two threads, one of them
-    # importing a module that defines more (MLflow's store), deadlocks.
-    from airflow.jobs.job import Job
-    from airflow.jobs.scheduler_job_runner import SchedulerJobRunner
-    from airflow.utils.session import create_session
-    from sqlalchemy import text
-
-    scheduler = SchedulerJobRunner(job=Job())
-    parked = text("SELECT 1 FROM task_instance WHERE state = 'awaiting_input'")
-
-    def sweep_if_parked() -> None:
-        with create_session() as session:
-            if session.execute(parked).first() is None:
-                return
-        scheduler.check_awaiting_input_timeouts()
+    sweep_if_parked = approval_timeout_sweep()  # built in this, the run's, thread
 
     def sweep() -> None:
         while not stop.wait(every):
@@ -180,18 +126,7 @@ def _retrying_later(call) -> Any:
 
 def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[str, Any]:
     """One JSON-able dict describing the run (what ``airflow-ml run --json`` prints)."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id)).all()
-        xcoms = {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
-        states: dict[str, str | None] = {}
-        for ti in dag_run.get_task_instances(session=session):
-            state = ti.state.value if hasattr(ti.state, "value") else ti.state
-            # A mapped task is successful only when every one of its instances is.
-            if states.get(ti.task_id, "success") == "success":
-                states[ti.task_id] = state
+    xcoms, states = run_outputs(dag.dag_id, dag_run)
     validation = xcoms.get(("validate_data", "validation")) or {}
     decision = xcoms.get(("evaluate_model", "return_value")) or {}
     registration = xcoms.get(("register_model", "return_value")) or {}
@@ -286,26 +221,7 @@ def fail_abandoned_runs(dag_id: str) -> list[str]:
     """Mark failed the local runs (dag.test) of ``dag_id`` still "running": called under the
     pipeline's lock, so no local run is alive — they were left by one that was killed.
     Runs the scheduler made are not touched. Returns their run ids."""
-    from airflow.models.dagrun import DagRun
-    from airflow.utils.session import create_session
-    from airflow.utils.state import DagRunState, State, TaskInstanceState
-    from airflow.utils.types import DagRunTriggeredByType
-    from sqlalchemy import select
-
-    with create_session() as session:
-        runs = session.scalars(
-            select(DagRun).where(
-                DagRun.dag_id == dag_id,
-                DagRun.state == DagRunState.RUNNING,
-                DagRun.triggered_by == DagRunTriggeredByType.TEST,
-            )
-        ).all()
-        for run in runs:
-            for ti in run.get_task_instances(session=session):
-                if ti.state not in State.finished:
-                    ti.state = TaskInstanceState.FAILED
-            run.set_state(DagRunState.FAILED)
-        return [run.run_id for run in runs]
+    return fail_running_test_runs(dag_id)
 
 
 def _to_stderr(message: str) -> None:
@@ -353,41 +269,7 @@ def answer_approval(dag_id: str, choice: str, user: str, timeout: float = 600) -
     ``dag.test()`` resumes exactly as it would for an answer given in the UI.
     """
 
-    # Imported and mapped here, in the calling thread: SQLAlchemy configuring its mappers
-    # from two threads at once (this one and dag.test()'s) deadlocks.
-    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
-    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
-    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
-    from airflow.models import import_all_models
-    from airflow.utils.session import create_session
-    from sqlalchemy import text
-    from sqlalchemy.orm import configure_mappers
-
-    import_all_models()
-    configure_mappers()
-    # Plain SQL while waiting: it never makes SQLAlchemy (re)configure mappers. Answer only a
-    # parked task: the request row exists a moment before the task parks, and Airflow records
-    # an answer given in that moment without resuming the task, which then waits for ever.
-    waiting = text(
-        "SELECT ti.run_id FROM task_instance ti JOIN hitl_detail h ON h.ti_id = ti.id "
-        "WHERE ti.dag_id = :dag_id AND ti.task_id = :task_id AND h.responded_at IS NULL "
-        "AND ti.state = 'awaiting_input'"
-    )
-
-    def answer_if_asked() -> bool:
-        with create_session() as session:
-            run_id = session.execute(waiting, {"dag_id": dag_id, "task_id": APPROVAL_TASK}).scalar()
-            if run_id is None:
-                return False
-            update_hitl_detail(
-                dag_id=dag_id,
-                dag_run_id=run_id,
-                task_id=APPROVAL_TASK,
-                update_hitl_detail_payload=UpdateHITLDetailPayload(chosen_options=[choice]),
-                user=SimpleAuthManagerUser(username=user, role="admin"),
-                session=session,
-            )
-            return True
+    answer_if_asked = approval_answerer(dag_id, APPROVAL_TASK, choice, user)  # this thread
 
     def respond() -> None:
         deadline = time.monotonic() + timeout

@@ -14,12 +14,12 @@ from helpers.pipelines import edit, mail_parts, write_pipeline
 
 def run_with_retries(path):
     """build_dag + dag.test() keeping the YAML's retries (airflow-ml run switches them off)."""
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import register_for_test
     from airflow_ml_provider.spec.loader import load_pipeline
 
     dag = build_dag(load_pipeline(path))
-    register_for_test(dag)
+    serialize_dag(dag)
     return dag.test()
 
 
@@ -130,17 +130,19 @@ def test_a_run_that_overruns_its_deadline_sends_the_stalled_mail(tmp_path, airfl
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from airflow_ml_provider.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import create_run, register_for_test
     from airflow_ml_provider.spec.loader import load_pipeline
 
     path = alerting_pipeline(tmp_path, "alert_late", "retries: 0\n", "[failure, stalled]")
     edit(path, "  on: [failure, stalled]\n", "  on: [failure, stalled]\n  deadline: 3h\n")
-    register_for_test(build_dag(load_pipeline(path)))
+    serialize_dag(build_dag(load_pipeline(path)))
 
     logical = dt.datetime.now(dt.UTC) - dt.timedelta(hours=4)
     with create_session() as session:
-        create_run("alert_late", session, when=logical, scheduled=True, run_id="scheduled__late")
+        create_dag_run(
+            "alert_late", session, when=logical, scheduled=True, run_id="scheduled__late"
+        )
     with create_session() as session:
         (deadline,) = session.scalars(
             select(Deadline).where(Deadline.deadline_time < dt.datetime.now(dt.UTC))

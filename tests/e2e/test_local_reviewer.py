@@ -20,20 +20,16 @@ def test_the_reviewer_waits_until_the_request_is_parked(tmp_path, airflow_db):
     from airflow.utils.state import TaskInstanceState
     from sqlalchemy import select
 
+    from airflow_ml_provider.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.factory.loader import load_dags
-    from airflow_ml_provider.local_run import (
-        APPROVAL_TASK,
-        answer_approval,
-        create_run,
-        register_for_test,
-    )
+    from airflow_ml_provider.local_run import APPROVAL_TASK, answer_approval
 
     path = write_pipeline(tmp_path, "e2e_parked_reviewer")
     edit(path, "  strategy: alias\n", "  strategy: alias\n  approval: manual\n")
     dag = load_dags(tmp_path)["e2e_parked_reviewer"]
-    register_for_test(dag)
+    serialize_dag(dag)
     with create_session() as session:
-        run_id = create_run(dag.dag_id, session).run_id
+        run_id = create_dag_run(dag.dag_id, session).run_id
         ti = session.scalars(
             select(TaskInstance).where(
                 TaskInstance.dag_id == dag.dag_id,

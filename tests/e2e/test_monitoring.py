@@ -44,12 +44,13 @@ def training_dag_due(dag_id: str) -> bool:
 
 
 def run_monitor(path):
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_monitor_dag
-    from airflow_ml_provider.local_run import register_for_test, run_dag
+    from airflow_ml_provider.local_run import run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     dag = build_monitor_dag(load_pipeline(path))
-    register_for_test(dag)
+    serialize_dag(dag)
     dag_run = run_dag(dag)
     return {ti.task_id: ti.state for ti in dag_run.get_task_instances()}
 
@@ -114,8 +115,8 @@ def test_the_drift_watcher_fires_from_the_triggerer_without_a_monitor_dag(tmp_pa
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.factory import load_dags
-    from airflow_ml_provider.local_run import register_for_test
     from airflow_ml_provider.triggers.drift import DriftEventTrigger
 
     path = write_pipeline(tmp_path, "watched")
@@ -131,7 +132,7 @@ def test_the_drift_watcher_fires_from_the_triggerer_without_a_monitor_dag(tmp_pa
     assert sorted(dags) == ["watched"]  # no __monitor DAG in this mode
     with create_session() as session:  # Airflow keeps watchers of active DAGs' assets only
         session.get(DagModel, "watched").is_paused = False
-    register_for_test(dags["watched"])
+    serialize_dag(dags["watched"])
 
     with create_session() as session:
         watcher = session.scalars(

@@ -36,8 +36,8 @@ def seeded(tmp_path_factory, airflow_db):
     """A pipeline with two versions (v2 rejected by the gate), a partitioned pipeline with
     two versions (v2 rejected: partitions regressed) and a broken YAML file, all in the
     metadata DB and the MLflow store."""
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.loader import load_dags
-    from airflow_ml_provider.local_run import register_for_test
 
     folder = tmp_path_factory.mktemp("ui")
     churn = write_pipeline(folder, "ui_churn")
@@ -52,7 +52,7 @@ def seeded(tmp_path_factory, airflow_db):
     broken = tmp_path_factory.mktemp("ui_broken")
     (broken / "ui_broken.yaml").write_text("pipeline: ui_broken\ndata:\n  target: [\n")
     for dag in load_dags(broken).values():
-        register_for_test(dag)
+        serialize_dag(dag)
     return {"churn": (first, second), "stores": (stores, stores_worse)}
 
 

@@ -8,12 +8,12 @@ def run_validation(dag_id: str, **operator_kwargs) -> tuple[str, dict]:
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.operators.validation import ValidateDataOperator
 
     with DAG(dag_id=dag_id, schedule=None) as dag:
         ValidateDataOperator(task_id="validate", retries=0, **operator_kwargs)
-    register_for_test(dag)
+    serialize_dag(dag)
     dag_run = dag.test()
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id)).all()

@@ -19,11 +19,11 @@ def produce(dag_id: str, uri: str) -> None:
     from airflow.providers.standard.operators.empty import EmptyOperator
     from airflow.sdk import DAG, Asset
 
-    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.airflow_compat import serialize_dag
 
     with DAG(dag_id, schedule=None, start_date=START) as dag:
         EmptyOperator(task_id="load", outlets=[Asset(uri)])
-    register_for_test(dag)
+    serialize_dag(dag)
     assert dag.test().state == "success"
 
 
@@ -40,8 +40,8 @@ def test_the_training_dag_runs_when_its_asset_condition_is_met(tmp_path, airflow
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import register_for_test
     from airflow_ml_provider.spec import load_pipeline
 
     text = GOOD.replace("pipeline: churn_ct", "pipeline: churn_on_assets").replace(
@@ -50,7 +50,7 @@ def test_the_training_dag_runs_when_its_asset_condition_is_met(tmp_path, airflow
     )
     loaded = load_pipeline(write(tmp_path, text))
     dag = build_dag(loaded)
-    register_for_test(dag)
+    serialize_dag(dag)
     with create_session() as session:
         session.get(DagModel, "churn_on_assets").is_paused = False
 

@@ -49,8 +49,8 @@ def register(client, python_model: Path | None = None, model_name: str = MODEL) 
 def test_a_version_that_cannot_serve_is_rolled_back(airflow_db):
     from airflow.sdk import DAG
 
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.local_run import register_for_test
     from airflow_ml_provider.ml.registry import history, promote
     from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 
@@ -70,7 +70,7 @@ def test_a_version_that_cannot_serve_is_rolled_back(airflow_db):
             model_name=MODEL,
             on_failure_callback=lambda context: errors.append(context["exception"]),
         )
-    register_for_test(dag)
+    serialize_dag(dag)
     dag_run = dag.test()
     assert dag_run.state == "failed"
     (error,) = errors
@@ -94,8 +94,8 @@ def test_registry_operators_in_a_hand_written_dag(airflow_db):
     own: promote v1 then v2, tag v2 as 'staging', roll back; the history names the DAG run."""
     from airflow.sdk import DAG
 
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.local_run import register_for_test
     from airflow_ml_provider.ml.registry import history
     from airflow_ml_provider.operators.registry import (
         PromoteModelOperator,
@@ -118,7 +118,7 @@ def test_registry_operators_in_a_hand_written_dag(airflow_db):
             )
             >> RollbackModelOperator(task_id="roll_back", model_name=name, reason="canary lost")
         )
-    register_for_test(dag)
+    serialize_dag(dag)
     dag_run = dag.test()
     assert dag_run.state == "success"
     aliases = {k: str(v) for k, v in client.get_registered_model(name).aliases.items()}
@@ -173,8 +173,8 @@ def test_batch_predictions_to_bigquery_replace_the_runs_rows(airflow_db, tmp_pat
     from airflow.sdk import DAG
     from sklearn.datasets import load_iris
 
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.local_run import register_for_test
     from airflow_ml_provider.ml.registry import promote
     from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 
@@ -207,7 +207,7 @@ def test_batch_predictions_to_bigquery_replace_the_runs_rows(airflow_db, tmp_pat
             destination="bigquery://proj.ml.predictions",
             id_columns=["flower_id"],
         )
-    register_for_test(dag)
+    serialize_dag(dag)
     first = dag.test()
     assert first.state == "success"
     second = dag.test()  # another run appends its own rows

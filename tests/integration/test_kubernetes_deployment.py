@@ -69,7 +69,7 @@ def deploy(model_name: str, version: str, previous: str | None, **options):
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.operators.kubernetes_deployment import (
         KubernetesDeploymentOperator,
     )
@@ -89,7 +89,7 @@ def deploy(model_name: str, version: str, previous: str | None, **options):
             on_failure_callback=lambda context: errors.append(context["exception"]),
             **options,
         )
-    register_for_test(dag)
+    serialize_dag(dag)
     dag_run = dag.test()
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id))

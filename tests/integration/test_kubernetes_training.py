@@ -448,7 +448,7 @@ def test_an_oom_killed_pod_is_retried_in_a_new_pod(tmp_path, airflow_db, cluster
 
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     image = "registry.example.com/ml/trainer:oom-once"
@@ -466,7 +466,7 @@ def test_an_oom_killed_pod_is_retried_in_a_new_pod(tmp_path, airflow_db, cluster
             retry_delay=dt.timedelta(seconds=0),
             **FAST,
         )
-    register_for_test(dag)
+    serialize_dag(dag)
     dag_run = dag.test()
     state, xcoms = task_outcome(dag_run)
     assert state == "success"

@@ -157,11 +157,11 @@ def run_sensor_dag(dag_id: str, **sensor_kwargs):
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.local_run import register_for_test
+    from airflow_ml_provider.airflow_compat import serialize_dag
 
     with DAG(dag_id=dag_id, schedule=None, start_date=START, catchup=False) as dag:
         sensor(**sensor_kwargs)
-    register_for_test(dag)
+    serialize_dag(dag)
     dag_run = dag.test()
     with create_session() as session:
         (ti,) = dag_run.get_task_instances(session=session)

@@ -80,3 +80,62 @@ class Registration(TypedDict):
     promoted: bool
     reason: str
     previous_champion: int | None
+
+
+class Validation(TypedDict):
+    """validate_data's result (also the XCom ``validation``, pushed before a failure)."""
+
+    success: bool
+    rows: int
+    columns: int
+    guards: list[dict[str, Any]]
+    """Blocking findings (empty data, missing target, duplicates, stale data)."""
+    evaluated: int
+    failed_expectations: list[dict[str, Any]]
+    results: list[dict[str, Any]]
+    warnings: list[str]
+    schema: dict[str, Any] | None
+    """``{inferred, findings, mode, baseline_version, baseline_uri[, stored_version]}``."""
+    drift: dict[str, Any] | None
+    retrain_reason: str | None
+    report_uri: str
+    data_docs_uri: str | None
+    drift_skipped: NotRequired[str]
+
+
+class Approval(TypedDict):
+    """approve_promotion's result: whether a person was asked, and what they said."""
+
+    approved: bool | None
+    """None when nobody was asked (the gate did not recommend a promotion)."""
+    asked: bool
+    by: NotRequired[str | None]
+    timed_out: NotRequired[bool]
+
+
+class Deployment(TypedDict):
+    """deploy_model's result: what serves the promoted version now."""
+
+    strategy: str
+    model_uri: str
+    version: int
+    deployed_at: str
+    kubernetes: NotRequired[dict[str, Any]]
+    """For ``kubernetes``: namespace, deployment, service, replicas, previous_version,
+    pods_tested, canary."""
+
+
+Rollback = TypedDict(  # functional form: "from" is a Python keyword
+    "Rollback",
+    {
+        "model": str,
+        "from": str | None,
+        "to": str,
+        "previous_removed": bool,
+        "strategy": str,
+        "kubernetes": NotRequired[dict[str, Any]],
+    },
+)
+"""A rollback that serving followed (RollbackModelOperator, ``airflow-ml rollback``): the
+champion moved ``from`` -> ``to``; ``previous_removed`` when ``previous`` pointed at the
+restored version."""

@@ -3,8 +3,9 @@ again and checks it — or champion goes forward again and the rollback is refus
 
 from __future__ import annotations
 
-from typing import Any
+from typing import cast
 
+from airflow_ml_provider.core.contracts import Rollback
 from airflow_ml_provider.core.errors import DeploymentFailed
 from airflow_ml_provider.deployers import record
 from airflow_ml_provider.deployers.base import Deployer
@@ -17,7 +18,7 @@ class ServingRollbackFailed(DeploymentFailed):
 
 def roll_back_serving(
     client, deployer: Deployer, *, to: str | int | None, actor: str, reason: str
-) -> dict[str, Any]:
+) -> Rollback:
     """Give ``champion`` back to ``previous`` (or to version ``to``), make the deployer serve
     it and check it answers. Returns ``{model, from, to, strategy, ...what the deployer did}``.
 
@@ -40,4 +41,4 @@ def roll_back_serving(
             f"version {done['to']}: {error}; {restored}"
         ) from error
     record(client, done["to"], deployer)
-    return {**done, "strategy": deployer.strategy, **served}
+    return cast(Rollback, {**done, "strategy": deployer.strategy, **served})

@@ -10,7 +10,7 @@ from typing import Any
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLOperator
 
-from airflow_ml_provider.core.contracts import GateDecision
+from airflow_ml_provider.core.contracts import Approval, GateDecision
 
 
 class PromotionApprovalOperator(ApprovalOperator):
@@ -51,7 +51,7 @@ class PromotionApprovalOperator(ApprovalOperator):
         self.model_name = model_name
         self.every_promotion = every_promotion
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> Approval:
         wanted = self.every_promotion and self.decision.get("promote")
         if not (wanted or self.decision.get("needs_approval")):
             self.log.info("the gate did not recommend promotion; nobody is asked")
@@ -59,7 +59,7 @@ class PromotionApprovalOperator(ApprovalOperator):
         self.body = _decision_markdown(self.model_name, self.decision)
         return super().execute(context)
 
-    def execute_complete(self, context, event: dict[str, Any]) -> dict[str, Any]:
+    def execute_complete(self, context, event: dict[str, Any]) -> Approval:
         # HITLOperator's, not ApprovalOperator's: a rejection must not skip registration.
         answer = HITLOperator.execute_complete(self, context, event)
         user = answer["responded_by_user"] or {}

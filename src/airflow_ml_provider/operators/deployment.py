@@ -9,6 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowSkipException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+from airflow_ml_provider.core.contracts import Deployment, Registration
 from airflow_ml_provider.deployers import Deployer, deployer_class, record
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback
@@ -37,7 +38,7 @@ class AliasDeploymentOperator(BaseOperator):
     def __init__(
         self,
         *,
-        registration: dict[str, Any] | Any,
+        registration: Registration | Any,
         model_name: str,
         mlflow_conn_id: str = MLFLOW_CONN_ID,
         strategy: str = "alias",
@@ -49,7 +50,7 @@ class AliasDeploymentOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
         self.strategy = strategy
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> Deployment:
         if not self.registration.get("promoted"):
             raise AirflowSkipException(
                 f"version {self.registration.get('version')} was not promoted; "

@@ -7,7 +7,13 @@ from typing import Any
 from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
-from airflow_ml_provider.core.contracts import GateDecision, Registration, TrainingResult
+from airflow_ml_provider.core.contracts import (
+    Approval,
+    GateDecision,
+    Registration,
+    Rollback,
+    TrainingResult,
+)
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import (
     CHALLENGER,
@@ -69,7 +75,7 @@ class RegisterModelOperator(BaseOperator):
         pipeline: str | None = None,
         extra_tags: dict[str, str] | None = None,
         mlflow_conn_id: str = MLFLOW_CONN_ID,
-        approval: dict[str, Any] | Any = None,
+        approval: Approval | Any = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -279,7 +285,7 @@ class RollbackModelOperator(BaseOperator):
         self.reason, self.mlflow_conn_id = reason, mlflow_conn_id
         self.kubernetes_conn_id = kubernetes_conn_id
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> Rollback:
         from airflow.sdk.exceptions import AirflowException
 
         from airflow_ml_provider.core.errors import DeploymentFailed

@@ -16,14 +16,14 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
-from airflow_ml_provider.core.contracts import Snapshot
+from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.ml.data import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink
 
 TRAIN_MODULE = "airflow_ml_provider.ml.train"
 
 
-def validation_record(validation: dict[str, Any] | None) -> dict[str, Any] | None:
+def validation_record(validation: Validation | None) -> dict[str, Any] | None:
     """What of validate_data's result goes to the training run in MLflow (JSON, small)."""
     if not validation:
         return None

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import tempfile
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
-from airflow_ml_provider.core.contracts import Snapshot
+from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.operators.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.operators.links import DataDocsLink
 from airflow_ml_provider.operators.schema_store import SchemaStore, load_pinned_schema
@@ -116,7 +116,7 @@ class ValidateDataOperator(BaseOperator):
         self.drift_baseline_uri = drift_baseline_uri
         self.on_failure = on_failure
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> Validation:
         from airflow_ml_provider.ml.checks import CheckOptions, check_frame
         from airflow_ml_provider.operators.storage import read_stored_frame
 
@@ -210,7 +210,7 @@ class ValidateDataOperator(BaseOperator):
         if not target.exists():  # snapshots are content-addressed: same data, same profile
             target.write_text(json.dumps(profile_frame(frame), allow_nan=False))
 
-    def _conclude(self, context, summary: dict[str, Any]) -> dict[str, Any]:
+    def _conclude(self, context, summary: dict[str, Any]) -> Validation:
         from airflow_ml_provider.ml.expectations import describe_failure
 
         schema = summary["schema"] or {}
@@ -252,7 +252,7 @@ class ValidateDataOperator(BaseOperator):
             schema.get("mode") or "off",
             len(summary["warnings"]),
         )
-        return summary
+        return cast(Validation, summary)
 
     def _log_drift(self, drift: dict[str, Any], blocking: list[str], warnings: list[str]) -> None:
         from airflow_ml_provider.ml.drift import drift_summary_line, format_drift_table
