@@ -248,8 +248,8 @@ def cmd_rollback(args: argparse.Namespace) -> int:
 
     from mlflow.exceptions import MlflowException
 
-    from airflow_ml_provider.core.errors import AirflowMlError, DeploymentFailed
-    from airflow_ml_provider.deployers.rollback import roll_back_serving
+    from airflow_ml_provider.core.errors import AirflowMlError
+    from airflow_ml_provider.deployers.rollback import ServingRollbackFailed, roll_back_serving
 
     client = _registry_client(args)
     try:
@@ -257,7 +257,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         done = roll_back_serving(
             client, deployer, to=args.to, actor=f"cli:{getpass.getuser()}", reason=args.reason
         )
-    except DeploymentFailed as exc:
+    except ServingRollbackFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except (AirflowMlError, MlflowException) as exc:
@@ -285,7 +285,7 @@ def _rollback_deployer(client, args: argparse.Namespace):
     from airflow_ml_provider.factory.steps import deployment_operator
     from airflow_ml_provider.spec import load_pipeline
 
-    spec = load_pipeline(args.pipeline)
+    spec = load_pipeline(args.pipeline).spec
     if spec.model_name != args.model:
         raise DeploymentFailed(f"{args.pipeline} deploys {spec.model_name}, not {args.model}")
     return deployment_operator(spec, task_id="rollback", registration={}).deployer()

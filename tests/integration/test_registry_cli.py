@@ -205,3 +205,20 @@ def test_a_rollback_whose_model_cannot_serve_is_undone(registry, capsys):
     ]
     assert history(client, MODEL)[-1]["reason"].startswith("serving did not follow:")
     assert "airflow_ml.rolled_back_at" not in client.get_model_version(MODEL, "3").tags
+
+
+def test_rollback_serves_as_the_pipeline_file_says(registry, tmp_path, capsys):
+    """--pipeline FILE.yaml: the deployer comes from the file's deployment section (here the
+    alias strategy); a file that deploys another model is refused before anything moves."""
+    from helpers.spec_files import GOOD, write
+
+    uri, client = registry
+    other = write(tmp_path, GOOD)  # registry.model_name: churn
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--pipeline", str(other)) == 2
+    assert f"{other} deploys churn, not {MODEL}" in capsys.readouterr().err
+    assert aliases(client) == {"champion": "3", "previous": "2"}
+
+    ours = write(tmp_path, GOOD.replace("model_name: churn", f"model_name: {MODEL}"), "ours.yaml")
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--pipeline", str(ours)) == 0
+    assert "alias serving follows: version 2" in capsys.readouterr().out
+    assert aliases(client) == {"champion": "2"}
