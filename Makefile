@@ -31,6 +31,7 @@ demo: $(STAMP)
 test: $(STAMP) $(CHROMIUM) $(HELM)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/ruff format --check src tests dags benchmarks
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 # The unit layer only (no Airflow DB, MLflow store, server or training subprocess): the

@@ -21,7 +21,7 @@ def parse_duration(value: object) -> timedelta:
             raise ValueError(_expected(value))
         return _bounded(value, seconds=value)
     if isinstance(value, str) and _DURATION.match(value):
-        parts = {}
+        parts: dict[str, float] = {}
         for amount, unit in _PART.findall(value):
             parts[_UNITS[unit]] = parts.get(_UNITS[unit], 0) + float(amount)
         return _bounded(value, **parts)

@@ -29,6 +29,8 @@ class MetricInfo:
 
 
 def _metric(name: str, task: TaskType, scorer: str | None = None, higher: bool = True):
+    low: float | None
+    high: float | None
     low, high = (0.0, 1.0) if task == "classification" and higher else (0.0, None)
     if name in ("r2", "explained_variance"):
         low, high = None, 1.0

@@ -3,7 +3,7 @@ AssetWatcher on the pipeline's retrain Asset (monitoring.mode: watcher)."""
 
 from __future__ import annotations
 
-from airflow.sdk import DAG, Asset, chain
+from airflow.sdk import DAG, Asset, BaseOperator, chain
 
 from airflow_ml_provider.factory.dag_args import EPOCH, as_datetime, default_args
 from airflow_ml_provider.operators.monitoring import (
@@ -34,7 +34,7 @@ def retrain_asset(loaded: LoadedPipeline) -> Asset | None:
     from airflow_ml_provider.triggers.drift import DriftEventTrigger
 
     trigger = DriftEventTrigger(
-        source=dict(loaded.monitoring_source),
+        source=dict(loaded.monitoring_source or {}),
         poll_interval=monitoring.poll_interval.total_seconds(),
         **_drift_check_arguments(spec),
     )
@@ -62,6 +62,8 @@ def build_monitor_dag(loaded: LoadedPipeline) -> DAG:
     when it drifted."""
     spec = loaded.spec
     monitoring = spec.monitoring
+    if monitoring is None or loaded.monitoring_source is None:
+        raise ValueError(f"pipeline {spec.pipeline} has no monitoring section")
     with DAG(
         dag_id=monitor_dag_id(spec.pipeline),
         description=f"Drift monitor of {spec.pipeline}: retrains it when recent data drifts.",
@@ -81,12 +83,12 @@ def build_monitor_dag(loaded: LoadedPipeline) -> DAG:
         check = DriftMonitorOperator(
             task_id="check_drift", snapshot=snapshot.output, **_drift_check_arguments(spec)
         )
-        checks = [check]
+        checks: list[BaseOperator] = [check]
         labels = monitoring.labels
         if labels is not None:
             labelled = SnapshotDataOperator(
                 task_id="snapshot_labels",
-                source=dict(loaded.labels_source),
+                source=dict(loaded.labels_source or {}),
                 pipeline=monitor_dag_id(spec.pipeline),
                 data_format=labels.resolved_format,
             )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
@@ -10,7 +11,7 @@ DEFAULT_SPLIT = {"test_size": 0.25, "seed": 0, "stratify": True}
 
 
 def data_section(
-    snapshot: dict[str, Any],
+    snapshot: Mapping[str, Any],
     target: str,
     features: list[str] | None,
     split: dict[str, Any],

@@ -55,7 +55,7 @@ def _numeric_fields(base: dict[str, Any], cur: pd.Series, method: str) -> dict[s
         "method": method,
         "score": _numeric_score(base, values, len(cur), method),
         "baseline_mean": base["mean"],
-        "current_mean": _number(np.mean(values)),
+        "current_mean": _number(float(np.mean(values))),
         "new_categories": None,
     }
 

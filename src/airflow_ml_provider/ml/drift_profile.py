@@ -74,10 +74,10 @@ def _finite(series: pd.Series) -> np.ndarray:
 
 def _per_column(function: Callable[..., Any], *columns: Iterable[Any]) -> list[Any]:
     """``function`` mapped over the columns on a small thread pool, results in order."""
-    columns = tuple(list(c) for c in columns)
-    workers = max(1, min(_MAX_THREADS, os.cpu_count() or 1, len(columns[0])))
+    lists = tuple(list(c) for c in columns)
+    workers = max(1, min(_MAX_THREADS, os.cpu_count() or 1, len(lists[0])))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        return list(pool.map(function, *columns))
+        return list(pool.map(function, *lists))
 
 
 def _bin_definition(quantiles: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -137,8 +137,8 @@ def _numeric_profile(series: pd.Series, bins: int, quantiles: int) -> dict[str, 
         bin_quantiles = np.quantile(kept, probabilities)
     edges, own = _bin_definition(bin_quantiles)
     profile |= {
-        "mean": _number(np.mean(values)),
-        "std": _number(np.std(values)),
+        "mean": _number(float(np.mean(values))),
+        "std": _number(float(np.std(values))),
         "bin_edges": edges.tolist(),
         "own_bins": own.tolist(),
     }

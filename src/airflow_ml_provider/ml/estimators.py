@@ -112,7 +112,7 @@ def takes_any_keyword(estimator_class: type) -> bool:
     their native parameters, e.g. LightGBM's ``verbose``): any name may be valid then."""
     import inspect
 
-    parameters = inspect.signature(estimator_class.__init__).parameters.values()
+    parameters = inspect.signature(estimator_class).parameters.values()
     return any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 

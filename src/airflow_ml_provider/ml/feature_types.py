@@ -15,7 +15,7 @@ from typing import Any
 import pandas as pd
 
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.core.features import FeaturesSpec
+from airflow_ml_provider.core.features import FeaturesSpec, FeatureType
 from airflow_ml_provider.ml.transformers import BOOLEAN_WORDS, to_datetime
 
 CUSTOM = "custom"
@@ -51,7 +51,7 @@ def _is_text_dtype(values: pd.Series) -> bool:
     return pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)
 
 
-def infer_type(values: pd.Series) -> tuple[str, str]:
+def infer_type(values: pd.Series) -> tuple[FeatureType, str]:
     """``(type, note)`` of one column from its dtype and values."""
     present = values.dropna()
     if present.empty:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import cast
 
-from airflow_ml_provider.core.contracts import GateDecision
+from airflow_ml_provider.core.contracts import GateDecision, GateRule
 from airflow_ml_provider.core.metrics import METRICS
 
 FIRST_RUN_RULE = "first_run_requires_approval"
@@ -84,7 +85,7 @@ def slice_rules(
 ) -> tuple[list[RuleResult], list[dict]]:
     """Rules for one slice column: the gap of the primary metric between its groups (when
     ``max_gap`` is set) and the worst group's change against the champion's same group."""
-    mine, theirs = groups["challenger"], groups.get("champion")
+    mine, theirs = groups["challenger"] or {}, groups.get("champion")
     table = []
     for key, score in sorted(mine.items()):
         other = (theirs or {}).get(key, {}).get("value")
@@ -145,7 +146,7 @@ def partition_comparison(
         row["regressed"] = False
         if row["judged"]:
             judged += 1
-            delta = better_by(metric, mine["value"], theirs)
+            delta = better_by(metric, mine["value"], theirs)  # type: ignore[arg-type]  # judged
             row["delta"] = delta
             row["regressed"] = delta < -max_regression
             regressed += row["regressed"]
@@ -210,5 +211,5 @@ def decide(
         "promote": promote,
         "needs_approval": needs_approval,
         "reason": reason,
-        "rules": [asdict(r) for r in rules],
+        "rules": [cast(GateRule, asdict(r)) for r in rules],
     }

@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED
@@ -74,7 +75,9 @@ def _csv(table: list[dict[str, Any]], metrics: list[str]) -> str:
     return records_csv([{**r, **(r.get("metrics") or {})} for r in table], fields)
 
 
-def assemble(job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]) -> dict:
+def assemble(
+    job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]
+) -> TrainingResult:
     """Log the partitioned model as one MLflow run; return what train_model would return."""
     import mlflow
     from mlflow.models import infer_signature

@@ -17,7 +17,7 @@ No Airflow imports: this runs inside the training pod.
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, TypeGuard
 
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.metrics import METRICS
@@ -31,12 +31,16 @@ class SearchError(AirflowMlError, ValueError):
     """The search section cannot be used with this estimator."""
 
 
+def _is_number(value: object) -> TypeGuard[float]:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def distribution(name: str, spec: dict[str, Any]):
     """The scipy.stats frozen distribution for one ``{distribution, low, high}`` entry."""
     from scipy import stats
 
     kind, low, high = spec.get("distribution"), spec.get("low"), spec.get("high")
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+    if not (_is_number(low) and _is_number(high)):
         raise SearchError(f"search parameter {name!r}: low and high must be numbers")
     if kind == "randint":
         if not (float(low).is_integer() and float(high).is_integer()):

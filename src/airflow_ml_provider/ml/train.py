@@ -31,7 +31,7 @@ from airflow_ml_provider.ml.scoring import check_metrics_fit, score
 from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole, use_experiment
 
 
-def train(job: dict[str, Any]) -> dict[str, Any]:
+def train(job: dict[str, Any]) -> TrainingResult:
     """Fit the estimator on the train split, score it on the held-out rows, log to MLflow.
 
     With ``job["search"]`` the estimator is wrapped in GridSearchCV / RandomizedSearchCV

@@ -78,13 +78,15 @@ class AliasDeploymentOperator(BaseOperator):
             self.model_name, version, "airflow_ml.deployed_at", deployed_at
         )
         self.log.info("deployed %s (version %s) at %s", uri, version, deployed_at)
-        return {
+        result: Deployment = {
             "strategy": deployer.strategy,
             "model_uri": uri,
             "version": int(version),
             "deployed_at": deployed_at,
-            **served,
         }
+        if "kubernetes" in served:
+            result["kubernetes"] = served["kubernetes"]
+        return result
 
     def deployer(self) -> Deployer:
         """The strategy that makes the promoted version serve (here: serving reads the alias)."""

@@ -210,13 +210,11 @@ class EvaluateModelOperator(BaseOperator):
         if "shap" in scores:
             decision["shap"] = scores["shap"][:10]
             client.log_text(run_id, records_csv(scores["shap"]), SHAP_TABLE)
-        decision.update(
-            challenger=scores["challenger"],
-            champion=scores["champion"],
-            champion_version=int(champion.version) if champion else None,
-            primary_metric=self.primary_metric,
-            rows=scores["rows"],
-        )
+        decision["challenger"] = scores["challenger"]
+        decision["champion"] = scores["champion"]
+        decision["champion_version"] = int(champion.version) if champion else None
+        decision["primary_metric"] = self.primary_metric
+        decision["rows"] = scores["rows"]
         for rule in decision["rules"]:
             self.log.info(
                 "%-15s %-12s value=%.4f bound=%.4f %s",

@@ -99,7 +99,7 @@ class TrainingJobOperator(BaseOperator):
         config_hash: str = "",
         mlflow_conn_id: str = MLFLOW_CONN_ID,
         allowed_estimator_modules: tuple[str, ...] | None = None,
-        validation: dict[str, Any] | Any = None,
+        validation: Validation | Any = None,
         search: dict[str, Any] | None = None,
         pipeline_file: str | None = None,
         partition_by: str | None = None,

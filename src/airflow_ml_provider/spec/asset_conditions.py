@@ -29,7 +29,7 @@ def _tokens(text: str) -> list[tuple[str, int]]:
         value = match.group("op") or match.group("uri")
         if value is None:
             break
-        tokens.append((value, match.start(match.lastgroup)))
+        tokens.append((value, match.start(match.lastgroup or 0)))
         position = match.end()
     return tokens
 

@@ -143,7 +143,7 @@ def _attach_runs(client, models: dict[str, str], wanted: list[tuple[str, Version
     experiments = {
         exp_id for name, _ in wanted if (exp_id := _experiment_id(client, models[name])) is not None
     }
-    by_run = {v.run_id: v for _, v in wanted}
+    by_run = {v.run_id: v for _, v in wanted if v.run_id}
     ids = ", ".join(_quoted(run_id) for run_id in by_run)
     if not experiments:
         return

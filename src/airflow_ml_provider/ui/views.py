@@ -45,8 +45,10 @@ def pipeline_view(
     dag = pipeline_dag(session, dag_id)
     if dag is None:
         raise PipelineNotFound(dag_id)
-    state = _states(clients, [dag], all_metrics=True)[dag.dag_id]
     card = dag.card
+    if card is None:  # pipeline_dag returns DAGs with a card only
+        raise PipelineNotFound(dag_id)
+    state = _states(clients, [dag], all_metrics=True)[dag.dag_id]
     view = _row(dag, state, clients)
     client = clients(card["mlflow_conn_id"])
     view.update(
@@ -151,14 +153,15 @@ def partition_table(
 
 def _states(clients, dags: list[PipelineDag], all_metrics: bool) -> dict[str, ModelState]:
     """Model states per DAG id, one batch of registry calls per MLflow connection."""
-    by_conn: dict[str, list[PipelineDag]] = defaultdict(list)
+    by_conn: dict[str, list[tuple[str, dict[str, Any]]]] = defaultdict(list)
     for dag in dags:
-        by_conn[dag.card["mlflow_conn_id"]].append(dag)
+        if dag.card is not None:
+            by_conn[dag.card["mlflow_conn_id"]].append((dag.dag_id, dag.card))
     states: dict[str, ModelState] = {}
     for conn_id, group in by_conn.items():
-        models = {d.card["model_name"]: d.card["experiment_name"] for d in group}
+        models = {card["model_name"]: card["experiment_name"] for _, card in group}
         found = model_states(clients(conn_id), models, all_metrics=all_metrics)
-        states.update((d.dag_id, found[d.card["model_name"]]) for d in group)
+        states.update((dag_id, found[card["model_name"]]) for dag_id, card in group)
     return states
 
 
