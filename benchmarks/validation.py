@@ -13,7 +13,7 @@ every snapshot; for the floor the same facts (dtypes, null shares, bin edges and
 category shares) as plain pandas produces them.
 
 Then two child processes (so each one's peak RSS is its own) load the current snapshot the
-way validate_data does (``ml.data.read_frame``, not timed) and time the checks:
+way validate_data does (``ml.dataset.read_frame``, not timed) and time the checks:
 
 * ``ours``: ``airflow_ml_provider.ml.checks.check_frame`` — the code validate_data runs —
   with the always-on guards, a 20-expectation Great Expectations suite (Data Docs
@@ -95,7 +95,7 @@ def baseline_artifacts(baseline_path: Path, folder: Path) -> tuple[Path, Path]:
     """
     import numpy as np
 
-    from airflow_ml_provider.ml.data import read_frame
+    from airflow_ml_provider.ml.dataset import read_frame
     from airflow_ml_provider.ml.drift import profile_frame
     from airflow_ml_provider.ml.schema import infer_schema
 
@@ -187,7 +187,7 @@ def run_pandas_floor(current, stored: dict) -> dict:
 
 
 def child(kind: str, current_path: str, stored_path: str) -> None:
-    from airflow_ml_provider.ml.data import read_frame
+    from airflow_ml_provider.ml.dataset import read_frame
 
     if kind == "ours":  # import cost is paid once per worker, not per snapshot: not timed
         import great_expectations  # noqa: F401

@@ -83,7 +83,7 @@ class _Problems(Exception):
 
 def cmd_schema(args: argparse.Namespace) -> int:
     """Print the JSON Schema of pipeline files."""
-    from airflow_ml_provider.spec.schema import json_schema
+    from airflow_ml_provider.spec.json_schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0
@@ -92,8 +92,8 @@ def cmd_schema(args: argparse.Namespace) -> int:
 def cmd_schema_diff(args: argparse.Namespace) -> int:
     """What changed between two snapshots or schema files; exit 1 when anything did."""
     from airflow_ml_provider.ml.schema import diff_schemas
-    from airflow_ml_provider.operators.schema_store import schema_of
     from airflow_ml_provider.spec.loader import resolve_path
+    from airflow_ml_provider.storage.schemas import schema_of
 
     try:
         old, new = (schema_of(resolve_path(p, Path.cwd())) for p in (args.old, args.new))

@@ -92,7 +92,7 @@ def plan_of(frame, **overrides):
 
 
 def test_plan_skips_small_and_single_class_partitions_and_chunks_the_rest():
-    from airflow_ml_provider.ml.data import split_frame
+    from airflow_ml_provider.ml.dataset import split_frame
 
     frame = regions({"north": 200, "south": 120, "east": 100, "west": 100, "tiny": 12})
     frame.loc[frame.region == "west", "label"] = 1  # one class only

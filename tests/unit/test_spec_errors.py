@@ -225,7 +225,7 @@ def test_the_shipped_json_schema_is_the_one_the_models_generate():
     it with `airflow-ml schema > pipeline.schema.json`."""
     import json
 
-    from airflow_ml_provider.spec.schema import json_schema
+    from airflow_ml_provider.spec.json_schema import json_schema
     from helpers.paths import REPO
 
     shipped = json.loads((REPO / "pipeline.schema.json").read_text())

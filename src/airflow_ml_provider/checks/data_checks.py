@@ -171,7 +171,7 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
 
 
 def _input_frame(frame, spec) -> Any:
-    from airflow_ml_provider.ml.data import input_columns
+    from airflow_ml_provider.ml.dataset import input_columns
 
     data = spec.data
     columns = input_columns(list(frame.columns), data.target, data.features)

@@ -86,7 +86,7 @@ def expectation_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> lis
 
 def schema_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
     """A pinned validation.schema file must exist and hold a schema."""
-    from airflow_ml_provider.operators.schema_store import load_pinned_schema
+    from airflow_ml_provider.storage.schemas import load_pinned_schema
 
     if loaded.schema_uri is None:
         return []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_ml_provider.ml.data import load_split
+from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.explain import shap_importances
 from airflow_ml_provider.ml.scoring import (
     ResponsesByPosition,

@@ -82,7 +82,7 @@ def assemble(
     import mlflow
     from mlflow.models import infer_signature
 
-    from airflow_ml_provider.ml.data import load_split
+    from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.scoring import score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import (

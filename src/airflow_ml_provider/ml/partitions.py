@@ -43,7 +43,7 @@ def plan_partitions(
     import numpy as np
     import pandas as pd
 
-    from airflow_ml_provider.ml.data import input_columns, split_indices
+    from airflow_ml_provider.ml.dataset import input_columns, split_indices
 
     columns = input_columns(list(frame.columns), target, features, partition_by)
     model_features = [c for c in columns if c != partition_by]
@@ -147,7 +147,7 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     """Fit each partition of the chunk on its rows of ``features`` (the router hands its
     sub-models those columns). Column types are inferred once, on the chunk's train rows,
     so every partition of the chunk preprocesses its columns the same way."""
-    from airflow_ml_provider.ml.data import read_frame
+    from airflow_ml_provider.ml.dataset import read_frame
     from airflow_ml_provider.ml.preprocessing import resolve_features
 
     frame = read_frame(spec["uri"], "parquet")
@@ -186,7 +186,7 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 
 def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    from airflow_ml_provider.ml.data import load_split
+    from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.preprocessing import resolve_features
 
     split = load_split(job["data"], job["task"])

@@ -36,7 +36,7 @@ class ReproduceError(AirflowMlError):
 
 def file_sha256(uri: str) -> str:
     """sha256 of the bytes at ``uri`` (a path, file:// or any fsspec URL)."""
-    from airflow_ml_provider.ml.data import local_path_or_uri
+    from airflow_ml_provider.ml.dataset import local_path_or_uri
 
     location = local_path_or_uri(uri)
     digest = hashlib.sha256()

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
-from airflow_ml_provider.ml.data import load_split
+from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
 from airflow_ml_provider.ml.integrity import record_digest

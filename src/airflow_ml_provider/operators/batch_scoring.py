@@ -15,7 +15,7 @@ from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder
 from airflow_ml_provider.operators.links import PredictionsLink
-from airflow_ml_provider.operators.storage import is_local, publish, read_stored_frame
+from airflow_ml_provider.storage.frames import is_local, publish, read_stored_frame
 
 PREDICTION = "prediction"
 MODEL_VERSION = "model_version"

@@ -30,7 +30,7 @@ def drift_baseline(
     ``model_name``'s champion (its MLflow run's ``airflow_ml.data_uri`` tag); (None, None)
     when there is nothing to compare with. The compact profile stored beside a validated
     snapshot is read instead of the data when it exists."""
-    from airflow_ml_provider.operators.storage import read_stored_frame
+    from airflow_ml_provider.storage.frames import read_stored_frame
 
     uri, data_format = baseline_uri, None
     if uri is None and model_name:

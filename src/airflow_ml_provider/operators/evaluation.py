@@ -9,7 +9,7 @@ from airflow.sdk import BaseOperator
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import GateDecision, Snapshot, TrainingResult
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.data import DEFAULT_SPLIT
+from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.ml.gate import PARTITION_TABLE
 from airflow_ml_provider.ml.registry import CHAMPION, PREVIOUS, holder
 
@@ -127,7 +127,7 @@ class EvaluateModelOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context) -> GateDecision:
-        from airflow_ml_provider.ml.data import data_section
+        from airflow_ml_provider.ml.dataset import data_section
         from airflow_ml_provider.ml.evaluate import score_models
         from airflow_ml_provider.ml.gate import (
             confidence_rule,

@@ -61,7 +61,7 @@ class DriftMonitorOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context) -> dict[str, Any]:
-        from airflow_ml_provider.operators.storage import read_stored_frame
+        from airflow_ml_provider.storage.frames import read_stored_frame
 
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
         return check_drift(frame, self.model_name, self.mlflow_conn_id, self.drift, self.columns)
@@ -154,7 +154,7 @@ class LiveMetricsOperator(BaseOperator):
         from airflow_ml_provider.ml.gate import better_by
         from airflow_ml_provider.ml.scoring import own_features, score
         from airflow_ml_provider.operators.evaluation import current_champion
-        from airflow_ml_provider.operators.storage import read_stored_frame
+        from airflow_ml_provider.storage.frames import read_stored_frame
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         champion = current_champion(client, self.model_name)

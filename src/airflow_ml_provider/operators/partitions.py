@@ -14,9 +14,9 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.contracts import Snapshot
-from airflow_ml_provider.ml.data import DEFAULT_SPLIT
-from airflow_ml_provider.operators.storage import is_local, read_stored_frame
+from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.training import TrainingJobOperator
+from airflow_ml_provider.storage.frames import is_local, read_stored_frame
 
 PLAN_FILE = "plan.json"
 PLAN_XCOM = "plan"

@@ -10,7 +10,7 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.core.contracts import Snapshot
-from airflow_ml_provider.operators.storage import is_local, publish
+from airflow_ml_provider.storage.frames import is_local, publish
 
 LAST_SNAPSHOT = "last_snapshot.json"
 

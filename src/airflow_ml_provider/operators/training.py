@@ -17,7 +17,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
-from airflow_ml_provider.ml.data import DEFAULT_SPLIT
+from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink
 
 TRAIN_MODULE = "airflow_ml_provider.ml.train"
@@ -133,7 +133,7 @@ class TrainingJobOperator(BaseOperator):
     def build_job(self, context, hook) -> dict[str, Any]:
         """The JSON job both runners hand to the training entrypoint."""
         from airflow_ml_provider import settings
-        from airflow_ml_provider.ml.data import data_section
+        from airflow_ml_provider.ml.dataset import data_section
 
         run_id = context["run_id"]
         return {

@@ -13,7 +13,7 @@ from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.operators.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.operators.links import DataDocsLink
-from airflow_ml_provider.operators.schema_store import SchemaStore, load_pinned_schema
+from airflow_ml_provider.storage.schemas import SchemaStore, load_pinned_schema
 
 INFER = "infer"
 DRIFT_ACTIONS = ("fail", "warn", "retrain")
@@ -118,7 +118,7 @@ class ValidateDataOperator(BaseOperator):
 
     def execute(self, context) -> Validation:
         from airflow_ml_provider.ml.checks import CheckOptions, check_frame
-        from airflow_ml_provider.operators.storage import read_stored_frame
+        from airflow_ml_provider.storage.frames import read_stored_frame
 
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
         schema_version, schema_uri, schema_baseline = self._schema_baseline(context)

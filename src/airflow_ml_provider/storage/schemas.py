@@ -57,7 +57,7 @@ def schema_of(uri: str) -> dict[str, Any]:
     """A schema file as it is, or the schema inferred from a csv/parquet data snapshot."""
     from airflow_ml_provider.core.formats import format_of
     from airflow_ml_provider.ml.schema import infer_schema
-    from airflow_ml_provider.operators.storage import read_stored_frame
+    from airflow_ml_provider.storage.frames import read_stored_frame
 
     if uri.lower().endswith(SCHEMA_SUFFIXES):
         return load_pinned_schema(uri)
