@@ -11,6 +11,7 @@ from pathlib import Path
 
 from airflow_ml_provider.cli_output import print_summary
 from airflow_ml_provider.cli_registry import cmd_history, cmd_rollback, tracking_uri
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.spec.errors import SpecError
 
 
@@ -283,7 +284,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     back.add_argument(
         "--kubernetes-conn-id",
-        default="kubernetes_default",
+        default=KUBERNETES_CONN_ID,
         help="Airflow connection to the cluster, when the model is served there",
     )
     for command, func in ((past, cmd_history), (back, cmd_rollback), (again, cmd_reproduce)):

@@ -15,6 +15,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.exceptions import ApiException
 
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.deployers.base import Deployer
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import serving_input
@@ -28,8 +29,6 @@ from airflow_ml_provider.serving.manifests import (
     server_service,
 )
 from airflow_ml_provider.serving.rollout import RolloutFailed
-
-KUBERNETES_CONN_ID = "kubernetes_default"
 
 
 @dataclass(frozen=True)

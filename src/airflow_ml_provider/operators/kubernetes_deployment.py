@@ -10,11 +10,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_ml_provider.cluster import SERVING_NAMESPACE, SERVING_SERVICE_ACCOUNT
-from airflow_ml_provider.deployers.kubernetes import (
-    KUBERNETES_CONN_ID,
-    CanaryPlan,
-    KubernetesDeployer,
-)
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.deployers.kubernetes import CanaryPlan, KubernetesDeployer
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 from airflow_ml_provider.serving.manifests import ServerSettings, serving_name
 

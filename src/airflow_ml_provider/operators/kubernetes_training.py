@@ -19,6 +19,7 @@ from airflow.sdk.exceptions import AirflowException, AirflowTaskTimeout
 from kubernetes.client import models as k8s
 
 from airflow_ml_provider.cluster import TRAINING_NAMESPACE, TRAINING_SERVICE_ACCOUNT
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
 from airflow_ml_provider.pods import (
@@ -105,7 +106,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         tolerations: list[dict[str, Any]] | None = None,
         priority_class: str | None = None,
         pod_template_file: str | None = None,
-        kubernetes_conn_id: str = "kubernetes_default",
+        kubernetes_conn_id: str = KUBERNETES_CONN_ID,
         env_from_secrets: list[str] | tuple[str, ...] = (),
         startup_timeout: dt.timedelta | float = dt.timedelta(minutes=10),
         deferrable: bool = True,

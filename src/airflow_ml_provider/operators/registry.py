@@ -6,7 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID, MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import (
     Approval,
     GateDecision,
@@ -277,7 +277,7 @@ class RollbackModelOperator(BaseOperator):
         to: int | str | None = None,
         reason: str = "rolled back by a DAG",
         mlflow_conn_id: str = MLFLOW_CONN_ID,
-        kubernetes_conn_id: str = "kubernetes_default",
+        kubernetes_conn_id: str = KUBERNETES_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

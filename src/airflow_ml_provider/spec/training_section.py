@@ -17,7 +17,7 @@ from airflow_ml_provider.cluster import (
     TRAINING_NAMESPACE,
     TRAINING_SERVICE_ACCOUNT,
 )
-from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID, MLFLOW_CONN_ID
 from airflow_ml_provider.core.metrics import TaskType, guess_task_type
 from airflow_ml_provider.spec.section_base import (
     Duration,
@@ -47,7 +47,7 @@ class _PodPlacement(_Strict):
         "effect: NoSchedule}].",
     )
     kubernetes_conn_id: str = Field(
-        "kubernetes_default", description="Airflow connection to the cluster."
+        KUBERNETES_CONN_ID, description="Airflow connection to the cluster."
     )
     env_from_secrets: list[str] = Field(
         default_factory=list,
