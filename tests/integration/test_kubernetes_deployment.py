@@ -202,6 +202,38 @@ def test_a_failed_rollout_is_undone_and_a_rollback_takes_the_server_back(
     }
     assert len(revisions) == 3 and revisions[third]["spec"]["replicas"] == 0
 
+    # A rollback never touches a Deployment that is not one of our model servers (a
+    # tampered deployment record could name any): refused before any write.
+    from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
+    from kubernetes.client import models as k8s
+
+    from airflow_ml_provider.serving.rollout import RolloutFailed, serve_version
+
+    apps = KubernetesHook(conn_id="kubernetes_default").apps_v1_client
+    cluster.behaviours["registry.example.com/payments:1"] = "image_pull"  # no process
+    selector = {"app": "payments"}
+    apps.create_namespaced_deployment(
+        NAMESPACE,
+        k8s.V1Deployment(
+            metadata=k8s.V1ObjectMeta(name="payments", namespace=NAMESPACE, labels=selector),
+            spec=k8s.V1DeploymentSpec(
+                replicas=1,
+                selector=k8s.V1LabelSelector(match_labels=selector),
+                template=k8s.V1PodTemplateSpec(
+                    metadata=k8s.V1ObjectMeta(labels=selector),
+                    spec=k8s.V1PodSpec(
+                        containers=[
+                            k8s.V1Container(name="server", image="registry.example.com/payments:1")
+                        ]
+                    ),
+                ),
+            ),
+        ),
+    )
+    with pytest.raises(RolloutFailed, match="is not a model server of airflow-ml"):
+        serve_version(apps, NAMESPACE, "payments", model, good)
+    assert [r for r in cluster.requests if r.startswith("PUT") and "payments" in r] == []
+
     # Every call (apply, watch, proxy smoke tests, undo, the CLI's rollback) is one the Role
     # of helm/airflow-ml allows in ml-serving.
     assert denied(cluster.api_calls, chart_roles()) == []

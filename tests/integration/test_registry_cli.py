@@ -222,3 +222,22 @@ def test_rollback_serves_as_the_pipeline_file_says(registry, tmp_path, capsys):
     assert cli("rollback", MODEL, "--tracking-uri", uri, "--pipeline", str(ours)) == 0
     assert "alias serving follows: version 2" in capsys.readouterr().out
     assert aliases(client) == {"champion": "2"}
+
+
+def test_a_deployment_record_that_is_not_one_moves_nothing(registry, capsys):
+    """The champion's `airflow_ml.deployment` tag is not JSON (edited by hand, or by someone
+    who may write tags): the rollback says so and moves nothing (exit 2)."""
+    uri, client = registry
+    client.set_model_version_tag(MODEL, "3", "airflow_ml.deployment", "{kubernetes")
+    assert cli("rollback", MODEL, "--tracking-uri", uri) == 2
+    error = capsys.readouterr().err
+    assert f"the tag airflow_ml.deployment on version 3 of {MODEL} is not a deployment" in error
+    assert "pass --pipeline FILE.yaml" in error
+    assert aliases(client) == {"champion": "3", "previous": "2"}
+
+    client.set_model_version_tag(
+        MODEL, "3", "airflow_ml.deployment", '{"strategy": "os.system", "settings": {}}'
+    )
+    assert cli("rollback", MODEL, "--tracking-uri", uri) == 2
+    assert "unknown deployment strategy 'os.system'" in capsys.readouterr().err
+    assert aliases(client) == {"champion": "3", "previous": "2"}

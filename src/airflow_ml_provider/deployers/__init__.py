@@ -47,11 +47,25 @@ def recorded_deployer(
     ``options`` (mlflow_conn_id, log) are the caller's, never the record's: a registry tag
     cannot choose which Airflow connection is used.
     """
-    recorded: dict[str, Any] = {"strategy": "alias", "settings": {}}
+    recorded: Any = {"strategy": "alias", "settings": {}}
     if version is not None:
         tags = client.get_model_version(model_name, str(version)).tags or {}
         if DEPLOYMENT_TAG in tags:
-            recorded = json.loads(tags[DEPLOYMENT_TAG])
-    cls = deployer_class(recorded["strategy"])
+            try:
+                recorded = json.loads(tags[DEPLOYMENT_TAG])
+            except ValueError:
+                recorded = None
+    if not (isinstance(recorded, dict) and isinstance(recorded.get("settings", {}), dict)):
+        raise DeploymentFailed(
+            f"the tag {DEPLOYMENT_TAG} on version {version} of {model_name} is not a "
+            "deployment record ({strategy, settings}); pass --pipeline FILE.yaml"
+        )
+    cls = deployer_class(str(recorded.get("strategy")))
     settings = recorded.get("settings") or {}
-    return cls.from_settings(model_name, settings, connections or {}, **options)
+    try:
+        return cls.from_settings(model_name, settings, connections or {}, **options)
+    except (TypeError, ValueError, KeyError) as error:
+        raise DeploymentFailed(
+            f"the deployment record on version {version} of {model_name} does not describe "
+            f"a {cls.strategy} deployment ({error}); pass --pipeline FILE.yaml"
+        ) from None

@@ -34,7 +34,7 @@ def roll_back_serving(
         restored = (
             f"champion restored to version {done['from']}"
             if done["from"]
-            else ("champion removed again")
+            else "champion removed again"
         )
         raise ServingRollbackFailed(
             f"{deployer.strategy} serving of {deployer.model_name} could not roll back to "

@@ -24,6 +24,7 @@ from airflow_ml_provider.pods import (
 
 NAME_LABEL = "app.kubernetes.io/name"
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "airflow-ml"
 TRACK_LABEL = "airflow-ml/track"
 VERSION_LABEL = "airflow-ml/model-version"
 MODEL_ANNOTATION = "airflow-ml/model-uri"
@@ -108,7 +109,7 @@ def server_deployment(
         security_context=container_security_context(),
         volume_mounts=[k8s.V1VolumeMount(name="scratch", mount_path=SCRATCH)],
     )
-    labels = {**selector, MANAGED_BY_LABEL: "airflow-ml"}
+    labels = {**selector, MANAGED_BY_LABEL: MANAGED_BY}
     return k8s.V1Deployment(
         api_version="apps/v1",
         kind="Deployment",
@@ -167,7 +168,7 @@ def server_service(settings: ServerSettings) -> k8s.V1Service:
         metadata=k8s.V1ObjectMeta(
             name=settings.name,
             namespace=settings.namespace,
-            labels={NAME_LABEL: settings.name, MANAGED_BY_LABEL: "airflow-ml"},
+            labels={NAME_LABEL: settings.name, MANAGED_BY_LABEL: MANAGED_BY},
         ),
         spec=k8s.V1ServiceSpec(
             type="ClusterIP",

@@ -24,7 +24,14 @@ from airflow_ml_provider.pods import (
     IMAGE_PULL_REASONS,
     explain_pod_failure,
 )
-from airflow_ml_provider.serving.manifests import CONTAINER, VERSION_LABEL, with_model_version
+from airflow_ml_provider.serving.manifests import (
+    CONTAINER,
+    MANAGED_BY,
+    MANAGED_BY_LABEL,
+    NAME_LABEL,
+    VERSION_LABEL,
+    with_model_version,
+)
 
 REVISION = "deployment.kubernetes.io/revision"
 TEMPLATE_HASH = "pod-template-hash"
@@ -208,6 +215,12 @@ def serve_version(
     deployment = read_deployment(apps, namespace, name)
     if deployment is None:
         raise RolloutFailed(f"no Deployment {namespace}/{name} serves {model_name}")
+    labels = deployment.metadata.labels or {}
+    if labels.get(MANAGED_BY_LABEL) != MANAGED_BY or labels.get(NAME_LABEL) != name:
+        raise RolloutFailed(
+            f"Deployment {namespace}/{name} is not a model server of airflow-ml (labels "
+            f"{MANAGED_BY_LABEL}={MANAGED_BY}, {NAME_LABEL}={name}): not touched"
+        )
     before = (deployment.spec.template.metadata.labels or {}).get(VERSION_LABEL)
     served = {
         number: replica_set
