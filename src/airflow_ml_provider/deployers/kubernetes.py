@@ -87,12 +87,12 @@ class KubernetesDeployer(Deployer):
         server = self.server
         rollout.apply_service(self._core, server_service(server))
         serving_before = rollout.current_version(self._apps, server.namespace, server.name)
+        env = MlflowHook(self.mlflow_conn_id).subprocess_env()  # tracking URI + credentials
         canary: dict[str, Any] | None = None
         if self.canary and serving_before not in (None, version):
-            canary = self._canary(version, self.canary)
+            canary = self._canary(version, self.canary, env)
         elif self.canary:
             self.log.info("no other version serving yet: no canary, a direct rollout")
-        env = MlflowHook(self.mlflow_conn_id).subprocess_env()
         deployment = server_deployment(server, self.model_name, version, env, track=STABLE)
         rollout.apply_deployment(self._apps, deployment)
         tested = self._settle(server.name, STABLE)
@@ -187,14 +187,13 @@ class KubernetesDeployer(Deployer):
         except (RolloutFailed, ApiException) as error:
             raise RolloutFailed(f"{_plain(error)}; {self._undo(name, track)}") from error
 
-    def _canary(self, version: str, plan: CanaryPlan) -> dict[str, Any]:
+    def _canary(self, version: str, plan: CanaryPlan, env: dict[str, str]) -> dict[str, Any]:
         """The canary phase; raises (after deleting the canary) when a check fails."""
         server = self.server
         replicas = canary_replicas(server.replicas, plan.percent)
         name = server.deployment_name(CANARY)
         share = round(100 * replicas / (replicas + server.replicas))
         self.log.info("canary %s: %d pod(s), about %d%% of traffic", name, replicas, share)
-        env = MlflowHook(self.mlflow_conn_id).subprocess_env()
         deployment = server_deployment(
             server, self.model_name, version, env, track=CANARY, replicas=replicas
         )
