@@ -66,11 +66,21 @@ def denied(calls: list[tuple[str, str, dict[str, str]]], roles: list[dict]) -> l
 
 
 @cache
-def chart_roles() -> list[dict]:
-    """The Roles helm/airflow-ml renders with its default values."""
+def chart_roles(*, kserve: bool = False) -> list[dict]:
+    """The Roles helm/airflow-ml renders with its default values (and, with ``kserve``,
+    ``serving.kserve.enabled=true``)."""
     assert HELM.exists(), "helm is missing: `make test` installs it into .tools/helm"
+    values = ["--set", "serving.kserve.enabled=true"] if kserve else []
     done = subprocess.run(
-        [str(HELM), "template", "airflow-ml", str(REPO / "helm" / "airflow-ml"), "-n", "airflow"],
+        [
+            str(HELM),
+            "template",
+            "airflow-ml",
+            str(REPO / "helm" / "airflow-ml"),
+            "-n",
+            "airflow",
+            *values,
+        ],  # fmt: skip
         capture_output=True,
         text=True,
         timeout=120,

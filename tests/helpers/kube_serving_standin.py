@@ -48,10 +48,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
-import aiohttp
 from aiohttp import web
 
-from helpers.kube_standin import StandIn, _now, _selector_matches, _status
+from helpers.kube_standin import StandIn, _now, _selector_matches, _status, forward
 from helpers.network import free_port
 
 REVISION = "deployment.kubernetes.io/revision"
@@ -292,21 +291,7 @@ class ServingStandIn(StandIn):
         if not pods:
             return _status(503, "ServiceUnavailable", f"no endpoints available for {target}")
         pod = pods[next(self._round_robin) % len(pods)]
-        url = f"http://127.0.0.1:{pod.port}/{request.match_info['path']}"
-        async with (
-            aiohttp.ClientSession() as session,
-            session.request(
-                request.method,
-                url,
-                data=await request.read(),
-                headers={"Content-Type": request.headers.get("Content-Type", "")},
-            ) as answer,
-        ):
-            return web.Response(
-                status=answer.status,
-                body=await answer.read(),
-                content_type=answer.content_type,
-            )
+        return await forward(request, pod.port, request.match_info["path"])
 
     # -- the Deployment controller ------------------------------------------------------------
 

@@ -50,6 +50,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import WSMsgType, web
 
 EMPTY_XCOM = "__airflow_xcom_result_empty__"
@@ -72,6 +73,22 @@ def _status(code: int, reason: str, message: str) -> web.Response:
     body = {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure"}
     body.update({"message": message, "reason": reason, "code": code})
     return web.json_response(body, status=code)
+
+
+async def forward(request: web.Request, port: int, path: str) -> web.Response:
+    """``request`` sent on to a local server on ``port`` at ``path``; its answer."""
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(
+            request.method,
+            f"http://127.0.0.1:{port}/{path}",
+            data=await request.read(),
+            headers={"Content-Type": request.headers.get("Content-Type", "")},
+        ) as answer,
+    ):
+        return web.Response(
+            status=answer.status, body=await answer.read(), content_type=answer.content_type
+        )
 
 
 def _selector_matches(selector: str, labels: dict[str, str]) -> bool:

@@ -24,10 +24,9 @@ from helpers.paths import REPO
 MLSERVER = REPO / ".tools" / "mlserver" / "bin" / "mlserver"
 
 
-@contextmanager
-def mlserver(model_dir: Path, name: str, folder: Path, timeout: float = 120) -> Iterator[int]:
-    """MLServer serving ``model_dir`` as model ``name``; yields its HTTP port once the model
-    is ready (fails with the server's log when it is not)."""
+def start(model_dir: Path, name: str, folder: Path) -> tuple[subprocess.Popen, int, Path]:
+    """Start MLServer serving ``model_dir`` as model ``name`` (settings and log in
+    ``folder``); (process, HTTP port, log file). Stop it with ``stop``."""
     assert MLSERVER.exists(), "MLServer is missing: `make test` installs it into .tools/mlserver"
     port = free_port()
     (folder / name).mkdir(parents=True)
@@ -59,18 +58,34 @@ def mlserver(model_dir: Path, name: str, folder: Path, timeout: float = 120) -> 
         env={**os.environ, "PATH": f"{MLSERVER.parent}{os.pathsep}{os.environ['PATH']}"},
         start_new_session=True,
     )
+    return server, port, log
+
+
+def is_ready(port: int, name: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v2/models/{name}/ready", timeout=2):
+            return True
+    except OSError:
+        return False
+
+
+def stop(server: subprocess.Popen) -> None:
+    if server.poll() is None:
+        os.killpg(server.pid, signal.SIGTERM)
+    server.wait(timeout=30)
+
+
+@contextmanager
+def mlserver(model_dir: Path, name: str, folder: Path, timeout: float = 120) -> Iterator[int]:
+    """MLServer serving ``model_dir`` as model ``name``; yields its HTTP port once the model
+    is ready (fails with the server's log when it is not)."""
+    server, port, log = start(model_dir, name, folder)
     try:
         deadline = time.monotonic() + timeout
-        ready = f"http://127.0.0.1:{port}/v2/models/{name}/ready"
-        while True:
-            try:
-                with urllib.request.urlopen(ready, timeout=2):
-                    break
-            except OSError:
-                assert server.poll() is None, log.read_text()[-3000:]
-                assert time.monotonic() < deadline, log.read_text()[-3000:]
-                time.sleep(0.5)
+        while not is_ready(port, name):
+            assert server.poll() is None, log.read_text()[-3000:]
+            assert time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
         yield port
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop(server)

@@ -10,13 +10,14 @@ through the stand-in's pod and Service proxy.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import urllib.error
 import urllib.request
 
 import mlflow
 import pytest
+
+from helpers.iris_versions import register
 
 NAMESPACE = "ml-serving"
 IMAGE = "registry.example.com/ml/trainer:0.1.0"
@@ -32,69 +33,17 @@ def cluster(monkeypatch):
         yield standin
 
 
-def register(
-    client, model_name: str, *, missing_feature: bool = False, always: int | None = None
-) -> str:
-    """A real LogisticRegression version with an input example; with ``missing_feature``
-    the example lacks a column the model needs, so the server answers it with an error;
-    with ``always`` a real DummyClassifier that predicts that class for every row."""
-    from sklearn.datasets import load_iris
-    from sklearn.dummy import DummyClassifier
-    from sklearn.linear_model import LogisticRegression
-
-    x, y = load_iris(return_X_y=True, as_frame=True)
-    example = x.head(3).drop(columns=[x.columns[0]]) if missing_feature else x.head(3)
-    estimator = (
-        LogisticRegression(max_iter=500)
-        if always is None
-        else DummyClassifier(strategy="constant", constant=always)
-    )
-    with mlflow.start_run() as run:
-        info = mlflow.sklearn.log_model(
-            estimator.fit(x, y),
-            name="model",
-            input_example=example,
-            pip_requirements=["scikit-learn"],
-        )
-    return str(
-        client.create_model_version(
-            model_name, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
-        ).version
-    )
-
-
 def deploy(model_name: str, version: str, previous: str | None, **options):
     """One deploy_model run of ``version`` (already champion); (state, xcom, errors)."""
-    from airflow.models.xcom import XComModel
-    from airflow.sdk import DAG
-    from airflow.utils.session import create_session
-
-    from airflow_ml_provider.airflow_compat import serialize_dag
     from airflow_ml_provider.operators.kubernetes_deployment import (
         KubernetesDeploymentOperator,
     )
+    from helpers.deploy_runs import run_deploy
 
-    errors: list[BaseException] = []
-    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
-    with DAG(f"deploy_{model_name}_v{version}", schedule=None, start_date=start) as dag:
-        KubernetesDeploymentOperator(
-            task_id="deploy_model",
-            registration={"promoted": True, "version": int(version), "previous_champion": previous},
-            model_name=model_name,
-            image=IMAGE,
-            namespace=NAMESPACE,
-            replicas=1,
-            rollout_timeout=120,
-            poll_interval=0.5,
-            on_failure_callback=lambda context: errors.append(context["exception"]),
-            **options,
-        )
-    serialize_dag(dag)
-    dag_run = dag.test()
-    with create_session() as session:
-        rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag.dag_id))
-        xcom = {r.key: XComModel.deserialize_value(r) for r in rows.all()}
-    return dag_run.state, xcom.get("return_value"), errors
+    return run_deploy(
+        KubernetesDeploymentOperator, model_name, version, previous, image=IMAGE,
+        namespace=NAMESPACE, replicas=1, rollout_timeout=120, poll_interval=0.5, **options,
+    )  # fmt: skip
 
 
 def predict_through_service(cluster, name: str, model_uri: str) -> tuple[int, dict]:

@@ -50,6 +50,32 @@ def test_factory_builds_the_kubernetes_deployment_from_yaml(tmp_path):
     assert [o.uri for o in deploy.outlets] == ["x-mlmodel://churn/champion"]
 
 
+def test_factory_builds_the_kserve_deployment_from_yaml(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.operators.kserve_deployment import KServeDeploymentOperator
+
+    text = (
+        "deployment:\n  strategy: kserve\n  kserve:\n    min_replicas: 0\n"
+        "    storage_root: gs://ml-artifacts/mlflow\n    rollout_timeout: 5m\n"
+        "    canary: {percent: 10, duration: 10m}\n"
+    )
+    dag = build_dag(load_pipeline(write(tmp_path, with_deployment(text))))
+    deploy = dag.get_task("deploy_model")
+    assert isinstance(deploy, KServeDeploymentOperator)
+    settings = deploy.settings
+    assert (settings.name, settings.namespace, settings.mode) == (
+        "churn",
+        "ml-serving",
+        "serverless",
+    )
+    assert (settings.min_replicas, settings.storage_root) == (0, "gs://ml-artifacts/mlflow")
+    assert (deploy.canary.percent, deploy.canary.duration, deploy.rollout_timeout) == (10, 600, 300)
+    deployer = deploy.deployer()
+    assert deployer.strategy == "kserve" and deployer.settings()["storage_root"] == (
+        "gs://ml-artifacts/mlflow"
+    )
+
+
 def test_the_server_pods_are_secure_by_default():
     from airflow_ml_provider.serving.manifests import ServerSettings, server_deployment
 
@@ -82,6 +108,28 @@ BAD = {
         "deployment:\n  strategy: kubernetes\n  kubernetes:\n    image: t:1\n"
         "    canary: {percent: 80}\n",
         ":28:23: deployment.kubernetes.canary.percent: input should be less than or equal to 50",
+    ),
+    "kserve without its section": (
+        "deployment:\n  strategy: kserve\n",
+        ":25:13: deployment.strategy: strategy kserve needs deployment.kserve with its "
+        "settings (`kserve: {}` for the defaults)",
+    ),
+    "kserve reading local files": (
+        "deployment:\n  strategy: kserve\n  kserve:\n    storage_root: file:///srv/mlflow\n",
+        ":27:19: deployment.kserve.storage_root: KServe downloads models from gs://, s3://, "
+        "pvc://, https:// ...; the cluster cannot read 'file:///srv/mlflow'",
+    ),
+    "kserve canary at 100 %": (
+        "deployment:\n  strategy: kserve\n  kserve:\n    canary: {percent: 100}\n",
+        ":27:23: deployment.kserve.canary.percent: input should be less than or equal to 99",
+    ),
+    "kserve canary at 0 %": (
+        "deployment:\n  strategy: kserve\n  kserve:\n    canary: {percent: 0}\n",
+        ":27:23: deployment.kserve.canary.percent: input should be greater than or equal to 1",
+    ),
+    "kserve canary without traffic splitting": (
+        "deployment:\n  strategy: kserve\n  kserve:\n    mode: raw\n    canary: {percent: 10}\n",
+        ":28:13: deployment.kserve.canary: KServe splits traffic only in serverless mode",
     ),
     "unknown canary check": (
         "deployment:\n  strategy: kubernetes\n  kubernetes:\n    image: t:1\n"
@@ -129,9 +177,9 @@ def test_every_strategy_the_spec_accepts_has_its_deployer():
     from airflow_ml_provider.spec.models import DeploymentSpec
 
     strategies = get_args(DeploymentSpec.model_fields["strategy"].annotation)
-    assert set(strategies) == {"alias", "batch", "kubernetes"}
+    assert set(strategies) == {"alias", "batch", "kubernetes", "kserve"}
     for name in strategies:
         cls = deployer_class(name)
         assert issubclass(cls, Deployer) and cls.strategy == name
-    with pytest.raises(DeploymentFailed, match=r"unknown deployment strategy 'kserve' \(known: "):
-        deployer_class("kserve")
+    with pytest.raises(DeploymentFailed, match=r"unknown deployment strategy 'seldon' \(known: "):
+        deployer_class("seldon")

@@ -123,6 +123,8 @@ class Deployment(TypedDict):
     kubernetes: NotRequired[dict[str, Any]]
     """For ``kubernetes``: namespace, deployment, service, replicas, previous_version,
     pods_tested, canary."""
+    kserve: NotRequired[dict[str, Any]]
+    """For ``kserve``: namespace, inference_service, previous_version, canary."""
 
 
 Rollback = TypedDict(  # functional form: "from" is a Python keyword

@@ -11,6 +11,7 @@ DEPLOYERS: dict[str, str] = {
     "alias": "airflow_ml_provider.deployers.alias:AliasDeployer",
     "batch": "airflow_ml_provider.deployers.alias:BatchDeployer",
     "kubernetes": "airflow_ml_provider.deployers.kubernetes:KubernetesDeployer",
+    "kserve": "airflow_ml_provider.deployers.kserve:KServeDeployer",
 }
 """Strategy name -> ``module:Class`` of its Deployer (deployers.base)."""
 
@@ -19,3 +20,10 @@ STRATEGIES: tuple[str, ...] = tuple(DEPLOYERS)
 DEPLOYMENT_TAG = "airflow_ml.deployment"
 """Model-version tag written at deployment: JSON ``{strategy, settings}`` — what a later
 rollback needs to find the server (no secrets)."""
+
+KSERVE_STORAGE_SCHEMES: tuple[str, ...] = (
+    "gs://", "s3://", "https://", "http://", "pvc://", "hdfs://", "webhdfs://", "oci://",
+    "hf://", "azureblob://",
+)  # fmt: skip
+"""Where KServe's storage initializer downloads models from (its docs' list); anything else
+— a local path, file://, MLflow's proxied mlflow-artifacts:/ — the cluster cannot read."""

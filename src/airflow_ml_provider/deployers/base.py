@@ -9,10 +9,10 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
-from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID, MLFLOW_CONN_ID
 from airflow_ml_provider.core.errors import DeploymentFailed
 
-__all__ = ["Deployer", "DeploymentFailed"]
+__all__ = ["ClusterDeployer", "Deployer", "DeploymentFailed"]
 
 
 class Deployer(ABC):
@@ -70,3 +70,53 @@ class Deployer(ABC):
         """The deployer a recorded deployment describes. ``connections``: Airflow connection
         ids by system (e.g. ``kubernetes``), the caller's; ``options``: the base's arguments."""
         return cls(model_name, **options)
+
+
+class ClusterDeployer(Deployer):
+    """A deployer whose server runs in a Kubernetes cluster: the cluster's Airflow
+    connection, how long a rollout may take and how often its status is read.
+
+    :param kubernetes_conn_id: the Airflow connection to the cluster.
+    :param rollout_timeout: seconds a rollout may take before it counts as failed.
+    :param poll_interval: seconds between status reads.
+    """
+
+    settings_fields: ClassVar[tuple[str, ...]] = ()
+    """The settings (recorded on the version) that rebuild where the server runs."""
+
+    def __init__(
+        self,
+        model_name: str,
+        *,
+        kubernetes_conn_id: str = KUBERNETES_CONN_ID,
+        rollout_timeout: float = 600,
+        poll_interval: float = 2.0,
+        **options: Any,
+    ) -> None:
+        super().__init__(model_name, **options)
+        self.kubernetes_conn_id = kubernetes_conn_id
+        self.rollout_timeout = float(rollout_timeout)
+        self.poll_interval = poll_interval
+
+    @classmethod
+    def from_settings(
+        cls,
+        model_name: str,
+        settings: dict[str, Any],
+        connections: Mapping[str, str],
+        **options: Any,
+    ) -> Deployer:
+        where = {key: settings[key] for key in cls.settings_fields if key in settings}
+        return cls(
+            model_name,
+            settings=cls.server_settings(where),
+            kubernetes_conn_id=connections.get("kubernetes", KUBERNETES_CONN_ID),
+            rollout_timeout=settings.get("rollout_timeout", 600),
+            **options,
+        )
+
+    @classmethod
+    def server_settings(cls, recorded: dict[str, Any]) -> Any:
+        """The server's settings object from the recorded fields (raises ValueError / TypeError
+        when they do not describe one)."""
+        raise NotImplementedError

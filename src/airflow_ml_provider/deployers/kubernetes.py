@@ -8,15 +8,13 @@ for pipelines (and rollbacks) that deploy to Kubernetes.
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.exceptions import ApiException
 
-from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
-from airflow_ml_provider.deployers.base import Deployer
+from airflow_ml_provider.deployers.base import ClusterDeployer
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import serving_input
 from airflow_ml_provider.serving import rollout
@@ -41,7 +39,7 @@ class CanaryPlan:
     checks: list[str] = field(default_factory=lambda: ["ready", "no_restarts", "smoke_test"])
 
 
-class KubernetesDeployer(Deployer):
+class KubernetesDeployer(ClusterDeployer):
     """Serves ``models:/<model>/<version>`` with ``ml.serve_verified`` behind a Service.
 
     ``deploy`` applies the Deployment (after a canary when ``canary`` is set and another
@@ -52,32 +50,28 @@ class KubernetesDeployer(Deployer):
     and checks them the same way.
 
     :param settings: where and how the server runs.
-    :param kubernetes_conn_id: the Airflow connection to the cluster.
     :param canary: run a canary first (None: a direct rollout).
-    :param rollout_timeout: seconds a rollout may take before it is undone.
-    :param poll_interval: seconds between rollout status reads.
+
+    And ClusterDeployer's parameters (``rollout_timeout``: seconds a rollout may take
+    before it is undone).
     """
 
     strategy = "kubernetes"
     check_name = "rollout"
+
+    settings_fields = ("name", "namespace", "port", "image", "replicas")
 
     def __init__(
         self,
         model_name: str,
         *,
         settings: ServerSettings,
-        kubernetes_conn_id: str = KUBERNETES_CONN_ID,
         canary: CanaryPlan | None = None,
-        rollout_timeout: float = 600,
-        poll_interval: float = 2.0,
         **options: Any,
     ) -> None:
         super().__init__(model_name, **options)
         self.server = settings
-        self.kubernetes_conn_id = kubernetes_conn_id
         self.canary = canary
-        self.rollout_timeout = float(rollout_timeout)
-        self.poll_interval = poll_interval
         self._payload: str | None = None
 
     # -- the Deployer interface ---------------------------------------------------------------
@@ -130,22 +124,8 @@ class KubernetesDeployer(Deployer):
         }
 
     @classmethod
-    def from_settings(
-        cls,
-        model_name: str,
-        settings: dict[str, Any],
-        connections: Mapping[str, str],
-        **options: Any,
-    ) -> KubernetesDeployer:
-        fields = ("name", "namespace", "port", "image", "replicas")
-        server = ServerSettings(**{key: settings[key] for key in fields if key in settings})
-        return cls(
-            model_name,
-            settings=server,
-            kubernetes_conn_id=connections.get("kubernetes", KUBERNETES_CONN_ID),
-            rollout_timeout=settings.get("rollout_timeout", 600),
-            **options,
-        )
+    def server_settings(cls, recorded: dict[str, Any]) -> ServerSettings:
+        return ServerSettings(**recorded)
 
     # -- steps --------------------------------------------------------------------------------
 

@@ -278,28 +278,43 @@ def register_model(built: Built) -> BaseOperator:
 
 def deployment_operator(spec, **task_arguments: Any) -> AliasDeploymentOperator:
     """The deploy_model operator of deployment.strategy, with its settings from the spec."""
-    server = spec.deployment.kubernetes
+    deployment = spec.deployment
     common = {"model_name": spec.model_name, "mlflow_conn_id": spec.registry.mlflow_conn_id}
-    if spec.deployment.strategy != "kubernetes" or server is None:
-        return AliasDeploymentOperator(
-            strategy=spec.deployment.strategy, **common, **task_arguments
+    # The cluster strategies' modules are imported only for pipelines that use them (the
+    # cncf.kubernetes provider costs seconds).
+    if deployment.strategy == "kubernetes" and deployment.kubernetes is not None:
+        from airflow_ml_provider.operators.kubernetes_deployment import (
+            KubernetesDeploymentOperator,
         )
-    # Imported only for pipelines that deploy to Kubernetes (the provider costs seconds).
-    from airflow_ml_provider.operators.kubernetes_deployment import KubernetesDeploymentOperator
 
-    canary = server.canary
+        server = deployment.kubernetes
+        arguments = _cluster_arguments(server)
+        if server.canary is not None:
+            arguments["canary_checks"] = list(server.canary.checks)
+        return KubernetesDeploymentOperator(**arguments, **common, **task_arguments)
+    if deployment.strategy == "kserve" and deployment.kserve is not None:
+        from airflow_ml_provider.operators.kserve_deployment import KServeDeploymentOperator
+
+        arguments = _cluster_arguments(deployment.kserve)
+        return KServeDeploymentOperator(**arguments, **common, **task_arguments)
+    return AliasDeploymentOperator(strategy=deployment.strategy, **common, **task_arguments)
+
+
+def _cluster_arguments(section) -> dict[str, Any]:
+    """deployment.kubernetes / deployment.kserve as operator arguments: durations in
+    seconds, the canary flattened to canary_percent, canary_duration, canary_interval."""
     arguments = {
-        **server.model_dump(exclude={"canary", "rollout_timeout"}),
-        "rollout_timeout": server.rollout_timeout.total_seconds(),
+        **section.model_dump(exclude={"canary", "rollout_timeout"}),
+        "rollout_timeout": section.rollout_timeout.total_seconds(),
     }
+    canary = section.canary
     if canary is not None:
         arguments.update(
             canary_percent=canary.percent,
             canary_duration=canary.duration.total_seconds(),
             canary_interval=canary.interval.total_seconds(),
-            canary_checks=list(canary.checks),
         )
-    return KubernetesDeploymentOperator(**arguments, **common, **task_arguments)
+    return arguments
 
 
 def deploy_model(built: Built) -> BaseOperator:

@@ -84,8 +84,9 @@ class AliasDeploymentOperator(BaseOperator):
             "version": int(version),
             "deployed_at": deployed_at,
         }
-        if "kubernetes" in served:
-            result["kubernetes"] = served["kubernetes"]
+        for where in ("kubernetes", "kserve"):
+            if where in served:
+                result[where] = served[where]
         return result
 
     def deployer(self) -> Deployer:

@@ -17,8 +17,9 @@ from airflow_ml_provider.cluster import (
     SERVING_NAMESPACE,
     SERVING_SERVICE_ACCOUNT,
 )
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.formats import format_of
-from airflow_ml_provider.core.strategies import STRATEGIES
+from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES, STRATEGIES
 from airflow_ml_provider.spec.data_section import (
     DriftTestSpec,
     SourceField,
@@ -165,6 +166,75 @@ class ServingSpec(_PodPlacement):
     canary: CanarySpec | None = Field(None, description="Run a canary before the full rollout.")
 
 
+class TrafficCanarySpec(_Strict):
+    """A traffic canary with KServe (deployment.kserve.canary): its canaryTrafficPercent."""
+
+    percent: int = Field(
+        ge=1, le=99, description="Share of traffic KServe sends to the new version."
+    )
+    duration: Duration = Field(
+        dt.timedelta(minutes=15), description="How long the canary must keep answering."
+    )
+    interval: Duration = Field(
+        dt.timedelta(seconds=30), description="How often the canary is checked."
+    )
+
+
+class KServeSpec(_Strict):
+    """A KServe InferenceService serving the champion (deployment.strategy: kserve)."""
+
+    namespace: str = Field(SERVING_NAMESPACE, description="Namespace of the InferenceService.")
+    name: str | None = Field(
+        None,
+        description="InferenceService name (also the model name in V2 paths); default: the "
+        "model name, DNS-safe.",
+        pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$",
+    )
+    service_account: str | None = Field(
+        SERVING_SERVICE_ACCOUNT,
+        description="ServiceAccount of the predictor pods (holds the storage credentials "
+        "KServe's storage initializer uses).",
+    )
+    mode: Literal["serverless", "raw"] = Field(
+        "serverless",
+        description="KServe's deployment mode: serverless (Knative: canaries, checks before "
+        "traffic, scale to zero) or raw (Kubernetes Deployments, no traffic split).",
+    )
+    min_replicas: int = Field(1, ge=0, le=1000, description="Fewest predictor pods (0: scale "
+                              "to zero when idle, serverless only).")  # fmt: skip
+    max_replicas: int = Field(3, ge=1, le=1000, description="Most predictor pods under load.")
+    resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
+        default_factory=dict, description="Resources of the predictor container."
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(default_factory=list)
+    kubernetes_conn_id: str = Field(
+        KUBERNETES_CONN_ID, description="Airflow connection to the cluster."
+    )
+    storage_root: str | None = Field(
+        None,
+        description="For a MLflow tracking server that proxies artifacts (mlflow-artifacts:/): "
+        "its --artifacts-destination as the cluster reads it (gs://..., s3://...).",
+    )
+    rollout_timeout: Duration = Field(
+        dt.timedelta(minutes=10),
+        description="How long KServe may take to report Ready before the deploy fails.",
+    )
+    canary: TrafficCanarySpec | None = Field(
+        None, description="A traffic canary (serverless mode) before the new version gets all."
+    )
+
+    @field_validator("storage_root")
+    @classmethod
+    def _readable_in_the_cluster(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(KSERVE_STORAGE_SCHEMES):
+            raise ValueError(
+                "KServe downloads models from gs://, s3://, pvc://, https:// ...; the cluster "
+                f"cannot read {value!r}"
+            )
+        return value
+
+
 class DeploymentSpec(_Strict):
     """How a promoted model reaches users."""
 
@@ -172,11 +242,15 @@ class DeploymentSpec(_Strict):
         "alias",
         description="alias: serving reads models:/<model_name>@champion. batch: the alias "
         "move plus scoring deployment.batch.source with the champion on every run. "
-        "kubernetes: the alias move plus a rollout of an HTTP model server, undone on failure.",
+        "kubernetes: the alias move plus a rollout of an HTTP model server, undone on failure. "
+        "kserve: the alias move plus a KServe InferenceService serving the version.",
     )
     batch: BatchSpec | None = Field(None, description="Batch scoring; needs strategy batch.")
     kubernetes: ServingSpec | None = Field(
         None, description="The model server; needs strategy kubernetes."
+    )
+    kserve: KServeSpec | None = Field(
+        None, description="The InferenceService; needs strategy kserve."
     )
     approval: Literal["auto", "manual"] = Field(
         "auto",

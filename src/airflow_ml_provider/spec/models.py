@@ -40,10 +40,12 @@ from airflow_ml_provider.spec.delivery_section import (  # noqa: F401
     CanaryCheck,
     CanarySpec,
     DeploymentSpec,
+    KServeSpec,
     LabelsSpec,
     MonitoringSpec,
     NotifierSpec,
     ServingSpec,
+    TrafficCanarySpec,
 )
 from airflow_ml_provider.spec.section_base import (  # noqa: F401
     CRON_PRESETS,

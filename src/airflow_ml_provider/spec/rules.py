@@ -122,10 +122,14 @@ def partition_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 
 
 def deployment_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
-    """strategy batch / kubernetes needs deployment.batch / deployment.kubernetes, and each
-    of those sections needs its strategy."""
+    """strategy batch / kubernetes / kserve needs its section (deployment.batch, ...), and
+    each of those sections needs its strategy."""
     deployment = spec.deployment
-    needs = {"batch": "source and output", "kubernetes": "an image"}
+    needs = {
+        "batch": "source and output",
+        "kubernetes": "an image",
+        "kserve": "its settings (`kserve: {}` for the defaults)",
+    }
     for strategy, what in needs.items():
         section = getattr(deployment, strategy)
         if deployment.strategy == strategy and section is None:
@@ -142,6 +146,22 @@ def deployment_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                     f"deployment.{strategy} applies only to strategy {strategy}",
                 )
             ]
+    kserve = deployment.kserve
+    if kserve and kserve.canary and kserve.mode != "serverless":
+        return [
+            (
+                ("deployment", "kserve", "canary"),
+                "KServe splits traffic only in serverless mode; remove the canary or use "
+                "mode: serverless",
+            )
+        ]
+    if kserve and kserve.min_replicas > kserve.max_replicas:
+        return [
+            (
+                ("deployment", "kserve", "min_replicas"),
+                f"min_replicas {kserve.min_replicas} is above max_replicas {kserve.max_replicas}",
+            )
+        ]
     batch = deployment.batch
     if batch and batch.source.kind == "files" and batch.resolved_format is None:
         return [
