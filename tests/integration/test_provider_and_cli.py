@@ -298,3 +298,27 @@ def test_every_error_of_the_package_derives_from_one_base():
         ]
     assert len(errors) >= 15
     assert [cls.__name__ for cls in errors if not issubclass(cls, AirflowMlError)] == []
+
+
+def test_check_refuses_kserve_over_local_model_files(tmp_path, airflow_db, monkeypatch, capsys):
+    """strategy kserve with the embedded MLflow store (local artifacts KServe cannot
+    download) is refused by `airflow-ml check` at the strategy's line; with a tracking
+    server connection it passes (its artifact store is checked at deploy time)."""
+    import shutil
+
+    from airflow_ml_provider.cli import main
+
+    pipeline = tmp_path / "kserve.yaml"
+    pipeline.write_text(
+        EXAMPLE_YAML.read_text().replace("strategy: alias", "strategy: kserve\n  kserve: {}")
+    )
+    (tmp_path / "data").mkdir()
+    shutil.copy(EXAMPLE_YAML.parent / "data" / "breast_cancer.csv", tmp_path / "data")
+    monkeypatch.delenv("AIRFLOW_CONN_MLFLOW_DEFAULT", raising=False)
+    assert main(["check", str(pipeline)]) == 1
+    out = capsys.readouterr().out
+    assert f"{pipeline}:34:13: deployment.strategy: strategy kserve serves models from the " in out
+    assert "the embedded store keeps them in file://" in out
+
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", "mlflow://mlflow.ml.svc:5000")
+    assert main(["check", str(pipeline)]) == 0, capsys.readouterr().out

@@ -101,12 +101,37 @@ def schema_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
     return [_problem(doc, ("validation", "schema"), message)]
 
 
+def serving_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
+    """strategy kserve needs model artifacts the cluster can read: not the embedded MLflow
+    store's local files (a tracking server's store is checked at deploy time)."""
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    spec = loaded.spec
+    if spec.deployment.strategy != "kserve":
+        return []
+    hook = MlflowHook(spec.registry.mlflow_conn_id)
+    try:
+        embedded = hook.is_embedded
+    except Exception:  # the connection cannot be read here (no metadata DB): deploy-time check
+        return []
+    if not embedded:
+        return []
+    message = (
+        f"strategy kserve serves models from the MLflow artifact store, which the cluster must "
+        f"read; there is no connection {spec.registry.mlflow_conn_id!r}, so the embedded store "
+        f"keeps them in {hook.artifact_location_root} (local files); connect a tracking server "
+        "whose artifacts are in a bucket (gs://, s3://)"
+    )
+    return [_problem(doc, ("deployment", "strategy"), message)]
+
+
 def deep_problems(loaded: LoadedPipeline, allowed_prefixes: tuple[str, ...]) -> list[SpecProblem]:
     """Every heavy check of one pipeline file."""
     doc = load_positioned(loaded.file)
     return (
         estimator_problems(loaded, doc, allowed_prefixes)
         + notifier_problems(loaded, doc)
+        + serving_problems(loaded, doc)
         + expectation_problems(loaded, doc)
         + schema_problems(loaded, doc)
         + data_report(loaded).problems
