@@ -7,6 +7,8 @@ beats one model for all; two tiny stores are skipped and served by the fallback 
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -81,6 +83,41 @@ def test_fifty_partitions_train_as_one_registered_router_model(first_run):
     per_store_accuracy = (model.predict(held.drop(columns="label")) == held.label).mean()
     overall_accuracy = (overall.predict(held[FEATURES].to_numpy()) == held.label).mean()
     assert per_store_accuracy > overall_accuracy + 0.1
+
+
+def test_the_routed_model_serves_over_v2_as_kserve_serves_it(first_run, tmp_path):
+    """The registered router (a models-from-code pyfunc with a skops file per chunk) served
+    by a real MLServer with its MLflow runtime — what a KServe InferenceService runs for
+    ``modelFormat: mlflow`` — answers the model's own input example, as the kserve
+    deployer's check sends it, and rows of three stores with the per-store predictions."""
+    import mlflow
+    from mlflow.artifacts import download_artifacts
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.serving.open_inference import (
+        column_types,
+        v2_predictions,
+        v2_request,
+    )
+    from helpers.mlserver import mlserver, post_v2
+
+    MlflowHook().get_conn()
+    local = download_artifacts(
+        artifact_uri="models:/e2e_stores_model@champion", dst_path=str(tmp_path / "model")
+    )
+    model = mlflow.pyfunc.load_model(local)
+    types = column_types(model.metadata.get_input_schema().to_json())
+    frame = store_data()
+    rows = frame[frame.store.isin(["s03", "s17", "s41"])].groupby("store").head(5)
+    records = rows.drop(columns="label").to_dict(orient="records")
+    with mlserver(Path(local), "stores", tmp_path / "mlserver") as port:
+        example = (Path(local) / "serving_input_example.json").read_text()
+        status, body = post_v2(port, "stores", v2_request(example, types))
+        assert status == 200, body
+        assert v2_predictions(body) == list(model.predict(model.input_example))
+        status, body = post_v2(port, "stores", v2_request({"dataframe_records": records}, types))
+        assert status == 200, body
+        assert v2_predictions(body) == list(model.predict(rows.drop(columns="label")))
 
 
 def test_partition_table_and_gate_are_on_the_run(first_run):

@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -67,6 +68,21 @@ def is_ready(port: int, name: str) -> bool:
             return True
     except OSError:
         return False
+
+
+def post_v2(port: int, model: str, body: dict) -> tuple[int, dict]:
+    """A V2 inference request to MLServer on ``port``: (HTTP status, answer or error)."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/v2/models/{model}/infer",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        text = error.read().decode()
+        return error.code, {"error": text[-1000:]}
 
 
 def stop(server: subprocess.Popen) -> None:

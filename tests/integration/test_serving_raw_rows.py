@@ -111,20 +111,6 @@ def test_the_model_server_answers_raw_rows_with_original_labels(tmp_path, pengui
         server.wait(timeout=30)
 
 
-def post_v2(port: int, model: str, body: dict) -> tuple[int, dict]:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/v2/models/{model}/infer",
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        text = error.read().decode()
-        return error.code, {"error": text[-1000:]}
-
-
 def test_mlserver_answers_v2_tensors_with_the_same_labels(tmp_path, penguins_model):
     """Real MLServer with its MLflow runtime (what a KServe InferenceService with
     ``modelFormat: mlflow`` and ``protocolVersion: v2`` runs) serving the version's files: the
@@ -139,7 +125,7 @@ def test_mlserver_answers_v2_tensors_with_the_same_labels(tmp_path, penguins_mod
         v2_predictions,
         v2_request,
     )
-    from helpers.mlserver import mlserver
+    from helpers.mlserver import mlserver, post_v2
 
     mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
     local = Path(download_artifacts(artifact_uri=penguins_model, dst_path=str(tmp_path / "m")))

@@ -122,7 +122,9 @@ def assemble(
                 artifacts={name: r["models_uri"] for name, r in bundles.items() if r["models_uri"]},
                 model_config=config,
                 input_example=example,
-                signature=infer_signature(example),
+                # Outputs typed like the labels (what the router predicts): model servers
+                # such as MLServer's MLflow runtime refuse a signature without outputs.
+                signature=infer_signature(example, split.y_test.head(5).to_numpy()),
                 pip_requirements=model_requirements(
                     MODEL_MODULES + [job["estimator"]], with_provider=True
                 ),
