@@ -44,10 +44,11 @@ def seeded(tmp_path_factory, airflow_db):
     first = run(churn)
     write_pipeline(folder, "ui_churn", params="{n_estimators: 5, max_depth: 1, random_state: 3}")
     second = run(churn)
-    stores_file = write_partitioned(folder, "ui_stores")
+    # Twelve stores: two training tasks, enough for a table to sort, filter and compare.
+    stores_file = write_partitioned(folder, "ui_stores", stores=12)
     stores = run(stores_file)
     # Heavily regularised per-store models: v2 regresses on most stores and is rejected.
-    write_partitioned(folder, "ui_stores", params="{C: 0.0005}")
+    write_partitioned(folder, "ui_stores", params="{C: 0.0005}", stores=12)
     stores_worse = run(stores_file)
     broken = tmp_path_factory.mktemp("ui_broken")
     (broken / "ui_broken.yaml").write_text("pipeline: ui_broken\ndata:\n  target: [\n")

@@ -10,11 +10,12 @@ import pandas as pd
 STORES, ROWS, FEATURES = 50, 200, ["x0", "x1", "x2", "x3"]
 
 
-def store_data(seed: int = 0) -> pd.DataFrame:
+def store_data(seed: int = 0, stores: int = STORES) -> pd.DataFrame:
+    """``stores`` stores of ROWS rows, each with its own relation, plus two tiny ones."""
     rng = np.random.default_rng(seed)
     weights = rng.normal(size=(STORES, len(FEATURES))) * 3
     frames = []
-    for store in range(STORES):
+    for store in range(stores):
         x = rng.normal(size=(ROWS, len(FEATURES)))
         label = (x @ weights[store] + rng.normal(size=ROWS) > 0).astype(int)
         frames.append(pd.DataFrame(x, columns=FEATURES).assign(store=f"s{store:02d}", label=label))
@@ -51,9 +52,11 @@ registry:
 """
 
 
-def write_partitioned(folder: Path, name: str, params: str = "{C: 1.0}") -> Path:
+def write_partitioned(
+    folder: Path, name: str, params: str = "{C: 1.0}", stores: int = STORES
+) -> Path:
     (folder / "data").mkdir(parents=True, exist_ok=True)
-    store_data().to_csv(folder / "data" / "stores.csv", index=False)
+    store_data(stores=stores).to_csv(folder / "data" / "stores.csv", index=False)
     path = folder / f"{name}.yaml"
     path.write_text(PIPELINE.format(name=name, params=params))
     return path
