@@ -66,3 +66,24 @@ def test_the_rollout_state_says_ready_waiting_or_why_it_failed():
         "lastFailureInfo": {"reason": "ModelLoadFailed", "message": "no MLmodel file"},
     }
     assert isvc.rollout_state(load) == ("failed", "ModelLoadFailed: no MLmodel file")
+
+
+def test_a_rollback_swaps_only_the_version_and_keeps_the_rest_of_the_spec():
+    """A rollback knows where the service is (the deployment record), not its resources:
+    the running spec is kept and only the storage URI, version label and traffic change."""
+    settings = isvc.InferenceServiceSettings(
+        name="churn", namespace="ml-serving", resources={"limits": {"memory": "4Gi"}},
+        tolerations=[{"key": "gpu", "operator": "Exists"}],
+    )  # fmt: skip
+    running = isvc.inference_service(settings, "3", "gs://b/m-3", canary_percent=0)
+    running["status"] = {"observedGeneration": 2}
+    back = isvc.with_version(running, "2", "gs://b/m-2")
+    predictor = back["spec"]["predictor"]
+    assert predictor["model"]["storageUri"] == "gs://b/m-2"
+    assert "canaryTrafficPercent" not in predictor
+    assert predictor["model"]["resources"] == {"limits": {"memory": "4Gi"}}
+    assert predictor["tolerations"] == running["spec"]["predictor"]["tolerations"]
+    assert back["metadata"]["labels"]["airflow-ml/model-version"] == "2"
+    assert "status" not in back and running["spec"]["predictor"]["model"]["storageUri"] == (
+        "gs://b/m-3"
+    )

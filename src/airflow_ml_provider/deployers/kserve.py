@@ -83,18 +83,19 @@ class KServeDeployer(ClusterDeployer):
         if current is None:
             if self.canary:
                 self.log.info("no version serving yet: no canary, straight to 100 %%")
-            self._apply(None, self._manifest(version, None))
+            self._apply(None, self._manifest(version, None, None))
             self._settle(version, None)
             return self._served(version, None, None, 0)
         same = isvc.labelled_version(current) == version
-        return self._update(version, current, None if same else self.canary)
+        return self._update(version, current, None if same else self.canary, keep_spec=False)
 
     def rollback(self, to_version: str) -> dict[str, Any]:
         self._connect()
         current = self._read()
         if current is None:
             raise DeploymentFailed(f"no InferenceService {self._where} serves")
-        return self._update(to_version, current, None)
+        # The recorded settings say where, not how (resources, tolerations): keep its spec.
+        return self._update(to_version, current, None, keep_spec=True)
 
     def smoke_test(self) -> dict[str, Any]:
         self._connect()
@@ -151,8 +152,11 @@ class KServeDeployer(ClusterDeployer):
             )
         return service
 
-    def _manifest(self, version: str, canary_percent: int | None) -> dict[str, Any]:
-        """The InferenceService for ``version``, once its files are checked."""
+    def _manifest(
+        self, version: str, canary_percent: int | None, base: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """The InferenceService serving ``version`` (once its files are checked): built from
+        the settings, or ``base`` with only the version changed."""
         if version not in self._locations:
             location = self._client.get_model_version_download_uri(self.model_name, version)
             try:
@@ -162,6 +166,8 @@ class KServeDeployer(ClusterDeployer):
             # The files KServe will download are the ones the training run recorded.
             with verified_copy(f"models:/{self.model_name}/{version}"):
                 self._locations[version] = target
+        if base is not None:
+            return isvc.with_version(base, version, self._locations[version], canary_percent)
         return isvc.inference_service(
             self.service, version, self._locations[version], canary_percent=canary_percent
         )
@@ -206,18 +212,24 @@ class KServeDeployer(ClusterDeployer):
             raise DeploymentFailed(f"{_plain(error)}; {self._put_back(before)}") from error
 
     def _update(
-        self, version: str, current: dict[str, Any], canary: TrafficCanary | None
+        self,
+        version: str,
+        current: dict[str, Any],
+        canary: TrafficCanary | None,
+        *,
+        keep_spec: bool,
     ) -> dict[str, Any]:
         """Serve ``version`` instead of what ``current`` serves. Serverless: its revision
         starts with no traffic (or the canary's share) and must answer on its own URL before
         it gets all of it; until then a failure pins it to 0 %, the serving revision never
         touched. Raw mode has no traffic split: apply, check, put back on failure."""
         before = isvc.labelled_version(current)
+        base = current if keep_spec else None
         if self.service.mode != "serverless":
-            self._apply(current, self._manifest(version, None))
+            self._apply(current, self._manifest(version, None, base))
             self._settle(version, current)
             return self._served(version, before, None, 0)
-        self._apply(current, self._manifest(version, canary.percent if canary else 0))
+        self._apply(current, self._manifest(version, canary.percent if canary else 0, base))
         try:
             rounds = self._try_new_revision(version, canary)
         except (DeploymentFailed, ApiException) as error:
@@ -225,7 +237,7 @@ class KServeDeployer(ClusterDeployer):
             raise DeploymentFailed(
                 f"{phase} failed: {_plain(error)}; {self._pin(current)}"
             ) from error
-        self._apply(self._read(), self._manifest(version, None))  # all traffic
+        self._apply(self._read(), self._manifest(version, None, base))  # all traffic
         self._settle(version, current)
         return self._served(version, before, canary, rounds)
 

@@ -142,6 +142,22 @@ def with_spec_of(current: dict[str, Any], wanted: dict[str, Any]) -> dict[str, A
     return body
 
 
+def with_version(
+    service: dict[str, Any], version: str, location: str, canary_percent: int | None = None
+) -> dict[str, Any]:
+    """``service`` (spec kept: resources, replicas, scheduling) serving ``version`` from
+    ``location``, with ``canary_percent`` of the traffic (all of it when None)."""
+    body = copy.deepcopy(service)
+    body.pop("status", None)
+    predictor = body["spec"]["predictor"]
+    predictor["model"]["storageUri"] = location
+    predictor.pop("canaryTrafficPercent", None)
+    if canary_percent is not None:
+        predictor["canaryTrafficPercent"] = canary_percent
+    body["metadata"].setdefault("labels", {})[VERSION_LABEL] = str(version)
+    return body
+
+
 def is_ours(service: dict[str, Any]) -> bool:
     labels = service.get("metadata", {}).get("labels") or {}
     return labels.get(MANAGED_BY_LABEL) == MANAGED_BY
