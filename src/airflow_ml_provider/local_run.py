@@ -130,8 +130,8 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
     validation = xcoms.get(("validate_data", "validation")) or {}
     decision = xcoms.get(("evaluate_model", "return_value")) or {}
     registration = xcoms.get(("register_model", "return_value")) or {}
-    training_task = (
-        "assemble_model" if ("assemble_model", "return_value") in xcoms else "train_model"
+    training_task = next(
+        (task for task in TRAINING_TASKS if (task, "return_value") in xcoms), "train_model"
     )
     training = xcoms.get((training_task, "return_value")) or {}
     state = dag_run.state.value if hasattr(dag_run.state, "value") else str(dag_run.state)
@@ -162,6 +162,8 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         and states.get("register_model") == "success",
         "mlflow_run_id": training.get("run_id"),
         "partitions": training.get("partitions"),
+        "candidates": training.get("candidates"),
+        "winner": training.get("winner"),
         "snapshot": xcoms.get(("snapshot_data", "return_value")),
         "summary": xcoms.get(("notify", "return_value")),
         "links": {
@@ -172,6 +174,10 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         },
         "model": model_state(model_name, mlflow_conn_id, registration.get("version")),
     }
+
+
+TRAINING_TASKS = ("assemble_model", "select_model", "train_model")
+"""The steps whose result is the training's (partitioned, candidates, one model)."""
 
 
 def _task_order(task_id: str) -> int:

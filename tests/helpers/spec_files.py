@@ -47,3 +47,10 @@ def errors_of(path: Path) -> str:
     with pytest.raises(SpecError) as caught:
         load_pipeline(path)
     return str(caught.value)
+
+
+def assert_refused(path: Path, expected: str) -> None:
+    """Loading ``path`` fails with ``expected`` (``:line:col: field: message``) after the
+    file's own path."""
+    message = errors_of(path)
+    assert f"{path}{expected}" in message, message

@@ -322,3 +322,32 @@ def test_check_refuses_kserve_over_local_model_files(tmp_path, airflow_db, monke
 
     monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", "mlflow://mlflow.ml.svc:5000")
     assert main(["check", str(pipeline)]) == 0, capsys.readouterr().out
+
+
+def test_check_refuses_a_candidate_search_on_a_parameter_it_does_not_take(tmp_path, capsys):
+    """A candidate's search space naming a parameter its estimator does not have is an error
+    at that parameter's line, with the closest real name."""
+    import shutil
+
+    from airflow_ml_provider.cli import main
+
+    text = EXAMPLE_YAML.read_text()
+    start, end = text.index("training:\n"), text.index("evaluation:\n")
+    candidates = (
+        "training:\n  candidates:\n    - name: forest\n"
+        "      estimator: sklearn.ensemble.RandomForestClassifier\n"
+        "      search: {method: grid, params: {max_dept: [3, 6]}}\n"
+    )
+    pipeline = tmp_path / "candidates.yaml"
+    pipeline.write_text(text[:start] + candidates + text[end:])
+    (tmp_path / "data").mkdir()
+    shutil.copy(EXAMPLE_YAML.parent / "data" / "breast_cancer.csv", tmp_path / "data")
+    assert main(["check", "--fast", str(pipeline)]) == 0  # the file itself is valid YAML
+    capsys.readouterr()
+    assert main(["check", str(pipeline)]) == 1
+    out = capsys.readouterr().out
+    assert (
+        f"{pipeline}:25:39: training.candidates[0].search.params.max_dept: "
+        "sklearn.ensemble.RandomForestClassifier does not accept the search parameter "
+        "'max_dept'; did you mean 'max_depth'?"
+    ) in out

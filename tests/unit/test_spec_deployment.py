@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from airflow_ml_provider.spec import load_pipeline
-from helpers.spec_files import GOOD, errors_of, write
+from helpers.spec_files import GOOD, assert_refused, write
 
 SERVING = """\
 deployment:
@@ -143,10 +143,7 @@ BAD = {
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_deployment_config_is_refused(tmp_path, case):
     text, expected = BAD[case]
-    path = write(tmp_path, with_deployment(text))
-    message = errors_of(path)
-    assert expected in message, message
-    assert str(path) in message
+    assert_refused(write(tmp_path, with_deployment(text)), expected)
 
 
 def test_the_predictions_link_opens_the_bigquery_table_or_the_stored_file(monkeypatch):

@@ -5,6 +5,8 @@ Never called while Airflow parses the DAG folder.
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_ml_provider.checks.data_checks import data_report
 from airflow_ml_provider.spec.errors import SpecProblem
 from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
@@ -16,7 +18,24 @@ def _problem(doc: PositionedDocument, path: tuple, message: str, *, at_key=False
 
 
 def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes) -> list:
-    """Import the estimator, try its params, and compare its task type with the spec."""
+    """Each estimator (training's, or every candidate's) imports, takes its params and its
+    search parameters, and is of the pipeline's task type."""
+    training = loaded.spec.training
+    fitted: list[tuple[tuple[str | int, ...], str | None, dict, Any]]
+    if not training.candidates:
+        fitted = [(("training",), training.estimator, training.params, training.search)]
+    else:
+        fitted = [
+            (("training", "candidates", index), c.estimator, c.params, c.search)
+            for index, c in enumerate(training.candidates)
+        ]
+    problems = []
+    for where, estimator, params, search in fitted:
+        problems += _one_estimator_problems(doc, where, estimator, params, search, loaded, prefixes)
+    return problems
+
+
+def _one_estimator_problems(doc, where, path, params, search, loaded, prefixes) -> list:
     from airflow_ml_provider.ml.estimators import (
         EstimatorError,
         InvalidParameterValue,
@@ -24,28 +43,36 @@ def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes
         build_estimator,
         task_type_of,
     )
+    from airflow_ml_provider.ml.search import SearchError, check_param_names
 
     training = loaded.spec.training
     try:
-        estimator = build_estimator(training.estimator, training.params, prefixes)
+        estimator = build_estimator(path, params, prefixes)
     except UnknownParameterError as exc:
-        return [_problem(doc, ("training", "params", exc.parameter), str(exc), at_key=True)]
+        return [_problem(doc, (*where, "params", exc.parameter), str(exc), at_key=True)]
     except InvalidParameterValue as exc:
-        field = ("training", "params", exc.parameter) if exc.parameter else ("training", "params")
+        field = (*where, "params", exc.parameter) if exc.parameter else (*where, "params")
         return [_problem(doc, field, str(exc))]
     except EstimatorError as exc:
-        return [_problem(doc, ("training", "estimator"), str(exc))]
+        return [_problem(doc, (*where, "estimator"), str(exc))]
     except Exception as exc:  # the estimator's own constructor rejected the params
-        message = f"{training.estimator} rejected its params: {exc}"
-        return [_problem(doc, ("training", "params"), message)]
+        message = f"{path} rejected its params: {exc}"
+        return [_problem(doc, (*where, "params"), message)]
     actual = task_type_of(estimator)
     if actual is not None and actual != training.task_type:
-        field = ("training", "task") if training.task else ("training", "estimator")
+        field = ("training", "task") if training.task else (*where, "estimator")
         message = (
-            f"{training.estimator} is a {actual} estimator, but the pipeline is set up "
-            f"for {training.task_type}"
+            f"{path} is a {actual} estimator, but the pipeline is set up for {training.task_type}"
         )
         return [_problem(doc, field, message)]
+    for name in search.params if search else ():
+        if name.startswith("preprocess__"):
+            continue  # the preprocessing's names are known only once the data is read
+        try:
+            check_param_names(estimator, [name], path)
+        except (SearchError, EstimatorError, ValueError) as exc:
+            field = (*where, "search", "params", name)
+            return [_problem(doc, field, str(exc), at_key=True)]
     return []
 
 

@@ -36,6 +36,30 @@ class TrainingResult(TypedDict):
     rows_test: int
     search: NotRequired[dict[str, Any]]
     """training.search's outcome (best params, CV table), when the job searched."""
+    candidates: NotRequired[list[CandidateResult]]
+    """training.candidates: the leaderboard, best first (select_model's result)."""
+    winner: NotRequired[str]
+    """training.candidates: the name of the candidate refitted as this model."""
+
+
+class CandidateResult(TypedDict):
+    """One candidate of training.candidates, cross-validated on the train split."""
+
+    name: str
+    estimator: str
+    params: dict[str, Any]
+    status: str
+    """succeeded | failed."""
+    cv: dict[str, dict[str, float]]
+    """metric -> {mean, std} over the folds, in the metric's natural sign."""
+    fit_seconds: float
+    rows: int
+    rows_sha256: str
+    """Digest of the train rows' labels it was cross-validated on (ml.candidates)."""
+    run_id: str
+    experiment_id: str
+    error: NotRequired[str]
+    rank: NotRequired[int]
 
 
 class GateRule(TypedDict):

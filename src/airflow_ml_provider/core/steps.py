@@ -38,11 +38,26 @@ def _partitioned(spec: PipelineSpec) -> bool:
     return spec.data.partition_by is not None
 
 
+def _candidates(spec: PipelineSpec) -> bool:
+    return bool(spec.training.candidates)
+
+
 STEPS: tuple[Step, ...] = (
     Step("wait_for_data", when=lambda spec: spec.data.wait is not None, optional=True),
     Step("snapshot_data", role="snapshot"),
     Step("validate_data", role="validation"),
-    Step("train_model", when=lambda spec: not _partitioned(spec), role="training"),
+    Step(
+        "train_model",
+        when=lambda spec: not (_partitioned(spec) or _candidates(spec)),
+        role="training",
+    ),
+    Step(
+        "train_candidates",
+        when=_candidates,
+        optional=True,
+        flow=lambda spec: "train_candidates (one task per candidate, cross-validated)",
+    ),
+    Step("select_model", when=_candidates, role="training", optional=True),
     Step("plan_partitions", when=_partitioned, optional=True),
     Step(
         "train_partitions",

@@ -64,8 +64,11 @@ def pipeline_doc(loaded: LoadedPipeline, monitor_dag_id: str | None = None) -> s
         ("Features", spec.data.features or "all columns except the target"),
         ("Split", spec.data.split.model_dump()),
         ("Expectations", [next(iter(item)) for item in spec.validation.expectations] or "none"),
-        ("Estimator", spec.training.estimator),
-        ("Params", spec.training.params),
+        *(
+            [("Candidates", {c.name: c.estimator for c in spec.training.candidates})]
+            if spec.training.candidates
+            else [("Estimator", spec.training.estimator), ("Params", spec.training.params)]
+        ),
         ("Task / runner", f"{spec.training.task_type} / {spec.training.runner}"),
         ("Primary metric", spec.evaluation.primary_metric),
         ("Metrics", spec.evaluation.all_metrics),

@@ -15,6 +15,7 @@ from airflow.sdk import Asset, BaseOperator
 
 from airflow_ml_provider.core.steps import summary_roles
 from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
+from airflow_ml_provider.operators.candidates import SelectModelOperator
 from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
 from airflow_ml_provider.operators.notify import RunSummaryOperator
@@ -128,9 +129,9 @@ def _training_runner(loaded: LoadedPipeline) -> tuple[type, dict]:
     return KubernetesTrainingOperator, pod_arguments(loaded)
 
 
-def _search(spec) -> dict | None:
-    """training.search as the job takes it, scored by the primary metric unless it says."""
-    search = spec.training.search
+def _search(spec, search) -> dict | None:
+    """A search section (training.search or a candidate's) as the job takes it, scored by
+    the primary metric unless it says."""
     if search is None:
         return None
     return {**search.model_dump(), "scoring": search.scoring or spec.evaluation.primary_metric}
@@ -153,7 +154,7 @@ def _training_arguments(loaded: LoadedPipeline) -> dict[str, Any]:
         "experiment_name": spec.experiment_name,
         "config_hash": loaded.config_hash,
         "mlflow_conn_id": spec.registry.mlflow_conn_id,
-        "search": _search(spec),
+        "search": _search(spec, spec.training.search),
         "pipeline_file": str(loaded.file),
         "partition_by": data.partition_by,
     }
@@ -169,6 +170,73 @@ def train_model(built: Built) -> BaseOperator:
         **_training_arguments(built.loaded),
         **runner_args,
     )
+
+
+def train_candidates(built: Built) -> BaseOperator:
+    """The training runner mapped over training.candidates: one cross-validation task (or
+    pod, with the candidate's own resources) each, training.max_parallel at a time."""
+    training = built.spec.training
+    runner_class, runner_args = _training_runner(built.loaded)
+    pods = training.runner == "kubernetes" and training.kubernetes is not None
+    mapped = []
+    for candidate in training.candidates:
+        arguments: dict[str, Any] = {
+            "estimator": candidate.estimator,
+            "estimator_params": dict(candidate.params),
+            "search": _search(built.spec, candidate.search),
+            "candidate": {"name": candidate.name, "folds": training.cv_folds},
+        }
+        if pods:
+            own = candidate.kubernetes.resources if candidate.kubernetes else None
+            arguments["resources"] = own or runner_args.get("resources") or {}
+        mapped.append(arguments)
+    if pods:  # each candidate's pod brings its resources
+        runner_args = {k: v for k, v in runner_args.items() if k != "resources"}
+    return runner_class.partial(
+        task_id="train_candidates",
+        snapshot=built.output("snapshot_data"),
+        validation=built.output("validate_data"),
+        execution_timeout=training.timeout,
+        max_active_tis_per_dagrun=training.max_parallel,
+        map_index_template="{{ task.candidate['name'] }}",
+        **_shared_training_arguments(built),
+        **runner_args,
+    ).expand_kwargs(mapped)
+
+
+def select_model(built: Built) -> BaseOperator:
+    """The best candidate refitted on the train split (the challenger), with the leaderboard."""
+    spec = built.spec
+    training = spec.training
+    runner_class, runner_args = _training_runner(built.loaded)
+    if runner_class is LocalTrainingOperator:
+        select_class: type = SelectModelOperator
+    else:
+        from airflow_ml_provider.operators.kubernetes_training import (
+            KubernetesSelectModelOperator,
+        )
+
+        select_class = KubernetesSelectModelOperator
+    return select_class(
+        task_id="select_model",
+        snapshot=built.output("snapshot_data"),
+        validation=built.output("validate_data"),
+        results=built.output("train_candidates"),
+        candidate_names=[c.name for c in training.candidates],
+        primary_metric=spec.evaluation.primary_metric,
+        min_candidates=training.min_candidates,
+        trigger_rule="all_done",  # a failed candidate does not stop the others' winner
+        execution_timeout=training.timeout,
+        **_shared_training_arguments(built),
+        **runner_args,
+    )
+
+
+def _shared_training_arguments(built: Built) -> dict[str, Any]:
+    """The training arguments every candidate shares (each brings its estimator, params and
+    search)."""
+    own = ("estimator", "estimator_params", "search")
+    return {k: v for k, v in _training_arguments(built.loaded).items() if k not in own}
 
 
 def _partitioning(built: Built) -> PartitioningSpec:
@@ -360,6 +428,8 @@ BUILDERS: dict[str, Callable[[Built], BaseOperator]] = {
     "snapshot_data": snapshot_data,
     "validate_data": validate_data,
     "train_model": train_model,
+    "train_candidates": train_candidates,
+    "select_model": select_model,
     "plan_partitions": plan_partitions,
     "train_partitions": train_partitions,
     "assemble_model": assemble_model,

@@ -85,8 +85,8 @@ def assemble(
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.scoring import score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
-    from airflow_ml_provider.ml.train import (
-        MODEL_MODULES,
+    from airflow_ml_provider.ml.train import MODEL_MODULES
+    from airflow_ml_provider.ml.training_runs import (
         log_training_params,
         training_result,
         training_run,

@@ -158,7 +158,7 @@ def estimator_prefix(model: Any) -> str:
     return "model__estimator__" if wrapped else "model__"
 
 
-def _natural(value: float, scorer: str) -> float:
+def natural(value: float, scorer: str) -> float:
     """sklearn's neg_* scorers are negated; the provider reports metrics in their own sign."""
     return -value if scorer.startswith("neg_") else value
 
@@ -194,7 +194,7 @@ def cv_results_table(search_cv: Any, metric: str):
         except TypeError:
             continue  # e.g. "params" (dicts) or estimator objects as parameter values
         if key.endswith("_test_score") and not key.startswith(("rank_", "std_")):
-            cells = [None if c is None else _natural(c, scorer) for c in cells]
+            cells = [None if c is None else natural(c, scorer) for c in cells]
         if key.endswith("_test_score"):
             key = key.removesuffix("_score") + f"_{metric}"
         columns[key] = cells
@@ -209,7 +209,7 @@ def log_search(search_cv: Any, search: dict[str, Any], metric: str) -> dict[str,
     import mlflow
 
     scorer = METRICS[metric].scorer
-    best_score = _natural(float(search_cv.best_score_), scorer)
+    best_score = natural(float(search_cv.best_score_), scorer)
     prefix = estimator_prefix(search_cv.estimator)
     best_params = {k.removeprefix(prefix): _loggable(v) for k, v in search_cv.best_params_.items()}
     candidates = len(search_cv.cv_results_["params"])

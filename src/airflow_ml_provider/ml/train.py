@@ -10,8 +10,6 @@ import argparse
 import json
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +19,16 @@ from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
 from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
-from airflow_ml_provider.ml.provenance import (
-    JOB_ARTIFACT,
-    REPRODUCES_TAG,
-    public_job,
-    reproducibility_tags,
-)
+from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
 from airflow_ml_provider.ml.scoring import check_metrics_fit, score
-from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole, use_experiment
+from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
+from airflow_ml_provider.ml.training_runs import (
+    RESULT_ARTIFACT,
+    finished_result,
+    log_training_params,
+    training_result,
+    training_run,
+)
 
 
 def train(job: dict[str, Any]) -> TrainingResult:
@@ -43,6 +43,10 @@ def train(job: dict[str, Any]) -> TrainingResult:
         from airflow_ml_provider.ml.partitions import train_partitions
 
         return train_partitions(job)
+    if job.get("candidate"):
+        from airflow_ml_provider.ml.candidates import cross_validate_candidate
+
+        return cross_validate_candidate(job)  # type: ignore[return-value]
     import mlflow
     from mlflow.models import infer_signature
 
@@ -99,120 +103,20 @@ def train(job: dict[str, Any]) -> TrainingResult:
             )
         record_digest(info.model_uri)
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
-        extra = {"search": search_result} if search_result else {}
+        extra: dict[str, Any] = {"search": search_result} if search_result else {}
+        refit = job.get("refit")
+        if refit and REPRODUCES_TAG not in (job.get("tags") or {}):
+            from airflow_ml_provider.ml.candidates import log_leaderboard
+
+            log_leaderboard(refit, run.info.run_id)
+            extra.update(candidates=refit["leaderboard"], winner=refit["winner"])
         result = training_result(run, experiment_id, info, metrics, split, **extra)
         mlflow.log_dict(result, RESULT_ARTIFACT)
         return result
 
 
-RESULT_ARTIFACT = "airflow_ml/result.json"
-"""The result a finished training run returned; a re-run of the same task returns it."""
-_SAME_WORK = ("airflow_ml.dag_run_id", "airflow_ml.config_hash", "airflow_ml.data_sha256")
-
-
-def finished_result(job: dict[str, Any]) -> dict[str, Any] | None:
-    """The result of a FINISHED run of the same DAG run, configuration and data (a cleared
-    or retried train_model after training succeeded), or None: then it trains. Never for a
-    reproduction (``airflow-ml reproduce`` exists to train again)."""
-    import mlflow
-    from mlflow.exceptions import MlflowException
-
-    tags = job.get("tags") or {}
-    if REPRODUCES_TAG in tags or not all(tags.get(key) for key in _SAME_WORK):
-        return None
-    experiment_id = use_experiment(
-        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
-    )
-    same = " and ".join(f"tags.`{key}` = '{tags[key]}'" for key in _SAME_WORK)
-    runs = mlflow.search_runs(
-        experiment_ids=[experiment_id],
-        filter_string=f"{same} and attributes.status = 'FINISHED'",
-        order_by=["attributes.start_time DESC"],
-        output_format="list",
-    )
-    for run in runs:
-        try:
-            return mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/{RESULT_ARTIFACT}")
-        except (MlflowException, OSError):
-            continue  # finished before results were recorded: not reusable
-    return None
-
-
 MODEL_MODULES = ["sklearn", "skops", "pandas", "numpy"]
 """What every logged model needs installed, besides its estimator's own package."""
-
-
-def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
-    """The estimator, its params, the data hash and split sizes as the run's params."""
-    import mlflow
-
-    mlflow.log_params(
-        {
-            "estimator": job["estimator"],
-            **(job.get("params") or {}),
-            **extra,
-            "data.rows_train": len(split.x_train),
-            "data.rows_test": len(split.x_test),
-            "data.sha256": job["data"].get("sha256", ""),
-        }
-    )
-
-
-def training_result(
-    run, experiment_id: str, info, metrics: dict[str, float], split, **extra: Any
-) -> TrainingResult:
-    """What a training run returns to the DAG (the same shape for every kind of model)."""
-    return {
-        "run_id": run.info.run_id,
-        "experiment_id": experiment_id,
-        "model_uri": info.model_uri,
-        "metrics": metrics,
-        "rows_train": len(split.x_train),
-        "rows_test": len(split.x_test),
-        **extra,
-    }
-
-
-@contextmanager
-def training_run(job: dict[str, Any]) -> Iterator[tuple[Any, str]]:
-    """The job's MLflow run, started with its tags and reproducibility tags, ``job.json``
-    and the validation record logged; yields ``(run, experiment_id)``."""
-    import mlflow
-
-    experiment_id = use_experiment(
-        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
-    )
-    tags = {str(k): str(v) for k, v in (job.get("tags") or {}).items()}
-    tags.update(reproducibility_tags(job, tags))
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=job.get("run_name"), tags=tags
-    ) as run:
-        mlflow.log_dict(public_job(job), JOB_ARTIFACT)
-        log_validation(job.get("validation"))
-        yield run, experiment_id
-
-
-def log_validation(validation: dict[str, Any] | None) -> None:
-    """Attach validate_data's result (and the drift table) to the active MLflow run."""
-    import mlflow
-
-    if not validation:
-        return
-    mlflow.log_dict(validation, "validation/summary.json")
-    drift = validation.get("drift")
-    tags = {"airflow_ml.validation": "warned" if validation.get("warnings") else "passed"}
-    if drift:
-        from airflow_ml_provider.ml.drift import format_drift_table
-
-        mlflow.log_dict(drift, "validation/drift.json")
-        mlflow.log_text(format_drift_table(drift), "validation/drift.txt")
-        tags["airflow_ml.drift"] = "true" if drift.get("drift") else "false"
-        mlflow.log_metric("drift.drifted_share", float(drift.get("drifted_share") or 0.0))
-    if validation.get("retrain_reason"):
-        tags["airflow_ml.retrain_reason"] = validation["retrain_reason"]
-    if validation.get("data_docs_uri"):
-        tags["airflow_ml.data_docs"] = validation["data_docs_uri"]
-    mlflow.set_tags(tags)
 
 
 def raw_row_signature(signature):

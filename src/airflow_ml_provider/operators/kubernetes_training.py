@@ -21,6 +21,7 @@ from kubernetes.client import models as k8s
 from airflow_ml_provider.cluster import TRAINING_NAMESPACE, TRAINING_SERVICE_ACCOUNT
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.operators.candidates import CandidateSelection
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
 from airflow_ml_provider.pods import (
     container_security_context,
@@ -282,3 +283,13 @@ def pod_arguments(loaded) -> dict[str, Any]:
     if template and not Path(template).expanduser().is_absolute():
         arguments["pod_template_file"] = str(Path(loaded.file).parent / template)
     return arguments
+
+
+class KubernetesSelectModelOperator(CandidateSelection, KubernetesTrainingOperator):
+    """select_model on the Kubernetes runner: the winner refitted in its own training pod.
+
+    Takes CandidateSelection's and KubernetesTrainingOperator's parameters; returns what
+    SelectModelOperator returns.
+    """
+
+    template_fields: tuple[str, ...] = (*KubernetesTrainingOperator.template_fields, "results")

@@ -77,6 +77,9 @@ class TrainingJobOperator(BaseOperator):
         the defaults. Fitted on the train split and logged inside the model.
     :param allowed_transformer_modules: module prefixes team transformers and tokenizers
         may come from; default ``[ml_provider] allowed_transformer_modules``.
+    :param candidate: ``{name, folds}``: this job is one of training.candidates — it
+        cross-validates the estimator on the train split and reports its scores
+        (ml.candidates) instead of registering a model.
     """
 
     template_fields: tuple[str, ...] = ("snapshot", "validation")
@@ -89,7 +92,7 @@ class TrainingJobOperator(BaseOperator):
         snapshot: Snapshot | Any,
         pipeline: str,
         target: str,
-        estimator: str,
+        estimator: str | None,
         task: str,
         metrics: list[str],
         features: list[str] | None = None,
@@ -106,9 +109,12 @@ class TrainingJobOperator(BaseOperator):
         partitions: dict[str, Any] | None = None,
         feature_preprocessing: dict[str, Any] | None = None,
         allowed_transformer_modules: tuple[str, ...] | None = None,
+        candidate: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.candidate = candidate
+        self.refit: dict[str, Any] | None = None  # set by candidate selection (select_model)
         self.feature_preprocessing = feature_preprocessing or {}
         self.allowed_transformer_modules = allowed_transformer_modules
         self.snapshot = snapshot
@@ -158,6 +164,8 @@ class TrainingJobOperator(BaseOperator):
             "run_name": f"{self.pipeline}/{run_id}",
             "validation": validation_record(self.validation),
             "search": self.search,
+            "candidate": self.candidate,
+            "refit": self.refit,
             "pipeline_file": self.pipeline_file,
             "tags": {
                 "airflow_ml.pipeline": self.pipeline,
@@ -176,12 +184,13 @@ class TrainingJobOperator(BaseOperator):
         """The MLflow run URL as XCom ``mlflow_run_url`` (the MlflowRunLink extra link).
 
         A chunk of per-partition models has no run of its own (the assembled model has)."""
-        if "run_id" not in result:
+        if not result.get("run_id"):
             return
         context["ti"].xcom_push(
             key="mlflow_run_url", value=hook.run_url(result["experiment_id"], result["run_id"])
         )
-        self.log.info("MLflow run %s; held-out metrics %s", result["run_id"], result["metrics"])
+        scores = result.get("metrics") or result.get("cv")  # a candidate has CV scores
+        self.log.info("MLflow run %s; scores %s", result["run_id"], scores)
 
 
 class LocalTrainingOperator(TrainingJobOperator):

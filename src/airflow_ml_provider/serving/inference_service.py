@@ -18,6 +18,7 @@ from typing import Any
 
 from kubernetes.client import ApiClient
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES
 from airflow_ml_provider.pods import container_security_context, pod_security_context, toleration
 from airflow_ml_provider.serving.manifests import MANAGED_BY, MANAGED_BY_LABEL, VERSION_LABEL
@@ -30,7 +31,7 @@ CANARY_TAG = "latest"
 PROXIED = "mlflow-artifacts:"
 
 
-class NotReachable(ValueError):
+class NotReachable(AirflowMlError, ValueError):
     """The version's artifacts are somewhere the cluster cannot read."""
 
 

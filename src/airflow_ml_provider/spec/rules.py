@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow_ml_provider.core.metrics import METRICS, metric_names
+from airflow_ml_provider.core.metrics import METRICS, guess_task_type, metric_names
 from airflow_ml_provider.core.steps import pipeline_steps
 from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
 from airflow_ml_provider.spec.models import PipelineSpec
@@ -69,29 +69,103 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
         problems.append(
             (("training", "kubernetes"), "training.kubernetes applies only to runner kubernetes")
         )
-    search = training.search
-    if search is not None:
-        if search.method == "grid":
-            for name, options in search.params.items():
-                if not isinstance(options, list):
-                    problems.append(
-                        (
-                            ("training", "search", "params", name),
-                            "grid search takes a list of values; distributions need method: random",
-                        )
+    problems += search_problems(training.search, ("training", "search"), training.task_type)
+    return problems
+
+
+def search_problems(search, where: FieldPath, task: str | None) -> list[tuple[FieldPath, str]]:
+    """A grid takes lists of values; the search's scoring metric fits the task."""
+    problems: list[tuple[FieldPath, str]] = []
+    if search is None:
+        return problems
+    if search.method == "grid":
+        for name, options in search.params.items():
+            if not isinstance(options, list):
+                problems.append(
+                    (
+                        (*where, "params", name),
+                        "grid search takes a list of values; distributions need method: random",
                     )
-        if (
-            search.scoring
-            and training.task_type
-            and METRICS[search.scoring].task != training.task_type
-        ):
+                )
+    if search.scoring and task and METRICS[search.scoring].task != task:
+        problems.append(
+            (
+                (*where, "scoring"),
+                f"{search.scoring!r} is a {METRICS[search.scoring].task} metric but the "
+                f"pipeline is {task}",
+            )
+        )
+    return problems
+
+
+def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """One estimator or candidates; unique names; each candidate of the pipeline's task."""
+    training = spec.training
+    candidates = training.candidates
+    if not candidates:
+        if training.estimator is None:
+            return [(("training",), "give training.estimator (one model) or training.candidates")]
+        return []
+    problems: list[tuple[FieldPath, str]] = []
+    for field in ("estimator", "params", "search"):
+        if field in training.model_fields_set:
             problems.append(
                 (
-                    ("training", "search", "scoring"),
-                    f"{search.scoring!r} is a {METRICS[search.scoring].task} metric but the "
-                    f"pipeline is {training.task_type}",
+                    ("training", field),
+                    f"training.{field} and training.candidates exclude each other; give each "
+                    "candidate its own estimator, params and search",
                 )
             )
+    if spec.data.partition_by is not None:
+        problems.append(
+            (
+                ("training", "candidates"),
+                "candidates are not available with data.partition_by yet; remove one of them",
+            )
+        )
+    seen: dict[str, int] = {}
+    task = training.task_type
+    kinds = {guess_task_type(c.estimator) for c in candidates} - {None}
+    if task is None and len(kinds) > 1:
+        problems.append(
+            (
+                ("training", "candidates"),
+                "the candidates mix classification and regression estimators; give them one "
+                "task (or set training.task)",
+            )
+        )
+    for index, candidate in enumerate(candidates):
+        where: FieldPath = ("training", "candidates", index)
+        if candidate.name in seen:
+            problems.append(
+                (
+                    (*where, "name"),
+                    f"candidate name {candidate.name!r} is already used by "
+                    f"training.candidates[{seen[candidate.name]}]",
+                )
+            )
+        seen.setdefault(candidate.name, index)
+        kind = guess_task_type(candidate.estimator)
+        if task and kind and kind != task:
+            problems.append(
+                (
+                    (*where, "estimator"),
+                    f"{candidate.estimator} is a {kind} estimator but the pipeline is {task}",
+                )
+            )
+        if candidate.kubernetes is not None and training.runner != "kubernetes":
+            problems.append(
+                ((*where, "kubernetes"), "a candidate's pod settings need runner kubernetes")
+            )
+        problems += search_problems(candidate.search, (*where, "search"), task)
+    if training.min_candidates > len(candidates):
+        problems.append(
+            (
+                ("training", "min_candidates"),
+                f"min_candidates {training.min_candidates} is more than the "
+                f"{len(candidates)} candidates",
+            )
+        )
     return problems
 
 
@@ -243,6 +317,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     problems.extend(source_problems(spec))
     problems.extend(training_problems(spec))
     problems.extend(partition_problems(spec))
+    problems.extend(candidate_problems(spec))
     problems.extend(deployment_problems(spec))
     problems.extend(step_policy_problems(spec))
     problems.extend(monitoring_problems(spec))
@@ -254,13 +329,18 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
         )
     task = spec.training.task_type
     if task is None:
-        problems.append(
-            (
-                ("training", "estimator"),
-                f"cannot tell whether {spec.training.estimator!r} is a classifier or a "
-                "regressor; set training.task to 'classification' or 'regression'",
+        training = spec.training
+        mixed = len({guess_task_type(e) for e in training.estimators} - {None}) > 1
+        if (training.estimator or training.candidates) and not mixed:
+            where = "estimator" if training.estimator else "candidates"
+            named = ", ".join(map(repr, training.estimators))
+            problems.append(
+                (
+                    ("training", where),
+                    f"cannot tell whether {named} is a classifier or a regressor; set "
+                    "training.task to 'classification' or 'regression'",
+                )
             )
-        )
         return problems
     evaluation = spec.evaluation
     metric_paths: list[tuple[FieldPath, str]] = [
@@ -274,8 +354,9 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
             problems.append(
                 (
                     path,
-                    f"{name!r} is a {METRICS[name].task} metric but {spec.training.estimator} "
-                    f"is a {task} estimator; expected one of {', '.join(metric_names(task))}",
+                    f"{name!r} is a {METRICS[name].task} metric but "
+                    f"{', '.join(spec.training.estimators)} is a {task} estimator; expected one "
+                    f"of {', '.join(metric_names(task))}",
                 )
             )
     for name in evaluation.max_regression:

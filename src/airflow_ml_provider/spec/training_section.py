@@ -140,15 +140,70 @@ class PartitioningSpec(_Strict):
     )
 
 
+_ESTIMATOR_PATH = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$"
+
+
+class CandidateResourcesSpec(_Strict):
+    """A candidate's own pod resources on the Kubernetes runner."""
+
+    resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
+        description='Its pod\'s resources, e.g. {requests: {cpu: "4"}, '
+        "limits: {nvidia.com/gpu: 1}}."
+    )
+
+
+class CandidateSpec(_Strict):
+    """One model of training.candidates: trained and cross-validated on the train split
+    beside the others; the best one is refitted and goes to the gate."""
+
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,39}$",
+        description="Its name in the leaderboard, MLflow and the Airflow UI (lower case).",
+    )
+    estimator: str = Field(
+        description="Import path of the estimator class; must match the allowed module prefixes.",
+        pattern=_ESTIMATOR_PATH,
+    )
+    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+    search: SearchSpec | None = Field(
+        None, description="A hyper-parameter search for this candidate (optional)."
+    )
+    kubernetes: CandidateResourcesSpec | None = Field(
+        None, description="runner kubernetes: this candidate's pod resources."
+    )
+
+    @field_validator("estimator")
+    @classmethod
+    def _allowed_module(cls, value: str, info: ValidationInfo) -> str:
+        return _in_allowed_module(value, info, "allowed_estimator_modules")
+
+
 class TrainingSpec(_Strict):
     """Which estimator is trained, with what parameters, where."""
 
-    estimator: str = Field(
+    estimator: str | None = Field(
+        None,
         description="Import path of the estimator class, e.g. "
-        "sklearn.ensemble.RandomForestClassifier; must match the allowed module prefixes.",
-        pattern=r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$",
+        "sklearn.ensemble.RandomForestClassifier; must match the allowed module prefixes. "
+        "Give this or candidates.",
+        pattern=_ESTIMATOR_PATH,
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+    candidates: list[CandidateSpec] = Field(
+        default_factory=list,
+        description="Several models compared by cross-validation on the train split, each "
+        "trained as its own task; the best is refitted and goes to the gate. Instead of "
+        "estimator, params and search.",
+    )
+    max_parallel: int = Field(
+        2, ge=1, le=1_000, description="Candidates training at the same time."
+    )
+    min_candidates: int = Field(
+        1, ge=1, description="Candidates that must succeed; fewer fails the run."
+    )
+    cv_folds: int = Field(
+        5, ge=2, le=20, description="Cross-validation folds candidates are compared on."
+    )
     task: TaskType | None = Field(
         None,
         description="classification | regression; inferred from the estimator name when omitted.",
@@ -169,13 +224,22 @@ class TrainingSpec(_Strict):
 
     @field_validator("estimator")
     @classmethod
-    def _allowed_module(cls, value: str, info: ValidationInfo) -> str:
-        return _in_allowed_module(value, info, "allowed_estimator_modules")
+    def _allowed_module(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return (
+            None if value is None else _in_allowed_module(value, info, "allowed_estimator_modules")
+        )
+
+    @property
+    def estimators(self) -> list[str]:
+        """Every estimator this training fits (one, or one per candidate)."""
+        return [c.estimator for c in self.candidates] or [self.estimator or ""]
 
     @property
     def task_type(self) -> TaskType | None:
-        """The declared task type, or the one the estimator's class name implies."""
-        return self.task or guess_task_type(self.estimator)
+        """The declared task type, or the one the estimators' class names imply (None when
+        they do not say, or candidates disagree)."""
+        guesses = {guess_task_type(estimator) for estimator in self.estimators} - {None}
+        return self.task or (guesses.pop() if len(guesses) == 1 else None)
 
 
 class PartitionGateSpec(_Strict):

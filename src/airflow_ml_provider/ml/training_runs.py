@@ -1,0 +1,136 @@
+"""The MLflow run of a training job: started with the job's tags, its params and validation
+record logged, what it returns; and finding the finished run of the same work (a retried or
+cleared task returns it instead of training again). Shared by one-model training
+(ml.train), candidates (ml.candidates) and partitioned models (ml.partitioned_run).
+No Airflow imports: this runs in the training process or pod.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.ml.provenance import (
+    JOB_ARTIFACT,
+    REPRODUCES_TAG,
+    public_job,
+    reproducibility_tags,
+)
+from airflow_ml_provider.ml.tracking import use_experiment
+
+RESULT_ARTIFACT = "airflow_ml/result.json"
+"""The result a finished training run returned; a re-run of the same task returns it."""
+_SAME_WORK = ("airflow_ml.dag_run_id", "airflow_ml.config_hash", "airflow_ml.data_sha256")
+
+
+def finished_result(job: dict[str, Any]) -> dict[str, Any] | None:
+    """The result of a FINISHED run of the same DAG run, configuration and data (a cleared
+    or retried train_model after training succeeded), or None: then it trains. Never for a
+    reproduction (``airflow-ml reproduce`` exists to train again)."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    for run in same_work_runs(job):
+        try:
+            return mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/{RESULT_ARTIFACT}")
+        except (MlflowException, OSError):
+            continue  # finished before results were recorded (or a candidate's): not reusable
+    return None
+
+
+def same_work_runs(job: dict[str, Any], extra_tags: dict[str, str] | None = None) -> list:
+    """FINISHED runs of the same DAG run, configuration and data (and ``extra_tags``), newest
+    first; none for a reproduction or a job without those tags."""
+    import mlflow
+
+    tags = job.get("tags") or {}
+    if REPRODUCES_TAG in tags or not all(tags.get(key) for key in _SAME_WORK):
+        return []
+    experiment_id = use_experiment(
+        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
+    )
+    wanted = {**{key: tags[key] for key in _SAME_WORK}, **(extra_tags or {})}
+    same = " and ".join(f"tags.`{key}` = '{value}'" for key, value in wanted.items())
+    return mlflow.search_runs(
+        experiment_ids=[experiment_id],
+        filter_string=f"{same} and attributes.status = 'FINISHED'",
+        order_by=["attributes.start_time DESC"],
+        output_format="list",
+    )
+
+
+def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
+    """The estimator, its params, the data hash and split sizes as the run's params."""
+    import mlflow
+
+    mlflow.log_params(
+        {
+            "estimator": job["estimator"],
+            **(job.get("params") or {}),
+            **extra,
+            "data.rows_train": len(split.x_train),
+            "data.rows_test": len(split.x_test),
+            "data.sha256": job["data"].get("sha256", ""),
+        }
+    )
+
+
+def training_result(
+    run, experiment_id: str, info, metrics: dict[str, float], split, **extra: Any
+) -> TrainingResult:
+    """What a training run returns to the DAG (the same shape for every kind of model);
+    ``extra``: the optional keys of TrainingResult (search, candidates, winner...)."""
+    result: dict[str, Any] = {
+        "run_id": run.info.run_id,
+        "experiment_id": experiment_id,
+        "model_uri": info.model_uri,
+        "metrics": metrics,
+        "rows_train": len(split.x_train),
+        "rows_test": len(split.x_test),
+        **extra,
+    }
+    return cast(TrainingResult, result)
+
+
+@contextmanager
+def training_run(job: dict[str, Any]) -> Iterator[tuple[Any, str]]:
+    """The job's MLflow run, started with its tags and reproducibility tags, ``job.json``
+    and the validation record logged; yields ``(run, experiment_id)``."""
+    import mlflow
+
+    experiment_id = use_experiment(
+        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
+    )
+    tags = {str(k): str(v) for k, v in (job.get("tags") or {}).items()}
+    tags.update(reproducibility_tags(job, tags))
+    with mlflow.start_run(
+        experiment_id=experiment_id, run_name=job.get("run_name"), tags=tags
+    ) as run:
+        mlflow.log_dict(public_job(job), JOB_ARTIFACT)
+        log_validation(job.get("validation"))
+        yield run, experiment_id
+
+
+def log_validation(validation: dict[str, Any] | None) -> None:
+    """Attach validate_data's result (and the drift table) to the active MLflow run."""
+    import mlflow
+
+    if not validation:
+        return
+    mlflow.log_dict(validation, "validation/summary.json")
+    drift = validation.get("drift")
+    tags = {"airflow_ml.validation": "warned" if validation.get("warnings") else "passed"}
+    if drift:
+        from airflow_ml_provider.ml.drift import format_drift_table
+
+        mlflow.log_dict(drift, "validation/drift.json")
+        mlflow.log_text(format_drift_table(drift), "validation/drift.txt")
+        tags["airflow_ml.drift"] = "true" if drift.get("drift") else "false"
+        mlflow.log_metric("drift.drifted_share", float(drift.get("drifted_share") or 0.0))
+    if validation.get("retrain_reason"):
+        tags["airflow_ml.retrain_reason"] = validation["retrain_reason"]
+    if validation.get("data_docs_uri"):
+        tags["airflow_ml.data_docs"] = validation["data_docs_uri"]
+    mlflow.set_tags(tags)

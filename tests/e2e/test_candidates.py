@@ -1,0 +1,94 @@
+"""training.candidates through dag.test(): real Airflow (SQLite) with dynamic task mapping,
+real MLflow, real scikit-learn on the breast cancer table that ships with it, the local
+runner. Three candidates (a dummy, a linear model, a forest) and one that cannot fit."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
+
+CANDIDATES = """\
+training:
+  max_parallel: 2
+  cv_folds: 3
+  candidates:
+    - name: dummy
+      estimator: sklearn.dummy.DummyClassifier
+      params: {strategy: prior}
+    - name: linear
+      estimator: sklearn.linear_model.LogisticRegression
+      params: {max_iter: 2000}
+    - name: forest
+      estimator: sklearn.ensemble.RandomForestClassifier
+      params: {n_estimators: 60, max_depth: 6, random_state: 7}
+    - name: too_many_neighbours
+      estimator: sklearn.neighbors.KNeighborsClassifier
+      params: {n_neighbors: 5000}
+"""
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory, airflow_db):
+    from airflow_ml_provider.local_run import run_pipeline_file
+
+    folder = tmp_path_factory.mktemp("candidates")
+    (folder / "data").mkdir()
+    (folder / "data" / "breast_cancer.csv").write_bytes(EXAMPLE_CSV.read_bytes())
+    text = EXAMPLE_YAML.read_text()
+    start, end = text.index("training:\n"), text.index("evaluation:\n")
+    text = text[:start] + CANDIDATES + text[end:]
+    text = text.replace("pipeline: breast_cancer_ct", "pipeline: candidates_ct")
+    text = text.replace("model_name: breast_cancer", "model_name: candidates_model")
+    path = folder / "candidates.yaml"
+    path.write_text(text)
+    return path, run_pipeline_file(path)
+
+
+def test_the_best_candidate_by_cv_on_the_train_split_is_the_challenger(run):
+    """Three candidates score by 3-fold CV on the train rows only; the forest wins and is the
+    registered challenger; the dummy never wins; a candidate that cannot fit fails alone."""
+    import mlflow
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.candidates import rows_digest
+    from airflow_ml_provider.ml.dataset import split_frame
+
+    path, result = run
+    assert result["state"] == "success", result["tasks"]
+    assert result["tasks"]["train_candidates"] == "success"
+    assert result["tasks"]["select_model"] == "success"
+    board = {row["name"]: row for row in result["candidates"]}
+    assert [row["name"] for row in result["candidates"]][:3] == ["forest", "linear", "dummy"]
+    assert result["winner"] == "forest"
+    failed = board["too_many_neighbours"]
+    assert failed["status"] == "failed" and "n_neighbors" in failed["error"]
+    assert board["dummy"]["cv"]["roc_auc"]["mean"] == pytest.approx(0.5)
+    assert board["forest"]["cv"]["roc_auc"]["mean"] > 0.95
+    assert board["forest"]["cv"]["roc_auc"]["std"] >= 0
+
+    # No held-out row took part in the selection: every candidate saw exactly the train rows.
+    frame = pd.read_csv(EXAMPLE_CSV)
+    split = split_frame(
+        frame, target="target", features=None, test_size=0.25, seed=7, stratify=True,
+        task="classification",
+    )  # fmt: skip
+    assert {row["rows_sha256"] for row in board.values() if row["rows"]} == {
+        rows_digest(split.x_train.index)
+    }
+    assert set(split.x_train.index).isdisjoint(split.x_test.index)
+
+    # MLflow: the refit is the parent run, the candidates its children, leaderboard.csv on it.
+    client = MlflowHook().get_conn()
+    parent = client.get_run(result["mlflow_run_id"])
+    assert parent.data.tags["airflow_ml.winner"] == "forest"
+    assert parent.data.params["estimator"] == "sklearn.ensemble.RandomForestClassifier"
+    children = client.search_runs(
+        [parent.info.experiment_id], f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'"
+    )
+    assert {c.data.tags["airflow_ml.candidate"] for c in children} == set(board)
+    assert {c.info.status for c in children} == {"FINISHED", "FAILED"}
+    table = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/leaderboard.csv")
+    assert table.splitlines()[1].startswith("1,forest,sklearn.ensemble.RandomForestClassifier")
+    assert result["model"]["aliases"]["champion"] == 1  # the refitted winner passed the gate
