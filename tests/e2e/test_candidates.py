@@ -22,7 +22,7 @@ training:
       params: {max_iter: 2000}
     - name: forest
       estimator: sklearn.ensemble.RandomForestClassifier
-      params: {n_estimators: 60, max_depth: 6, random_state: 7}
+      params: {n_estimators: 30, max_depth: 6, random_state: 7}
     - name: too_many_neighbours
       estimator: sklearn.neighbors.KNeighborsClassifier
       params: {n_neighbors: 5000}
@@ -92,3 +92,35 @@ def test_the_best_candidate_by_cv_on_the_train_split_is_the_challenger(run):
     table = mlflow.artifacts.load_text(f"runs:/{parent.info.run_id}/leaderboard.csv")
     assert table.splitlines()[1].startswith("1,forest,sklearn.ensemble.RandomForestClassifier")
     assert result["model"]["aliases"]["champion"] == 1  # the refitted winner passed the gate
+    # The run summary (log and e-mail) shows the leaderboard.
+    lines = result["summary"]["candidates"]
+    assert lines[0].startswith("1. forest (sklearn.ensemble.RandomForestClassifier): roc_auc ")
+    assert lines[0].endswith("<- refitted as the challenger")
+    assert lines[-1].startswith("4. too_many_neighbours") and "failed: ValueError" in lines[-1]
+
+
+def test_the_pipeline_page_shows_the_leaderboard(run):
+    """The "ML pipelines" page of a pipeline with candidates lists the latest version's
+    leaderboard, best first, with each candidate's CV score and the failed one's error."""
+    from airflow.utils.session import create_session
+
+    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.ui import views
+    from airflow_ml_provider.ui.clients import MlflowClients
+    from airflow_ml_provider.ui.render import pipeline_html
+
+    path, result = run
+    serialize_dag(build_dag(load_pipeline(path)))
+    with create_session() as session:
+        view = views.pipeline_view(session, MlflowClients(), result["dag_id"])
+    board = view["leaderboard"]
+    assert board["version"] == 1
+    assert [row["name"] for row in board["rows"]] == [row["name"] for row in result["candidates"]]
+    assert "run_id" not in board["columns"] and "cv_roc_auc_mean" in board["columns"]
+    html = pipeline_html(view, base="/ml", airflow="/")
+    table = html[html.index('<table id="leaderboard">') :]
+    table = table[: table.index("</table>")]
+    assert table.index(">forest<") < table.index(">linear<") < table.index(">dummy<")
+    assert "Expected n_neighbors &lt;= n_samples_fit" in table

@@ -36,6 +36,7 @@ def pipeline_card(loaded: LoadedPipeline, monitor_dag_id: str | None) -> dict:
         "higher_is_better": info.higher_is_better if info else True,
         "metrics": spec.evaluation.all_metrics,
         "partition_by": spec.data.partition_by,
+        "candidates": [c.name for c in spec.training.candidates],
         "monitor_dag_id": monitor_dag_id,
         "deployment": spec.deployment.strategy,
         "yaml": yaml_text,

@@ -35,6 +35,7 @@ def summarize(
             "champion": (decision or {}).get("champion"),
         },
         "partitions": _partitions_line(training, decision),
+        "candidates": _leaderboard_lines(training),
         # register_model has the last word (a reviewer may have rejected the promotion).
         "promoted": bool(
             (registration or decision or {}).get("promoted", (decision or {}).get("promote"))
@@ -57,6 +58,23 @@ def _partitions_line(training: dict | None, decision: dict | None) -> str | None
     if judged and judged.get("judged"):
         line += f"; {judged['regressed']} of {judged['judged']} judged partitions regressed"
     return line
+
+
+def _leaderboard_lines(training: dict | None) -> list[str]:
+    """training.candidates' leaderboard, one line per candidate, best first."""
+    board = (training or {}).get("candidates") or []
+    if not board:
+        return []
+    winner = (training or {}).get("winner")
+    lines = []
+    for row in board:
+        scores = ", ".join(
+            f"{metric} {s['mean']:.4f} ± {s['std']:.4f}" for metric, s in row["cv"].items()
+        )
+        said = scores if row["status"] == "succeeded" else f"failed: {row.get('error', '')}"
+        mark = "  <- refitted as the challenger" if row["name"] == winner else ""
+        lines.append(f"{row.get('rank', '-')}. {row['name']} ({row['estimator']}): {said}{mark}")
+    return lines
 
 
 def _drift_line(drift: dict | None) -> str | None:
@@ -86,6 +104,9 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.append(f"  Data Docs: {validation['data_docs']}")
     if summary.get("partitions"):
         lines.append(f"Partitions: {summary['partitions']}")
+    if summary.get("candidates"):
+        lines.append("Candidates (cross-validated on the train split):")
+        lines += [f"  {line}" for line in summary["candidates"]]
     challenger = summary["metrics"]["challenger"] or {}
     champion = summary["metrics"]["champion"] or {}
     for metric, value in challenger.items():

@@ -70,7 +70,21 @@ def pipeline_view(
     )
     if card["partition_by"]:
         view["partitions"] = _partition_section(client, state, partitions or {})
+    view["leaderboard"] = _leaderboard(client, state) if card.get("candidates") else None
     return view
+
+
+def _leaderboard(client, state: ModelState) -> dict[str, Any] | None:
+    """training.candidates' leaderboard of the latest version (its refit run's
+    leaderboard.csv): rank, name, estimator, status, CV scores, fit seconds, error."""
+    from airflow_ml_provider.ml.candidates import LEADERBOARD_ARTIFACT
+
+    latest = state.versions[-1] if state.versions else None
+    if latest is None or not latest.run_id:
+        return None
+    rows = run_table(client, latest.run_id, LEADERBOARD_ARTIFACT)
+    columns = [c for c in (list(rows[0]) if rows else []) if c != "run_id"]
+    return {"version": latest.version, "columns": columns, "rows": rows}
 
 
 def _partition_section(client, state: ModelState, query: dict[str, Any]) -> dict | None:
