@@ -33,8 +33,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from child import run_and_time
 
 TARGETS = {"ratio": 0.6, "overhead_per_task_s": 5.0}
 CANDIDATES = [
@@ -92,30 +93,11 @@ def child(rows: int, folder: Path) -> dict:
     yaml_file = folder / "bench_candidates.yaml"
     yaml_file.write_text(PIPELINE.format(data=data, candidates=candidates))
 
-    from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
-
-    prepare_environment(folder)
-    started = time.monotonic()
-    result = run_pipeline_file(yaml_file)
-    total = time.monotonic() - started
-    assert result["state"] == "success", result["tasks"]
-
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
-
-    with create_session() as session:
-        tis = session.scalars(
-            select(TaskInstance).where(TaskInstance.run_id == result["run_id"])
-        ).all()
-        wall = (max(ti.end_date for ti in tis) - min(ti.start_date for ti in tis)).total_seconds()
-        mapped = [ti for ti in tis if ti.task_id == "train_candidates"]
-        phase = (
-            max(ti.end_date for ti in mapped) - min(ti.start_date for ti in mapped)
-        ).total_seconds()
-        durations = {
-            ti.rendered_map_index: (ti.end_date - ti.start_date).total_seconds() for ti in mapped
-        }
+    result, total, tis = run_and_time(yaml_file, folder)
+    wall = (max(end for *_, end in tis) - min(start for *_, start, _ in tis)).total_seconds()
+    mapped = [ti for ti in tis if ti[0] == "train_candidates"]
+    phase = (max(end for *_, end in mapped) - min(start for *_, start, _ in mapped)).total_seconds()
+    durations = {label: (end - start).total_seconds() for _, label, start, end in mapped}
     fits = {row["name"]: row["fit_seconds"] for row in result["candidates"]}
     assert all(row["status"] == "succeeded" for row in result["candidates"]), result["candidates"]
     fit_sum = sum(fits.values())

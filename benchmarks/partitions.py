@@ -32,8 +32,9 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from child import run_and_time
 
 ROWS, FEATURES = 2_000, 20
 TARGETS = {"wall_s": 300.0, "overhead": 0.30}
@@ -96,30 +97,14 @@ def child(partitions: int, per_task: int, folder: Path) -> dict:
     yaml_file = folder / "bench_partitions.yaml"
     yaml_file.write_text(PIPELINE.format(data=data, per_task=per_task))
 
-    from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
-
-    prepare_environment(folder)
-    started = time.monotonic()
-    result = run_pipeline_file(yaml_file)
-    total = time.monotonic() - started
-    assert result["state"] == "success", result["tasks"]
-
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-    from sqlalchemy import select
+    result, total, tis = run_and_time(yaml_file, folder)
+    tasks: dict[str, float] = {}
+    for task_id, _, start, end in tis:
+        tasks[task_id] = tasks.get(task_id, 0.0) + (end - start).total_seconds()
+    wall = (max(end for *_, end in tis) - min(start for *_, start, _ in tis)).total_seconds()
 
     from airflow_ml_provider.hooks.mlflow import MlflowHook
 
-    with create_session() as session:
-        tis = session.scalars(
-            select(TaskInstance).where(TaskInstance.run_id == result["run_id"])
-        ).all()
-        tasks: dict[str, float] = {}
-        for ti in tis:
-            tasks[ti.task_id] = (
-                tasks.get(ti.task_id, 0.0) + (ti.end_date - ti.start_date).total_seconds()
-            )
-        wall = (max(ti.end_date for ti in tis) - min(ti.start_date for ti in tis)).total_seconds()
     run = MlflowHook().get_conn().get_run(result["mlflow_run_id"])
     fit = run.data.metrics["fit_seconds"]
     return {

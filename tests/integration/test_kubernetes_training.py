@@ -441,6 +441,60 @@ def test_partitioned_training_fans_out_one_pod_per_chunk(tmp_path, airflow_db, c
     assert cluster.pods == {}  # every pod deleted when it finished
 
 
+def test_candidates_fan_out_one_pod_each_with_its_own_resources(tmp_path, airflow_db, cluster):
+    """training.candidates with runner kubernetes, built by the DAG factory: one pod per
+    candidate (a candidate's own resources where it gives them, the training section's
+    otherwise), then one pod refitting the winner; the leaderboard comes back through the
+    pods' results."""
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.local_run import collect_result, run_dag
+    from airflow_ml_provider.spec.loader import load_pipeline
+    from helpers.paths import EXAMPLE_CSV
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "breast_cancer.csv").write_bytes(EXAMPLE_CSV.read_bytes())
+    path = tmp_path / "k8s_candidates.yaml"
+    path.write_text(
+        "pipeline: k8s_candidates\n"
+        "data: {source: data/breast_cancer.csv, target: target}\n"
+        "training:\n"
+        "  cv_folds: 2\n"
+        "  candidates:\n"
+        "    - {name: dummy, estimator: sklearn.dummy.DummyClassifier}\n"
+        "    - name: forest\n"
+        "      estimator: sklearn.ensemble.RandomForestClassifier\n"
+        "      params: {n_estimators: 20, random_state: 1}\n"
+        "      kubernetes: {resources: {requests: {cpu: '4', memory: 2Gi}}}\n"
+        + KUBERNETES
+        + "evaluation: {primary_metric: roc_auc}\n"
+    )
+    loaded = load_pipeline(path)
+    # Up to the refitted winner: the gate, registry and deployment are not what is tested.
+    dag = build_dag(loaded).partial_subset("select_model", include_upstream=True)
+    for task_id in ("train_candidates", "select_model"):
+        task = dag.get_task(task_id)
+        (task.partial_kwargs if task_id == "train_candidates" else task.__dict__).update(FAST)
+    dag_run = run_dag(dag)
+    result = collect_result(dag, dag_run, loaded.spec.model_name, "mlflow_default")
+    assert result["state"] == "success", (result["tasks"], cluster.requests[-5:])
+    assert result["winner"] == "forest"
+    assert [row["name"] for row in result["candidates"]] == ["forest", "dummy"]
+    assert result["mlflow_run_id"]  # the refit's run, the candidates' parent
+
+    def job_of(pod):
+        env = pod["spec"]["containers"][0]["env"]
+        return json.loads(next(e["value"] for e in env if e["name"] == "AIRFLOW_ML_JOB"))
+
+    pods = {(job_of(p).get("candidate") or {}).get("name", "refit"): p for p in cluster.created}
+    assert set(pods) == {"dummy", "forest", "refit"}
+    resources = {name: p["spec"]["containers"][0]["resources"] for name, p in pods.items()}
+    assert resources["forest"]["requests"] == {"cpu": "4", "memory": "2Gi"}
+    assert resources["dummy"]["requests"] == {"cpu": "2", "memory": "4Gi"}  # the section's
+    assert job_of(pods["refit"])["refit"]["winner"] == "forest"
+    assert job_of(pods["refit"])["estimator"] == "sklearn.ensemble.RandomForestClassifier"
+    assert cluster.pods == {}  # every pod deleted when it finished
+
+
 def test_an_oom_killed_pod_is_retried_in_a_new_pod(tmp_path, airflow_db, cluster):
     """retries=1: the first pod is OOMKilled (stand-in), the task is retried, the second pod
     trains; both pods are gone afterwards and the try number is on each pod's labels."""
