@@ -1,6 +1,10 @@
 """training.candidates through dag.test(): real Airflow (SQLite) with dynamic task mapping,
 real MLflow, real scikit-learn on the breast cancer table that ships with it, the local
-runner. Three candidates (a dummy, a linear model, a forest) and one that cannot fit."""
+runner. Three candidates (a dummy, a sparse linear model, a forest) and one that cannot fit.
+
+On this table a plain logistic regression and the forest are within 0.003 ROC AUC of each
+other; the linear candidate is kept to a few features (L1, C=0.01: about 0.97 by 3-fold CV
+against the forest's 0.99) so that which one wins is decided by the data, not by noise."""
 
 from __future__ import annotations
 
@@ -19,7 +23,7 @@ training:
       params: {strategy: prior}
     - name: linear
       estimator: sklearn.linear_model.LogisticRegression
-      params: {max_iter: 2000}
+      params: {penalty: l1, C: 0.01, solver: liblinear}
     - name: forest
       estimator: sklearn.ensemble.RandomForestClassifier
       params: {n_estimators: 30, max_depth: 6, random_state: 7}
