@@ -116,7 +116,7 @@ class ClusterDeployer(Deployer):
         )
 
     @classmethod
+    @abstractmethod
     def server_settings(cls, recorded: dict[str, Any]) -> Any:
         """The server's settings object from the recorded fields (raises ValueError / TypeError
         when they do not describe one)."""
-        raise NotImplementedError

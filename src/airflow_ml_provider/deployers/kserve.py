@@ -74,6 +74,7 @@ class KServeDeployer(ClusterDeployer):
         self.service = settings
         self.canary = canary
         self._locations: dict[str, str] = {}
+        self._examples: dict[str, dict[str, Any] | None] = {}
 
     # -- the Deployer interface ---------------------------------------------------------------
 
@@ -292,19 +293,11 @@ class KServeDeployer(ClusterDeployer):
     def _check(self, url: str | None, version: str) -> None:
         """POST the version's input example (as V2 tensors) to ``url``; raise unless it
         answers one prediction per row."""
-        uri = f"models:/{self.model_name}/{version}"
-        example = serving_input(uri)
-        if example is None:
-            self.log.warning("%s has no input example: Ready is the only check", uri)
+        request = self._v2_example(version)
+        if request is None:
             return
         if url is None:
             raise DeploymentFailed(f"InferenceService {self._where} reports no URL")
-        from mlflow.models import get_model_info
-
-        signature = get_model_info(uri).signature
-        request = v2_request(
-            example, column_types(signature.inputs.to_json() if signature else None)
-        )
         endpoint = f"{url.rstrip('/')}/v2/models/{self.service.name}/infer"
         body = json.dumps(request).encode()
         try:
@@ -326,6 +319,23 @@ class KServeDeployer(ClusterDeployer):
             raise DeploymentFailed(
                 f"version {version} answered {len(predictions)} predictions for {rows} rows"
             )
+
+    def _v2_example(self, version: str) -> dict[str, Any] | None:
+        """The version's input example as a V2 request typed by its signature (read once per
+        version: a canary is checked every interval); None without an input example."""
+        if version not in self._examples:
+            uri = f"models:/{self.model_name}/{version}"
+            example = serving_input(uri)
+            if example is None:
+                self.log.warning("%s has no input example: Ready is the only check", uri)
+                self._examples[version] = None
+            else:
+                from mlflow.models import get_model_info
+
+                signature = get_model_info(uri).signature
+                types = column_types(signature.inputs.to_json() if signature else None)
+                self._examples[version] = v2_request(example, types)
+        return self._examples[version]
 
     def _served(
         self, version: str, before: str | None, canary: TrafficCanary | None, rounds: int
