@@ -11,7 +11,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
+from helpers.paths import EXAMPLE_CSV
+from helpers.pipelines import run_with_training
 
 CANDIDATES = """\
 training:
@@ -35,19 +36,7 @@ training:
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory, airflow_db):
-    from airflow_ml_provider.local_run import run_pipeline_file
-
-    folder = tmp_path_factory.mktemp("candidates")
-    (folder / "data").mkdir()
-    (folder / "data" / "breast_cancer.csv").write_bytes(EXAMPLE_CSV.read_bytes())
-    text = EXAMPLE_YAML.read_text()
-    start, end = text.index("training:\n"), text.index("evaluation:\n")
-    text = text[:start] + CANDIDATES + text[end:]
-    text = text.replace("pipeline: breast_cancer_ct", "pipeline: candidates_ct")
-    text = text.replace("model_name: breast_cancer", "model_name: candidates_model")
-    path = folder / "candidates.yaml"
-    path.write_text(text)
-    return path, run_pipeline_file(path)
+    return run_with_training(tmp_path_factory.mktemp("candidates"), "candidates_ct", CANDIDATES)
 
 
 def test_the_best_candidate_by_cv_on_the_train_split_is_the_challenger(run):

@@ -10,9 +10,16 @@ from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
 
 
 def write_pipeline(
-    folder: Path, name: str, *, estimator: str = "", params: str = "", smtp_conn_id: str = ""
+    folder: Path,
+    name: str,
+    *,
+    estimator: str = "",
+    params: str = "",
+    smtp_conn_id: str = "",
+    training: str = "",
 ) -> Path:
-    """A copy of the example pipeline with its own dag id and model name."""
+    """A copy of the example pipeline with its own dag id and model name (and, given
+    ``training``, that whole ``training:`` section instead of the example's)."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     if not (folder / "data" / EXAMPLE_CSV.name).exists():
         shutil.copy(EXAMPLE_CSV, folder / "data" / EXAMPLE_CSV.name)
@@ -26,6 +33,8 @@ def write_pipeline(
         text = text.replace("sklearn.ensemble.RandomForestClassifier", estimator)
     if params:
         text = text.replace("{n_estimators: 30, max_depth: 6, random_state: 7}", params)
+    if training:
+        text = text[: text.index("training:\n")] + training + text[text.index("evaluation:\n") :]
     if smtp_conn_id:
         text = text.replace(
             "email: [ml-oncall@example.com]",
@@ -34,6 +43,14 @@ def write_pipeline(
     path = folder / f"{name}.yaml"
     path.write_text(text)
     return path
+
+
+def run_with_training(folder: Path, name: str, training: str) -> tuple[Path, dict]:
+    """The example pipeline with this ``training:`` section, run once by the local runner."""
+    from airflow_ml_provider.local_run import run_pipeline_file
+
+    path = write_pipeline(folder, name, training=training)
+    return path, run_pipeline_file(path)
 
 
 def run(path: Path) -> dict:

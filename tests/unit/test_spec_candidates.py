@@ -42,8 +42,8 @@ def test_candidates_build_a_mapped_training_and_a_selection(tmp_path):
     assert mapped.max_active_tis_per_dagrun == 3
     kwargs = mapped.expand_input.value
     assert [k["candidate"] for k in kwargs] == [
-        {"name": "linear", "folds": 4},
-        {"name": "forest", "folds": 4},
+        {"name": "linear", "folds": 4, "worker": 0, "workers": 1},
+        {"name": "forest", "folds": 4, "worker": 0, "workers": 1},
     ]
     assert kwargs[0]["estimator_params"] == {"C": 0.5} and kwargs[0]["search"] is None
     assert kwargs[1]["search"]["scoring"] == "roc_auc"  # the primary metric by default
@@ -54,7 +54,70 @@ def test_candidates_build_a_mapped_training_and_a_selection(tmp_path):
     assert "select_model" in dag.get_task("evaluate_model").upstream_task_ids
 
 
+OPTUNA = """\
+training:
+  estimator: sklearn.ensemble.RandomForestClassifier
+  params: {n_estimators: 10}
+  max_parallel: 2
+  search:
+    method: optuna
+    n_trials: 10
+    workers: 3
+    params:
+      max_depth: {distribution: randint, low: 2, high: 8}
+      max_features: [sqrt, log2]
+"""
+IN_PODS = """\
+  runner: kubernetes
+  kubernetes: {image: registry.example.com/ml/trainer:1}
+"""
+
+
+def test_an_optuna_search_runs_as_workers_of_one_candidate(tmp_path):
+    """training.search.method optuna: the one estimator becomes the only candidate, its
+    three workers three mapped tasks (labelled by worker) sharing a study, then select_model
+    refits the study's best."""
+    from airflow_ml_provider.factory.builder import build_dag
+
+    dag = build_dag(load_pipeline(write(tmp_path, with_training(OPTUNA))))
+    assert "train_model" not in dag.task_ids
+    mapped = dag.get_task("train_candidates")
+    kwargs = mapped.expand_input.value
+    assert [k["candidate"]["worker"] for k in kwargs] == [0, 1, 2]
+    assert {k["candidate"]["name"] for k in kwargs} == {"randomforestclassifier"}
+    assert all(k["search"]["n_trials"] == 10 and k["search"]["pruner"] == "median" for k in kwargs)
+    assert mapped.map_index_template == "{{ task.candidate_label }}"
+    assert dag.get_task("select_model").candidate_names == ["randomforestclassifier"]
+
+
+def test_the_workers_together_run_exactly_n_trials():
+    from airflow_ml_provider.ml.optuna_search import worker_quota
+
+    for n_trials in (1, 7, 10, 101):
+        for workers in range(1, min(n_trials, 9) + 1):
+            shares = [worker_quota(n_trials, workers, w) for w in range(workers)]
+            assert sum(shares) == n_trials and max(shares) - min(shares) <= 1
+
+
 BAD = {
+    "optuna workers in pods without a study database": (
+        OPTUNA + IN_PODS,
+        ":22:14: training.search.workers: workers in pods need a study storage every pod "
+        "reaches: set storage_conn_id",
+    ),
+    "optuna settings on a grid search": (
+        CANDIDATES.replace("{method: grid,", "{method: grid, workers: 2,"),
+        ":24:39: training.candidates[1].search.workers: workers applies to method: optuna only",
+    ),
+    "more workers than trials": (
+        OPTUNA.replace("n_trials: 10", "n_trials: 2"),
+        ":22:14: training.search.workers: 3 workers for 2 n_trials",
+    ),
+    "an unknown pruner": (
+        OPTUNA.replace("workers: 3", "workers: 3\n    pruner: hyperband"),
+        ":23:13: training.search.pruner: got 'hyperband'; input should be 'median', "
+        "'successive_halving' or 'none'",
+    ),
     "duplicate names": (
         CANDIDATES.replace("name: forest", "name: linear"),
         ":22:13: training.candidates[1].name: candidate name 'linear' is already used by "
@@ -97,16 +160,18 @@ def test_bad_candidates_are_refused(tmp_path, case):
     assert_refused(write(tmp_path, with_training(text)), expected)
 
 
+def row(name, mean, std=0.01, seconds=1.0, status="succeeded", metric="roc_auc", run_id=None):
+    """One candidate's result as train_candidates returns it."""
+    cv = {metric: {"mean": mean, "std": std}} if status == "succeeded" else {}
+    return {"name": name, "estimator": "e", "params": {}, "status": status, "cv": cv,
+            "fit_seconds": seconds, "rows": 10, "rows_sha256": "x", "run_id": run_id or name,
+            "experiment_id": "1"}  # fmt: skip
+
+
 def test_the_leaderboard_ranks_by_mean_then_spread_then_fit_time():
     """Highest mean CV score first (lowest for an error metric), ties broken by the smaller
     standard deviation, then the cheaper fit; failed and silent candidates last."""
     from airflow_ml_provider.ml.candidates import leaderboard
-
-    def row(name, mean, std=0.01, seconds=1.0, status="succeeded", metric="roc_auc"):
-        cv = {metric: {"mean": mean, "std": std}} if status == "succeeded" else {}
-        return {"name": name, "estimator": "e", "params": {}, "status": status, "cv": cv,
-                "fit_seconds": seconds, "rows": 10, "rows_sha256": "x", "run_id": name,
-                "experiment_id": "1"}  # fmt: skip
 
     results = [
         row("steady", 0.90, std=0.01, seconds=9),
@@ -121,3 +186,25 @@ def test_the_leaderboard_ranks_by_mean_then_spread_then_fit_time():
     assert "failed before reporting" in board[-1]["error"]
     errors = [row("a", 3.0, metric="rmse"), row("b", 2.0, metric="rmse")]
     assert [r["name"] for r in leaderboard(errors, "rmse", ["a", "b"])] == ["b", "a"]
+
+
+def test_a_distributed_search_is_one_row_of_the_leaderboard():
+    """Each worker of an Optuna search reports the best trial it saw of the shared study:
+    the leaderboard keeps the best of them; a worker that failed does not fail a candidate
+    another worker of which succeeded."""
+    from airflow_ml_provider.ml.candidates import leaderboard
+
+    results = [
+        row("search", 0.91, run_id="w1"),
+        row("search", 0.94, run_id="w2"),
+        row("search", 0, status="failed", run_id="w3"),
+        row("dummy", 0.5),
+        row("broken", 0, status="failed", run_id="b1"),
+        row("broken", 0, status="failed", run_id="b2"),
+    ]
+    board = leaderboard(results, "roc_auc", ["search", "dummy", "broken"])
+    assert [(r["name"], r["run_id"]) for r in board] == [
+        ("search", "w2"),
+        ("dummy", "dummy"),
+        ("broken", "b1"),
+    ]

@@ -39,7 +39,7 @@ def _partitioned(spec: PipelineSpec) -> bool:
 
 
 def _candidates(spec: PipelineSpec) -> bool:
-    return bool(spec.training.candidates)
+    return bool(spec.training.candidate_list)
 
 
 STEPS: tuple[Step, ...] = (

@@ -36,7 +36,7 @@ def pipeline_card(loaded: LoadedPipeline, monitor_dag_id: str | None) -> dict:
         "higher_is_better": info.higher_is_better if info else True,
         "metrics": spec.evaluation.all_metrics,
         "partition_by": spec.data.partition_by,
-        "candidates": [c.name for c in spec.training.candidates],
+        "candidates": [c.name for c in spec.training.candidate_list],
         "monitor_dag_id": monitor_dag_id,
         "deployment": spec.deployment.strategy,
         "yaml": yaml_text,
@@ -66,8 +66,8 @@ def pipeline_doc(loaded: LoadedPipeline, monitor_dag_id: str | None = None) -> s
         ("Split", spec.data.split.model_dump()),
         ("Expectations", [next(iter(item)) for item in spec.validation.expectations] or "none"),
         *(
-            [("Candidates", {c.name: c.estimator for c in spec.training.candidates})]
-            if spec.training.candidates
+            [("Candidates", {c.name: c.estimator for c in spec.training.candidate_list})]
+            if spec.training.candidate_list
             else [("Estimator", spec.training.estimator), ("Params", spec.training.params)]
         ),
         ("Task / runner", f"{spec.training.task_type} / {spec.training.runner}"),

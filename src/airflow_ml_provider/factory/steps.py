@@ -179,17 +179,24 @@ def train_candidates(built: Built) -> BaseOperator:
     runner_class, runner_args = _training_runner(built.loaded)
     pods = training.runner == "kubernetes" and training.kubernetes is not None
     mapped = []
-    for candidate in training.candidates:
-        arguments: dict[str, Any] = {
-            "estimator": candidate.estimator,
-            "estimator_params": dict(candidate.params),
-            "search": _search(built.spec, candidate.search),
-            "candidate": {"name": candidate.name, "folds": training.cv_folds},
-        }
-        if pods:
-            own = candidate.kubernetes.resources if candidate.kubernetes else None
-            arguments["resources"] = own or runner_args.get("resources") or {}
-        mapped.append(arguments)
+    for candidate in training.candidate_list:
+        workers = candidate.search.workers if candidate.search else 1
+        for worker in range(workers):  # an Optuna search's workers share one study
+            arguments: dict[str, Any] = {
+                "estimator": candidate.estimator,
+                "estimator_params": dict(candidate.params),
+                "search": _search(built.spec, candidate.search),
+                "candidate": {
+                    "name": candidate.name,
+                    "folds": training.cv_folds,
+                    "worker": worker,
+                    "workers": workers,
+                },
+            }
+            if pods:
+                own = candidate.kubernetes.resources if candidate.kubernetes else None
+                arguments["resources"] = own or runner_args.get("resources") or {}
+            mapped.append(arguments)
     if pods:  # each candidate's pod brings its resources
         runner_args = {k: v for k, v in runner_args.items() if k != "resources"}
     return runner_class.partial(
@@ -198,7 +205,7 @@ def train_candidates(built: Built) -> BaseOperator:
         validation=built.output("validate_data"),
         execution_timeout=training.timeout,
         max_active_tis_per_dagrun=training.max_parallel,
-        map_index_template="{{ task.candidate['name'] }}",
+        map_index_template="{{ task.candidate_label }}",
         **_shared_training_arguments(built),
         **runner_args,
     ).expand_kwargs(mapped)
@@ -222,7 +229,7 @@ def select_model(built: Built) -> BaseOperator:
         snapshot=built.output("snapshot_data"),
         validation=built.output("validate_data"),
         results=built.output("train_candidates"),
-        candidate_names=[c.name for c in training.candidates],
+        candidate_names=[c.name for c in training.candidate_list],
         primary_metric=spec.evaluation.primary_metric,
         min_candidates=training.min_candidates,
         trigger_rule="all_done",  # a failed candidate does not stop the others' winner

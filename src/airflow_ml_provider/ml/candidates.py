@@ -36,14 +36,14 @@ def cross_validate_candidate(job: dict[str, Any]) -> CandidateResult:
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.training_runs import log_training_params, training_run
 
-    name = job["candidate"]["name"]
+    name, label = job["candidate"]["name"], worker_label(job["candidate"])
     earlier = finished_candidate(job)
     if earlier is not None:
-        print(f"candidate {name} already finished in this DAG run: run {earlier['run_id']}")
+        print(f"candidate {label} already finished in this DAG run: run {earlier['run_id']}")
         return earlier
     split = load_split(job["data"], job["task"])
-    job = {**job, "tags": {**(job.get("tags") or {}), CANDIDATE_TAG: name}}
-    job["run_name"] = f"{job.get('run_name') or 'training'}/{name}"
+    job = {**job, "tags": {**(job.get("tags") or {}), CANDIDATE_TAG: label}}
+    job["run_name"] = f"{job.get('run_name') or 'training'}/{label}"
     result: CandidateResult = {
         "name": name,
         "estimator": job["estimator"],
@@ -92,6 +92,14 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
     seed = int(job["data"]["split"]["seed"])
     params = dict(job.get("params") or {})
     search = job.get("search")
+    folds = int(job["candidate"]["folds"])
+    kind = StratifiedKFold if job["task"] == "classification" else KFold
+    splitter = kind(n_splits=folds, shuffle=True, random_state=seed)
+    if search and search.get("method") == "optuna":
+        from airflow_ml_provider.ml.optuna_search import run_study
+
+        best, cv = run_study(job, model, x, y, splitter)
+        return {**params, **best}, cv
     if search:
         search_cv = build_search(
             model, search, metrics=job["metrics"], seed=seed, estimator_path=job["estimator"]
@@ -100,23 +108,31 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
         best = log_search(search_cv, search, scoring_metric(search, job["metrics"]))
         params.update(best["best_params"])
         model = clone(search_cv.best_estimator_)
-    folds = int(job["candidate"]["folds"])
-    kind = StratifiedKFold if job["task"] == "classification" else KFold
     scores = cross_validate(
         model,
         x,
         y,
-        cv=kind(n_splits=folds, shuffle=True, random_state=seed),
+        cv=splitter,
         scoring={metric: METRICS[metric].scorer for metric in job["metrics"]},
         error_score="raise",
     )
-    cv = {}
-    for metric in job["metrics"]:
-        values = [natural(float(v), METRICS[metric].scorer) for v in scores[f"test_{metric}"]]
-        mean = sum(values) / len(values)
-        std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
-        cv[metric] = {"mean": mean, "std": std}
-    return params, cv
+    from airflow_ml_provider.ml.scoring import cv_summary
+
+    return params, cv_summary(
+        {
+            metric: [natural(float(v), METRICS[metric].scorer) for v in scores[f"test_{metric}"]]
+            for metric in job["metrics"]
+        }
+    )
+
+
+def worker_label(candidate: dict[str, Any]) -> str:
+    """The candidate's name, with the worker for one of a distributed search's workers (its
+    map index label in Airflow and its MLflow run's name)."""
+    workers = int(candidate.get("workers", 1))
+    if workers == 1:
+        return candidate["name"]
+    return f"{candidate['name']}-worker-{int(candidate.get('worker', 0)) + 1}-of-{workers}"
 
 
 def finished_candidate(job: dict[str, Any]) -> CandidateResult | None:
@@ -127,7 +143,7 @@ def finished_candidate(job: dict[str, Any]) -> CandidateResult | None:
 
     from airflow_ml_provider.ml.training_runs import same_work_runs
 
-    for run in same_work_runs(job, {CANDIDATE_TAG: job["candidate"]["name"]}):
+    for run in same_work_runs(job, {CANDIDATE_TAG: worker_label(job["candidate"])}):
         try:
             return mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/{CANDIDATE_ARTIFACT}")
         except (MlflowException, OSError):
@@ -153,7 +169,12 @@ def leaderboard(
     scored.sort(
         key=lambda r: (sign * r["cv"][metric]["mean"], r["cv"][metric]["std"], r["fit_seconds"])
     )
-    failed = sorted((r for r in results if r not in scored), key=lambda r: r["name"]) + lost
+    # A distributed search's workers each report the study's best they saw: keep the best.
+    scored = [r for i, r in enumerate(scored) if r["name"] not in {s["name"] for s in scored[:i]}]
+    named = {r["name"] for r in scored}
+    failed = sorted((r for r in results if r["name"] not in named), key=lambda r: r["name"])
+    failed = [r for i, r in enumerate(failed) if r["name"] not in {f["name"] for f in failed[:i]}]
+    failed += lost
     return [{**r, "rank": rank} for rank, r in enumerate(scored + failed, start=1)]
 
 
@@ -180,6 +201,6 @@ def log_leaderboard(refit: dict[str, Any], run_id: str) -> None:
     mlflow.log_text(pd.DataFrame(rows).to_csv(index=False), LEADERBOARD_ARTIFACT)
     mlflow.set_tags({"airflow_ml.winner": refit["winner"], "airflow_ml.candidates": len(board)})
     client = mlflow.MlflowClient()
-    for r in board:
-        if r["run_id"]:
-            client.set_tag(r["run_id"], PARENT_TAG, run_id)
+    for child in refit.get("child_runs") or [r["run_id"] for r in board]:
+        if child:
+            client.set_tag(child, PARENT_TAG, run_id)

@@ -131,3 +131,13 @@ class ResponsesByPosition:
         if self._proba is None:
             raise AttributeError("predict_proba")
         return self._proba[positions]
+
+
+def cv_summary(scores: dict[str, list[float]]) -> dict[str, dict[str, float]]:
+    """{metric: {mean, std}} of per-fold scores (population std, as scikit-learn reports)."""
+    summary = {}
+    for metric, values in scores.items():
+        mean = sum(values) / len(values)
+        std = (sum((v - mean) ** 2 for v in values) / len(values)) ** 0.5
+        summary[metric] = {"mean": mean, "std": std}
+    return summary

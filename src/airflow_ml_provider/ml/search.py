@@ -35,10 +35,8 @@ def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def distribution(name: str, spec: dict[str, Any]):
-    """The scipy.stats frozen distribution for one ``{distribution, low, high}`` entry."""
-    from scipy import stats
-
+def checked_bounds(name: str, spec: dict[str, Any]) -> tuple[str, float, float]:
+    """``(kind, low, high)`` of one ``{distribution, low, high}`` entry, or SearchError."""
     kind, low, high = spec.get("distribution"), spec.get("low"), spec.get("high")
     if not (_is_number(low) and _is_number(high)):
         raise SearchError(f"search parameter {name!r}: low and high must be numbers")
@@ -47,19 +45,29 @@ def distribution(name: str, spec: dict[str, Any]):
             raise SearchError(f"search parameter {name!r}: randint needs integer low and high")
         if low > high:
             raise SearchError(f"search parameter {name!r}: low {low} is above high {high}")
-        return stats.randint(int(low), int(high) + 1)
+        return kind, int(low), int(high)
     if not (math.isfinite(low) and math.isfinite(high)) or low >= high:
         raise SearchError(f"search parameter {name!r}: need finite low < high, got {low}, {high}")
+    if kind == "loguniform" and low <= 0:
+        raise SearchError(f"search parameter {name!r}: loguniform needs low > 0, got {low}")
+    if kind not in ("uniform", "loguniform"):
+        raise SearchError(
+            f"search parameter {name!r}: distribution must be uniform, loguniform or randint, "
+            f"got {kind!r}"
+        )
+    return kind, low, high
+
+
+def distribution(name: str, spec: dict[str, Any]):
+    """The scipy.stats frozen distribution for one ``{distribution, low, high}`` entry."""
+    from scipy import stats
+
+    kind, low, high = checked_bounds(name, spec)
+    if kind == "randint":
+        return stats.randint(int(low), int(high) + 1)
     if kind == "uniform":
         return stats.uniform(loc=low, scale=high - low)
-    if kind == "loguniform":
-        if low <= 0:
-            raise SearchError(f"search parameter {name!r}: loguniform needs low > 0, got {low}")
-        return stats.loguniform(low, high)
-    raise SearchError(
-        f"search parameter {name!r}: distribution must be uniform, loguniform or randint, "
-        f"got {kind!r}"
-    )
+    return stats.loguniform(low, high)
 
 
 def check_param_names(estimator: Any, names: list[str], estimator_path: str) -> None:
@@ -117,15 +125,11 @@ def build_search(
 
     method = search.get("method")
     if method not in ("grid", "random"):
-        raise SearchError(f"search method must be grid or random, got {method!r}")
-    prefix = estimator_prefix(estimator)
-    given = search.get("params") or {}
-    check_param_names(estimator, list(given), estimator_path)
-    params = {
-        name if name.startswith(PREPROCESS_PREFIX) else prefix + name: options
-        for name, options in given.items()
-    }
-    space = param_space(method, params)
+        raise SearchError(
+            f"search method must be grid or random, got {method!r} (an Optuna search runs "
+            "as candidate workers: train_candidates, see ml.optuna_search)"
+        )
+    space = param_space(method, model_param_names(estimator, search, estimator_path))
     scorer = METRICS[scoring_metric(search, metrics)].scorer
     cv = int(search.get("cv") or 5)
     if method == "grid":
@@ -139,6 +143,19 @@ def build_search(
         refit=True,
         random_state=seed,
     )
+
+
+def model_param_names(
+    estimator: Any, search: dict[str, Any], estimator_path: str
+) -> dict[str, Any]:
+    """The search's params keyed as ``estimator.set_params`` takes them (checked first)."""
+    prefix = estimator_prefix(estimator)
+    given = search.get("params") or {}
+    check_param_names(estimator, list(given), estimator_path)
+    return {
+        name if name.startswith(PREPROCESS_PREFIX) else prefix + name: options
+        for name, options in given.items()
+    }
 
 
 PREPROCESS_PREFIX = "preprocess__"

@@ -41,7 +41,8 @@ class CandidateSelection(TrainingJobOperator):
         self.min_candidates = min_candidates
 
     def execute(self, context) -> dict[str, Any]:
-        board = leaderboard(list(self.results or []), self.primary_metric, self.candidate_names)
+        results = list(self.results or [])
+        board = leaderboard(results, self.primary_metric, self.candidate_names)
         for row in board:
             score = row["cv"].get(self.primary_metric)
             said = (
@@ -76,6 +77,7 @@ class CandidateSelection(TrainingJobOperator):
             "winner": winner["name"],
             "primary_metric": self.primary_metric,
             "leaderboard": board,
+            "child_runs": [r["run_id"] for r in results if r["run_id"]],
         }
         return super().execute(context)
 

@@ -166,6 +166,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         job["output"] = XCOM_RESULT
         return {
             **hook.subprocess_env(),
+            **self.study_env(),
             "HOME": SCRATCH,
             "PYTHONUNBUFFERED": "1",
             "AIRFLOW_ML_IMAGE": self.image,  # recorded as a reproducibility tag

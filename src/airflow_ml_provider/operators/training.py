@@ -77,9 +77,10 @@ class TrainingJobOperator(BaseOperator):
         the defaults. Fitted on the train split and logged inside the model.
     :param allowed_transformer_modules: module prefixes team transformers and tokenizers
         may come from; default ``[ml_provider] allowed_transformer_modules``.
-    :param candidate: ``{name, folds}``: this job is one of training.candidates — it
-        cross-validates the estimator on the train split and reports its scores
-        (ml.candidates) instead of registering a model.
+    :param candidate: ``{name, folds, worker, workers}``: this job is one of
+        training.candidates (or one of an Optuna search's workers) — it cross-validates the
+        estimator on the train split and reports its scores (ml.candidates) instead of
+        registering a model.
     """
 
     template_fields: tuple[str, ...] = ("snapshot", "validation")
@@ -165,6 +166,7 @@ class TrainingJobOperator(BaseOperator):
             "validation": validation_record(self.validation),
             "search": self.search,
             "candidate": self.candidate,
+            "study": self._study(run_id),
             "refit": self.refit,
             "pipeline_file": self.pipeline_file,
             "tags": {
@@ -179,6 +181,36 @@ class TrainingJobOperator(BaseOperator):
                 "airflow_ml.trigger": why_it_ran(context),
             },
         }
+
+    @property
+    def candidate_label(self) -> str:
+        """The mapped task's label in the UI: the candidate (and search worker)."""
+        from airflow_ml_provider.ml.candidates import worker_label
+
+        return worker_label(self.candidate) if self.candidate else ""
+
+    def _study(self, run_id: str) -> dict[str, Any] | None:
+        """An Optuna search's study: its name and, for workers sharing it on this host
+        without a database connection, the journal file."""
+        if not (self.search and self.search.get("method") == "optuna" and self.candidate):
+            return None
+        from airflow_ml_provider.hooks.study import journal_file, study_name
+
+        name = study_name(self.pipeline, run_id, self.candidate["name"])
+        shared = int(self.candidate.get("workers", 1)) > 1 and not self.search.get(
+            "storage_conn_id"
+        )
+        return {"name": name, "journal": journal_file(name) if shared else None}
+
+    def study_env(self) -> dict[str, str]:
+        """The study database's URL for the training process (never in the job)."""
+        conn_id = (self.search or {}).get("storage_conn_id")
+        if not conn_id:
+            return {}
+        from airflow_ml_provider.hooks.study import storage_url
+        from airflow_ml_provider.ml.optuna_search import STUDY_STORAGE_ENV
+
+        return {STUDY_STORAGE_ENV: storage_url(conn_id)}
 
     def push_run_link(self, context, hook, result: dict[str, Any]) -> None:
         """The MLflow run URL as XCom ``mlflow_run_url`` (the MlflowRunLink extra link).
@@ -217,7 +249,7 @@ class LocalTrainingOperator(TrainingJobOperator):
         return result
 
     def _run(self, command: list[str], hook) -> None:
-        env = {**os.environ, **hook.subprocess_env(), "PYTHONUNBUFFERED": "1"}
+        env = {**os.environ, **hook.subprocess_env(), **self.study_env(), "PYTHONUNBUFFERED": "1"}
         tail: deque[str] = deque(maxlen=20)
         self.log.info("running %s", " ".join(command))
         process = spawn_tied(command, env)

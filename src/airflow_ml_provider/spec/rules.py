@@ -69,22 +69,46 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
         problems.append(
             (("training", "kubernetes"), "training.kubernetes applies only to runner kubernetes")
         )
-    problems += search_problems(training.search, ("training", "search"), training.task_type)
+    problems += search_problems(training.search, ("training", "search"), spec)
     return problems
 
 
-def search_problems(search, where: FieldPath, task: str | None) -> list[tuple[FieldPath, str]]:
-    """A grid takes lists of values; the search's scoring metric fits the task."""
+_OPTUNA_ONLY = ("n_trials", "workers", "pruner", "storage_conn_id")
+
+
+def search_problems(search, where: FieldPath, spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """A grid takes lists of values; the search's scoring metric fits the task; Optuna's
+    settings need method optuna, and its workers a study storage they all reach."""
     problems: list[tuple[FieldPath, str]] = []
     if search is None:
         return problems
+    task = spec.training.task_type
+    if search.method != "optuna":
+        problems += [
+            ((*where, field), f"{field} applies to method: optuna only")
+            for field in _OPTUNA_ONLY
+            if field in search.model_fields_set
+        ]
+    elif search.workers > search.n_trials:
+        problems.append(
+            ((*where, "workers"), f"{search.workers} workers for {search.n_trials} n_trials")
+        )
+    elif search.workers > 1 and spec.training.runner == "kubernetes" and not search.storage_conn_id:
+        problems.append(
+            (
+                (*where, "workers"),
+                "workers in pods need a study storage every pod reaches: set storage_conn_id "
+                "to an Airflow connection to a database",
+            )
+        )
     if search.method == "grid":
         for name, options in search.params.items():
             if not isinstance(options, list):
                 problems.append(
                     (
                         (*where, "params", name),
-                        "grid search takes a list of values; distributions need method: random",
+                        "grid search takes a list of values; distributions need method "
+                        "random or optuna",
                     )
                 )
     if search.scoring and task and METRICS[search.scoring].task != task:
@@ -157,7 +181,7 @@ def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
             problems.append(
                 ((*where, "kubernetes"), "a candidate's pod settings need runner kubernetes")
             )
-        problems += search_problems(candidate.search, (*where, "search"), task)
+        problems += search_problems(candidate.search, (*where, "search"), spec)
     if training.min_candidates > len(candidates):
         problems.append(
             (

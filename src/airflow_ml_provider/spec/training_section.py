@@ -79,18 +79,43 @@ SEARCH_DISTRIBUTIONS = ("uniform", "loguniform", "randint")
 
 
 class SearchSpec(_Strict):
-    """Hyper-parameter search with scikit-learn's GridSearchCV / RandomizedSearchCV."""
+    """Hyper-parameter search: scikit-learn's GridSearchCV / RandomizedSearchCV in the
+    training process, or an Optuna study shared by ``workers`` tasks (or pods)."""
 
-    method: Literal["grid", "random"] = Field(description="grid | random.")
+    method: Literal["grid", "random", "optuna"] = Field(
+        description="grid | random (scikit-learn, one process) | optuna (TPE sampler, "
+        "pruning, trials spread over workers)."
+    )
     params: dict[str, list[Any] | dict[str, Any]] = Field(
-        description="Per parameter a list of values, or for random search a distribution "
+        description="Per parameter a list of values, or for random and optuna a distribution "
         "{distribution: uniform | loguniform | randint, low: ..., high: ...} "
         "(randint includes high; loguniform needs low > 0)."
     )
-    cv: int = Field(5, ge=2, le=100, description="Cross-validation folds.")
+    cv: int = Field(5, ge=2, le=100, description="grid, random: cross-validation folds.")
     n_iter: int = Field(20, ge=1, le=10_000, description="random: parameter settings tried.")
     scoring: MetricName | None = Field(
         None, description="Metric the search optimises; default: evaluation.primary_metric."
+    )
+    n_trials: int = Field(
+        20, ge=1, le=10_000, description="optuna: trials in total, over all workers."
+    )
+    workers: int = Field(
+        1,
+        ge=1,
+        le=100,
+        description="optuna: mapped tasks (pods on the Kubernetes runner) sharing one study, "
+        "each running its share of n_trials; at most training.max_parallel run at once.",
+    )
+    pruner: Literal["median", "successive_halving", "none"] = Field(
+        "median",
+        description="optuna: stops trials whose running cross-validation score is hopeless "
+        "(reported after each fold).",
+    )
+    storage_conn_id: str | None = Field(
+        None,
+        description="optuna: Airflow connection to the database the workers share the study "
+        "in (needed with workers > 1 on the Kubernetes runner); default: a journal file "
+        "under $AIRFLOW_HOME on the local runner.",
     )
 
     @field_validator("params")
@@ -228,6 +253,22 @@ class TrainingSpec(_Strict):
         return (
             None if value is None else _in_allowed_module(value, info, "allowed_estimator_modules")
         )
+
+    @property
+    def candidate_list(self) -> list[CandidateSpec]:
+        """What train_candidates fans out: the candidates, or — for an Optuna search of the
+        one estimator, which runs as mapped workers too — that estimator as the only one."""
+        if self.candidates:
+            return self.candidates
+        if self.estimator and self.search is not None and self.search.method == "optuna":
+            name = self.estimator.rsplit(".", 1)[-1].lower()[:40]
+            return [
+                CandidateSpec.model_construct(
+                    name=name, estimator=self.estimator, params=self.params, search=self.search,
+                    kubernetes=None,
+                )
+            ]  # fmt: skip
+        return []
 
     @property
     def estimators(self) -> list[str]:
