@@ -441,11 +441,17 @@ def test_partitioned_training_fans_out_one_pod_per_chunk(tmp_path, airflow_db, c
     assert cluster.pods == {}  # every pod deleted when it finished
 
 
-def test_candidates_fan_out_one_pod_each_with_its_own_resources(tmp_path, airflow_db, cluster):
+def test_candidates_fan_out_one_pod_each_with_its_own_resources(
+    tmp_path, airflow_db, cluster, monkeypatch
+):
     """training.candidates with runner kubernetes, built by the DAG factory: one pod per
     candidate (a candidate's own resources where it gives them, the training section's
-    otherwise), then one pod refitting the winner; the leaderboard comes back through the
-    pods' results."""
+    otherwise) and per worker of an Optuna search, then one pod refitting the winner; the
+    leaderboard comes back through the pods' results. The search's workers share a study in
+    the database of an Airflow connection (SQLite standing in for a cluster's PostgreSQL):
+    its URL reaches the pods' environment, never their job."""
+    import optuna
+
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.local_run import collect_result, run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
@@ -465,9 +471,19 @@ def test_candidates_fan_out_one_pod_each_with_its_own_resources(tmp_path, airflo
         "      estimator: sklearn.ensemble.RandomForestClassifier\n"
         "      params: {n_estimators: 20, random_state: 1}\n"
         "      kubernetes: {resources: {requests: {cpu: '4', memory: 2Gi}}}\n"
+        "    - name: stump\n"
+        "      estimator: sklearn.tree.DecisionTreeClassifier\n"
+        "      search:\n"
+        "        method: optuna\n"
+        "        n_trials: 3\n"
+        "        workers: 2\n"
+        "        storage_conn_id: study_db\n"
+        "        params: {max_depth: {distribution: randint, low: 1, high: 2}}\n"
         + KUBERNETES
         + "evaluation: {primary_metric: roc_auc}\n"
     )
+    study_db = f"sqlite:///{tmp_path / 'study.db'}"
+    monkeypatch.setenv("AIRFLOW_CONN_STUDY_DB", study_db)
     loaded = load_pipeline(path)
     # Up to the refitted winner: the gate, registry and deployment are not what is tested.
     dag = build_dag(loaded).partial_subset("select_model", include_upstream=True)
@@ -478,15 +494,26 @@ def test_candidates_fan_out_one_pod_each_with_its_own_resources(tmp_path, airflo
     result = collect_result(dag, dag_run, loaded.spec.model_name, "mlflow_default")
     assert result["state"] == "success", (result["tasks"], cluster.requests[-5:])
     assert result["winner"] == "forest"
-    assert [row["name"] for row in result["candidates"]] == ["forest", "dummy"]
+    assert [row["name"] for row in result["candidates"]] == ["forest", "stump", "dummy"]
     assert result["mlflow_run_id"]  # the refit's run, the candidates' parent
 
-    def job_of(pod):
-        env = pod["spec"]["containers"][0]["env"]
-        return json.loads(next(e["value"] for e in env if e["name"] == "AIRFLOW_ML_JOB"))
+    def env_of(pod) -> dict[str, str]:
+        return {e["name"]: e.get("value") for e in pod["spec"]["containers"][0]["env"]}
 
-    pods = {(job_of(p).get("candidate") or {}).get("name", "refit"): p for p in cluster.created}
-    assert set(pods) == {"dummy", "forest", "refit"}
+    def job_of(pod):
+        return json.loads(env_of(pod)["AIRFLOW_ML_JOB"])
+
+    def label(job) -> str:
+        candidate = job.get("candidate") or {"name": "refit"}
+        return f"{candidate['name']}{candidate.get('worker', '') if candidate.get('workers', 1) > 1 else ''}"
+
+    pods = {label(job_of(p)): p for p in cluster.created}
+    assert set(pods) == {"dummy", "forest", "stump0", "stump1", "refit"}
+    for worker in ("stump0", "stump1"):
+        assert env_of(pods[worker])["AIRFLOW_ML_STUDY_STORAGE"].endswith(f"{tmp_path}/study.db")
+        assert "study.db" not in env_of(pods[worker])["AIRFLOW_ML_JOB"]
+    study = optuna.get_all_study_summaries(study_db)
+    assert [s.n_trials for s in study] == [3]
     resources = {name: p["spec"]["containers"][0]["resources"] for name, p in pods.items()}
     assert resources["forest"]["requests"] == {"cpu": "4", "memory": "2Gi"}
     assert resources["dummy"]["requests"] == {"cpu": "2", "memory": "4Gi"}  # the section's
