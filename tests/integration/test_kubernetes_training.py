@@ -505,7 +505,8 @@ def test_candidates_fan_out_one_pod_each_with_its_own_resources(
 
     def label(job) -> str:
         candidate = job.get("candidate") or {"name": "refit"}
-        return f"{candidate['name']}{candidate.get('worker', '') if candidate.get('workers', 1) > 1 else ''}"
+        worker = candidate.get("worker", "") if candidate.get("workers", 1) > 1 else ""
+        return f"{candidate['name']}{worker}"
 
     pods = {label(job_of(p)): p for p in cluster.created}
     assert set(pods) == {"dummy", "forest", "stump0", "stump1", "refit"}
