@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider import settings
 from airflow_ml_provider.airflow_compat import (
     approval_answerer,
     approval_timeout_sweep,
@@ -24,6 +25,7 @@ from airflow_ml_provider.airflow_compat import (
     run_outputs,
     serialize_dag,
 )
+from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
 
@@ -64,7 +66,6 @@ def prepare_environment(dags_folder: Path | None = None) -> Path:
 
 def check_deep(loaded) -> None:
     """Heavy checks (estimator import, params) before anything runs."""
-    from airflow_ml_provider import settings
     from airflow_ml_provider.checks.deep_checks import deep_problems
 
     problems = deep_problems(loaded, settings.allowed_estimator_modules())
@@ -84,15 +85,19 @@ def run_dag(dag) -> Any:
     # SDK's DeadlineAlert objects up as database ids); a local run does not watch deadlines.
     dag.deadline = None
     serialize_dag(dag)
-    if APPROVAL_TASK not in dag.task_dict:
-        return dag.test()
-    stop = threading.Event()
-    expiry = expire_unanswered_approvals(stop)
-    try:
-        return dag.test()
-    finally:
-        stop.set()
-        expiry.join(10)
+    # Tasks run in this process, one after another: training reuses its warm imports
+    # (scikit-learn, MLflow, pandas) instead of paying them again in a subprocess per job.
+    chosen = os.environ.get(settings.LOCAL_TRAINING_ENV, settings.LOCAL_TRAINING_IN_PROCESS)
+    with scoped_environ({settings.LOCAL_TRAINING_ENV: chosen}):
+        if APPROVAL_TASK not in dag.task_dict:
+            return dag.test()
+        stop = threading.Event()
+        expiry = expire_unanswered_approvals(stop)
+        try:
+            return dag.test()
+        finally:
+            stop.set()
+            expiry.join(10)
 
 
 def expire_unanswered_approvals(stop: threading.Event, every: float = 1.0) -> threading.Thread:
@@ -248,8 +253,6 @@ def one_run_at_a_time(dag_id: str, say: Callable[[str], None] | None = None) -> 
 def _home_lock(name: str, on_wait: Callable[[], None] | None = None) -> Iterator[None]:
     """An exclusive flock on $AIRFLOW_HOME/locks/<name>.lock (released if the process dies)."""
     import fcntl
-
-    from airflow_ml_provider import settings
 
     folder = settings.airflow_home() / "locks"
     folder.mkdir(parents=True, exist_ok=True)

@@ -34,6 +34,17 @@ def _listed(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
 
 
+LOCAL_TRAINING_IN_PROCESS = "in_process"
+LOCAL_TRAINING_ENV = f"AIRFLOW__{SECTION.upper()}__LOCAL_TRAINING"
+
+
+def local_training() -> str:
+    """How the local runner trains: ``subprocess`` (``python -m ...ml.train``, isolated: the
+    default on a deployed Airflow) or ``in_process`` (the same function in the task's own
+    process, whose imports are already warm: what ``airflow-ml run`` uses)."""
+    return _conf_get("local_training", "subprocess")
+
+
 def allowed_estimator_modules() -> tuple[str, ...]:
     """Module prefixes a training.estimator may come from ([ml_provider] config)."""
     return _listed("allowed_estimator_modules", DEFAULT_ESTIMATOR_PREFIXES)

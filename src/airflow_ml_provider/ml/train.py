@@ -150,6 +150,10 @@ def _types_we_created(estimator: Any) -> list[str]:
     return skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
 
 
+INPUT_ERRORS = (EstimatorError, ValueError, KeyError, OSError)
+"""A problem with the job's inputs or a full store: reported in one line, no traceback."""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m airflow_ml_provider.ml.train")
     parser.add_argument("--job", required=True, help="path of the job JSON file")
@@ -157,8 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     job = json.loads(Path(args.job).read_text())
     try:
         result = train(job)
-    except (EstimatorError, ValueError, KeyError, OSError) as exc:
-        # A problem with the job's inputs or a full store: one readable line, no traceback.
+    except INPUT_ERRORS as exc:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     output = job.get("output")

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import io
 import json
 import os
 import subprocess
 import sys
 import tempfile
+import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -17,6 +20,7 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
+from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink
 
@@ -235,10 +239,15 @@ class LocalTrainingOperator(TrainingJobOperator):
     """
 
     def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider import settings
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
         hook = MlflowHook(self.mlflow_conn_id)
         job = self.build_job(context, hook)
+        if settings.local_training() == settings.LOCAL_TRAINING_IN_PROCESS:
+            result = self._train_in_process(job, hook)
+            self.push_run_link(context, hook, result)
+            return result
         with tempfile.TemporaryDirectory(prefix="airflow-ml-train-") as scratch:
             job_path, output = Path(scratch) / "job.json", Path(scratch) / "result.json"
             job["output"] = str(output)
@@ -247,6 +256,23 @@ class LocalTrainingOperator(TrainingJobOperator):
             result = json.loads(output.read_text())
         self.push_run_link(context, hook, result)
         return result
+
+    def _train_in_process(self, job: dict[str, Any], hook) -> dict[str, Any]:
+        """The entrypoint's function in this process: its environment set for the call, its
+        output in the task log, an input error in one line as the subprocess would say it."""
+        from airflow_ml_provider.ml.train import INPUT_ERRORS, train
+
+        self.log.info("training in this process ([ml_provider] local_training = in_process)")
+        lines = _LogLines(self.log, sys.stdout)
+        environ = {**hook.subprocess_env(), **self.study_env()}
+        with scoped_environ(environ), contextlib.redirect_stdout(lines):
+            try:
+                return dict(train(job))
+            except INPUT_ERRORS as exc:
+                message = f"training failed: {type(exc).__name__}: {exc}"
+                raise AirflowException(message) from None
+            finally:
+                lines.flush()
 
     def _run(self, command: list[str], hook) -> None:
         env = {**os.environ, **hook.subprocess_env(), **self.study_env(), "PYTHONUNBUFFERED": "1"}
@@ -267,6 +293,39 @@ class LocalTrainingOperator(TrainingJobOperator):
             raise AirflowException(
                 f"training process exited with code {code}; last lines:\n" + "\n".join(tail)
             )
+
+
+class _LogLines(io.TextIOBase):
+    """A text stream that logs each complete line printed to it (training's print()s).
+
+    A log handler that itself writes to sys.stdout (the console of a local run) would write
+    back into this stream while it logs: that text goes on to the stream this one replaced.
+    """
+
+    def __init__(self, log, replaced) -> None:
+        self._log, self._replaced, self._pending = log, replaced, ""
+        self._inside = threading.local()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        if getattr(self._inside, "logging", False):
+            return self._replaced.write(text)
+        self._inside.logging = True
+        try:
+            lines = (self._pending + text).split("\n")
+            self._pending = lines.pop()
+            for line in lines:
+                self._log.info("%s", line)
+        finally:
+            self._inside.logging = False
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending and not getattr(self._inside, "logging", False):
+            pending, self._pending = self._pending, ""
+            self.write(pending + "\n")
 
 
 def spawn_tied(command: list[str], env: dict[str, str]) -> subprocess.Popen:
