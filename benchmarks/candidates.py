@@ -82,18 +82,24 @@ def generate(folder: Path, rows: int) -> Path:
     return path
 
 
-def child(rows: int, folder: Path) -> dict:
-    """Run the pipeline once in this process and measure it (called in a fresh process)."""
+def child(rows: int, folder: Path, scheduler: bool = False) -> dict:
+    """Run the pipeline once and measure it (called in a fresh process): through the local
+    runner, or with ``scheduler`` through Airflow's scheduler and LocalExecutor."""
     os.environ["AIRFLOW_HOME"] = str(folder / "airflow")
-    data = generate(folder, rows)
+    pipelines = folder / "airflow" / "dags" / "pipelines"
+    pipelines.mkdir(parents=True)
+    data = generate(pipelines, rows)
     candidates = "\n".join(
         f"    - {{name: {name}, estimator: {path}, params: {json.dumps(params)}}}"
         for name, path, params in CANDIDATES
     )
-    yaml_file = folder / "bench_candidates.yaml"
-    yaml_file.write_text(PIPELINE.format(data=data, candidates=candidates))
-
-    result, total, tis = run_and_time(yaml_file, folder)
+    text = PIPELINE.format(data=data, candidates=candidates)
+    if scheduler:
+        result, total, tis = _under_the_scheduler(folder / "airflow", text)
+    else:
+        yaml_file = folder / "bench_candidates.yaml"
+        yaml_file.write_text(text)
+        result, total, tis = run_and_time(yaml_file, folder)
     wall = (max(end for *_, end in tis) - min(start for *_, start, _ in tis)).total_seconds()
     mapped = [ti for ti in tis if ti[0] == "train_candidates"]
     phase = (max(end for *_, end in mapped) - min(start for *_, start, _ in mapped)).total_seconds()
@@ -117,20 +123,49 @@ def child(rows: int, folder: Path) -> dict:
     }
 
 
+def _under_the_scheduler(home: Path, text: str) -> tuple[dict, float, list[tuple]]:
+    """One run triggered through the REST API of ``airflow standalone`` (LocalExecutor,
+    parallelism 4, training in subprocesses as on a deployed Airflow)."""
+    import datetime as dt
+    import time
+
+    from standalone import standalone
+
+    with standalone(home, {"bench_candidates.yaml": text}) as api:
+        started = time.monotonic()
+        run, tis = api.run_to_end("bench_candidates")
+        total = time.monotonic() - started
+        assert run["state"] == "success", [(t["task_id"], t["state"]) for t in tis]
+        select = api.xcom("bench_candidates", run["dag_run_id"], "select_model")
+    rows = [
+        (t["task_id"], t["rendered_map_index"], dt.datetime.fromisoformat(t["start_date"]),
+         dt.datetime.fromisoformat(t["end_date"]))
+        for t in tis
+        if t["start_date"] and t["end_date"]
+    ]  # fmt: skip
+    return {"candidates": select["candidates"], "winner": select["winner"]}, total, rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rows", type=int, default=20_000)
+    parser.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="run under airflow standalone (scheduler + LocalExecutor) instead of dag.test()",
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.rows, Path(args.folder))))
+        print(json.dumps(child(args.rows, Path(args.folder), args.scheduler)))
         return 0
     reports = []
     for _ in range(args.repeats):
         with tempfile.TemporaryDirectory(prefix="bench-candidates-") as folder:
             command = [sys.executable, __file__, "--child", "--rows", str(args.rows)]
+            command += ["--scheduler"] if args.scheduler else []
             done = subprocess.run([*command, "--folder", folder], capture_output=True, text=True)
         if done.returncode != 0:
             print(done.stderr[-3000:], file=sys.stderr)

@@ -128,6 +128,15 @@ def get_provider_info() -> dict:
                         "example": "/data/shared,/mnt/features",
                         "default": "",
                     },
+                    "local_training": {
+                        "description": "How LocalTrainingOperator trains: subprocess (python "
+                        "-m airflow_ml_provider.ml.train, isolated) or in_process (the same "
+                        "function in the task's process; airflow-ml run sets it).",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "in_process",
+                        "default": "subprocess",
+                    },
                     "parse_cache": {
                         "description": "Folder of the content-hash cache of parsed pipeline "
                         "files, or off. Empty means $AIRFLOW_HOME/ml-parse-cache.",
