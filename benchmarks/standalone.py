@@ -103,6 +103,7 @@ def standalone(home: Path, pipelines: dict[str, str], parallelism: int = 4) -> I
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     airflow = str(Path(sys.executable).with_name("airflow"))
+    env["PATH"] = f"{Path(airflow).parent}{os.pathsep}{env.get('PATH', '')}"  # its children
     log = open(home / "standalone.log", "w")  # noqa: SIM115 - closed in finally
     process = subprocess.Popen(
         [airflow, "standalone"], env=env, stdout=log, stderr=subprocess.STDOUT,
