@@ -148,14 +148,16 @@ def run_study(
                     scores[m].append(natural(float(raw), scorer))
                 trial.report(sum(scores[metric]) / len(scores[metric]), step)
                 if trial.should_prune():
-                    mlflow.set_tag("airflow_ml.trial_state", "pruned")
-                    mlflow.log_metric("folds", step + 1)
-                    raise optuna.TrialPruned()
+                    break
             cv = cv_summary(scores)
+            pruned = len(scores[metric]) < len(folds)
             mlflow.log_metrics(
                 {f"cv.{m}.{s}": v for m, stats in cv.items() for s, v in stats.items()}
             )
-            mlflow.set_tag("airflow_ml.trial_state", "complete")
+            mlflow.log_metric("folds", len(scores[metric]))
+            mlflow.set_tag("airflow_ml.trial_state", "pruned" if pruned else "complete")
+        if pruned:  # after its MLflow run ended normally: a pruned trial is not a failure
+            raise optuna.TrialPruned()
         trial.set_user_attr(CV_ATTR, cv)
         return cv[metric]["mean"]
 
