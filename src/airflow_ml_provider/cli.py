@@ -136,6 +136,8 @@ def _run_one(path: Path, verbose: bool, answer: str | None = None) -> dict:
         with redirect_output(log_path) as terminal:
             result = run_pipeline_file(path, lambda line: print(line, file=terminal, flush=True))
     result["log_file"] = None if verbose else str(log_path)
+    if result.get("error"):
+        result["error"]["log"] = result["log_file"]
     return result
 
 

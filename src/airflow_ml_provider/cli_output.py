@@ -29,6 +29,9 @@ def print_validation(validation: dict) -> None:
 
 def print_summary(result: dict) -> None:
     print(f"pipeline {result['dag_id']}: run {result['run_id']} {result['state'].upper()}")
+    error = result.get("error")
+    if error:
+        print(f"  failed: {error['task']}: {error['message']}")
     for task, state in result["tasks"].items():
         print(f"  {task:<16} {state}")
     print_validation(result["validation"])

@@ -26,6 +26,7 @@ from airflow_ml_provider.airflow_compat import (
     serialize_dag,
 )
 from airflow_ml_provider.core.env import scoped_environ
+from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
 
@@ -73,14 +74,17 @@ def check_deep(loaded) -> None:
         raise SpecError(problems)
 
 
-def run_dag(dag) -> Any:
-    """dag.test() the DAG once and return the DagRun.
+def run_dag(dag, failures: list[dict[str, str]] | None = None) -> Any:
+    """dag.test() the DAG once and return the DagRun; each task that fails is appended to
+    ``failures`` as ``{task, type, message}`` (the exception's first line), in order.
 
     Retries are switched off: a local run reports the first failure at once instead of
     sleeping through retry delays (retries apply when the scheduler runs the DAG).
     """
     for task in dag.tasks:
         task.retries = 0
+        if failures is not None:
+            task.on_failure_callback = [*_callbacks(task.on_failure_callback), _record(failures)]
     # Airflow 3.3's dag.test() fails on a DAG with a deadline (DagRun.update_state looks the
     # SDK's DeadlineAlert objects up as database ids); a local run does not watch deadlines.
     dag.deadline = None
@@ -98,6 +102,29 @@ def run_dag(dag) -> Any:
         finally:
             stop.set()
             expiry.join(10)
+
+
+def _callbacks(given: Any) -> list:
+    if not given:
+        return []
+    return list(given) if isinstance(given, list | tuple) else [given]
+
+
+def _record(failures: list[dict[str, str]]):
+    """A failure callback noting the failed task and its error in one line."""
+
+    def record(context) -> None:
+        ti, error = context["ti"], context.get("exception")
+        label = ti.task_id if (ti.map_index or -1) < 0 else f"{ti.task_id}[{ti.map_index}]"
+        failures.append(
+            {
+                "task": label,
+                "type": type(error).__name__ if error is not None else "",
+                "message": first_line(str(error)) if error is not None else "(no exception)",
+            }
+        )
+
+    return record
 
 
 def expire_unanswered_approvals(stop: threading.Event, every: float = 1.0) -> threading.Thread:
@@ -224,8 +251,13 @@ def run_pipeline_file(path: Path, say: Callable[[str], None] | None = None) -> d
         for run_id in fail_abandoned_runs(loaded.dag_id):
             say(f"run {run_id} of {loaded.dag_id} was left running by a killed local run; "
                 "marked failed")  # fmt: skip
-        dag_run = run_dag(dag)
-    return collect_result(dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id)
+        failures: list[dict[str, str]] = []
+        dag_run = run_dag(dag, failures)
+    result = collect_result(
+        dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id
+    )
+    result["error"] = failures[0] if failures else None  # the first failure is the cause
+    return result
 
 
 def fail_abandoned_runs(dag_id: str) -> list[str]:

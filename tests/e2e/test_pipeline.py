@@ -100,6 +100,8 @@ def test_corrupted_data_fails_validation_and_registers_nothing(tmp_path, airflow
     assert result["state"] == "failed"
     assert result["tasks"]["snapshot_data"] == "success"
     assert result["tasks"]["validate_data"] == "failed"
+    assert result["error"]["task"] == "validate_data"  # the cause, not the skipped steps
+    assert "\n" not in result["error"]["message"]
     for task in ("train_model", "evaluate_model", "register_model", "deploy_model"):
         assert result["tasks"][task] == "upstream_failed"
     failed = {f["expectation"]: f for f in result["validation"]["failed_expectations"]}
@@ -108,6 +110,31 @@ def test_corrupted_data_fails_validation_and_registers_nothing(tmp_path, airflow
     assert 400.0 in failed["expect_column_values_to_be_between"]["examples"]
     assert result["model"]["aliases"] == {}
     assert versions_of("e2e_corrupt_model") == []
+
+
+@pytest.mark.parametrize("training", ["in_process", "subprocess"])
+def test_a_training_error_is_the_runs_error_in_one_line(
+    tmp_path, airflow_db, monkeypatch, capsys, training
+):
+    """A model that cannot be fitted (a penalty its solver does not support: only fit
+    finds out): the run's error names train_model and scikit-learn's own message, the same
+    whether training ran in the task's process or in a subprocess; the summary prints it."""
+    from airflow_ml_provider.cli_output import print_summary
+
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__LOCAL_TRAINING", training)
+    path = write_pipeline(
+        tmp_path,
+        f"e2e_unfittable_{training}",
+        estimator="sklearn.linear_model.LogisticRegression",
+        params="{penalty: l1, solver: lbfgs}",
+    )
+    result = run(path)
+    assert result["state"] == "failed"
+    error = result["error"]
+    assert error["task"] == "train_model"
+    assert error["message"].startswith("training failed: ValueError: Solver lbfgs supports only")
+    print_summary(result)
+    assert f"failed: train_model: {error['message']}" in capsys.readouterr().out
 
 
 def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_path, airflow_db):

@@ -13,3 +13,10 @@ class AirflowMlError(Exception):
 class DeploymentFailed(AirflowMlError):
     """A deployer could not make a version serve (or serve again); the message says why and
     what serves now."""
+
+
+def first_line(message: str) -> str:
+    """The first non-empty line of an error message (at most 300 characters): what a person
+    reads first in a run summary, a mail subject or the UI."""
+    line = next((part.strip() for part in message.splitlines() if part.strip()), "")
+    return line[:300] or "(no message)"

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from html import escape
 from typing import Any
 
+from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.notifications.summary import render_text
 
 
@@ -32,11 +33,6 @@ class TaskTrouble:
     error: str
     trace_tail: list[str]
     log_url: str
-
-
-def _one_line(error: str) -> str:
-    first = next((line.strip() for line in error.splitlines() if line.strip()), "")
-    return first[:300] or "(no message)"
 
 
 def _html_page(title: str, body: str) -> str:
@@ -68,7 +64,7 @@ def _facts(facts: list[tuple[str, str]], link_label: str) -> tuple[str, str]:
 
 def failure_mail(trouble: TaskTrouble) -> Mail:
     """A task failed for good: which one, which try, why, and where its log is."""
-    error = _one_line(trouble.error)
+    error = first_line(trouble.error)
     subject = f"[airflow-ml] FAILED {trouble.pipeline}.{trouble.task_id}: {error}"[:200]
     facts = [
         ("Pipeline", trouble.pipeline),
@@ -89,7 +85,7 @@ def failure_mail(trouble: TaskTrouble) -> Mail:
 
 def retry_mail(trouble: TaskTrouble, next_try: str) -> Mail:
     """Short: clearly a retry, why, and when the next try is."""
-    error = _one_line(trouble.error)
+    error = first_line(trouble.error)
     subject = (
         f"[airflow-ml] retry {trouble.try_number}/{trouble.tries} "
         f"{trouble.pipeline}.{trouble.task_id}: {error}"

@@ -7,6 +7,7 @@ import inspect
 import io
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -291,8 +292,21 @@ class LocalTrainingOperator(TrainingJobOperator):
                 process.wait()
         if code != 0:
             raise AirflowException(
-                f"training process exited with code {code}; last lines:\n" + "\n".join(tail)
+                f"training failed: {training_error(list(tail), code)}\n"
+                "last lines of the training process:\n" + "\n".join(tail)
             )
+
+
+def training_error(tail: list[str], code: int) -> str:
+    """The training process's own error line: what the entrypoint printed as ``error: ...``,
+    else a traceback's last line (``SomeError: message``), else its exit code."""
+    for line in reversed(tail):
+        if line.startswith("error: "):
+            return line.removeprefix("error: ")
+    for line in reversed(tail):
+        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", line):
+            return line
+    return f"the training process exited with code {code}"
 
 
 class _LogLines(io.TextIOBase):
