@@ -1,0 +1,145 @@
+"""Cross-field rules of ``training:``: the runner and its pod settings, searches (grid,
+random, Optuna and its workers) and candidates — each reported at the field it concerns."""
+
+from __future__ import annotations
+
+from airflow_ml_provider.core.metrics import METRICS, guess_task_type
+from airflow_ml_provider.spec.models import PipelineSpec
+
+FieldPath = tuple[str | int, ...]
+
+
+def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """The kubernetes runner needs its pod settings; search grids must fit the estimator."""
+    training = spec.training
+    problems: list[tuple[FieldPath, str]] = []
+    if training.runner == "kubernetes" and training.kubernetes is None:
+        problems.append(
+            (("training", "runner"), "runner kubernetes needs training.kubernetes with an image")
+        )
+    if training.runner == "local" and training.kubernetes is not None:
+        problems.append(
+            (("training", "kubernetes"), "training.kubernetes applies only to runner kubernetes")
+        )
+    problems += search_problems(training.search, ("training", "search"), spec)
+    return problems
+
+
+_OPTUNA_ONLY = ("n_trials", "workers", "pruner", "storage_conn_id")
+
+
+def search_problems(search, where: FieldPath, spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """A grid takes lists of values; the search's scoring metric fits the task; Optuna's
+    settings need method optuna, and its workers a study storage they all reach."""
+    problems: list[tuple[FieldPath, str]] = []
+    if search is None:
+        return problems
+    task = spec.training.task_type
+    if search.method != "optuna":
+        problems += [
+            ((*where, field), f"{field} applies to method: optuna only")
+            for field in _OPTUNA_ONLY
+            if field in search.model_fields_set
+        ]
+    elif search.workers > search.n_trials:
+        problems.append(
+            ((*where, "workers"), f"{search.workers} workers for {search.n_trials} n_trials")
+        )
+    elif search.workers > 1 and spec.training.runner == "kubernetes" and not search.storage_conn_id:
+        problems.append(
+            (
+                (*where, "workers"),
+                "workers in pods need a study storage every pod reaches: set storage_conn_id "
+                "to an Airflow connection to a database",
+            )
+        )
+    if search.method == "grid":
+        for name, options in search.params.items():
+            if not isinstance(options, list):
+                problems.append(
+                    (
+                        (*where, "params", name),
+                        "grid search takes a list of values; distributions need method "
+                        "random or optuna",
+                    )
+                )
+    if search.scoring and task and METRICS[search.scoring].task != task:
+        problems.append(
+            (
+                (*where, "scoring"),
+                f"{search.scoring!r} is a {METRICS[search.scoring].task} metric but the "
+                f"pipeline is {task}",
+            )
+        )
+    return problems
+
+
+def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """One estimator or candidates; unique names; each candidate of the pipeline's task."""
+    training = spec.training
+    candidates = training.candidates
+    if not candidates:
+        if training.estimator is None:
+            return [(("training",), "give training.estimator (one model) or training.candidates")]
+        return []
+    problems: list[tuple[FieldPath, str]] = []
+    for field in ("estimator", "params", "search"):
+        if field in training.model_fields_set:
+            problems.append(
+                (
+                    ("training", field),
+                    f"training.{field} and training.candidates exclude each other; give each "
+                    "candidate its own estimator, params and search",
+                )
+            )
+    if spec.data.partition_by is not None:
+        problems.append(
+            (
+                ("training", "candidates"),
+                "candidates are not available with data.partition_by yet; remove one of them",
+            )
+        )
+    seen: dict[str, int] = {}
+    task = training.task_type
+    kinds = {guess_task_type(c.estimator) for c in candidates} - {None}
+    if task is None and len(kinds) > 1:
+        problems.append(
+            (
+                ("training", "candidates"),
+                "the candidates mix classification and regression estimators; give them one "
+                "task (or set training.task)",
+            )
+        )
+    for index, candidate in enumerate(candidates):
+        where: FieldPath = ("training", "candidates", index)
+        if candidate.name in seen:
+            problems.append(
+                (
+                    (*where, "name"),
+                    f"candidate name {candidate.name!r} is already used by "
+                    f"training.candidates[{seen[candidate.name]}]",
+                )
+            )
+        seen.setdefault(candidate.name, index)
+        kind = guess_task_type(candidate.estimator)
+        if task and kind and kind != task:
+            problems.append(
+                (
+                    (*where, "estimator"),
+                    f"{candidate.estimator} is a {kind} estimator but the pipeline is {task}",
+                )
+            )
+        if candidate.kubernetes is not None and training.runner != "kubernetes":
+            problems.append(
+                ((*where, "kubernetes"), "a candidate's pod settings need runner kubernetes")
+            )
+        problems += search_problems(candidate.search, (*where, "search"), spec)
+    if training.min_candidates > len(candidates):
+        problems.append(
+            (
+                ("training", "min_candidates"),
+                f"min_candidates {training.min_candidates} is more than the "
+                f"{len(candidates)} candidates",
+            )
+        )
+    return problems
