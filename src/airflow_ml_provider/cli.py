@@ -113,6 +113,14 @@ def cmd_schema_diff(args: argparse.Namespace) -> int:
     return 1 if findings else 0
 
 
+def run_log_path(home: Path, pipeline_file: Path) -> Path:
+    """A log file of one local run's own: logs/runs/<file>-<UTC time>-<pid>.log."""
+    import datetime as dt
+
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    return home / "logs" / "runs" / f"{pipeline_file.stem}-{stamp}-{os.getpid()}.log"
+
+
 def _run_one(path: Path, verbose: bool, answer: str | None = None) -> dict:
     """Run one pipeline; ``answer`` ("Approve"/"Reject") answers its approval request."""
     import getpass
@@ -125,7 +133,7 @@ def _run_one(path: Path, verbose: bool, answer: str | None = None) -> dict:
     from airflow_ml_provider.output import redirect_output
 
     home = prepare_environment(path.resolve().parent)
-    log_path = home / "logs" / "airflow-ml-run.log"
+    log_path = run_log_path(home, path)
     if answer is not None:
         from airflow_ml_provider.spec.loader import load_pipeline
 

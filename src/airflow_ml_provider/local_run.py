@@ -25,7 +25,7 @@ from airflow_ml_provider.airflow_compat import (
     run_outputs,
     serialize_dag,
 )
-from airflow_ml_provider.core.env import scoped_environ
+from airflow_ml_provider.core.env import MLFLOW_TELEMETRY_OFF, scoped_environ
 from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
@@ -51,6 +51,8 @@ def prepare_environment(dags_folder: Path | None = None) -> Path:
     """Point Airflow at a scratch home with SQLite; create its metadata DB once."""
     home = use_scratch_home()
     os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "False")
+    for name, value in MLFLOW_TELEMETRY_OFF.items():  # before this process imports MLflow
+        os.environ.setdefault(name, value)
     if dags_folder is not None:
         os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(dags_folder.resolve())
     if not (home / "airflow.db").exists():

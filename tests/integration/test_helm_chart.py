@@ -182,6 +182,8 @@ def test_mlflow_in_production_reads_its_store_from_a_secret_and_writes_to_object
     (trial,) = of_kind(rendered(None), "Deployment")
     trial_env = {e["name"]: e for e in trial["spec"]["template"]["spec"]["containers"][0]["env"]}
     assert trial_env["MLFLOW_BACKEND_STORE_URI"]["value"] == "sqlite:////mlflow/mlflow.db"
+    for telemetry in ("MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK"):  # off in both modes
+        assert env[telemetry]["value"] == trial_env[telemetry]["value"] == "true"
     assert len(of_kind(rendered(None), "PersistentVolumeClaim")) == 1
 
 

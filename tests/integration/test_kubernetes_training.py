@@ -510,6 +510,7 @@ def test_candidates_fan_out_one_pod_each_with_its_own_resources(
 
     pods = {label(job_of(p)): p for p in cluster.created}
     assert set(pods) == {"dummy", "forest", "stump0", "stump1", "refit"}
+    assert all(env_of(p)["MLFLOW_DISABLE_TELEMETRY"] == "true" for p in pods.values())
     for worker in ("stump0", "stump1"):
         assert env_of(pods[worker])["AIRFLOW_ML_STUDY_STORAGE"].endswith(f"{tmp_path}/study.db")
         assert "study.db" not in env_of(pods[worker])["AIRFLOW_ML_JOB"]

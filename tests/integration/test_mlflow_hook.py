@@ -15,7 +15,11 @@ def test_absent_connection_means_the_embedded_default(airflow_home, monkeypatch)
     assert hook.experiment_artifact_location("airflow-ml/x") == (
         f"{(airflow_home / 'mlartifacts').as_uri()}/airflow-ml_x"
     )
-    assert hook.subprocess_env() == {"MLFLOW_TRACKING_URI": hook.tracking_uri}
+    assert hook.subprocess_env() == {
+        "MLFLOW_TRACKING_URI": hook.tracking_uri,
+        "MLFLOW_DISABLE_TELEMETRY": "true",  # MLflow's telemetry off in what we start
+        "DO_NOT_TRACK": "true",
+    }
 
 
 def test_http_connection_with_credentials(monkeypatch):
@@ -34,6 +38,8 @@ def test_http_connection_with_credentials(monkeypatch):
         "MLFLOW_TRACKING_URI": "https://mlflow.example.com",
         "MLFLOW_TRACKING_USERNAME": "trainer",
         "MLFLOW_TRACKING_PASSWORD": "s3cret",
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
     }
     assert hook.model_version_url("churn model", 3) == (
         "https://mlflow.example.com/#/models/churn%20model/versions/3"

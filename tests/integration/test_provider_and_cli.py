@@ -156,6 +156,10 @@ def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
     assert set(summary["metrics"]["challenger"]) == {"roc_auc", "f1", "accuracy"}
     assert (tmp_path / ".airflow-ml" / "airflow.db").exists()  # never the user's ~/airflow
     assert (tmp_path / ".airflow-ml" / "mlflow.db").exists()
+    assert summary["error"] is None
+    log = Path(summary["log_file"])  # this run's own log file, not one shared by every run
+    assert log.parent == tmp_path / ".airflow-ml" / "logs" / "runs"
+    assert log.name.startswith("cli_run-") and summary["run_id"] in log.read_text()
 
 
 def test_run_refuses_an_invalid_file_before_creating_any_state(tmp_path):

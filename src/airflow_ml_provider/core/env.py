@@ -1,10 +1,16 @@
-"""Environment variables set for the length of a block, then put back."""
+"""Environment variables: what every process we start gets, and setting some for the
+length of a block."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+
+MLFLOW_TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "true"}
+"""MLflow's usage telemetry off in every process and pod we start: it phones home from hosts
+that have no internet, and its thread once unset a variable while an MLflow request read
+os.environ (a KeyError in an artifact upload against a tracking server)."""
 
 
 @contextmanager

@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+from airflow_ml_provider.core.env import MLFLOW_TELEMETRY_OFF
 
 
 class MlflowHook(BaseHook):
@@ -86,8 +87,13 @@ class MlflowHook(BaseHook):
         return settings.embedded_artifact_root() if self.is_embedded else None
 
     def subprocess_env(self) -> dict[str, str]:
-        """Environment for a training process: tracking URI plus credentials (never in the job)."""
-        return {"MLFLOW_TRACKING_URI": self.tracking_uri, **self._resolve()[1]}
+        """Environment for a training process, pod or model server: tracking URI plus
+        credentials (never in the job), MLflow's telemetry off."""
+        return {
+            **MLFLOW_TELEMETRY_OFF,
+            "MLFLOW_TRACKING_URI": self.tracking_uri,
+            **self._resolve()[1],
+        }
 
     def get_conn(self):
         """An MlflowClient pointed at this connection's tracking and registry store."""
