@@ -45,8 +45,12 @@ test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# The UI and API of `make up` (e.g. make up PORT=8090 when 8080 is taken).
+PORT ?= 8080
+
 up: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow standalone
+	PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__API__PORT=$(PORT) \
+		AIRFLOW__API__BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/airflow standalone
 
 install: $(STAMP)
 

@@ -206,7 +206,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "\nNext:\n"
         f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{home}/mlflow.db "
         "--port 5000   (then open http://127.0.0.1:5000)\n"
-        "  Airflow UI: make up   (then open http://127.0.0.1:8080; Browse -> ML pipelines)\n"
+        "  Airflow UI: make up   (then open http://127.0.0.1:8080; Browse -> ML pipelines;\n"
+        "              make up PORT=8090 for another port)\n"
         f"  Edit {yaml_path} and run: .venv/bin/airflow-ml run {yaml_path}"
     )
     return code

@@ -1,4 +1,6 @@
-"""``airflow-ml demo``: a real dataset (scikit-learn's breast cancer set) and the example YAML."""
+"""``airflow-ml demo``: a real dataset (scikit-learn's breast cancer set) and the example YAML,
+under a pipeline id and model name of its own (dags/pipelines/breast_cancer.yaml, the same
+pipeline in the DAGs folder, is ``breast_cancer_ct`` writing ``breast_cancer``)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ from pathlib import Path
 
 DEMO_YAML = """\
 # yaml-language-server: $schema=../pipeline.schema.json
-pipeline: breast_cancer_ct
+pipeline: breast_cancer_demo
 description: Retrain the tumour classifier when new labelled data lands.
 owner: ml-platform
 schedule: "@daily"
@@ -35,7 +37,7 @@ evaluation:
   thresholds: {roc_auc: 0.9}
   min_improvement: 0.0
 registry:
-  model_name: breast_cancer
+  model_name: breast_cancer_demo
   mlflow_conn_id: mlflow_default
 deployment:
   strategy: alias

@@ -175,3 +175,19 @@ def test_a_deadline_becomes_the_dags_deadline_alert(tmp_path):
     assert alert.interval == dt.timedelta(hours=3)
     assert alert.callback.path == "airflow_ml_provider.notifications.deadline.send_stalled_mail"
     assert alert.callback.kwargs["to"] == ["oncall@example.com"]
+
+
+def test_the_demo_has_a_pipeline_and_model_of_its_own(tmp_path):
+    """`airflow-ml demo` writes the example pipeline, but under its own DAG id and model name:
+    a demo run must never train into the DAGs folder example's DAG or registered model."""
+    from airflow_ml_provider.demo import DEMO_YAML
+    from airflow_ml_provider.spec import load_pipeline
+    from helpers.paths import EXAMPLE_YAML
+
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "breast_cancer.csv").write_text("target\n1\n")
+    demo = tmp_path / "demo.yaml"
+    demo.write_text(DEMO_YAML)
+    ours, example = load_pipeline(demo), load_pipeline(EXAMPLE_YAML)
+    assert ours.dag_id != example.dag_id
+    assert ours.spec.model_name != example.spec.model_name
