@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from airflow_ml_provider.core.env import MLFLOW_TELEMETRY_OFF  # noqa: E402
+from helpers.network import free_port  # noqa: E402  (the tests' helpers, shared)
+from helpers.processes import stop_group  # noqa: E402
+
 LOADER = "from pathlib import Path\nfrom airflow_ml_provider.factory import load_dags\n" \
     "load_dags(Path(__file__).parent / 'pipelines', globals())\n"  # fmt: skip
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class Airflow:
@@ -87,7 +84,7 @@ def standalone(home: Path, pipelines: dict[str, str], parallelism: int = 4) -> I
     (dags / "ml_pipelines.py").write_text(LOADER)
     for name, text in pipelines.items():
         (dags / "pipelines" / name).write_text(text)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(home),
@@ -98,8 +95,7 @@ def standalone(home: Path, pipelines: dict[str, str], parallelism: int = 4) -> I
         "AIRFLOW__API__PORT": str(port),
         "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "MLFLOW_DISABLE_TELEMETRY": "true",
-        "DO_NOT_TRACK": "true",
+        **MLFLOW_TELEMETRY_OFF,
     }
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     airflow = str(Path(sys.executable).with_name("airflow"))
@@ -123,11 +119,7 @@ def standalone(home: Path, pipelines: dict[str, str], parallelism: int = 4) -> I
             token = json.loads(response.read())["access_token"]
         yield Airflow(base, token)
     finally:
-        os.killpg(process.pid, signal.SIGINT)  # standalone stops its children on SIGINT
-        with suppress(subprocess.TimeoutExpired):
-            process.wait(60)
-        with suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
+        stop_group(process)  # standalone stops its children on SIGINT
         log.close()
 
 

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import time
 import urllib.request
-from contextlib import suppress
 
 from helpers.network import free_port
 from helpers.paths import REPO
+from helpers.processes import stop_group
 
 
 def health(port: int) -> dict | None:
@@ -43,8 +42,4 @@ def test_make_up_serves_the_ui_and_api_on_the_chosen_port(tmp_path):
             assert answer["metadatabase"]["status"] == "healthy"
             assert (tmp_path / "home" / "airflow.db").exists()  # its own home, not the repo's
         finally:
-            os.killpg(process.pid, signal.SIGINT)  # standalone stops its components on SIGINT
-            with suppress(subprocess.TimeoutExpired):
-                process.wait(60)
-            with suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
+            stop_group(process)  # standalone stops its components on SIGINT
