@@ -117,7 +117,8 @@ def _record(failures: list[dict[str, str]]):
 
     def record(context) -> None:
         ti, error = context["ti"], context.get("exception")
-        label = ti.task_id if (ti.map_index or -1) < 0 else f"{ti.task_id}[{ti.map_index}]"
+        mapped = ti.map_index is not None and ti.map_index >= 0  # index 0 is a mapped task too
+        label = f"{ti.task_id}[{ti.map_index}]" if mapped else ti.task_id
         failures.append(
             {
                 "task": label,

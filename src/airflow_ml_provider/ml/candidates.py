@@ -170,12 +170,22 @@ def leaderboard(
         key=lambda r: (sign * r["cv"][metric]["mean"], r["cv"][metric]["std"], r["fit_seconds"])
     )
     # A distributed search's workers each report the study's best they saw: keep the best.
-    scored = [r for i, r in enumerate(scored) if r["name"] not in {s["name"] for s in scored[:i]}]
+    scored = _first_of_each_name(scored)
     named = {r["name"] for r in scored}
     failed = sorted((r for r in results if r["name"] not in named), key=lambda r: r["name"])
-    failed = [r for i, r in enumerate(failed) if r["name"] not in {f["name"] for f in failed[:i]}]
-    failed += lost
+    failed = _first_of_each_name(failed) + lost
     return [{**r, "rank": rank} for rank, r in enumerate(scored + failed, start=1)]
+
+
+def _first_of_each_name(rows: list[CandidateResult]) -> list[CandidateResult]:
+    """``rows`` in order, keeping only the first row of each candidate name."""
+    seen: set[str] = set()
+    kept = []
+    for row in rows:
+        if row["name"] not in seen:
+            seen.add(row["name"])
+            kept.append(row)
+    return kept
 
 
 def log_leaderboard(refit: dict[str, Any], run_id: str) -> None:
