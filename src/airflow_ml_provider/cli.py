@@ -121,8 +121,9 @@ def run_log_path(home: Path, pipeline_file: Path) -> Path:
     return home / "logs" / "runs" / f"{pipeline_file.stem}-{stamp}-{os.getpid()}.log"
 
 
-def _run_one(path: Path, verbose: bool, answer: str | None = None) -> dict:
-    """Run one pipeline; ``answer`` ("Approve"/"Reject") answers its approval request."""
+def _run_one(path: Path, verbose: bool, answer: str | None = None, retrain: bool = False) -> dict:
+    """Run one pipeline; ``answer`` ("Approve"/"Reject") answers its approval request;
+    ``retrain`` trains even when nothing changed since the champion."""
     import getpass
 
     from airflow_ml_provider.local_run import (
@@ -139,10 +140,12 @@ def _run_one(path: Path, verbose: bool, answer: str | None = None) -> dict:
 
         answer_approval(load_pipeline(path).dag_id, answer, f"cli:{getpass.getuser()}")
     if verbose:
-        result = run_pipeline_file(path)
+        result = run_pipeline_file(path, retrain=retrain)
     else:
         with redirect_output(log_path) as terminal:
-            result = run_pipeline_file(path, lambda line: print(line, file=terminal, flush=True))
+            result = run_pipeline_file(
+                path, lambda line: print(line, file=terminal, flush=True), retrain
+            )
     result["log_file"] = None if verbose else str(log_path)
     if result.get("error"):
         result["error"]["log"] = result["log_file"]
@@ -174,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "(Required Actions, `make up`) or run again with --approve or --reject",
                 file=sys.stderr,
             )
-        result = _run_one(path, args.verbose, answer)
+        result = _run_one(path, args.verbose, answer, args.retrain)
     except SpecError as exc:
         print(str(exc), file=sys.stderr)
         return 1
@@ -253,6 +256,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("file")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    run.add_argument(
+        "--retrain",
+        action="store_true",
+        help="train even when the data and the configuration equal the champion's",
+    )
     decide = run.add_mutually_exclusive_group()
     decide.add_argument(
         "--approve", action="store_true", help="approve the promotion if the run asks"

@@ -35,6 +35,8 @@ def print_summary(result: dict) -> None:
     for task, state in result["tasks"].items():
         print(f"  {task:<16} {state}")
     print_validation(result["validation"])
+    if result.get("unchanged"):
+        print(f"decision: NOTHING NEW — {result['changes']['reason']}")
     challenger = result["metrics"]["challenger"] or {}
     champion = result["metrics"]["champion"] or {}
     if challenger:

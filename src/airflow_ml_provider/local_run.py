@@ -76,9 +76,12 @@ def check_deep(loaded) -> None:
         raise SpecError(problems)
 
 
-def run_dag(dag, failures: list[dict[str, str]] | None = None) -> Any:
-    """dag.test() the DAG once and return the DagRun; each task that fails is appended to
-    ``failures`` as ``{task, type, message}`` (the exception's first line), in order.
+def run_dag(
+    dag, failures: list[dict[str, str]] | None = None, conf: dict[str, Any] | None = None
+) -> Any:
+    """dag.test() the DAG once (with ``conf`` as the run's conf) and return the DagRun; each
+    task that fails is appended to ``failures`` as ``{task, type, message}`` (the exception's
+    first line), in order.
 
     Retries are switched off: a local run reports the first failure at once instead of
     sleeping through retry delays (retries apply when the scheduler runs the DAG).
@@ -96,11 +99,11 @@ def run_dag(dag, failures: list[dict[str, str]] | None = None) -> Any:
     chosen = os.environ.get(settings.LOCAL_TRAINING_ENV, settings.LOCAL_TRAINING_IN_PROCESS)
     with scoped_environ({settings.LOCAL_TRAINING_ENV: chosen}):
         if APPROVAL_TASK not in dag.task_dict:
-            return dag.test()
+            return dag.test(run_conf=conf)
         stop = threading.Event()
         expiry = expire_unanswered_approvals(stop)
         try:
-            return dag.test()
+            return dag.test(run_conf=conf)
         finally:
             stop.set()
             expiry.join(10)
@@ -169,6 +172,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         (task for task in TRAINING_TASKS if (task, "return_value") in xcoms), "train_model"
     )
     training = xcoms.get((training_task, "return_value")) or {}
+    changes = xcoms.get(("check_changes", "return_value")) or {}
     state = dag_run.state.value if hasattr(dag_run.state, "value") else str(dag_run.state)
     return {
         "dag_id": dag.dag_id,
@@ -195,6 +199,8 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         else None,
         "promoted": bool(registration.get("promoted"))
         and states.get("register_model") == "success",
+        "unchanged": bool(changes.get("unchanged")),
+        "changes": changes or None,
         "mlflow_run_id": training.get("run_id"),
         "partitions": training.get("partitions"),
         "candidates": training.get("candidates"),
@@ -238,13 +244,17 @@ def model_state(model_name: str, mlflow_conn_id: str, version: int | None) -> di
     }
 
 
-def run_pipeline_file(path: Path, say: Callable[[str], None] | None = None) -> dict[str, Any]:
+def run_pipeline_file(
+    path: Path, say: Callable[[str], None] | None = None, retrain: bool = False
+) -> dict[str, Any]:
     """Load, check and run one pipeline file; return the run's result dict.
 
     :param say: shows a person what the run is waiting for or cleaned up (stderr if None).
+    :param retrain: train even when the data and configuration equal the champion's.
     """
     say = say or _to_stderr
     from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.operators.changes import RETRAIN_PARAM
     from airflow_ml_provider.spec.loader import load_pipeline
 
     loaded = load_pipeline(path)
@@ -255,7 +265,7 @@ def run_pipeline_file(path: Path, say: Callable[[str], None] | None = None) -> d
             say(f"run {run_id} of {loaded.dag_id} was left running by a killed local run; "
                 "marked failed")  # fmt: skip
         failures: list[dict[str, str]] = []
-        dag_run = run_dag(dag, failures)
+        dag_run = run_dag(dag, failures, {RETRAIN_PARAM: True} if retrain else None)
     result = collect_result(
         dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id
     )

@@ -69,7 +69,7 @@ BAD = {
     "a step this pipeline does not have": (
         with_policy("steps:\n  score_batch: {retries: 2}\n"),
         ":7:16: steps.score_batch: this pipeline has no score_batch step (its steps: "
-        "snapshot_data, validate_data, train_model, evaluate_model, register_model, "
+        "snapshot_data, validate_data, check_changes, train_model, evaluate_model, register_model, "
         "deploy_model, notify)",
     ),
     "a step name nobody has": (

@@ -29,6 +29,8 @@ class Step:
     """How the doc flow line names the step, when more than its task id."""
     optional: bool = False
     """Not in a pipeline that asks for nothing extra (no wait, partitions, approval, batch)."""
+    needs_change: bool = False
+    """Skipped by check_changes when the data and configuration equal the champion's."""
 
     def applies(self, spec: PipelineSpec) -> bool:
         return self.when is None or self.when(spec)
@@ -46,30 +48,39 @@ STEPS: tuple[Step, ...] = (
     Step("wait_for_data", when=lambda spec: spec.data.wait is not None, optional=True),
     Step("snapshot_data", role="snapshot"),
     Step("validate_data", role="validation"),
+    Step("check_changes", role="changes"),
     Step(
         "train_model",
         when=lambda spec: not (_partitioned(spec) or _candidates(spec)),
         role="training",
+        needs_change=True,
     ),
     Step(
         "train_candidates",
         when=_candidates,
         optional=True,
         flow=lambda spec: "train_candidates (one task per candidate, cross-validated)",
+        needs_change=True,
     ),
-    Step("select_model", when=_candidates, role="training", optional=True),
-    Step("plan_partitions", when=_partitioned, optional=True),
+    Step("select_model", when=_candidates, role="training", optional=True, needs_change=True),
+    Step("plan_partitions", when=_partitioned, optional=True, needs_change=True),
     Step(
         "train_partitions",
         when=_partitioned,
         optional=True,
         flow=lambda spec: f"train_partitions (one task per {spec.data.partition_by} chunk)",
+        needs_change=True,
     ),
-    Step("assemble_model", when=_partitioned, role="training", optional=True),
-    Step("evaluate_model", role="decision"),
-    Step("approve_promotion", when=lambda spec: spec.asks_for_approval, optional=True),
-    Step("register_model", role="registration"),
-    Step("deploy_model", role="deployment"),
+    Step("assemble_model", when=_partitioned, role="training", optional=True, needs_change=True),
+    Step("evaluate_model", role="decision", needs_change=True),
+    Step(
+        "approve_promotion",
+        when=lambda spec: spec.asks_for_approval,
+        optional=True,
+        needs_change=True,
+    ),
+    Step("register_model", role="registration", needs_change=True),
+    Step("deploy_model", role="deployment", needs_change=True),
     Step(
         "score_batch",
         when=lambda spec: spec.deployment.strategy == "batch",

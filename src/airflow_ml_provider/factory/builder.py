@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from airflow.sdk import DAG, chain
+from airflow.sdk import DAG, Param, chain
 
 from airflow_ml_provider.core.steps import plan
 from airflow_ml_provider.factory.dag_args import EPOCH, as_datetime, default_args, stalled
@@ -13,6 +13,7 @@ from airflow_ml_provider.factory.docs import error_doc, pipeline_doc
 from airflow_ml_provider.factory.monitor import build_monitor_dag, monitor_dag_id, retrain_asset
 from airflow_ml_provider.factory.schedules import dag_schedule
 from airflow_ml_provider.factory.steps import BUILDERS, Built
+from airflow_ml_provider.operators.changes import RETRAIN_PARAM
 from airflow_ml_provider.operators.config_error import ConfigErrorOperator
 from airflow_ml_provider.spec.loader import LoadedPipeline
 from airflow_ml_provider.ui.card import CONFIG_ERROR_TAG, PIPELINE_TAG
@@ -44,6 +45,14 @@ def build_dag(loaded: LoadedPipeline) -> DAG:
         default_args=default_args(spec),
         doc_md=pipeline_doc(loaded, monitor_dag_id(spec.pipeline) if monitored else None),
         deadline=stalled(spec),
+        params={
+            RETRAIN_PARAM: Param(
+                False,
+                type="boolean",
+                description="Train even when the data and the configuration equal the "
+                "champion's (check_changes skips the training otherwise).",
+            )
+        },
     ) as dag:
         built = Built(loaded)
         for step in plan(spec):

@@ -174,7 +174,13 @@ SUMMARY_SUBJECTS = {
 
 def summary_mail(event: str, summary: dict[str, Any]) -> Mail:
     """A validation-warning, drift or plain run-summary mail: the run summary as text."""
-    verdict = "promoted" if summary["promoted"] else "kept champion"
+    verdict = (
+        "nothing new, training skipped"
+        if summary.get("unchanged")
+        else "promoted"
+        if summary["promoted"]
+        else "kept champion"
+    )
     subject = f"[airflow-ml] {summary['pipeline']}: {SUMMARY_SUBJECTS[event]} ({verdict})"
     text = render_text(summary)
     return Mail(subject, _html_page(subject, f"<pre>{escape(text)}</pre>"), text)

@@ -15,8 +15,13 @@ def summarize(
     registration: dict | None,
     deployment: dict | None,
     scoring: dict | None = None,
+    changes: dict | None = None,
 ) -> dict[str, Any]:
-    """Collect what a person wants to know about one run into one JSON-able dict."""
+    """Collect what a person wants to know about one run into one JSON-able dict.
+
+    ``unchanged``: check_changes found the champion's data and configuration and skipped
+    the training; ``reason`` then says so."""
+    unchanged = bool((changes or {}).get("unchanged"))
     return {
         "pipeline": pipeline,
         "run_id": run_id,
@@ -40,7 +45,10 @@ def summarize(
         "promoted": bool(
             (registration or decision or {}).get("promoted", (decision or {}).get("promote"))
         ),
-        "reason": (registration or {}).get("reason") or (decision or {}).get("reason"),
+        "unchanged": unchanged,
+        "reason": (changes or {}).get("reason")
+        if unchanged
+        else (registration or {}).get("reason") or (decision or {}).get("reason"),
         "rules": (decision or {}).get("rules", []),
         "model": registration,
         "deployment": deployment,
@@ -85,6 +93,13 @@ def _drift_line(drift: dict | None) -> str | None:
     return f"{drift_summary_line(drift)} (action {drift.get('action', 'retrain')})"
 
 
+def verdict_of(summary: dict[str, Any]) -> str:
+    """PROMOTED, not promoted, or NOTHING NEW (check_changes skipped the training)."""
+    if summary.get("unchanged"):
+        return "NOTHING NEW"
+    return "PROMOTED" if summary["promoted"] else "not promoted"
+
+
 def render_text(summary: dict[str, Any]) -> str:
     """Plain-text version of the summary for logs and e-mail."""
     model = summary.get("model") or {}
@@ -121,8 +136,7 @@ def render_text(summary: dict[str, Any]) -> str:
             f"  rule {rule['rule']} on {rule['metric']}: "
             f"{rule['value']:.4f} vs {rule['bound']:.4f} {status}"
         )
-    verdict = "PROMOTED" if summary["promoted"] else "not promoted"
-    lines.append(f"Decision: {verdict} ({summary.get('reason')})")
+    lines.append(f"Decision: {verdict_of(summary)} ({summary.get('reason')})")
     if model:
         lines.append(
             f"Model {model.get('name')} version {model.get('version')} "

@@ -69,6 +69,7 @@ class RunSummaryOperator(BaseOperator):
                     "registration",
                     "deployment",
                     "scoring",
+                    "changes",
                 )
             },
         )

@@ -246,6 +246,11 @@ class TrainingSpec(_Strict):
     partitioning: PartitioningSpec | None = Field(
         None, description="Fan-out settings of per-partition training (needs data.partition_by)."
     )
+    on_unchanged: Literal["skip", "retrain"] = Field(
+        "skip",
+        description="When the data snapshot and the configuration equal those the champion "
+        "was trained on: skip (training, registration and deployment are skipped) or retrain.",
+    )
 
     @field_validator("estimator")
     @classmethod

@@ -1,0 +1,31 @@
+"""The pipeline being built and its tasks so far: what every step builder takes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow.sdk import BaseOperator
+
+from airflow_ml_provider.core.steps import summary_roles
+from airflow_ml_provider.spec.loader import LoadedPipeline
+
+
+@dataclass
+class Built:
+    """The pipeline being built and its tasks so far, by task id."""
+
+    loaded: LoadedPipeline
+    tasks: dict[str, BaseOperator] = field(default_factory=dict)
+
+    @property
+    def spec(self):
+        return self.loaded.spec
+
+    def output(self, task_id: str) -> Any:
+        """The XComArg of an earlier step's result."""
+        return self.tasks[task_id].output
+
+    def training_output(self) -> Any:
+        """The training result: train_model's, or assemble_model's when partitioned."""
+        return self.output(summary_roles(self.spec)["training"])
