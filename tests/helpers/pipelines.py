@@ -131,14 +131,17 @@ def versions_of(model_name: str) -> list[int]:
 
 
 def mail_parts(message) -> tuple[str, str]:
-    """(HTML body, attached plain text) of a mail from SmtpNotifier."""
-    html = text = ""
-    for part in message.walk():
-        if part.get_content_type() == "text/html":
-            html = part.get_payload(decode=True).decode()
-        elif part.get_filename() == "message.txt":
-            text = part.get_payload(decode=True).decode()
-    return html, text
+    """(HTML, plain text) of one of our mails, asserting its shape: multipart/alternative
+    with exactly a text/plain and a text/html part, no attachment."""
+    assert message.get_content_type() == "multipart/alternative", message.get_content_type()
+    parts = {part.get_content_type(): part for part in message.get_payload()}
+    assert list(parts) == ["text/plain", "text/html"], list(parts)
+    assert not any(part.get_filename() for part in message.walk())
+    decoded = {  # lines end in CRLF on the wire, as SMTP wants
+        kind: part.get_payload(decode=True).decode().replace("\r\n", "\n")
+        for kind, part in parts.items()
+    }
+    return decoded["text/html"], decoded["text/plain"]
 
 
 def edit(path: Path, old: str, new: str) -> None:

@@ -1,20 +1,22 @@
-"""Alert e-mails through the SMTP provider's notifier (``SmtpNotifier``).
+"""Alert e-mails through the SMTP provider's hook (``SmtpHook``).
 
 ``TaskAlertNotifier`` is what the factory puts in ``on_failure_callback`` /
-``on_retry_callback``; ``send_mail`` is what the run summary uses for promotion, warning and
-drift mails. The SMTP provider is imported only when a mail is sent, never while parsing.
+``on_retry_callback``; ``send_mail`` is what it and the run summary use to send (promotion,
+warning and drift mails). The SMTP provider is imported only when a mail is sent, never
+while parsing.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-import tempfile
 import traceback
-from pathlib import Path
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate
 from typing import Any, Literal
 
-from airflow.sdk import BaseHook, BaseNotifier
+from airflow.sdk import BaseHook, BaseNotifier, conf
 
 from airflow_ml_provider.notifications.mails import Mail, TaskTrouble, failure_mail, retry_mail
 
@@ -22,9 +24,11 @@ log = logging.getLogger(__name__)
 TRACE_LINES = 15
 
 
-def send_mail(mail: Mail, to: list[str], smtp_conn_id: str, context) -> bool:
-    """Send ``mail`` with SmtpNotifier: the HTML as the body, the plain text attached as
-    ``message.txt``. False (and a log line) when the SMTP connection does not exist."""
+def send_mail(mail: Mail, to: list[str], smtp_conn_id: str, context=None) -> bool:
+    """Send ``mail`` as multipart/alternative (the plain text, then the HTML: mail clients
+    show the richest part they can) through the SMTP provider's hook, which connects as the
+    connection says (SSL, STARTTLS, login or OAuth2). False (and a log line) when the SMTP
+    connection does not exist."""
     from airflow.sdk.exceptions import AirflowNotFoundException
 
     try:
@@ -32,21 +36,34 @@ def send_mail(mail: Mail, to: list[str], smtp_conn_id: str, context) -> bool:
     except AirflowNotFoundException:
         log.info("no %s connection; %r not e-mailed", smtp_conn_id, mail.subject)
         return False
-    from airflow.providers.smtp.notifications.smtp import SmtpNotifier
+    from airflow.providers.smtp.hooks.smtp import SmtpHook
 
-    with tempfile.TemporaryDirectory(prefix="airflow-ml-mail-") as folder:
-        text = Path(folder) / "message.txt"
-        text.write_text(mail.text)
-        notifier = SmtpNotifier(
-            to=list(to),
-            subject=mail.subject,
-            html_content=mail.html,
-            files=[str(text)],
-            smtp_conn_id=smtp_conn_id,
-        )
-        notifier.notify(context)  # notify, not __call__: our texts are not Jinja templates
+    with SmtpHook(smtp_conn_id) as hook:
+        sender = hook.from_email or conf.get("smtp", "smtp_mail_from", fallback=None)
+        if not sender:
+            raise ValueError(
+                f"the {smtp_conn_id} connection has no from_email (extra) and [smtp] "
+                "smtp_mail_from is not set: who sends the mail?"
+            )
+        # The provider's send_email_smtp builds an HTML-only message with attachments; the
+        # alternative message is ours, the connected client (SSL/STARTTLS/auth) is the hook's.
+        hook._smtp_client.send_message(mime_message(mail, sender, to))
     log.info("e-mailed %r to %s", mail.subject, ", ".join(to))
     return True
+
+
+def mime_message(mail: Mail, sender: str, to: list[str]) -> EmailMessage:
+    """``mail`` as one multipart/alternative message: text/plain, then text/html."""
+    # Lines up to RFC 5322's 998 characters: folding at 78 makes Python break a subject
+    # before its first word, which some clients show as a blank subject line.
+    message = EmailMessage(policy=SMTP.clone(max_line_length=998))
+    message["Subject"] = mail.subject
+    message["From"] = sender
+    message["To"] = ", ".join(to)
+    message["Date"] = formatdate(localtime=True)
+    message.set_content(mail.text)
+    message.add_alternative(mail.html, subtype="html")
+    return message
 
 
 class TaskAlertNotifier(BaseNotifier):
