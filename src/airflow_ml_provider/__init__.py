@@ -16,6 +16,7 @@ OPERATOR_MODULES = [
     for name in (
         "snapshot",
         "validation",
+        "changes",
         "training",
         "kubernetes_training",
         "candidates",

@@ -76,21 +76,28 @@ def create_dag_run(
     )
 
 
-def run_outputs(dag_id: str, dag_run) -> tuple[dict[tuple[str, str], Any], dict[str, str | None]]:
-    """A finished run's XComs by (task id, key), and each task's state (a mapped task is
-    successful only when every one of its instances is)."""
+def run_outputs(
+    dag_id: str, dag_run
+) -> tuple[dict[tuple[str, str], Any], dict[str, str | None], list[dict[str, str]]]:
+    """A finished run's XComs by (task id, key), each task's state (a mapped task is
+    successful only when every one of its instances is) and its tasks' failure records
+    (XCom ``failure``), first failure first."""
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
+
+    from airflow_ml_provider.notifications.failure import FAILURE_XCOM
 
     with create_session() as session:
         rows = session.scalars(XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_id)).all()
         xcoms = {(r.task_id, r.key): XComModel.deserialize_value(r) for r in rows}
+        failed = sorted((r for r in rows if r.key == FAILURE_XCOM), key=lambda r: r.timestamp)
+        failures = [XComModel.deserialize_value(r) for r in failed]
         states: dict[str, str | None] = {}
         for ti in dag_run.get_task_instances(session=session):
             state = ti.state.value if hasattr(ti.state, "value") else ti.state
             if states.get(ti.task_id, "success") == "success":
                 states[ti.task_id] = state
-    return xcoms, states
+    return xcoms, states, failures
 
 
 def fail_running_test_runs(dag_id: str) -> list[str]:

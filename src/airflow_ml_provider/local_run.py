@@ -26,7 +26,6 @@ from airflow_ml_provider.airflow_compat import (
     serialize_dag,
 )
 from airflow_ml_provider.core.env import MLFLOW_TELEMETRY_OFF, scoped_environ
-from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
 
@@ -76,20 +75,14 @@ def check_deep(loaded) -> None:
         raise SpecError(problems)
 
 
-def run_dag(
-    dag, failures: list[dict[str, str]] | None = None, conf: dict[str, Any] | None = None
-) -> Any:
-    """dag.test() the DAG once (with ``conf`` as the run's conf) and return the DagRun; each
-    task that fails is appended to ``failures`` as ``{task, type, message}`` (the exception's
-    first line), in order.
+def run_dag(dag, conf: dict[str, Any] | None = None) -> Any:
+    """dag.test() the DAG once (with ``conf`` as the run's conf) and return the DagRun.
 
     Retries are switched off: a local run reports the first failure at once instead of
     sleeping through retry delays (retries apply when the scheduler runs the DAG).
     """
     for task in dag.tasks:
         task.retries = 0
-        if failures is not None:
-            task.on_failure_callback = [*_callbacks(task.on_failure_callback), _record(failures)]
     # Airflow 3.3's dag.test() fails on a DAG with a deadline (DagRun.update_state looks the
     # SDK's DeadlineAlert objects up as database ids); a local run does not watch deadlines.
     dag.deadline = None
@@ -107,30 +100,6 @@ def run_dag(
         finally:
             stop.set()
             expiry.join(10)
-
-
-def _callbacks(given: Any) -> list:
-    if not given:
-        return []
-    return list(given) if isinstance(given, list | tuple) else [given]
-
-
-def _record(failures: list[dict[str, str]]):
-    """A failure callback noting the failed task and its error in one line."""
-
-    def record(context) -> None:
-        ti, error = context["ti"], context.get("exception")
-        mapped = ti.map_index is not None and ti.map_index >= 0  # index 0 is a mapped task too
-        label = f"{ti.task_id}[{ti.map_index}]" if mapped else ti.task_id
-        failures.append(
-            {
-                "task": label,
-                "type": type(error).__name__ if error is not None else "",
-                "message": first_line(str(error)) if error is not None else "(no exception)",
-            }
-        )
-
-    return record
 
 
 def expire_unanswered_approvals(stop: threading.Event, every: float = 1.0) -> threading.Thread:
@@ -164,7 +133,7 @@ def _retrying_later(call) -> Any:
 
 def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[str, Any]:
     """One JSON-able dict describing the run (what ``airflow-ml run --json`` prints)."""
-    xcoms, states = run_outputs(dag.dag_id, dag_run)
+    xcoms, states, failures = run_outputs(dag.dag_id, dag_run)
     validation = xcoms.get(("validate_data", "validation")) or {}
     decision = xcoms.get(("evaluate_model", "return_value")) or {}
     registration = xcoms.get(("register_model", "return_value")) or {}
@@ -178,6 +147,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         "dag_id": dag.dag_id,
         "run_id": dag_run.run_id,
         "state": state,
+        "error": failures[0] if failures else None,  # the first failure is the cause
         "tasks": dict(sorted(states.items(), key=lambda kv: _task_order(kv[0]))),
         "validation": {
             "success": validation.get("success"),
@@ -264,12 +234,10 @@ def run_pipeline_file(
         for run_id in fail_abandoned_runs(loaded.dag_id):
             say(f"run {run_id} of {loaded.dag_id} was left running by a killed local run; "
                 "marked failed")  # fmt: skip
-        failures: list[dict[str, str]] = []
-        dag_run = run_dag(dag, failures, {RETRAIN_PARAM: True} if retrain else None)
+        dag_run = run_dag(dag, {RETRAIN_PARAM: True} if retrain else None)
     result = collect_result(
         dag, dag_run, loaded.spec.model_name, loaded.spec.registry.mlflow_conn_id
     )
-    result["error"] = failures[0] if failures else None  # the first failure is the cause
     return result
 
 

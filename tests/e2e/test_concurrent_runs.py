@@ -19,7 +19,9 @@ def test_two_concurrent_runs_promote_one_decision_each(tmp_path, airflow_db):
     from airflow_ml_provider.ml.registry import history
 
     path = write_pipeline(tmp_path, "e2e_concurrent")
+    # --retrain: the same data twice would otherwise be "nothing new" for the second run.
     command = [sys.executable, "-m", "airflow_ml_provider.cli", "run", str(path), "--json"]
+    command += ["--retrain"]
     runs = [
         subprocess.Popen(
             command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=os.environ

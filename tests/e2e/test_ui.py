@@ -24,7 +24,7 @@ import pytest
 
 from helpers.network import free_port
 from helpers.partitioned import write_partitioned
-from helpers.pipelines import run, write_pipeline
+from helpers.pipelines import edit, run, write_pipeline
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
@@ -32,7 +32,7 @@ USER, PASSWORD = "viewer", "viewer-password"
 
 
 @pytest.fixture(scope="module")
-def seeded(tmp_path_factory, airflow_db):
+def seeded(tmp_path_factory, airflow_db, airflow_home):
     """A pipeline with two versions (v2 rejected by the gate), a partitioned pipeline with
     two versions (v2 rejected: partitions regressed) and a broken YAML file, all in the
     metadata DB and the MLflow store."""
@@ -54,7 +54,37 @@ def seeded(tmp_path_factory, airflow_db):
     (broken / "ui_broken.yaml").write_text("pipeline: ui_broken\ndata:\n  target: [\n")
     for dag in load_dags(broken).values():
         serialize_dag(dag)
-    return {"churn": (first, second), "stores": (stores, stores_worse)}
+    # In the DAGs folder (not a local run); its second run has nothing new.
+    same = write_pipeline(airflow_home / "dags" / "pipelines", "ui_same")
+    same_runs = (run(same), run(same))
+    # No schedule, and its data file is missing: the run fails in snapshot_data.
+    failing = write_pipeline(tmp_path_factory.mktemp("ui_failing"), "ui_failing")
+    edit(failing, 'schedule: "@daily"', "schedule: null")
+    (failing.parent / "data" / "breast_cancer.csv").unlink()
+    failed = run(failing)
+    return {
+        "churn": (first, second),
+        "stores": (stores, stores_worse),
+        "same": same_runs,
+        "failed": failed,
+        "gone": _gone_pipeline(tmp_path_factory.mktemp("ui_gone")),
+    }
+
+
+def _gone_pipeline(folder: Path) -> str:
+    """A pipeline whose DAG was written, then marked stale — what the DAG processor does
+    when its YAML file leaves the DAGs folder (set here directly: no processor runs)."""
+    from airflow.models.dag import DagModel
+    from airflow.utils.session import create_session
+
+    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    serialize_dag(build_dag(load_pipeline(write_pipeline(folder, "ui_gone"))))
+    with create_session() as session:
+        session.get(DagModel, "ui_gone").is_stale = True
+    return "ui_gone"
 
 
 def _get(url: str, token: str | None = None) -> tuple[int, bytes]:
@@ -353,3 +383,43 @@ def test_plugin_adds_the_page_to_airflow_navigation(server, token, page):
     frame = page.frame_locator("iframe")
     frame.locator('tr[data-dag-id="ui_churn"]').wait_for(timeout=60_000)
     _shot(page, "airflow-nav")
+
+
+def test_a_failed_last_run_shows_the_failed_task_and_why(page, server, seeded):
+    """The list and the pipeline page name the task that failed and its error's first line
+    (recorded by every task's failure callback); no schedule reads "manual only"."""
+    error = seeded["failed"]["error"]
+    assert error["task"] == "snapshot_data" and "matches no file" in error["message"]
+    page.goto(f"{server}/ml-pipelines/")
+    row = page.locator('tr[data-dag-id="ui_failing"]')
+    last_run = row.locator("td.last-run").inner_text()
+    assert last_run.startswith("failed")
+    assert f"snapshot_data: {error['message']}" in last_run
+    assert "None" not in row.inner_text() and "manual only" in row.inner_text()
+    page.click('tr[data-dag-id="ui_failing"] a.pipeline')
+    page.wait_for_selector("#runs")
+    _shot(page, "pipeline-failed")
+    assert f"snapshot_data: {error['message']}" in page.locator("#summary").inner_text()
+    assert f"snapshot_data — {error['message']}" in page.locator("#runs").inner_text()
+
+
+def test_a_run_with_nothing_new_is_the_latest_decision(page, server, seeded):
+    """The run that finished last skipped the gate: the page says nothing new, not the
+    earlier run's "Promoted"."""
+    reason = seeded["same"][1]["changes"]["reason"]
+    page.goto(f"{server}/ml-pipelines/pipelines/ui_same")
+    page.wait_for_selector("#decision")
+    _shot(page, "pipeline-nothing-new")
+    decision = page.locator("#decision").inner_text()
+    assert decision.startswith("Nothing new") and reason in decision
+    assert page.locator("#local").count() == 0  # its file is in the DAGs folder
+
+
+def test_local_runs_are_marked_and_gone_pipelines_say_so(page, server, seeded):
+    page.goto(f"{server}/ml-pipelines/")
+    assert "local run" in page.locator('tr[data-dag-id="ui_churn"]').inner_text()
+    assert "local run" not in page.locator('tr[data-dag-id="ui_same"]').inner_text()
+    assert page.locator('tr[data-dag-id="ui_gone"]').count() == 0  # not in the list
+    page.goto(f"{server}/ml-pipelines/pipelines/ui_gone")
+    page.wait_for_selector("#gone")
+    assert "This pipeline's DAG is gone" in page.locator("#gone").inner_text()

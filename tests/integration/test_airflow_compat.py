@@ -55,7 +55,7 @@ def test_run_outputs_reads_xcoms_and_a_mapped_tasks_state(airflow_db):
         double.expand(number=numbers())
     serialize_dag(dag)
     dag_run = dag.test()
-    xcoms, states = run_outputs(dag.dag_id, dag_run)
+    xcoms, states, _ = run_outputs(dag.dag_id, dag_run)
     assert xcoms[("numbers", "return_value")] == [1, 2, 3]
     assert xcoms[("numbers", "note")] == "pushed"
     assert states == {"numbers": "success", "double": "skipped"}

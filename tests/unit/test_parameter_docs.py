@@ -12,6 +12,7 @@ import pytest
 DOCUMENTED = [
     "airflow_ml_provider.operators.validation.ValidateDataOperator",
     "airflow_ml_provider.operators.training.TrainingJobOperator",
+    "airflow_ml_provider.operators.changes.CheckChangesOperator",
     "airflow_ml_provider.operators.training.LocalTrainingOperator",
     "airflow_ml_provider.operators.kubernetes_training.KubernetesTrainingOperator",
     "airflow_ml_provider.operators.partitions.PlanPartitionsOperator",

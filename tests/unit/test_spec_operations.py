@@ -50,6 +50,7 @@ def test_the_run_policy_reaches_every_task_and_steps_override_it(tmp_path):
 
 def test_alerts_on_picks_the_task_callbacks(tmp_path):
     from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.notifications.failure import record_failure
     from airflow_ml_provider.notifications.notifier import TaskAlertNotifier
 
     text = with_policy("retries: 1\n", "  on: [retry, promotion]\n")
@@ -59,9 +60,10 @@ def test_alerts_on_picks_the_task_callbacks(tmp_path):
     (retry,) = task.on_retry_callback
     assert isinstance(retry, TaskAlertNotifier) and retry.event == "retry"
     assert retry.to == ["oncall@example.com"]
-    assert not task.on_failure_callback
+    assert task.on_failure_callback == [record_failure]  # recorded, not mailed
     default = build_dag(load_pipeline(write(tmp_path, GOOD, name="default.yaml")))
-    assert [n.event for n in default.get_task("train_model").on_failure_callback] == ["failure"]
+    record, mail = default.get_task("train_model").on_failure_callback
+    assert record is record_failure and mail.event == "failure"
     assert not default.get_task("train_model").on_retry_callback
 
 

@@ -93,3 +93,26 @@ def test_metric_chart_is_valid_svg_with_one_point_per_version_and_the_champion_m
     single = ET.fromstring(metric_chart(points[:1], "roc_auc"))
     assert len(single.findall("circle")) == 1
     assert "No registered version" in metric_chart([], "roc_auc")
+
+
+def _ticks(svg) -> list[float]:
+    """The y-axis tick values of a chart (the x-axis ticks are version labels)."""
+    return [
+        float(t.text)
+        for t in svg.findall("text")
+        if t.get("class") == "tick" and t.get("text-anchor") == "end"
+    ]
+
+
+def test_the_chart_axis_stays_inside_the_metrics_range():
+    """roc_auc cannot exceed 1.0 nor an error fall below 0: the padded axis is clamped."""
+    near_one = [{"version": v, "value": value, "aliases": []} for v, value in ((1, 0.9), (2, 1.0))]
+    assert max(_ticks(ET.fromstring(metric_chart(near_one, "roc_auc")))) == 1.0
+    perfect = [{"version": 1, "value": 1.0, "aliases": []}]
+    assert max(_ticks(ET.fromstring(metric_chart(perfect, "accuracy")))) == 1.0
+    near_zero = [{"version": v, "value": value, "aliases": []} for v, value in ((1, 0.0), (2, 0.5))]
+    assert min(_ticks(ET.fromstring(metric_chart(near_zero, "rmse")))) == 0.0
+    # r2 has no floor: a negative r2 is drawn below 0.
+    negative = [{"version": 1, "value": -0.2, "aliases": []}, {"version": 2, "value": 0.3}]
+    negative[1]["aliases"] = []
+    assert min(_ticks(ET.fromstring(metric_chart(negative, "r2")))) < -0.2

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from airflow_ml_provider.notifications.failure import record_failure
 from airflow_ml_provider.notifications.notifier import ConfiguredNotifier, TaskAlertNotifier
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
@@ -19,7 +20,8 @@ def as_datetime(value: dt.date | dt.datetime | None) -> dt.datetime:
 
 
 def default_args(spec) -> dict:
-    """Every task's owner, retry policy and time limit, and the failure/retry mails."""
+    """Every task's owner, retry policy and time limit, the record of its failure (XCom
+    ``failure``, read by the CLI and the UI) and the failure/retry mails."""
     args = {"owner": spec.owner, "retries": spec.retries, "retry_delay": spec.retry_delay}
     # Only what differs from Airflow's defaults: every default arg costs time in every task.
     optional = {
@@ -30,12 +32,12 @@ def default_args(spec) -> dict:
     args.update((key, value) for key, value in optional.items() if value is not None)
     alerts = spec.alerts
     others = [ConfiguredNotifier(n.class_, n.kwargs) for n in alerts.notifiers]
+    args["on_failure_callback"] = [record_failure]
     for event, callback in (("failure", "on_failure_callback"), ("retry", "on_retry_callback")):
         if event not in alerts.on:
             continue
         mail = [TaskAlertNotifier(event, alerts.email, alerts.smtp_conn_id)] if alerts.email else []
-        if mail or others:
-            args[callback] = [*mail, *others]
+        args[callback] = [*args.get(callback, []), *mail, *others]
     return args
 
 

@@ -9,6 +9,19 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
 
 
+def _clamped(metric: str, low: float, high: float) -> tuple[float, float]:
+    """The axis range kept inside what the metric can take (roc_auc never above 1.0, an
+    error never below 0)."""
+    from airflow_ml_provider.core.metrics import METRICS
+
+    info = METRICS.get(metric)
+    if info is not None and info.high is not None:
+        high = min(high, info.high)
+    if info is not None and info.low is not None:
+        low = max(low, info.low)
+    return low, high
+
+
 def metric_chart(points: list[dict[str, Any]], metric: str) -> str:
     """``points`` = [{version, value, aliases}] in version order; the champion is marked."""
     if not points:
@@ -16,7 +29,7 @@ def metric_chart(points: list[dict[str, Any]], metric: str) -> str:
     values = [p["value"] for p in points]
     low, high = min(values), max(values)
     pad = (high - low) * 0.1 or abs(high) * 0.05 or 0.05
-    low, high = low - pad, high + pad
+    low, high = _clamped(metric, low - pad, high + pad)
     inner_w, inner_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def x(i: int) -> float:

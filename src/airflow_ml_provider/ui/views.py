@@ -64,7 +64,7 @@ def pipeline_view(
             if card["primary_metric"] in v.metrics
         ],
         history=list(reversed(state.history)),
-        decision=_decision(dag.decision),
+        decision=_decision(dag.decision, dag.changes),
         runs=[_run(run) for run in dag.recent_runs],
         partitions=None,
     )
@@ -186,6 +186,7 @@ def _row(dag: PipelineDag, state: ModelState | None, clients) -> dict[str, Any]:
         "error": dag.description if dag.config_error else None,
         "schedule": dag.schedule,
         "paused": dag.paused,
+        "gone": dag.gone,
         "next_run": _iso(dag.next_run),
         "last_run": _run(dag.last_run) if dag.last_run else None,
     }
@@ -196,6 +197,7 @@ def _row(dag: PipelineDag, state: ModelState | None, clients) -> dict[str, Any]:
     hook = clients.hook(card["mlflow_conn_id"])
     row.update(
         model_name=card["model_name"],
+        local=is_local_run(card),
         partition_by=card["partition_by"],
         primary_metric=card["primary_metric"],
         champion=champion.version if champion else None,
@@ -211,6 +213,18 @@ def _row(dag: PipelineDag, state: ModelState | None, clients) -> dict[str, Any]:
         else None,
     )
     return row
+
+
+def is_local_run(card: dict[str, Any]) -> bool:
+    """Whether the pipeline's DAG was written by `airflow-ml run` of a YAML file outside the
+    DAGs folder (the DAG processor never parses it, so it is not deployed)."""
+    from pathlib import Path
+
+    from airflow.configuration import conf
+
+    folder = Path(conf.get("core", "dags_folder")).resolve()
+    file = Path(card.get("file") or "").resolve()
+    return not file.is_relative_to(folder)
 
 
 def _version(v: VersionInfo, state: ModelState, clients, card: dict[str, Any]) -> dict[str, Any]:
@@ -259,7 +273,18 @@ def _drift(validation: TaskResult | None, monitor: TaskResult | None) -> dict[st
     return {"drift": drifted, "source": source, "skipped": skipped, "at": _iso(at)}
 
 
-def _decision(result: TaskResult | None) -> dict[str, Any] | None:
+def _decision(result: TaskResult | None, changes: TaskResult | None) -> dict[str, Any] | None:
+    """The latest gate decision, or — when the run that finished last found nothing new and
+    skipped the gate — that run's reason."""
+    found = changes.value if changes is not None and isinstance(changes.value, dict) else {}
+    if changes is not None and found.get("unchanged") and _later(changes, result):
+        return {
+            "unchanged": True,
+            "reason": found.get("reason"),
+            "champion_version": found.get("champion_version"),
+            "run_id": changes.run_id,
+            "at": _iso(changes.at),
+        }
     if result is None or not isinstance(result.value, dict):
         return None
     decision = result.value
@@ -276,12 +301,21 @@ def _decision(result: TaskResult | None) -> dict[str, Any] | None:
     }
 
 
+def _later(first: TaskResult, second: TaskResult | None) -> bool:
+    """Whether ``first`` comes from a run that finished after ``second``'s (or there is no
+    second)."""
+    if second is None or second.at is None:
+        return True
+    return first.at is not None and first.at >= second.at
+
+
 def _run(run: RunInfo) -> dict[str, Any]:
     return {
         "run_id": run.run_id,
         "state": run.state,
         "run_type": run.run_type,
         "at": _iso(run.end or run.start or run.run_after),
+        "failure": run.failure,
     }
 
 
