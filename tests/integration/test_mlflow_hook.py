@@ -19,6 +19,7 @@ def test_absent_connection_means_the_embedded_default(airflow_home, monkeypatch)
         "MLFLOW_TRACKING_URI": hook.tracking_uri,
         "MLFLOW_DISABLE_TELEMETRY": "true",  # MLflow's telemetry off in what we start
         "DO_NOT_TRACK": "true",
+        "MLFLOW_CONFIGURE_LOGGING": "true",  # a process's own output, relayed at info
     }
 
 
@@ -40,6 +41,7 @@ def test_http_connection_with_credentials(monkeypatch):
         "MLFLOW_TRACKING_PASSWORD": "s3cret",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "true",
+        "MLFLOW_CONFIGURE_LOGGING": "true",
     }
     assert hook.model_version_url("churn model", 3) == (
         "https://mlflow.example.com/#/models/churn%20model/versions/3"

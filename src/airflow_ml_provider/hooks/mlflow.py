@@ -11,7 +11,11 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
-from airflow_ml_provider.core.env import MLFLOW_TELEMETRY_OFF
+from airflow_ml_provider.core.env import MLFLOW_IN_TASKS, MLFLOW_TELEMETRY_OFF, default_environ
+
+# Every task that calls MLflow imports this module first (at parse time, through the
+# operators), before MLflow is imported: MLflow reads these variables once, at import.
+default_environ(MLFLOW_IN_TASKS)
 
 
 class MlflowHook(BaseHook):
@@ -88,9 +92,11 @@ class MlflowHook(BaseHook):
 
     def subprocess_env(self) -> dict[str, str]:
         """Environment for a training process, pod or model server: tracking URI plus
-        credentials (never in the job), MLflow's telemetry off."""
+        credentials (never in the job), MLflow's telemetry off, MLflow's own logging setup
+        (its output is the process's: relayed at info level, or the pod's log)."""
         return {
             **MLFLOW_TELEMETRY_OFF,
+            "MLFLOW_CONFIGURE_LOGGING": "true",
             "MLFLOW_TRACKING_URI": self.tracking_uri,
             **self._resolve()[1],
         }

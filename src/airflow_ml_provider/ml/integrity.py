@@ -143,6 +143,9 @@ def verified_copy(model_uri: str, extra_prefixes: tuple[str, ...] = ()) -> Itera
     loaded after the format checks, with a warning."""
     import mlflow
 
+    from airflow_ml_provider.ml.skops_io import skops_io
+
+    skops_io()  # before MLflow imports it to load the model (see ml/skops_io.py)
     expected = recorded_digest(model_uri)
     with tempfile.TemporaryDirectory(prefix="airflow-ml-model-") as scratch:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch))

@@ -145,13 +145,14 @@ def load_partitioned_model(config: dict[str, Any], files: dict[str, str]) -> Par
     each file is a skops dump of ``{partition key: estimator}``. skops loads only the types
     recorded when the sub-models were fitted by this package.
     """
-    import skops.io
+    from airflow_ml_provider.ml.skops_io import skops_io
 
+    skops = skops_io()
     trusted = list(config.get("trusted_types") or [])
     models: dict[str, Any] = {}
     fallback = None
     for name, path in files.items():
-        bundle = skops.io.load(path, trusted=trusted)
+        bundle = skops.load(path, trusted=trusted)
         if name == "fallback":
             fallback = bundle["fallback"]
         else:

@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_ml_provider.ml.partitioned import partition_key
+from airflow_ml_provider.ml.skops_io import skops_io
 
 HELDOUT = "__airflow_ml_heldout__"
 """Chunk files keep train and held-out rows together; this column says which is which."""
@@ -206,12 +207,12 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 def _write_models(models: dict[str, Any], uri: str) -> list[str]:
     """Dump ``{key: model}`` with skops to ``uri``; return the types it needs to load."""
     import fsspec
-    import skops.io
 
     if not models:
         return []
-    data = skops.io.dumps(models)
+    skops = skops_io()
+    data = skops.dumps(models)
     fs, path = fsspec.core.url_to_fs(uri)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     fs.pipe_file(path, data)
-    return skops.io.get_untrusted_types(data=data)
+    return skops.get_untrusted_types(data=data)

@@ -21,6 +21,7 @@ from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
 from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
 from airflow_ml_provider.ml.scoring import check_metrics_fit, score
+from airflow_ml_provider.ml.skops_io import skops_io
 from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
 from airflow_ml_provider.ml.training_runs import (
     RESULT_ARTIFACT,
@@ -145,9 +146,8 @@ def _types_we_created(estimator: Any) -> list[str]:
     skops refuses to load types it does not know are safe; this model was built here from
     an allow-listed estimator, so its own types are trusted — nothing loaded from elsewhere.
     """
-    import skops.io
-
-    return skops.io.get_untrusted_types(data=skops.io.dumps(estimator))
+    skops = skops_io()
+    return skops.get_untrusted_types(data=skops.dumps(estimator))
 
 
 INPUT_ERRORS = (EstimatorError, ValueError, KeyError, OSError)

@@ -14,7 +14,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder
-from airflow_ml_provider.operators.links import PredictionsLink
+from airflow_ml_provider.operators.links import PredictionsLink, predictions_url, record_link
 from airflow_ml_provider.storage.frames import is_local, publish, read_stored_frame
 
 PREDICTION = "prediction"
@@ -103,7 +103,7 @@ class BatchScoringOperator(BaseOperator):
         self.log.info(
             "scored %d rows with %s version %s -> %s", len(rows), self.model_name, version, target
         )
-        context["ti"].xcom_push(key="predictions_uri", value=target)
+        record_link(self, context, PredictionsLink.key, target, predictions_url(target))
         return {"uri": target, "rows": len(predictions), "model_version": int(version)}
 
     def _read_source(self):

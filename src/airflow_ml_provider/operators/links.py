@@ -1,57 +1,65 @@
 """Operator extra links into MLflow, Data Docs and the predictions (shown on the task in the
-Airflow UI; Airflow stores each resolved link when the task finishes)."""
+Airflow UI).
+
+Airflow resolves a task's links when the task ends — failed tasks too — in the task's own
+process, and stores each as XCom ``_link_<Link>`` for the UI. A link reading its XCom there
+would make the Task SDK log "XCom not found" at error level whenever the task ended before
+having one (a failed training, a chunk of partitions with no run of its own). So an operator
+records its link with ``record_link`` while it runs: the value goes to XCom (for other tasks,
+the CLI and the run summary) and the URL to the operator, where ``get_link`` reads it.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from airflow.sdk import BaseOperatorLink
 
 
-class MlflowRunLink(BaseOperatorLink):
+def record_link(operator: Any, context, key: str, value: str, url: str | None = None) -> None:
+    """Push ``value`` as XCom ``key`` and keep the link's URL (``value`` unless given) on the
+    operator for its extra link."""
+    context["ti"].xcom_push(key=key, value=value)
+    recorded = operator.__dict__.setdefault("recorded_links", {})
+    recorded[key] = url if url is not None else value
+
+
+class _RecordedLink(BaseOperatorLink):
+    key = ""
+    """The XCom key the operator records the link under."""
+
+    def get_link(self, operator, *, ti_key) -> str:
+        return (getattr(operator, "recorded_links", None) or {}).get(self.key, "")
+
+
+class MlflowRunLink(_RecordedLink):
     """Link to the MLflow run a training task logged (XCom ``mlflow_run_url``)."""
 
     name = "MLflow run"
-
-    def get_link(self, operator, *, ti_key) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        return XCom.get_value(ti_key=ti_key, key="mlflow_run_url") or ""
+    key = "mlflow_run_url"
 
 
-class ModelVersionLink(BaseOperatorLink):
+class ModelVersionLink(_RecordedLink):
     """Link to the registered model version (XCom ``model_version_url``)."""
 
     name = "Model version"
-
-    def get_link(self, operator, *, ti_key) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        return XCom.get_value(ti_key=ti_key, key="model_version_url") or ""
+    key = "model_version_url"
 
 
-class DataDocsLink(BaseOperatorLink):
-    """Link to the Great Expectations Data Docs of the validation (XCom ``data_docs_url``)."""
+class DataDocsLink(_RecordedLink):
+    """Link to the Great Expectations Data Docs of the validation (XCom ``data_docs_url``,
+    opened through its browsable URL)."""
 
     name = "Data Docs"
-
-    def get_link(self, operator, *, ti_key) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        from airflow_ml_provider.settings import browsable_url
-
-        uri = XCom.get_value(ti_key=ti_key, key="data_docs_url")
-        return browsable_url(uri) if uri else ""
+    key = "data_docs_url"
 
 
-class PredictionsLink(BaseOperatorLink):
-    """Link to a batch scoring run's predictions (XCom ``predictions_uri``)."""
+class PredictionsLink(_RecordedLink):
+    """Link to a batch scoring run's predictions (XCom ``predictions_uri``, opened through
+    ``predictions_url``)."""
 
     name = "Predictions"
-
-    def get_link(self, operator, *, ti_key) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
-
-        uri = XCom.get_value(ti_key=ti_key, key="predictions_uri")
-        return predictions_url(uri) if uri else ""
+    key = "predictions_uri"
 
 
 def predictions_url(uri: str) -> str:

@@ -23,7 +23,7 @@ from airflow_ml_provider.ml.registry import (
     move_alias,
     promote,
 )
-from airflow_ml_provider.operators.links import ModelVersionLink
+from airflow_ml_provider.operators.links import ModelVersionLink, record_link
 
 
 def airflow_actor(context) -> str:
@@ -151,8 +151,8 @@ class RegisterModelOperator(BaseOperator):
                 "champion of %s is now version %s (previous: %s)", self.model_name, number, previous
             )
         aliases = sorted(client.get_model_version(self.model_name, number).aliases)
-        context["ti"].xcom_push(
-            key="model_version_url", value=hook.model_version_url(self.model_name, number)
+        record_link(
+            self, context, ModelVersionLink.key, hook.model_version_url(self.model_name, number)
         )
         return {
             "name": self.model_name,

@@ -23,7 +23,7 @@ from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
-from airflow_ml_provider.operators.links import MlflowRunLink
+from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 
 TRAIN_MODULE = "airflow_ml_provider.ml.train"
 
@@ -223,9 +223,8 @@ class TrainingJobOperator(BaseOperator):
         A chunk of per-partition models has no run of its own (the assembled model has)."""
         if not result.get("run_id"):
             return
-        context["ti"].xcom_push(
-            key="mlflow_run_url", value=hook.run_url(result["experiment_id"], result["run_id"])
-        )
+        url = hook.run_url(result["experiment_id"], result["run_id"])
+        record_link(self, context, MlflowRunLink.key, url)
         scores = result.get("metrics") or result.get("cv")  # a candidate has CV scores
         self.log.info("MLflow run %s; scores %s", result["run_id"], scores)
 

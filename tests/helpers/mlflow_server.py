@@ -1,0 +1,56 @@
+"""A real `mlflow server` (SQLite backend store, --serve-artifacts) on a free 127.0.0.1 port,
+stopped by its process group at the end."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from helpers.network import free_port
+from helpers.processes import stop_group
+
+
+@contextmanager
+def mlflow_server(folder: Path, env: dict[str, str] | None = None) -> Iterator[str]:
+    """Yield the server's URL; its log is ``folder/mlflow-server.log``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    mlflow = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
+    command += ["--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")]
+    log = (folder / "mlflow-server.log").open("w")
+    process = subprocess.Popen(
+        command,
+        env=env if env is not None else os.environ.copy(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while not _healthy(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "mlflow server did not start:\n" + Path(log.name).read_text()[-3000:]
+                )
+            time.sleep(0.5)
+        yield url
+    finally:
+        stop_group(process, grace=20)
+        log.close()
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/health", timeout=5) as response:
+            return response.status == 200
+    except OSError:
+        return False
