@@ -12,10 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -25,6 +22,7 @@ import pytest
 from helpers.network import free_port
 from helpers.partitioned import write_partitioned
 from helpers.pipelines import edit, run, write_pipeline
+from helpers.processes import start_server, stop_group
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "ui"
@@ -113,32 +111,17 @@ def server(seeded, airflow_home, tmp_path_factory):
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
         "AIRFLOW__API_AUTH__JWT_SECRET": "ui-test-secret-" + "x" * 32,
     }
-    log = (airflow_home / f"api-server-{port}.log").open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     base = f"http://127.0.0.1:{port}"
+    process = start_server(
+        [sys.executable, "-m", "airflow", "api-server", "--port", str(port)],
+        env,
+        airflow_home / f"api-server-{port}.log",
+        lambda: _get(f"{base}/api/v2/monitor/health")[0] == 200,
+    )
     try:
-        deadline = time.monotonic() + 180
-        while _get(f"{base}/api/v2/monitor/health")[0] != 200:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "api-server did not start:\n" + Path(log.name).read_text()[-3000:]
-                )
-            time.sleep(1)
         yield base
     finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(timeout=30)
-        log.close()
+        stop_group(process, grace=30)
 
 
 @pytest.fixture(scope="module")

@@ -4,16 +4,14 @@ stopped by its process group at the end."""
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from helpers.network import free_port
-from helpers.processes import stop_group
+from helpers.processes import start_server, stop_group
 
 
 @contextmanager
@@ -25,27 +23,13 @@ def mlflow_server(folder: Path, env: dict[str, str] | None = None) -> Iterator[s
     command = [str(mlflow), "server", "--host", "127.0.0.1", "--port", str(port)]
     command += ["--workers", "1", "--backend-store-uri", f"sqlite:///{folder / 'mlflow.db'}"]
     command += ["--serve-artifacts", "--artifacts-destination", str(folder / "artifacts")]
-    log = (folder / "mlflow-server.log").open("w")
-    process = subprocess.Popen(
-        command,
-        env=env if env is not None else os.environ.copy(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
     url = f"http://127.0.0.1:{port}"
+    env = env if env is not None else os.environ.copy()
+    process = start_server(command, env, folder / "mlflow-server.log", lambda: _healthy(url))
     try:
-        deadline = time.monotonic() + 120
-        while not _healthy(url):
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    "mlflow server did not start:\n" + Path(log.name).read_text()[-3000:]
-                )
-            time.sleep(0.5)
         yield url
     finally:
         stop_group(process, grace=20)
-        log.close()
 
 
 def _healthy(url: str) -> bool:
