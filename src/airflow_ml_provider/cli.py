@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 from airflow_ml_provider.cli_output import print_summary
-from airflow_ml_provider.cli_registry import cmd_history, cmd_rollback, tracking_uri
+from airflow_ml_provider.cli_registry import cmd_history, cmd_rollback, store_uri
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.spec.errors import SpecError
 
 
@@ -222,9 +223,10 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
     from airflow_ml_provider.ml.reproduce import ReproduceError, format_report, reproduce
 
     try:
-        report = reproduce(args.run_id, tracking_uri(args))
-    except (ReproduceError, EstimatorError, ValueError, KeyError, OSError) as exc:
-        message = str(exc) if isinstance(exc, ReproduceError) else f"{type(exc).__name__}: {exc}"
+        report = reproduce(args.run_id, store_uri(args))
+    except (ReproduceError, EstimatorError, AirflowMlError, ValueError, KeyError, OSError) as exc:
+        plain = isinstance(exc, ReproduceError | AirflowMlError)
+        message = str(exc) if plain else f"{type(exc).__name__}: {exc}"
         print(f"error: {message}", file=sys.stderr)
         if args.json:
             print(json.dumps({"run_id": args.run_id, "error": message}))
@@ -277,10 +279,6 @@ def build_parser() -> argparse.ArgumentParser:
         "(exit 0 same, 1 different, 2 error)",
     )
     again.add_argument("run_id", metavar="RUN_ID", help="MLflow run id of a training run")
-    again.add_argument(
-        "--tracking-uri",
-        help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)",
-    )
     again.add_argument("--json", action="store_true", help="print one JSON object")
     again.set_defaults(func=cmd_reproduce)
     past = commands.add_parser(
@@ -307,11 +305,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="Airflow connection to the cluster, when the model is served there",
     )
     for command, func in ((past, cmd_history), (back, cmd_rollback), (again, cmd_reproduce)):
-        if command is not again:
-            command.add_argument(
-                "--tracking-uri",
-                help="MLflow tracking URI (default: $MLFLOW_TRACKING_URI, else the embedded store)",
-            )
+        command.add_argument(
+            "--mlflow-conn-id",
+            help="the Airflow connection of the MLflow store (default: the --pipeline file's "
+            "registry.mlflow_conn_id, else mlflow_default; without that connection, the "
+            "embedded store if it exists)",
+        )
+        command.add_argument(
+            "--tracking-uri", help="an MLflow tracking URI instead (or $MLFLOW_TRACKING_URI)"
+        )
         command.set_defaults(func=func)
     return parser
 

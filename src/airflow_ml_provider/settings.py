@@ -101,9 +101,14 @@ def artifact_store() -> str:
     return (airflow_home() / "ml-artifacts").as_uri()
 
 
+def embedded_store_path() -> Path:
+    """The embedded default's MLflow SQLite file."""
+    return airflow_home() / "mlflow.db"
+
+
 def embedded_tracking_uri() -> str:
     """MLflow tracking store used when no mlflow connection exists."""
-    return f"sqlite:///{airflow_home() / 'mlflow.db'}"
+    return f"sqlite:///{embedded_store_path()}"
 
 
 def embedded_artifact_root() -> str:

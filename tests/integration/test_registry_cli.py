@@ -241,3 +241,40 @@ def test_a_deployment_record_that_is_not_one_moves_nothing(registry, capsys):
     assert cli("rollback", MODEL, "--tracking-uri", uri) == 2
     assert "unknown deployment strategy 'os.system'" in capsys.readouterr().err
     assert aliases(client) == {"champion": "3", "previous": "2"}
+
+
+def test_the_registry_commands_find_mlflow_as_tasks_do(registry, tmp_path, monkeypatch, capsys):
+    """No --tracking-uri: the Airflow connection (mlflow_default, or the pipeline file's
+    registry.mlflow_conn_id) through Airflow's own lookup, here an AIRFLOW_CONN_ variable;
+    the command says which store it read. Without a connection and without the embedded
+    store, an error — and no empty store is created."""
+    from helpers.spec_files import GOOD, write
+
+    uri, client = registry
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    home = tmp_path / "home"
+    monkeypatch.setenv("AIRFLOW_HOME", str(home))
+    embedded = home / "mlflow.db"
+
+    monkeypatch.delenv("AIRFLOW_CONN_MLFLOW_DEFAULT", raising=False)
+    assert cli("history", MODEL) == 2
+    error = capsys.readouterr().err
+    assert "no MLflow store to read: there is no Airflow connection 'mlflow_default'" in error
+    assert not embedded.exists()
+
+    connection = json.dumps({"conn_type": "mlflow", "extra": {"tracking_uri": uri}})
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", connection)
+    assert cli("history", MODEL, "--json") == 0
+    captured = capsys.readouterr()
+    assert f"MLflow store: {uri} (Airflow connection mlflow_default)" in captured.err
+    assert len(json.loads(captured.out)) == 5
+    assert not embedded.exists()
+
+    # A pipeline whose registry uses its own connection: rollback reads that one.
+    monkeypatch.delenv("AIRFLOW_CONN_MLFLOW_DEFAULT")
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_TEAM", connection)
+    text = GOOD.replace("model_name: churn", f"model_name: {MODEL}\n  mlflow_conn_id: mlflow_team")
+    ours = write(tmp_path, text)
+    assert cli("rollback", MODEL, "--pipeline", str(ours)) == 0
+    assert "(Airflow connection mlflow_team)" in capsys.readouterr().err
+    assert aliases(client) == {"champion": "2"}
