@@ -13,6 +13,10 @@ from airflow_ml_provider.core.allow_lists import (
 )
 
 SECTION = "ml_provider"
+UI_PREFIX = "/ml-pipelines"
+"""Where the plugin's pages live on the api-server."""
+SERVED_SNAPSHOTS = "/artifacts/snapshots"
+"""Where the plugin serves the local artifact store's Data Docs (under UI_PREFIX)."""
 
 
 def airflow_home() -> Path:
@@ -119,6 +123,41 @@ def embedded_artifact_root() -> str:
 def mlflow_ui_url() -> str:
     """Where people open the MLflow UI for a non-HTTP store (``mlflow ui`` listens here)."""
     return _conf_get("mlflow_ui_url", "http://127.0.0.1:5000").rstrip("/")
+
+
+def api_base_url() -> str:
+    """The Airflow UI's address ([api] base_url)."""
+    from airflow.sdk.configuration import conf
+
+    return (conf.get("api", "base_url", fallback="") or "http://localhost:8080").rstrip("/")
+
+
+def data_docs_url(uri: str) -> str:
+    """Where a person opens Data Docs: through the plugin's pages (behind Airflow's login)
+    when they are in a local artifact store that ``artifact_store_url`` does not map — a
+    browser does not open file:// links from an http page — else ``browsable_url``."""
+    root = artifact_store()
+    if root.startswith("file://") and not _conf_get("artifact_store_url", ""):
+        local = Path(uri.removeprefix("file://"))
+        base = Path(root.removeprefix("file://"))
+        snapshots = base / "snapshots"
+        if local.is_relative_to(snapshots):
+            path = local.relative_to(snapshots).as_posix()
+            return f"{api_base_url()}{UI_PREFIX}{SERVED_SNAPSHOTS}/{path}"
+    return browsable_url(uri)
+
+
+def served_data_docs(dag_id: str, path: str) -> Path | None:
+    """The local file of a Data Docs URL (``data_docs_url``) of pipeline ``dag_id``, or None
+    when it is not one: only files under ``snapshots/<dag_id>/<hash>/data_docs/`` of a
+    local artifact store."""
+    root = artifact_store()
+    parts = Path(path).parts
+    if not root.startswith("file://") or len(parts) < 3 or parts[1] != "data_docs":
+        return None
+    folder = (Path(root.removeprefix("file://")) / "snapshots" / dag_id).resolve()
+    file = (folder / path).resolve()
+    return file if file.is_relative_to(folder) and file.is_file() else None
 
 
 def browsable_url(uri: str) -> str:

@@ -33,7 +33,7 @@ def summarize(
             "drift": _drift_line((validation or {}).get("drift")),
             "drift_detected": bool(((validation or {}).get("drift") or {}).get("drift")),
             "retrain_reason": (validation or {}).get("retrain_reason"),
-            "data_docs": (validation or {}).get("data_docs_uri"),
+            "data_docs": _data_docs((validation or {}).get("data_docs_uri")),
         },
         "metrics": {
             "challenger": (decision or {}).get("challenger") or (training or {}).get("metrics"),
@@ -54,6 +54,12 @@ def summarize(
         "deployment": deployment,
         "scoring": scoring,
     }
+
+
+def _data_docs(uri: str | None) -> str | None:
+    from airflow_ml_provider.settings import data_docs_url
+
+    return data_docs_url(uri) if uri else None
 
 
 def _partitions_line(training: dict | None, decision: dict | None) -> str | None:

@@ -48,7 +48,7 @@ class ModelVersionLink(_RecordedLink):
 
 class DataDocsLink(_RecordedLink):
     """Link to the Great Expectations Data Docs of the validation (XCom ``data_docs_url``,
-    opened through its browsable URL)."""
+    opened through ``settings.data_docs_url``: the plugin's pages for a local store)."""
 
     name = "Data Docs"
     key = "data_docs_url"

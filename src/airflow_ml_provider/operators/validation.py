@@ -13,7 +13,7 @@ from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.operators.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.operators.links import DataDocsLink, record_link
-from airflow_ml_provider.settings import browsable_url
+from airflow_ml_provider.settings import data_docs_url
 from airflow_ml_provider.storage.schemas import SchemaStore, load_pinned_schema
 
 INFER = "infer"
@@ -235,7 +235,7 @@ class ValidateDataOperator(BaseOperator):
         context["ti"].xcom_push(key="validation", value=summary)
         if summary["data_docs_uri"]:
             docs = summary["data_docs_uri"]
-            record_link(self, context, DataDocsLink.key, docs, browsable_url(docs))
+            record_link(self, context, DataDocsLink.key, docs, data_docs_url(docs))
             self.log.info("Data Docs: %s", summary["data_docs_uri"])
         for line in summary["warnings"]:
             self.log.warning("validation warning: %s", line)

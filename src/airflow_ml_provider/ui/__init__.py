@@ -1,4 +1,5 @@
 """The "ML pipelines" pages in the Airflow UI (an Airflow plugin: FastAPI app + nav entry)."""
 
-# Where the pages live on the api-server.
-URL_PREFIX = "/ml-pipelines"
+from airflow_ml_provider.settings import UI_PREFIX as URL_PREFIX
+
+__all__ = ["URL_PREFIX"]

@@ -2,7 +2,8 @@
 
 Every route needs a logged-in Airflow user (Airflow's own JWT: the ``_token`` cookie the UI
 sets, or an ``Authorization: Bearer`` header); the list shows only the DAGs the user may
-read, and a pipeline page asks the auth manager for read access to that DAG.
+read, and a pipeline page — or its Data Docs, served from a local artifact store — asks the
+auth manager for read access to that DAG.
 """
 
 # No ``from __future__ import annotations``: FastAPI reads the dependency annotations.
@@ -12,8 +13,9 @@ from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse
 
+from airflow_ml_provider.settings import SERVED_SNAPSHOTS, served_data_docs
 from airflow_ml_provider.ui import URL_PREFIX
 from airflow_ml_provider.ui.clients import MlflowClients
 
@@ -76,5 +78,13 @@ def create_app() -> FastAPI:
             return views.pipeline_view(session, clients, dag_id, partitions)
         except views.PipelineNotFound:
             raise HTTPException(404, f"{dag_id!r} is not a YAML pipeline") from None
+
+    @app.get(SERVED_SNAPSHOTS + "/{dag_id}/{path:path}", dependencies=dag_reader)
+    def data_docs(dag_id: str, path: str) -> FileResponse:
+        """A pipeline's Data Docs from the local artifact store (data_docs_url)."""
+        file = served_data_docs(dag_id, path)
+        if file is None:
+            raise HTTPException(404, "no such Data Docs file")
+        return FileResponse(file)
 
     return app

@@ -244,7 +244,7 @@ def _validation(result: TaskResult | None) -> dict[str, Any] | None:
     if result is None or not isinstance(result.value, dict):
         return None
     summary = result.value
-    from airflow_ml_provider.settings import browsable_url
+    from airflow_ml_provider.settings import data_docs_url
 
     docs = summary.get("data_docs_uri")
     return {
@@ -252,7 +252,7 @@ def _validation(result: TaskResult | None) -> dict[str, Any] | None:
         "warnings": len(summary.get("warnings") or []),
         "failed_expectations": len(summary.get("failed_expectations") or []),
         "rows": summary.get("rows"),
-        "data_docs_url": browsable_url(docs) if docs else None,
+        "data_docs_url": data_docs_url(docs) if docs else None,
         "at": _iso(result.at),
         "run_id": result.run_id,
     }
