@@ -10,8 +10,8 @@ One process measures, in order:
 2. ``load_dags(folder, {})`` over N copies of dags/pipelines/breast_cancer.yaml, each with its
    own ``pipeline:`` id: the first full pass (what a DAG processor sees) and the best of 3
    further passes;
-3. the same N DAGs, with the same 7-task chain, built by astronomer's dag-factory from YAML
-   (BashOperator tasks), first pass and best of 3.
+3. the same N DAGs, with the same task chain (the default plan), built by astronomer's
+   dag-factory from YAML (BashOperator tasks), first pass and best of 3.
 
 No database is needed: only DAG objects are built. dag-factory is installed for the benchmark
 only, into benchmarks/.deps (``--no-deps``), the first time the script runs.
@@ -126,7 +126,8 @@ def write_our_pipelines(folder: Path, count: int) -> list[str]:
 
 
 def dag_factory_yaml(dag_id: str) -> str:
-    """One dag-factory config with the same DAG settings and the same 7-task chain as ours."""
+    """One dag-factory config with the same DAG settings and task chain (the default plan) as
+    ours."""
     lines = [
         f"{dag_id}:",
         "  description: Retrain the tumour classifier when new labelled data lands.",
@@ -187,7 +188,8 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
 
 
 def check_dags(dags: dict[str, Any], ids: list[str], who: str) -> None:
-    """Every expected DAG is there, none is a config_error DAG, each holds the 7-task chain.
+    """Every expected DAG is there, none is a config_error DAG, each holds the default plan's
+    task chain.
 
     (Our DAGs have extra edges too: an XComArg such as ``snapshot.output`` passed to a later
     task makes that task a downstream of the snapshot.)
