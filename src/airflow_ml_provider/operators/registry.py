@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
+import logging
 from typing import Any
 
 from airflow.sdk import BaseOperator
@@ -25,6 +28,8 @@ from airflow_ml_provider.ml.registry import (
 )
 from airflow_ml_provider.operators.links import ModelVersionLink, record_link
 
+log = logging.getLogger(__name__)
+
 
 def airflow_actor(context) -> str:
     """Who moved an alias, as recorded in the history: ``airflow:<dag_id>/<run_id>``."""
@@ -40,7 +45,14 @@ def find_or_create_version(client, model_name: str, training: TrainingResult, ta
     )
     if existing:
         return min(existing, key=lambda v: int(v.version)), False
-    version = mlflow.register_model(training["model_uri"], model_name, tags=tags)
+    # register_model prints what it did to stderr, which Airflow's task supervisor logs at
+    # error level: its lines go to the log at info instead.
+    printed = io.StringIO()
+    with contextlib.redirect_stderr(printed):
+        version = mlflow.register_model(training["model_uri"], model_name, tags=tags)
+    for line in printed.getvalue().splitlines():
+        if line.strip():
+            log.info("%s", line.strip())
     return version, True
 
 

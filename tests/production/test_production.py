@@ -1,0 +1,95 @@
+"""Scenarios on a production-shaped Airflow (see conftest.py): PostgreSQL, separate
+scheduler, dag-processor, triggerer and api-server, LocalExecutor, a real `mlflow server`.
+Every scenario is triggered and observed only through the public REST API and the plugin's
+JSON API; the logs of the processes and tasks are checked too."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+from helpers.airflow_rest import wait_until
+from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
+from helpers.production import Production, wait_for_dag
+
+# An error-level line of a structured Airflow log (JSON: "level": "error"; console:
+# "[error   ]"), or a Python traceback.
+ERROR_LINE = re.compile(r'"level":\s*"(error|critical)"|\[(error|critical)\s*\]|^Traceback')
+
+
+def _pipeline(production: Production, name: str, edits: dict[str, str] | None = None) -> str:
+    """The example pipeline under ``name`` in the DAGs folder, manual runs only."""
+    data = production.dags / "pipelines" / "data"
+    data.mkdir(exist_ok=True)
+    shutil.copy(EXAMPLE_CSV, data / EXAMPLE_CSV.name)
+    text = (
+        EXAMPLE_YAML.read_text()
+        .replace("pipeline: breast_cancer_ct", f"pipeline: {name}")
+        .replace("model_name: breast_cancer", f"model_name: {name}_model")
+        .replace('schedule: "@daily"', "schedule: null")
+        .replace("n_estimators: 200", "n_estimators: 30")
+    )
+    for old, new in (edits or {}).items():
+        assert old in text, old
+        text = text.replace(old, new)
+    (production.dags / "pipelines" / f"{name}.yaml").write_text(text)
+    return name
+
+
+def test_a_the_example_pipeline_runs_and_its_champion_shows(production: Production):
+    """(a) unpause, trigger, success; the new champion through the plugin's JSON API."""
+    dag_id = _pipeline(production, "prod_example")
+    run, tis = production.api.run_to_end(dag_id, timeout=600)
+    states = {ti["task_id"]: ti["state"] for ti in tis}
+    assert run["state"] == "success", states
+    assert states["train_model"] == "success" and states["deploy_model"] == "success"
+    page = production.api.call("GET", f"/ml-pipelines/api/pipelines/{dag_id}")
+    assert page["champion"] == 1 and page["last_run"]["state"] == "success"
+    assert page["decision"]["promote"] is True
+    _assert_no_errors_in_task_logs(production.home / "logs", dag_id, run["dag_run_id"])
+
+
+def test_g_a_broken_file_gets_its_error_dag_and_the_others_keep_theirs(
+    production: Production,
+):
+    """(g) a broken YAML dropped while everything runs: a config-error DAG appears, naming
+    the file's line; every other pipeline keeps its DAG."""
+    dag_id = _pipeline(production, "prod_neighbour")
+    wait_for_dag(production.api, dag_id)
+    broken = production.dags / "pipelines" / "prod_broken.yaml"
+    broken.write_text("pipeline: prod_broken\ndata:\n  target: [\n")
+    wait_for_dag(production.api, "config_error__prod_broken")
+    error_dag = production.api.call("GET", "/api/v2/dags/config_error__prod_broken")
+    assert error_dag["description"].startswith("INVALID PIPELINE FILE: ")
+    assert "prod_broken.yaml:4:1" in error_dag["description"]
+    assert error_dag["is_paused"] is True
+    neighbour = production.api.call("GET", f"/api/v2/dags/{dag_id}")
+    assert neighbour["is_stale"] is False
+    errors = production.api.call("GET", "/api/v2/importErrors")
+    assert errors["total_entries"] == 0, errors  # a broken file is a DAG, not an import error
+
+
+def test_processes_log_no_errors_from_our_code(production: Production):
+    """No error-level line naming this package in the scheduler, dag-processor or triggerer
+    logs (runs from the scenarios above included)."""
+    found = {}
+    for name in ("scheduler", "dag-processor", "triggerer"):
+        lines = (production.logs / f"{name}.log").read_text(errors="replace").splitlines()
+        ours = [line for line in lines if ERROR_LINE.search(line) and "airflow_ml" in line]
+        if ours:
+            found[name] = ours[:5]
+    assert found == {}
+
+
+def _assert_no_errors_in_task_logs(logs: Path, dag_id: str, run_id: str) -> None:
+    """The task logs of a successful run hold no error-level line."""
+    folder = logs / f"dag_id={dag_id}" / f"run_id={run_id}"
+    wait_until(lambda: folder.exists(), 30, "task logs")
+    found = {}
+    for path in sorted(folder.rglob("*.log")):
+        lines = path.read_text(errors="replace").splitlines()
+        errors = [line for line in lines if ERROR_LINE.search(line)]
+        if errors:
+            found[str(path.relative_to(folder))] = errors[:3]
+    assert found == {}
