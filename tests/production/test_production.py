@@ -50,6 +50,69 @@ def test_a_the_example_pipeline_runs_and_its_champion_shows(production: Producti
     _assert_no_errors_in_task_logs(production.home / "logs", dag_id, run["dag_run_id"])
 
 
+def test_c_a_deferred_wait_holds_no_worker_until_the_file_lands(production: Production):
+    """(c) data.wait in deferrable mode: wait_for_data is deferred to the real triggerer
+    (state checked over REST) while the file is missing, and the run goes on once it lands."""
+    dag_id = _pipeline(
+        production,
+        "prod_wait",
+        {
+            "source: data/breast_cancer.csv": "source: data/late/breast_cancer.csv\n"
+            "  wait: {mode: deferrable, poke_interval: 2s, timeout: 10m}",
+        },
+    )
+    api = production.api
+    wait_for_dag(api, dag_id)
+    api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+    wait_until(
+        lambda: api.call("GET", f"{path}/taskInstances/wait_for_data")["state"] == "deferred",
+        180,
+        "wait_for_data deferred",
+    )
+    running = api.call("GET", f"{path}/taskInstances?state=running")["total_entries"]
+    assert running == 0  # deferred: no worker slot held while waiting
+    late = production.dags / "pipelines" / "data" / "late"
+    late.mkdir(parents=True, exist_ok=True)
+    shutil.copy(EXAMPLE_CSV, late / EXAMPLE_CSV.name)
+    wait_until(lambda: api.call("GET", path)["state"] in ("success", "failed"), 600, "run end")
+    tis = api.call("GET", f"{path}/taskInstances")["task_instances"]
+    states = {ti["task_id"]: ti["state"] for ti in tis}
+    assert api.call("GET", path)["state"] == "success", states
+    assert states["wait_for_data"] == "success" and states["train_model"] == "success"
+
+
+def test_f_runs_back_to_back_take_turns_and_the_page_shows_the_last_to_finish(
+    production: Production,
+):
+    """(f) two manual runs triggered back to back (max_active_runs 1) run one after the
+    other; the pipeline page's last run and decision are those of the run that finished
+    last — here both find nothing new since (a) trained on the same data and YAML."""
+    dag_id = "prod_example"
+    api = production.api
+    wait_for_dag(api, dag_id)
+    runs = [
+        api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None}) for _ in range(2)
+    ]
+    paths = [f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}" for run in runs]
+    for path in paths:
+        wait_until(lambda p=path: api.call("GET", p)["state"] in ("success", "failed"), 600, path)
+    first, second = (api.call("GET", path) for path in paths)
+    assert first["state"] == second["state"] == "success"
+    assert second["start_date"] >= first["end_date"]  # one after the other
+    states = {
+        ti["task_id"]: ti["state"]
+        for ti in api.call("GET", f"{paths[1]}/taskInstances")["task_instances"]
+    }
+    assert states["check_changes"] == "success" and states["train_model"] == "skipped"
+    page = api.call("GET", f"/ml-pipelines/api/pipelines/{dag_id}")
+    assert page["last_run"]["run_id"] == second["dag_run_id"]
+    assert page["decision"]["unchanged"] is True
+    assert page["decision"]["run_id"] == second["dag_run_id"]
+    assert page["champion"] == 1
+
+
 def test_g_a_broken_file_gets_its_error_dag_and_the_others_keep_theirs(
     production: Production,
 ):
