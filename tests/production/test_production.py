@@ -11,7 +11,7 @@ from pathlib import Path
 
 from helpers.airflow_rest import wait_until
 from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
-from helpers.production import Production, wait_for_dag
+from helpers.production import USER, Production, wait_for_dag
 
 # An error-level line of a structured Airflow log (JSON: "level": "error"; console:
 # "[error   ]"), or a Python traceback.
@@ -50,6 +50,35 @@ def test_a_the_example_pipeline_runs_and_its_champion_shows(production: Producti
     _assert_no_errors_in_task_logs(production.home / "logs", dag_id, run["dag_run_id"])
 
 
+def test_b_a_file_that_lands_after_the_first_try_is_retried_by_the_scheduler(
+    production: Production,
+):
+    """(b) the data file is missing at the first try: snapshot_data fails, the scheduler
+    retries it after retry_delay, the file is there by then, the run succeeds."""
+    dag_id = _pipeline(
+        production,
+        "prod_late",
+        {
+            "retries: 2\nretry_delay: 5m": "retries: 1\nretry_delay: 10s",
+            "source: data/breast_cancer.csv": "source: data/late_retry/breast_cancer.csv",
+        },
+    )
+    api = production.api
+    wait_for_dag(api, dag_id)
+    api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+    snapshot = f"{path}/taskInstances/snapshot_data"
+    wait_until(lambda: api.call("GET", snapshot)["state"] == "up_for_retry", 300, "a retry")
+    late = production.dags / "pipelines" / "data" / "late_retry"
+    late.mkdir(parents=True, exist_ok=True)
+    shutil.copy(EXAMPLE_CSV, late / EXAMPLE_CSV.name)
+    wait_until(lambda: api.call("GET", path)["state"] in ("success", "failed"), 600, "run end")
+    assert api.call("GET", path)["state"] == "success"
+    retried = api.call("GET", snapshot)
+    assert retried["state"] == "success" and retried["try_number"] == 2
+
+
 def test_c_a_deferred_wait_holds_no_worker_until_the_file_lands(production: Production):
     """(c) data.wait in deferrable mode: wait_for_data is deferred to the real triggerer
     (state checked over REST) while the file is missing, and the run goes on once it lands."""
@@ -81,6 +110,30 @@ def test_c_a_deferred_wait_holds_no_worker_until_the_file_lands(production: Prod
     states = {ti["task_id"]: ti["state"] for ti in tis}
     assert api.call("GET", path)["state"] == "success", states
     assert states["wait_for_data"] == "success" and states["train_model"] == "success"
+
+
+def test_e_a_promotion_approved_through_the_hitl_rest_endpoint(production: Production):
+    """(e) deployment.approval: manual — the run waits for a person; approved through
+    Airflow's HITL REST endpoint, the champion moves and the history names the approver."""
+    dag_id = _pipeline(
+        production, "prod_approval", {"  strategy: alias": "  strategy: alias\n  approval: manual"}
+    )
+    api = production.api
+    wait_for_dag(api, dag_id)
+    api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
+    run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
+    path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+    hitl = f"{path}/taskInstances/approve_promotion/-1/hitlDetails"
+    wait_until(lambda: api.exists(hitl), 600, "the approval request")
+    assert api.call("GET", f"{path}/taskInstances/register_model")["state"] in (None, "none")
+    answer = api.call("PATCH", hitl, {"chosen_options": ["Approve"], "params_input": {}})
+    assert answer["chosen_options"] == ["Approve"]
+    wait_until(lambda: api.call("GET", path)["state"] in ("success", "failed"), 600, "run end")
+    assert api.call("GET", path)["state"] == "success"
+    page = api.call("GET", f"/ml-pipelines/api/pipelines/{dag_id}")
+    assert page["champion"] == 1
+    champion_moves = [row for row in page["history"] if row["alias"] == "champion"]
+    assert f"approved by {USER}" in champion_moves[0]["actor"]
 
 
 def test_f_runs_back_to_back_take_turns_and_the_page_shows_the_last_to_finish(
