@@ -70,3 +70,18 @@ def test_the_cli_prints_nothing_new(tmp_path, airflow_db, capsys):
     assert changed["changes"]["reason"] == (
         "configuration changed since champion version 1 was trained"
     )
+
+
+def test_a_partitioned_pipeline_skips_its_fan_out_too(tmp_path, airflow_db):
+    """The mapped training tasks (not expanded yet when check_changes runs) and the assembly
+    are skipped like train_model."""
+    from airflow_ml_provider.local_run import run_pipeline_file
+    from helpers.partitioned import write_partitioned
+
+    path = write_partitioned(tmp_path, "e2e_nothing_new_stores", stores=4)
+    assert run_pipeline_file(path)["promoted"] is True
+    second = run_pipeline_file(path)
+    assert second["state"] == "success" and second["unchanged"] is True
+    fan_out = ("plan_partitions", "train_partitions", "assemble_model", "register_model")
+    assert {task: second["tasks"][task] for task in fan_out} == dict.fromkeys(fan_out, "skipped")
+    assert versions_of("e2e_nothing_new_stores_model") == [1]
