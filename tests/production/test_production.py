@@ -192,7 +192,14 @@ def test_processes_log_no_errors_from_our_code(production: Production):
     found = {}
     for name in ("scheduler", "dag-processor", "triggerer"):
         lines = (production.logs / f"{name}.log").read_text(errors="replace").splitlines()
-        ours = [line for line in lines if ERROR_LINE.search(line) and "airflow_ml" in line]
+        ours = [
+            line
+            for line in lines
+            if ERROR_LINE.search(line)
+            and "airflow_ml" in line
+            # (b) fails snapshot_data on purpose: the scheduler reports that try at error.
+            and "prod_late" not in line
+        ]
         if ours:
             found[name] = ours[:5]
     assert found == {}
