@@ -47,17 +47,25 @@ class Airflow:
         with urllib.request.urlopen(request, timeout=30) as response:
             return json.loads(response.read() or b"null")
 
-    def run_to_end(self, dag_id: str, timeout: float = 1800) -> tuple[dict, list[dict]]:
-        """Unpause, trigger and wait for one run of ``dag_id``: (the run, its task instances)."""
+    def trigger(self, dag_id: str) -> str:
+        """Wait until ``dag_id`` is parsed, unpause it, trigger a run; the run's API path."""
         wait_until(lambda: self.exists(f"/api/v2/dags/{dag_id}"), 300, f"DAG {dag_id} parsed")
         self.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
         run = self.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
-        path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+        return f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+
+    def wait_for_end(self, path: str, timeout: float = 1800) -> dict:
+        """Wait until the run at ``path`` succeeded or failed; the run."""
         wait_until(
             lambda: self.call("GET", path)["state"] in ("success", "failed"), timeout, "run end"
         )
-        tis = self.call("GET", f"{path}/taskInstances?limit=1000")["task_instances"]
-        return self.call("GET", path), tis
+        return self.call("GET", path)
+
+    def run_to_end(self, dag_id: str, timeout: float = 1800) -> tuple[dict, list[dict]]:
+        """Unpause, trigger and wait for one run of ``dag_id``: (the run, its task instances)."""
+        path = self.trigger(dag_id)
+        run = self.wait_for_end(path, timeout)
+        return run, self.call("GET", f"{path}/taskInstances?limit=1000")["task_instances"]
 
     def xcom(self, dag_id: str, run_id: str, task_id: str) -> Any:
         path = f"/api/v2/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/xcomEntries"

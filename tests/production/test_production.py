@@ -64,16 +64,13 @@ def test_b_a_file_that_lands_after_the_first_try_is_retried_by_the_scheduler(
         },
     )
     api = production.api
-    wait_for_dag(api, dag_id)
-    api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
-    path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+    path = api.trigger(dag_id)
     snapshot = f"{path}/taskInstances/snapshot_data"
     wait_until(lambda: api.call("GET", snapshot)["state"] == "up_for_retry", 300, "a retry")
     late = production.dags / "pipelines" / "data" / "late_retry"
     late.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLE_CSV, late / EXAMPLE_CSV.name)
-    wait_until(lambda: api.call("GET", path)["state"] in ("success", "failed"), 600, "run end")
+    api.wait_for_end(path, 600)
     assert api.call("GET", path)["state"] == "success"
     retried = api.call("GET", snapshot)
     assert retried["state"] == "success" and retried["try_number"] == 2
@@ -91,10 +88,7 @@ def test_c_a_deferred_wait_holds_no_worker_until_the_file_lands(production: Prod
         },
     )
     api = production.api
-    wait_for_dag(api, dag_id)
-    api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
-    path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+    path = api.trigger(dag_id)
     wait_until(
         lambda: api.call("GET", f"{path}/taskInstances/wait_for_data")["state"] == "deferred",
         180,
@@ -105,7 +99,7 @@ def test_c_a_deferred_wait_holds_no_worker_until_the_file_lands(production: Prod
     late = production.dags / "pipelines" / "data" / "late"
     late.mkdir(parents=True, exist_ok=True)
     shutil.copy(EXAMPLE_CSV, late / EXAMPLE_CSV.name)
-    wait_until(lambda: api.call("GET", path)["state"] in ("success", "failed"), 600, "run end")
+    api.wait_for_end(path, 600)
     tis = api.call("GET", f"{path}/taskInstances")["task_instances"]
     states = {ti["task_id"]: ti["state"] for ti in tis}
     assert api.call("GET", path)["state"] == "success", states
@@ -119,16 +113,13 @@ def test_e_a_promotion_approved_through_the_hitl_rest_endpoint(production: Produ
         production, "prod_approval", {"  strategy: alias": "  strategy: alias\n  approval: manual"}
     )
     api = production.api
-    wait_for_dag(api, dag_id)
-    api.call("PATCH", f"/api/v2/dags/{dag_id}", {"is_paused": False})
-    run = api.call("POST", f"/api/v2/dags/{dag_id}/dagRuns", {"logical_date": None})
-    path = f"/api/v2/dags/{dag_id}/dagRuns/{run['dag_run_id']}"
+    path = api.trigger(dag_id)
     hitl = f"{path}/taskInstances/approve_promotion/-1/hitlDetails"
     wait_until(lambda: api.exists(hitl), 600, "the approval request")
     assert api.call("GET", f"{path}/taskInstances/register_model")["state"] in (None, "none")
     answer = api.call("PATCH", hitl, {"chosen_options": ["Approve"], "params_input": {}})
     assert answer["chosen_options"] == ["Approve"]
-    wait_until(lambda: api.call("GET", path)["state"] in ("success", "failed"), 600, "run end")
+    api.wait_for_end(path, 600)
     assert api.call("GET", path)["state"] == "success"
     page = api.call("GET", f"/ml-pipelines/api/pipelines/{dag_id}")
     assert page["champion"] == 1
