@@ -32,16 +32,22 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 # This machine sets PYTHONDONTWRITEBYTECODE=1; the venv is byte-compiled once instead.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test test-fast up lint install clean
+.PHONY: demo test test-production test-fast up lint install clean
 
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
-test: $(STAMP) $(CHROMIUM) $(POSTGRES) $(HELM) $(MLSERVER)
+test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
 	$(BIN)/ruff check src tests dags benchmarks
 	$(BIN)/ruff format --check src tests dags benchmarks
 	$(BIN)/mypy
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --ignore=tests/production
+
+# The production-shaped layer (tests/production): PostgreSQL, a mlflow server and Airflow's
+# scheduler, dag-processor, triggerer and api-server as separate processes. Its own CI step,
+# on one pytest worker so the deployment has the machine's two cores to itself.
+test-production: $(STAMP) $(POSTGRES)
+	$(BIN)/pytest -q -n 0 -o timeout=900 tests/production
 
 # The unit layer only (no Airflow DB, MLflow store, server or training subprocess): the
 # contributor's inner loop. `make test` runs everything.
