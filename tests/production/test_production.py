@@ -10,36 +10,18 @@ import shutil
 from pathlib import Path
 
 from helpers.airflow_rest import wait_until
-from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
-from helpers.production import USER, Production, wait_for_dag
+from helpers.partitioned import write_partitioned
+from helpers.paths import EXAMPLE_CSV
+from helpers.production import USER, Production, example_pipeline, wait_for_dag
 
 # An error-level line of a structured Airflow log (JSON: "level": "error"; console:
 # "[error   ]"), or a Python traceback.
 ERROR_LINE = re.compile(r'"level":\s*"(error|critical)"|\[(error|critical)\s*\]|^Traceback')
 
 
-def _pipeline(production: Production, name: str, edits: dict[str, str] | None = None) -> str:
-    """The example pipeline under ``name`` in the DAGs folder, manual runs only."""
-    data = production.dags / "pipelines" / "data"
-    data.mkdir(exist_ok=True)
-    shutil.copy(EXAMPLE_CSV, data / EXAMPLE_CSV.name)
-    text = (
-        EXAMPLE_YAML.read_text()
-        .replace("pipeline: breast_cancer_ct", f"pipeline: {name}")
-        .replace("model_name: breast_cancer", f"model_name: {name}_model")
-        .replace('schedule: "@daily"', "schedule: null")
-        .replace("n_estimators: 200", "n_estimators: 30")
-    )
-    for old, new in (edits or {}).items():
-        assert old in text, old
-        text = text.replace(old, new)
-    (production.dags / "pipelines" / f"{name}.yaml").write_text(text)
-    return name
-
-
 def test_a_the_example_pipeline_runs_and_its_champion_shows(production: Production):
     """(a) unpause, trigger, success; the new champion through the plugin's JSON API."""
-    dag_id = _pipeline(production, "prod_example")
+    dag_id = example_pipeline(production.dags, "prod_example")
     run, tis = production.api.run_to_end(dag_id, timeout=600)
     states = {ti["task_id"]: ti["state"] for ti in tis}
     assert run["state"] == "success", states
@@ -55,8 +37,8 @@ def test_b_a_file_that_lands_after_the_first_try_is_retried_by_the_scheduler(
 ):
     """(b) the data file is missing at the first try: snapshot_data fails, the scheduler
     retries it after retry_delay, the file is there by then, the run succeeds."""
-    dag_id = _pipeline(
-        production,
+    dag_id = example_pipeline(
+        production.dags,
         "prod_late",
         {
             "retries: 2\nretry_delay: 5m": "retries: 1\nretry_delay: 10s",
@@ -79,8 +61,8 @@ def test_b_a_file_that_lands_after_the_first_try_is_retried_by_the_scheduler(
 def test_c_a_deferred_wait_holds_no_worker_until_the_file_lands(production: Production):
     """(c) data.wait in deferrable mode: wait_for_data is deferred to the real triggerer
     (state checked over REST) while the file is missing, and the run goes on once it lands."""
-    dag_id = _pipeline(
-        production,
+    dag_id = example_pipeline(
+        production.dags,
         "prod_wait",
         {
             "source: data/breast_cancer.csv": "source: data/late/breast_cancer.csv\n"
@@ -106,11 +88,43 @@ def test_c_a_deferred_wait_holds_no_worker_until_the_file_lands(production: Prod
     assert states["wait_for_data"] == "success" and states["train_model"] == "success"
 
 
+def test_d_partition_chunks_run_at_most_two_at_a_time(production: Production):
+    """(d) a partitioned pipeline with max_parallel 2 under the LocalExecutor (parallelism
+    4): the mapped training tasks never overlap more than two at a time (their start and end
+    times over REST), every chunk trains, one routed model is registered as champion."""
+    path = write_partitioned(production.dags / "pipelines", "prod_stores", stores=16)
+    path.write_text(path.read_text().replace("partitions_per_task: 10", "partitions_per_task: 4"))
+    run, tis = production.api.run_to_end("prod_stores", timeout=600)
+    states = {(ti["task_id"], ti["map_index"]): ti["state"] for ti in tis}
+    assert run["state"] == "success", states
+    chunks = [ti for ti in tis if ti["task_id"] == "train_partitions"]
+    assert len(chunks) >= 5 and {ti["state"] for ti in chunks} == {"success"}, states
+    assert _most_at_once(chunks) == 2
+    page = production.api.call("GET", "/ml-pipelines/api/pipelines/prod_stores")
+    assert page["champion"] == 1 and page["decision"]["promote"] is True
+
+
+def _most_at_once(task_instances: list[dict]) -> int:
+    """The largest number of the task instances running at the same moment."""
+    events = sorted(
+        (moment, step)
+        for ti in task_instances
+        for moment, step in ((ti["start_date"], 1), (ti["end_date"], -1))
+    )  # at equal times an end (-1) sorts before a start (+1)
+    running = most = 0
+    for _, step in events:
+        running += step
+        most = max(most, running)
+    return most
+
+
 def test_e_a_promotion_approved_through_the_hitl_rest_endpoint(production: Production):
     """(e) deployment.approval: manual — the run waits for a person; approved through
     Airflow's HITL REST endpoint, the champion moves and the history names the approver."""
-    dag_id = _pipeline(
-        production, "prod_approval", {"  strategy: alias": "  strategy: alias\n  approval: manual"}
+    dag_id = example_pipeline(
+        production.dags,
+        "prod_approval",
+        {"  strategy: alias": "  strategy: alias\n  approval: manual"},
     )
     api = production.api
     path = api.trigger(dag_id)
@@ -162,7 +176,7 @@ def test_g_a_broken_file_gets_its_error_dag_and_the_others_keep_theirs(
 ):
     """(g) a broken YAML dropped while everything runs: a config-error DAG appears, naming
     the file's line; every other pipeline keeps its DAG."""
-    dag_id = _pipeline(production, "prod_neighbour")
+    dag_id = example_pipeline(production.dags, "prod_neighbour")
     wait_for_dag(production.api, dag_id)
     broken = production.dags / "pipelines" / "prod_broken.yaml"
     broken.write_text("pipeline: prod_broken\ndata:\n  target: [\n")
