@@ -1,20 +1,27 @@
-"""Parse-time benchmark: how long it takes to turn N pipeline YAML files into DAG objects.
+"""Parse-time benchmark: what the DAG processor pays to turn N pipeline YAML files into DAGs,
+next to dag-factory and to the same DAGs written by hand.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/parse_time.py [--count 200]
+    .venv/bin/python benchmarks/parse_time.py [--count 200] [--rounds 3] [--profile]
 
-One process measures, in order:
+Four contenders build the same N DAGs (same DAG settings, the default plan's task chain), each
+in a fresh process (as Airflow's DAG processor parses each file in a process of its own),
+once per round, in an order rotated every round:
 
-1. the imports: ``import airflow.sdk`` and ``from airflow_ml_provider.factory import load_dags``;
-2. ``load_dags(folder, {})`` over N copies of dags/pipelines/breast_cancer.yaml, each with its
-   own ``pipeline:`` id: the first full pass (what a DAG processor sees) and the best of 3
-   further passes;
-3. the same N DAGs, with the same task chain (the default plan), built by astronomer's
-   dag-factory from YAML (BashOperator tasks), first pass and best of 3.
+- ``ours-cold``: the real loader file (a copy of ``dags/ml_pipelines.py``) over N copies of
+  ``dags/pipelines/breast_cancer.yaml``, the parse cache emptied first (the pass after a
+  deploy or an edit of every file);
+- ``ours-warm``: the same, the parse cache as the previous pass left it (every later pass);
+- ``dag-factory``: astronomer's dag-factory, ``load_yaml_dags`` over N configs whose tasks
+  are ``EmptyOperator`` (the lightest operator, so the ratio is not flattered);
+- ``hand-written``: N Python DAG files of plain ``airflow.sdk`` DAGs with ``PythonOperator``
+  tasks, each executed the way a DagBag runs a DAG file.
 
-No database is needed: only DAG objects are built. dag-factory is installed for the benchmark
-only, into benchmarks/.deps (``--no-deps``), the first time the script runs.
+Timed: building the DAGs only (``import airflow.sdk`` and each contender's own modules —
+the provider's factory, dagfactory, the operator module — are apart and printed). Ratios are taken
+within a round. dag-factory is installed for the benchmark only, into benchmarks/.deps
+(``--no-deps``), the first time the script runs.
 """
 
 from __future__ import annotations
@@ -28,13 +35,13 @@ import os
 import platform
 import pstats
 import re
+import runpy
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,31 +53,41 @@ ROOT = Path(__file__).resolve().parents[1]
 DEPS = ROOT / "benchmarks" / ".deps"
 SOURCE_YAML = ROOT / "dags" / "pipelines" / "breast_cancer.yaml"
 SOURCE_CSV = ROOT / "dags" / "pipelines" / "data" / "breast_cancer.csv"
+LOADER = ROOT / "dags" / "ml_pipelines.py"
 
 DAG_FACTORY_VERSION = "1.1.0"  # newest on PyPI when written; supports Airflow 3
-# dag-factory's own requirements (besides Airflow, PyYAML and packaging), by import name.
 DAG_FACTORY_DEPS = {"pathspec": "pathspec", "typer": "typer", "httpx": "httpx"}
-
 TASK_CHAIN = DEFAULT_PLAN
+CONTENDERS = ("ours-cold", "ours-warm", "dag-factory", "hand-written")
 TARGET_MS_PER_DAG = 3.0
-TARGET_RATIO = 0.5
-WARM_REPEATS = 3
+TARGET_VS_DAG_FACTORY = 0.5
+TARGET_VS_HAND_WRITTEN = 2.0
+
+HAND_WRITTEN = """from datetime import datetime, timedelta
+
+from airflow.providers.standard.operators.python import PythonOperator
+from airflow.sdk import DAG, chain
+
+
+def step(name):
+    print(name)
+
+
+with DAG(
+    dag_id="{dag_id}",
+    description="Retrain the tumour classifier when new labelled data lands.",
+    schedule="@daily",
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    max_active_runs=1,
+    tags=["demo"],
+    default_args={{"owner": "ml-platform", "retries": 2, "retry_delay": timedelta(minutes=5)}},
+) as dag:
+    chain(*[PythonOperator(task_id=t, python_callable=step, op_args=[t]) for t in {tasks!r}])
+"""
 
 
 # --------------------------------------------------------------------------- set-up
-
-
-def prepare_environment(scratch: Path) -> None:
-    """Airflow settings that must be in place before anything imports Airflow."""
-    home = scratch / "airflow_home"
-    home.mkdir()
-    os.environ["AIRFLOW_HOME"] = str(home)
-    os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
-    os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(scratch / "unused_dags_folder")
-    # dag-factory only sends telemetry from run-time listeners, but keep it off regardless.
-    os.environ["AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY"] = "False"
-    os.environ["SCARF_NO_ANALYTICS"] = "True"
-    os.environ["DO_NOT_TRACK"] = "True"
 
 
 def _installers() -> list[list[str]]:
@@ -126,8 +143,7 @@ def write_our_pipelines(folder: Path, count: int) -> list[str]:
 
 
 def dag_factory_yaml(dag_id: str) -> str:
-    """One dag-factory config with the same DAG settings and task chain (the default plan) as
-    ours."""
+    """One dag-factory config with our DAG settings and task chain, EmptyOperator tasks."""
     lines = [
         f"{dag_id}:",
         "  description: Retrain the tumour classifier when new labelled data lands.",
@@ -148,8 +164,7 @@ def dag_factory_yaml(dag_id: str) -> str:
     for task_id in TASK_CHAIN:
         lines += [
             f"    - task_id: {task_id}",
-            "      operator: airflow.providers.standard.operators.bash.BashOperator",
-            f'      bash_command: "echo {task_id} {dag_id}"',
+            "      operator: airflow.providers.standard.operators.empty.EmptyOperator",
         ]
         if previous:
             lines.append(f"      dependencies: [{previous}]")
@@ -157,260 +172,221 @@ def dag_factory_yaml(dag_id: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_dag_factory_configs(folder: Path, ids: list[str]) -> None:
-    folder.mkdir(parents=True)
+def write_inputs(scratch: Path, count: int) -> list[str]:
+    """Our DAGs folder (loader + YAML), dag-factory's configs and the hand-written files."""
+    ids = write_our_pipelines(scratch / "dags" / "pipelines", count)
+    shutil.copyfile(LOADER, scratch / "dags" / LOADER.name)
+    for name in ("dag_factory", "hand_written"):
+        (scratch / name).mkdir()
     for dag_id in ids:
-        (folder / f"{dag_id}.yaml").write_text(dag_factory_yaml(dag_id))
+        (scratch / "dag_factory" / f"{dag_id}.yaml").write_text(dag_factory_yaml(dag_id))
+        text = HAND_WRITTEN.format(dag_id=dag_id, tasks=list(TASK_CHAIN))
+        (scratch / "hand_written" / f"{dag_id}.py").write_text(text)
+    return ids
 
 
-# --------------------------------------------------------------------------- measuring
-
-
-@dataclass
-class Phase:
-    """What one contender's measurements came to."""
-
-    import_s: float
-    first: float  # seconds for the first full pass
-    warm: list[float]  # seconds for each later pass
-    build: Callable[[], dict[str, Any]]
-    version: str
-
-
-def count_lines(path: Path) -> int:
-    return len(path.read_bytes().splitlines()) if path.exists() else 0
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = fn()
-    return time.perf_counter() - start, result
+# --------------------------------------------------------------------------- one contender
 
 
 def check_dags(dags: dict[str, Any], ids: list[str], who: str) -> None:
-    """Every expected DAG is there, none is a config_error DAG, each holds the default plan's
-    task chain.
-
-    (Our DAGs have extra edges too: an XComArg such as ``snapshot.output`` passed to a later
-    task makes that task a downstream of the snapshot.)
-    """
+    """Every expected DAG, none a config_error DAG, each holding the default plan's chain."""
     errors = sorted(d for d in dags if d.startswith("config_error__"))
     if errors:
-        first = dags[errors[0]]
-        raise SystemExit(f"{who}: {len(errors)} config_error DAGs, e.g. {first.description}")
+        raise SystemExit(f"{who}: {len(errors)} config_error DAGs: {dags[errors[0]].description}")
     if sorted(dags) != sorted(ids):
         raise SystemExit(f"{who}: built {len(dags)} DAGs, expected {len(ids)}")
-    for dag_id in ids:
-        dag = dags[dag_id]
+    for dag in dags.values():
         if sorted(dag.task_ids) != sorted(TASK_CHAIN):
-            raise SystemExit(f"{who}: {dag_id} has tasks {dag.task_ids}")
+            raise SystemExit(f"{who}: {dag.dag_id} has tasks {dag.task_ids}")
         for upstream, downstream in zip(TASK_CHAIN, TASK_CHAIN[1:], strict=False):
             if downstream not in dag.get_task(upstream).downstream_task_ids:
-                raise SystemExit(f"{who}: {dag_id}: {upstream} is not followed by {downstream}")
+                raise SystemExit(f"{who}: {dag.dag_id}: {upstream} is not before {downstream}")
 
 
-def measure(
-    build: Callable[[], dict[str, Any]], ids: list[str], who: str
-) -> tuple[float, list[float]]:
-    """Seconds for the first pass, and for each of the warm passes (all checked)."""
-    first, dags = timed(build)
-    check_dags(dags, ids, who)
-    warm = []
-    for _ in range(WARM_REPEATS):
-        dags = None
-        seconds, dags = timed(build)
-        check_dags(dags, ids, who)
-        warm.append(seconds)
-    return first, warm
+def _dags_in(namespace: dict[str, Any]) -> dict[str, Any]:
+    from airflow.sdk import DAG
+
+    return {value.dag_id: value for value in namespace.values() if isinstance(value, DAG)}
 
 
-def profile(build: Callable[[], Any], top: int = 15) -> str:
-    """cProfile of one more (warm) pass: the top entries by cumulative and by own time."""
-    profiler = cProfile.Profile()
-    profiler.runcall(build)
-    out = io.StringIO()
-    for order in ("cumulative", "tottime"):
-        out.write(f"--- top {top} by {order} ---\n")
-        stats = pstats.Stats(profiler, stream=out)
-        stats.strip_dirs().sort_stats(order).print_stats(top)
-    return out.getvalue()
+def builder(contender: str, scratch: Path):
+    """What the contender's timed pass runs: a callable returning {dag_id: DAG}."""
+    if contender.startswith("ours"):
+        import airflow_ml_provider.factory  # noqa: F401  (what the loader file imports)
+
+        loader = str(scratch / "dags" / LOADER.name)
+        return lambda: _dags_in(runpy.run_path(loader, run_name="ml_pipelines"))
+    if contender == "dag-factory":
+        import airflow.providers.standard.operators.empty  # noqa: F401  (the tasks' operator)
+        import dagfactory
+
+        def build() -> dict[str, Any]:
+            namespace: dict[str, Any] = {}
+            folder = str(scratch / "dag_factory")
+            dagfactory.load_yaml_dags(
+                globals_dict=namespace, dags_folder=folder, defaults_config_path=folder
+            )
+            return _dags_in(namespace)
+
+        return build
+    import airflow.providers.standard.operators.python  # noqa: F401  (imported by each file)
+
+    files = sorted((scratch / "hand_written").glob("*.py"))
+
+    def build_hand_written() -> dict[str, Any]:
+        dags: dict[str, Any] = {}
+        for index, file in enumerate(files):
+            dags.update(_dags_in(runpy.run_path(str(file), run_name=f"unusual_prefix_{index}")))
+        return dags
+
+    return build_hand_written
 
 
-# --------------------------------------------------------------------------- main
+def child(contender: str, scratch: Path, count: int, result: Path, profile: bool) -> None:
+    """One fresh process: import Airflow, build the contender's DAGs once, write the timing."""
+    home = scratch / f"home-{contender}"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir()
+    os.environ.update(
+        AIRFLOW_HOME=str(home),
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        AIRFLOW__CORE__DAGS_FOLDER=str(scratch / "dags"),
+        AIRFLOW__ML_PROVIDER__PARSE_CACHE=str(scratch / "parse-cache"),
+        AIRFLOW__DAG_FACTORY__ENABLE_TELEMETRY="False",
+        SCARF_NO_ANALYTICS="True",
+        DO_NOT_TRACK="True",
+    )
+    if contender == "ours-cold":
+        shutil.rmtree(scratch / "parse-cache", ignore_errors=True)
+    sys.path.insert(0, str(DEPS))
+    log = scratch / f"{contender}.log"
+    with redirect_output(log):
+        started = time.perf_counter()
+        import airflow.sdk  # noqa: F401
+
+        import_s = time.perf_counter() - started
+        started = time.perf_counter()
+        build = builder(contender, scratch)
+        library_s = time.perf_counter() - started
+        profiler = cProfile.Profile() if profile else None
+        started = time.perf_counter()
+        dags = profiler.runcall(build) if profiler else build()
+        build_s = time.perf_counter() - started
+    check_dags(dags, [f"bench_{i:03d}" for i in range(count)], contender)
+    report = {
+        "import_s": import_s,
+        "library_s": library_s,
+        "build_s": build_s,
+        "ms_per_dag": build_s * 1000 / count,
+    }
+    if profiler:
+        out = io.StringIO()
+        for order in ("cumulative", "tottime"):
+            out.write(f"--- top 20 by {order} ---\n")
+            pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(order).print_stats(20)
+        report["profile"] = out.getvalue()
+    result.write_text(json.dumps(report))
+
+
+def run_child(contender: str, scratch: Path, count: int, profile: bool = False) -> dict:
+    result = scratch / f"{contender}.json"
+    command = [sys.executable, __file__, "--child", contender, "--scratch", str(scratch)]
+    command += ["--count", str(count)] + (["--profile"] if profile else [])
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{contender} failed:\n{done.stdout[-2000:]}{done.stderr[-3000:]}")
+    return json.loads(result.read_text())
+
+
+# --------------------------------------------------------------------------- report
+
+
+def spread(values: list[float]) -> str:
+    return f"{min(values):.2f} / {statistics.median(values):.2f} / {max(values):.2f}"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=200, help="pipeline files (default 200)")
-    parser.add_argument(
-        "--dagfactory-first",
-        action="store_true",
-        help="build dag-factory's DAGs before ours (to see any order effect)",
-    )
-    parser.add_argument(
-        "--profile",
-        action="store_true",
-        help="print a cProfile of our loader even when the ms/DAG target is met",
-    )
+    parser.add_argument("--rounds", type=int, default=3, help="fresh processes per contender")
+    parser.add_argument("--profile", action="store_true", help="cProfile one ours-warm pass")
+    parser.add_argument("--child", choices=CONTENDERS, help=argparse.SUPPRESS)
+    parser.add_argument("--scratch", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.count < 1:
-        parser.error("--count must be at least 1")
-
-    ensure_dag_factory()  # before any timing; a no-op once benchmarks/.deps has it
+    if args.child:
+        child(
+            args.child, args.scratch, args.count, args.scratch / f"{args.child}.json", args.profile
+        )
+        return 0
+    ensure_dag_factory()
     scratch = Path(tempfile.mkdtemp(prefix="parse_time_"))
     try:
-        prepare_environment(scratch)
-        ours_dir = scratch / "pipelines"
-        df_dir = scratch / "dag_factory"
-        ids = write_our_pipelines(ours_dir, args.count)
-        write_dag_factory_configs(df_dir, ids)
-        return run(args, ids, scratch)
+        write_inputs(scratch, args.count)
+        return measure(args, scratch)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
 
-def phase_ours(ids: list[str], folder: Path, logs: dict[str, Path]) -> Phase:
-    def import_ours():
-        from airflow_ml_provider.factory import load_dags
-
-        return load_dags
-
-    with redirect_output(logs["imports"]):
-        import_s, load_dags = timed(import_ours)
-
-    def build() -> dict[str, Any]:
-        return load_dags(folder, {})
-
-    with redirect_output(logs["ours"]):
-        first, warm = measure(build, ids, "ours")
-    return Phase(import_s, first, warm, build, "")
-
-
-def phase_dag_factory(ids: list[str], folder: Path, logs: dict[str, Path]) -> Phase:
-    def import_dag_factory():
-        import airflow.providers.standard.operators.bash  # noqa: F401  (the tasks' operator)
-        import dagfactory
-
-        return dagfactory
-
-    with redirect_output(logs["imports"]):
-        import_s, dagfactory = timed(import_dag_factory)
-
-    def build() -> dict[str, Any]:
-        namespace: dict[str, Any] = {}
-        dagfactory.load_yaml_dags(
-            globals_dict=namespace, dags_folder=str(folder), defaults_config_path=str(folder)
+def measure(args: argparse.Namespace, scratch: Path) -> int:
+    # ours-cold then ours-warm stay adjacent (warm reads what cold wrote); the pair and the
+    # two baselines rotate.
+    units = [("ours-cold", "ours-warm"), ("dag-factory",), ("hand-written",)]
+    rounds: list[dict[str, dict]] = []
+    for index in range(args.rounds):
+        shift = index % len(units)
+        order = [name for unit in units[shift:] + units[:shift] for name in unit]
+        rounds.append({name: run_child(name, scratch, args.count) for name in order})
+        print(
+            f"round {index + 1}: "
+            + ", ".join(f"{name} {rounds[-1][name]['ms_per_dag']:.2f} ms/DAG" for name in order),
+            flush=True,
         )
-        return namespace
-
-    with redirect_output(logs["dag_factory"]):
-        first, warm = measure(build, ids, "dag-factory")
-    return Phase(import_s, first, warm, build, dagfactory.__version__)
-
-
-def run(args: argparse.Namespace, ids: list[str], scratch: Path) -> int:
-    count = len(ids)
-    logs = {name: scratch / f"{name}.log" for name in ("imports", "ours", "dag_factory")}
-    with redirect_output(logs["imports"]):
-        t_sdk, _ = timed(lambda: __import__("airflow.sdk"))
-    if args.dagfactory_first:
-        theirs = phase_dag_factory(ids, scratch / "dag_factory", logs)
-        ours = phase_ours(ids, scratch / "pipelines", logs)
-    else:
-        ours = phase_ours(ids, scratch / "pipelines", logs)
-        theirs = phase_dag_factory(ids, scratch / "dag_factory", logs)
-    log_lines = {name: count_lines(path) for name, path in logs.items()}
-    t_provider, our_first, our_warm = ours.import_s, ours.first, ours.warm
-    t_df_import, df_first, df_warm = theirs.import_s, theirs.first, theirs.warm
-    df_version = theirs.version
 
     import airflow
 
-    ms = {
-        "ours_first": our_first * 1000 / count,
-        "ours_warm": min(our_warm) * 1000 / count,
-        "dagfactory_first": df_first * 1000 / count,
-        "dagfactory_warm": min(df_warm) * 1000 / count,
+    ms = {name: [r[name]["ms_per_dag"] for r in rounds] for name in CONTENDERS}
+    ratios = {
+        f"{ours} / {base}": [r[ours]["ms_per_dag"] / r[base]["ms_per_dag"] for r in rounds]
+        for ours in ("ours-cold", "ours-warm")
+        for base in ("dag-factory", "hand-written")
     }
-    ratio_first = ms["ours_first"] / ms["dagfactory_first"]
-    ratio_warm = ms["ours_warm"] / ms["dagfactory_warm"]
-    met_ms = ms["ours_first"] <= TARGET_MS_PER_DAG
-    met_ratio = ratio_first <= TARGET_RATIO
-
-    def verdict(ok: bool) -> str:
-        return "MET" if ok else "NOT MET"
-
-    machine = (
-        f"nproc {os.cpu_count()}, Python {platform.python_version()}, "
-        f"Airflow {airflow.__version__}, dag-factory {df_version}"
-    )
-    order = "dag-factory first, then ours" if args.dagfactory_first else "ours first"
-    print()
-    print(f"Parse-time benchmark: {count} pipeline files, {len(TASK_CHAIN)} tasks per DAG")
-    print(f"({machine}; {order})")
-    print()
-    print(f"{'imports':<56}{'seconds':>10}")
-    print(f"  {'import airflow.sdk':<54}{t_sdk:>10.2f}")
-    print(f"  {'from airflow_ml_provider.factory import load_dags':<54}{t_provider:>10.2f}")
-    print(f"  {'import dagfactory (+ BashOperator module)':<54}{t_df_import:>10.2f}")
-    print()
-    print(f"{'building ' + str(count) + ' DAGs':<36}{'total s':>10}{'ms/DAG':>10}")
-    rows = [
-        ("ours, first pass", our_first, ms["ours_first"]),
-        (f"ours, best of {WARM_REPEATS} more", min(our_warm), ms["ours_warm"]),
-        ("dag-factory, first pass", df_first, ms["dagfactory_first"]),
-        (f"dag-factory, best of {WARM_REPEATS} more", min(df_warm), ms["dagfactory_warm"]),
-    ]
-    for label, seconds, per_dag in rows:
-        print(f"  {label:<34}{seconds:>10.3f}{per_dag:>10.2f}")
-    print()
-    print(f"ratio ours / dag-factory: first pass {ratio_first:.2f}x, warm {ratio_warm:.2f}x")
     print(
-        f"target <= {TARGET_MS_PER_DAG:g} ms/DAG (first pass): {verdict(met_ms)}"
-        f"  [warm: {verdict(ms['ours_warm'] <= TARGET_MS_PER_DAG)}]"
+        f"\n{args.count} DAGs of {len(TASK_CHAIN)} tasks, {args.rounds} rounds (nproc "
+        f"{os.cpu_count()}, Python {platform.python_version()}, Airflow {airflow.__version__}, "
+        f"dag-factory {DAG_FACTORY_VERSION})"
     )
-    print(
-        f"target <= {TARGET_RATIO:g}x dag-factory (first pass): {verdict(met_ratio)}"
-        f"  [warm: {verdict(ratio_warm <= TARGET_RATIO)}]"
-    )
-    print(
-        f"log lines written while building (to a file, all {1 + WARM_REPEATS} passes): "
-        f"ours {log_lines['ours']}, dag-factory {log_lines['dag_factory']}"
-    )
-
-    if args.profile or not met_ms:
-        print()
-        print("cProfile of one more pass of our loader (warm):")
-        with redirect_output(logs["ours"]):
-            report = profile(ours.build)
-        print(report)
-
-    result = {
-        "count": count,
-        "tasks_per_dag": len(TASK_CHAIN),
-        "nproc": os.cpu_count(),
-        "python": platform.python_version(),
-        "airflow": airflow.__version__,
-        "dag_factory": df_version,
-        "order": "dagfactory_first" if args.dagfactory_first else "ours_first",
-        "import_airflow_sdk_s": round(t_sdk, 3),
-        "import_provider_s": round(t_provider, 3),
-        "import_dagfactory_s": round(t_df_import, 3),
-        "ours_first_s": round(our_first, 4),
-        "ours_warm_best_s": round(min(our_warm), 4),
-        "dagfactory_first_s": round(df_first, 4),
-        "dagfactory_warm_best_s": round(min(df_warm), 4),
-        **{f"{key}_ms_per_dag": round(value, 3) for key, value in ms.items()},
-        "ratio_first": round(ratio_first, 3),
-        "ratio_warm": round(ratio_warm, 3),
-        "target_ms_per_dag": TARGET_MS_PER_DAG,
-        "target_ratio": TARGET_RATIO,
-        "meets_ms_target": met_ms,
-        "meets_ratio_target": met_ratio,
-        "log_lines_ours": log_lines["ours"],
-        "log_lines_dagfactory": log_lines["dag_factory"],
+    imports = [r["ours-cold"]["import_s"] for r in rounds]
+    print(f"import airflow.sdk (apart): {spread(imports)} s (min / median / max)")
+    for name in ("ours-cold", "dag-factory", "hand-written"):
+        library = [r[name]["library_s"] for r in rounds]
+        print(f"  then its own modules (apart), {name}: {spread(library)} s")
+    print()
+    print(f"{'ms per DAG':<16}{'min / median / max':>24}")
+    for name in CONTENDERS:
+        print(f"{name:<16}{spread(ms[name]):>24}")
+    print(f"\n{'ratio (same round)':<30}{'min / median / max':>24}")
+    for name, values in ratios.items():
+        print(f"{name:<30}{spread(values):>24}")
+    verdicts = {
+        f"<= {TARGET_MS_PER_DAG:g} ms/DAG ({name})": statistics.median(ms[name])
+        <= TARGET_MS_PER_DAG
+        for name in ("ours-cold", "ours-warm")
     }
-    print(json.dumps(result))
+    for name in ("ours-cold", "ours-warm"):
+        verdicts[f"<= {TARGET_VS_DAG_FACTORY:g}x dag-factory ({name})"] = (
+            statistics.median(ratios[f"{name} / dag-factory"]) <= TARGET_VS_DAG_FACTORY
+        )
+        verdicts[f"<= {TARGET_VS_HAND_WRITTEN:g}x hand-written ({name})"] = (
+            statistics.median(ratios[f"{name} / hand-written"]) <= TARGET_VS_HAND_WRITTEN
+        )
+    print("\ntargets (on the medians):")
+    for label, met in verdicts.items():
+        print(f"  {label}: {'MET' if met else 'NOT MET'}")
+    if args.profile:
+        print(run_child("ours-warm", scratch, args.count, profile=True)["profile"])
+    print(
+        json.dumps({"count": args.count, "ms_per_dag": ms, "ratios": ratios, "verdicts": verdicts})
+    )
     return 0
 
 

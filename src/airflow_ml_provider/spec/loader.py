@@ -74,10 +74,12 @@ def load_pipeline(
             key = cache_key(path, defaults_path if has_defaults else None, options, environ)
         except OSError:
             key = None  # unreadable: the positioned loader says so with a position
+    if key is not None and key in _VALIDATED:
+        return _VALIDATED[key]
     cached = parse_cache.lookup(options.parse_cache, path, key) if key else None
     if cached is not None:
         try:
-            return _validated(path, cached, None, options)
+            return _remember(key, _validated(path, cached, None, options))
         except SpecError:
             pass  # cannot happen for an unchanged file; re-read it for the positions
     doc = _read_document(path, defaults_path if has_defaults else None)
@@ -90,6 +92,21 @@ def load_pipeline(
     loaded = _validated(path, data, doc, options, problems)
     if key is not None:
         parse_cache.store(options.parse_cache, path, key, data)
+    return _remember(key, loaded)
+
+
+# With the parse cache on, pipelines validated in this process, by cache key (the file's and
+# its defaults' bytes, the settings, the variables it may expand): a loader file parsed again
+# in the same process skips reading and validating an unchanged file.
+_VALIDATED: dict[str, LoadedPipeline] = {}
+_VALIDATED_MAX = 4096
+
+
+def _remember(key: str | None, loaded: LoadedPipeline) -> LoadedPipeline:
+    if key is not None:
+        if len(_VALIDATED) >= _VALIDATED_MAX:
+            _VALIDATED.pop(next(iter(_VALIDATED)))
+        _VALIDATED[key] = loaded
     return loaded
 
 
