@@ -71,3 +71,41 @@ def test_on_failure_warn_goes_on_and_keeps_the_pinned_schema(reviewed, airflow_d
     assert validation["success"] is True
     assert validation["warnings"] == ["schema missing_column: column 'mean smoothness' is missing"]
     assert validation["drift"] is None
+
+
+def test_the_frame_is_hashed_once_and_data_docs_can_be_skipped(tmp_path, airflow_db, monkeypatch):
+    """Real Great Expectations on the example data: the rows are hashed once per validation
+    (by the duplicate-row guard; GX's own batch fingerprint is skipped), GX's threshold is put
+    back afterwards, and ``data_docs=False`` validates the same without rendering Data Docs.
+    ``hash_pandas_object`` is wrapped to count calls; it still does the hashing."""
+    import great_expectations.execution_engine.pandas_execution_engine as engine
+
+    calls: list[int] = []
+    real_hash = pd.util.hash_pandas_object
+
+    def counting(frame, *args, **kwargs):
+        calls.append(len(frame))
+        return real_hash(frame, *args, **kwargs)
+
+    monkeypatch.setattr(pd.util, "hash_pandas_object", counting)
+    saved_threshold = engine.HASH_THRESHOLD
+    data = tmp_path / "snapshot.csv"  # results and Data Docs are written beside the snapshot
+    data.write_bytes(EXAMPLE_CSV.read_bytes())
+    common = {
+        "snapshot": {"uri": data.as_uri(), "format": "csv"},
+        "expectations": [{"expect_column_values_to_not_be_null": {"column": "mean radius"}}],
+        "target": "target",
+        "schema": None,
+        "artifact_store": f"file://{tmp_path}/artifacts",
+    }
+    state, with_docs = run_validation("hash_once_docs", **common)
+    rows = len(pd.read_csv(EXAMPLE_CSV))
+    assert state == "success" and calls == [rows]
+    assert saved_threshold == engine.HASH_THRESHOLD
+    assert with_docs["data_docs_uri"].endswith("index.html")
+
+    calls.clear()
+    state, without_docs = run_validation("hash_once_no_docs", data_docs=False, **common)
+    assert state == "success" and calls == [rows]
+    assert without_docs["data_docs_uri"] is None
+    assert without_docs["results"] == with_docs["results"]

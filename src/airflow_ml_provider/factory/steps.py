@@ -82,6 +82,7 @@ def validate_data(built: Built) -> BaseOperator:
         pipeline=spec.pipeline,
         max_duplicate_share=validation.max_duplicate_share,
         max_null_rate_increase=validation.max_null_rate_increase,
+        data_docs=validation.data_docs,
         freshness={
             "column": freshness.column,
             "max_age_seconds": freshness.max_age.total_seconds(),

@@ -56,6 +56,8 @@ class ValidateDataOperator(BaseOperator):
         when None.
     :param max_duplicate_share: the share of exact-duplicate rows that fails the guard.
     :param max_null_rate_increase: how much a column's null rate may grow over the schema's.
+    :param data_docs: render Great Expectations Data Docs (the "Data Docs" link); False
+        skips the rendering.
     :param freshness: ``{"column", "max_age_seconds"}``: the newest row must be this recent.
     :param drift: drift options (``ml.drift.drift_report`` keywords plus ``action``), or None.
     :param model_name: the registered model whose champion's data is the drift baseline.
@@ -82,6 +84,7 @@ class ValidateDataOperator(BaseOperator):
         artifact_store: str | None = None,
         max_duplicate_share: float = 0.1,
         max_null_rate_increase: float = 0.05,
+        data_docs: bool = True,
         freshness: dict[str, Any] | None = None,
         drift: dict[str, Any] | None = None,
         model_name: str | None = None,
@@ -110,6 +113,7 @@ class ValidateDataOperator(BaseOperator):
         self.artifact_store = artifact_store
         self.max_duplicate_share = max_duplicate_share
         self.max_null_rate_increase = max_null_rate_increase
+        self.data_docs = data_docs
         self.freshness = freshness
         self.drift = drift
         self.model_name = model_name
@@ -138,7 +142,7 @@ class ValidateDataOperator(BaseOperator):
                     freshness=self.freshness,
                     max_null_rate_increase=self.max_null_rate_increase,
                     drift=drift_options,
-                    docs_dir=docs_dir,
+                    docs_dir=docs_dir if self.data_docs else None,
                 ),
                 schema_baseline=schema_baseline,
                 drift_baseline=baseline,

@@ -195,6 +195,11 @@ class ValidationSpec(_Strict):
     max_null_rate_increase: float = Field(
         0.05, ge=0, le=1, description="Schema: how much a column's null share may grow."
     )
+    data_docs: bool = Field(
+        True,
+        description="Render Great Expectations Data Docs (HTML, the task's Data Docs link) "
+        "for every validation; false skips the rendering (faster on large tables).",
+    )
 
     @field_validator("expectations")
     @classmethod
