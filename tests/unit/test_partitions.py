@@ -174,6 +174,34 @@ def test_a_failing_partition_is_reported_and_the_others_train(tmp_path):
     assert lost[0]["reason"] == "the training task of chunk 0 failed"
 
 
+def test_each_partition_fits_with_one_blas_thread(tmp_path, monkeypatch):
+    """Inside a chunk every fit sees one BLAS/OpenMP thread (threadpoolctl reads the real
+    thread pools); outside the chunk the process's pools are as they were. The estimator's
+    fit is wrapped to look at the pools and then fits as usual."""
+    from sklearn.linear_model import LogisticRegression
+    from threadpoolctl import threadpool_info
+
+    from airflow_ml_provider.ml.partitions import train_partitions
+
+    def threads() -> set[int]:
+        return {pool["num_threads"] for pool in threadpool_info()}
+
+    seen: list[set[int]] = []
+    real_fit = LogisticRegression.fit
+
+    def looking_fit(self, *args, **kwargs):
+        seen.append(threads())
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", looking_fit)
+    before = threads()
+    _, job = chunk_job(tmp_path, regions({"north": 200, "south": 120}))
+    result = train_partitions(job)
+    assert [r["status"] for r in result["partitions"]] == ["trained", "trained"]
+    assert seen == [{1}, {1}]
+    assert threads() == before
+
+
 def test_router_routes_rows_aligns_classes_and_refuses_unroutable_rows():
     from sklearn.linear_model import LogisticRegression
 
