@@ -97,3 +97,20 @@ def test_the_default_plan_is_the_plain_pipelines_and_every_step_has_a_builder(tm
     assert list(BUILDERS) == list(STEP_NAMES)
     everything = load_pipeline(write(tmp_path, _text(VARIANTS["everything"]))).spec
     assert "train_partitions (one task per region chunk)" in flow_line(everything)
+
+
+def test_the_trigger_form_offers_retrain_and_the_tasks_do_not_carry_it(tmp_path):
+    """The DAG's ``retrain`` Param (a checkbox in the trigger form) survives Airflow's
+    serialization round trip; it is set once the tasks exist, so no task copied it (each
+    copy cost build time; check_changes reads the run's conf)."""
+    from airflow.serialization.serialized_objects import DagSerialization
+
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.operators.changes import RETRAIN_PARAM
+
+    dag = build_dag(load_pipeline(write(tmp_path, GOOD)))
+    assert all(RETRAIN_PARAM not in task.params for task in dag.tasks)
+    served = DagSerialization.from_dict(DagSerialization.to_dict(dag))
+    param = served.params.get_param(RETRAIN_PARAM)
+    assert (param.value, param.schema["type"]) == (False, "boolean")
+    assert "check_changes skips the training" in param.description
