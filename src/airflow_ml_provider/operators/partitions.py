@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import time
 from typing import Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
@@ -130,7 +131,9 @@ class PlanPartitionsOperator(BaseOperator):
     def _write_plan(self, folder: ObjectStoragePath) -> dict[str, Any]:
         from airflow_ml_provider.ml.partitions import plan_partitions
 
+        started = time.monotonic()
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
+        self.log.info("read %d rows in %.1f s", len(frame), time.monotonic() - started)
         plan, chunks = plan_partitions(
             frame,
             target=self.target,
@@ -141,11 +144,24 @@ class PlanPartitionsOperator(BaseOperator):
             min_partition_rows=self.min_partition_rows,
             partitions_per_task=self.partitions_per_task,
         )
+        total = len(plan["chunks"])
+        self.log.info(
+            "planned %d partitions: %d trainable in %d chunks, %d skipped (%.1f s so far)",
+            plan["partitions"],
+            plan["trainable"],
+            total,
+            len(plan["skipped"]),
+            time.monotonic() - started,
+        )
         if is_local(folder):
             folder.mkdir(parents=True, exist_ok=True)
+        reported = time.monotonic()
         for index, rows in chunks:
             with (folder / _chunk_name(index)).open("wb") as stream:
                 rows.to_parquet(stream, index=False)
+            if time.monotonic() - reported > 10 or index + 1 == total:  # progress, not floods
+                self.log.info("wrote chunk file %d of %d", index + 1, total)
+                reported = time.monotonic()
         return plan
 
 
