@@ -12,7 +12,8 @@ included), on its own AIRFLOW_HOME / MLflow store in a temp folder:
   training.
 - ``edited``: the third run, after a YAML edit (n_estimators 200 -> 199): trains, judges
   against the first run's champion, registers — the fix-and-retry loop.
-- ``missing_file``: a run whose data file does not exist (fails in snapshot_data).
+- ``missing_file``: a run whose data file does not exist (refused at the source's line
+  before Airflow starts, since it could only fail in snapshot_data).
 - ``bad_data``: a run whose data fails validation (an expectation no row meets).
 
 Targets (issue 20): edited ≤ 2 × plain; missing_file ≤ 15 s; bad_data ≤ 30 s.
@@ -110,7 +111,7 @@ def one_round(scratch: Path) -> dict[str, float]:
     yaml_path = write_demo(missing)
     (missing / "data" / "breast_cancer.csv").unlink()
     times["missing_file"], code, out = _timed([*cli, str(yaml_path)], env, missing)
-    assert code == 1 and "failed: snapshot_data:" in out, out[-2000:]
+    assert code == 1 and "matches no file; the run would fail at snapshot_data" in out, out[-2000:]
 
     bad = scratch / "bad"
     yaml_path = write_demo(bad)

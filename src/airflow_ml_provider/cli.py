@@ -8,12 +8,16 @@ import logging
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow_ml_provider.cli_output import print_summary
 from airflow_ml_provider.cli_registry import cmd_history, cmd_rollback, store_uri
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.spec.errors import SpecError
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.loader import LoadedPipeline
 
 
 def _expand(paths: list[str]) -> list[Path]:
@@ -122,9 +126,16 @@ def run_log_path(home: Path, pipeline_file: Path) -> Path:
     return home / "logs" / "runs" / f"{pipeline_file.stem}-{stamp}-{os.getpid()}.log"
 
 
-def _run_one(path: Path, verbose: bool, answer: str | None = None, retrain: bool = False) -> dict:
+def _run_one(
+    path: Path,
+    verbose: bool,
+    answer: str | None = None,
+    retrain: bool = False,
+    checked: LoadedPipeline | None = None,
+) -> dict:
     """Run one pipeline; ``answer`` ("Approve"/"Reject") answers its approval request;
-    ``retrain`` trains even when nothing changed since the champion."""
+    ``retrain`` trains even when nothing changed since the champion; ``checked`` is the
+    pipeline already loaded and checked."""
     import getpass
 
     from airflow_ml_provider.local_run import (
@@ -141,11 +152,11 @@ def _run_one(path: Path, verbose: bool, answer: str | None = None, retrain: bool
 
         answer_approval(load_pipeline(path).dag_id, answer, f"cli:{getpass.getuser()}")
     if verbose:
-        result = run_pipeline_file(path, retrain=retrain)
+        result = run_pipeline_file(path, retrain=retrain, checked=checked)
     else:
         with redirect_output(log_path) as terminal:
             result = run_pipeline_file(
-                path, lambda line: print(line, file=terminal, flush=True), retrain
+                path, lambda line: print(line, file=terminal, flush=True), retrain, checked
             )
     result["log_file"] = None if verbose else str(log_path)
     if result.get("error"):
@@ -154,11 +165,16 @@ def _run_one(path: Path, verbose: bool, answer: str | None = None, retrain: bool
 
 
 def _load_checked(path: Path):
-    """Every check of one file (cheap and heavy) before any Airflow state is created."""
+    """Every check of one file (cheap and heavy) before any Airflow state is created; a
+    missing data file first, before the heavy checks' imports."""
+    from airflow_ml_provider.checks.data_checks import missing_data
     from airflow_ml_provider.local_run import check_deep
     from airflow_ml_provider.spec.loader import load_pipeline
 
     loaded = load_pipeline(path)
+    missing = missing_data(loaded)
+    if missing:
+        raise SpecError(missing)
     check_deep(loaded)
     return loaded
 
@@ -178,9 +194,12 @@ def cmd_run(args: argparse.Namespace) -> int:
                 "(Required Actions, `make up`) or run again with --approve or --reject",
                 file=sys.stderr,
             )
-        result = _run_one(path, args.verbose, answer, args.retrain)
+        result = _run_one(path, args.verbose, answer, args.retrain, loaded)
     except SpecError as exc:
         print(str(exc), file=sys.stderr)
+        if args.json:  # a script reading stdout gets the reason too
+            error = {"task": None, "type": "SpecError", "message": str(exc), "log": None}
+            print(json.dumps({"file": str(path), "state": "not started", "error": error}))
         return 1
     if args.json:
         print(json.dumps(result, default=str))

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_ml_provider import settings
 from airflow_ml_provider.airflow_compat import (
@@ -28,6 +28,9 @@ from airflow_ml_provider.airflow_compat import (
 from airflow_ml_provider.core.env import MLFLOW_TELEMETRY_OFF, scoped_environ
 from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.loader import LoadedPipeline
 
 APPROVAL_TASK = "approve_promotion"
 
@@ -215,20 +218,26 @@ def model_state(model_name: str, mlflow_conn_id: str, version: int | None) -> di
 
 
 def run_pipeline_file(
-    path: Path, say: Callable[[str], None] | None = None, retrain: bool = False
+    path: Path,
+    say: Callable[[str], None] | None = None,
+    retrain: bool = False,
+    checked: LoadedPipeline | None = None,
 ) -> dict[str, Any]:
     """Load, check and run one pipeline file; return the run's result dict.
 
     :param say: shows a person what the run is waiting for or cleaned up (stderr if None).
     :param retrain: train even when the data and configuration equal the champion's.
+    :param checked: ``path`` already loaded and deep-checked (not done twice).
     """
     say = say or _to_stderr
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.operators.changes import RETRAIN_PARAM
     from airflow_ml_provider.spec.loader import load_pipeline
 
-    loaded = load_pipeline(path)
-    check_deep(loaded)
+    loaded = checked
+    if loaded is None:
+        loaded = load_pipeline(path)
+        check_deep(loaded)
     dag = build_dag(loaded)
     with one_run_at_a_time(loaded.dag_id, say):
         for run_id in fail_abandoned_runs(loaded.dag_id):

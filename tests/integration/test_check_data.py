@@ -101,3 +101,26 @@ def test_param_values_are_checked_against_the_estimators_own_constraints(tmp_pat
         "The 'n_estimators' parameter of RandomForestClassifier must be an int in the range "
         "[1, inf). Got -5 instead." in done.stdout
     )
+
+
+def test_a_missing_local_file_is_a_problem_only_when_the_pipeline_does_not_wait(tmp_path):
+    """What `airflow-ml run` refuses before Airflow starts: local files that match nothing,
+    unless data.wait waits for them; a source that is there or remote is not judged."""
+    from airflow_ml_provider.checks.data_checks import missing_data
+    from airflow_ml_provider.spec.loader import load_pipeline
+
+    def problems(source: str, wait: str = "") -> list[str]:
+        path = tmp_path / "p.yaml"
+        path.write_text(
+            GOOD.replace("data/penguins.csv", source).replace("data:\n", f"data:\n{wait}")
+        )
+        return [str(problem) for problem in missing_data(load_pipeline(path))]
+
+    assert problems("data/*.csv") == [
+        f"{tmp_path / 'p.yaml'}:3:11: data.source: {tmp_path / 'data' / '*.csv'} matches no "
+        "file; the run would fail at snapshot_data (set data.wait to wait for the data instead)"
+    ]
+    assert problems("data/*.csv", "  wait: {timeout: 1h}\n") == []
+    assert problems("gs://bucket/penguins.csv") == []
+    penguins(tmp_path / "data")
+    assert problems("data/*.csv") == []

@@ -16,6 +16,15 @@ from helpers.paths import EXAMPLE_YAML
 BIN = Path(sys.executable).parent
 
 
+def airflow_ml_run_as_user(cwd: Path, *args: str) -> subprocess.CompletedProcess:
+    """The real `airflow-ml` command as a user's shell runs it: no AIRFLOW_* settings, so
+    its scratch home is created under ``cwd``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    return subprocess.run(
+        [str(BIN / "airflow-ml"), *args], capture_output=True, text=True, cwd=cwd, env=env
+    )
+
+
 def test_airflow_providers_list_shows_this_provider(airflow_db):
     out = subprocess.run(
         [str(BIN / "airflow"), "providers", "list", "--output", "json"],
@@ -130,14 +139,7 @@ def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
         .replace("pipeline: breast_cancer_ct", "pipeline: cli_run")
         .replace("n_estimators: 200", "n_estimators: 20")
     )
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    result = subprocess.run(
-        [str(BIN / "airflow-ml"), "run", "--json", str(pipeline)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
+    result = airflow_ml_run_as_user(tmp_path, "run", "--json", str(pipeline))
     assert result.returncode == 0, result.stderr[-3000:]
     summary = json.loads(result.stdout)  # stdout is exactly one JSON object
     assert summary["dag_id"] == "cli_run"
@@ -165,14 +167,7 @@ def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
 def test_run_refuses_an_invalid_file_before_creating_any_state(tmp_path):
     pipeline = tmp_path / "bad.yaml"
     pipeline.write_text(EXAMPLE_YAML.read_text().replace("retries: 2", "retries: two"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    result = subprocess.run(
-        [str(BIN / "airflow-ml"), "run", str(pipeline)],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
+    result = airflow_ml_run_as_user(tmp_path, "run", str(pipeline))
     assert result.returncode == 1
     assert f"{pipeline}:8:10: retries: expected an integer, got 'two'" in result.stderr
     assert not (tmp_path / ".airflow-ml" / "airflow.db").exists()
@@ -355,3 +350,20 @@ def test_check_refuses_a_candidate_search_on_a_parameter_it_does_not_take(tmp_pa
         "sklearn.ensemble.RandomForestClassifier does not accept the search parameter "
         "'max_dept'; did you mean 'max_depth'?"
     ) in out
+
+
+def test_run_reports_a_missing_data_file_at_its_line_before_airflow_starts(tmp_path):
+    """No data file and no data.wait: the run could only fail at snapshot_data, so it is
+    refused at the source's line before the heavy checks and before any Airflow state."""
+    pipeline = tmp_path / "no_data.yaml"
+    pipeline.write_text(EXAMPLE_YAML.read_text())
+    result = airflow_ml_run_as_user(tmp_path, "run", "--json", str(pipeline))
+    assert result.returncode == 1
+    expected = (
+        f"{pipeline}:11:11: data.source: {tmp_path / 'data' / 'breast_cancer.csv'} matches no "
+        "file; the run would fail at snapshot_data (set data.wait to wait for the data instead)"
+    )
+    assert expected in result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["state"] == "not started" and expected in summary["error"]["message"]
+    assert not (tmp_path / ".airflow-ml" / "airflow.db").exists()

@@ -49,3 +49,33 @@ def test_only_the_fitted_columns_are_explained():
     )
     table = shap_importances(model, x.assign(extra=1.0), seed=7)
     assert [row["feature"] for row in table] == ["signal", "noise_a"]
+
+
+def test_shap_runs_its_masking_helpers_without_compiling_them():
+    """shap's masking helpers are numba functions that took ~11 s to compile in every new
+    process; imported through ``import_shap`` they are plain Python, while numba still
+    compiles functions decorated afterwards. A fresh interpreter, since shap may already be
+    imported in this one."""
+    probe = """
+import sys
+from airflow_ml_provider.ml.explain import import_shap
+shap = import_shap()
+from numba import njit
+from numba.core.dispatcher import Dispatcher
+jitted = [f"{name}.{attr}" for name, module in list(sys.modules.items())
+          if name.startswith("shap") for attr, value in vars(module).items()
+          if isinstance(value, Dispatcher)]
+assert not jitted, jitted
+
+@njit
+def later(x):
+    return x + 1
+
+assert isinstance(later, Dispatcher) and later(1) == 2
+print("ok")
+"""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]

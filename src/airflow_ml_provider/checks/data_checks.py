@@ -20,6 +20,7 @@ from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
 from airflow_ml_provider.spec.positions import load_positioned
 
 SAMPLE_ROWS = 5000
+NO_FILE_YET = " matches no file (yet)"
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,24 @@ def local_files(loaded: LoadedPipeline) -> list[Path] | str:
         found = sorted(p for p in Path(path).iterdir() if p.suffix in (".csv", ".parquet"))
     else:
         found = [Path(path)] if Path(path).is_file() else []
-    return found or f"{uri} matches no file (yet)"
+    return found or f"{uri}{NO_FILE_YET}"
+
+
+def missing_data(loaded: LoadedPipeline) -> list[SpecProblem]:
+    """A local files source that matches no file when the pipeline does not wait for data:
+    a run would only fail at snapshot_data, so ``airflow-ml run`` says so before Airflow
+    starts. Empty when the files are there, remote, or awaited (``data.wait``)."""
+    found = local_files(loaded)
+    if not isinstance(found, str) or loaded.spec.data.wait is not None:
+        return []
+    if not found.endswith(NO_FILE_YET):
+        return []
+    path = str(loaded.source.get("uri")).removeprefix("file://")
+    message = (
+        f"{path} matches no file; the run would fail at snapshot_data (set data.wait to wait "
+        "for the data instead)"
+    )
+    return [problem_at(load_positioned(loaded.file), ("data", "source"), message)]
 
 
 def read_sample(path: Path, data_format: str, rows: int = SAMPLE_ROWS):

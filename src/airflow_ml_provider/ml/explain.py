@@ -14,6 +14,8 @@ importances are per RAW column, whatever the preprocessing makes of it.
 from __future__ import annotations
 
 import importlib.util
+import os
+import sys
 from typing import Any
 
 from airflow_ml_provider.ml.scoring import own_features
@@ -29,14 +31,40 @@ def shap_available() -> bool:
     return importlib.util.find_spec("shap") is not None
 
 
+def import_shap() -> Any:
+    """shap, imported with numba's JIT off while its modules load.
+
+    shap decorates its masking helpers with numba's ``@njit``; compiling them takes ~11 s in
+    every new process (numba cannot cache them: they take shap's link function as an
+    argument), while running them as plain Python on the few rows explained here
+    (``MODEL_AGNOSTIC_ROWS`` × (2 × features + 1) evaluations) takes well under a second.
+    numba reads its ``DISABLE_JIT`` setting when a function is decorated, so only shap's own
+    functions are affected; numba stays on for anything imported later.
+    """
+    if "shap" in sys.modules:
+        return sys.modules["shap"]
+    from numba.core import config
+
+    was_env, was_config = os.environ.get("NUMBA_DISABLE_JIT"), config.DISABLE_JIT
+    os.environ["NUMBA_DISABLE_JIT"], config.DISABLE_JIT = "1", 1
+    try:
+        import shap
+    finally:
+        config.DISABLE_JIT = was_config
+        if was_env is None:
+            del os.environ["NUMBA_DISABLE_JIT"]
+        else:
+            os.environ["NUMBA_DISABLE_JIT"] = was_env
+    return shap
+
+
 def shap_importances(model, rows, seed: int) -> list[dict[str, Any]] | None:
     """Mean absolute SHAP value per input column on held-out ``rows`` (the fitted columns
     only), largest first; for classifiers, of the positive class (binary) or averaged over
     the classes. None when shap is not installed."""
     if not shap_available():
         return None
-    import shap
-
+    shap = import_shap()
     data = own_features(model, rows)
     if hasattr(model, "named_steps"):  # a preprocessing Pipeline: explained per raw column
         return _by_raw_column(model, data, seed)
@@ -63,8 +91,8 @@ def _by_raw_column(model, data, seed: int) -> list[dict[str, Any]]:
     """Mean absolute SHAP value per raw column of a model that takes raw rows."""
     import numpy as np
     import pandas as pd
-    import shap
 
+    shap = import_shap()
     background = data.sample(n=min(BACKGROUND_ROWS, len(data)), random_state=seed + 1)
     sample = data.sample(n=min(MODEL_AGNOSTIC_ROWS, len(data)), random_state=seed)
     both = pd.concat([background, sample])
