@@ -154,28 +154,22 @@ def score_models(
     labels = split.y_test.to_numpy()
     weights = split.kept_test[sample_weight].to_numpy() if sample_weight else None
     challenger_model = load_model(challenger_uri)
-    challenger = score(challenger_model, split.x_test, split.y_test, metrics, weights)
-    champion_model = champion = None
-    if champion_uri is not None:
-        champion_model = load_model(champion_uri)
-        champion = score(
-            champion_model,
-            own_features(champion_model, split.x_test),
-            split.y_test,
-            metrics,
-            weights,
-        )
-    result: dict[str, Any] = {
-        "challenger": challenger,
-        "champion": champion,
-        "rows": len(split.x_test),
-    }
+    champion_model = load_model(champion_uri) if champion_uri is not None else None
     models = {"challenger": challenger_model, "champion": champion_model}
+    # Each model answers the held-out rows once; every metric, group and resample is
+    # scored from those answers.
     answers = {
         name: ResponsesByPosition(model, own_features(model, split.x_test))
         for name, model in models.items()
-        if model is not None and (slices or confidence or data.get("partition_by"))
+        if model is not None
     }
+    result: dict[str, Any] = {
+        name: score(answers[name], answers[name].all_rows(), labels, metrics, weights)
+        if name in answers
+        else None
+        for name in models
+    }
+    result["rows"] = len(split.x_test)
 
     def per_group(keys) -> dict[str, Any]:
         return {

@@ -110,31 +110,58 @@ class PartitionedModel(BaseEstimator):
 
     def predict(self, rows):
         """Each row predicted by its partition's model (the fallback for the others)."""
-        import numpy as np
-
-        x = rows[self.features]
-        result = None
-        for model, positions in self.groups(rows):
-            predicted = np.asarray(model.predict(x.iloc[positions]))
-            if result is None:
-                result = np.empty(len(rows), dtype=predicted.dtype)
-            elif result.dtype != predicted.dtype:
-                result = result.astype(np.result_type(result.dtype, predicted.dtype))
-            result[positions] = predicted
-        return result if result is not None else np.array([])
+        return self._routed(rows, ("predict",))["predict"]
 
     def predict_proba(self, rows):
         """Class probabilities in the order of ``classes_``; classes a sub-model never saw
         get probability 0 for that partition's rows."""
+        return self._routed(rows, ("predict_proba",))["predict_proba"]
+
+    def responses(self, rows) -> dict[str, Any]:
+        """``predict`` (and ``predict_proba`` for classification) in one pass over the
+        sub-models, each preprocessing its rows once (see ``scoring.responses``)."""
+        classifier = self.task == "classification"
+        return self._routed(rows, ("predict", "predict_proba") if classifier else ("predict",))
+
+    def _routed(self, rows, methods: tuple[str, ...]) -> dict[str, Any]:
         import numpy as np
 
-        classes = self.classes_
+        from airflow_ml_provider.ml.scoring import responses
+
         x = rows[self.features]
-        result = np.zeros((len(rows), len(classes)))
+        answers: dict[str, Any] = {}
+        classes = self.classes_ if "predict_proba" in methods else None
+        if classes is not None:
+            answers["predict_proba"] = np.zeros((len(rows), len(classes)))
         for model, positions in self.groups(rows):
-            columns = np.searchsorted(classes, model.classes_)
-            result[np.ix_(positions, columns)] = model.predict_proba(x.iloc[positions])
-        return result
+            part = x.iloc[positions]
+            if len(methods) > 1:
+                given = responses(model, part)
+            else:
+                given = {methods[0]: np.asarray(getattr(model, methods[0])(part))}
+            if "predict" in methods:
+                answers["predict"] = _placed(
+                    answers.get("predict"), given["predict"], positions, len(rows)
+                )
+            if classes is not None:
+                columns = np.searchsorted(classes, model.classes_)
+                answers["predict_proba"][np.ix_(positions, columns)] = given["predict_proba"]
+        if "predict" in methods and "predict" not in answers:
+            answers["predict"] = np.array([])
+        return answers
+
+
+def _placed(result, predicted, positions, size: int):
+    """``predicted`` written at ``positions`` of ``result`` (created with ``size`` rows, or
+    widened to a type that holds both, as partitions may predict in different dtypes)."""
+    import numpy as np
+
+    if result is None:
+        result = np.empty(size, dtype=predicted.dtype)
+    elif result.dtype != predicted.dtype:
+        result = result.astype(np.result_type(result.dtype, predicted.dtype))
+    result[positions] = predicted
+    return result
 
 
 def load_partitioned_model(config: dict[str, Any], files: dict[str, str]) -> PartitionedModel:

@@ -83,7 +83,7 @@ def assemble(
     from mlflow.models import infer_signature
 
     from airflow_ml_provider.ml.dataset import load_split
-    from airflow_ml_provider.ml.scoring import score
+    from airflow_ml_provider.ml.scoring import ResponsesByPosition, score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import MODEL_MODULES
     from airflow_ml_provider.ml.training_runs import (
@@ -131,7 +131,8 @@ def assemble(
             )
         record_digest(info.model_uri)
         router = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().router
-        metrics = score(router, split.x_test, split.y_test, job["metrics"])
+        answers = ResponsesByPosition(router, split.x_test)  # one routed pass, every metric
+        metrics = score(answers, answers.all_rows(), split.y_test.to_numpy(), job["metrics"])
         mlflow.log_metrics(
             {
                 **metrics,

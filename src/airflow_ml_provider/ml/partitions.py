@@ -123,24 +123,29 @@ def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _fit_and_score(job, features, x_train, y_train, x_test, y_test) -> tuple[Any, dict[str, Any]]:
-    """Fit one model (preprocessing + estimator, for ``features``: the chunk's feature
-    section and plans) on DataFrame rows and score it on its held-out rows."""
-    from airflow_ml_provider.ml.preprocessing import build_pipeline
-    from airflow_ml_provider.ml.scoring import score_where_defined
+def _fit_and_score(
+    template, metrics, x_train, y_train, x_test, y_test
+) -> tuple[Any, dict[str, Any]]:
+    """Fit a clone of ``template`` (an unfitted preprocessing + estimator pipeline) on
+    DataFrame rows and score it on its held-out rows, every metric from one prediction."""
+    from sklearn.base import clone
 
-    model = build_pipeline(job, *features, x_train)
+    from airflow_ml_provider.ml.scoring import ResponsesByPosition, score_where_defined
+
+    model = clone(template)
     started = time.monotonic()
     model.fit(x_train, y_train)
     fit_seconds = time.monotonic() - started
+    scores: dict[str, Any] = {}
+    if len(x_test):
+        answers = ResponsesByPosition(model, x_test)
+        scores = score_where_defined(answers, answers.all_rows(), y_test, metrics)
     return model, {
         "status": TRAINED,
         "rows_train": len(x_train),
         "rows_test": len(x_test),
         "fit_seconds": fit_seconds,
-        "metrics": score_where_defined(model, x_test, y_test, job["metrics"])
-        if len(x_test)
-        else {},
+        "metrics": scores,
     }
 
 
@@ -151,13 +156,13 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from threadpoolctl import threadpool_limits
 
     from airflow_ml_provider.ml.dataset import read_frame
-    from airflow_ml_provider.ml.preprocessing import resolve_features
+    from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
 
     frame = read_frame(spec["uri"], "parquet")
     x = frame[spec["features"]]
     y = frame[job["data"]["target"]].to_numpy()
     heldout = frame[HELDOUT].to_numpy()
-    features = resolve_features(job, x[~heldout])
+    template = build_pipeline(job, *resolve_features(job, x[~heldout]), x[~heldout])
     groups = frame.groupby(spec["partition_by"], sort=False, dropna=False).indices
     records, models = [], {}
     # One BLAS/OpenMP thread per fit: partitions are small, and parallelism comes from the
@@ -169,7 +174,7 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
             train, test = positions[~heldout[positions]], positions[heldout[positions]]
             try:
                 model, record = _fit_and_score(
-                    job, features, x.iloc[train], y[train], x.iloc[test], y[test]
+                    template, job["metrics"], x.iloc[train], y[train], x.iloc[test], y[test]
                 )
             except Exception as exc:  # one bad partition must not take the others down
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
@@ -194,13 +199,13 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
 
 def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from airflow_ml_provider.ml.dataset import load_split
-    from airflow_ml_provider.ml.preprocessing import resolve_features
+    from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
 
     split = load_split(job["data"], job["task"])
     x_train, x_test = split.x_train[spec["features"]], split.x_test[spec["features"]]
     model, record = _fit_and_score(
-        job,
-        resolve_features(job, x_train),
+        build_pipeline(job, *resolve_features(job, x_train), x_train),
+        job["metrics"],
         x_train,
         split.y_train.to_numpy(),
         x_test,

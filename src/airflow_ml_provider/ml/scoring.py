@@ -95,22 +95,45 @@ def score_where_defined(
     return results
 
 
+RESPONSE_METHODS = ("predict", "predict_proba", "decision_function")
+"""What scikit-learn's scorers ask a model for."""
+
+
+def responses(model: Any, rows) -> dict[str, Any]:
+    """Every answer ``model`` gives for ``rows`` (``RESPONSE_METHODS`` it has), its
+    preprocessing run once: a Pipeline's steps transform the rows once for all of them,
+    as ``Pipeline.predict`` would for one. A model with its own ``responses`` (the
+    partitioned router) answers in one pass over its sub-models."""
+    import numpy as np
+    from sklearn.pipeline import Pipeline
+
+    if hasattr(model, "responses"):
+        return model.responses(rows)
+    final, inputs = model, rows
+    if isinstance(model, Pipeline) and len(model.steps) > 1:
+        final, inputs = model.steps[-1][1], model[:-1].transform(rows)
+    return {
+        method: np.asarray(getattr(final, method)(inputs))
+        for method in RESPONSE_METHODS
+        if hasattr(final, method)
+    }
+
+
 class ResponsesByPosition:
     """A fitted model's answers for a fixed set of rows, asked for by row position.
 
-    Computes ``predict`` (and ``predict_proba`` for classifiers) once over all rows, then
-    lets scikit-learn's scorers score any subset: ``scorer(view, positions, y[positions])``.
-    Scoring thousands of partitions this way costs one routed prediction instead of one per
-    partition.
+    Computes every answer the model gives (``responses``) once over all rows, then lets
+    scikit-learn's scorers score any subset: ``scorer(view, positions, y[positions])``; the
+    view has exactly the model's response methods, so each scorer uses the one it would use
+    on the model. Scoring thousands of partitions (or every metric) this way costs one
+    prediction instead of one per partition and metric.
     """
 
     def __init__(self, model: Any, rows) -> None:
-        import numpy as np
         from sklearn.base import is_classifier
 
         self._classifier = is_classifier(model)
-        self._predicted = np.asarray(model.predict(rows))
-        self._proba = np.asarray(model.predict_proba(rows)) if self._classifier else None
+        self._answers = responses(model, rows)
         if self._classifier:
             self.classes_ = model.classes_
 
@@ -124,13 +147,23 @@ class ResponsesByPosition:
             regressor_tags=None if self._classifier else RegressorTags(),
         )
 
-    def predict(self, positions):
-        return self._predicted[positions]
+    def __getattr__(self, name: str):
+        answers = self.__dict__.get("_answers") or {}
+        if name not in answers:
+            raise AttributeError(name)
+        values = answers[name]
 
-    def predict_proba(self, positions):
-        if self._proba is None:
-            raise AttributeError("predict_proba")
-        return self._proba[positions]
+        def answer(positions):
+            return values[positions]
+
+        answer.__name__ = name  # scikit-learn reads what kind of answer it got by name
+        return answer
+
+    def all_rows(self):
+        """Positions of every row, to score the whole set."""
+        import numpy as np
+
+        return np.arange(len(self._answers["predict"]))
 
 
 def cv_summary(scores: dict[str, list[float]]) -> dict[str, dict[str, float]]:
