@@ -112,11 +112,13 @@ def responses(model: Any, rows) -> dict[str, Any]:
     final, inputs = model, rows
     if isinstance(model, Pipeline) and len(model.steps) > 1:
         final, inputs = model.steps[-1][1], model[:-1].transform(rows)
-    return {
-        method: np.asarray(getattr(final, method)(inputs))
-        for method in RESPONSE_METHODS
-        if hasattr(final, method)
-    }
+    answers = {"predict": np.asarray(final.predict(inputs))}
+    for method in RESPONSE_METHODS[1:]:
+        try:
+            answers[method] = np.asarray(getattr(final, method)(inputs))
+        except AttributeError:  # not this model's (or a wrapper's inner model lacks it)
+            continue
+    return answers
 
 
 class ResponsesByPosition:
