@@ -112,7 +112,9 @@ def test_a_missing_local_file_is_a_problem_only_when_the_pipeline_does_not_wait(
     def problems(source: str, wait: str = "") -> list[str]:
         path = tmp_path / "p.yaml"
         path.write_text(
-            GOOD.replace("data/penguins.csv", source).replace("data:\n", f"data:\n{wait}")
+            GOOD.replace("data/penguins.csv", source)
+            .replace("data:\n", f"data:\n{wait}")
+            .replace("  target: species\n", "  target: species\n  format: csv\n")
         )
         return [str(problem) for problem in missing_data(load_pipeline(path))]
 
@@ -121,6 +123,10 @@ def test_a_missing_local_file_is_a_problem_only_when_the_pipeline_does_not_wait(
         "file; the run would fail at snapshot_data (set data.wait to wait for the data instead)"
     ]
     assert problems("data/*.csv", "  wait: {timeout: 1h}\n") == []
+    assert problems("incoming/") == [  # a folder that is not there either
+        f"{tmp_path / 'p.yaml'}:3:11: data.source: {tmp_path / 'incoming'}/ matches no "
+        "file; the run would fail at snapshot_data (set data.wait to wait for the data instead)"
+    ]
     assert problems("gs://bucket/penguins.csv") == []
     penguins(tmp_path / "data")
     assert problems("data/*.csv") == []

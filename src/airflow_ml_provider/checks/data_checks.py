@@ -46,7 +46,9 @@ def local_files(loaded: LoadedPipeline) -> list[Path] | str:
     if any(char in path for char in "*?["):
         found = sorted(Path(p) for p in glob.glob(path))
     elif path.endswith("/") or Path(path).is_dir():
-        found = sorted(p for p in Path(path).iterdir() if p.suffix in (".csv", ".parquet"))
+        folder = Path(path)  # a folder that does not exist (yet) holds no file
+        listed = folder.iterdir() if folder.is_dir() else ()
+        found = sorted(p for p in listed if p.suffix in (".csv", ".parquet"))
     else:
         found = [Path(path)] if Path(path).is_file() else []
     return found or f"{uri}{NO_FILE_YET}"
