@@ -202,6 +202,47 @@ def test_each_partition_fits_with_one_blas_thread(tmp_path, monkeypatch):
     assert threads() == before
 
 
+def test_processes_per_task_fits_partitions_in_that_many_processes(tmp_path):
+    """processes 2: the chunk's partitions are fitted in two worker processes (each fitted
+    model says which; a non-scikit-learn class is wrapped in EncodedLabelClassifier), with
+    the same records and predictions as one process; all-numeric
+    sub-models carry no ColumnTransformer."""
+    import os
+
+    from sklearn.compose import ColumnTransformer
+
+    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.skops_io import skops_io
+
+    frame = regions({"north": 200, "south": 120, "east": 100, "west": 90})
+    _, job = chunk_job(tmp_path, frame)
+    job["estimator"] = "helpers.pid_estimator.ProcessRecordingLogisticRegression"
+    job["allowed_estimator_modules"] = ["helpers."]
+    outputs = {}
+    for processes in (1, 2):
+        job["partitions"] = {
+            **job["partitions"],
+            "processes": processes,
+            "output": str(tmp_path / f"models-{processes}.skops"),
+        }
+        result = train_partitions(job)
+        models = skops_io().load(job["partitions"]["output"], trusted=result["trusted_types"])
+        outputs[processes] = (result, models)
+    (alone, alone_models), (spread, spread_models) = outputs[1], outputs[2]
+    assert {m[-1].estimator_.fitted_in_pid_ for m in alone_models.values()} == {os.getpid()}
+    pids = {m[-1].estimator_.fitted_in_pid_ for m in spread_models.values()}
+    assert len(pids) == 2 and os.getpid() not in pids
+    by_key = {r["partition"]: r for r in spread["partitions"]}
+    for record in alone["partitions"]:
+        assert by_key[record["partition"]]["metrics"] == record["metrics"]
+    rows = frame[["a", "b"]]
+    for key, model in alone_models.items():
+        assert not isinstance(model.named_steps["preprocess"], ColumnTransformer)
+        np.testing.assert_array_equal(
+            model.predict_proba(rows), spread_models[key].predict_proba(rows)
+        )
+
+
 def test_router_routes_rows_aligns_classes_and_refuses_unroutable_rows():
     from sklearn.linear_model import LogisticRegression
 

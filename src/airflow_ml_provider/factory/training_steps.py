@@ -169,6 +169,7 @@ def plan_partitions(built: Built) -> BaseOperator:
         split=data.split.model_dump(),
         min_partition_rows=settings.min_partition_rows,
         partitions_per_task=settings.partitions_per_task,
+        processes_per_task=settings.processes_per_task,
     )
 
 

@@ -149,12 +149,42 @@ def _fit_and_score(
     }
 
 
-def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Fit each partition of the chunk on its rows of ``features`` (the router hands its
-    sub-models those columns). Column types are inferred once, on the chunk's train rows,
-    so every partition of the chunk preprocesses its columns the same way."""
+def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict[str, Any]]]:
+    """``(model or None, record)`` per ``(key, x_train, y_train, x_test, y_test)`` item,
+    with one BLAS/OpenMP thread per fit: partitions are small, and a thread pool per tiny
+    fit multiplied the CPU time by up to 12 on a busy machine. A partition that fails is
+    recorded with its error; the others go on."""
     from threadpoolctl import threadpool_limits
 
+    trained = []
+    with threadpool_limits(limits=1):
+        for key, x_train, y_train, x_test, y_test in partitions:
+            try:
+                model, record = _fit_and_score(template, metrics, x_train, y_train, x_test, y_test)
+            except Exception as exc:  # one bad partition must not take the others down
+                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+                trained.append(
+                    (
+                        None,
+                        {
+                            "partition": key,
+                            "status": FAILED,
+                            "reason": f"{type(exc).__name__}: {message}"[:500],
+                            "rows_train": len(x_train),
+                            "rows_test": len(x_test),
+                        },
+                    )
+                )
+                continue
+            trained.append((model, {"partition": key, **record}))
+    return trained
+
+
+def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Fit each partition of the chunk on its rows of ``features`` (the router hands its
+    sub-models those columns), over ``spec["processes"]`` processes (joblib's). Column
+    types are inferred once, on the chunk's train rows, so every partition of the chunk
+    preprocesses its columns the same way."""
     from airflow_ml_provider.ml.dataset import read_frame
     from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
 
@@ -162,37 +192,29 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     x = frame[spec["features"]]
     y = frame[job["data"]["target"]].to_numpy()
     heldout = frame[HELDOUT].to_numpy()
-    template = build_pipeline(job, *resolve_features(job, x[~heldout]), x[~heldout])
+    features = resolve_features(job, x[~heldout])
+    template = build_pipeline(job, *features, x[~heldout], route_columns=False)
     groups = frame.groupby(spec["partition_by"], sort=False, dropna=False).indices
-    records, models = [], {}
-    # One BLAS/OpenMP thread per fit: partitions are small, and parallelism comes from the
-    # chunks' processes (max_parallel); a thread pool per tiny fit multiplied the CPU time
-    # by up to 12 on a busy machine.
-    with threadpool_limits(limits=1):
-        for value, positions in groups.items():
-            key = partition_key(value)
-            train, test = positions[~heldout[positions]], positions[heldout[positions]]
-            try:
-                model, record = _fit_and_score(
-                    template, job["metrics"], x.iloc[train], y[train], x.iloc[test], y[test]
-                )
-            except Exception as exc:  # one bad partition must not take the others down
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-                records.append(
-                    {
-                        "partition": key,
-                        "status": FAILED,
-                        "reason": f"{type(exc).__name__}: {message}"[:500],
-                        "rows_train": len(train),
-                        "rows_test": len(test),
-                    }
-                )
-                continue
-            models[key] = model
-            records.append({"partition": key, **record})
+    items = []
+    for value, positions in groups.items():
+        train, test = positions[~heldout[positions]], positions[heldout[positions]]
+        items.append((partition_key(value), x.iloc[train], y[train], x.iloc[test], y[test]))
+    processes = min(int(spec.get("processes") or 1), len(items))
+    if processes > 1:
+        from joblib import Parallel, delayed
+
+        shares = [items[start::processes] for start in range(processes)]
+        done = Parallel(n_jobs=processes)(
+            delayed(_train_partitions_of)(template, job["metrics"], share) for share in shares
+        )
+        trained = [pair for pairs in done for pair in pairs]
+    else:
+        trained = _train_partitions_of(template, job["metrics"], items)
+    records = [record for _, record in trained]
+    models = {record["partition"]: model for model, record in trained if model is not None}
     print(
-        f"chunk {spec.get('chunk')}: {len(models)} of {len(records)} partitions trained, "
-        f"fit {sum(r.get('fit_seconds') or 0 for r in records):.2f}s"
+        f"chunk {spec.get('chunk')}: {len(models)} of {len(records)} partitions trained "
+        f"in {processes} process(es), fit {sum(r.get('fit_seconds') or 0 for r in records):.2f}s"
     )
     return records, models
 
@@ -204,7 +226,7 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     split = load_split(job["data"], job["task"])
     x_train, x_test = split.x_train[spec["features"]], split.x_test[spec["features"]]
     model, record = _fit_and_score(
-        build_pipeline(job, *resolve_features(job, x_train), x_train),
+        build_pipeline(job, *resolve_features(job, x_train), x_train, route_columns=False),
         job["metrics"],
         x_train,
         split.y_train.to_numpy(),

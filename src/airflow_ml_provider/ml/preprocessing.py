@@ -214,11 +214,17 @@ def build_preprocessor(
     sparse_ok: bool,
     allowed_prefixes: tuple[str, ...] = DEFAULT_TRANSFORMER_PREFIXES,
     seed: int = 0,
+    route_columns: bool = True,
 ):
     """An unfitted ColumnTransformer for resolved ``plans``: one transformer per group of
     columns with the same type and settings, one per text column and per custom item.
     Native categoricals need a DataFrame between the steps (pandas output), which sparse
-    TF-IDF output cannot join."""
+    TF-IDF output cannot join.
+
+    Without ``route_columns``, when one numeric or boolean group takes every column of
+    ``frame`` in order, that group's own pipeline instead: the same transformation without
+    the ColumnTransformer, whose input checks and fitted state cost several times a small
+    model's fit (per-partition models are fitted, saved and loaded by the thousand)."""
     from sklearn.compose import ColumnTransformer
     from sklearn.pipeline import make_pipeline
 
@@ -243,7 +249,7 @@ def build_preprocessor(
         if plan.type in ("numeric", "categorical"):
             key += (not pd.api.types.is_numeric_dtype(frame[plan.column]),)  # stored as text
         groups[key].append(plan.column)
-    parts = []
+    parts, kinds = [], []
     for key, columns in groups.items():
         kind, settings = key[0], dict(next(p.settings for p in plans if p.column == columns[0]))
         if kind == "numeric":
@@ -258,10 +264,18 @@ def build_preprocessor(
             steps = _text(settings, allowed_prefixes)
         name = f"{kind}_{len(parts)}" if kind != "text" else f"text_{columns[0]}"
         parts.append((name, make_pipeline(*steps), columns))
+        kinds.append(kind)
     for index, item in enumerate(features.custom):
         parts.append((f"custom_{index}", _custom(item, allowed_prefixes), list(item.columns)))
     if not parts:
         raise FeatureError("features: every input column is ignored; nothing to train on")
+    if (
+        not route_columns
+        and len(parts) == len(kinds) == 1
+        and kinds[0] in ("numeric", "boolean")
+        and parts[0][2] == list(frame.columns)
+    ):
+        return parts[0][1]
     preprocessor = ColumnTransformer(
         parts, remainder="drop", sparse_threshold=0.0 if dense else 0.3
     )
@@ -313,9 +327,16 @@ def transformer_prefixes(job: dict[str, Any]) -> tuple[str, ...]:
     return tuple(job.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES)
 
 
-def build_pipeline(job: dict[str, Any], features: FeaturesSpec, plans, x_train: pd.DataFrame):
+def build_pipeline(
+    job: dict[str, Any],
+    features: FeaturesSpec,
+    plans,
+    x_train: pd.DataFrame,
+    *,
+    route_columns: bool = True,
+):
     """An unfitted ``Pipeline([("preprocess", ColumnTransformer), ("model", estimator)])``
-    for resolved ``plans``."""
+    for resolved ``plans`` (see ``build_preprocessor`` for ``route_columns``)."""
     from sklearn.pipeline import Pipeline
 
     from airflow_ml_provider.ml.estimators import build_estimator
@@ -338,6 +359,7 @@ def build_pipeline(job: dict[str, Any], features: FeaturesSpec, plans, x_train: 
         sparse_ok=sparse_ok,
         allowed_prefixes=transformer_prefixes(job),
         seed=int(((job.get("data") or {}).get("split") or {}).get("seed", 0)),
+        route_columns=route_columns,
     )
     if job["task"] == "classification" and needs_label_codes(path):
         estimator = EncodedLabelClassifier(estimator)

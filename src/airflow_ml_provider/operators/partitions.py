@@ -37,8 +37,8 @@ class PlanPartitionsOperator(BaseOperator):
     data and every setting, so a retry or a later run on the same data reuses the files.
 
     Returns the list the training task maps over: one item per chunk plus one for the
-    fallback model, each ``{chunk, uri, partition_by, features, output}``. The plan itself
-    (partitions, skipped ones with reasons, chunks) is XCom ``plan``.
+    fallback model, each ``{chunk, uri, partition_by, features, output, processes}``. The
+    plan itself (partitions, skipped ones with reasons, chunks) is XCom ``plan``.
 
     :param snapshot: snapshot_data's result (a Snapshot; templated, usually an XComArg).
     :param target: the label column.
@@ -48,6 +48,7 @@ class PlanPartitionsOperator(BaseOperator):
     :param split: ``test_size``, ``seed``, ``stratify`` (the same split as the gate's).
     :param min_partition_rows: partitions with fewer training rows are skipped.
     :param partitions_per_task: partitions per chunk, i.e. per training task.
+    :param processes_per_task: processes a training task fits its partitions with.
     """
 
     template_fields = ("snapshot",)
@@ -64,6 +65,7 @@ class PlanPartitionsOperator(BaseOperator):
         split: dict[str, Any] | None = None,
         min_partition_rows: int = 50,
         partitions_per_task: int = 50,
+        processes_per_task: int = 1,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -75,6 +77,7 @@ class PlanPartitionsOperator(BaseOperator):
         self.split = split or dict(DEFAULT_SPLIT)
         self.min_partition_rows = min_partition_rows
         self.partitions_per_task = partitions_per_task
+        self.processes_per_task = processes_per_task
 
     def execute(self, context) -> list[dict[str, Any]]:
         settings = {
@@ -108,7 +111,11 @@ class PlanPartitionsOperator(BaseOperator):
             self.log.info("skipped %s: %s", record["partition"], record["reason"])
         context["ti"].xcom_push(key=PLAN_XCOM, value=plan)
         models = folder / "models" / re.sub(r"[^A-Za-z0-9_.-]+", "_", context["run_id"])
-        common = {"partition_by": self.partition_by, "features": plan["features"]}
+        common = {
+            "partition_by": self.partition_by,
+            "features": plan["features"],
+            "processes": self.processes_per_task,
+        }
         items = [
             {
                 "chunk": index,

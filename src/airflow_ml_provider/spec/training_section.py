@@ -146,6 +146,14 @@ class PartitioningSpec(_Strict):
     max_parallel: int = Field(
         4, ge=1, le=1_000, description="Training tasks of one run running at the same time."
     )
+    processes_per_task: int = Field(
+        1,
+        ge=1,
+        le=64,
+        description="Processes one training task fits its partitions with, one BLAS/OpenMP "
+        "thread each (give its pod as many CPUs). Local runs (airflow-ml run) run the "
+        "training tasks one at a time, so this is their parallelism.",
+    )
     min_partition_rows: int = Field(
         50,
         ge=2,
