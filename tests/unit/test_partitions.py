@@ -282,3 +282,73 @@ def test_partition_scores_equal_scoring_each_partition_on_its_own(task):
         rows = frame[frame.region == region]
         expected = score(model, rows[["a", "b"]], rows["label"], [metric])[metric]
         assert found == {"rows": len(rows), "value": pytest.approx(expected)}
+
+
+def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path):
+    """The router's held-out answers assembled from what each sub-model answered in
+    training (its partition's held-out rows; the fallback's for a skipped partition) equal
+    the answers of the router loaded from the saved files — three classes, one partition
+    that never saw class 2, one skipped partition. A result without recorded answers (an
+    older release) gives None: the caller then loads the router."""
+    from airflow_ml_provider.ml.dataset import data_section, load_split
+    from airflow_ml_provider.ml.heldout_answers import router_answers
+    from airflow_ml_provider.ml.partitioned import load_partitioned_model
+    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.scoring import responses
+
+    frame = regions({"north": 200, "south": 160, "east": 120, "tiny": 12}, seed=3)
+    frame.loc[(frame.region != "north") & (frame.b > 0.8), "label"] = 2
+    frame.to_parquet(tmp_path / "data.parquet", index=False)
+    plan, chunks = plan_of(frame, partitions_per_task=2)
+    assert [r["partition"] for r in plan["skipped"]] == ["tiny"]
+    split = {"test_size": 0.25, "seed": 1, "stratify": True}
+    data = data_section(
+        {"uri": str(tmp_path / "data.parquet"), "format": "parquet"},
+        "label",
+        None,
+        split,
+        "region",
+    )
+    job = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {},
+        "task": "classification",
+        "metrics": ["accuracy"],
+        "allowed_estimator_modules": ["sklearn."],
+        "data": data,
+    }
+    common = {"partition_by": "region", "features": plan["features"]}
+    results = []
+    for index, rows in chunks:
+        rows.to_parquet(tmp_path / f"chunk-{index}.parquet")
+        spec = {"chunk": index, "uri": str(tmp_path / f"chunk-{index}.parquet"), **common}
+        output = str(tmp_path / f"chunk-{index}.skops")
+        results.append(train_partitions({**job, "partitions": {**spec, "output": output}}))
+    fallback = train_partitions(
+        {
+            **job,
+            "partitions": {
+                "chunk": "fallback",
+                "fallback": True,
+                "output": str(tmp_path / "fallback.skops"),
+                **common,
+            },
+        }
+    )
+    held = load_split(data, "classification")
+    recorded, classes = router_answers(fallback, results, held.test_positions)
+
+    files = {f"chunk-{r['chunk']}": r["models_uri"] for r in results}
+    trusted = sorted({t for r in [*results, fallback] for t in r["trusted_types"]})
+    router = load_partitioned_model(
+        {**common, "task": "classification", "trusted_types": trusted},
+        {**files, "fallback": fallback["models_uri"]},
+    )
+    expected = responses(router, held.x_test)
+    assert list(classes) == list(router.classes_) == [0, 1, 2]
+    np.testing.assert_array_equal(recorded["predict"], expected["predict"])
+    np.testing.assert_allclose(recorded["predict_proba"], expected["predict_proba"])
+    assert (held.x_test.region == "tiny").any()  # served by the fallback in both
+
+    older = [{k: v for k, v in r.items() if k != "answers_uri"} for r in results]
+    assert router_answers(fallback, older, held.test_positions) is None

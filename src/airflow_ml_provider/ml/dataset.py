@@ -39,6 +39,8 @@ class DataSplit:
     y_test: Any
     kept_test: Any = None
     """Extra columns of the held-out rows (e.g. slice columns that are not features)."""
+    test_positions: Any = None
+    """The held-out rows' positions in the data, in held-out order."""
 
 
 def local_path_or_uri(uri: str) -> str:
@@ -123,7 +125,7 @@ def split_frame(
     )
     x, y = frame[columns], frame[target]
     kept = frame[list(keep)].iloc[test] if keep else None
-    return DataSplit(x.iloc[train], x.iloc[test], y.iloc[train], y.iloc[test], kept)
+    return DataSplit(x.iloc[train], x.iloc[test], y.iloc[train], y.iloc[test], kept, test)
 
 
 def load_split(data: dict[str, Any], task: str, keep: tuple[str, ...] = ()) -> DataSplit:

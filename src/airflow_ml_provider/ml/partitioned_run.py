@@ -2,8 +2,9 @@
 
 The chunks' sub-model files and the fallback become the artifacts of a models-from-code
 pyfunc (``ml/router_model.py``); the per-partition table is logged as
-``partitions/metrics.csv``; the overall held-out metrics are those of the loaded router,
-so what is registered is exactly what was scored.
+``partitions/metrics.csv``; the overall held-out metrics are the router's: the answers
+its sub-models gave their held-out rows in training (``ml/heldout_answers.py``; the saved
+files are those fitted models), each row answered by the model the router sends it to.
 """
 
 from __future__ import annotations
@@ -75,6 +76,23 @@ def _csv(table: list[dict[str, Any]], metrics: list[str]) -> str:
     return records_csv([{**r, **(r.get("metrics") or {})} for r in table], fields)
 
 
+def _router_responses(model_uri: str, fallback, results, split):
+    """The router's answers for the held-out rows: those its sub-models gave in training
+    (recorded beside their files, the same fitted models that were saved), else — results
+    of an older release — the logged router loaded and asked once."""
+    import mlflow
+
+    from airflow_ml_provider.ml.heldout_answers import router_answers
+    from airflow_ml_provider.ml.scoring import ResponsesByPosition
+
+    chunks = [r for r in results if r.get("chunk") != FALLBACK]
+    recorded = router_answers(fallback, chunks, split.test_positions)
+    if recorded is not None:
+        return ResponsesByPosition.recorded(*recorded)
+    router = mlflow.pyfunc.load_model(model_uri).unwrap_python_model().router
+    return ResponsesByPosition(router, split.x_test)  # one routed pass, every metric
+
+
 def assemble(
     job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]
 ) -> TrainingResult:
@@ -83,7 +101,7 @@ def assemble(
     from mlflow.models import infer_signature
 
     from airflow_ml_provider.ml.dataset import load_split
-    from airflow_ml_provider.ml.scoring import ResponsesByPosition, score
+    from airflow_ml_provider.ml.scoring import score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import MODEL_MODULES
     from airflow_ml_provider.ml.training_runs import (
@@ -130,8 +148,7 @@ def assemble(
                 ),
             )
         record_digest(info.model_uri)
-        router = mlflow.pyfunc.load_model(info.model_uri).unwrap_python_model().router
-        answers = ResponsesByPosition(router, split.x_test)  # one routed pass, every metric
+        answers = _router_responses(info.model_uri, fallback, results, split)
         metrics = score(answers, answers.all_rows(), split.y_test.to_numpy(), job["metrics"])
         mlflow.log_metrics(
             {

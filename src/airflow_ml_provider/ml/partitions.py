@@ -16,11 +16,14 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from airflow_ml_provider.ml.heldout_answers import Answers, gathered, write_answers
 from airflow_ml_provider.ml.partitioned import partition_key
 from airflow_ml_provider.ml.skops_io import skops_io
 
 HELDOUT = "__airflow_ml_heldout__"
 """Chunk files keep train and held-out rows together; this column says which is which."""
+ROW = "__airflow_ml_row__"
+"""Each chunk row's position in the snapshot, so held-out answers can be put in place."""
 FALLBACK = "fallback"
 TRAINED, SKIPPED, FAILED = "trained", "skipped", "failed"
 
@@ -98,7 +101,7 @@ def plan_partitions(
         for index, chunk in enumerate(chunks):
             positions = np.concatenate([starts[code] for code in chunk])
             rows = frame.iloc[positions][kept]
-            yield index, rows.assign(**{HELDOUT: heldout[positions]})
+            yield index, rows.assign(**{HELDOUT: heldout[positions], ROW: positions})
 
     return plan, chunk_frames()
 
@@ -109,14 +112,15 @@ def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
     started = time.monotonic()
     spec = job["partitions"]
     if spec.get(FALLBACK):
-        records, models = _train_fallback(job, spec)
+        records, models, answers = _train_fallback(job, spec)
     else:
-        records, models = _train_chunk(job, spec)
+        records, models, answers = _train_chunk(job, spec)
     trusted = _write_models(models, spec["output"])
     return {
         "chunk": spec.get("chunk"),
         "models_uri": spec["output"] if models else None,
         "trusted_types": trusted,
+        **write_answers(answers, spec["output"]),
         "partitions": records,
         "fit_seconds": sum(r.get("fit_seconds") or 0.0 for r in records),
         "seconds": time.monotonic() - started,
@@ -125,9 +129,10 @@ def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
 
 def _fit_and_score(
     template, metrics, x_train, y_train, x_test, y_test
-) -> tuple[Any, dict[str, Any]]:
+) -> tuple[Any, dict[str, Any], dict[str, Any]]:
     """Fit a clone of ``template`` (an unfitted preprocessing + estimator pipeline) on
-    DataFrame rows and score it on its held-out rows, every metric from one prediction."""
+    DataFrame rows and score it on its held-out rows, every metric from one prediction;
+    return the model, its record and its answers for the held-out rows."""
     from sklearn.base import clone
 
     from airflow_ml_provider.ml.scoring import ResponsesByPosition, score_where_defined
@@ -137,20 +142,27 @@ def _fit_and_score(
     model.fit(x_train, y_train)
     fit_seconds = time.monotonic() - started
     scores: dict[str, Any] = {}
+    answers: dict[str, Any] = {}
     if len(x_test):
-        answers = ResponsesByPosition(model, x_test)
-        scores = score_where_defined(answers, answers.all_rows(), y_test, metrics)
-    return model, {
-        "status": TRAINED,
-        "rows_train": len(x_train),
-        "rows_test": len(x_test),
-        "fit_seconds": fit_seconds,
-        "metrics": scores,
-    }
+        responses = ResponsesByPosition(model, x_test)
+        scores = score_where_defined(responses, responses.all_rows(), y_test, metrics)
+        answers = responses.answers
+    return (
+        model,
+        {
+            "status": TRAINED,
+            "rows_train": len(x_train),
+            "rows_test": len(x_test),
+            "fit_seconds": fit_seconds,
+            "metrics": scores,
+        },
+        answers,
+    )
 
 
-def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict[str, Any]]]:
-    """``(model or None, record)`` per ``(key, x_train, y_train, x_test, y_test)`` item,
+def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict, dict]]:
+    """``(model or None, record, answers)`` per ``(key, x_train, y_train, x_test, y_test)``
+    item,
     with one BLAS/OpenMP thread per fit: partitions are small, and a thread pool per tiny
     fit multiplied the CPU time by up to 12 on a busy machine. A partition that fails is
     recorded with its error; the others go on."""
@@ -160,7 +172,9 @@ def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict[
     with threadpool_limits(limits=1):
         for key, x_train, y_train, x_test, y_test in partitions:
             try:
-                model, record = _fit_and_score(template, metrics, x_train, y_train, x_test, y_test)
+                model, record, answers = _fit_and_score(
+                    template, metrics, x_train, y_train, x_test, y_test
+                )
             except Exception as exc:  # one bad partition must not take the others down
                 message = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
                 trained.append(
@@ -173,14 +187,15 @@ def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict[
                             "rows_train": len(x_train),
                             "rows_test": len(x_test),
                         },
+                        {},
                     )
                 )
                 continue
-            trained.append((model, {"partition": key, **record}))
+            trained.append((model, {"partition": key, **record}, answers))
     return trained
 
 
-def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers]:
     """Fit each partition of the chunk on its rows of ``features`` (the router hands its
     sub-models those columns), over ``spec["processes"]`` processes (joblib's). Column
     types are inferred once, on the chunk's train rows, so every partition of the chunk
@@ -195,10 +210,12 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     features = resolve_features(job, x[~heldout])
     template = build_pipeline(job, *features, x[~heldout], route_columns=False)
     groups = frame.groupby(spec["partition_by"], sort=False, dropna=False).indices
-    items = []
+    items, heldout_rows = [], {}
     for value, positions in groups.items():
         train, test = positions[~heldout[positions]], positions[heldout[positions]]
-        items.append((partition_key(value), x.iloc[train], y[train], x.iloc[test], y[test]))
+        key = partition_key(value)
+        items.append((key, x.iloc[train], y[train], x.iloc[test], y[test]))
+        heldout_rows[key] = frame[ROW].to_numpy()[test] if ROW in frame else None
     processes = min(int(spec.get("processes") or 1), len(items))
     if processes > 1:
         from joblib import Parallel, delayed
@@ -210,22 +227,27 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         trained = [pair for pairs in done for pair in pairs]
     else:
         trained = _train_partitions_of(template, job["metrics"], items)
-    records = [record for _, record in trained]
-    models = {record["partition"]: model for model, record in trained if model is not None}
+    records = [record for _, record, _ in trained]
+    models = {record["partition"]: model for model, record, _ in trained if model is not None}
     print(
         f"chunk {spec.get('chunk')}: {len(models)} of {len(records)} partitions trained "
         f"in {processes} process(es), fit {sum(r.get('fit_seconds') or 0 for r in records):.2f}s"
     )
-    return records, models
+    answered = [
+        (heldout_rows[record["partition"]], model, answers)
+        for model, record, answers in trained
+        if answers and heldout_rows[record["partition"]] is not None
+    ]
+    return records, models, gathered(answered) if ROW in frame else None
 
 
-def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers]:
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
 
     split = load_split(job["data"], job["task"])
     x_train, x_test = split.x_train[spec["features"]], split.x_test[spec["features"]]
-    model, record = _fit_and_score(
+    model, record, answers = _fit_and_score(
         build_pipeline(job, *resolve_features(job, x_train), x_train, route_columns=False),
         job["metrics"],
         x_train,
@@ -234,7 +256,13 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         split.y_test.to_numpy(),
     )
     print(f"fallback model: fit {record['fit_seconds']:.2f}s on {record['rows_train']} rows")
-    return [{"partition": FALLBACK, **record}], {FALLBACK: model}
+    # Answers in held-out order (the rows every step holds out, as load_split gives them).
+    rows = list(range(len(x_test)))
+    return (
+        [{"partition": FALLBACK, **record}],
+        {FALLBACK: model},
+        gathered([(rows, model, answers)] if answers else []),
+    )
 
 
 def _write_models(models: dict[str, Any], uri: str) -> list[str]:

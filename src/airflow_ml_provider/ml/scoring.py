@@ -139,6 +139,22 @@ class ResponsesByPosition:
         if self._classifier:
             self.classes_ = model.classes_
 
+    @classmethod
+    def recorded(cls, answers: dict[str, Any], classes=None) -> ResponsesByPosition:
+        """Answers computed earlier (``responses`` of a model for these rows, classes_ for
+        a classifier), scored as if the model had just given them."""
+        view = cls.__new__(cls)
+        view._classifier = classes is not None
+        view._answers = answers
+        if classes is not None:
+            view.classes_ = classes
+        return view
+
+    @property
+    def answers(self) -> dict[str, Any]:
+        """Every answer, by response method, for all rows."""
+        return self._answers
+
     def __sklearn_tags__(self):
         from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
 

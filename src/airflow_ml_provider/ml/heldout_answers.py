@@ -1,0 +1,118 @@
+"""Held-out answers recorded where the sub-models were fitted (no Airflow imports).
+
+Each partition's model answers its held-out rows once, in training, to score itself; those
+answers are written next to the chunk's model file, so assembling the router's held-out
+metrics needs neither reloading a thousand sub-models nor predicting again. The fallback
+model's answers cover every held-out row; a row of a trained partition takes its own
+model's answer instead — exactly what the router answers (``PartitionedModel.groups``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+PREDICT, ROW = "predict", "row"
+
+
+@dataclass
+class Answers:
+    """Answers of fitted models for some rows: ``rows`` are snapshot positions (a chunk's
+    partitions) or held-out positions (the fallback); ``proba`` columns follow ``classes``."""
+
+    rows: Any
+    predict: Any
+    proba: Any | None
+    classes: list[Any] | None
+
+
+def gathered(answered: list[tuple[Any, Any, dict[str, Any]]]) -> Answers | None:
+    """One Answers of ``(rows, model, responses)`` items; probabilities are placed into the
+    union of the models' classes (zero for classes a model never saw), as the router does."""
+    if not answered:
+        return None
+    rows = np.concatenate([np.asarray(item_rows) for item_rows, _, _ in answered])
+    predict = np.concatenate([answers[PREDICT] for _, _, answers in answered])
+    if not all("predict_proba" in answers for _, _, answers in answered):
+        return Answers(rows, predict, None, None)
+    classes = np.unique(np.concatenate([model.classes_ for _, model, _ in answered]))
+    proba = np.zeros((len(rows), len(classes)))
+    start = 0
+    for item_rows, model, answers in answered:
+        stop = start + len(item_rows)
+        proba[start:stop, np.searchsorted(classes, model.classes_)] = answers["predict_proba"]
+        start = stop
+    return Answers(rows, predict, proba, classes.tolist())
+
+
+def answers_uri(models_uri: str) -> str:
+    return models_uri.rsplit(".", 1)[0] + ".answers.parquet"
+
+
+def write_answers(answers: Answers | None, models_uri: str) -> dict[str, Any]:
+    """Write ``answers`` beside the models file; return what the task's result records
+    (``answers_uri`` and ``classes``), nothing when there are none."""
+    import fsspec
+    import pandas as pd
+
+    if answers is None:
+        return {}
+    columns: dict[str, Any] = {ROW: answers.rows, PREDICT: answers.predict}
+    if answers.proba is not None:
+        columns.update({f"proba_{i}": answers.proba[:, i] for i in range(answers.proba.shape[1])})
+    uri = answers_uri(models_uri)
+    with fsspec.open(uri, "wb") as stream:
+        pd.DataFrame(columns).to_parquet(stream, index=False)
+    return {"answers_uri": uri, "classes": answers.classes}
+
+
+def _read(result: dict[str, Any]) -> Answers:
+    from airflow_ml_provider.ml.dataset import read_frame
+
+    frame = read_frame(result["answers_uri"], "parquet")
+    probabilities = [c for c in frame.columns if c.startswith("proba_")]
+    return Answers(
+        frame[ROW].to_numpy(),
+        frame[PREDICT].to_numpy(),
+        frame[probabilities].to_numpy() if probabilities else None,
+        result.get("classes"),
+    )
+
+
+def router_answers(
+    fallback: dict[str, Any], chunks: list[dict[str, Any]], heldout_positions
+) -> tuple[dict[str, Any], Any] | None:
+    """``(responses, classes)`` of the router for the held-out rows (in held-out order) from
+    the recorded answers: the fallback's for every row, each trained partition's own for
+    its rows. None when a result recorded none (a chunk trained by an older release):
+    the caller then scores the loaded router."""
+    if not fallback.get("answers_uri") or any(
+        chunk.get("models_uri") and not chunk.get("answers_uri") for chunk in chunks
+    ):
+        return None
+    base = _read(fallback)
+    parts = [_read(chunk) for chunk in chunks if chunk.get("answers_uri")]
+    order = np.full(int(np.max(heldout_positions, initial=-1)) + 1, -1)
+    order[heldout_positions] = np.arange(len(heldout_positions))
+    predict = base.predict[np.argsort(base.rows)]
+    classify = base.proba is not None and all(part.proba is not None for part in parts)
+    classes = None
+    if classify:
+        seen = [np.asarray(base.classes), *(np.asarray(part.classes) for part in parts)]
+        classes = np.unique(np.concatenate(seen))
+        proba = np.zeros((len(predict), len(classes)))
+        proba[np.ix_(base.rows, np.searchsorted(classes, base.classes))] = base.proba
+    for part in parts:
+        where = order[part.rows]
+        if len(where) and where.min() < 0:
+            return None  # rows that are not held out: a plan of other data
+        if predict.dtype != part.predict.dtype:
+            predict = predict.astype(np.result_type(predict.dtype, part.predict.dtype))
+        predict[where] = part.predict
+        if classify:
+            proba[where] = 0.0
+            proba[np.ix_(where, np.searchsorted(classes, part.classes))] = part.proba
+    responses = {PREDICT: predict, **({"predict_proba": proba} if classify else {})}
+    return responses, classes
