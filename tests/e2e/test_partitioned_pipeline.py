@@ -172,3 +172,57 @@ def test_reproduce_says_it_does_not_rebuild_partitioned_models(first_run):
     _, result = first_run
     with pytest.raises(ReproduceError, match="is a partitioned model \\(one model per 'store'\\)"):
         reproduce(result["mlflow_run_id"], MlflowHook().tracking_uri)
+
+
+def test_the_gate_scores_the_answers_recorded_in_training(first_run):
+    """assemble_model logs the router's held-out answers and hands the gate where they are;
+    the gate scores them without loading the challenger (a challenger URI that names no
+    model still scores), with the metrics of loading and asking it. Answers recorded for
+    other rows (another snapshot hash) are not used."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.dataset import data_section
+    from airflow_ml_provider.ml.evaluate import score_models
+    from airflow_ml_provider.ml.heldout_answers import recorded_answers
+
+    _, result = first_run
+    with create_session() as session:
+        run_id = session.scalars(
+            select(DagRun.run_id).where(DagRun.dag_id == "e2e_stores").order_by(DagRun.id.desc())
+        ).first()
+        row = session.scalars(
+            XComModel.get_many(
+                run_id=run_id, dag_ids="e2e_stores", task_ids="assemble_model", key="return_value"
+            )
+        ).first()
+        training = XComModel.deserialize_value(row)
+    entry = training["heldout_answers"]
+    assert entry["rows"] == training["rows_test"] and entry["classes"] == [0, 1]
+    client = MlflowHook().get_conn()
+    split = {"test_size": 0.25, "seed": 3, "stratify": True}
+    data = data_section(result["snapshot"], "label", None, split, "store")
+    metrics = ["roc_auc", "accuracy"]
+
+    def recorded(rows):
+        return recorded_answers(client, training, data, rows)
+
+    loaded = score_models(
+        data, "classification", metrics, training["model_uri"], None, importance=False
+    )
+    reused = score_models(
+        data,
+        "classification",
+        metrics,
+        "models:/no_such_model/1",
+        None,
+        importance=False,
+        challenger_answers=recorded,
+    )
+    assert reused["challenger"] == pytest.approx(loaded["challenger"])
+    assert reused["partitions"] == loaded["partitions"]
+    other = {**data, "sha256": "0" * 64}
+    assert recorded_answers(client, training, other, training["rows_test"]) is None

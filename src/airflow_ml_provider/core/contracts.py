@@ -40,6 +40,9 @@ class TrainingResult(TypedDict):
     """training.candidates: the leaderboard, best first (select_model's result)."""
     winner: NotRequired[str]
     """training.candidates: the name of the candidate refitted as this model."""
+    heldout_answers: NotRequired[dict[str, Any]]
+    """The model's answers for the held-out rows, logged on the run (artifact, classes,
+    rows, snapshot sha256, split): the gate scores them instead of predicting again."""
 
 
 class CandidateResult(TypedDict):

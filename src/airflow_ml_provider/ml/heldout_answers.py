@@ -9,6 +9,7 @@ model's answer instead — exactly what the router answers (``PartitionedModel.g
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,4 +116,61 @@ def router_answers(
             proba[where] = 0.0
             proba[np.ix_(where, np.searchsorted(classes, part.classes))] = part.proba
     responses = {PREDICT: predict, **({"predict_proba": proba} if classify else {})}
+    return responses, classes
+
+
+ARTIFACT = "heldout/answers.parquet"
+
+
+def log_answers(responses: dict[str, Any], classes, data: dict[str, Any]) -> dict[str, Any]:
+    """Log the model's held-out answers on the active MLflow run; return the training
+    result's ``heldout_answers`` entry: where they are, the classes, and which rows they
+    answer (the snapshot's hash and split), so the gate reuses them only for those rows."""
+    import tempfile
+    from pathlib import Path
+
+    import mlflow
+    import pandas as pd
+
+    columns: dict[str, Any] = {PREDICT: responses[PREDICT]}
+    if "predict_proba" in responses:
+        proba = responses["predict_proba"]
+        columns.update({f"proba_{i}": proba[:, i] for i in range(proba.shape[1])})
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ARTIFACT.rsplit("/", 1)[1]
+        pd.DataFrame(columns).to_parquet(path, index=False)
+        mlflow.log_artifact(str(path), ARTIFACT.rsplit("/", 1)[0])
+    return {
+        "artifact": ARTIFACT,
+        "classes": None if classes is None else np.asarray(classes).tolist(),
+        "rows": len(responses[PREDICT]),
+        "sha256": data.get("sha256") or "",
+        "split": data["split"],
+    }
+
+
+def recorded_answers(client, training: Mapping[str, Any], data: dict[str, Any], rows: int):
+    """``(responses, classes)`` the training run recorded for exactly these held-out rows
+    (same snapshot hash, split and row count), else None."""
+    from airflow_ml_provider.ml.dataset import read_frame
+
+    entry = training.get("heldout_answers")
+    if (
+        not entry
+        or not entry.get("sha256")
+        or entry["sha256"] != data.get("sha256")
+        or entry["split"] != data["split"]
+        or entry["rows"] != rows
+    ):
+        return None
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = client.download_artifacts(training["run_id"], entry["artifact"], folder)
+        frame = read_frame(path, "parquet")
+    probabilities = [c for c in frame.columns if c.startswith("proba_")]
+    responses = {PREDICT: frame[PREDICT].to_numpy()}
+    if probabilities:
+        responses["predict_proba"] = frame[probabilities].to_numpy()
+    classes = None if entry.get("classes") is None else np.asarray(entry["classes"])
     return responses, classes

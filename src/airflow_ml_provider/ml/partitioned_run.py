@@ -101,6 +101,7 @@ def assemble(
     from mlflow.models import infer_signature
 
     from airflow_ml_provider.ml.dataset import load_split
+    from airflow_ml_provider.ml.heldout_answers import log_answers
     from airflow_ml_provider.ml.scoring import score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import MODEL_MODULES
@@ -150,6 +151,7 @@ def assemble(
         record_digest(info.model_uri)
         answers = _router_responses(info.model_uri, fallback, results, split)
         metrics = score(answers, answers.all_rows(), split.y_test.to_numpy(), job["metrics"])
+        recorded = log_answers(answers.answers, getattr(answers, "classes_", None), job["data"])
         mlflow.log_metrics(
             {
                 **metrics,
@@ -171,4 +173,12 @@ def assemble(
             "table": METRICS_TABLE,
             "failed_partitions": [r for r in table if r["status"] == FAILED][:50],
         }
-        return training_result(run, experiment_id, info, metrics, split, partitions=partitions)
+        return training_result(
+            run,
+            experiment_id,
+            info,
+            metrics,
+            split,
+            partitions=partitions,
+            heldout_answers=recorded,
+        )

@@ -137,6 +137,7 @@ class EvaluateModelOperator(BaseOperator):
             required_gain,
             slice_rules,
         )
+        from airflow_ml_provider.ml.heldout_answers import recorded_answers
         from airflow_ml_provider.ml.tables import records_csv
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
@@ -156,6 +157,7 @@ class EvaluateModelOperator(BaseOperator):
             slices=[item["column"] for item in self.slices],
             importance=self.importance,
             sample_weight=self.sample_weight,
+            challenger_answers=lambda rows: recorded_answers(client, self.training, data, rows),
         )
         extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
         if "bootstrap" in scores:
