@@ -284,24 +284,16 @@ def test_partition_scores_equal_scoring_each_partition_on_its_own(task):
         assert found == {"rows": len(rows), "value": pytest.approx(expected)}
 
 
-def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path):
-    """The router's held-out answers assembled from what each sub-model answered in
-    training (its partition's held-out rows; the fallback's for a skipped partition) equal
-    the answers of the router loaded from the saved files — three classes, one partition
-    that never saw class 2, one skipped partition. A result without recorded answers (an
-    older release) gives None: the caller then loads the router."""
+def trained_router(tmp_path, frame, task: str, estimator: str, metric: str):
+    """Train every chunk of ``frame`` and the fallback as the mapped tasks do; return the
+    results, the fallback's, the held-out split and the router loaded from the files."""
     from airflow_ml_provider.ml.dataset import data_section, load_split
-    from airflow_ml_provider.ml.heldout_answers import router_answers
     from airflow_ml_provider.ml.partitioned import load_partitioned_model
     from airflow_ml_provider.ml.partitions import train_partitions
-    from airflow_ml_provider.ml.scoring import responses
 
-    frame = regions({"north": 200, "south": 160, "east": 120, "tiny": 12}, seed=3)
-    frame.loc[(frame.region != "north") & (frame.b > 0.8), "label"] = 2
     frame.to_parquet(tmp_path / "data.parquet", index=False)
-    plan, chunks = plan_of(frame, partitions_per_task=2)
-    assert [r["partition"] for r in plan["skipped"]] == ["tiny"]
-    split = {"test_size": 0.25, "seed": 1, "stratify": True}
+    plan, chunks = plan_of(frame, partitions_per_task=2, task=task)
+    split = {"test_size": 0.25, "seed": 1, "stratify": task == "classification"}
     data = data_section(
         {"uri": str(tmp_path / "data.parquet"), "format": "parquet"},
         "label",
@@ -310,10 +302,10 @@ def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path
         "region",
     )
     job = {
-        "estimator": "sklearn.linear_model.LogisticRegression",
+        "estimator": estimator,
         "params": {},
-        "task": "classification",
-        "metrics": ["accuracy"],
+        "task": task,
+        "metrics": [metric],
         "allowed_estimator_modules": ["sklearn."],
         "data": data,
     }
@@ -335,15 +327,31 @@ def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path
             },
         }
     )
-    held = load_split(data, "classification")
-    recorded, classes = router_answers(fallback, results, held.test_positions)
-
     files = {f"chunk-{r['chunk']}": r["models_uri"] for r in results}
     trusted = sorted({t for r in [*results, fallback] for t in r["trusted_types"]})
     router = load_partitioned_model(
-        {**common, "task": "classification", "trusted_types": trusted},
+        {**common, "task": task, "trusted_types": trusted},
         {**files, "fallback": fallback["models_uri"]},
     )
+    return plan, results, fallback, load_split(data, task), router
+
+
+def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path):
+    """The router's held-out answers assembled from what each sub-model answered in
+    training (its partition's held-out rows; the fallback's for a skipped partition) equal
+    the answers of the router loaded from the saved files — three classes, one partition
+    that never saw class 2, one skipped partition. A result without recorded answers (an
+    older release) gives None: the caller then loads the router."""
+    from airflow_ml_provider.ml.heldout_answers import router_answers
+    from airflow_ml_provider.ml.scoring import responses
+
+    frame = regions({"north": 200, "south": 160, "east": 120, "tiny": 12}, seed=3)
+    frame.loc[(frame.region != "north") & (frame.b > 0.8), "label"] = 2
+    plan, results, fallback, held, router = trained_router(
+        tmp_path, frame, "classification", "sklearn.linear_model.LogisticRegression", "accuracy"
+    )
+    assert [r["partition"] for r in plan["skipped"]] == ["tiny"]
+    recorded, classes = router_answers(fallback, results, held.test_positions)
     expected = responses(router, held.x_test)
     assert list(classes) == list(router.classes_) == [0, 1, 2]
     np.testing.assert_array_equal(recorded["predict"], expected["predict"])
@@ -352,3 +360,18 @@ def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path
 
     older = [{k: v for k, v in r.items() if k != "answers_uri"} for r in results]
     assert router_answers(fallback, older, held.test_positions) is None
+
+
+def test_recorded_answers_of_a_regression_router_are_its_predictions(tmp_path):
+    """Regression: predictions only, no classes; equal to the loaded router's."""
+    from airflow_ml_provider.ml.heldout_answers import router_answers
+    from airflow_ml_provider.ml.scoring import responses
+
+    frame = regions({"north": 200, "south": 160, "tiny": 12}, seed=5)
+    frame["label"] = frame["a"] * np.where(frame.region == "north", 3.0, -1.0) + frame["b"]
+    _, results, fallback, held, router = trained_router(
+        tmp_path, frame, "regression", "sklearn.linear_model.Ridge", "rmse"
+    )
+    recorded, classes = router_answers(fallback, results, held.test_positions)
+    assert classes is None and set(recorded) == {"predict"}
+    np.testing.assert_allclose(recorded["predict"], responses(router, held.x_test)["predict"])
