@@ -53,6 +53,11 @@ def test_partitioned_pipeline_loads_with_its_settings(tmp_path):
             "input should be less than or equal to 1 (got 1.5)",
         ),
         (
+            "min_partition_rows: 40}",
+            "min_partition_rows: 40, fallback: false}",
+            "training.partitioning.fallback: false is not supported yet",
+        ),
+        (
             "  params: {n_estimators: 10}\n",
             "  params: {n_estimators: 10}\n  search: {method: grid, params: {max_depth: [3]}}\n",
             "training.search: search is not available with data.partition_by yet",

@@ -169,8 +169,19 @@ class PartitioningSpec(_Strict):
     fallback: bool = Field(
         True,
         description="Train one model on all rows for partitions without their own model "
-        "(unseen, skipped or failed). Without it such rows cannot be scored.",
+        "(unseen, skipped or failed). Only true for now: the held-out rows of such "
+        "partitions and serving need it.",
     )
+
+    @field_validator("fallback")
+    @classmethod
+    def _fallback_is_trained(cls, value: bool) -> bool:
+        if not value:
+            raise ValueError(
+                "false is not supported yet: rows of unseen, skipped or failed partitions "
+                "are scored and served by the fallback model, so it is always trained"
+            )
+        return value
 
 
 _ESTIMATOR_PATH = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$"
