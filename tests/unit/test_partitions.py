@@ -380,3 +380,34 @@ def test_recorded_answers_of_a_regression_router_are_its_predictions(tmp_path):
     recorded, classes = router_answers(fallback, results, held.test_positions)
     assert classes is None and set(recorded) == {"predict"}
     np.testing.assert_allclose(recorded["predict"], responses(router, held.x_test)["predict"])
+
+
+@pytest.mark.parametrize("data_format", ["parquet", "csv"])
+def test_a_split_with_listed_features_reads_only_its_columns(tmp_path, data_format):
+    """With data.features listed, load_split reads the features, the target, the partition
+    and kept columns only (a wide table's other columns are neither decoded nor held); the
+    rows are the same as splitting the whole file, and a listed column the file does not have
+    is still named."""
+    from airflow_ml_provider.ml.dataset import data_section, load_split, read_frame
+
+    frame = regions({"north": 120, "south": 80}, seed=2).assign(
+        notes=lambda f: "free text " + f.index.astype(str), weight=1.0
+    )
+    path = tmp_path / f"data.{data_format}"
+    frame.to_parquet(path, index=False) if data_format == "parquet" else frame.to_csv(
+        path, index=False
+    )
+    read = read_frame(str(path), data_format, ["label", "b", "nope"])
+    assert list(read.columns) == ["b", "label"]  # the file's order; absent ones skipped
+    split = {"test_size": 0.25, "seed": 1, "stratify": True}
+    snapshot = {"uri": str(path), "format": data_format}
+    narrow = load_split(
+        data_section(snapshot, "label", ["b"], split, "region"), "classification", keep=("weight",)
+    )
+    whole = load_split(data_section(snapshot, "label", None, split, "region"), "classification")
+    assert list(narrow.x_train.columns) == ["b", "region"]
+    assert list(narrow.kept_test.columns) == ["weight"]
+    np.testing.assert_array_equal(narrow.test_positions, whole.test_positions)
+    np.testing.assert_allclose(narrow.x_test["b"], whole.x_test["b"])
+    with pytest.raises(ValueError, match="feature columns not in the data: nope"):
+        load_split(data_section(snapshot, "label", ["b", "nope"], split), "classification")

@@ -49,21 +49,29 @@ def local_path_or_uri(uri: str) -> str:
     return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
 
 
-def read_frame(uri: str | BinaryIO, data_format: str):
-    """Load a csv or parquet snapshot (a URI, a path or an open binary stream) into pandas."""
+def read_frame(uri: str | BinaryIO, data_format: str, columns: list[str] | None = None):
+    """Load a csv or parquet snapshot (a URI, a path or an open binary stream) into pandas.
+
+    ``columns``: read only those of them the file has (a local parquet file or a csv; other
+    sources are read whole), so a step that needs a few columns of a wide table does not
+    decode and hold the rest; a missing one is left for the caller to name."""
     import pandas as pd
 
+    wanted = None if columns is None else set(columns)
     location = local_path_or_uri(uri) if isinstance(uri, str) else uri
     if data_format == "parquet" and not (isinstance(location, str) and "://" in location):
         import pyarrow.parquet as pq
 
+        names = None
+        if wanted is not None:
+            names = [name for name in pq.read_schema(location).names if name in wanted]
         # self_destruct frees each Arrow column once converted: peak memory stays near one
         # copy of the data instead of two (pyarrow's documented way to limit it).
-        table = pq.read_table(location)
+        table = pq.read_table(location, columns=names)
         return table.to_pandas(self_destruct=True, split_blocks=True)
     if data_format == "parquet":
         return pd.read_parquet(location)
-    return pd.read_csv(location)
+    return pd.read_csv(location, usecols=None if wanted is None else lambda c: c in wanted)
 
 
 def input_columns(
@@ -129,8 +137,13 @@ def split_frame(
 
 
 def load_split(data: dict[str, Any], task: str, keep: tuple[str, ...] = ()) -> DataSplit:
-    """Read and split a snapshot described by a job's ``data`` section."""
-    frame = read_frame(data["uri"], data["format"])
+    """Read and split a snapshot described by a job's ``data`` section (only the columns
+    it uses when ``data["features"]`` lists them)."""
+    columns = None
+    if data.get("features"):
+        extra = [data["target"], *([data["partition_by"]] if data.get("partition_by") else [])]
+        columns = [*data["features"], *extra, *keep]
+    frame = read_frame(data["uri"], data["format"], columns)
     split = data["split"]
     return split_frame(
         frame,

@@ -245,8 +245,11 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], An
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
 
-    split = load_split(job["data"], job["task"])
-    x_train, x_test = split.x_train[spec["features"]], split.x_test[spec["features"]]
+    # The sub-models' columns only: the fallback does not route, and reading the partition
+    # column (often text) and the others would hold them all in memory for nothing.
+    data = {**job["data"], "features": spec["features"], "partition_by": None}
+    split = load_split(data, job["task"])
+    x_train, x_test = split.x_train, split.x_test
     model, record, answers = _fit_and_score(
         build_pipeline(job, *resolve_features(job, x_train), x_train, route_columns=False),
         job["metrics"],
