@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 from helpers.airflow_rest import wait_until
@@ -129,7 +130,17 @@ def test_e_a_promotion_approved_through_the_hitl_rest_endpoint(production: Produ
     api = production.api
     path = api.trigger(dag_id)
     hitl = f"{path}/taskInstances/approve_promotion/-1/hitlDetails"
+    # Answered as a person would, seconds after the task is parked (awaiting_input). An answer
+    # 0.3 s after the request (seen once in CI) re-queued the task before the scheduler had
+    # handled the executor's "finished" event of the parked process; Airflow 3.3 then logged
+    # "finished with state success, but the task instance's state attribute is queued",
+    # marked the try up_for_retry and asked again 5 minutes later.
+    approval = f"{path}/taskInstances/approve_promotion"
     wait_until(lambda: api.exists(hitl), 600, "the approval request")
+    wait_until(
+        lambda: api.call("GET", approval)["state"] == "awaiting_input", 120, "awaiting_input"
+    )
+    time.sleep(5)  # several scheduler loops: the parked process's exit is handled by then
     assert api.call("GET", f"{path}/taskInstances/register_model")["state"] in (None, "none")
     answer = api.call("PATCH", hitl, {"chosen_options": ["Approve"], "params_input": {}})
     assert answer["chosen_options"] == ["Approve"]
