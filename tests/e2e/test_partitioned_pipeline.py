@@ -207,9 +207,6 @@ def test_the_gate_scores_the_answers_recorded_in_training(first_run):
     data = data_section(result["snapshot"], "label", None, split, "store")
     metrics = ["roc_auc", "accuracy"]
 
-    def recorded(rows):
-        return recorded_answers(client, training, data, rows)
-
     loaded = score_models(
         data, "classification", metrics, training["model_uri"], None, importance=False
     )
@@ -220,9 +217,9 @@ def test_the_gate_scores_the_answers_recorded_in_training(first_run):
         "models:/no_such_model/1",
         None,
         importance=False,
-        challenger_answers=recorded,
+        challenger_answers=recorded_answers(client, training, data),
     )
     assert reused["challenger"] == pytest.approx(loaded["challenger"])
     assert reused["partitions"] == loaded["partitions"]
     other = {**data, "sha256": "0" * 64}
-    assert recorded_answers(client, training, other, training["rows_test"]) is None
+    assert recorded_answers(client, training, other) is None

@@ -54,6 +54,12 @@ def test_partitioned_pipeline_loads_with_its_settings(tmp_path):
         ),
         (
             "min_partition_rows: 40}",
+            "min_partition_rows: 40, processes_per_task: 0}",
+            "training.partitioning.processes_per_task: "
+            "input should be greater than or equal to 1 (got 0)",
+        ),
+        (
+            "min_partition_rows: 40}",
             "min_partition_rows: 40, fallback: false}",
             "training.partitioning.fallback: false is not supported yet",
         ),

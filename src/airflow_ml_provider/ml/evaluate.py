@@ -138,7 +138,7 @@ def score_models(
     slices: list[str] | tuple[str, ...] = (),
     importance: bool = True,
     sample_weight: str | None = None,
-    challenger_answers=None,
+    challenger_answers: tuple[dict[str, Any], Any] | None = None,
 ) -> dict[str, Any]:
     """Everything the gate needs, computed on one held-out split (the first metric is the
     primary one): ``challenger`` / ``champion`` metrics (champion None when there is none),
@@ -147,17 +147,19 @@ def score_models(
     ``confidence`` the paired-bootstrap improvement (``bootstrap``); the challenger's
     permutation importances (``importance``) and, when shap is installed, mean absolute SHAP
     values (``shap``). With ``sample_weight`` (a column of the data)
-    every metric counts each held-out row by its weight. ``challenger_answers``: a callable
-    given the held-out row count that returns ``(responses, classes)`` the challenger gave
-    these rows in training (``heldout_answers.recorded_answers``) or None; when it returns
-    them the challenger is loaded only for importance.
+    every metric counts each held-out row by its weight. ``challenger_answers``:
+    ``(responses, classes)`` the challenger gave these rows in training
+    (``heldout_answers.recorded_answers``); used when they answer as many rows as the split
+    holds out, and then the challenger is loaded only for importance.
     """
     keep = tuple(dict.fromkeys([*slices, *([sample_weight] if sample_weight else [])]))
     split = load_split(data, task, keep=keep)
     primary, seed = metrics[0], int(data["split"]["seed"])
     labels = split.y_test.to_numpy()
     weights = split.kept_test[sample_weight].to_numpy() if sample_weight else None
-    recorded = challenger_answers(len(split.x_test)) if challenger_answers else None
+    recorded = challenger_answers
+    if recorded is not None and len(recorded[0]["predict"]) != len(split.x_test):
+        recorded = None
     challenger_model = load_model(challenger_uri) if recorded is None or importance else None
     champion_model = load_model(champion_uri) if champion_uri is not None else None
     models = {"challenger": challenger_model, "champion": champion_model}

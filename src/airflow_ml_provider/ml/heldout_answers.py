@@ -52,6 +52,21 @@ def answers_uri(models_uri: str) -> str:
     return models_uri.rsplit(".", 1)[0] + ".answers.parquet"
 
 
+def _as_columns(predict, proba) -> dict[str, Any]:
+    """The parquet layout of answers: ``predict`` and one ``proba_<i>`` column per class."""
+    columns: dict[str, Any] = {PREDICT: predict}
+    if proba is not None:
+        columns.update({f"proba_{i}": proba[:, i] for i in range(proba.shape[1])})
+    return columns
+
+
+def _from_columns(frame) -> tuple[Any, Any | None]:
+    """``(predict, proba or None)`` of a frame in ``_as_columns``' layout."""
+    probabilities = [c for c in frame.columns if c.startswith("proba_")]
+    proba = frame[probabilities].to_numpy() if probabilities else None
+    return frame[PREDICT].to_numpy(), proba
+
+
 def write_answers(answers: Answers | None, models_uri: str) -> dict[str, Any]:
     """Write ``answers`` beside the models file; return what the task's result records
     (``answers_uri`` and ``classes``), nothing when there are none."""
@@ -60,9 +75,7 @@ def write_answers(answers: Answers | None, models_uri: str) -> dict[str, Any]:
 
     if answers is None:
         return {}
-    columns: dict[str, Any] = {ROW: answers.rows, PREDICT: answers.predict}
-    if answers.proba is not None:
-        columns.update({f"proba_{i}": answers.proba[:, i] for i in range(answers.proba.shape[1])})
+    columns = {ROW: answers.rows, **_as_columns(answers.predict, answers.proba)}
     uri = answers_uri(models_uri)
     with fsspec.open(uri, "wb") as stream:
         pd.DataFrame(columns).to_parquet(stream, index=False)
@@ -73,13 +86,7 @@ def _read(result: dict[str, Any]) -> Answers:
     from airflow_ml_provider.ml.dataset import read_frame
 
     frame = read_frame(result["answers_uri"], "parquet")
-    probabilities = [c for c in frame.columns if c.startswith("proba_")]
-    return Answers(
-        frame[ROW].to_numpy(),
-        frame[PREDICT].to_numpy(),
-        frame[probabilities].to_numpy() if probabilities else None,
-        result.get("classes"),
-    )
+    return Answers(frame[ROW].to_numpy(), *_from_columns(frame), result.get("classes"))
 
 
 def router_answers(
@@ -132,10 +139,7 @@ def log_answers(responses: dict[str, Any], classes, data: dict[str, Any]) -> dic
     import mlflow
     import pandas as pd
 
-    columns: dict[str, Any] = {PREDICT: responses[PREDICT]}
-    if "predict_proba" in responses:
-        proba = responses["predict_proba"]
-        columns.update({f"proba_{i}": proba[:, i] for i in range(proba.shape[1])})
+    columns = _as_columns(responses[PREDICT], responses.get("predict_proba"))
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / ARTIFACT.rsplit("/", 1)[1]
         pd.DataFrame(columns).to_parquet(path, index=False)
@@ -145,13 +149,14 @@ def log_answers(responses: dict[str, Any], classes, data: dict[str, Any]) -> dic
         "classes": None if classes is None else np.asarray(classes).tolist(),
         "rows": len(responses[PREDICT]),
         "sha256": data.get("sha256") or "",
+        "target": data["target"],
         "split": data["split"],
     }
 
 
-def recorded_answers(client, training: Mapping[str, Any], data: dict[str, Any], rows: int):
-    """``(responses, classes)`` the training run recorded for exactly these held-out rows
-    (same snapshot hash, split and row count), else None."""
+def recorded_answers(client, training: Mapping[str, Any], data: dict[str, Any]):
+    """``(responses, classes)`` the training run recorded for the held-out rows of ``data``
+    (the same snapshot hash, target and split), else None."""
     from airflow_ml_provider.ml.dataset import read_frame
 
     entry = training.get("heldout_answers")
@@ -159,8 +164,8 @@ def recorded_answers(client, training: Mapping[str, Any], data: dict[str, Any], 
         not entry
         or not entry.get("sha256")
         or entry["sha256"] != data.get("sha256")
+        or entry.get("target") != data["target"]
         or entry["split"] != data["split"]
-        or entry["rows"] != rows
     ):
         return None
     import tempfile
@@ -168,9 +173,7 @@ def recorded_answers(client, training: Mapping[str, Any], data: dict[str, Any], 
     with tempfile.TemporaryDirectory() as folder:
         path = client.download_artifacts(training["run_id"], entry["artifact"], folder)
         frame = read_frame(path, "parquet")
-    probabilities = [c for c in frame.columns if c.startswith("proba_")]
-    responses = {PREDICT: frame[PREDICT].to_numpy()}
-    if probabilities:
-        responses["predict_proba"] = frame[probabilities].to_numpy()
+    predict, proba = _from_columns(frame)
+    responses = {PREDICT: predict, **({"predict_proba": proba} if proba is not None else {})}
     classes = None if entry.get("classes") is None else np.asarray(entry["classes"])
     return responses, classes

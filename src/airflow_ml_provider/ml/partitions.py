@@ -162,9 +162,8 @@ def _fit_and_score(
 
 def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict, dict]]:
     """``(model or None, record, answers)`` per ``(key, x_train, y_train, x_test, y_test)``
-    item,
-    with one BLAS/OpenMP thread per fit: partitions are small, and a thread pool per tiny
-    fit multiplied the CPU time by up to 12 on a busy machine. A partition that fails is
+    item, with one BLAS/OpenMP thread per fit: partitions are small, and a thread pool per
+    tiny fit multiplied the CPU time by up to 12 on a busy machine. A partition that fails is
     recorded with its error; the others go on."""
     from threadpoolctl import threadpool_limits
 
@@ -195,7 +194,7 @@ def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict,
     return trained
 
 
-def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers]:
+def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers | None]:
     """Fit each partition of the chunk on its rows of ``features`` (the router hands its
     sub-models those columns), over ``spec["processes"]`` processes (joblib's). Column
     types are inferred once, on the chunk's train rows, so every partition of the chunk
@@ -210,12 +209,14 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answe
     features = resolve_features(job, x[~heldout])
     template = build_pipeline(job, *features, x[~heldout], route_columns=False)
     groups = frame.groupby(spec["partition_by"], sort=False, dropna=False).indices
+    # Chunk files written by an older release have no row positions: no answers then.
+    snapshot_rows = frame[ROW].to_numpy() if ROW in frame else None
     items, heldout_rows = [], {}
     for value, positions in groups.items():
         train, test = positions[~heldout[positions]], positions[heldout[positions]]
         key = partition_key(value)
         items.append((key, x.iloc[train], y[train], x.iloc[test], y[test]))
-        heldout_rows[key] = frame[ROW].to_numpy()[test] if ROW in frame else None
+        heldout_rows[key] = test
     processes = min(int(spec.get("processes") or 1), len(items))
     if processes > 1:
         from joblib import Parallel, delayed
@@ -233,15 +234,17 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answe
         f"chunk {spec.get('chunk')}: {len(models)} of {len(records)} partitions trained "
         f"in {processes} process(es), fit {sum(r.get('fit_seconds') or 0 for r in records):.2f}s"
     )
+    if snapshot_rows is None:
+        return records, models, None
     answered = [
-        (heldout_rows[record["partition"]], model, answers)
+        (snapshot_rows[heldout_rows[record["partition"]]], model, answers)
         for model, record, answers in trained
-        if answers and heldout_rows[record["partition"]] is not None
+        if answers
     ]
-    return records, models, gathered(answered) if ROW in frame else None
+    return records, models, gathered(answered)
 
 
-def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers]:
+def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers | None]:
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
 

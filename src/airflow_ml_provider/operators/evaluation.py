@@ -157,7 +157,7 @@ class EvaluateModelOperator(BaseOperator):
             slices=[item["column"] for item in self.slices],
             importance=self.importance,
             sample_weight=self.sample_weight,
-            challenger_answers=lambda rows: recorded_answers(client, self.training, data, rows),
+            challenger_answers=recorded_answers(client, self.training, data),
         )
         extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
         if "bootstrap" in scores:
