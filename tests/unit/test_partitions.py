@@ -417,3 +417,46 @@ def test_a_split_with_listed_features_reads_only_its_columns(tmp_path, data_form
     np.testing.assert_allclose(narrow.x_test["b"], whole.x_test["b"])
     with pytest.raises(ValueError, match="feature columns not in the data: nope"):
         load_split(data_section(snapshot, "label", ["b", "nope"], split), "classification")
+
+
+def test_the_fallback_fits_on_a_bounded_stratified_sample_and_answers_every_heldout_row(
+    tmp_path,
+):
+    """fallback_rows bounds the fallback's training rows (a seeded sample stratified by the
+    label, the same on every run); every held-out row still gets its answer."""
+    from airflow_ml_provider.ml.dataset import data_section, load_split
+    from airflow_ml_provider.ml.partitions import train_partitions
+
+    frame = regions({"north": 3000, "south": 2000})
+    frame.loc[frame.index % 5 == 0, "label"] = 2  # a third, rarer class
+    frame.to_parquet(tmp_path / "data.parquet", index=False)
+    split = {"test_size": 0.25, "seed": 1, "stratify": True}
+    data = data_section(
+        {"uri": str(tmp_path / "data.parquet"), "format": "parquet"}, "label", None, split, "region"
+    )
+    job = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {},
+        "task": "classification",
+        "metrics": ["accuracy"],
+        "allowed_estimator_modules": ["sklearn."],
+        "data": data,
+    }
+
+    def fallback(max_rows, name):
+        spec = {"chunk": "fallback", "fallback": True, "partition_by": "region"}
+        spec |= {"features": ["a", "b"], "max_rows": max_rows, "output": str(tmp_path / name)}
+        return train_partitions({**job, "partitions": spec})
+
+    whole, bounded, again = (
+        fallback(None, "whole.skops"),
+        fallback(1000, "bounded.skops"),
+        fallback(1000, "again.skops"),
+    )
+    held = load_split(data, "classification")
+    assert whole["partitions"][0]["rows_train"] == len(held.x_train) == 3750
+    assert bounded["partitions"][0]["rows_train"] == 1000
+    assert bounded["partitions"][0]["metrics"] == again["partitions"][0]["metrics"]
+    assert bounded["partitions"][0]["metrics"]["accuracy"] > 0.7
+    for result in (whole, bounded):
+        assert len(pd.read_parquet(result["answers_uri"])) == len(held.x_test) == 1250

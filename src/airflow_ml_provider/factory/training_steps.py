@@ -170,6 +170,7 @@ def plan_partitions(built: Built) -> BaseOperator:
         min_partition_rows=settings.min_partition_rows,
         partitions_per_task=settings.partitions_per_task,
         processes_per_task=settings.processes_per_task,
+        fallback_rows=settings.fallback_rows,
     )
 
 

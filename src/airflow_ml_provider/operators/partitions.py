@@ -37,7 +37,8 @@ class PlanPartitionsOperator(BaseOperator):
     data and every setting, so a retry or a later run on the same data reuses the files.
 
     Returns the list the training task maps over: one item per chunk plus one for the
-    fallback model, each ``{chunk, uri, partition_by, features, output, processes}``. The
+    fallback model, each ``{chunk, uri, partition_by, features, output, processes}`` (the
+    fallback's with ``max_rows``). The
     plan itself (partitions, skipped ones with reasons, chunks) is XCom ``plan``.
 
     :param snapshot: snapshot_data's result (a Snapshot; templated, usually an XComArg).
@@ -49,6 +50,8 @@ class PlanPartitionsOperator(BaseOperator):
     :param min_partition_rows: partitions with fewer training rows are skipped.
     :param partitions_per_task: partitions per chunk, i.e. per training task.
     :param processes_per_task: processes a training task fits its partitions with.
+    :param fallback_rows: the most training rows the fallback model is fitted on (a seeded
+        sample; None: all).
     """
 
     template_fields = ("snapshot",)
@@ -66,6 +69,7 @@ class PlanPartitionsOperator(BaseOperator):
         min_partition_rows: int = 50,
         partitions_per_task: int = 50,
         processes_per_task: int = 1,
+        fallback_rows: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -78,6 +82,7 @@ class PlanPartitionsOperator(BaseOperator):
         self.min_partition_rows = min_partition_rows
         self.partitions_per_task = partitions_per_task
         self.processes_per_task = processes_per_task
+        self.fallback_rows = fallback_rows
 
     def execute(self, context) -> list[dict[str, Any]]:
         settings = {
@@ -130,6 +135,7 @@ class PlanPartitionsOperator(BaseOperator):
             {
                 "chunk": "fallback",
                 "fallback": True,
+                "max_rows": self.fallback_rows,
                 "output": str(models / "fallback.skops"),
                 **common,
             },

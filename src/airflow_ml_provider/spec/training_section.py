@@ -166,6 +166,14 @@ class PartitioningSpec(_Strict):
         le=1,
         description="Share of trainable partitions that must train; fewer fails the run.",
     )
+    fallback_rows: int | None = Field(
+        250_000,
+        ge=1_000,
+        description="The fallback model is fitted on at most this many training rows (a "
+        "seeded random sample of the train split, stratified for classification; null: all). "
+        "It answers only partitions without their own model, and fitting it on every row of "
+        "a large table costs more time and memory than all the partitions together.",
+    )
     fallback: bool = Field(
         True,
         description="Train one model on all rows for partitions without their own model "
