@@ -57,6 +57,9 @@ def test_fifty_partitions_train_as_one_registered_router_model(first_run):
 
     MlflowHook().get_conn()
     model = mlflow.pyfunc.load_model("models:/e2e_stores_model@champion")
+    # processes_per_task 2: each chunk's two processes dumped their models to a file each.
+    files = set(model.metadata.flavors["python_function"]["artifacts"])
+    assert {"fallback", "chunk-00000-0", "chunk-00000-1", "chunk-00004-1"} <= files
     frame = store_data()
     rows = frame[frame.store.isin(["s03", "s17", "s41"])].groupby("store").head(20)
     unseen = rows.head(10).assign(store="brand_new_store")

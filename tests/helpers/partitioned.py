@@ -41,6 +41,7 @@ training:
   partitioning:
     partitions_per_task: 10
     max_parallel: 2
+    processes_per_task: 2
     min_partition_rows: 20
     min_success_ratio: 0.9
 evaluation:

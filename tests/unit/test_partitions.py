@@ -215,14 +215,14 @@ def test_each_partition_fits_with_one_blas_thread(tmp_path, monkeypatch):
 
 def test_processes_per_task_fits_partitions_in_that_many_processes(tmp_path):
     """processes 2: the chunk's partitions are fitted in two worker processes (each fitted
-    model says which; a non-scikit-learn class is wrapped in EncodedLabelClassifier), with
-    the same records and predictions as one process; all-numeric
-    sub-models carry no ColumnTransformer."""
+    model says which; a non-scikit-learn class is wrapped in EncodedLabelClassifier), each
+    of which dumps its own models to its own file, with the same records, answers and
+    predictions as one process; all-numeric sub-models carry no ColumnTransformer."""
     import os
 
     from sklearn.compose import ColumnTransformer
 
-    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.partitions import model_files, train_partitions
     from airflow_ml_provider.ml.skops_io import skops_io
 
     frame = regions({"north": 200, "south": 120, "east": 100, "west": 90})
@@ -237,15 +237,24 @@ def test_processes_per_task_fits_partitions_in_that_many_processes(tmp_path):
             "output": str(tmp_path / f"models-{processes}.skops"),
         }
         result = train_partitions(job)
-        models = skops_io().load(job["partitions"]["output"], trusted=result["trusted_types"])
-        outputs[processes] = (result, models)
-    (alone, alone_models), (spread, spread_models) = outputs[1], outputs[2]
+        files = {
+            uri: skops_io().load(uri, trusted=result["trusted_types"])
+            for uri in model_files(result)
+        }
+        outputs[processes] = (result, files)
+    (alone, alone_files), (spread, spread_files) = outputs[1], outputs[2]
+    assert list(alone_files) == [str(tmp_path / "models-1.skops")]
+    (alone_models,) = alone_files.values()
     assert {m[-1].estimator_.fitted_in_pid_ for m in alone_models.values()} == {os.getpid()}
-    pids = {m[-1].estimator_.fitted_in_pid_ for m in spread_models.values()}
-    assert len(pids) == 2 and os.getpid() not in pids
+    assert len(spread_files) == 2
+    pids = [{m[-1].estimator_.fitted_in_pid_ for m in f.values()} for f in spread_files.values()]
+    assert all(len(p) == 1 for p in pids) and len(set.union(*pids) - {os.getpid()}) == 2
+    spread_models = {key: m for models in spread_files.values() for key, m in models.items()}
     by_key = {r["partition"]: r for r in spread["partitions"]}
     for record in alone["partitions"]:
         assert by_key[record["partition"]]["metrics"] == record["metrics"]
+    answers = [pd.read_parquet(r["answers_uri"]).sort_values("row") for r in (alone, spread)]
+    pd.testing.assert_frame_equal(*(a.reset_index(drop=True) for a in answers))
     rows = frame[["a", "b"]]
     for key, model in alone_models.items():
         assert not isinstance(model.named_steps["preprocess"], ColumnTransformer)

@@ -30,20 +30,21 @@ class Answers:
 
 
 def gathered(answered: list[tuple[Any, Any, dict[str, Any]]]) -> Answers | None:
-    """One Answers of ``(rows, model, responses)`` items; probabilities are placed into the
-    union of the models' classes (zero for classes a model never saw), as the router does."""
+    """One Answers of ``(rows, classes, responses)`` items (``classes``: the answering
+    model's ``classes_``); probabilities are placed into the union of the models' classes
+    (zero for classes a model never saw), as the router does."""
     if not answered:
         return None
     rows = np.concatenate([np.asarray(item_rows) for item_rows, _, _ in answered])
     predict = np.concatenate([answers[PREDICT] for _, _, answers in answered])
     if not all("predict_proba" in answers for _, _, answers in answered):
         return Answers(rows, predict, None, None)
-    classes = np.unique(np.concatenate([model.classes_ for _, model, _ in answered]))
+    classes = np.unique(np.concatenate([known for _, known, _ in answered]))
     proba = np.zeros((len(rows), len(classes)))
     start = 0
-    for item_rows, model, answers in answered:
+    for item_rows, known, answers in answered:
         stop = start + len(item_rows)
-        proba[start:stop, np.searchsorted(classes, model.classes_)] = answers["predict_proba"]
+        proba[start:stop, np.searchsorted(classes, known)] = answers["predict_proba"]
         start = stop
     return Answers(rows, predict, proba, classes.tolist())
 

@@ -15,7 +15,7 @@ from typing import Any
 from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.ml.integrity import record_digest
-from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED
+from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED, model_files
 from airflow_ml_provider.ml.tables import records_csv
 
 METRICS_TABLE = "partitions/metrics.csv"
@@ -93,6 +93,21 @@ def _router_responses(model_uri: str, fallback, results, split):
     return ResponsesByPosition(router, split.x_test)  # one routed pass, every metric
 
 
+def _artifacts(results: list[dict[str, Any]]) -> dict[str, str]:
+    """The router's model files by artifact name: ``fallback``, and ``chunk-NNNNN`` (with
+    ``-K`` for the K-th file when a chunk's processes wrote one each)."""
+    artifacts: dict[str, str] = {}
+    for result in results:
+        files = model_files(result)
+        if result.get("chunk") == FALLBACK:
+            artifacts.update({FALLBACK: files[0]} if files else {})
+            continue
+        name = f"chunk-{result['chunk']:05d}"
+        for index, uri in enumerate(files):
+            artifacts[name if len(files) == 1 else f"{name}-{index}"] = uri
+    return artifacts
+
+
 def assemble(
     job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]
 ) -> TrainingResult:
@@ -119,9 +134,7 @@ def assemble(
             "the fallback model was not trained (its task failed); rows of unseen, skipped "
             "or failed partitions could not be predicted"
         )
-    bundles = {f"chunk-{r['chunk']:05d}": r for r in results if r.get("chunk") != FALLBACK}
-    bundles[FALLBACK] = fallback
-    trusted = sorted({t for r in bundles.values() for t in r.get("trusted_types") or []})
+    trusted = sorted({t for r in results for t in r.get("trusted_types") or []})
     config = {
         "partition_by": plan["partition_by"],
         "features": plan["features"],
@@ -138,7 +151,7 @@ def assemble(
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(ROUTER_CODE),
-                artifacts={name: r["models_uri"] for name, r in bundles.items() if r["models_uri"]},
+                artifacts=_artifacts(results),
                 model_config=config,
                 input_example=example,
                 # Outputs typed like the labels (what the router predicts): model servers

@@ -4,8 +4,10 @@
   rows as every other step — decides which partitions are trainable, and cuts them into
   chunks of ``partitions_per_task``; each chunk becomes one parquet file and one mapped task.
 * ``train_partitions`` (in the training process or pod, through ``ml.train``) fits one model
-  per partition of its chunk, or the fallback model on all training rows, and writes them as
-  one skops file. A partition that fails is reported with its error; the chunk goes on.
+  per partition of its chunk, or the fallback model on the training rows, and writes them
+  as skops files: one per process that fitted them (each process dumps its own models, so
+  the dumping is spread as the fitting is). A partition that fails is reported with its
+  error; the chunk goes on.
 
 No Airflow imports: this runs inside the training pod.
 """
@@ -16,7 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from airflow_ml_provider.ml.heldout_answers import Answers, gathered, write_answers
+from airflow_ml_provider.ml.heldout_answers import gathered, write_answers
 from airflow_ml_provider.ml.partitioned import partition_key
 from airflow_ml_provider.ml.skops_io import skops_io
 
@@ -108,23 +110,34 @@ def plan_partitions(
 
 def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
     """Train the chunk (or the fallback) described by ``job["partitions"]``; write the models
-    as one skops file at its ``output`` and return one record per partition."""
+    as skops files named after its ``output`` and return one record per partition.
+
+    ``model_files`` lists the files (each a dump of ``{partition key: model}``; one per
+    process that fitted models), ``models_uri`` is the first (what older releases wrote)."""
     started = time.monotonic()
     spec = job["partitions"]
     if spec.get(FALLBACK):
-        records, models, answers = _train_fallback(job, spec)
+        records, saved, answers = _train_fallback(job, spec)
     else:
-        records, models, answers = _train_chunk(job, spec)
-    trusted = _write_models(models, spec["output"])
+        records, saved, answers = _train_chunk(job, spec)
+    files = [uri for uri, _ in saved]
     return {
         "chunk": spec.get("chunk"),
-        "models_uri": spec["output"] if models else None,
-        "trusted_types": trusted,
+        "models_uri": files[0] if files else None,
+        "model_files": files,
+        "trusted_types": sorted({name for _, trusted in saved for name in trusted}),
         **write_answers(answers, spec["output"]),
         "partitions": records,
         "fit_seconds": sum(r.get("fit_seconds") or 0.0 for r in records),
         "seconds": time.monotonic() - started,
     }
+
+
+def model_files(result: dict[str, Any]) -> list[str]:
+    """The model files a training result wrote (one ``models_uri`` before ``model_files``)."""
+    if result.get("model_files") is not None:
+        return list(result["model_files"])
+    return [result["models_uri"]] if result.get("models_uri") else []
 
 
 def _fit_and_score(
@@ -194,11 +207,28 @@ def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict,
     return trained
 
 
-def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers | None]:
+def _train_and_save(template, metrics, partitions, output: str):
+    """Train ``partitions`` (see ``_train_partitions_of``) and dump the models to ``output``;
+    return ``(records, [(key, classes, answers)], saved)`` — the models stay in this process
+    (a worker's), only what the chunk reports goes back. ``saved`` lists ``(output, trusted
+    types)`` when a model was trained."""
+    trained = _train_partitions_of(template, metrics, partitions)
+    models = {record["partition"]: model for model, record, _ in trained if model is not None}
+    answered = [
+        (record["partition"], getattr(model, "classes_", None), answers)
+        for model, record, answers in trained
+        if answers
+    ]
+    saved = [(output, _write_models(models, output))] if models else []
+    return [record for _, record, _ in trained], answered, saved
+
+
+def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
     """Fit each partition of the chunk on its rows of ``features`` (the router hands its
-    sub-models those columns), over ``spec["processes"]`` processes (joblib's). Column
-    types are inferred once, on the chunk's train rows, so every partition of the chunk
-    preprocesses its columns the same way."""
+    sub-models those columns), over ``spec["processes"]`` processes (joblib's), each of
+    which dumps the models it fitted to its own file. Column types are inferred once, on
+    the chunk's train rows, so every partition of the chunk preprocesses its columns the
+    same way."""
     from airflow_ml_provider.ml.dataset import read_frame
     from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
 
@@ -221,30 +251,33 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answe
     if processes > 1:
         from joblib import Parallel, delayed
 
-        shares = [items[start::processes] for start in range(processes)]
+        stem = spec["output"].rsplit(".", 1)[0]
         done = Parallel(n_jobs=processes)(
-            delayed(_train_partitions_of)(template, job["metrics"], share) for share in shares
+            delayed(_train_and_save)(
+                template, job["metrics"], items[start::processes], f"{stem}.part-{start}.skops"
+            )
+            for start in range(processes)
         )
-        trained = [pair for pairs in done for pair in pairs]
     else:
-        trained = _train_partitions_of(template, job["metrics"], items)
-    records = [record for _, record, _ in trained]
-    models = {record["partition"]: model for model, record, _ in trained if model is not None}
+        done = [_train_and_save(template, job["metrics"], items, spec["output"])]
+    records = [record for share in done for record in share[0]]
+    saved = [file for share in done for file in share[2]]
+    trained = sum(record["status"] == TRAINED for record in records)
     print(
-        f"chunk {spec.get('chunk')}: {len(models)} of {len(records)} partitions trained "
+        f"chunk {spec.get('chunk')}: {trained} of {len(records)} partitions trained "
         f"in {processes} process(es), fit {sum(r.get('fit_seconds') or 0 for r in records):.2f}s"
     )
     if snapshot_rows is None:
-        return records, models, None
+        return records, saved, None
     answered = [
-        (snapshot_rows[heldout_rows[record["partition"]]], model, answers)
-        for model, record, answers in trained
-        if answers
+        (snapshot_rows[heldout_rows[key]], classes, answers)
+        for share in done
+        for key, classes, answers in share[1]
     ]
-    return records, models, gathered(answered)
+    return records, saved, gathered(answered)
 
 
-def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], Answers | None]:
+def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
     """Fit the fallback model on the sub-models' columns of the train split — at most
     ``spec["max_rows"]`` of its rows — and answer every held-out row."""
     from airflow_ml_provider.ml.dataset import load_split
@@ -272,10 +305,11 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], dict[str, Any], An
     )
     # Answers in held-out order (the rows every step holds out, as load_split gives them).
     rows = list(range(len(x_test)))
+    classes = getattr(model, "classes_", None)
     return (
         [{"partition": FALLBACK, **record}],
-        {FALLBACK: model},
-        gathered([(rows, model, answers)] if answers else []),
+        [(spec["output"], _write_models({FALLBACK: model}, spec["output"]))],
+        gathered([(rows, classes, answers)] if answers else []),
     )
 
 
@@ -302,8 +336,6 @@ def _write_models(models: dict[str, Any], uri: str) -> list[str]:
     """Dump ``{key: model}`` with skops to ``uri``; return the types it needs to load."""
     import fsspec
 
-    if not models:
-        return []
     skops = skops_io()
     data = skops.dumps(models)
     fs, path = fsspec.core.url_to_fs(uri)
