@@ -404,3 +404,31 @@ def test_gcs_glob_and_prefix_through_the_emulator(tmp_path, gcs):  # noqa: F811
     assert not [n for n in names if "/.partial-" in n]
     # the store URI names no connection: gcsfs defaults (here STORAGE_EMULATOR_HOST) apply
     assert last_snapshot(store, "p")["sha256"] == on_gcs["sha256"]
+
+
+def test_snapshots_dictionary_encode_text_and_codes_but_not_measurements(tmp_path):
+    """Floating-point columns are written without a dictionary (pyarrow would try one on
+    every column: on measured values it only costs time and size); text and integer codes
+    keep theirs."""
+    import numpy as np
+
+    rows = 20_000
+    data = tmp_path / "wide.parquet"
+    pq.write_table(
+        pa.table(
+            {
+                "reading": np.random.default_rng(0).normal(size=rows),
+                "store": [f"s{i % 7}" for i in range(rows)],
+                "code": np.arange(rows) % 5,
+            }
+        ),
+        data,
+    )
+    hook(str(data)).write_parquet(str(tmp_path / "out.parquet"))
+    meta = pq.ParquetFile(tmp_path / "out.parquet").metadata.row_group(0)
+    encodings = {meta.column(i).path_in_schema: meta.column(i).encodings for i in range(3)}
+    assert not any("DICTIONARY" in e for e in encodings["reading"])
+    assert any("DICTIONARY" in e for e in encodings["store"])
+    assert any("DICTIONARY" in e for e in encodings["code"])
+    out = pq.read_table(tmp_path / "out.parquet")
+    assert out.equals(pq.read_table(data))

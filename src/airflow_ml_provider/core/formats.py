@@ -1,7 +1,9 @@
-"""File formats a files source or snapshot may have, told by the file name's suffix, and the
-glob characters a files source may use."""
+"""File formats a files source or snapshot may have, told by the file name's suffix, the
+glob characters a files source may use, and how our parquet files are encoded."""
 
 from __future__ import annotations
+
+from typing import Any
 
 FORMAT_SUFFIXES = {"csv": (".csv", ".csv.gz"), "parquet": (".parquet", ".pq")}
 GLOB_CHARS = frozenset("*?[")
@@ -20,3 +22,13 @@ def format_of(name: str) -> str | None:
         if lowered.endswith(endings):
             return fmt
     return None
+
+
+def dictionary_columns(schema: Any) -> list[str]:
+    """The columns of an Arrow ``schema`` worth dictionary-encoding in parquet: all but
+    floating-point ones. pyarrow tries a dictionary on every column by default; on measured
+    values (nearly all distinct) it fills a dictionary page before falling back, which made
+    writing 2 M rows x 20 floats five times slower and the file 25 % larger."""
+    import pyarrow as pa
+
+    return [field.name for field in schema if not pa.types.is_floating(field.type)]

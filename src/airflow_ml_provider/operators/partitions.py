@@ -15,6 +15,7 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.contracts import Snapshot
+from airflow_ml_provider.core.formats import dictionary_columns
 from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.training import TrainingJobOperator
 from airflow_ml_provider.storage.frames import is_local, read_stored_frame
@@ -142,6 +143,9 @@ class PlanPartitionsOperator(BaseOperator):
         ]
 
     def _write_plan(self, folder: ObjectStoragePath) -> dict[str, Any]:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         from airflow_ml_provider.ml.partitions import plan_partitions
 
         started = time.monotonic()
@@ -170,8 +174,9 @@ class PlanPartitionsOperator(BaseOperator):
             folder.mkdir(parents=True, exist_ok=True)
         reported = time.monotonic()
         for index, rows in chunks:
+            table = pa.Table.from_pandas(rows, preserve_index=False)
             with (folder / _chunk_name(index)).open("wb") as stream:
-                rows.to_parquet(stream, index=False)
+                pq.write_table(table, stream, use_dictionary=dictionary_columns(table.schema))
             if time.monotonic() - reported > 10 or index + 1 == total:  # progress, not floods
                 self.log.info("wrote chunk file %d of %d", index + 1, total)
                 reported = time.monotonic()

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 from typing import Any
 
+from airflow_ml_provider.core.formats import dictionary_columns
 from airflow_ml_provider.hooks.data import DataSourceError
 
 MAX_PENDING_BYTES = 256 * 1024 * 1024  # how much the sink buffers to type all-null columns
@@ -103,7 +104,9 @@ class ParquetSink:
         import pyarrow.parquet as pq
 
         self.schema = pa.schema(self._resolved_fields())
-        self._writer = pq.ParquetWriter(self._stream, self.schema)
+        self._writer = pq.ParquetWriter(
+            self._stream, self.schema, use_dictionary=dictionary_columns(self.schema)
+        )
         pending, self._pending = self._pending, []
         for table, origin in pending:
             if table.num_rows:
