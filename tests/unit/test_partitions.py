@@ -469,3 +469,29 @@ def test_the_fallback_fits_on_a_bounded_stratified_sample_and_answers_every_held
     assert bounded["partitions"][0]["metrics"]["accuracy"] > 0.7
     for result in (whole, bounded):
         assert len(pd.read_parquet(result["answers_uri"])) == len(held.x_test) == 1250
+
+
+def test_a_heldout_only_split_and_a_bounded_train_sample_keep_the_same_heldout_rows():
+    """with_train=False gives the same held-out rows without the training rows (only their
+    count); max_train_rows draws a seeded sample of the training rows, stratified by the
+    label, and changes nothing held out."""
+    from airflow_ml_provider.ml.dataset import split_frame
+
+    frame = regions({"north": 3000, "south": 1000})
+    frame.loc[frame.index % 10 == 0, "label"] = 2
+    settings = {"target": "label", "features": None, "test_size": 0.25, "seed": 4}
+    settings |= {"stratify": True, "task": "classification"}
+    whole = split_frame(frame, **settings)
+    heldout = split_frame(frame, **settings, with_train=False)
+    sample = split_frame(frame, **settings, max_train_rows=600)
+    again = split_frame(frame, **settings, max_train_rows=600)
+    assert heldout.x_train is None and heldout.y_train is None
+    assert heldout.rows_train == whole.rows_train == len(whole.x_train) == 3000
+    for split in (heldout, sample):
+        np.testing.assert_array_equal(split.test_positions, whole.test_positions)
+        pd.testing.assert_frame_equal(split.x_test, whole.x_test)
+    assert sample.rows_train == len(sample.x_train) == 600
+    assert set(sample.x_train.index) <= set(whole.x_train.index)
+    pd.testing.assert_frame_equal(sample.x_train, again.x_train)
+    shares = [s.y_train.value_counts(normalize=True).sort_index() for s in (whole, sample)]
+    np.testing.assert_allclose(shares[0], shares[1], atol=0.01)

@@ -41,6 +41,12 @@ class DataSplit:
     """Extra columns of the held-out rows (e.g. slice columns that are not features)."""
     test_positions: Any = None
     """The held-out rows' positions in the data, in held-out order."""
+    train_positions: Any = None
+    """The training rows' positions in the data, in training order."""
+
+    @property
+    def rows_train(self) -> int:
+        return len(self.train_positions if self.x_train is None else self.x_train)
 
 
 def local_path_or_uri(uri: str) -> str:
@@ -120,10 +126,15 @@ def split_frame(
     task: str,
     partition_by: str | None = None,
     keep: list[str] | tuple[str, ...] = (),
+    with_train: bool = True,
+    max_train_rows: int | None = None,
 ) -> DataSplit:
     """Deterministic train/held-out split: same data and settings give the same rows.
 
-    ``keep`` names columns (features or not) to return for the held-out rows as well."""
+    ``keep`` names columns (features or not) to return for the held-out rows as well.
+    ``with_train=False`` leaves ``x_train``/``y_train`` out (steps that only score the
+    held-out rows need not copy the rest); ``max_train_rows`` keeps at most that many
+    training rows, a sample drawn with ``seed`` (stratified like the split)."""
     columns = input_columns(list(frame.columns), target, features, partition_by)
     missing = [c for c in keep if c not in frame.columns]
     if missing:
@@ -132,13 +143,28 @@ def split_frame(
         frame[target], test_size=test_size, seed=seed, stratify=stratify, task=task
     )
     x, y = frame[columns], frame[target]
+    if max_train_rows is not None and len(train) > max_train_rows:
+        from sklearn.utils import resample
+
+        strata = y.iloc[train] if (stratify and task == "classification") else None
+        train = resample(
+            train, replace=False, n_samples=max_train_rows, random_state=seed, stratify=strata
+        )
     kept = frame[list(keep)].iloc[test] if keep else None
-    return DataSplit(x.iloc[train], x.iloc[test], y.iloc[train], y.iloc[test], kept, test)
+    x_train, y_train = (x.iloc[train], y.iloc[train]) if with_train else (None, None)
+    return DataSplit(x_train, x.iloc[test], y_train, y.iloc[test], kept, test, train)
 
 
-def load_split(data: dict[str, Any], task: str, keep: tuple[str, ...] = ()) -> DataSplit:
+def load_split(
+    data: dict[str, Any],
+    task: str,
+    keep: tuple[str, ...] = (),
+    *,
+    with_train: bool = True,
+    max_train_rows: int | None = None,
+) -> DataSplit:
     """Read and split a snapshot described by a job's ``data`` section (only the columns
-    it uses when ``data["features"]`` lists them)."""
+    it uses when ``data["features"]`` lists them); see ``split_frame`` for the options."""
     columns = None
     if data.get("features"):
         extra = [data["target"], *([data["partition_by"]] if data.get("partition_by") else [])]
@@ -155,4 +181,6 @@ def load_split(data: dict[str, Any], task: str, keep: tuple[str, ...] = ()) -> D
         task=task,
         partition_by=data.get("partition_by"),
         keep=keep,
+        with_train=with_train,
+        max_train_rows=max_train_rows,
     )

@@ -153,7 +153,7 @@ def score_models(
     holds out, and then the challenger is loaded only for importance.
     """
     keep = tuple(dict.fromkeys([*slices, *([sample_weight] if sample_weight else [])]))
-    split = load_split(data, task, keep=keep)
+    split = load_split(data, task, keep=keep, with_train=False)
     primary, seed = metrics[0], int(data["split"]["seed"])
     labels = split.y_test.to_numpy()
     weights = split.kept_test[sample_weight].to_numpy() if sample_weight else None

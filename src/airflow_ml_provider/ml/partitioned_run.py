@@ -141,7 +141,7 @@ def assemble(
         "task": job["task"],
         "trusted_types": trusted,
     }
-    split = load_split(job["data"], job["task"])
+    split = load_split(job["data"], job["task"], with_train=False)  # scored on held-out rows
     fit_seconds = sum(r.get("fit_seconds") or 0.0 for r in results)
     with training_run(job) as (run, experiment_id):
         log_training_params(job, split, partition_by=plan["partition_by"])

@@ -286,22 +286,19 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, li
     # The sub-models' columns only: the fallback does not route, and reading the partition
     # column (often text) and the others would hold them all in memory for nothing.
     data = {**job["data"], "features": spec["features"], "partition_by": None}
-    split = load_split(data, job["task"])
-    x_train, y_train = _bounded_sample(
-        split.x_train, split.y_train.to_numpy(), spec.get("max_rows"), job
-    )
-    x_test = split.x_test
+    split = load_split(data, job["task"], max_train_rows=spec.get("max_rows"))
+    x_train, x_test = split.x_train, split.x_test
     model, record, answers = _fit_and_score(
         build_pipeline(job, *resolve_features(job, x_train), x_train, route_columns=False),
         job["metrics"],
         x_train,
-        y_train,
+        split.y_train.to_numpy(),
         x_test,
         split.y_test.to_numpy(),
     )
     print(
-        f"fallback model: fit {record['fit_seconds']:.2f}s on {len(x_train)} of "
-        f"{len(split.x_train)} training rows"
+        f"fallback model: fit {record['fit_seconds']:.2f}s on {len(x_train)} training rows "
+        f"(at most {spec.get('max_rows') or 'all'})"
     )
     # Answers in held-out order (the rows every step holds out, as load_split gives them).
     rows = list(range(len(x_test)))
@@ -311,25 +308,6 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, li
         [(spec["output"], _write_models({FALLBACK: model}, spec["output"]))],
         gathered([(rows, classes, answers)] if answers else []),
     )
-
-
-def _bounded_sample(x, y, max_rows: int | None, job: dict[str, Any]):
-    """At most ``max_rows`` of the rows, drawn with the split's seed (stratified by the
-    label for classification), in their original order; all of them when fewer."""
-    if max_rows is None or len(x) <= max_rows:
-        return x, y
-    import numpy as np
-    from sklearn.utils import resample
-
-    positions = resample(
-        np.arange(len(x)),
-        replace=False,
-        n_samples=max_rows,
-        random_state=int(job["data"]["split"]["seed"]),
-        stratify=y if job["task"] == "classification" else None,
-    )
-    positions.sort()
-    return x.iloc[positions], y[positions]
 
 
 def _write_models(models: dict[str, Any], uri: str) -> list[str]:

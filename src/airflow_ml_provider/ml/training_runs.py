@@ -70,7 +70,7 @@ def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
             "estimator": job["estimator"],
             **(job.get("params") or {}),
             **extra,
-            "data.rows_train": len(split.x_train),
+            "data.rows_train": split.rows_train,
             "data.rows_test": len(split.x_test),
             "data.sha256": job["data"].get("sha256", ""),
         }
@@ -87,7 +87,7 @@ def training_result(
         "experiment_id": experiment_id,
         "model_uri": info.model_uri,
         "metrics": metrics,
-        "rows_train": len(split.x_train),
+        "rows_train": split.rows_train,
         "rows_test": len(split.x_test),
         **extra,
     }
