@@ -242,3 +242,24 @@ def test_lightgbm_keeps_every_category_natively(flights):
     assert "native_limit" not in next(p for p in plans if p.column == "tailnum").settings
     encoded = model.named_steps["preprocess"].fit(x).transform(x)
     assert len(column(encoded, "tailnum").cat.categories) == x["tailnum"].nunique()
+
+
+def test_without_an_estimator_auto_stays_auto_until_each_candidate_resolves_it(penguins):
+    """A pipeline of candidates has no single estimator: its feature table says each
+    candidate decides, and each candidate resolves auto for its own estimator."""
+    from airflow_ml_provider.core.features import FeaturesSpec
+    from airflow_ml_provider.ml.feature_report import describe
+    from airflow_ml_provider.ml.feature_types import plan_features
+    from airflow_ml_provider.ml.preprocessing import resolve_plans
+
+    x, _ = penguins
+    plans = resolve_plans(plan_features(x, FeaturesSpec()), None)
+    island = next(p for p in plans if p.column == "island")
+    assert island.settings["encoding"] == "auto" and "native_limit" not in island.settings
+    assert describe(island) == "impute missing, auto (each candidate's estimator decides)"
+    for estimator, expected in [
+        ("sklearn.ensemble.HistGradientBoostingClassifier", "native"),
+        ("sklearn.linear_model.LogisticRegression", "onehot"),
+    ]:
+        _, plans = build_model(job(estimator), x)
+        assert next(p for p in plans if p.column == "island").settings["encoding"] == expected

@@ -28,6 +28,7 @@ def describe(plan: ColumnPlan) -> str:
         detail = {
             "onehot": f"onehot (max {s['max_categories']} categories + infrequent)",
             "ordinal": f"ordinal {list(s['order'])}" if s.get("order") else "ordinal",
+            "auto": "auto (each candidate's estimator decides)",
             "native": f"native (max {s['native_limit']} categories + infrequent)"
             if s.get("native_limit")
             else "native",

@@ -35,29 +35,33 @@ HIST_GRADIENT_BOOSTING_MAX_BINS = 255
 MISSING = "missing"
 
 
-def resolved_encoding(settings: dict[str, Any], estimator_path: str, has_text: bool) -> str:
+def resolved_encoding(settings: dict[str, Any], estimator_path: str | None, has_text: bool) -> str:
     """The categorical encoding ``auto`` stands for: ordinal with an order, native for
-    estimators that take categories (unless text columns need sparse output), else onehot."""
+    estimators that take categories (unless text columns need sparse output), else onehot;
+    still ``auto`` without an estimator (candidates: each resolves it for its own)."""
     encoding = settings["encoding"]
     if encoding != "auto":
         return encoding
     if settings.get("order"):
         return "ordinal"
+    if estimator_path is None:
+        return "auto"
     native = estimator_path.startswith(NATIVE_CATEGORICAL_ESTIMATORS) and not has_text
     return "native" if native else "onehot"
 
 
-def native_category_limit(path: str, params: dict[str, Any] | None) -> int | None:
+def native_category_limit(path: str | None, params: dict[str, Any] | None) -> int | None:
     """The most categories an estimator takes natively: HistGradientBoosting refuses a
-    column with more than ``max_bins``; LightGBM and XGBoost have no such limit."""
-    if not path.startswith(HIST_GRADIENT_BOOSTING):
+    column with more than ``max_bins``; LightGBM and XGBoost have no such limit (nor a
+    pipeline of candidates, ``path`` None, whose estimators are resolved one by one)."""
+    if path is None or not path.startswith(HIST_GRADIENT_BOOSTING):
         return None
     max_bins = (params or {}).get("max_bins")
     return max_bins if isinstance(max_bins, int) else HIST_GRADIENT_BOOSTING_MAX_BINS
 
 
 def resolve_plans(
-    plans: list[ColumnPlan], path: str, params: dict[str, Any] | None = None
+    plans: list[ColumnPlan], path: str | None, params: dict[str, Any] | None = None
 ) -> list[ColumnPlan]:
     """The plans with ``encoding: auto`` replaced by the encoding it means here, and for a
     native encoding the most categories the estimator takes (``native_limit``)."""
