@@ -256,7 +256,7 @@ def test_without_an_estimator_auto_stays_auto_until_each_candidate_resolves_it(p
     plans = resolve_plans(plan_features(x, FeaturesSpec()), None)
     island = next(p for p in plans if p.column == "island")
     assert island.settings["encoding"] == "auto" and "native_limit" not in island.settings
-    assert describe(island) == "impute missing, auto (each candidate's estimator decides)"
+    assert describe(island) == "auto (each candidate's estimator decides)"
     for estimator, expected in [
         ("sklearn.ensemble.HistGradientBoostingClassifier", "native"),
         ("sklearn.linear_model.LogisticRegression", "onehot"),

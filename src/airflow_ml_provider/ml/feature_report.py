@@ -33,7 +33,7 @@ def describe(plan: ColumnPlan) -> str:
             if s.get("native_limit")
             else "native",
         }.get(encoding, encoding)
-        imputed = "" if encoding in ("native", "ordinal") else f"impute {s['impute']}, "
+        imputed = "" if encoding in ("native", "ordinal", "auto") else f"impute {s['impute']}, "
         return imputed + detail
     if plan.type == "boolean":
         return "as 0/1" + (f", impute {s['impute']}" if s["impute"] != "none" else "")
