@@ -30,6 +30,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -86,8 +87,11 @@ def example_copy(folder: Path, name: str) -> Path:
         .replace("pipeline: breast_cancer_ct", f"pipeline: {name}")
         .replace("model_name: breast_cancer", f"model_name: {name}_model")
         .replace("n_estimators: 200", "n_estimators: 20")
-        .replace("source: data/breast_cancer.csv", f"source: {EXAMPLE / 'data/breast_cancer.csv'}")
     )
+    # Beside the YAML, as data.source says: local files must be inside the pipeline's folder
+    # (or another allowed root).
+    (folder / "data").mkdir(exist_ok=True)
+    shutil.copyfile(EXAMPLE / "data" / "breast_cancer.csv", folder / "data" / "breast_cancer.csv")
     path = folder / f"{name}.yaml"
     path.write_text(text)
     return path
@@ -144,7 +148,7 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
         model = card["model_name"]
         experiment = client.create_experiment(card["experiment_name"])
         for version in (1, 2, 3):
-            mlflow_run = client.create_dag_run(experiment)
+            mlflow_run = client.create_run(experiment)
             for metric in ("roc_auc", "f1", "accuracy"):
                 client.log_metric(mlflow_run.info.run_id, metric, 0.9 + rng.random() / 20)
             client.set_terminated(mlflow_run.info.run_id)
