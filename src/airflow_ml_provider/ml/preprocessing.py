@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 from collections import defaultdict
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -27,9 +28,9 @@ from airflow_ml_provider.ml.feature_types import (
     plan_features,
 )
 
-NATIVE_CATEGORICAL_ESTIMATORS = ("lightgbm.", "xgboost.", "sklearn.ensemble.HistGradientBoosting")
-"""Estimators that split on pandas categoricals themselves (encoding: native)."""
 HIST_GRADIENT_BOOSTING = "sklearn.ensemble.HistGradientBoosting"
+NATIVE_CATEGORICAL_ESTIMATORS = ("lightgbm.", "xgboost.", HIST_GRADIENT_BOOSTING)
+"""Estimators that split on pandas categoricals themselves (encoding: native)."""
 HIST_GRADIENT_BOOSTING_MAX_BINS = 255
 """Its default and largest ``max_bins``: a native categorical may have at most that many."""
 MISSING = "missing"
@@ -76,7 +77,7 @@ def resolve_plans(
             }
             if settings["encoding"] == "native" and limit is not None:
                 settings["native_limit"] = limit
-            plan = ColumnPlan(plan.column, plan.type, plan.how, plan.note, settings)
+            plan = replace(plan, settings=settings)
         resolved.append(plan)
     return resolved
 

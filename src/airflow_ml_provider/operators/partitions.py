@@ -39,8 +39,8 @@ class PlanPartitionsOperator(BaseOperator):
 
     Returns the list the training task maps over: one item per chunk plus one for the
     fallback model, each ``{chunk, uri, partition_by, features, output, processes}`` (the
-    fallback's with ``max_rows``). The
-    plan itself (partitions, skipped ones with reasons, chunks) is XCom ``plan``.
+    fallback's with ``max_rows``). The plan itself (partitions, skipped ones with reasons,
+    chunks) is XCom ``plan``.
 
     :param snapshot: snapshot_data's result (a Snapshot; templated, usually an XComArg).
     :param target: the label column.
