@@ -89,28 +89,48 @@ def get_provider_info() -> dict:
                 "description": "Settings of airflow-ml-provider.",
                 "options": {
                     "allowed_estimator_modules": {
-                        "description": "Comma-separated module prefixes a pipeline's "
-                        "training.estimator may be imported from.",
+                        "description": "Comma-separated packages a pipeline's estimators "
+                        "(training.estimator, candidates) may be classes of: a public class "
+                        "defined in the package, a scikit-learn estimator, never a function.",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "sklearn.,lightgbm.,xgboost.,mycompany.models.",
                         "default": "sklearn.,lightgbm.,xgboost.",
                     },
                     "allowed_notifier_modules": {
-                        "description": "Comma-separated module prefixes a pipeline's "
-                        "alerts.notifiers classes may be imported from.",
+                        "description": "Comma-separated packages a pipeline's alerts.notifiers "
+                        "may be classes of (public BaseNotifier subclasses defined there).",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "airflow.providers.,mycompany.alerts.",
                         "default": "airflow.providers.",
                     },
                     "allowed_transformer_modules": {
-                        "description": "Comma-separated module prefixes team transformers and "
-                        "tokenizers (features.custom, features.text tokenizer) may come from.",
+                        "description": "Comma-separated packages team transformers "
+                        "(features.custom) may be classes of (public scikit-learn transformers "
+                        "defined there).",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "sklearn.,mycompany.features.",
                         "default": "sklearn.",
+                    },
+                    "allowed_callables": {
+                        "description": "Comma-separated exact import paths of the functions a "
+                        "pipeline may name (features.text tokenizer); nothing else YAML names "
+                        "may be a function.",
+                        "version_added": "0.4.0",
+                        "type": "string",
+                        "example": "mycompany.features.text.japanese_tokens",
+                        "default": "",
+                    },
+                    "allow_unverified_models": {
+                        "description": "Load models without a recorded digest (registered by "
+                        "hand, or trained before digests) after the format and type checks; "
+                        "by default they are refused.",
+                        "version_added": "0.4.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
                     },
                     "allowed_env_prefixes": {
                         "description": "Comma-separated prefixes of the environment variables "

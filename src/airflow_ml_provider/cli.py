@@ -47,7 +47,16 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in files:
         try:
             loaded = load_pipeline(path, options)
-            problems = [] if args.fast else deep_problems(loaded, options.estimator_modules)
+            problems = (
+                []
+                if args.fast
+                else deep_problems(
+                    loaded,
+                    options.estimator_modules,
+                    options.transformer_modules,
+                    options.callables,
+                )
+            )
             if loaded.dag_id in owners:
                 mark = load_positioned(path).mark_for(("pipeline",))
                 problems.append(

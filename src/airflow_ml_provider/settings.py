@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from airflow_ml_provider.core.allow_lists import (
+    DEFAULT_CALLABLES,
     DEFAULT_ENV_PREFIXES,
     DEFAULT_ESTIMATOR_PREFIXES,
     DEFAULT_NOTIFIER_PREFIXES,
@@ -50,19 +51,29 @@ def local_training() -> str:
 
 
 def allowed_estimator_modules() -> tuple[str, ...]:
-    """Module prefixes a training.estimator may come from ([ml_provider] config)."""
+    """Packages a training.estimator may be a class of ([ml_provider] config)."""
     return _listed("allowed_estimator_modules", DEFAULT_ESTIMATOR_PREFIXES)
 
 
 def allowed_notifier_modules() -> tuple[str, ...]:
-    """Module prefixes an alerts.notifiers class may come from ([ml_provider] config)."""
+    """Packages an alerts.notifiers class may come from ([ml_provider] config)."""
     return _listed("allowed_notifier_modules", DEFAULT_NOTIFIER_PREFIXES)
 
 
 def allowed_transformer_modules() -> tuple[str, ...]:
-    """Module prefixes team transformers and tokenizers (features.custom, features.text
-    tokenizer) may come from ([ml_provider] config)."""
+    """Packages team transformers (features.custom) may be classes of ([ml_provider]
+    config)."""
     return _listed("allowed_transformer_modules", DEFAULT_TRANSFORMER_PREFIXES)
+
+
+def allowed_callables() -> tuple[str, ...]:
+    """Exact import paths of the functions YAML may name (tokenizers) ([ml_provider] config)."""
+    return _listed("allowed_callables", DEFAULT_CALLABLES)
+
+
+def allow_unverified_models() -> bool:
+    """Whether a model without a recorded digest may be loaded ([ml_provider] config)."""
+    return _conf_get("allow_unverified_models", "False").strip().lower() in ("true", "1", "yes")
 
 
 def allowed_env_prefixes() -> tuple[str, ...]:

@@ -76,9 +76,10 @@ def test_pickle_and_foreign_skops_types_are_refused_even_unrecorded(trained, tmp
         check_loadable(local)
 
 
-def test_code_carrying_models_are_refused_unless_verified(tmp_path):
+def test_code_carrying_models_are_refused_unless_verified(tmp_path, monkeypatch):
     """A cloudpickled python_model never loads; a models-from-code model runs its code file
-    only when its digest was recorded (real MLflow store, real models)."""
+    only when its digest was recorded (real MLflow store, real models) — even where the
+    platform allows unverified models."""
     import mlflow
     import mlflow.pyfunc
 
@@ -101,6 +102,9 @@ def test_code_carrying_models_are_refused_unless_verified(tmp_path):
     with mlflow.start_run():
         verified = mlflow.pyfunc.log_model(name="verified", python_model=str(code))
         record_digest(verified.model_uri)
+    with pytest.raises(ModelIntegrityError, match="has no recorded digest"):
+        smoke_test(pickled.model_uri)
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__ALLOW_UNVERIFIED_MODELS", "True")
     with pytest.raises(ModelIntegrityError, match="python_model is cloudpickled"):
         smoke_test(pickled.model_uri)
     with pytest.raises(ModelIntegrityError, match="carries code but has no recorded digest"):

@@ -99,7 +99,10 @@ def test_team_transformer_and_tokenizer_from_allowed_modules(monkeypatch):
         "columns": {"title": {"type": "text", "tokenizer": "acme_features.text.character_bigrams"}},
         "custom": [{"class": "acme_features.text.TextLength", "columns": ["body"]}],
     }
-    allowed = {"allowed_transformer_modules": ["sklearn.", "acme_features."]}
+    allowed = {
+        "allowed_transformer_modules": ["sklearn.", "acme_features."],
+        "allowed_callables": ["acme_features.text.character_bigrams"],
+    }
     model, plans = build_model(
         job("sklearn.linear_model.LogisticRegression", features, **allowed), frame
     )

@@ -107,7 +107,7 @@ def test_a_notifier_outside_the_allowed_modules_is_refused(tmp_path):
     assert ":26:15: alerts.notifiers[0].class: 'os.system' is not in an allowed module; " in (
         message
     )
-    assert "allowed prefixes are airflow.providers." in message
+    assert "allowed packages are airflow.providers" in message
 
 
 def test_a_notifier_that_does_not_exist_is_found_by_the_deep_check(tmp_path):
@@ -124,7 +124,7 @@ def test_a_notifier_that_does_not_exist_is_found_by_the_deep_check(tmp_path):
     problems = [str(p) for p in notifier_problems(loaded, load_positioned(path))]
     assert len(problems) == 2
     assert ":26:15: alerts.notifiers[0].class: cannot use " in problems[0]
-    assert "has no attribute 'Nope'" in problems[0]
+    assert "no class 'Nope'" in problems[0]
     assert "alerts.notifiers[1].kwargs: airflow.providers.smtp.notifications.smtp." in problems[1]
     assert "rejected its kwargs" in problems[1]
 

@@ -17,7 +17,9 @@ def _problem(doc: PositionedDocument, path: tuple, message: str, *, at_key=False
     return problem_at(doc, path, message, prefer_key=at_key)
 
 
-def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes) -> list:
+def estimator_problems(
+    loaded: LoadedPipeline, doc: PositionedDocument, prefixes, callables=()
+) -> list:
     """Each estimator (training's, or every candidate's) imports, takes its params and its
     search parameters, and is of the pipeline's task type."""
     training = loaded.spec.training
@@ -31,11 +33,13 @@ def estimator_problems(loaded: LoadedPipeline, doc: PositionedDocument, prefixes
         ]
     problems = []
     for where, estimator, params, search in fitted:
-        problems += _one_estimator_problems(doc, where, estimator, params, search, loaded, prefixes)
+        problems += _one_estimator_problems(
+            doc, where, estimator, params, search, loaded, prefixes, callables
+        )
     return problems
 
 
-def _one_estimator_problems(doc, where, path, params, search, loaded, prefixes) -> list:
+def _one_estimator_problems(doc, where, path, params, search, loaded, prefixes, callables) -> list:
     from airflow_ml_provider.ml.estimators import (
         EstimatorError,
         InvalidParameterValue,
@@ -47,7 +51,7 @@ def _one_estimator_problems(doc, where, path, params, search, loaded, prefixes) 
 
     training = loaded.spec.training
     try:
-        estimator = build_estimator(path, params, prefixes)
+        estimator = build_estimator(path, params, prefixes, callables)
     except UnknownParameterError as exc:
         return [_problem(doc, (*where, "params", exc.parameter), str(exc), at_key=True)]
     except InvalidParameterValue as exc:
@@ -74,6 +78,47 @@ def _one_estimator_problems(doc, where, path, params, search, loaded, prefixes) 
             field = (*where, "search", "params", name)
             return [_problem(doc, field, str(exc), at_key=True)]
     return []
+
+
+def feature_code_problems(
+    loaded: LoadedPipeline, doc: PositionedDocument, prefixes, callables
+) -> list:
+    """Each team transformer (features.custom) is an allowed transformer class that takes
+    its params; each tokenizer is an allowed callable."""
+    from airflow_ml_provider.ml.allowed_code import (
+        DisallowedCodeError,
+        resolve_callable,
+        resolve_class,
+        resolved_params,
+        transformer_kind,
+    )
+
+    features = loaded.spec.features
+    problems = []
+    for index, item in enumerate(features.custom):
+        where = ("features", "custom", index)
+        try:
+            found = resolve_class(item.class_, prefixes, "allowed_transformer_modules",
+                                  transformer_kind)  # fmt: skip
+        except DisallowedCodeError as exc:
+            problems.append(_problem(doc, (*where, "class"), str(exc)))
+            continue
+        try:
+            resolved_params(found, item.params, item.class_, callables)
+        except DisallowedCodeError as exc:
+            problems.append(_problem(doc, (*where, "params"), str(exc)))
+    tokenizers = [(("features", "text", "tokenizer"), features.text.tokenizer)]
+    tokenizers += [
+        (("features", "columns", column, "tokenizer"), spec.options.get("tokenizer"))
+        for column, spec in features.columns.items()
+    ]
+    for where, tokenizer in tokenizers:
+        if tokenizer:
+            try:
+                resolve_callable(tokenizer, callables)
+            except DisallowedCodeError as exc:
+                problems.append(_problem(doc, where, str(exc)))
+    return problems
 
 
 def notifier_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
@@ -152,11 +197,23 @@ def serving_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
     return [_problem(doc, ("deployment", "strategy"), message)]
 
 
-def deep_problems(loaded: LoadedPipeline, allowed_prefixes: tuple[str, ...]) -> list[SpecProblem]:
-    """Every heavy check of one pipeline file."""
+def deep_problems(
+    loaded: LoadedPipeline,
+    allowed_prefixes: tuple[str, ...],
+    transformer_prefixes: tuple[str, ...] | None = None,
+    callables: tuple[str, ...] | None = None,
+) -> list[SpecProblem]:
+    """Every heavy check of one pipeline file (the allow-lists default to the settings)."""
+    from airflow_ml_provider import settings
+
     doc = load_positioned(loaded.file)
+    if transformer_prefixes is None:
+        transformer_prefixes = settings.allowed_transformer_modules()
+    if callables is None:
+        callables = settings.allowed_callables()
     return (
-        estimator_problems(loaded, doc, allowed_prefixes)
+        estimator_problems(loaded, doc, allowed_prefixes, callables)
+        + feature_code_problems(loaded, doc, transformer_prefixes, callables)
         + notifier_problems(loaded, doc)
         + serving_problems(loaded, doc)
         + expectation_problems(loaded, doc)

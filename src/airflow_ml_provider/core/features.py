@@ -12,7 +12,12 @@ from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from airflow_ml_provider.core.allow_lists import DEFAULT_TRANSFORMER_PREFIXES, in_allowed_module
+from airflow_ml_provider.core.allow_lists import (
+    DEFAULT_TRANSFORMER_PREFIXES,
+    Params,
+    allowed_callable,
+    in_allowed_module,
+)
 
 FeatureType = Literal["numeric", "categorical", "boolean", "datetime", "text", "ignore"]
 FEATURE_TYPES: tuple[str, ...] = get_args(FeatureType)
@@ -25,7 +30,7 @@ class _Strict(BaseModel):
 
 
 def allowed_transformer(value: str, info: ValidationInfo) -> str:
-    """``value`` if it starts with an ``allowed_transformer_modules`` prefix."""
+    """``value`` if it is a public class path in an ``allowed_transformer_modules`` package."""
     return in_allowed_module(
         value, info, "allowed_transformer_modules", DEFAULT_TRANSFORMER_PREFIXES
     )
@@ -116,13 +121,13 @@ class TextSpec(_Strict):
         None,
         pattern=_DOTTED,
         description="Import path of a callable str -> list[str] (e.g. a Japanese "
-        "tokenizer); must match [ml_provider] allowed_transformer_modules.",
+        "tokenizer); must be listed by exact name in [ml_provider] allowed_callables.",
     )
 
     @field_validator("tokenizer")
     @classmethod
     def _allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else allowed_transformer(value, info)
+        return None if value is None else allowed_callable(value, info)
 
     @field_validator("ngram_range")
     @classmethod
@@ -188,11 +193,13 @@ class CustomTransformerSpec(_Strict):
         alias="class",
         pattern=_DOTTED,
         description="Import path of a scikit-learn compatible transformer, e.g. "
-        "acme_features.text.JapaneseTokenizer; must match [ml_provider] "
+        "acme_features.text.TextLength: a class in a package of [ml_provider] "
         "allowed_transformer_modules.",
     )
     columns: list[str] = Field(min_length=1, description="Input columns it transforms.")
-    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+    params: Params = Field(
+        default_factory=dict, description="Constructor parameters (plain data only)."
+    )
 
     @field_validator("class_")
     @classmethod

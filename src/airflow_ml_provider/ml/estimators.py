@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import difflib
-import importlib
-import pkgutil
 from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.ml.allowed_code import (
+    DisallowedCodeError,
+    closest,
+    estimator_kind,
+    resolve_class,
+    resolved_params,
+)
 
 
 class EstimatorError(AirflowMlError, ValueError):
@@ -22,61 +26,30 @@ class UnknownParameterError(EstimatorError):
         self.parameter = parameter
 
 
-def _closest(word: str, candidates: list[str]) -> str | None:
-    found = difflib.get_close_matches(word, candidates, n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def _suggest_module(module_path: str) -> str | None:
-    parts = module_path.split(".")
-    for depth in range(1, len(parts)):
-        parent = ".".join(parts[:depth])
-        try:
-            importlib.import_module(".".join(parts[: depth + 1]))
-            continue
-        except ImportError:
-            pass
-        try:
-            package = importlib.import_module(parent)
-        except ImportError:
-            return None
-        children = [m.name for m in pkgutil.iter_modules(getattr(package, "__path__", []))]
-        match = _closest(parts[depth], children)
-        if match is None:
-            return None
-        return ".".join([*parts[:depth], match, *parts[depth + 1 :]])
-    return None
-
-
 def import_estimator(path: str, allowed_prefixes: tuple[str, ...]) -> type:
-    """Return the estimator class at ``path``; raise EstimatorError with a suggestion."""
-    if not path.startswith(tuple(allowed_prefixes)):
-        raise EstimatorError(
-            f"{path!r} is not in an allowed module ({', '.join(allowed_prefixes)})"
-        )
-    module_path, _, class_name = path.rpartition(".")
+    """The estimator class at ``path``: a public scikit-learn compatible estimator class
+    defined in an allowed package (``ml.allowed_code``); EstimatorError with a suggestion."""
     try:
-        module = importlib.import_module(module_path)
-    except ImportError:
-        suggestion = _suggest_module(module_path)
-        hint = f"; did you mean '{suggestion}.{class_name}'?" if suggestion else ""
-        raise EstimatorError(f"{path!r} cannot be imported{hint}") from None
-    estimator = getattr(module, class_name, None)
-    if not isinstance(estimator, type):
-        public = [n for n in dir(module) if not n.startswith("_")]
-        match = _closest(class_name, public)
-        hint = f"; did you mean '{module_path}.{match}'?" if match else ""
-        raise EstimatorError(f"{path!r} cannot be imported: no class {class_name!r}{hint}")
-    if not (hasattr(estimator, "fit") and hasattr(estimator, "get_params")):
-        raise EstimatorError(f"{path!r} is not a scikit-learn compatible estimator (no fit)")
-    return estimator
+        return resolve_class(path, allowed_prefixes, "allowed_estimator_modules", estimator_kind)
+    except DisallowedCodeError as exc:
+        raise EstimatorError(str(exc)) from None
 
 
-def build_estimator(path: str, params: dict[str, Any], allowed_prefixes: tuple[str, ...]):
-    """Instantiate the estimator, rejecting unknown params by name with a suggestion."""
+def build_estimator(
+    path: str,
+    params: dict[str, Any],
+    allowed_prefixes: tuple[str, ...],
+    callables: tuple[str, ...] = (),
+):
+    """Instantiate the estimator, rejecting unknown params by name with a suggestion and
+    params that are not plain data or take code (``ml.allowed_code.resolved_params``)."""
     estimator_class = import_estimator(path, allowed_prefixes)
     if not takes_any_keyword(estimator_class):
         check_param_names(estimator_class().get_params(deep=False), params, path, "parameter")
+    try:
+        params = resolved_params(estimator_class, params, path, callables)
+    except DisallowedCodeError as exc:
+        raise EstimatorError(str(exc)) from None
     estimator = estimator_class(**params)
     check_param_values(estimator, path)
     return estimator
@@ -121,7 +94,7 @@ def check_param_names(valid, names, path: str, what: str = "parameter") -> None:
     valid = sorted(valid)
     for name in names:
         if name not in valid:
-            match = _closest(name, valid)
+            match = closest(name, valid)
             hint = f"; did you mean '{match}'?" if match else f"; accepted: {', '.join(valid)}"
             raise UnknownParameterError(f"{path} does not accept the {what} {name!r}{hint}", name)
 

@@ -24,19 +24,30 @@ log = logging.getLogger(__name__)
 
 DIGEST_TAG = "airflow_ml.model_sha256"
 UNSAFE_FORMATS = ("pickle", "cloudpickle")
-TRUSTED_TYPE_PREFIXES = (
-    "sklearn.",
-    "numpy.",
-    "scipy.",
-    "pandas.",
-    "builtins.",
-    "collections.",
-    "functools.",
-    "airflow_ml_provider.",
-    "lightgbm.",
-    "xgboost.",
+MODEL_TYPE_PACKAGES = (
+    "sklearn",
+    "numpy",
+    "scipy",
+    "pandas",
+    "airflow_ml_provider.ml",
+    "lightgbm",
+    "xgboost",
 )
-"""Modules whose types a skops model file may ask to load (plus allowed transformer modules)."""
+"""Packages whose classes a skops model file may ask to load (plus the allowed transformer
+packages: team code)."""
+CONTAINER_TYPES = frozenset(
+    {"functools.partial", "collections.OrderedDict", "collections.defaultdict"}
+)
+"""Standard-library types fitted models hold, trusted by exact name (skops builds a partial
+from its function and arguments without calling it)."""
+MODEL_FUNCTIONS = frozenset({"sklearn.utils.validation.check_array"})
+"""Functions outside our own transformers a fitted model refers to (HistGradientBoosting's
+input check), trusted by exact name."""
+OWN_FUNCTION_MODULE = "airflow_ml_provider.ml.transformers"
+"""Our FunctionTransformer functions."""
+_NOT_MODEL_MODULES = frozenset({"testing", "tests", "test", "mocking", "conftest", "io"})
+FILE_CLASSES = frozenset({"numpy.memmap"})
+"""Classes of model packages whose constructor opens files."""
 
 
 class ModelIntegrityError(AirflowMlError, ValueError):
@@ -120,19 +131,52 @@ def check_loadable(
             f"the model is serialized with {flavor['serialization_format']}, which runs code "
             "when loaded; only skops models are loaded"
         )
-    prefixes = TRUSTED_TYPE_PREFIXES + tuple(extra_prefixes) + _team_modules()
-    unknown = [t for t in flavor.get("skops_trusted_types") or [] if not t.startswith(prefixes)]
-    if unknown:
+    config = pyfunc.get("model_config") or {}
+    asked = [*(flavor.get("skops_trusted_types") or []), *(config.get("trusted_types") or [])]
+    check_trusted_types(asked, extra_prefixes)
+
+
+def check_trusted_types(names: list[str], extra_packages: tuple[str, ...] = ()) -> None:
+    """Refuse a skops trusted-type list with a type a model of ours never holds: every name
+    must be a class of a model package or of team code, a container type, one of our
+    transformer functions or a function the platform listed (``allowed_callables``) — never
+    ``builtins.exec``, ``os.system``, an ``operator`` trick or a test helper. Run when
+    training records the list and again before every load."""
+    from airflow_ml_provider import settings
+
+    packages = (*MODEL_TYPE_PACKAGES, *extra_packages, *settings.allowed_transformer_modules())
+    callables = settings.allowed_callables()
+    refused = [name for name in names if not _trusted_type(name, packages, callables)]
+    if refused:
         raise ModelIntegrityError(
-            f"the model asks to trust types outside the allowed modules: {', '.join(unknown[:5])}"
+            "the model asks to trust types outside the allowed modules: "
+            f"{', '.join(refused[:5])}; refusing to load it"
         )
 
 
-def _team_modules() -> tuple[str, ...]:
-    """The platform's allowed transformer modules: team code a model may refer to."""
-    from airflow_ml_provider import settings
+def _trusted_type(name: str, packages: tuple[str, ...], callables: tuple[str, ...]) -> bool:
+    """Whether ``name`` may be in a model's trusted types: a class (skops calls a trusted
+    type with the file's arguments; a function there is code run at load) of a model or
+    team package outside test and file-reading modules, or a function listed above."""
+    import importlib
+    import inspect
 
-    return settings.allowed_transformer_modules()
+    from airflow_ml_provider.core.allow_lists import in_packages
+
+    if name in CONTAINER_TYPES or name in MODEL_FUNCTIONS or name in callables:
+        return True
+    module, _, last = name.rpartition(".")
+    if not in_packages(name, packages) or name in FILE_CLASSES:
+        return False
+    if any(part.lstrip("_").lower() in _NOT_MODEL_MODULES for part in name.split(".")):
+        return False
+    if module == OWN_FUNCTION_MODULE:
+        return True
+    try:
+        found = getattr(importlib.import_module(module), last, None)
+    except ImportError:
+        return False
+    return inspect.isclass(found)
 
 
 @contextmanager
@@ -140,7 +184,8 @@ def verified_copy(model_uri: str, extra_prefixes: tuple[str, ...] = ()) -> Itera
     """A local copy of ``model_uri`` checked against its recorded digest (yields its path).
 
     A model without a recorded digest (registered by hand, or before digests existed) is
-    loaded after the format checks, with a warning."""
+    refused, unless ``[ml_provider] allow_unverified_models`` is set: then it is loaded after
+    the format and type checks, with a warning."""
     import mlflow
 
     from airflow_ml_provider.ml.skops_io import skops_io
@@ -150,7 +195,7 @@ def verified_copy(model_uri: str, extra_prefixes: tuple[str, ...] = ()) -> Itera
     with tempfile.TemporaryDirectory(prefix="airflow-ml-model-") as scratch:
         local = Path(mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=scratch))
         if expected is None:
-            log.warning("%s has no recorded digest: its files cannot be verified", model_uri)
+            _unverified(model_uri)
         elif folder_digest(local) != expected:
             raise ModelIntegrityError(
                 f"the files of {model_uri} are not the ones its training run recorded "
@@ -158,6 +203,20 @@ def verified_copy(model_uri: str, extra_prefixes: tuple[str, ...] = ()) -> Itera
             )
         check_loadable(local, extra_prefixes, verified=expected is not None)
         yield str(local)
+
+
+def _unverified(model_uri: str) -> None:
+    """Refuse a model without a recorded digest unless the platform allows such models."""
+    from airflow_ml_provider import settings
+
+    if not settings.allow_unverified_models():
+        raise ModelIntegrityError(
+            f"{model_uri} has no recorded digest ({DIGEST_TAG} on its training run): its files "
+            "cannot be verified, so it is not loaded (a model registered by hand, or trained "
+            "before digests; [ml_provider] allow_unverified_models = True loads such models "
+            "after the format checks)"
+        )
+    log.warning("%s has no recorded digest: its files cannot be verified", model_uri)
 
 
 def record_digest(model_uri: str) -> str:

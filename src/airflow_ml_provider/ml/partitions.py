@@ -314,9 +314,13 @@ def _write_models(models: dict[str, Any], uri: str) -> list[str]:
     """Dump ``{key: model}`` with skops to ``uri``; return the types it needs to load."""
     import fsspec
 
+    from airflow_ml_provider.ml.integrity import check_trusted_types
+
     skops = skops_io()
     data = skops.dumps(models)
     fs, path = fsspec.core.url_to_fs(uri)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     fs.pipe_file(path, data)
-    return skops.get_untrusted_types(data=data)
+    types = skops.get_untrusted_types(data=data)
+    check_trusted_types(types)  # what every load of the router checks
+    return types

@@ -9,8 +9,8 @@ has no class for. No Airflow imports: this runs in the training process and the 
 
 from __future__ import annotations
 
-import importlib
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -20,6 +20,13 @@ import pandas as pd
 from airflow_ml_provider.core.allow_lists import DEFAULT_TRANSFORMER_PREFIXES
 from airflow_ml_provider.core.features import CustomTransformerSpec, FeaturesSpec
 from airflow_ml_provider.ml import transformers as own
+from airflow_ml_provider.ml.allowed_code import (
+    DisallowedCodeError,
+    resolve_callable,
+    resolve_class,
+    resolved_params,
+    transformer_kind,
+)
 from airflow_ml_provider.ml.feature_types import (
     CUSTOM,
     ColumnPlan,
@@ -80,21 +87,6 @@ def resolve_plans(
             plan = replace(plan, settings=settings)
         resolved.append(plan)
     return resolved
-
-
-def import_allowed(path: str, prefixes: tuple[str, ...], what: str) -> Any:
-    """The object at ``path`` (module.attribute) if ``path`` is in an allowed module."""
-    if not path.startswith(prefixes):
-        raise FeatureError(
-            f"{what} {path!r} is not in an allowed module ({', '.join(prefixes)}; "
-            "set [ml_provider] allowed_transformer_modules)"
-        )
-    module_path, _, name = path.rpartition(".")
-    try:
-        found = getattr(importlib.import_module(module_path), name)
-    except (ImportError, AttributeError) as exc:
-        raise FeatureError(f"{what} {path!r} cannot be imported: {exc}") from None
-    return found
 
 
 def _numeric(s: dict[str, Any], coerce: bool) -> list:
@@ -191,7 +183,7 @@ def _datetime(s: dict[str, Any]) -> list:
     ]
 
 
-def _text(s: dict[str, Any], prefixes: tuple[str, ...]) -> list:
+def _text(s: dict[str, Any], callables: tuple[str, ...]) -> list:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import FunctionTransformer
 
@@ -204,23 +196,36 @@ def _text(s: dict[str, Any], prefixes: tuple[str, ...]) -> list:
             min_df=s["min_df"],
             analyzer=s["analyzer"],
             lowercase=s["lowercase"],
-            tokenizer=import_allowed(tokenizer, prefixes, "tokenizer") if tokenizer else None,
+            tokenizer=_allowed(resolve_callable, tokenizer, callables) if tokenizer else None,
             token_pattern=None if tokenizer else r"(?u)\b\w\w+\b",
         ),
     ]
 
 
-def _custom(item: CustomTransformerSpec, prefixes: tuple[str, ...]):
+def _allowed(resolve: Callable[..., Any], *args: Any) -> Any:
+    """``resolve(*args)`` (an ``ml.allowed_code`` resolver) with its refusal as FeatureError."""
+    try:
+        return resolve(*args)
+    except DisallowedCodeError as exc:
+        raise FeatureError(str(exc)) from None
+
+
+def _custom(item: CustomTransformerSpec, prefixes: tuple[str, ...], callables: tuple[str, ...]):
     from sklearn.base import clone
 
-    transformer_class = import_allowed(item.class_, prefixes, "transformer")
+    from airflow_ml_provider.ml.estimators import EstimatorError, check_param_values
+
+    setting = "allowed_transformer_modules"
+    transformer_class = _allowed(resolve_class, item.class_, prefixes, setting, transformer_kind)
+    params = _allowed(resolved_params, transformer_class, item.params, item.class_, callables)
     try:
-        transformer = transformer_class(**item.params)
+        transformer = transformer_class(**params)
         clone(transformer)
+        check_param_values(transformer, item.class_)
+    except EstimatorError as exc:
+        raise FeatureError(str(exc)) from None
     except Exception as exc:  # the team's constructor rejected its params
         raise FeatureError(f"transformer {item.class_} rejected its params: {exc}") from None
-    if not hasattr(transformer, "transform"):
-        raise FeatureError(f"{item.class_} is not a transformer (no transform method)")
     return transformer
 
 
@@ -231,6 +236,7 @@ def build_preprocessor(
     *,
     sparse_ok: bool,
     allowed_prefixes: tuple[str, ...] = DEFAULT_TRANSFORMER_PREFIXES,
+    callables: tuple[str, ...] = (),
     seed: int = 0,
     route_columns: bool = True,
 ):
@@ -279,12 +285,13 @@ def build_preprocessor(
         elif kind == "datetime":
             steps = _datetime(settings)
         else:
-            steps = _text(settings, allowed_prefixes)
+            steps = _text(settings, callables)
         name = f"{kind}_{len(parts)}" if kind != "text" else f"text_{columns[0]}"
         parts.append((name, make_pipeline(*steps), columns))
         kinds.append(kind)
     for index, item in enumerate(features.custom):
-        parts.append((f"custom_{index}", _custom(item, allowed_prefixes), list(item.columns)))
+        transformer = _custom(item, allowed_prefixes, callables)
+        parts.append((f"custom_{index}", transformer, list(item.columns)))
     if not parts:
         raise FeatureError("features: every input column is ignored; nothing to train on")
     if (
@@ -329,7 +336,10 @@ def resolve_features(job: dict[str, Any], x_train: pd.DataFrame):
     try:
         features = FeaturesSpec.model_validate(
             job.get("features") or {},
-            context={"allowed_transformer_modules": transformer_prefixes(job)},
+            context={
+                "allowed_transformer_modules": transformer_prefixes(job),
+                "allowed_callables": tuple(job.get("allowed_callables") or ()),
+            },
         )
     except ValidationError as exc:
         problems = "; ".join(
@@ -365,7 +375,8 @@ def build_pipeline(
     native = any(p.settings.get("encoding") == "native" for p in plans)
     if native and path.startswith("xgboost."):
         params.setdefault("enable_categorical", True)
-    estimator = build_estimator(path, params, tuple(job["allowed_estimator_modules"]))
+    callables = tuple(job.get("allowed_callables") or ())
+    estimator = build_estimator(path, params, tuple(job["allowed_estimator_modules"]), callables)
     try:
         sparse_ok = bool(estimator.__sklearn_tags__().input_tags.sparse)
     except AttributeError:  # an estimator without scikit-learn's tags
@@ -376,6 +387,7 @@ def build_pipeline(
         features,
         sparse_ok=sparse_ok,
         allowed_prefixes=transformer_prefixes(job),
+        callables=callables,
         seed=int(((job.get("data") or {}).get("split") or {}).get("seed", 0)),
         route_columns=route_columns,
     )

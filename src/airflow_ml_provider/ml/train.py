@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.ml.allowed_code import check_job_code
 from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
-from airflow_ml_provider.ml.integrity import record_digest
+from airflow_ml_provider.ml.integrity import check_trusted_types, record_digest
 from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
 from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
 from airflow_ml_provider.ml.scoring import check_metrics_fit, score
@@ -38,8 +39,10 @@ def train(job: dict[str, Any]) -> TrainingResult:
     With ``job["search"]`` the estimator is wrapped in GridSearchCV / RandomizedSearchCV
     (cross-validated on the train split only) and the refitted best estimator is the model.
     Every run carries reproducibility tags and the job itself as ``job.json``, which is
-    what ``airflow-ml reproduce RUN_ID`` re-runs.
+    what ``airflow-ml reproduce RUN_ID`` re-runs. Before anything the job names is imported,
+    its import paths and parameters are checked against the allow-lists it carries.
     """
+    check_job_code(job)
     if job.get("partitions"):
         from airflow_ml_provider.ml.partitions import train_partitions
 
@@ -147,7 +150,9 @@ def _types_we_created(estimator: Any) -> list[str]:
     an allow-listed estimator, so its own types are trusted — nothing loaded from elsewhere.
     """
     skops = skops_io()
-    return skops.get_untrusted_types(data=skops.dumps(estimator))
+    types = skops.get_untrusted_types(data=skops.dumps(estimator))
+    check_trusted_types(types)  # what every load checks: refused here, before it is logged
+    return types
 
 
 INPUT_ERRORS = (EstimatorError, ValueError, KeyError, OSError)

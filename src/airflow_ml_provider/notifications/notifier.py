@@ -170,14 +170,24 @@ def notifier_context(context) -> dict[str, Any]:
 
 
 def import_notifier(class_path: str) -> type[BaseNotifier]:
-    """The notifier class at ``class_path``; TypeError if it is not a BaseNotifier."""
-    import importlib
+    """The notifier class at ``class_path``: a public BaseNotifier subclass defined in a
+    package of ``[ml_provider] allowed_notifier_modules`` (``ml.allowed_code``); TypeError
+    saying why not."""
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.ml.allowed_code import DisallowedCodeError, resolve_class
 
-    module_name, _, name = class_path.rpartition(".")
-    found = getattr(importlib.import_module(module_name), name)
-    if not (isinstance(found, type) and issubclass(found, BaseNotifier)):
-        raise TypeError(f"{class_path} is not an Airflow notifier (a BaseNotifier subclass)")
-    return found
+    def notifier_kind(found: type) -> str | None:
+        if issubclass(found, BaseNotifier):
+            return None
+        return "is not an Airflow notifier (a BaseNotifier subclass)"
+
+    try:
+        return resolve_class(
+            class_path, settings.allowed_notifier_modules(), "allowed_notifier_modules",
+            notifier_kind,
+        )  # fmt: skip
+    except DisallowedCodeError as exc:
+        raise TypeError(str(exc)) from None
 
 
 def task_trouble(context) -> TaskTrouble:

@@ -80,8 +80,10 @@ class TrainingJobOperator(BaseOperator):
     :param feature_preprocessing: the ``features:`` section as JSON (column types and
         preprocessing, see ``core.features.FeaturesSpec``); empty: every type inferred with
         the defaults. Fitted on the train split and logged inside the model.
-    :param allowed_transformer_modules: module prefixes team transformers and tokenizers
-        may come from; default ``[ml_provider] allowed_transformer_modules``.
+    :param allowed_transformer_modules: packages team transformers (``features.custom``) may
+        be classes of; default ``[ml_provider] allowed_transformer_modules``.
+    :param allowed_callables: exact import paths of the functions the job may name
+        (tokenizers); default ``[ml_provider] allowed_callables``.
     :param candidate: ``{name, folds, worker, workers}``: this job is one of
         training.candidates (or one of an Optuna search's workers) — it cross-validates the
         estimator on the train split and reports its scores (ml.candidates) instead of
@@ -115,6 +117,7 @@ class TrainingJobOperator(BaseOperator):
         partitions: dict[str, Any] | None = None,
         feature_preprocessing: dict[str, Any] | None = None,
         allowed_transformer_modules: tuple[str, ...] | None = None,
+        allowed_callables: tuple[str, ...] | None = None,
         candidate: dict[str, Any] | None = None,
         **kwargs: Any,
     ) -> None:
@@ -123,6 +126,7 @@ class TrainingJobOperator(BaseOperator):
         self.refit: dict[str, Any] | None = None  # set by candidate selection (select_model)
         self.feature_preprocessing = feature_preprocessing or {}
         self.allowed_transformer_modules = allowed_transformer_modules
+        self.allowed_callables = allowed_callables
         self.snapshot = snapshot
         self.partition_by = partition_by
         self.partitions = partitions
@@ -159,6 +163,11 @@ class TrainingJobOperator(BaseOperator):
             "features": self.feature_preprocessing,
             "allowed_transformer_modules": list(
                 self.allowed_transformer_modules or settings.allowed_transformer_modules()
+            ),
+            "allowed_callables": list(
+                settings.allowed_callables()
+                if self.allowed_callables is None
+                else self.allowed_callables
             ),
             "data": data_section(
                 self.snapshot, self.target, self.features, self.split, self.partition_by

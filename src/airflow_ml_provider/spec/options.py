@@ -18,6 +18,7 @@ class LoaderOptions:
     estimator_modules: tuple[str, ...]
     notifier_modules: tuple[str, ...]
     transformer_modules: tuple[str, ...]
+    callables: tuple[str, ...]
     env_prefixes: tuple[str, ...]
     data_roots: tuple[Path, ...]
     parse_cache: Path | None
@@ -32,6 +33,7 @@ class LoaderOptions:
             estimator_modules=settings.allowed_estimator_modules(),
             notifier_modules=settings.allowed_notifier_modules(),
             transformer_modules=settings.allowed_transformer_modules(),
+            callables=settings.allowed_callables(),
             env_prefixes=settings.allowed_env_prefixes(),
             data_roots=settings.allowed_data_roots(),
             parse_cache=settings.parse_cache_folder(),
@@ -44,4 +46,5 @@ class LoaderOptions:
             "allowed_estimator_modules": self.estimator_modules,
             "allowed_notifier_modules": self.notifier_modules,
             "allowed_transformer_modules": self.transformer_modules,
+            "allowed_callables": self.callables,
         }

@@ -28,7 +28,9 @@ from airflow_ml_provider.spec.positions import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
+"""Bumped whenever what makes a file valid changes (2: classes, not module prefixes), so
+no entry validated under older rules is reused."""
 _TAG = "__yaml_timestamp__"
 
 

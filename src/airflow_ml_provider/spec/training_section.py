@@ -17,6 +17,7 @@ from airflow_ml_provider.cluster import (
     TRAINING_NAMESPACE,
     TRAINING_SERVICE_ACCOUNT,
 )
+from airflow_ml_provider.core.allow_lists import ParamName, Params, PlainValue
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID, MLFLOW_CONN_ID
 from airflow_ml_provider.core.metrics import TaskType, guess_task_type
 from airflow_ml_provider.spec.section_base import (
@@ -86,7 +87,7 @@ class SearchSpec(_Strict):
         description="grid | random (scikit-learn, one process) | optuna (TPE sampler, "
         "pruning, trials spread over workers)."
     )
-    params: dict[str, list[Any] | dict[str, Any]] = Field(
+    params: dict[ParamName, list[PlainValue] | dict[str, PlainValue]] = Field(
         description="Per parameter a list of values, or for random and optuna a distribution "
         "{distribution: uniform | loguniform | randint, low: ..., high: ...} "
         "(randint includes high; loguniform needs low > 0)."
@@ -216,7 +217,9 @@ class CandidateSpec(_Strict):
         description="Import path of the estimator class; must match the allowed module prefixes.",
         pattern=_ESTIMATOR_PATH,
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+    params: Params = Field(
+        default_factory=dict, description="Constructor parameters (plain data only)."
+    )
     search: SearchSpec | None = Field(
         None, description="A hyper-parameter search for this candidate (optional)."
     )
@@ -240,7 +243,9 @@ class TrainingSpec(_Strict):
         "Give this or candidates.",
         pattern=_ESTIMATOR_PATH,
     )
-    params: dict[str, Any] = Field(default_factory=dict, description="Constructor parameters.")
+    params: Params = Field(
+        default_factory=dict, description="Constructor parameters (plain data only)."
+    )
     candidates: list[CandidateSpec] = Field(
         default_factory=list,
         description="Several models compared by cross-validation on the train split, each "
