@@ -47,6 +47,12 @@ FILE_PARAMETERS = frozenset(
 LightGBM's and XGBoost's native file parameters); names ending in ``_filename``, ``_file``,
 ``_path`` or ``_dir`` are refused too, and text vectorizers' ``input`` other than content."""
 MAX_PARAM_DEPTH = 8
+NOTIFIER_FILE_ARGUMENTS = frozenset(
+    {"files", "file", "filename", "template", "template_file", "templates_dict",
+     "template_searchpath", "attachment", "attachment_path"}
+)  # fmt: skip
+"""Notifier arguments that read local files (SmtpNotifier's ``files`` attachments and
+``template``): never from YAML — a notifier could mail any file the worker can read."""
 
 
 def package_of(entry: str) -> str:
@@ -139,6 +145,16 @@ def parameter_name_problem(name: str) -> str | None:
         )
     if base == "input":  # text vectorizers: 'filename' / 'file' read the files rows name
         return f"parameter {name!r} is refused: text features are always the text itself"
+    return None
+
+
+def notifier_argument_problem(name: str) -> str | None:
+    """Why the notifier argument ``name`` may not be set from YAML (it reads files)."""
+    if name in NOTIFIER_FILE_ARGUMENTS or parameter_name_problem(name):
+        return (
+            f"notifier argument {name!r} reads local files (attachments, templates), which YAML "
+            "may not choose: a notifier could send any file the worker can read"
+        )
     return None
 
 

@@ -9,7 +9,12 @@ from airflow_ml_provider.core.contracts import Rollback
 from airflow_ml_provider.core.errors import DeploymentFailed
 from airflow_ml_provider.deployers import record
 from airflow_ml_provider.deployers.base import Deployer
-from airflow_ml_provider.ml.registry import rollback, undo_rollback
+from airflow_ml_provider.ml.registry import (
+    rollback,
+    rollback_target,
+    smoke_test,
+    undo_rollback,
+)
 
 
 class ServingRollbackFailed(DeploymentFailed):
@@ -20,13 +25,18 @@ def roll_back_serving(
     client, deployer: Deployer, *, to: str | int | None, actor: str, reason: str
 ) -> Rollback:
     """Give ``champion`` back to ``previous`` (or to version ``to``), make the deployer serve
-    it and check it answers. Returns ``{model, from, to, strategy, ...what the deployer did}``.
+    it and check it answers; the target version is verified and loaded before anything moves
+    (``ml.integrity``). Returns ``{model, from, to, strategy, ...what the deployer did}``.
 
     When serving cannot follow, the deployer has already put serving back to what it was;
     the alias goes back too and ServingRollbackFailed says both. RegistryError when the
     rollback is not possible at all (nothing moved).
     """
-    done = rollback(client, deployer.model_name, to=to, actor=actor, reason=reason)
+    _, target = rollback_target(client, deployer.model_name, to)
+    # Verified and loaded before champion moves: a tampered or unverifiable version is
+    # refused while the current champion still serves.
+    smoke_test(f"models:/{deployer.model_name}/{target}")
+    done = rollback(client, deployer.model_name, to=target, actor=actor, reason=reason)
     try:
         served = deployer.rollback(done["to"])
     except Exception as error:

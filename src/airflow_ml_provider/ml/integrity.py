@@ -144,7 +144,12 @@ def check_trusted_types(names: list[str], extra_packages: tuple[str, ...] = ()) 
     training records the list and again before every load."""
     from airflow_ml_provider import settings
 
-    packages = (*MODEL_TYPE_PACKAGES, *extra_packages, *settings.allowed_transformer_modules())
+    packages = (
+        *MODEL_TYPE_PACKAGES,
+        *extra_packages,
+        *settings.allowed_estimator_modules(),
+        *settings.allowed_transformer_modules(),
+    )
     callables = settings.allowed_callables()
     refused = [name for name in names if not _trusted_type(name, packages, callables)]
     if refused:

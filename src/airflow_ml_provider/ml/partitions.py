@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_ml_provider.ml.heldout_answers import gathered, write_answers
+from airflow_ml_provider.ml.integrity import check_trusted_types
 from airflow_ml_provider.ml.partitioned import partition_key
 from airflow_ml_provider.ml.skops_io import skops_io
 
@@ -121,11 +122,14 @@ def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
     else:
         records, saved, answers = _train_chunk(job, spec)
     files = [uri for uri, _ in saved]
+    trusted = sorted({name for _, trusted in saved for name in trusted})
+    # What every load of the router checks: refused here, before the router is logged.
+    check_trusted_types(trusted, tuple(job.get("allowed_estimator_modules") or ()))
     return {
         "chunk": spec.get("chunk"),
         "models_uri": files[0] if files else None,
         "model_files": files,
-        "trusted_types": sorted({name for _, trusted in saved for name in trusted}),
+        "trusted_types": trusted,
         **write_answers(answers, spec["output"]),
         "partitions": records,
         "fit_seconds": sum(r.get("fit_seconds") or 0.0 for r in records),
@@ -314,13 +318,9 @@ def _write_models(models: dict[str, Any], uri: str) -> list[str]:
     """Dump ``{key: model}`` with skops to ``uri``; return the types it needs to load."""
     import fsspec
 
-    from airflow_ml_provider.ml.integrity import check_trusted_types
-
     skops = skops_io()
     data = skops.dumps(models)
     fs, path = fsspec.core.url_to_fs(uri)
     fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
     fs.pipe_file(path, data)
-    types = skops.get_untrusted_types(data=data)
-    check_trusted_types(types)  # what every load of the router checks
-    return types
+    return skops.get_untrusted_types(data=data)

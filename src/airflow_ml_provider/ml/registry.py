@@ -126,18 +126,7 @@ def rollback(
     The version rolled back from is tagged ``airflow_ml.rolled_back_at``; ``previous`` is
     removed when it pointed at the restored version (it is the champion now).
     """
-    current = holder(client, model_name, CHAMPION)
-    target = str(to) if to is not None else holder(client, model_name, PREVIOUS)
-    if target is None:
-        raise RegistryError(
-            f"{model_name} has no 'previous' version to roll back to; pass a version with --to"
-        )
-    if target == current:
-        raise RegistryError(f"version {target} of {model_name} is already the champion")
-    existing = {str(v.version) for v in client.search_model_versions(f"name='{model_name}'")}
-    if target not in existing:
-        known = ", ".join(sorted(existing, key=int)) or "none"
-        raise RegistryError(f"{model_name} has no version {target} (versions: {known})")
+    current, target = rollback_target(client, model_name, to)
     move_alias(client, model_name, CHAMPION, target, actor=actor, reason=f"rollback: {reason}")
     previous_removed = holder(client, model_name, PREVIOUS) == target
     if previous_removed:
@@ -154,6 +143,24 @@ def rollback(
         "to": target,
         "previous_removed": previous_removed,
     }
+
+
+def rollback_target(client, model_name: str, to: str | int | None) -> tuple[str | None, str]:
+    """``(current champion, version a rollback gives champion to)``: ``to``, or ``previous``;
+    RegistryError when there is none, it is the champion already or it does not exist."""
+    current = holder(client, model_name, CHAMPION)
+    target = str(to) if to is not None else holder(client, model_name, PREVIOUS)
+    if target is None:
+        raise RegistryError(
+            f"{model_name} has no 'previous' version to roll back to; pass a version with --to"
+        )
+    if target == current:
+        raise RegistryError(f"version {target} of {model_name} is already the champion")
+    existing = {str(v.version) for v in client.search_model_versions(f"name='{model_name}'")}
+    if target not in existing:
+        known = ", ".join(sorted(existing, key=int)) or "none"
+        raise RegistryError(f"{model_name} has no version {target} (versions: {known})")
+    return current, target
 
 
 def undo_rollback(client, done: dict[str, Any], *, actor: str, reason: str) -> None:

@@ -100,7 +100,7 @@ def train(job: dict[str, Any]) -> TrainingResult:
                 name="model",
                 signature=signature,
                 input_example=example,
-                skops_trusted_types=_types_we_created(model),
+                skops_trusted_types=_types_we_created(model, job),
                 pip_requirements=model_requirements(
                     MODEL_MODULES + [job["estimator"], *custom_modules(job)], with_provider=True
                 ),
@@ -143,7 +143,7 @@ def raw_row_signature(signature):
     )
 
 
-def _types_we_created(estimator: Any) -> list[str]:
+def _types_we_created(estimator: Any, job: dict[str, Any]) -> list[str]:
     """The skops types of the estimator this process just fitted.
 
     skops refuses to load types it does not know are safe; this model was built here from
@@ -151,7 +151,8 @@ def _types_we_created(estimator: Any) -> list[str]:
     """
     skops = skops_io()
     types = skops.get_untrusted_types(data=skops.dumps(estimator))
-    check_trusted_types(types)  # what every load checks: refused here, before it is logged
+    # What every load checks: refused here, before it is logged.
+    check_trusted_types(types, tuple(job.get("allowed_estimator_modules") or ()))
     return types
 
 

@@ -4,9 +4,10 @@ and ``alerts:``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, get_args
+from typing import Annotated, Any, Literal, get_args
 
 from pydantic import (
+    AfterValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -17,6 +18,7 @@ from airflow_ml_provider.cluster import (
     SERVING_NAMESPACE,
     SERVING_SERVICE_ACCOUNT,
 )
+from airflow_ml_provider.core.allow_lists import PlainValue, notifier_argument_problem
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES, STRATEGIES
@@ -264,6 +266,16 @@ class DeploymentSpec(_Strict):
     )
 
 
+def _checked_notifier_argument(name: str) -> str:
+    problem = notifier_argument_problem(name)
+    if problem is not None:
+        raise ValueError(problem)
+    return name
+
+
+NotifierArgument = Annotated[str, AfterValidator(_checked_notifier_argument)]
+
+
 class NotifierSpec(_Strict):
     """Another alert channel: an Airflow notifier class and its arguments (e.g. Slack)."""
 
@@ -276,8 +288,10 @@ class NotifierSpec(_Strict):
         "airflow.providers.slack.notifications.slack.SlackNotifier; must match the allowed "
         "module prefixes ([ml_provider] allowed_notifier_modules).",
     )
-    kwargs: dict[str, Any] = Field(
-        default_factory=dict, description="Its arguments (Jinja templates render per task)."
+    kwargs: dict[NotifierArgument, PlainValue] = Field(
+        default_factory=dict,
+        description="Its arguments (Jinja templates render per task); plain data, and no "
+        "argument that reads files (files, template).",
     )
 
     @field_validator("class_")

@@ -19,7 +19,7 @@ from airflow_ml_provider.spec.models import PipelineSpec
 from airflow_ml_provider.spec.options import LoaderOptions
 from airflow_ml_provider.spec.parse_cache import cache_key
 from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument, load_positioned
-from airflow_ml_provider.spec.roots import outside_roots
+from airflow_ml_provider.spec.roots import normalise_uri, outside_roots
 from airflow_ml_provider.spec.rules import cross_field_problems
 from airflow_ml_provider.spec.templating import expand_env, template_problems
 
@@ -208,8 +208,12 @@ def config_hash(spec: PipelineSpec) -> str:
 def resolve_path(value: str, base_dir: Path) -> str:
     """Turn a path into a URI: relative paths resolve against the YAML file's folder.
 
-    A trailing slash (a prefix source) and glob characters are kept as written.
+    A trailing slash (a prefix source) and glob characters are kept as written; a URI's
+    scheme is normalised (``roots.normalise_uri``: ``FILE://`` and ``local://`` are local).
     """
+    value = normalise_uri(value)
+    if value.startswith("file://"):
+        value = value.removeprefix("file://")
     if "://" in value:
         return value
     candidate = Path(value).expanduser()

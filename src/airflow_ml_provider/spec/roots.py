@@ -11,14 +11,43 @@ connections instead.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 from airflow_ml_provider.core.formats import before_glob
+
+LOCAL_SCHEMES = ("file", "local")
+"""Schemes that name local files (fsspec's ``local://`` too): held to the roots."""
+REMOTE_SCHEMES = ("gs", "gcs", "s3", "s3a", "abfs", "abfss", "az", "bigquery")
+"""Schemes governed by their connections instead of the roots."""
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def normalise_uri(value: str) -> str:
+    """The one spelling of a location YAML names: the scheme case-folded, ``local://`` and
+    any case of ``file://`` as ``file://``; a plain path and an unknown scheme as written
+    (``scheme_problem`` refuses the latter)."""
+    found = _SCHEME.match(value)
+    if found is None:
+        return value
+    scheme, rest = found.group(1).lower(), value[found.end() :]
+    return f"file://{rest}" if scheme in LOCAL_SCHEMES else f"{scheme}://{rest}"
+
+
+def scheme_problem(uri: str) -> str | None:
+    """Why ``uri``'s scheme is refused (None for a plain path or a known scheme)."""
+    found = _SCHEME.match(uri)
+    if found is None or found.group(1).lower() in (*LOCAL_SCHEMES, *REMOTE_SCHEMES):
+        return None
+    return f"unknown URI scheme {found.group(1)!r}; expected a path or one of " + ", ".join(
+        f"{s}://" for s in ("file", *REMOTE_SCHEMES)
+    )
 
 
 def local_path(uri: str) -> Path | None:
     """The local path of a file:// URI or plain path (up to its first glob character), or
     None for a remote URI."""
+    uri = normalise_uri(uri)
     if "://" in uri and not uri.startswith("file://"):
         return None
     path = uri.removeprefix("file://")
@@ -40,6 +69,10 @@ def outside_roots(
     """``(field path, message)`` for each named local path that is outside every root."""
     problems = []
     for field, uri in named.items():
+        problem = scheme_problem(uri) if uri else None
+        if problem is not None:
+            problems.append((field, problem))
+            continue
         path = local_path(uri) if uri else None
         if path is not None and not inside(path, roots):
             problems.append(
