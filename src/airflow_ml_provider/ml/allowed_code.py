@@ -20,6 +20,8 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from airflow_ml_provider.core.allow_lists import (
+    DEFAULT_ESTIMATOR_PREFIXES,
+    DEFAULT_TRANSFORMER_PREFIXES,
     NOT_CODE_MODULES,
     callable_problem,
     code_path_problem,
@@ -170,7 +172,8 @@ def _code_only(cls: type, name: str) -> tuple[bool, bool]:
     constraints = (getattr(cls, "_parameter_constraints", None) or {}).get(name)
     if constraints is not None:
         code = [c for c in constraints if _takes_code(c)]
-        return any(c is callable for c in constraints), bool(code) and len(code) == len(constraints)
+        plain = [c for c in constraints if c is not None and not _takes_code(c)]
+        return any(c is callable for c in constraints), bool(code) and not plain
     try:
         parameter = inspect.signature(cls).parameters.get(name)
     except (TypeError, ValueError):
@@ -212,7 +215,9 @@ def job_code_problems(job: dict[str, Any]) -> list[str]:
     estimator = job.get("estimator")
     if estimator:
         problem = code_path_problem(
-            estimator, job.get("allowed_estimator_modules") or (), "allowed_estimator_modules"
+            estimator,
+            job.get("allowed_estimator_modules") or DEFAULT_ESTIMATOR_PREFIXES,
+            "allowed_estimator_modules",
         )
         problems += [f"estimator: {problem}"] if problem else []
     problems += [f"params.{n}: {why}" for n, why in params_problems(job.get("params") or {})]
@@ -222,7 +227,7 @@ def job_code_problems(job: dict[str, Any]) -> list[str]:
     for index, item in enumerate(features.get("custom") or []):
         problem = code_path_problem(
             str(item.get("class")),
-            job.get("allowed_transformer_modules") or (),
+            job.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES,
             "allowed_transformer_modules",
         )
         problems += [f"features.custom.{index}.class: {problem}"] if problem else []
