@@ -12,12 +12,13 @@ def register(
     *,
     missing_feature: bool = False,
     always: int | None = None,
-    digest: bool = False,
+    digest: bool = True,
 ) -> str:
     """A real LogisticRegression version with an input example; with ``missing_feature``
     the example lacks a column the model needs, so a server answers it with an error;
     with ``always`` a real DummyClassifier that predicts that class for every row; with
-    ``digest`` the files' digest recorded on the run, as training records it."""
+    ``digest`` (the default) the files' digest recorded on the run, as training records it;
+    without it the version is unverified, as one registered by hand."""
     from sklearn.datasets import load_iris
     from sklearn.dummy import DummyClassifier
     from sklearn.linear_model import LogisticRegression

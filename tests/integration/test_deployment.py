@@ -15,7 +15,7 @@ CANNOT_SERVE = Path(__file__).parent / "models" / "cannot_serve.py"
 
 def register(client, python_model: Path | None = None, model_name: str = MODEL) -> str:
     """A model version of an iris classifier, or of the models-from-code file ``python_model``
-    (its digest recorded, as training does, so it may run)."""
+    (its digest recorded, as training does, so it is loaded at all)."""
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
@@ -31,6 +31,7 @@ def register(client, python_model: Path | None = None, model_name: str = MODEL) 
                 serialization_format="skops",
                 pip_requirements=["scikit-learn"],
             )
+            record_digest(info.model_uri)
         else:
             info = mlflow.pyfunc.log_model(
                 name="model",

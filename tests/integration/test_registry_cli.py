@@ -17,6 +17,7 @@ def registry(tmp_path):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
+    from airflow_ml_provider.ml.integrity import record_digest
     from airflow_ml_provider.ml.registry import promote
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
@@ -34,6 +35,7 @@ def registry(tmp_path):
                 pip_requirements=["scikit-learn"],
                 serialization_format="skops",
             )
+            record_digest(info.model_uri)  # as training records it
         version = client.create_model_version(
             MODEL, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
         ).version
@@ -164,14 +166,15 @@ def test_local_runs_of_one_pipeline_take_turns(tmp_path, monkeypatch):
     assert float(second.stdout.split()[2]) >= held + 3.0  # only after the first let go
 
 
-def test_a_rollback_whose_model_cannot_serve_is_undone(registry, capsys):
+def test_a_rollback_whose_model_cannot_serve_is_refused_before_anything_moves(registry, capsys):
     """'previous' is version 4, whose model cannot predict on its own input example (fitted
-    on four features, the example has three). The rollback moves champion to 4, the alias
-    strategy's check fails, and both aliases go back as they were: exit 1, saying why."""
+    on four features, the example has three). The rollback loads it and asks it to predict
+    before champion moves: it fails, nothing moves: exit 1, saying why."""
     import mlflow
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
+    from airflow_ml_provider.ml.integrity import record_digest
     from airflow_ml_provider.ml.registry import history, promote
 
     uri, client = registry
@@ -184,6 +187,7 @@ def test_a_rollback_whose_model_cannot_serve_is_undone(registry, capsys):
             pip_requirements=["scikit-learn"],
             serialization_format="skops",
         )
+        record_digest(info.model_uri)
     broken = client.create_model_version(
         MODEL, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
     ).version
@@ -191,19 +195,14 @@ def test_a_rollback_whose_model_cannot_serve_is_undone(registry, capsys):
     promote(client, MODEL, "3", actor="test", reason="back to 3")
     assert aliases(client) == {"champion": "3", "previous": str(broken)}
 
+    moves_before = history(client, MODEL)
     assert cli("rollback", MODEL, "--tracking-uri", uri) == 1
     error = capsys.readouterr().err
     assert f"alias serving of {MODEL} could not roll back to version {broken}" in error
-    assert "champion restored to version 3" in error
+    assert "nothing moved: champion stays version 3" in error
+    # The target is loaded and asked to predict before champion moves: no alias moved at all.
     assert aliases(client) == {"champion": "3", "previous": str(broken)}
-    moves = [(r["alias"], r["from"], r["to"]) for r in history(client, MODEL)[-4:]]
-    assert moves == [
-        ("champion", "3", str(broken)),
-        ("previous", str(broken), None),
-        ("champion", str(broken), "3"),
-        ("previous", None, str(broken)),
-    ]
-    assert history(client, MODEL)[-1]["reason"].startswith("serving did not follow:")
+    assert history(client, MODEL) == moves_before
     assert "airflow_ml.rolled_back_at" not in client.get_model_version(MODEL, "3").tags
 
 

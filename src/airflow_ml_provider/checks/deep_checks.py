@@ -107,17 +107,19 @@ def feature_code_problems(
             resolved_params(found, item.params, item.class_, callables)
         except DisallowedCodeError as exc:
             problems.append(_problem(doc, (*where, "params"), str(exc)))
-    tokenizers = [(("features", "text", "tokenizer"), features.text.tokenizer)]
+    tokenizers: list[tuple[tuple[str | int, ...], str | None]] = [
+        (("features", "text", "tokenizer"), features.text.tokenizer)
+    ]
     tokenizers += [
         (("features", "columns", column, "tokenizer"), spec.options.get("tokenizer"))
         for column, spec in features.columns.items()
     ]
-    for where, tokenizer in tokenizers:
+    for place, tokenizer in tokenizers:
         if tokenizer:
             try:
                 resolve_callable(tokenizer, callables)
             except DisallowedCodeError as exc:
-                problems.append(_problem(doc, where, str(exc)))
+                problems.append(_problem(doc, place, str(exc)))
     return problems
 
 

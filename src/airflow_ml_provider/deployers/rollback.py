@@ -9,6 +9,7 @@ from airflow_ml_provider.core.contracts import Rollback
 from airflow_ml_provider.core.errors import DeploymentFailed
 from airflow_ml_provider.deployers import record
 from airflow_ml_provider.deployers.base import Deployer
+from airflow_ml_provider.ml.integrity import ModelIntegrityError
 from airflow_ml_provider.ml.registry import (
     rollback,
     rollback_target,
@@ -32,10 +33,19 @@ def roll_back_serving(
     the alias goes back too and ServingRollbackFailed says both. RegistryError when the
     rollback is not possible at all (nothing moved).
     """
-    _, target = rollback_target(client, deployer.model_name, to)
-    # Verified and loaded before champion moves: a tampered or unverifiable version is
-    # refused while the current champion still serves.
-    smoke_test(f"models:/{deployer.model_name}/{target}")
+    current, target = rollback_target(client, deployer.model_name, to)
+    # Verified, loaded and asked to predict before champion moves: a tampered, unverifiable
+    # or broken version is refused while the current champion still serves.
+    try:
+        smoke_test(f"models:/{deployer.model_name}/{target}")
+    except ModelIntegrityError:
+        raise
+    except Exception as error:
+        raise ServingRollbackFailed(
+            f"{deployer.strategy} serving of {deployer.model_name} could not roll back to "
+            f"version {target}: it does not load and predict on its input example ({error}); "
+            f"nothing moved: champion stays {'version ' + current if current else 'unset'}"
+        ) from error
     done = rollback(client, deployer.model_name, to=target, actor=actor, reason=reason)
     try:
         served = deployer.rollback(done["to"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -117,6 +118,67 @@ def _problem(
     return SpecProblem(mark.file, mark.line, mark.column, format_path(path), message)
 
 
+_BLOCK_INDICATORS = ("- ", "? ", ": ")
+_INDICATOR_RUN = re.compile(r"(?:[-?:] +){20}")
+"""Twenty block indicators in a row: the only way a line nests deeply without brackets."""
+
+
+def nesting_beyond(text: str, limit: int) -> tuple[int, int] | None:
+    """``(line, column)`` where ``text`` first nests deeper than ``limit`` — flow collections
+    (``[``, ``{``) outside quotes and comments, or block indicators (``- - - x``) opening on one
+    line — or None. One pass over the characters, no recursion: PyYAML's C composer recurses
+    once per level and crashes the process (SIGSEGV) on tens of thousands of them, before any
+    depth check on the parsed nodes could run. A quote opens a quoted scalar only after an
+    indicator or at the start of a line (not in ``rock 'n roll``) and ends with its line at
+    the latest, so no quote can hide brackets from this scan."""
+    if text.count("[") + text.count("{") <= limit and not _INDICATOR_RUN.search(text):
+        return None  # cannot nest that deep: the usual file, decided at C speed
+    depth, quote, previous = 0, "", ""
+    line, line_start = 1, 0
+    index, size = 0, len(text)
+    at_line_start = True
+    while index < size:
+        char = text[index]
+        if char == "\n":
+            line, line_start, at_line_start = line + 1, index + 1, True
+            quote, previous = "", ""
+            index += 1
+            continue
+        if quote:
+            if char == "\\" and quote == '"':
+                index += 2
+                continue
+            if char == quote and not (quote == "'" and text.startswith("''", index)):
+                quote, previous = "", char
+            index += 2 if quote == "'" and text.startswith("''", index) else 1
+            continue
+        if at_line_start and char not in " \t":
+            at_line_start = False
+            indicators, probe = 0, index
+            while text.startswith(_BLOCK_INDICATORS, probe):
+                indicators, probe = indicators + 1, probe + 2
+                while probe < size and text[probe] == " ":
+                    probe += 1
+            if indicators > limit:
+                return line, index - line_start + 1
+        if char == "#" and (index == line_start or text[index - 1] in " \t"):
+            end = text.find("\n", index)
+            index = size if end < 0 else end
+            continue
+        if char in "\"'" and previous in ("", *"[{,:-?"):
+            quote = char
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line, index - line_start + 1
+        elif char in "]}":
+            depth = max(depth - 1, 0)
+        if char not in " \t":
+            previous = char
+        index += 1
+    return None
+
+
 def load_positioned(path: Path, display_name: str | None = None) -> PositionedDocument:
     """Read ``path`` with PyYAML's safe loader; raise SpecError with file:line:col on bad YAML."""
     name = display_name or str(path)
@@ -131,6 +193,10 @@ def load_positioned(path: Path, display_name: str | None = None) -> PositionedDo
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecError([SpecProblem(name, 1, 1, "", f"cannot read the file: {exc}")]) from None
     doc = PositionedDocument(data=None, file=name)
+    too_deep = nesting_beyond(text, MAX_DEPTH)
+    if too_deep is not None:  # before libyaml's C parser, which recursion can crash
+        message = f"invalid YAML: nested more than {MAX_DEPTH} levels deep"
+        raise SpecError([SpecProblem(name, *too_deep, "", message)])
     loader = SafeLoader(text)
     try:
         node = loader.get_single_node()
