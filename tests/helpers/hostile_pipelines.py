@@ -372,6 +372,34 @@ def _yaml_tag_cases() -> list[Hostile]:
     ]
 
 
+NUMBERS = {
+    "min_improvement_minus_inf": ("primary_metric: accuracy", "min_improvement: -.inf", "-.inf"),
+    "min_improvement_nan": ("primary_metric: accuracy", "min_improvement: .nan", ".nan"),
+    "threshold_nan": ("primary_metric: accuracy", "thresholds: {accuracy: .nan}", ".nan"),
+    "threshold_inf": ("primary_metric: accuracy", "thresholds: {accuracy: -.inf}", "-.inf"),
+}
+"""Numbers that would disable the gate (always or never promote)."""
+
+
+def _number_cases() -> list[Hostile]:
+    cases = []
+    for label, (anchor, line, value) in NUMBERS.items():
+        field = "evaluation." + line.split(":")[0]
+        if field.endswith("thresholds"):
+            field += ".accuracy"
+        text = _replace(anchor, f"{anchor}\n  {line}")
+        cases.append(Hostile(f"number-{label}", text, field, value))
+    split = {
+        "seed_too_large": ("seed: 7", f"seed: {2**32}", "data.split.seed", str(2**32)),
+        "seed_negative": ("seed: 7", "seed: -1", "data.split.seed", "-1"),
+        "test_size_tiny": ("test_size: 0.25", "test_size: 1e-300", "data.split.test_size", "1e"),
+        "test_size_nan": ("test_size: 0.25", "test_size: .nan", "data.split.test_size", ".nan"),
+    }
+    for label, (old, new, field, value) in split.items():
+        cases.append(Hostile(f"split-{label}", _replace(old, new), field, value))
+    return cases
+
+
 def hostile_pipelines() -> list[Hostile]:
     """Every hostile file of the suite."""
     cases = [
@@ -391,4 +419,5 @@ def hostile_pipelines() -> list[Hostile]:
         + _location_cases()
         + _template_cases()
         + _yaml_tag_cases()
+        + _number_cases()
     )

@@ -92,3 +92,23 @@ def test_the_two_command_paths_are_refused_where_they_are_written(
         load_pipeline(path)
     assert f"{path}:{line}:" in str(caught.value) and f": {field}: " in str(caught.value)
     assert not (tmp_path / MARKER).exists()
+
+
+def test_check_refuses_a_split_that_leaves_too_few_rows(tmp_path):
+    """A test_size the spec accepts but the data cannot honour (40 rows, 2 classes, 0.05:
+    2 held-out rows) is refused by airflow-ml check at data.split.test_size, before a run
+    would fail inside train_model."""
+    from airflow_ml_provider.checks.data_checks import data_report
+
+    (tmp_path / "data.csv").write_text(
+        "x,note,label\n" + "".join(f"{i},w{i % 3},{i % 2}\n" for i in range(40))
+    )
+    path = tmp_path / "p.yaml"
+    path.write_text(BASE.replace("test_size: 0.25", "test_size: 0.05"))
+    problems = [str(p) for p in data_report(load_pipeline(path)).problems]
+    assert problems == [
+        f"{path}:8:22: data.split.test_size: test_size 0.05 of the 40 rows read leaves 2 "
+        "held-out rows; at least 2 per class (4 for 2 class(es)) are needed on each side"
+    ]
+    path.write_text(BASE)
+    assert data_report(load_pipeline(path)).problems == []

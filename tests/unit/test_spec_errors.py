@@ -71,7 +71,7 @@ BAD_CASES = {
     ),
     "negative test_size": (
         ("test_size: 0.25", "test_size: -0.2"),
-        ":11:22: data.split.test_size: input should be greater than 0 (got -0.2)",
+        ":11:22: data.split.test_size: input should be greater than or equal to 0.001 (got -0.2)",
     ),
     "threshold on a metric not computed": (
         ("thresholds: {roc_auc: 0.8}", "thresholds: {accuracy: 0.8}"),

@@ -146,6 +146,32 @@ def _metric_problems(doc, spec, target) -> list[SpecProblem]:
     return problems
 
 
+MIN_ROWS_PER_CLASS = 2
+"""Rows of every class each side of the split must hold (stratified splitting needs two)."""
+
+
+def _split_problems(doc, spec, target, rows: int) -> list[SpecProblem]:
+    """A split that leaves too few rows on one side, judged on the sample (a whole file when
+    it is smaller): held-out rows for each class, training rows for each class."""
+    split = spec.data.split
+    known = target.dropna()
+    if known.empty:
+        return []
+    classes = known.nunique() if spec.training.task_type == "classification" else 1
+    needed = MIN_ROWS_PER_CLASS * classes
+    held_out = int(rows * split.test_size)
+    trained = rows - held_out
+    if held_out >= needed and trained >= needed:
+        return []
+    side = "held-out" if held_out < needed else "training"
+    message = (
+        f"test_size {split.test_size} of the {rows:,} rows read leaves {min(held_out, trained)} "
+        f"{side} rows; at least {MIN_ROWS_PER_CLASS} per class ({needed} for {classes} "
+        "class(es)) are needed on each side"
+    )
+    return [problem_at(doc, ("data", "split", "test_size"), message)]
+
+
 def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], str | None]:
     from airflow_ml_provider.core.features import FeaturesSpec
     from airflow_ml_provider.ml.feature_report import feature_table
@@ -185,6 +211,8 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
     problems = _column_names(doc, spec, columns)
     if spec.data.target in columns:
         problems += _metric_problems(doc, spec, frame[spec.data.target])
+        if len(frame) < rows:  # the whole file: its row count is the run's
+            problems += _split_problems(doc, spec, frame[spec.data.target], len(frame))
     if problems:
         return DataReport(problems, rows=len(frame))
     inputs = _input_frame(frame, spec)

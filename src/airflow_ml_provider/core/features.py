@@ -26,7 +26,8 @@ _DOTTED = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$"
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Finite numbers only: `min_improvement: -.inf` would promote anything, `.nan` nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def allowed_transformer(value: str, info: ValidationInfo) -> str:

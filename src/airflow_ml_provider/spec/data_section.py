@@ -21,8 +21,12 @@ from airflow_ml_provider.spec.section_base import (
 class SplitSpec(_Strict):
     """How rows are split into train and held-out sets (the same split scores both models)."""
 
-    test_size: float = Field(0.25, gt=0, lt=1, description="Share of rows held out, in (0, 1).")
-    seed: int = Field(0, description="Random seed of the split.")
+    test_size: float = Field(
+        0.25, ge=0.001, le=0.9, description="Share of rows held out, in [0.001, 0.9]."
+    )
+    seed: int = Field(
+        0, ge=0, le=2**32 - 1, description="Random seed of the split (0 to 2^32 - 1, numpy's)."
+    )
     stratify: bool = Field(True, description="Stratify by target (classification only).")
 
 

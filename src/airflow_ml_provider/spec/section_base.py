@@ -92,4 +92,5 @@ def _in_allowed_module(value: str, info: ValidationInfo, setting: str) -> str:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Finite numbers only: `min_improvement: -.inf` would promote anything, `.nan` nothing.
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
