@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -33,17 +34,21 @@ def _expand(paths: list[str]) -> list[Path]:
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
     from airflow_ml_provider.checks.deep_checks import deep_problems
+    from airflow_ml_provider.spec import claims
     from airflow_ml_provider.spec.loader import load_pipeline
     from airflow_ml_provider.spec.options import LoaderOptions
-    from airflow_ml_provider.spec.positions import load_positioned
 
     files = _expand(args.paths)
     if not files:
         print("no pipeline files found", file=sys.stderr)
         return 1
     options = LoaderOptions.from_config()
-    owners: dict[str, Path] = {}
     failed = 0
+    loaded_files = []
+    for path in files:
+        with contextlib.suppress(Exception):  # reported below, file by file
+            loaded_files.append((path, load_pipeline(path, options)))
+    lost, _ = claims.settle(loaded_files, claims.read_claims(options.parse_cache))
     for path in files:
         try:
             loaded = load_pipeline(path, options)
@@ -57,13 +62,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                     options.callables,
                 )
             )
-            if loaded.dag_id in owners:
-                mark = load_positioned(path).mark_for(("pipeline",))
-                problems.append(
-                    f"{path}:{mark.line}:{mark.column}: pipeline: pipeline id {loaded.dag_id!r} "
-                    f"is already used by {owners[loaded.dag_id]}; pipeline ids must be unique"
-                )
-            owners.setdefault(loaded.dag_id, path)
+            problems += lost[path].problems if path in lost else []
             if problems:
                 raise _Problems(problems)
             print(f"ok      {path} (pipeline {loaded.dag_id})")

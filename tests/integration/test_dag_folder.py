@@ -23,7 +23,9 @@ def make_folder(root: Path) -> Path:
     good = EXAMPLE_YAML.read_text()
     (pipelines / "breast_cancer.yaml").write_text(good)
     (pipelines / "other.yaml").write_text(
-        good.replace("pipeline: breast_cancer_ct", "pipeline: other_ct")
+        good.replace("pipeline: breast_cancer_ct", "pipeline: other_ct").replace(
+            "model_name: breast_cancer", "model_name: other"
+        )
     )
     (pipelines / "broken.yaml").write_text(
         good.replace("pipeline: breast_cancer_ct", "pipeline: broken_ct").replace(

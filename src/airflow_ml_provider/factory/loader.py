@@ -17,10 +17,10 @@ from airflow_ml_provider.factory.builder import (
     build_dag,
     build_monitor_dag,
 )
-from airflow_ml_provider.spec.errors import SpecError, SpecProblem
+from airflow_ml_provider.spec import claims
+from airflow_ml_provider.spec.errors import SpecError
 from airflow_ml_provider.spec.loader import DEFAULTS_FILE, LoadedPipeline, load_pipeline
 from airflow_ml_provider.spec.options import LoaderOptions
-from airflow_ml_provider.spec.positions import load_positioned
 
 log = logging.getLogger(__name__)
 
@@ -32,42 +32,22 @@ def pipeline_files(folder: Path) -> list[Path]:
 
 
 def load_all(folder: str | Path) -> list[tuple[Path, LoadedPipeline | SpecError]]:
-    """Load every pipeline file, checking that pipeline ids are unique across files."""
-    results: list[tuple[Path, LoadedPipeline | SpecError]] = []
-    owners: dict[str, Path] = {}
+    """Load every pipeline file; a file claiming a pipeline id or a registered model another
+    file holds loses it (``spec.claims``: the recorded holder keeps it)."""
+    outcomes: list[tuple[Path, LoadedPipeline | SpecError]] = []
     options = LoaderOptions.from_config()
     for path in pipeline_files(Path(folder)):
         try:
-            loaded = load_pipeline(path, options)
+            outcomes.append((path, load_pipeline(path, options)))
         except SpecError as exc:
-            results.append((path, exc))
-            continue
+            outcomes.append((path, exc))
         except Exception as exc:  # RecursionError, MemoryError, a bug: still only this file
             log.exception("could not load %s", path)
-            results.append((path, SpecError.unexpected(path, exc)))
-            continue
-        if loaded.dag_id in owners:
-            results.append((path, _duplicate_error(path, loaded.dag_id, owners[loaded.dag_id])))
-            continue
-        owners[loaded.dag_id] = path
-        results.append((path, loaded))
-    return results
-
-
-def _duplicate_error(path: Path, dag_id: str, owner: Path) -> SpecError:
-    doc = load_positioned(path)
-    mark = doc.mark_for(("pipeline",))
-    return SpecError(
-        [
-            SpecProblem(
-                str(path),
-                mark.line,
-                mark.column,
-                "pipeline",
-                f"pipeline id {dag_id!r} is already used by {owner}; pipeline ids must be unique",
-            )
-        ]
-    )
+            outcomes.append((path, SpecError.unexpected(path, exc)))
+    loaded = [(p, o) for p, o in outcomes if isinstance(o, LoadedPipeline)]
+    errors, holders = claims.settle(loaded, claims.read_claims(options.parse_cache))
+    claims.write_claims(options.parse_cache, holders)
+    return [(path, errors.get(path, outcome)) for path, outcome in outcomes]
 
 
 def load_dags(folder: str | Path, namespace: dict[str, Any] | None = None) -> dict[str, DAG]:

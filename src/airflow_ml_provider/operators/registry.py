@@ -18,9 +18,9 @@ from airflow_ml_provider.core.contracts import (
     TrainingResult,
 )
 from airflow_ml_provider.hooks.mlflow import MlflowHook
+from airflow_ml_provider.ml.ownership import claim_model
 from airflow_ml_provider.ml.registry import (
     CHALLENGER,
-    PIPELINE_MODEL_TAG,
     UNCHECKED,
     ChampionMoved,
     move_alias,
@@ -59,10 +59,13 @@ def find_or_create_version(client, model_name: str, training: TrainingResult, ta
 class RegisterModelOperator(BaseOperator):
     """Register the challenger and, if the gate said so, promote it.
 
-    Idempotent: re-running the task in the same DAG run finds the version registered from
-    the same MLflow run instead of creating another. Sets alias ``challenger``; on promotion
-    moves ``previous`` to the old champion first and then ``champion`` to the new version
-    (a retry after a failure in between converges to the same state).
+    The registered model belongs to the pipeline that first registered it (its
+    ``airflow_ml.dag_id`` tag): another pipeline naming it fails here, before it registers or
+    promotes anything. Idempotent: re-running the task in the same DAG run finds the version
+    registered from the same MLflow run instead of creating another. Sets alias
+    ``challenger``; on promotion moves ``previous`` to the old champion first and then
+    ``champion`` to the new version (a retry after a failure in between converges to the same
+    state).
 
     :param training: train_model's result (a TrainingResult; templated, usually an XComArg).
     :param decision: evaluate_model's result (a GateDecision; templated): promote or not, and
@@ -128,8 +131,9 @@ class RegisterModelOperator(BaseOperator):
         for key in ("airflow_ml.data_sha256", "airflow_ml.config_hash"):
             if key in run_tags:
                 tags[key] = run_tags[key]
+        # Before anything is written: another pipeline's model is refused (ml.ownership).
+        claim_model(client, self.model_name, context["dag"].dag_id)
         version, created = find_or_create_version(client, self.model_name, self.training, tags)
-        client.set_registered_model_tag(self.model_name, PIPELINE_MODEL_TAG, context["dag"].dag_id)
         number = str(version.version)
         self.log.info(
             "%s version %s of %s", "registered" if created else "found", number, self.model_name
