@@ -67,6 +67,7 @@ def corpus(folder: Path) -> list[Path]:
         for _ in range(rng.randint(1, 3)):
             text = mutate(text, rng)
         text = text.replace("pipeline: breast_cancer_ct", f"pipeline: fuzz_{number:03d}")
+        text = text.replace("model_name: breast_cancer", f"model_name: fuzz_{number:03d}")
         path = folder / f"fuzz_{number:03d}.yaml"
         path.write_text(text)
         paths.append(path)
