@@ -15,6 +15,15 @@ from helpers.network import free_port
 _HOME = Path(tempfile.mkdtemp(prefix="airflow-ml-tests-"))
 os.environ["AIRFLOW_HOME"] = str(_HOME)
 os.environ["AIRFLOW__CORE__LOAD_EXAMPLES"] = "False"
+# What the test deployment's platform team allows pods to run (the example registries,
+# accounts and Secrets the tests' pipelines name; tests/security checks the refusals).
+os.environ.setdefault("AIRFLOW__ML_PROVIDER__ALLOWED_IMAGES", "registry.example.com/,t:")
+os.environ.setdefault(
+    "AIRFLOW__ML_PROVIDER__ALLOWED_SERVICE_ACCOUNTS",
+    "airflow-ml-training,airflow-ml-serving,ml-trainer",
+)
+os.environ.setdefault("AIRFLOW__ML_PROVIDER__ALLOWED_SECRETS", "mlflow-auth,storage-credentials")
+os.environ.setdefault("AIRFLOW__ML_PROVIDER__ALLOW_POD_TEMPLATES", "True")
 os.environ["AIRFLOW__CORE__DAGS_FOLDER"] = str(_HOME / "dags")
 (_HOME / "dags").mkdir(exist_ok=True)
 

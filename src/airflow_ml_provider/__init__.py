@@ -123,6 +123,39 @@ def get_provider_info() -> dict:
                         "example": "mycompany.features.text.japanese_tokens",
                         "default": "",
                     },
+                    "allowed_images": {
+                        "description": "Comma-separated image prefixes (registry/repository) "
+                        "training and serving pods may run; an image a pipeline names must "
+                        "start with one. Empty: no pipeline may run a pod.",
+                        "version_added": "0.4.0",
+                        "type": "string",
+                        "example": "registry.example.com/ml/",
+                        "default": "",
+                    },
+                    "allowed_service_accounts": {
+                        "description": "Comma-separated ServiceAccounts a pipeline's pods may "
+                        "run as (default: the two the Helm chart creates).",
+                        "version_added": "0.4.0",
+                        "type": "string",
+                        "example": "airflow-ml-training,airflow-ml-serving",
+                        "default": "airflow-ml-training,airflow-ml-serving",
+                    },
+                    "allowed_secrets": {
+                        "description": "Comma-separated Kubernetes Secrets a pipeline's pods "
+                        "may take environment from (env_from_secrets).",
+                        "version_added": "0.4.0",
+                        "type": "string",
+                        "example": "mlflow-auth,storage-credentials",
+                        "default": "",
+                    },
+                    "allow_pod_templates": {
+                        "description": "Allow training.kubernetes.pod_template_file (a "
+                        "template can set any image, account or volume).",
+                        "version_added": "0.4.0",
+                        "type": "boolean",
+                        "example": "True",
+                        "default": "False",
+                    },
                     "allow_unverified_models": {
                         "description": "Load models without a recorded digest (registered by "
                         "hand, or trained before digests) after the format and type checks; "

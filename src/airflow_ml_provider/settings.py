@@ -9,7 +9,9 @@ from airflow_ml_provider.core.allow_lists import (
     DEFAULT_CALLABLES,
     DEFAULT_ENV_PREFIXES,
     DEFAULT_ESTIMATOR_PREFIXES,
+    DEFAULT_IMAGE_PREFIXES,
     DEFAULT_NOTIFIER_PREFIXES,
+    DEFAULT_SECRETS,
     DEFAULT_TRANSFORMER_PREFIXES,
 )
 
@@ -71,9 +73,36 @@ def allowed_callables() -> tuple[str, ...]:
     return _listed("allowed_callables", DEFAULT_CALLABLES)
 
 
+def allowed_images() -> tuple[str, ...]:
+    """Image prefixes (registries/repositories) pods may run ([ml_provider] config)."""
+    return _listed("allowed_images", DEFAULT_IMAGE_PREFIXES)
+
+
+def allowed_service_accounts() -> tuple[str, ...]:
+    """ServiceAccounts a pipeline's pods may run as ([ml_provider] config; default the
+    chart's two)."""
+    from airflow_ml_provider.cluster import SERVING_SERVICE_ACCOUNT, TRAINING_SERVICE_ACCOUNT
+
+    return _listed("allowed_service_accounts", (TRAINING_SERVICE_ACCOUNT, SERVING_SERVICE_ACCOUNT))
+
+
+def allowed_secrets() -> tuple[str, ...]:
+    """Kubernetes Secrets a pipeline's pods may take environment from ([ml_provider])."""
+    return _listed("allowed_secrets", DEFAULT_SECRETS)
+
+
+def allow_pod_templates() -> bool:
+    """Whether training.kubernetes.pod_template_file may be used ([ml_provider] config)."""
+    return _flag("allow_pod_templates")
+
+
+def _flag(key: str) -> bool:
+    return _conf_get(key, "False").strip().lower() in ("true", "1", "yes")
+
+
 def allow_unverified_models() -> bool:
     """Whether a model without a recorded digest may be loaded ([ml_provider] config)."""
-    return _conf_get("allow_unverified_models", "False").strip().lower() in ("true", "1", "yes")
+    return _flag("allow_unverified_models")
 
 
 def allowed_env_prefixes() -> tuple[str, ...]:

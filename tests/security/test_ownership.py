@@ -98,3 +98,62 @@ def test_registration_refuses_another_pipelines_model(airflow_db, tmp_path):
     with pytest.raises(ModelOwnershipError, match="belongs to pipeline 'victim_ct'"):
         claim_model(client, name, "attacker_ct")
     claim_model(client, name, "victim_ct")  # its owner may
+
+
+KUBERNETES_TRAINING = """\
+training:
+  estimator: sklearn.ensemble.RandomForestClassifier
+  runner: kubernetes
+  kubernetes:
+    image: {image}
+    service_account: {account}
+    env_from_secrets: [{secret}]
+"""
+
+
+@pytest.mark.parametrize(
+    "image, account, secret, field",
+    [
+        ("evil.example.org/miner:1", "airflow-ml-training", "mlflow-auth", "image"),
+        ("registry.example.com/ml/trainer:1", "cluster-admin", "mlflow-auth", "service_account"),
+        (
+            "registry.example.com/ml/trainer:1",
+            "airflow-ml-training",
+            "airflow-db",
+            "env_from_secrets",
+        ),
+    ],
+    ids=["image", "service account", "secret"],
+)
+def test_the_kubernetes_runner_takes_only_what_the_platform_allows(
+    image, account, secret, field, tmp_path, monkeypatch
+):
+    """Image prefixes, ServiceAccounts and Secrets come from [ml_provider] allow-lists (set
+    here as a platform would), never free text from YAML; pod templates are off by default."""
+    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.spec.options import LoaderOptions
+
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__ALLOWED_IMAGES", "registry.example.com/ml/")
+    monkeypatch.delenv("AIRFLOW__ML_PROVIDER__ALLOWED_SERVICE_ACCOUNTS", raising=False)
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__ALLOWED_SECRETS", "mlflow-auth")
+    monkeypatch.delenv("AIRFLOW__ML_PROVIDER__ALLOW_POD_TEMPLATES", raising=False)
+    folder = _folder(tmp_path)
+    text = EXAMPLE_YAML.read_text()
+    start, end = text.index("training:\n"), text.index("evaluation:\n")
+    training = KUBERNETES_TRAINING.format(image=image, account=account, secret=secret)
+    path = folder / "k8s.yaml"
+    path.write_text(text[:start] + training + text[end:])
+    options = LoaderOptions.from_config(parse_cache=None)
+    with pytest.raises(SpecError) as caught:
+        load_pipeline(path, options)
+    assert f": training.kubernetes.{field}" in str(caught.value)
+    assert "is not allowed; the platform allows" in str(caught.value)
+    allowed = KUBERNETES_TRAINING.format(
+        image="registry.example.com/ml/trainer:1", account="airflow-ml-training",
+        secret="mlflow-auth",
+    )  # fmt: skip
+    path.write_text(text[:start] + allowed + text[end:])
+    load_pipeline(path, options)
+    path.write_text(text[:start] + allowed + "    pod_template_file: pod.yaml\n" + text[end:])
+    with pytest.raises(SpecError, match="pod templates are not allowed"):
+        load_pipeline(path, options)

@@ -23,6 +23,8 @@ DEFAULT_NOTIFIER_PREFIXES = ("airflow.providers.",)
 DEFAULT_TRANSFORMER_PREFIXES = ("sklearn.",)
 DEFAULT_CALLABLES: tuple[str, ...] = ()
 DEFAULT_ENV_PREFIXES = ("AIRFLOW_ML_",)
+DEFAULT_IMAGE_PREFIXES: tuple[str, ...] = ()
+DEFAULT_SECRETS: tuple[str, ...] = ()
 """The defaults of the [ml_provider] allow-lists (estimator, notifier and team transformer
 packages, callables by exact name, environment variables ${VAR} may read)."""
 
@@ -129,6 +131,31 @@ def in_allowed_module(
 def allowed_callable(value: str, info: ValidationInfo) -> str:
     """``value`` if it is listed exactly in ``[ml_provider] allowed_callables``."""
     problem = callable_problem(value, _context_list(info, "allowed_callables", DEFAULT_CALLABLES))
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def cluster_value_problem(
+    value: str, allowed: Iterable[str], setting: str, what: str
+) -> str | None:
+    """Why a pod setting YAML names (an image by prefix; a ServiceAccount or Secret by exact
+    name) is not one the platform allows; None when it is."""
+    allowed = tuple(allowed)
+    ok = value.startswith(allowed) if setting == "allowed_images" else value in allowed
+    if ok and value:
+        return None
+    listed = ", ".join(allowed) or "none"
+    return (
+        f"{what} {value!r} is not allowed; the platform allows {listed} ([ml_provider] {setting})"
+    )
+
+
+def allowed_cluster_value(
+    value: str, info: ValidationInfo, setting: str, default: tuple[str, ...], what: str
+) -> str:
+    """``value`` if the ``setting`` allow-list (validation context, else ``default``) has it."""
+    problem = cluster_value_problem(value, _context_list(info, setting, default), setting, what)
     if problem is not None:
         raise ValueError(problem)
     return value

@@ -19,6 +19,10 @@ class LoaderOptions:
     notifier_modules: tuple[str, ...]
     transformer_modules: tuple[str, ...]
     callables: tuple[str, ...]
+    images: tuple[str, ...]
+    service_accounts: tuple[str, ...]
+    secrets: tuple[str, ...]
+    pod_templates: bool
     env_prefixes: tuple[str, ...]
     data_roots: tuple[Path, ...]
     parse_cache: Path | None
@@ -34,17 +38,25 @@ class LoaderOptions:
             notifier_modules=settings.allowed_notifier_modules(),
             transformer_modules=settings.allowed_transformer_modules(),
             callables=settings.allowed_callables(),
+            images=settings.allowed_images(),
+            service_accounts=settings.allowed_service_accounts(),
+            secrets=settings.allowed_secrets(),
+            pod_templates=settings.allow_pod_templates(),
             env_prefixes=settings.allowed_env_prefixes(),
             data_roots=settings.allowed_data_roots(),
             parse_cache=settings.parse_cache_folder(),
         )
         return replace(current, **overrides)
 
-    def validation_context(self) -> dict[str, tuple[str, ...]]:
+    def validation_context(self) -> dict[str, tuple[str, ...] | bool]:
         """The allow-lists as the pydantic models read them from the validation context."""
         return {
             "allowed_estimator_modules": self.estimator_modules,
             "allowed_notifier_modules": self.notifier_modules,
             "allowed_transformer_modules": self.transformer_modules,
             "allowed_callables": self.callables,
+            "allowed_images": self.images,
+            "allowed_service_accounts": self.service_accounts,
+            "allowed_secrets": self.secrets,
+            "allow_pod_templates": self.pod_templates,
         }

@@ -14,10 +14,18 @@ from pydantic import (
 )
 
 from airflow_ml_provider.cluster import (
+    SERVING_SERVICE_ACCOUNT,
     TRAINING_NAMESPACE,
     TRAINING_SERVICE_ACCOUNT,
 )
-from airflow_ml_provider.core.allow_lists import ParamName, Params, PlainValue
+from airflow_ml_provider.core.allow_lists import (
+    DEFAULT_IMAGE_PREFIXES,
+    DEFAULT_SECRETS,
+    ParamName,
+    Params,
+    PlainValue,
+    allowed_cluster_value,
+)
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID, MLFLOW_CONN_ID
 from airflow_ml_provider.core.metrics import TaskType, guess_task_type
 from airflow_ml_provider.spec.section_base import (
@@ -27,12 +35,18 @@ from airflow_ml_provider.spec.section_base import (
     _Strict,
 )
 
+CHART_SERVICE_ACCOUNTS = (TRAINING_SERVICE_ACCOUNT, SERVING_SERVICE_ACCOUNT)
+"""The ServiceAccounts the Helm chart creates: the default of allowed_service_accounts."""
+
 
 class _PodPlacement(_Strict):
     """Image, resources and scheduling of our pods (training or serving); each kind adds its
     namespace and ServiceAccount, whose defaults are what the Helm chart creates."""
 
-    image: str = Field(description="Container image, e.g. registry.example.com/ml/trainer:1.4.2.")
+    image: str = Field(
+        description="Container image, e.g. registry.example.com/ml/trainer:1.4.2; must start "
+        "with a prefix of [ml_provider] allowed_images."
+    )
     automount_service_account_token: bool = Field(
         False, description="Mount the ServiceAccount token into the pod (off by default)."
     )
@@ -53,8 +67,30 @@ class _PodPlacement(_Strict):
     env_from_secrets: list[str] = Field(
         default_factory=list,
         description="Kubernetes Secrets whose keys become the pod's environment (storage "
-        "credentials, MLflow auth); never put secrets in YAML.",
+        "credentials, MLflow auth), each listed in [ml_provider] allowed_secrets; never put "
+        "secrets in YAML.",
     )
+
+    @field_validator("image")
+    @classmethod
+    def _allowed_image(cls, value: str, info: ValidationInfo) -> str:
+        return allowed_cluster_value(value, info, "allowed_images", DEFAULT_IMAGE_PREFIXES, "image")
+
+    @field_validator("env_from_secrets")
+    @classmethod
+    def _allowed_secrets(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            allowed_cluster_value(name, info, "allowed_secrets", DEFAULT_SECRETS, "Secret")
+        return value
+
+    @field_validator("service_account", check_fields=False)
+    @classmethod
+    def _allowed_account(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return allowed_cluster_value(
+            value, info, "allowed_service_accounts", CHART_SERVICE_ACCOUNTS, "ServiceAccount"
+        )
 
 
 class KubernetesSpec(_PodPlacement):
@@ -68,8 +104,22 @@ class KubernetesSpec(_PodPlacement):
     )
     priority_class: str | None = Field(None, description="PriorityClass name of the pod.")
     pod_template_file: str | None = Field(
-        None, description="A pod template YAML the pod starts from (path relative to this file)."
+        None,
+        description="A pod template YAML the pod starts from (path relative to this file); "
+        "only where [ml_provider] allow_pod_templates is set (a template can set any image, "
+        "account or volume).",
     )
+
+    @field_validator("pod_template_file")
+    @classmethod
+    def _templates_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not (info.context or {}).get("allow_pod_templates"):
+            raise ValueError(
+                "pod templates are not allowed: a template can set any image, ServiceAccount "
+                "or volume; the platform allows them with [ml_provider] allow_pod_templates"
+            )
+        return value
+
     startup_timeout: Duration = Field(
         dt.timedelta(minutes=10), description="How long the pod may take to start."
     )
