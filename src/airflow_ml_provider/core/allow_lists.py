@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, ValidationInfo
@@ -224,21 +224,21 @@ def params_problems(params: dict[str, Any]) -> list[tuple[str, str]]:
     return problems
 
 
-def _checked_name(name: str) -> str:
-    problem = parameter_name_problem(name)
-    if problem is not None:
-        raise ValueError(problem)
-    return name
+def refused_by(problem_of: Callable[[Any], str | None]) -> AfterValidator:
+    """A pydantic validator raising ``problem_of(value)`` as the value's error when it is not
+    None (the problem functions above, as field types)."""
+
+    def check(value: Any) -> Any:
+        problem = problem_of(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    return AfterValidator(check)
 
 
-def _checked_value(value: Any) -> Any:
-    problem = plain_data_problem(value)
-    if problem is not None:
-        raise ValueError(problem)
-    return value
-
-
-ParamName = Annotated[str, AfterValidator(_checked_name)]
-PlainValue = Annotated[Any, AfterValidator(_checked_value)]
+ParamName = Annotated[str, refused_by(parameter_name_problem)]
+PlainValue = Annotated[Any, refused_by(plain_data_problem)]
+NotifierArgument = Annotated[str, refused_by(notifier_argument_problem)]
 Params = dict[ParamName, PlainValue]
 """Constructor parameters from YAML: a refused name or value is reported at its own key."""

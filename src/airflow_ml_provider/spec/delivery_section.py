@@ -4,10 +4,9 @@ and ``alerts:``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import (
-    AfterValidator,
     ConfigDict,
     Field,
     ValidationInfo,
@@ -18,7 +17,7 @@ from airflow_ml_provider.cluster import (
     SERVING_NAMESPACE,
     SERVING_SERVICE_ACCOUNT,
 )
-from airflow_ml_provider.core.allow_lists import PlainValue, notifier_argument_problem
+from airflow_ml_provider.core.allow_lists import NotifierArgument, PlainValue
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES, STRATEGIES
@@ -264,16 +263,6 @@ class DeploymentSpec(_Strict):
         description="How long an approval request waits for an answer; unanswered, it is "
         "rejected (the champion stays) and the run goes on.",
     )
-
-
-def _checked_notifier_argument(name: str) -> str:
-    problem = notifier_argument_problem(name)
-    if problem is not None:
-        raise ValueError(problem)
-    return name
-
-
-NotifierArgument = Annotated[str, AfterValidator(_checked_notifier_argument)]
 
 
 class NotifierSpec(_Strict):
