@@ -25,15 +25,13 @@ from airflow_ml_provider.spec.data_section import (
     DriftTestSpec,
     SourceField,
 )
+from airflow_ml_provider.spec.pod_section import _PodPlacement
 from airflow_ml_provider.spec.section_base import (
     _EMAIL,
     Cron,
     Duration,
     _in_allowed_module,
     _Strict,
-)
-from airflow_ml_provider.spec.training_section import (
-    _PodPlacement,
 )
 
 

@@ -1,0 +1,113 @@
+"""The YAML contract of the pods a pipeline runs (training.kubernetes, and the serving pods
+of deployment.kubernetes / kserve): image, resources, placement and identity — the image,
+ServiceAccount and Secrets only as the platform's allow-lists let them."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+
+from pydantic import Field, ValidationInfo, field_validator
+
+from airflow_ml_provider.cluster import (
+    SERVING_SERVICE_ACCOUNT,
+    TRAINING_NAMESPACE,
+    TRAINING_SERVICE_ACCOUNT,
+)
+from airflow_ml_provider.core.allow_lists import (
+    DEFAULT_IMAGE_PREFIXES,
+    DEFAULT_SECRETS,
+    allowed_cluster_value,
+)
+from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.spec.section_base import Duration, _Strict
+
+CHART_SERVICE_ACCOUNTS = (TRAINING_SERVICE_ACCOUNT, SERVING_SERVICE_ACCOUNT)
+"""The ServiceAccounts the Helm chart creates: the default of allowed_service_accounts."""
+
+
+class _PodPlacement(_Strict):
+    """Image, resources and scheduling of our pods (training or serving); each kind adds its
+    namespace and ServiceAccount, whose defaults are what the Helm chart creates."""
+
+    image: str = Field(
+        description="Container image, e.g. registry.example.com/ml/trainer:1.4.2; must start "
+        "with a prefix of [ml_provider] allowed_images."
+    )
+    automount_service_account_token: bool = Field(
+        False, description="Mount the ServiceAccount token into the pod (off by default)."
+    )
+    resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
+        default_factory=dict,
+        description='Per-pod resources, e.g. {requests: {cpu: "2", memory: 4Gi}, '
+        "limits: {memory: 8Gi, nvidia.com/gpu: 1}}.",
+    )
+    node_selector: dict[str, str] = Field(default_factory=dict)
+    tolerations: list[dict[str, Any]] = Field(
+        default_factory=list,
+        description="Kubernetes tolerations, e.g. [{key: nvidia.com/gpu, operator: Exists, "
+        "effect: NoSchedule}].",
+    )
+    kubernetes_conn_id: str = Field(
+        KUBERNETES_CONN_ID, description="Airflow connection to the cluster."
+    )
+    env_from_secrets: list[str] = Field(
+        default_factory=list,
+        description="Kubernetes Secrets whose keys become the pod's environment (storage "
+        "credentials, MLflow auth), each listed in [ml_provider] allowed_secrets; never put "
+        "secrets in YAML.",
+    )
+
+    @field_validator("image")
+    @classmethod
+    def _allowed_image(cls, value: str, info: ValidationInfo) -> str:
+        return allowed_cluster_value(value, info, "allowed_images", DEFAULT_IMAGE_PREFIXES, "image")
+
+    @field_validator("env_from_secrets")
+    @classmethod
+    def _allowed_secrets(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            allowed_cluster_value(name, info, "allowed_secrets", DEFAULT_SECRETS, "Secret")
+        return value
+
+    @field_validator("service_account", check_fields=False)
+    @classmethod
+    def _allowed_account(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        return allowed_cluster_value(
+            value, info, "allowed_service_accounts", CHART_SERVICE_ACCOUNTS, "ServiceAccount"
+        )
+
+
+class KubernetesSpec(_PodPlacement):
+    """Where and how the training pod runs (training.runner: kubernetes)."""
+
+    namespace: str = Field(TRAINING_NAMESPACE, description="Namespace the pod runs in.")
+    service_account: str | None = Field(
+        TRAINING_SERVICE_ACCOUNT,
+        description="ServiceAccount of the pod (the Helm chart's, with no API permissions; "
+        "its token is mounted only when asked).",
+    )
+    priority_class: str | None = Field(None, description="PriorityClass name of the pod.")
+    pod_template_file: str | None = Field(
+        None,
+        description="A pod template YAML the pod starts from (path relative to this file); "
+        "only where [ml_provider] allow_pod_templates is set (a template can set any image, "
+        "account or volume).",
+    )
+
+    @field_validator("pod_template_file")
+    @classmethod
+    def _templates_allowed(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and not (info.context or {}).get("allow_pod_templates"):
+            raise ValueError(
+                "pod templates are not allowed: a template can set any image, ServiceAccount "
+                "or volume; the platform allows them with [ml_provider] allow_pod_templates"
+            )
+        return value
+
+    startup_timeout: Duration = Field(
+        dt.timedelta(minutes=10), description="How long the pod may take to start."
+    )
+    deferrable: bool = Field(True, description="Wait for the pod in the triggerer.")
