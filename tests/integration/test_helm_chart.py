@@ -218,8 +218,10 @@ def test_provider_pod_defaults_match_what_the_chart_creates():
 
     values = default_values()
     docs = rendered(None)
-    training = KubernetesSpec(image="trainer:1")
-    serving = ServingSpec(image="trainer:1")
+    platform = {"allowed_images": ("registry.example.com/",)}  # as [ml_provider] sets it
+    image = {"image": "registry.example.com/ml/trainer:1"}
+    training = KubernetesSpec.model_validate(image, context=platform)
+    serving = ServingSpec.model_validate(image, context=platform)
     assert [training.namespace] == values["training"]["namespaces"]
     assert training.service_account == values["training"]["serviceAccount"]["name"]
     assert training.automount_service_account_token is False

@@ -121,7 +121,9 @@ class RegisterModelOperator(BaseOperator):
         tags = {
             "airflow_ml.dag_id": context["dag"].dag_id,
             "airflow_ml.dag_run_id": context["run_id"],
-            "airflow_ml.gate": "promote" if should_promote else "reject",
+            # "promote" only once champion has moved (below): a task killed in between leaves
+            # "pending", never a promotion that did not happen.
+            "airflow_ml.gate": "pending" if should_promote else "reject",
             "airflow_ml.gate_reason": reason[:4000],
             **{k: str(v) for k, v in self.extra_tags.items()},
         }
@@ -161,8 +163,10 @@ class RegisterModelOperator(BaseOperator):
                 client.set_model_version_tag(
                     self.model_name, number, "airflow_ml.gate_reason", reason[:4000]
                 )
+                client.set_model_version_tag(self.model_name, number, "airflow_ml.gate", "reject")
         if should_promote:
             client.set_model_version_tag(self.model_name, number, "airflow_ml.promoted_by", actor)
+            client.set_model_version_tag(self.model_name, number, "airflow_ml.gate", "promote")
             self.log.info(
                 "champion of %s is now version %s (previous: %s)", self.model_name, number, previous
             )
