@@ -134,10 +134,7 @@ def cmd_rollback(args: argparse.Namespace) -> int:
         print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
         return 2
     print(f"{args.model}: champion {done['from'] or '-'} -> {done['to']}")
-    print(
-        f"{done['strategy']} serving follows: version {done['to']} loads and predicts on its "
-        "input example"
-    )
+    print(f"{done['strategy']} serving follows: version {done['to']} {done['checked']}")
     return 0
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -35,11 +36,18 @@ def job(tmp_path, **overrides) -> dict:
     return base
 
 
+TASK_CHILD_ENV = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "airflow-db-not-allowed:///"}
+"""What Airflow 3's task supervisor sets for a task and so for the training process it
+starts: no metadata database (importing ``airflow`` there fails to configure its ORM)."""
+
+
 def run_job(tmp_path, payload: dict) -> subprocess.CompletedProcess:
+    """The training entrypoint in a child process with a task's environment."""
     path = tmp_path / "job.json"
     path.write_text(json.dumps(payload))
     return subprocess.run(
         [sys.executable, "-m", "airflow_ml_provider.ml.train", "--job", str(path)],
         capture_output=True,
         text=True,
+        env={**os.environ, **TASK_CHILD_ENV},
     )

@@ -166,31 +166,39 @@ def test_local_runs_of_one_pipeline_take_turns(tmp_path, monkeypatch):
     assert float(second.stdout.split()[2]) >= held + 3.0  # only after the first let go
 
 
-def test_a_rollback_whose_model_cannot_serve_is_refused_before_anything_moves(registry, capsys):
-    """'previous' is version 4, whose model cannot predict on its own input example (fitted
-    on four features, the example has three). The rollback loads it and asks it to predict
-    before champion moves: it fails, nothing moves: exit 1, saying why."""
+def iris_version(client, example_columns: int | None) -> str:
+    """A new verified version of MODEL: iris LogisticRegression, its input example the first
+    ``example_columns`` columns (None: logged without an input example)."""
     import mlflow
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
     from airflow_ml_provider.ml.integrity import record_digest
-    from airflow_ml_provider.ml.registry import history, promote
 
-    uri, client = registry
     x, y = load_iris(return_X_y=True, as_frame=True)
+    example = None if example_columns is None else x.head(3).iloc[:, :example_columns]
     with mlflow.start_run() as run:
         info = mlflow.sklearn.log_model(
             LogisticRegression(max_iter=500).fit(x, y),
             name="model",
-            input_example=x.head(3).iloc[:, :3],
+            input_example=example,
             pip_requirements=["scikit-learn"],
             serialization_format="skops",
         )
         record_digest(info.model_uri)
-    broken = client.create_model_version(
+    return client.create_model_version(
         MODEL, info.model_uri, run_id=run.info.run_id, model_id=info.model_id
     ).version
+
+
+def test_a_rollback_whose_model_cannot_serve_is_refused_before_anything_moves(registry, capsys):
+    """'previous' is version 4, whose model cannot predict on its own input example (fitted
+    on four features, the example has three). The rollback loads it and asks it to predict
+    before champion moves: it fails, nothing moves: exit 1, saying why."""
+    from airflow_ml_provider.ml.registry import history, promote
+
+    uri, client = registry
+    broken = iris_version(client, example_columns=3)
     promote(client, MODEL, broken, actor="test", reason="looked fine")
     promote(client, MODEL, "3", actor="test", reason="back to 3")
     assert aliases(client) == {"champion": "3", "previous": str(broken)}
@@ -204,6 +212,23 @@ def test_a_rollback_whose_model_cannot_serve_is_refused_before_anything_moves(re
     assert aliases(client) == {"champion": "3", "previous": str(broken)}
     assert history(client, MODEL) == moves_before
     assert "airflow_ml.rolled_back_at" not in client.get_model_version(MODEL, "3").tags
+
+
+def test_a_rollback_to_a_model_without_an_input_example_says_it_only_loaded(registry, capsys):
+    """'previous' is a version logged without an input example: the rollback loads it
+    (verified) before champion moves, and says it only loaded — not that it predicted."""
+    from airflow_ml_provider.ml.registry import promote
+
+    uri, client = registry
+    bare = iris_version(client, example_columns=None)
+    promote(client, MODEL, bare, actor="test", reason="no example")
+    promote(client, MODEL, "3", actor="test", reason="back to 3")
+
+    assert cli("rollback", MODEL, "--tracking-uri", uri) == 0
+    out = capsys.readouterr().out
+    assert f"version {bare} loads (it has no input example to predict on)" in out
+    assert "predicts on its input example" not in out
+    assert aliases(client)["champion"] == str(bare)
 
 
 def test_rollback_serves_as_the_pipeline_file_says(registry, tmp_path, capsys):

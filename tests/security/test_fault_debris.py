@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import mlflow
+import pytest
 from sklearn.dummy import DummyClassifier
 
 
@@ -42,3 +43,32 @@ def test_a_registration_cut_off_before_the_alias_move_is_not_tagged_promote(
     (version,) = client.search_model_versions(f"name='{name}'")
     assert version.tags["airflow_ml.gate"] == "pending"
     assert holder(client, name, CHAMPION) is None
+
+
+@pytest.mark.parametrize("training", ["in_process", "subprocess"])
+def test_a_read_only_store_is_reported_by_its_cause_in_one_line(
+    tmp_path, airflow_db, monkeypatch, training
+):
+    """The MLflow store turns read-only after a first run (SQLite opened read-only: running as
+    root, file modes would not stop a write). The next run fails in train_model saying the
+    database's own cause in one line, not SQLAlchemy's autoflush hint around it."""
+    import json
+
+    from airflow_ml_provider import settings
+    from airflow_ml_provider.local_run import run_pipeline_file
+    from helpers.pipelines import write_pipeline
+
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__LOCAL_TRAINING", training)
+    path = write_pipeline(tmp_path, f"read_only_{training}")
+    assert run_pipeline_file(path)["state"] == "success"
+
+    read_only = f"sqlite:///file:{settings.embedded_store_path()}?mode=ro&uri=true"
+    connection = {"conn_type": "mlflow", "extra": {"tracking_uri": read_only}}
+    monkeypatch.setenv("AIRFLOW_CONN_MLFLOW_DEFAULT", json.dumps(connection))
+    result = run_pipeline_file(path, retrain=True)
+    assert result["state"] == "failed"
+    assert result["error"]["task"] == "train_model"
+    assert result["error"]["message"] == (
+        "training failed: MlflowException: sqlite3.OperationalError: attempt to write a "
+        "readonly database"
+    )

@@ -25,3 +25,25 @@ def test_first_line_skips_blank_lines_and_caps_the_length():
     assert first_line("\n  \nboom: the cause\ndetails") == "boom: the cause"
     assert len(first_line("x" * 1000)) == 300
     assert first_line("") == "(no message)"
+
+
+def test_first_line_of_a_database_error_is_the_drivers_cause():
+    """What MLflow's SQL store raises on a read-only database (as printed by MLflow 3), and
+    the same relayed by an MLflow server behind its error code: the driver's cause, not
+    SQLAlchemy's autoflush hint; a message merely mentioning such a line keeps its first."""
+    wrapped = (
+        "(raised as a result of Query-invoked autoflush; consider using a session.no_autoflush "
+        "block if this flush is occurring prematurely)\n"
+        "(sqlite3.OperationalError) attempt to write a readonly database\n"
+        "[SQL: INSERT INTO runs (run_uuid, name) VALUES (?, ?)]\n"
+        "(Background on this error at: https://sqlalche.me/e/21/e3q8)"
+    )
+    cause = "sqlite3.OperationalError: attempt to write a readonly database"
+    assert first_line(wrapped) == cause
+    assert first_line(f"INTERNAL_ERROR: {wrapped}") == cause
+    postgres = "(psycopg2.errors.ReadOnlySqlTransaction) cannot execute INSERT in a read-only tx"
+    assert first_line(postgres) == (
+        "psycopg2.errors.ReadOnlySqlTransaction: cannot execute INSERT in a read-only tx"
+    )
+    ours = f"training failed: the store refused\nlast lines:\n{wrapped}"
+    assert first_line(ours) == "training failed: the store refused"

@@ -162,9 +162,11 @@ Rollback = TypedDict(  # functional form: "from" is a Python keyword
         "to": str,
         "previous_removed": bool,
         "strategy": str,
+        "checked": str,
         "kubernetes": NotRequired[dict[str, Any]],
     },
 )
 """A rollback that serving followed (RollbackModelOperator, ``airflow-ml rollback``): the
 champion moved ``from`` -> ``to``; ``previous_removed`` when ``previous`` pointed at the
-restored version."""
+restored version; ``checked``: what the target did before anything moved (loads and
+predicts on its input example, or only loads when it has none)."""

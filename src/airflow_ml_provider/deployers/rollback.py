@@ -37,13 +37,14 @@ def roll_back_serving(
     # Verified, loaded and asked to predict before champion moves: a tampered, unverifiable
     # or broken version is refused while the current champion still serves.
     try:
-        smoke_test(f"models:/{deployer.model_name}/{target}")
+        checked = smoke_test(f"models:/{deployer.model_name}/{target}")
     except ModelIntegrityError:
         raise
     except Exception as error:
         raise ServingRollbackFailed(
             f"{deployer.strategy} serving of {deployer.model_name} could not roll back to "
-            f"version {target}: it does not load and predict on its input example ({error}); "
+            f"version {target}: it does not load or does not predict on its input example "
+            f"({error}); "
             f"nothing moved: champion stays {'version ' + current if current else 'unset'}"
         ) from error
     done = rollback(client, deployer.model_name, to=target, actor=actor, reason=reason)
@@ -61,4 +62,4 @@ def roll_back_serving(
             f"version {done['to']}: {error}; {restored}"
         ) from error
     record(client, done["to"], deployer)
-    return cast(Rollback, {**done, "strategy": deployer.strategy, **served})
+    return cast(Rollback, {**done, "strategy": deployer.strategy, "checked": checked, **served})

@@ -17,6 +17,7 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
 
@@ -133,24 +134,40 @@ def check_loadable(
         )
     config = pyfunc.get("model_config") or {}
     asked = [*(flavor.get("skops_trusted_types") or []), *(config.get("trusted_types") or [])]
-    check_trusted_types(asked, extra_prefixes)
+    check_trusted_types(asked, platform_trust(extra_prefixes))
 
 
-def check_trusted_types(names: list[str], extra_packages: tuple[str, ...] = ()) -> None:
-    """Refuse a skops trusted-type list with a type a model of ours never holds: every name
-    must be a class of a model package or of team code, a container type, one of our
-    transformer functions or a function the platform listed (``allowed_callables``) — never
-    ``builtins.exec``, ``os.system``, an ``operator`` trick or a test helper. Run when
-    training records the list and again before every load."""
+def platform_trust(extra_packages: tuple[str, ...] = ()) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The packages and functions a loaded model's trusted types may name, from the
+    platform's ``[ml_provider]`` settings (read in Airflow and serving processes)."""
     from airflow_ml_provider import settings
 
     packages = (
-        *MODEL_TYPE_PACKAGES,
         *extra_packages,
         *settings.allowed_estimator_modules(),
         *settings.allowed_transformer_modules(),
     )
-    callables = settings.allowed_callables()
+    return packages, settings.allowed_callables()
+
+
+def job_trust(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The same lists as the training job carries them: a training process never reads
+    Airflow's configuration (a task's child has no metadata database to initialise it)."""
+    packages = (
+        *(job.get("allowed_estimator_modules") or ()),
+        *(job.get("allowed_transformer_modules") or ()),
+    )
+    return packages, tuple(job.get("allowed_callables") or ())
+
+
+def check_trusted_types(names: list[str], trust: tuple[tuple[str, ...], tuple[str, ...]]) -> None:
+    """Refuse a skops trusted-type list with a type a model of ours never holds: every name
+    must be a class of a model package or of team code (``trust``'s packages), a container
+    type, one of our transformer functions or a function the platform listed (``trust``'s
+    callables) — never ``builtins.exec``, ``os.system``, an ``operator`` trick or a test
+    helper. Run when training records the list and again before every load."""
+    packages, callables = trust
+    packages = (*MODEL_TYPE_PACKAGES, *packages)
     refused = [name for name in names if not _trusted_type(name, packages, callables)]
     if refused:
         raise ModelIntegrityError(

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_ml_provider.ml.heldout_answers import gathered, write_answers
-from airflow_ml_provider.ml.integrity import check_trusted_types
+from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust
 from airflow_ml_provider.ml.partitioned import partition_key
 from airflow_ml_provider.ml.skops_io import skops_io
 
@@ -124,7 +124,7 @@ def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
     files = [uri for uri, _ in saved]
     trusted = sorted({name for _, trusted in saved for name in trusted})
     # What every load of the router checks: refused here, before the router is logged.
-    check_trusted_types(trusted, tuple(job.get("allowed_estimator_modules") or ()))
+    check_trusted_types(trusted, job_trust(job))
     return {
         "chunk": spec.get("chunk"),
         "models_uri": files[0] if files else None,

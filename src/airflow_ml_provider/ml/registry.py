@@ -190,9 +190,13 @@ def history_of(versions) -> list[dict[str, Any]]:
     return [record for _, record in sorted(rows, key=lambda row: row[0])]
 
 
-def smoke_test(model_uri: str) -> None:
+SMOKE_PREDICTED = "loads and predicts on its input example"
+SMOKE_LOADED_ONLY = "loads (it has no input example to predict on)"
+
+
+def smoke_test(model_uri: str) -> str:
     """Load ``model_uri`` (verified, ml.integrity) the way serving does and predict on its
-    logged input example."""
+    logged input example; returns what was checked (SMOKE_PREDICTED or SMOKE_LOADED_ONLY)."""
     import mlflow.pyfunc
 
     from airflow_ml_provider.ml.integrity import verified_copy
@@ -200,8 +204,10 @@ def smoke_test(model_uri: str) -> None:
     with verified_copy(model_uri) as local:
         model = mlflow.pyfunc.load_model(local)
         example = model.input_example
-        if example is not None:
-            model.predict(example)
+        if example is None:
+            return SMOKE_LOADED_ONLY
+        model.predict(example)
+        return SMOKE_PREDICTED
 
 
 def serving_input(model_uri: str) -> str | None:

@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.ml.allowed_code import check_job_code
 from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
-from airflow_ml_provider.ml.integrity import check_trusted_types, record_digest
+from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust, record_digest
 from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
 from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
 from airflow_ml_provider.ml.scoring import check_metrics_fit, score
@@ -152,12 +153,28 @@ def _types_we_created(estimator: Any, job: dict[str, Any]) -> list[str]:
     skops = skops_io()
     types = skops.get_untrusted_types(data=skops.dumps(estimator))
     # What every load checks: refused here, before it is logged.
-    check_trusted_types(types, tuple(job.get("allowed_estimator_modules") or ()))
+    check_trusted_types(types, job_trust(job))
     return types
 
 
 INPUT_ERRORS = (EstimatorError, ValueError, KeyError, OSError)
 """A problem with the job's inputs or a full store: reported in one line, no traceback."""
+
+
+def reported_errors() -> tuple[type[BaseException], ...]:
+    """INPUT_ERRORS and MLflow's (a store that refuses a write, an unreachable server)."""
+    from mlflow.exceptions import MlflowException
+
+    return (*INPUT_ERRORS, MlflowException)
+
+
+def error_line(exc: BaseException) -> str:
+    """``Type: message`` of a reported error; MLflow's store errors by their cause (its SQL
+    store wraps the database's own error in SQLAlchemy's hints)."""
+    from mlflow.exceptions import MlflowException
+
+    message = first_line(str(exc)) if isinstance(exc, MlflowException) else str(exc)
+    return f"{type(exc).__name__}: {message}"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -167,8 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     job = json.loads(Path(args.job).read_text())
     try:
         result = train(job)
-    except INPUT_ERRORS as exc:
-        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+    except reported_errors() as exc:
+        print(f"error: {error_line(exc)}", file=sys.stderr)
         return 2
     output = job.get("output")
     if output:

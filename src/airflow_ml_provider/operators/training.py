@@ -22,6 +22,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.core.env import scoped_environ
+from airflow_ml_provider.ml.abandoned_runs import RunningTry, end_abandoned_runs
 from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 
@@ -147,11 +148,13 @@ class TrainingJobOperator(BaseOperator):
         self.allowed_estimator_modules = allowed_estimator_modules
 
     def build_job(self, context, hook) -> dict[str, Any]:
-        """The JSON job both runners hand to the training entrypoint."""
+        """The JSON job both runners hand to the training entrypoint (first ending the
+        MLflow runs a killed earlier try left RUNNING, see ml.abandoned_runs)."""
         from airflow_ml_provider import settings
         from airflow_ml_provider.ml.dataset import data_section
 
         run_id = context["run_id"]
+        now = self._end_abandoned_runs(context, hook)
         return {
             "estimator": self.estimator,
             "params": self.estimator_params,
@@ -193,8 +196,35 @@ class TrainingJobOperator(BaseOperator):
                 "airflow_ml.data_format": self.snapshot["format"],
                 "airflow_ml.config_hash": self.config_hash,
                 "airflow_ml.trigger": why_it_ran(context),
+                **now.tags(),
             },
         }
+
+    def _end_abandoned_runs(self, context, hook) -> RunningTry:
+        """End as KILLED this DAG's MLflow runs that Airflow says cannot still be running."""
+        ti = context["ti"]
+        now = RunningTry(
+            dag_id=ti.dag_id,
+            run_id=context["run_id"],
+            task_id=ti.task_id,
+            map_index=ti.map_index if ti.map_index is not None else -1,
+            try_number=ti.try_number,
+        )
+        client = hook.get_conn()
+        experiment = client.get_experiment_by_name(self.experiment_name)
+        if experiment is None:
+            return now
+
+        def dag_run_state(run_id: str) -> str | None:
+            try:
+                state = ti.get_dagrun_state(ti.dag_id, run_id)
+                return str(getattr(state, "value", state))
+            except Exception:  # a deleted DAG run, an older Airflow: unknown, left alone
+                return None
+
+        for ended in end_abandoned_runs(client, experiment.experiment_id, now, dag_run_state):
+            self.log.warning("ended MLflow run %s as KILLED: a killed try left it RUNNING", ended)
+        return now
 
     @property
     def candidate_label(self) -> str:
@@ -269,7 +299,7 @@ class LocalTrainingOperator(TrainingJobOperator):
     def _train_in_process(self, job: dict[str, Any], hook) -> dict[str, Any]:
         """The entrypoint's function in this process: its environment set for the call, its
         output in the task log, an input error in one line as the subprocess would say it."""
-        from airflow_ml_provider.ml.train import INPUT_ERRORS, train
+        from airflow_ml_provider.ml.train import error_line, reported_errors, train
 
         self.log.info("training in this process ([ml_provider] local_training = in_process)")
         lines = _LogLines(self.log, sys.stdout)
@@ -277,9 +307,8 @@ class LocalTrainingOperator(TrainingJobOperator):
         with scoped_environ(environ), contextlib.redirect_stdout(lines):
             try:
                 return dict(train(job))
-            except INPUT_ERRORS as exc:
-                message = f"training failed: {type(exc).__name__}: {exc}"
-                raise AirflowException(message) from None
+            except reported_errors() as exc:
+                raise AirflowException(f"training failed: {error_line(exc)}") from None
             finally:
                 lines.flush()
 
