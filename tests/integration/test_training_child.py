@@ -11,7 +11,7 @@ import time
 
 PARENT = """
 import sys
-from airflow_ml_provider.operators.training import spawn_tied
+from airflow_ml_provider.operators.training_process import spawn_tied
 child = spawn_tied([sys.executable, "-c", "import time; time.sleep(120)"], {})
 print(child.pid, flush=True)
 child.wait()

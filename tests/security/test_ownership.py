@@ -157,3 +157,23 @@ def test_the_kubernetes_runner_takes_only_what_the_platform_allows(
     path.write_text(text[:start] + allowed + "    pod_template_file: pod.yaml\n" + text[end:])
     with pytest.raises(SpecError, match="pod templates are not allowed"):
         load_pipeline(path, options)
+
+
+def test_an_image_prefix_ends_at_a_registry_path_boundary():
+    """A platform that allows ``registry.example.com/ml`` allows its repositories and tags,
+    not a look-alike repository that merely starts with the same letters."""
+    from airflow_ml_provider.core.allow_lists import cluster_value_problem
+
+    def problem(image: str):
+        allowed = ("registry.example.com/ml",)
+        return cluster_value_problem(image, allowed, "allowed_images", "image", by_prefix=True)
+
+    assert problem("registry.example.com/ml/trainer:1") is None
+    assert problem("registry.example.com/ml:2") is None
+    assert problem("registry.example.com/ml@sha256:" + "0" * 64) is None
+    refused = problem("registry.example.com/mlevil/miner:1")
+    assert refused == (
+        "image 'registry.example.com/mlevil/miner:1' is not allowed; the platform allows "
+        "registry.example.com/ml ([ml_provider] allowed_images)"
+    )
+    assert problem("registry.example.com.evil.org/ml/x:1") is not None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from airflow_ml_provider.core.errors import first_line
-from airflow_ml_provider.operators.training import training_error
+from airflow_ml_provider.operators.training_process import training_error
 
 
 def test_the_training_processes_own_error_line_wins():

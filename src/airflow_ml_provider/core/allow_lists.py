@@ -137,12 +137,14 @@ def allowed_callable(value: str, info: ValidationInfo) -> str:
 
 
 def cluster_value_problem(
-    value: str, allowed: Iterable[str], setting: str, what: str
+    value: str, allowed: Iterable[str], setting: str, what: str, *, by_prefix: bool = False
 ) -> str | None:
-    """Why a pod setting YAML names (an image by prefix; a ServiceAccount or Secret by exact
-    name) is not one the platform allows; None when it is."""
+    """Why a pod setting YAML names is not one the platform allows (None when it is): by
+    exact name (ServiceAccounts, Secrets), or ``by_prefix`` (images) where a prefix ends at a
+    registry path boundary — ``registry.acme.io/ml`` allows ``registry.acme.io/ml/x:1``,
+    never ``registry.acme.io/mlevil/x:1``."""
     allowed = tuple(allowed)
-    ok = value.startswith(allowed) if setting == "allowed_images" else value in allowed
+    ok = any(_image_under(value, prefix) for prefix in allowed) if by_prefix else value in allowed
     if ok and value:
         return None
     listed = ", ".join(allowed) or "none"
@@ -151,11 +153,24 @@ def cluster_value_problem(
     )
 
 
+def _image_under(image: str, prefix: str) -> bool:
+    if not prefix or not image.startswith(prefix):
+        return False
+    return prefix.endswith(("/", ":", "@")) or image[len(prefix) :][:1] in ("", "/", ":", "@")
+
+
 def allowed_cluster_value(
-    value: str, info: ValidationInfo, setting: str, default: tuple[str, ...], what: str
+    value: str,
+    info: ValidationInfo,
+    setting: str,
+    default: tuple[str, ...],
+    what: str,
+    *,
+    by_prefix: bool = False,
 ) -> str:
     """``value`` if the ``setting`` allow-list (validation context, else ``default``) has it."""
-    problem = cluster_value_problem(value, _context_list(info, setting, default), setting, what)
+    allowed = _context_list(info, setting, default)
+    problem = cluster_value_problem(value, allowed, setting, what, by_prefix=by_prefix)
     if problem is not None:
         raise ValueError(problem)
     return value

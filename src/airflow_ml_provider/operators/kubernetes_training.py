@@ -193,7 +193,10 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     # -- running and explaining ------------------------------------------------------------
 
     def execute(self, context) -> dict[str, Any]:
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
         self._finished = None
+        self.end_abandoned_runs(context, MlflowHook(self.mlflow_conn_id))
         with self._explained():
             result = super().execute(context)
         if result is None and self._finished is not None:

@@ -234,6 +234,7 @@ class AssemblePartitionedModelOperator(TrainingJobOperator):
             raise AirflowException("assembling a partitioned model needs partition_by")
         hook = MlflowHook(self.mlflow_conn_id)
         hook.get_conn()  # MLflow credentials into this process: the run is logged from here
+        self.end_abandoned_runs(context, hook)
         job = self.build_job(context, hook)
         job["min_success_ratio"] = self.min_success_ratio
         results = [result for result in (self.results or []) if result]

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import inspect
-import io
 import json
 import os
-import re
-import subprocess
 import sys
 import tempfile
-import threading
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -25,6 +21,7 @@ from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.ml.abandoned_runs import RunningTry, end_abandoned_runs
 from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
+from airflow_ml_provider.operators.training_process import LogLines, spawn_tied, training_error
 
 TRAIN_MODULE = "airflow_ml_provider.ml.train"
 
@@ -148,13 +145,11 @@ class TrainingJobOperator(BaseOperator):
         self.allowed_estimator_modules = allowed_estimator_modules
 
     def build_job(self, context, hook) -> dict[str, Any]:
-        """The JSON job both runners hand to the training entrypoint (first ending the
-        MLflow runs a killed earlier try left RUNNING, see ml.abandoned_runs)."""
+        """The JSON job both runners hand to the training entrypoint."""
         from airflow_ml_provider import settings
         from airflow_ml_provider.ml.dataset import data_section
 
         run_id = context["run_id"]
-        now = self._end_abandoned_runs(context, hook)
         return {
             "estimator": self.estimator,
             "params": self.estimator_params,
@@ -196,35 +191,37 @@ class TrainingJobOperator(BaseOperator):
                 "airflow_ml.data_format": self.snapshot["format"],
                 "airflow_ml.config_hash": self.config_hash,
                 "airflow_ml.trigger": why_it_ran(context),
-                **now.tags(),
+                **running_try(context).tags(),
             },
         }
 
-    def _end_abandoned_runs(self, context, hook) -> RunningTry:
-        """End as KILLED this DAG's MLflow runs that Airflow says cannot still be running."""
+    def end_abandoned_runs(self, context, hook) -> None:
+        """End as KILLED this DAG's MLflow runs that Airflow says cannot still be running
+        (ml.abandoned_runs). Called by each runner's execute before it trains; a store that
+        cannot be asked is left to the training itself to report."""
+        from mlflow.exceptions import MlflowException
+
         ti = context["ti"]
-        now = RunningTry(
-            dag_id=ti.dag_id,
-            run_id=context["run_id"],
-            task_id=ti.task_id,
-            map_index=ti.map_index if ti.map_index is not None else -1,
-            try_number=ti.try_number,
-        )
-        client = hook.get_conn()
-        experiment = client.get_experiment_by_name(self.experiment_name)
-        if experiment is None:
-            return now
 
         def dag_run_state(run_id: str) -> str | None:
             try:
                 state = ti.get_dagrun_state(ti.dag_id, run_id)
-                return str(getattr(state, "value", state))
             except Exception:  # a deleted DAG run, an older Airflow: unknown, left alone
                 return None
+            return str(getattr(state, "value", state))
 
-        for ended in end_abandoned_runs(client, experiment.experiment_id, now, dag_run_state):
-            self.log.warning("ended MLflow run %s as KILLED: a killed try left it RUNNING", ended)
-        return now
+        try:
+            client = hook.get_conn()
+            experiment = client.get_experiment_by_name(self.experiment_name)
+            if experiment is None:
+                return
+            now = running_try(context)
+            ended = end_abandoned_runs(client, experiment.experiment_id, now, dag_run_state)
+        except (MlflowException, OSError) as error:
+            self.log.warning("could not look for MLflow runs killed tries left: %s", error)
+            return
+        for run_id in ended:
+            self.log.warning("ended MLflow run %s as KILLED: a killed try left it RUNNING", run_id)
 
     @property
     def candidate_label(self) -> str:
@@ -282,6 +279,7 @@ class LocalTrainingOperator(TrainingJobOperator):
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
         hook = MlflowHook(self.mlflow_conn_id)
+        self.end_abandoned_runs(context, hook)
         job = self.build_job(context, hook)
         if settings.local_training() == settings.LOCAL_TRAINING_IN_PROCESS:
             result = self._train_in_process(job, hook)
@@ -302,7 +300,7 @@ class LocalTrainingOperator(TrainingJobOperator):
         from airflow_ml_provider.ml.train import error_line, reported_errors, train
 
         self.log.info("training in this process ([ml_provider] local_training = in_process)")
-        lines = _LogLines(self.log, sys.stdout)
+        lines = LogLines(self.log, sys.stdout)
         environ = {**hook.subprocess_env(), **self.study_env()}
         with scoped_environ(environ), contextlib.redirect_stdout(lines):
             try:
@@ -334,71 +332,16 @@ class LocalTrainingOperator(TrainingJobOperator):
             )
 
 
-def training_error(tail: list[str], code: int) -> str:
-    """The training process's own error line: what the entrypoint printed as ``error: ...``,
-    else a traceback's last line (``SomeError: message``), else its exit code."""
-    for line in reversed(tail):
-        if line.startswith("error: "):
-            return line.removeprefix("error: ")
-    for line in reversed(tail):
-        if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", line):
-            return line
-    return f"the training process exited with code {code}"
-
-
-class _LogLines(io.TextIOBase):
-    """A text stream that logs each complete line printed to it (training's print()s).
-
-    A log handler that itself writes to sys.stdout (the console of a local run) would write
-    back into this stream while it logs: that text goes on to the stream this one replaced.
-    """
-
-    def __init__(self, log, replaced) -> None:
-        self._log, self._replaced, self._pending = log, replaced, ""
-        self._inside = threading.local()
-
-    def writable(self) -> bool:
-        return True
-
-    def write(self, text: str) -> int:
-        if getattr(self._inside, "logging", False):
-            return self._replaced.write(text)
-        self._inside.logging = True
-        try:
-            lines = (self._pending + text).split("\n")
-            self._pending = lines.pop()
-            for line in lines:
-                self._log.info("%s", line)
-        finally:
-            self._inside.logging = False
-        return len(text)
-
-    def flush(self) -> None:
-        if self._pending and not getattr(self._inside, "logging", False):
-            pending, self._pending = self._pending, ""
-            self.write(pending + "\n")
-
-
-def spawn_tied(command: list[str], env: dict[str, str]) -> subprocess.Popen:
-    """Start the training process so that it dies with the worker: on Linux the kernel sends
-    it SIGTERM when its parent dies (PR_SET_PDEATHSIG), so a worker killed with -9 leaves no
-    training process writing to MLflow behind. Output is piped to the caller."""
-    return subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=_die_with_parent if sys.platform == "linux" else None,  # noqa: PLW1509
+def running_try(context) -> RunningTry:
+    """The task instance try ``context`` runs."""
+    ti = context["ti"]
+    return RunningTry(
+        dag_id=ti.dag_id,
+        run_id=context["run_id"],
+        task_id=ti.task_id,
+        map_index=ti.map_index if ti.map_index is not None else -1,
+        try_number=ti.try_number,
     )
-
-
-def _die_with_parent() -> None:
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 TRAINING_JOB_ARGUMENTS = frozenset(

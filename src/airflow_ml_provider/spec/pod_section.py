@@ -61,7 +61,9 @@ class _PodPlacement(_Strict):
     @field_validator("image")
     @classmethod
     def _allowed_image(cls, value: str, info: ValidationInfo) -> str:
-        return allowed_cluster_value(value, info, "allowed_images", DEFAULT_IMAGE_PREFIXES, "image")
+        return allowed_cluster_value(
+            value, info, "allowed_images", DEFAULT_IMAGE_PREFIXES, "image", by_prefix=True
+        )
 
     @field_validator("env_from_secrets")
     @classmethod
