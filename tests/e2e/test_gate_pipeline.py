@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from helpers.pipelines import edit, run, write_pipeline
+from helpers.pipelines import edit, mail_parts, run, write_pipeline
 
 
 def test_a_within_noise_win_does_not_flip_the_champion(tmp_path, airflow_db):
@@ -72,3 +72,45 @@ def test_a_slice_gap_blocks_promotion(tmp_path, airflow_db):
     assert gap["metric"] == "roc_auc by site" and gap["passed"] is False and gap["value"] > 0
     assert result["promoted"] is False
     assert result["model"]["aliases"] == {"challenger": 1}
+
+
+def test_a_first_model_that_does_not_beat_the_baseline_is_never_promoted(
+    tmp_path, airflow_db, smtp_server, capsys
+):
+    """A first run with no thresholds whose model learned nothing (it always answers the
+    majority class): the gate scores a DummyClassifier fitted on the same training rows on
+    the same held-out rows; the model does not beat it by 1 %, so nothing is promoted — and
+    the run, --json, the CLI summary and the mail say why in one line. Turning the baseline
+    off lets the same model through (the rule is what stopped it)."""
+    from airflow_ml_provider.cli_output import print_summary
+
+    path = write_pipeline(
+        tmp_path,
+        "e2e_baseline",
+        estimator="sklearn.dummy.DummyClassifier",
+        params="{strategy: most_frequent}",
+        smtp_conn_id="smtp_test",
+    )
+    edit(path, "  thresholds: {roc_auc: 0.9}\n", "")
+    edit(path, "  smtp_conn_id: smtp_test", "  smtp_conn_id: smtp_test\n  on: [failure, summary]")
+    result = run(path)
+    assert result["state"] == "success", result
+    assert result["promoted"] is False
+    assert result["model"]["aliases"].get("champion") is None
+    reason = result["decision"]["reason"]
+    assert reason == (
+        "no better than a trivial baseline: roc_auc 0.5000, needed 0.5050 to beat the "
+        "baseline (evaluation.baseline)"
+    )
+    (rule,) = [r for r in result["decision"]["rules"] if r["rule"] == "beats_baseline"]
+    assert rule["passed"] is False
+    print_summary(result)
+    assert reason in capsys.readouterr().out
+    (mail,) = smtp_server.messages
+    html, text = mail_parts(mail)
+    assert reason in text and reason in html
+
+    edit(path, "  min_improvement: 0.0\n", "  min_improvement: 0.0\n  baseline: false\n")
+    unguarded = run(path)
+    assert unguarded["promoted"] is True
+    assert not [r for r in unguarded["decision"]["rules"] if r["rule"] == "beats_baseline"]

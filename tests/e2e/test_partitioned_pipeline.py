@@ -141,8 +141,11 @@ def test_partition_table_and_gate_are_on_the_run(first_run):
     assert trained["accuracy"].between(0.5, 1.0).all()
     assert (trained["rows_train"] + trained["rows_test"] == ROWS).all()
     assert trained["rows_train"].sum() == pytest.approx(STORES * ROWS * 0.75, rel=0.02)
-    # First model: no champion to compare partitions with; the table is still written.
-    assert [rule["rule"] for rule in result["decision"]["rules"]] == ["threshold_min"]
+    # First model: no champion to compare partitions with (thresholds and the trivial
+    # baseline judge it, and it beats both); the table is still written.
+    rules = {rule["rule"]: rule["passed"] for rule in result["decision"]["rules"]}
+    assert rules == {"threshold_min": True, "beats_baseline": True}
+    assert result["decision"]["baseline"]["model"] == "DummyClassifier()"
     gate_table = pd.read_csv(client.download_artifacts(run.info.run_id, "gate/partitions.csv"))
     # One row per partition present in the held-out rows (a tiny store may have none there).
     assert {f"s{i:02d}" for i in range(STORES)} <= set(gate_table["partition"])

@@ -66,3 +66,36 @@ def test_lower_is_better_metrics_use_ceilings_and_must_go_down():
         min_improvement=0.5,
     )
     assert worse["promote"] is False
+
+
+def test_the_baseline_rule_judges_in_the_metrics_direction_with_a_relative_margin():
+    """rmse (lower is better): a challenger must get 1 % below the baseline's rmse; roc_auc:
+    1 % above; an absolute margin works too; a champion does not excuse losing to it."""
+
+    def judged(challenger, baseline, metric, margin="1%", champion=None):
+        decision = decide(
+            {metric: challenger},
+            None if champion is None else {metric: champion},
+            primary_metric=metric,
+            thresholds={},
+            min_improvement=0.0,
+            baseline={metric: baseline},
+            baseline_min_improvement=margin,
+        )
+        return decision["promote"], rules(decision)["beats_baseline"]
+
+    promoted, rule = judged(9.8, 10.0, "rmse")
+    assert promoted is True and rule["bound"] == pytest.approx(9.9)
+    promoted, rule = judged(9.95, 10.0, "rmse")
+    assert promoted is False and rule["value"] == 9.95
+    assert judged(0.504, 0.5, "roc_auc")[0] is False
+    assert judged(0.506, 0.5, "roc_auc")[0] is True
+    assert judged(0.55, 0.5, "roc_auc", margin=0.1)[0] is False
+    assert judged(0.45, 0.5, "roc_auc", champion=0.40)[0] is False
+
+
+def test_without_a_baseline_there_is_no_baseline_rule():
+    decision = decide(
+        {"roc_auc": 0.5}, None, primary_metric="roc_auc", thresholds={}, min_improvement=0.0
+    )
+    assert decision["promote"] is True and "beats_baseline" not in rules(decision)

@@ -485,7 +485,8 @@ def test_a_heldout_only_split_and_a_bounded_train_sample_keep_the_same_heldout_r
     heldout = split_frame(frame, **settings, with_train=False)
     sample = split_frame(frame, **settings, max_train_rows=600)
     again = split_frame(frame, **settings, max_train_rows=600)
-    assert heldout.x_train is None and heldout.y_train is None
+    assert heldout.x_train is None  # only the labels of the training rows (the baseline)
+    assert heldout.y_train.index.tolist() == whole.y_train.index.tolist()
     assert heldout.rows_train == whole.rows_train == len(whole.x_train) == 3000
     for split in (heldout, sample):
         np.testing.assert_array_equal(split.test_positions, whole.test_positions)

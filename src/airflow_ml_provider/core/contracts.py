@@ -85,6 +85,8 @@ class GateDecision(TypedDict):
     rules: list[GateRule]
     challenger: NotRequired[dict[str, float]]
     champion: NotRequired[dict[str, float] | None]
+    baseline: NotRequired[dict[str, Any]]
+    """The trivial baseline's metrics on the same held-out rows, and ``model`` (its repr)."""
     champion_version: NotRequired[int | None]
     """The champion the gate judged against: promotion is a compare-and-set on it."""
     primary_metric: NotRequired[str]

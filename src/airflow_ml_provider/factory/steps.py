@@ -127,6 +127,9 @@ def evaluate_model(built: Built) -> BaseOperator:
         metrics=evaluation.all_metrics,
         thresholds=dict(evaluation.thresholds),
         min_improvement=evaluation.min_improvement,
+        baseline_min_improvement=(
+            evaluation.baseline.min_improvement if evaluation.baseline.enabled else None
+        ),
         mlflow_conn_id=spec.registry.mlflow_conn_id,
         partition_by=data.partition_by,
         per_partition=evaluation.per_partition.model_dump() if evaluation.per_partition else None,

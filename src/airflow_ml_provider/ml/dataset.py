@@ -132,9 +132,10 @@ def split_frame(
     """Deterministic train/held-out split: same data and settings give the same rows.
 
     ``keep`` names columns (features or not) to return for the held-out rows as well.
-    ``with_train=False`` leaves ``x_train``/``y_train`` out (steps that only score the
-    held-out rows need not copy the rest); ``max_train_rows`` keeps at most that many
-    training rows, a sample drawn with ``seed`` (stratified like the split)."""
+    ``with_train=False`` leaves ``x_train`` out (steps that only score the held-out rows
+    need not copy the rest; ``y_train``, one column, stays for the baseline);
+    ``max_train_rows`` keeps at most that many training rows, a sample drawn with ``seed``
+    (stratified like the split)."""
     columns = input_columns(list(frame.columns), target, features, partition_by)
     missing = [c for c in keep if c not in frame.columns]
     if missing:
@@ -151,8 +152,8 @@ def split_frame(
             train, replace=False, n_samples=max_train_rows, random_state=seed, stratify=strata
         )
     kept = frame[list(keep)].iloc[test] if keep else None
-    x_train, y_train = (x.iloc[train], y.iloc[train]) if with_train else (None, None)
-    return DataSplit(x_train, x.iloc[test], y_train, y.iloc[test], kept, test, train)
+    x_train = x.iloc[train] if with_train else None
+    return DataSplit(x_train, x.iloc[test], y.iloc[train], y.iloc[test], kept, test, train)
 
 
 def load_split(

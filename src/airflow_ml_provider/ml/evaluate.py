@@ -29,6 +29,20 @@ def load_model(model_uri: str):
         return mlflow.pyfunc.load_model(local).unwrap_python_model().router
 
 
+def baseline_model(task: str, primary_metric: str, y_train):
+    """The trivial model every challenger must beat, fitted on the training rows' labels
+    alone: the class prior (classification) or the mean — the median when the primary metric
+    is an absolute error — of the target (regression)."""
+    import numpy as np
+    from sklearn.dummy import DummyClassifier, DummyRegressor
+
+    no_features = np.zeros((len(y_train), 1))
+    if task == "classification":
+        return DummyClassifier(strategy="prior").fit(no_features, y_train)
+    strategy = "median" if primary_metric in ("mae", "median_absolute_error") else "mean"
+    return DummyRegressor(strategy=strategy).fit(no_features, y_train)
+
+
 def group_scores(answers, keys, labels, metric: str, weights=None) -> dict[str, dict[str, Any]]:
     """``{group: {rows, value}}``: one metric per value of ``keys`` (an array aligned with
     the rows ``answers`` were computed on; value None where the metric is undefined)."""
@@ -139,6 +153,7 @@ def score_models(
     importance: bool = True,
     sample_weight: str | None = None,
     challenger_answers: tuple[dict[str, Any], Any] | None = None,
+    baseline: bool = False,
 ) -> dict[str, Any]:
     """Everything the gate needs, computed on one held-out split (the first metric is the
     primary one): ``challenger`` / ``champion`` metrics (champion None when there is none),
@@ -150,7 +165,8 @@ def score_models(
     every metric counts each held-out row by its weight. ``challenger_answers``:
     ``(responses, classes)`` the challenger gave these rows in training
     (``heldout_answers.recorded_answers``); used when they answer as many rows as the split
-    holds out, and then the challenger is loaded only for importance.
+    holds out, and then the challenger is loaded only for importance. With ``baseline`` the
+    metrics of ``baseline_model`` fitted on the training rows' labels (``baseline``).
     """
     keep = tuple(dict.fromkeys([*slices, *([sample_weight] if sample_weight else [])]))
     split = load_split(data, task, keep=keep, with_train=False)
@@ -179,6 +195,11 @@ def score_models(
         for name in models
     }
     result["rows"] = len(split.x_test)
+    if baseline:
+        trivial = baseline_model(task, primary, split.y_train)
+        guesses = ResponsesByPosition(trivial, split.x_test)
+        result["baseline"] = score(guesses, guesses.all_rows(), labels, metrics, weights)
+        result["baseline_model"] = repr(trivial)
 
     def per_group(keys) -> dict[str, Any]:
         return {

@@ -14,6 +14,8 @@ FIRST_RUN_REASON = (
     "first model: promotion needs a person's approval (evaluation.first_run: require_approval)"
 )
 
+BASELINE_RULE = "beats_baseline"
+
 # The per-partition comparison evaluate_model logs on the challenger's run.
 PARTITION_TABLE = "gate/partitions.csv"
 
@@ -164,6 +166,28 @@ def partition_comparison(
     return rule, table
 
 
+def _beats(
+    rule: str, metric: str, challenger: dict[str, float], other: dict[str, float], margin
+) -> RuleResult:
+    """``challenger[metric]`` must beat ``other[metric]`` by ``margin`` (absolute or '1%')."""
+    base = other[metric]
+    gain = required_gain(margin, base)
+    bound = base + gain if METRICS[metric].higher_is_better else base - gain
+    return _at_least_as_good(rule, metric, challenger[metric], bound)
+
+
+def _failure(rule: RuleResult) -> str:
+    """A failed rule in words, for the decision's one-line reason."""
+    if rule.rule == FIRST_RUN_RULE:
+        return FIRST_RUN_REASON
+    if rule.rule == BASELINE_RULE:
+        return (
+            f"no better than a trivial baseline: {rule.metric} {rule.value:.4f}, needed "
+            f"{rule.bound:.4f} to beat the baseline (evaluation.baseline)"
+        )
+    return f"{rule.rule} on {rule.metric}: {rule.value:.4f} vs bound {rule.bound:.4f}"
+
+
 def decide(
     challenger: dict[str, float],
     champion: dict[str, float] | None,
@@ -173,22 +197,25 @@ def decide(
     min_improvement: float | str,
     extra_rules: Sequence[RuleResult] = (),
     first_run: str = "promote_if_thresholds",
+    baseline: dict[str, float] | None = None,
+    baseline_min_improvement: float | str = "1%",
 ) -> GateDecision:
-    """Promote iff every threshold holds and the primary metric beats the champion by
-    at least ``min_improvement`` (in the metric's better direction), and every extra rule
-    (the per-partition rule of a partitioned model) passed. No champion: thresholds only.
+    """Promote iff every threshold holds, the primary metric beats the ``baseline``'s (a
+    trivial model's, when given) by ``baseline_min_improvement`` and the champion's by
+    ``min_improvement`` (in the metric's better direction), and every extra rule (the
+    per-partition rule of a partitioned model) passed. No champion: the rest decides.
     """
     rules: list[RuleResult] = []
     for metric, bound in thresholds.items():
         rule = "threshold_min" if METRICS[metric].higher_is_better else "threshold_max"
         rules.append(_at_least_as_good(rule, metric, challenger[metric], bound))
-    if champion is not None and primary_metric in champion:
-        higher = METRICS[primary_metric].higher_is_better
-        base = champion[primary_metric]
-        gain = required_gain(min_improvement, base)
-        bound = base + gain if higher else base - gain
+    if baseline is not None and baseline.get(primary_metric) is not None:
         rules.append(
-            _at_least_as_good("beats_champion", primary_metric, challenger[primary_metric], bound)
+            _beats(BASELINE_RULE, primary_metric, challenger, baseline, baseline_min_improvement)
+        )
+    if champion is not None and primary_metric in champion:
+        rules.append(
+            _beats("beats_champion", primary_metric, challenger, champion, min_improvement)
         )
     rules.extend(extra_rules)
     # A first model that passes everything else waits for a person instead of promoting.
@@ -201,12 +228,7 @@ def decide(
     if promote:
         reason = "all rules passed" if champion is not None else "first model; thresholds hold"
     else:
-        reason = "; ".join(
-            FIRST_RUN_REASON
-            if r.rule == FIRST_RUN_RULE
-            else f"{r.rule} on {r.metric}: {r.value:.4f} vs bound {r.bound:.4f}"
-            for r in failed
-        )
+        reason = "; ".join(_failure(r) for r in failed)
     return {
         "promote": promote,
         "needs_approval": needs_approval,

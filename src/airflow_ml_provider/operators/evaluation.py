@@ -72,6 +72,10 @@ class EvaluateModelOperator(BaseOperator):
     :param first_run: with no champion, ``promote_if_thresholds`` or ``require_approval``.
     :param importance: compute permutation (and SHAP, when installed) importance.
     :param sample_weight: a column weighting each held-out row in the metrics.
+    :param baseline_min_improvement: how much the primary metric must beat a trivial
+        baseline's (DummyClassifier with the class prior / DummyRegressor fitted on the
+        training rows' labels) on the same held-out rows, first run included: a number or a
+        share such as ``"1%"``; None turns the baseline rule off.
     """
 
     template_fields = ("training", "snapshot")
@@ -101,9 +105,11 @@ class EvaluateModelOperator(BaseOperator):
         first_run: str = "promote_if_thresholds",
         importance: bool = True,
         sample_weight: str | None = None,
+        baseline_min_improvement: float | str | None = "1%",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.baseline_min_improvement = baseline_min_improvement
         self.sample_weight = sample_weight
         self.max_regression = max_regression or {}
         self.confidence = confidence
@@ -158,6 +164,7 @@ class EvaluateModelOperator(BaseOperator):
             importance=self.importance,
             sample_weight=self.sample_weight,
             challenger_answers=recorded_answers(client, self.training, data),
+            baseline=self.baseline_min_improvement is not None,
         )
         extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
         if "bootstrap" in scores:
@@ -197,6 +204,8 @@ class EvaluateModelOperator(BaseOperator):
             min_improvement=self.min_improvement,
             extra_rules=extra,
             first_run=self.first_run,
+            baseline=scores.get("baseline"),
+            baseline_min_improvement=self.baseline_min_improvement or 0.0,
         )
         if table is not None:
             decision["partitions"] = self._report_partitions(client, table)
@@ -214,6 +223,8 @@ class EvaluateModelOperator(BaseOperator):
             client.log_text(run_id, records_csv(scores["shap"]), SHAP_TABLE)
         decision["challenger"] = scores["challenger"]
         decision["champion"] = scores["champion"]
+        if "baseline" in scores:
+            decision["baseline"] = {"model": scores["baseline_model"], **scores["baseline"]}
         decision["champion_version"] = int(champion.version) if champion else None
         decision["primary_metric"] = self.primary_metric
         decision["rows"] = scores["rows"]

@@ -47,6 +47,12 @@ from airflow_ml_provider.spec.delivery_section import (  # noqa: F401
     ServingSpec,
     TrafficCanarySpec,
 )
+from airflow_ml_provider.spec.evaluation_section import (  # noqa: F401
+    BaselineSpec,
+    EvaluationSpec,
+    PartitionGateSpec,
+    SliceSpec,
+)
 from airflow_ml_provider.spec.section_base import (  # noqa: F401
     CRON_PRESETS,
     Cron,
@@ -57,13 +63,10 @@ from airflow_ml_provider.spec.section_base import (  # noqa: F401
 )
 from airflow_ml_provider.spec.training_section import (  # noqa: F401
     SEARCH_DISTRIBUTIONS,
-    EvaluationSpec,
     KubernetesSpec,
-    PartitionGateSpec,
     PartitioningSpec,
     RegistrySpec,
     SearchSpec,
-    SliceSpec,
     TrainingSpec,
 )
 

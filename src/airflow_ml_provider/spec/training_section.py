@@ -1,9 +1,8 @@
-"""The YAML contract of ``training:`` (estimator, search, partitions, pods), ``evaluation:``
-(the gate) and ``registry:``."""
+"""The YAML contract of ``training:`` (estimator, search, partitions, pods) and
+``registry:``; ``evaluation:`` (the gate) is in spec.evaluation_section."""
 
 from __future__ import annotations
 
-import re
 from typing import Any, Literal
 
 from pydantic import (
@@ -265,107 +264,6 @@ class TrainingSpec(_Strict):
         they do not say, or candidates disagree)."""
         guesses = {guess_task_type(estimator) for estimator in self.estimators} - {None}
         return self.task or (guesses.pop() if len(guesses) == 1 else None)
-
-
-class PartitionGateSpec(_Strict):
-    """The per-partition part of the gate for partitioned models."""
-
-    max_regression: float = Field(
-        0.05,
-        ge=0,
-        description="How much worse than the champion one partition's primary metric may get.",
-    )
-    max_regressed_share: float = Field(
-        0.1,
-        ge=0,
-        le=1,
-        description="Share of judged partitions allowed to regress by more than max_regression.",
-    )
-    min_rows: int = Field(
-        30, ge=1, description="Partitions with fewer held-out rows are reported, not judged."
-    )
-
-
-class SliceSpec(_Strict):
-    """A column whose groups must be served fairly: the primary metric per group."""
-
-    column: str = Field(min_length=1, description="Column of the data defining the groups.")
-    max_gap: float | None = Field(
-        None, ge=0, description="Largest allowed gap of the primary metric between groups."
-    )
-    max_regression: float = Field(
-        0.0,
-        ge=0,
-        description="How much worse than the champion any one group may get.",
-    )
-    min_rows: int = Field(30, ge=1, description="Groups with fewer held-out rows are not judged.")
-
-
-class EvaluationSpec(_Strict):
-    """How the challenger is judged against thresholds and the current champion."""
-
-    primary_metric: MetricName = Field(description="The metric that decides promotion.")
-    metrics: list[MetricName] = Field(
-        default_factory=list, description="Metrics computed and logged."
-    )
-    thresholds: dict[str, float] = Field(
-        default_factory=dict,
-        description="Absolute bounds: floors for higher-is-better metrics, ceilings for "
-        "lower-is-better ones (log_loss, rmse, mse, mae, mape).",
-    )
-    min_improvement: float | str = Field(
-        0.0,
-        description="How much the primary metric must beat the champion by: a number "
-        "(absolute, e.g. 0.005) or a share of the champion's value (relative, e.g. '1%').",
-    )
-    max_regression: dict[str, float] = Field(
-        default_factory=dict,
-        description="Secondary metrics: how much worse than the champion each may get.",
-    )
-    confidence: float | None = Field(
-        None,
-        gt=0.5,
-        lt=1,
-        description="Promote only when the paired-bootstrap lower bound of the primary "
-        "metric's improvement at this confidence clears min_improvement (e.g. 0.95).",
-    )
-    bootstrap_samples: int = Field(
-        1000, ge=100, le=100_000, description="Resamples of the held-out rows for confidence."
-    )
-    slices: list[SliceSpec] = Field(
-        default_factory=list, description="Groups whose primary metric is checked one by one."
-    )
-    sample_weight: str | None = Field(
-        None,
-        min_length=1,
-        description="Column whose values weight each held-out row in every gate metric "
-        "(needs data.features listed, without it).",
-    )
-    first_run: Literal["promote_if_thresholds", "require_approval"] = Field(
-        "promote_if_thresholds",
-        description="With no champion yet: promote when the thresholds hold, or register "
-        "the model as challenger only and leave promotion to a person.",
-    )
-    per_partition: PartitionGateSpec | None = Field(
-        None,
-        description="Partitioned models: how much single partitions may regress "
-        "(defaults apply when data.partition_by is set).",
-    )
-
-    @field_validator("min_improvement")
-    @classmethod
-    def _absolute_or_relative(cls, value: float | str) -> float | str:
-        if isinstance(value, str) and not re.fullmatch(r"\d+(\.\d+)?%", value.strip()):
-            raise ValueError(
-                "expected a number (absolute, e.g. 0.005) or a share of the champion's "
-                f"value (relative, e.g. '1%'), got {value!r}"
-            )
-        return value.strip() if isinstance(value, str) else value
-
-    @property
-    def all_metrics(self) -> list[str]:
-        """The metrics to compute: the primary metric first, then the others, no repeats."""
-        return list(dict.fromkeys([self.primary_metric, *self.metrics]))
 
 
 class RegistrySpec(_Strict):
