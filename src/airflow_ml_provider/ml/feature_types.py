@@ -3,12 +3,14 @@ data, and the checks that the data fits the declared types.
 
 Inference looks at the dtype, then at the values: booleans (also yes/no text), dates
 (also date text), numbers, and for text columns the length and uniqueness of the values
-(long free text is ``text``; a short string unique per row is an id and ignored). No
+(long free text is ``text``; a short string or an integer unique per row is an id and
+ignored). No
 Airflow imports: this runs in the training process and in ``airflow-ml check``.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +24,10 @@ CUSTOM = "custom"
 TEXT_MIN_MEAN_LENGTH = 30
 TEXT_MIN_MEAN_WORDS = 4
 ID_MIN_ROWS = 20
+ID_NAME = re.compile(r"(^|[_\W])(?i:id|key|uuid|guid)s?$|[a-z0-9](Id|ID|Key|KEY)s?$")
+"""Column names that say "identifier": ``id``, ``user_id``, ``tweetId``, ``order-key``."""
+ID_MAGNITUDE = 10**12
+"""Integers this large (snowflake/tweet ids, epoch milliseconds) are not measurements."""
 SAMPLE = 500
 """Distinct values looked at to tell dates, booleans and text from categories."""
 
@@ -67,9 +73,16 @@ def infer_type(values: pd.Series) -> tuple[FeatureType, str]:
             pd.api.types.is_integer_dtype(values)
             and len(present) >= ID_MIN_ROWS
             and present.is_unique
-            and int(present.max()) - int(present.min()) + 1 == len(present)
         ):
-            return "ignore", "a row number (consecutive, unique per row)"
+            if int(present.max()) - int(present.min()) + 1 == len(present):
+                return "ignore", "a row number (consecutive, unique per row)"
+            # An 18-digit tweet id kept as a number wrecked a linear model; but a monthly
+            # population is unique per row too, so only a name or a magnitude says "id".
+            if ID_NAME.search(str(values.name)) or int(present.abs().max()) >= ID_MAGNITUDE:
+                return "ignore", (
+                    "integers unique per row: an id (declare it numeric in features.columns "
+                    "if it is a measurement)"
+                )
         return "numeric", ""
     sample = pd.Series(pd.unique(present)[:SAMPLE])
     kinds = {type(v).__name__ for v in sample}
