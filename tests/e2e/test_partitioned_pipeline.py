@@ -17,19 +17,23 @@ from helpers.partitioned import FEATURES, ROWS, STORES, store_data, write_partit
 
 
 def independent_models(frame: pd.DataFrame, stores: list[str]):
-    """Models fitted here with scikit-learn alone, on the rows the pipeline trains on."""
+    """Models fitted here with scikit-learn alone, on the rows the pipeline trains on, with
+    the scaling scikit-learn recommends for a linear model (what ``scale: auto`` does)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import train_test_split
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
     train, _ = train_test_split(frame, test_size=0.25, random_state=3, stratify=frame["label"])
     per_store = {
-        store: LogisticRegression(C=1.0).fit(
+        store: make_pipeline(StandardScaler(), LogisticRegression(C=1.0)).fit(
             train.loc[train.store == store, FEATURES].to_numpy(),
             train.loc[train.store == store, "label"],
         )
         for store in stores
     }
-    overall = LogisticRegression(C=1.0).fit(train[FEATURES].to_numpy(), train["label"])
+    overall = make_pipeline(StandardScaler(), LogisticRegression(C=1.0))
+    overall.fit(train[FEATURES].to_numpy(), train["label"])
     return per_store, overall
 
 

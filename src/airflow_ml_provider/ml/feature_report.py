@@ -20,8 +20,7 @@ def describe(plan: ColumnPlan) -> str:
             steps.append(f"clip to quantiles {list(s['clip'])}")
         if s["log1p"]:
             steps.append("log1p")
-        if s["scale"] != "none":
-            steps.append(f"scale {s['scale']}")
+        steps.extend(_scaling(s))
         return ", ".join(steps)
     if plan.type == "categorical":
         encoding = s["encoding"]
@@ -40,7 +39,8 @@ def describe(plan: ColumnPlan) -> str:
     if plan.type == "datetime":
         extra = ", sin/cos" if s["cyclical"] else ""
         since = f", days since {s['days_since']}" if s["days_since"] else ""
-        return f"parts {', '.join(s['parts'])}{extra}{since}"
+        scaled = "".join(f", {step}" for step in _scaling(s))
+        return f"parts {', '.join(s['parts'])}{extra}{since}{scaled}"
     if plan.type == "text":
         tokenizer = f", tokenizer {s['tokenizer']}" if s["tokenizer"] else ""
         ngrams = "-".join(map(str, s["ngram_range"]))
@@ -48,6 +48,13 @@ def describe(plan: ColumnPlan) -> str:
     if plan.type == CUSTOM:
         return "team transformer"
     return "dropped"
+
+
+def _scaling(settings: dict) -> list[str]:
+    scale = settings.get("scale", "none")
+    if scale == "auto":
+        return ["scale auto (each candidate's estimator decides)"]
+    return [] if scale == "none" else [f"scale {scale}"]
 
 
 def feature_table(plans: list[ColumnPlan]) -> str:

@@ -128,6 +128,8 @@ def plan_features(frame: pd.DataFrame, features: FeaturesSpec) -> list[ColumnPla
             kind, note = infer_type(frame[column])
             how = "inferred"
         settings = features.settings_for(column, kind) if kind != "ignore" else {}
+        if kind == "datetime":  # date parts are numbers: scaled as numbers are
+            settings["scale"] = features.numeric.scale
         plans.append(ColumnPlan(column, kind, how, note, settings))
     return plans
 

@@ -38,6 +38,17 @@ from airflow_ml_provider.ml.feature_types import (
 HIST_GRADIENT_BOOSTING = "sklearn.ensemble.HistGradientBoosting"
 NATIVE_CATEGORICAL_ESTIMATORS = ("lightgbm.", "xgboost.", HIST_GRADIENT_BOOSTING)
 """Estimators that split on pandas categoricals themselves (encoding: native)."""
+SCALED_ESTIMATORS = (
+    "sklearn.linear_model.",
+    "sklearn.svm.",
+    "sklearn.neighbors.",
+    "sklearn.neural_network.",
+    "sklearn.kernel_ridge.",
+    "sklearn.gaussian_process.",
+)
+"""Estimators whose fit depends on the inputs' scale (``scale: auto`` standardises for them:
+an unscaled date part or count stalls lbfgs and dominates distances)."""
+SCALERS = ("standard", "robust", "minmax")
 HIST_GRADIENT_BOOSTING_MAX_BINS = 255
 """Its default and largest ``max_bins``: a native categorical may have at most that many."""
 MISSING = "missing"
@@ -56,6 +67,14 @@ def resolved_encoding(settings: dict[str, Any], estimator_path: str | None, has_
         return "auto"
     native = estimator_path.startswith(NATIVE_CATEGORICAL_ESTIMATORS) and not has_text
     return "native" if native else "onehot"
+
+
+def resolved_scale(scale: str, estimator_path: str | None) -> str:
+    """The scaling ``auto`` stands for: standard for SCALED_ESTIMATORS, none for the rest;
+    still ``auto`` without an estimator (candidates: each resolves it for its own)."""
+    if scale != "auto" or estimator_path is None:
+        return scale
+    return "standard" if estimator_path.startswith(SCALED_ESTIMATORS) else "none"
 
 
 def native_category_limit(path: str | None, params: dict[str, Any] | None) -> int | None:
@@ -85,6 +104,9 @@ def resolve_plans(
             if settings["encoding"] == "native" and limit is not None:
                 settings["native_limit"] = limit
             plan = replace(plan, settings=settings)
+        if plan.type in ("numeric", "datetime") and "scale" in plan.settings:
+            scale = resolved_scale(plan.settings["scale"], path)
+            plan = replace(plan, settings={**plan.settings, "scale": scale})
         resolved.append(plan)
     return resolved
 
@@ -93,9 +115,6 @@ def _numeric(s: dict[str, Any], coerce: bool) -> list:
     from sklearn.impute import SimpleImputer
     from sklearn.preprocessing import (
         FunctionTransformer,
-        MinMaxScaler,
-        RobustScaler,
-        StandardScaler,
     )
 
     steps: list = []
@@ -107,10 +126,16 @@ def _numeric(s: dict[str, Any], coerce: bool) -> list:
         steps.append(own.QuantileClipper(*s["clip"]))
     if s["log1p"]:
         steps.append(FunctionTransformer(np.log1p, feature_names_out="one-to-one"))
-    scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
-    if s["scale"] in scalers:
-        steps.append(scalers[s["scale"]]())
+    steps.extend(_scaler(s.get("scale", "none")))
     return steps or ["passthrough"]
+
+
+def _scaler(scale: str) -> list:
+    """The scikit-learn scaler ``scale`` names (none for ``none`` or an unresolved auto)."""
+    from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
+
+    scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
+    return [scalers[scale]()] if scale in scalers else []
 
 
 def _categorical(s: dict[str, Any], columns: list[str], as_text: bool, dense: bool, seed: int):
@@ -180,6 +205,7 @@ def _datetime(s: dict[str, Any]) -> list:
             own.datetime_parts, kw_args=options, feature_names_out=own.datetime_part_names
         ),
         SimpleImputer(strategy="median", keep_empty_features=True),
+        *_scaler(s.get("scale", "none")),
     ]
 
 
