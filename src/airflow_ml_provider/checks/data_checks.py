@@ -172,6 +172,36 @@ def _split_problems(doc, spec, target, rows: int) -> list[SpecProblem]:
     return [problem_at(doc, ("data", "split", "test_size"), message)]
 
 
+def _guard_problems(doc, spec, frame, *, whole: bool) -> list[SpecProblem]:
+    """What validate_data's always-on guards would refuse on the first run, seen in the
+    sample: duplicate rows (a sample holds no larger a share than the whole file) and, when
+    the whole file was read, a classification target with one class."""
+    from airflow_ml_provider.ml.guards import guard_findings
+
+    found = guard_findings(
+        frame,
+        target=spec.data.target,
+        max_duplicate_share=spec.validation.max_duplicate_share,
+        task=spec.training.task_type,
+    )
+    problems = []
+    for item in found:
+        if item["check"] == "duplicate_rows":
+            set_here = "max_duplicate_share" in spec.validation.model_fields_set
+            where: tuple = ("validation", "max_duplicate_share") if set_here else ("data", "source")
+            advice = (
+                "; if duplicates are expected, raise validation.max_duplicate_share "
+                "(1.0 turns the guard off)"
+            )
+        elif item["check"] == "target_classes" and whole:
+            where, advice = ("data", "target"), ""
+        else:
+            continue
+        message = f"the first run would refuse this data: {item['message']}{advice}"
+        problems.append(problem_at(doc, where, message))
+    return problems
+
+
 def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], str | None]:
     from airflow_ml_provider.core.features import FeaturesSpec
     from airflow_ml_provider.ml.feature_report import feature_table
@@ -213,6 +243,7 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
         problems += _metric_problems(doc, spec, frame[spec.data.target])
         if len(frame) < rows:  # the whole file: its row count is the run's
             problems += _split_problems(doc, spec, frame[spec.data.target], len(frame))
+        problems += _guard_problems(doc, spec, frame, whole=len(frame) < rows)
     if problems:
         return DataReport(problems, rows=len(frame))
     inputs = _input_frame(frame, spec)
