@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from helpers.pipelines import edit, mail_parts, run, write_pipeline
 
 
@@ -114,3 +116,29 @@ def test_a_first_model_that_does_not_beat_the_baseline_is_never_promoted(
     unguarded = run(path)
     assert unguarded["promoted"] is True
     assert not [r for r in unguarded["decision"]["rules"] if r["rule"] == "beats_baseline"]
+
+
+def test_the_gates_numbers_can_be_rebuilt_from_the_logged_heldout_rows(tmp_path, airflow_db):
+    """gate/heldout_rows.csv lists the held-out rows by snapshot position with a hash of
+    each row: plain pandas + scikit-learn + the registered model rebuild the gate's roc_auc
+    exactly from the snapshot, and the hashes prove they are the same rows."""
+    import mlflow
+    import pandas as pd
+    from sklearn.metrics import roc_auc_score
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    result = run(write_pipeline(tmp_path, "e2e_rebuild"))
+    assert result["promoted"] is True
+    client = MlflowHook().get_conn()
+    run_id = result["mlflow_run_id"]
+    rows = pd.read_csv(client.download_artifacts(run_id, "gate/heldout_rows.csv"))
+    assert list(rows.columns) == ["position", "row_hash"]
+    snapshot = pd.read_parquet(result["snapshot"]["uri"].removeprefix("file://"))
+    heldout = snapshot.iloc[rows["position"]]
+    x, y = heldout.drop(columns="target"), heldout["target"]
+    hashes = pd.util.hash_pandas_object(x.assign(__label__=y.to_numpy()), index=False)
+    assert [f"{int(h):016x}" for h in hashes] == rows["row_hash"].tolist()
+    model = mlflow.sklearn.load_model(f"models:/e2e_rebuild_model/{result['model']['version']}")
+    rebuilt = roc_auc_score(y, model.predict_proba(x)[:, 1])
+    assert rebuilt == pytest.approx(result["metrics"]["challenger"]["roc_auc"], abs=1e-12)

@@ -29,6 +29,20 @@ def load_model(model_uri: str):
         return mlflow.pyfunc.load_model(local).unwrap_python_model().router
 
 
+def heldout_rows(split) -> list[dict[str, Any]]:
+    """Which rows the gate scored, so anyone can rebuild its numbers: each held-out row's
+    position in the snapshot (0-based, in held-out order) and a hash of its values (features
+    and label, pandas' hash_pandas_object) that proves it is the same row."""
+    import pandas as pd
+
+    rows = split.x_test.assign(**{"__label__": split.y_test.to_numpy()})
+    hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
+    return [
+        {"position": int(position), "row_hash": f"{int(value):016x}"}
+        for position, value in zip(split.test_positions, hashes, strict=True)
+    ]
+
+
 def baseline_model(task: str, primary_metric: str, y_train):
     """The trivial model every challenger must beat, fitted on the training rows' labels
     alone: the class prior (classification) or the mean — the median when the primary metric
@@ -195,6 +209,7 @@ def score_models(
         for name in models
     }
     result["rows"] = len(split.x_test)
+    result["heldout_rows"] = heldout_rows(split)
     if baseline:
         trivial = baseline_model(task, primary, split.y_train)
         guesses = ResponsesByPosition(trivial, split.x_test)

@@ -17,6 +17,7 @@ PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "m
 SLICE_TABLE = "gate/slices.csv"
 IMPORTANCE_TABLE = "gate/permutation_importance.csv"
 SHAP_TABLE = "gate/shap_importance.csv"
+HELDOUT_TABLE = "gate/heldout_rows.csv"
 SLICE_DEFAULTS = {"max_gap": None, "max_regression": 0.0, "min_rows": 30}
 
 
@@ -221,6 +222,8 @@ class EvaluateModelOperator(BaseOperator):
         if "shap" in scores:
             decision["shap"] = scores["shap"][:10]
             client.log_text(run_id, records_csv(scores["shap"]), SHAP_TABLE)
+        client.log_text(run_id, records_csv(scores["heldout_rows"]), HELDOUT_TABLE)
+        decision["heldout_rows"] = HELDOUT_TABLE
         decision["challenger"] = scores["challenger"]
         decision["champion"] = scores["champion"]
         if "baseline" in scores:
