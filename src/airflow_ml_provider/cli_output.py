@@ -35,6 +35,8 @@ def print_summary(result: dict) -> None:
     for task, state in result["tasks"].items():
         print(f"  {task:<16} {state}")
     print_validation(result["validation"])
+    for line in result.get("training_warnings") or []:
+        print(f"training warning: {line}")
     if result.get("unchanged"):
         print(f"decision: NOTHING NEW — {result['changes']['reason']}")
     challenger = result["metrics"]["challenger"] or {}

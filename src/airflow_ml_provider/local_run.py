@@ -175,6 +175,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
         "unchanged": bool(changes.get("unchanged")),
         "changes": changes or None,
         "mlflow_run_id": training.get("run_id"),
+        "training_warnings": training.get("warnings", []),
         "partitions": training.get("partitions"),
         "candidates": training.get("candidates"),
         "winner": training.get("winner"),

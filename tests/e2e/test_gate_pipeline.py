@@ -142,3 +142,30 @@ def test_the_gates_numbers_can_be_rebuilt_from_the_logged_heldout_rows(tmp_path,
     model = mlflow.sklearn.load_model(f"models:/e2e_rebuild_model/{result['model']['version']}")
     rebuilt = roc_auc_score(y, model.predict_proba(x)[:, 1])
     assert rebuilt == pytest.approx(result["metrics"]["challenger"]["roc_auc"], abs=1e-12)
+
+
+def test_a_model_that_did_not_converge_is_a_run_warning_not_only_a_log_line(
+    tmp_path, airflow_db, capsys
+):
+    """LogisticRegression stopped after 5 lbfgs iterations: scikit-learn's
+    ConvergenceWarning becomes a training warning in the run's result, its summary and a tag
+    on the MLflow run; a model given enough iterations has none."""
+    from airflow_ml_provider.cli_output import print_summary
+    from helpers.pipelines import tracking_tags
+
+    path = write_pipeline(
+        tmp_path,
+        "e2e_unconverged",
+        estimator="sklearn.linear_model.LogisticRegression",
+        params="{max_iter: 5}",
+    )
+    result = run(path)
+    assert result["state"] == "success", result
+    (warning,) = result["training_warnings"]
+    assert warning.startswith("the model did not converge: lbfgs failed to converge")
+    print_summary(result)
+    assert f"training warning: {warning}" in capsys.readouterr().out
+    tags = tracking_tags(result["mlflow_run_id"])
+    assert tags["airflow_ml.training_warnings"] == warning
+    edit(path, "{max_iter: 5}", "{max_iter: 500}")
+    assert run(path)["training_warnings"] == []

@@ -43,6 +43,9 @@ class TrainingResult(TypedDict):
     heldout_answers: NotRequired[dict[str, Any]]
     """The model's answers for the held-out rows, logged on the run (artifact, classes,
     rows, snapshot sha256, split): the gate scores them instead of predicting again."""
+    warnings: NotRequired[list[str]]
+    """What went wrong but did not stop training (a solver that did not converge), a line
+    each: shown in the run summary and tagged on the run."""
 
 
 class CandidateResult(TypedDict):

@@ -27,7 +27,9 @@ from airflow_ml_provider.ml.skops_io import skops_io
 from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
 from airflow_ml_provider.ml.training_runs import (
     RESULT_ARTIFACT,
+    WARNINGS_TAG,
     finished_result,
+    fit_warnings,
     log_training_params,
     training_result,
     training_run,
@@ -81,14 +83,17 @@ def train(job: dict[str, Any]) -> TrainingResult:
         log_training_params(job, split)
         started = time.monotonic()
         search_result = None
-        if search_cv is not None:
-            from airflow_ml_provider.ml.search import log_search, scoring_metric
+        trouble: list[str] = []
+        with fit_warnings(trouble):
+            if search_cv is not None:
+                from airflow_ml_provider.ml.search import log_search, scoring_metric
 
-            search_cv.fit(x_train, split.y_train)
-            model = search_cv.best_estimator_
-            search_result = log_search(search_cv, search, scoring_metric(search, job["metrics"]))
-        else:
-            model.fit(x_train, split.y_train)
+                search_cv.fit(x_train, split.y_train)
+                model = search_cv.best_estimator_
+                metric = scoring_metric(search, job["metrics"])
+                search_result = log_search(search_cv, search, metric)
+            else:
+                model.fit(x_train, split.y_train)
         fit_seconds = time.monotonic() - started
         metrics = score(model, x_test, split.y_test, job["metrics"])
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
@@ -109,6 +114,9 @@ def train(job: dict[str, Any]) -> TrainingResult:
         record_digest(info.model_uri)
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra: dict[str, Any] = {"search": search_result} if search_result else {}
+        if trouble:
+            mlflow.set_tag(WARNINGS_TAG, "; ".join(trouble)[:5000])
+            extra["warnings"] = trouble
         refit = job.get("refit")
         if refit and REPRODUCES_TAG not in (job.get("tags") or {}):
             from airflow_ml_provider.ml.candidates import log_leaderboard

@@ -61,6 +61,35 @@ def same_work_runs(job: dict[str, Any], extra_tags: dict[str, str] | None = None
     )
 
 
+WARNINGS_TAG = "airflow_ml.training_warnings"
+
+
+@contextmanager
+def fit_warnings(found: list[str]) -> Iterator[None]:
+    """Collect into ``found`` what scikit-learn warns about the fit that makes its model
+    untrustworthy — a solver that stopped before converging — a line each, printed too (the
+    task log), instead of leaving it only in the log."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from airflow_ml_provider.core.errors import first_line
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        yield
+    for warning in caught:
+        if issubclass(warning.category, ConvergenceWarning):
+            line = f"the model did not converge: {first_line(str(warning.message))}"
+            if line not in found:
+                found.append(line)
+                print(f"warning: {line}")
+        else:  # not ours to judge: as Python would have shown it
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
+
+
 def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
     """The estimator, its params, the data hash and split sizes as the run's params."""
     import mlflow
