@@ -89,9 +89,9 @@ class GateDecision(TypedDict):
     challenger: NotRequired[dict[str, float]]
     champion: NotRequired[dict[str, float] | None]
     baseline: NotRequired[dict[str, Any]]
+    """The trivial baseline's metrics on the same held-out rows, and ``model`` (its repr)."""
     heldout_rows: NotRequired[str]
     """The run artifact listing the held-out rows scored (snapshot position, row hash)."""
-    """The trivial baseline's metrics on the same held-out rows, and ``model`` (its repr)."""
     champion_version: NotRequired[int | None]
     """The champion the gate judged against: promotion is a compare-and-set on it."""
     primary_metric: NotRequired[str]

@@ -44,8 +44,8 @@ def roll_back_serving(
         raise ServingRollbackFailed(
             f"{deployer.strategy} serving of {deployer.model_name} could not roll back to "
             f"version {target}: it does not load or does not predict on its input example "
-            f"({error}); "
-            f"nothing moved: champion stays {'version ' + current if current else 'unset'}"
+            f"({error}); nothing moved: champion stays "
+            f"{'version ' + current if current else 'unset'}"
         ) from error
     done = rollback(client, deployer.model_name, to=target, actor=actor, reason=reason)
     try:

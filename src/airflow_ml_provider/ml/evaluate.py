@@ -29,18 +29,18 @@ def load_model(model_uri: str):
         return mlflow.pyfunc.load_model(local).unwrap_python_model().router
 
 
-def heldout_rows(split) -> list[dict[str, Any]]:
-    """Which rows the gate scored, so anyone can rebuild its numbers: each held-out row's
-    position in the snapshot (0-based, in held-out order) and a hash of its values (features
-    and label, pandas' hash_pandas_object) that proves it is the same row."""
+def heldout_rows_csv(split) -> str:
+    """Which rows the gate scored, so anyone can rebuild its numbers, as CSV: each held-out
+    row's position in the snapshot (0-based, in held-out order) and a hash of its values
+    (features and label, pandas' hash_pandas_object) that proves it is the same row."""
     import pandas as pd
 
     rows = split.x_test.assign(**{"__label__": split.y_test.to_numpy()})
     hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
-    return [
-        {"position": int(position), "row_hash": f"{int(value):016x}"}
-        for position, value in zip(split.test_positions, hashes, strict=True)
-    ]
+    table = pd.DataFrame(
+        {"position": split.test_positions, "row_hash": [f"{value:016x}" for value in hashes]}
+    )
+    return table.to_csv(index=False)
 
 
 def baseline_model(task: str, primary_metric: str, y_train):
@@ -209,7 +209,7 @@ def score_models(
         for name in models
     }
     result["rows"] = len(split.x_test)
-    result["heldout_rows"] = heldout_rows(split)
+    result["heldout_rows"] = heldout_rows_csv(split)
     if baseline:
         trivial = baseline_model(task, primary, split.y_train)
         guesses = ResponsesByPosition(trivial, split.x_test)

@@ -4,8 +4,7 @@ data, and the checks that the data fits the declared types.
 Inference looks at the dtype, then at the values: booleans (also yes/no text), dates
 (also date text), numbers, and for text columns the length and uniqueness of the values
 (long free text is ``text``; a short string or an integer unique per row is an id and
-ignored). No
-Airflow imports: this runs in the training process and in ``airflow-ml check``.
+ignored). No Airflow imports: this runs in the training process and in ``airflow-ml check``.
 """
 
 from __future__ import annotations

@@ -222,7 +222,7 @@ class EvaluateModelOperator(BaseOperator):
         if "shap" in scores:
             decision["shap"] = scores["shap"][:10]
             client.log_text(run_id, records_csv(scores["shap"]), SHAP_TABLE)
-        client.log_text(run_id, records_csv(scores["heldout_rows"]), HELDOUT_TABLE)
+        client.log_text(run_id, scores["heldout_rows"], HELDOUT_TABLE)
         decision["heldout_rows"] = HELDOUT_TABLE
         decision["challenger"] = scores["challenger"]
         decision["champion"] = scores["champion"]
