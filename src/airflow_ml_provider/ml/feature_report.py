@@ -44,7 +44,14 @@ def describe(plan: ColumnPlan) -> str:
     if plan.type == "text":
         tokenizer = f", tokenizer {s['tokenizer']}" if s["tokenizer"] else ""
         ngrams = "-".join(map(str, s["ngram_range"]))
-        return f"tf-idf {s['analyzer']} {ngrams}-grams, max {s['max_features']}{tokenizer}"
+        sublinear = ", sublinear tf" if s.get("sublinear_tf") else ""
+        components = s.get("components")
+        reduced = {None: "", "auto": ", components auto (each candidate's estimator decides)"}
+        svd = reduced.get(components, f", reduced to {components} components (SVD)")
+        return (
+            f"tf-idf {s['analyzer']} {ngrams}-grams, max {s['max_features']}"
+            f"{sublinear}{tokenizer}{svd}"
+        )
     if plan.type == CUSTOM:
         return "team transformer"
     return "dropped"

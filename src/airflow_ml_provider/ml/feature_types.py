@@ -106,6 +106,17 @@ def infer_type(values: pd.Series) -> tuple[FeatureType, str]:
     return "categorical", f"{cardinality} categories" if cardinality > 50 else ""
 
 
+DATE_PARTS = ["year", "month", "day", "dayofweek"]
+
+
+def auto_date_parts(values: pd.Series) -> list[str]:
+    """The calendar parts ``parts: auto`` stands for: DATE_PARTS, and the hour when some
+    value has a time of day (timestamps, not dates)."""
+    when = to_datetime(values.dropna())
+    has_time = bool(len(when)) and bool((when.dt.normalize() != when).any())
+    return [*DATE_PARTS, "hour"] if has_time else list(DATE_PARTS)
+
+
 def plan_features(frame: pd.DataFrame, features: FeaturesSpec) -> list[ColumnPlan]:
     """One ColumnPlan per column of ``frame`` (the model's input columns), in order."""
     custom = {column for item in features.custom for column in item.columns}
@@ -129,6 +140,8 @@ def plan_features(frame: pd.DataFrame, features: FeaturesSpec) -> list[ColumnPla
         settings = features.settings_for(column, kind) if kind != "ignore" else {}
         if kind == "datetime":  # date parts are numbers: scaled as numbers are
             settings["scale"] = features.numeric.scale
+            if settings["parts"] == "auto":
+                settings["parts"] = auto_date_parts(frame[column])
         plans.append(ColumnPlan(column, kind, how, note, settings))
     return plans
 

@@ -48,6 +48,10 @@ SCALED_ESTIMATORS = (
 )
 """Estimators whose fit depends on the inputs' scale (``scale: auto`` standardises for them:
 an unscaled date part or count stalls lbfgs and dominates distances)."""
+TREE_ESTIMATORS = ("sklearn.ensemble.", "sklearn.tree.", "lightgbm.", "xgboost.")
+"""Estimators that split on features (``text.components: auto`` reduces TF-IDF for them)."""
+TEXT_COMPONENTS = 30
+"""What ``components: auto`` gives a tree model: skrub's StringEncoder default."""
 SCALERS = ("standard", "robust", "minmax")
 HIST_GRADIENT_BOOSTING_MAX_BINS = 255
 """Its default and largest ``max_bins``: a native categorical may have at most that many."""
@@ -104,6 +108,10 @@ def resolve_plans(
             if settings["encoding"] == "native" and limit is not None:
                 settings["native_limit"] = limit
             plan = replace(plan, settings=settings)
+        if plan.type == "text" and plan.settings.get("components") == "auto" and path:
+            tree = path.startswith(TREE_ESTIMATORS)
+            components = TEXT_COMPONENTS if tree else None
+            plan = replace(plan, settings={**plan.settings, "components": components})
         if plan.type in ("numeric", "datetime") and "scale" in plan.settings:
             scale = resolved_scale(plan.settings["scale"], path)
             plan = replace(plan, settings={**plan.settings, "scale": scale})
@@ -209,12 +217,12 @@ def _datetime(s: dict[str, Any]) -> list:
     ]
 
 
-def _text(s: dict[str, Any], callables: tuple[str, ...]) -> list:
+def _text(s: dict[str, Any], callables: tuple[str, ...], seed: int) -> list:
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.preprocessing import FunctionTransformer
 
     tokenizer = s["tokenizer"]
-    return [
+    steps = [
         FunctionTransformer(own.text_column),
         TfidfVectorizer(
             max_features=s["max_features"],
@@ -222,10 +230,15 @@ def _text(s: dict[str, Any], callables: tuple[str, ...]) -> list:
             min_df=s["min_df"],
             analyzer=s["analyzer"],
             lowercase=s["lowercase"],
+            sublinear_tf=s.get("sublinear_tf", False),
             tokenizer=_allowed(resolve_callable, tokenizer, callables) if tokenizer else None,
             token_pattern=None if tokenizer else r"(?u)\b\w\w+\b",
         ),
     ]
+    components = s.get("components")
+    if isinstance(components, int):
+        steps.append(own.TextComponents(n_components=components, random_state=seed))
+    return steps
 
 
 def _allowed(resolve: Callable[..., Any], *args: Any) -> Any:
@@ -311,7 +324,7 @@ def build_preprocessor(
         elif kind == "datetime":
             steps = _datetime(settings)
         else:
-            steps = _text(settings, callables)
+            steps = _text(settings, callables, seed)
         name = f"{kind}_{len(parts)}" if kind != "text" else f"text_{columns[0]}"
         parts.append((name, make_pipeline(*steps), columns))
         kinds.append(kind)

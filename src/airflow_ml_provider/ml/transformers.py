@@ -183,3 +183,33 @@ def to_category_text(x: Any) -> pd.DataFrame:
         return text.astype(object).where(values.notna(), np.nan)
 
     return _frame(x).apply(column)
+
+
+class TextComponents(TransformerMixin, BaseEstimator):
+    """scikit-learn's TruncatedSVD (latent semantic analysis of a TF-IDF matrix) with at most
+    ``n_components``: fewer when the vocabulary fitted is smaller (TruncatedSVD refuses as
+    many components as columns; a short text column has a small vocabulary).
+
+    :param n_components: the most components kept.
+    :param random_state: the seed of the randomized SVD."""
+
+    def __init__(self, n_components: int = 30, random_state: int | None = None) -> None:
+        self.n_components = n_components
+        self.random_state = random_state
+
+    def fit(self, x: Any, y: Any = None) -> TextComponents:
+        self.fit_transform(x)
+        return self
+
+    def fit_transform(self, x: Any, y: Any = None, **params: Any) -> np.ndarray:
+        from sklearn.decomposition import TruncatedSVD
+
+        width = max(1, min(self.n_components, x.shape[1] - 1, x.shape[0] - 1))
+        self.svd_ = TruncatedSVD(n_components=width, random_state=self.random_state)
+        return self.svd_.fit_transform(x)
+
+    def transform(self, x: Any) -> np.ndarray:
+        return self.svd_.transform(x)
+
+    def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:
+        return np.asarray([f"component{i}" for i in range(self.svd_.n_components)], dtype=object)
