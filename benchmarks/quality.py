@@ -16,7 +16,9 @@ own split: ``ml.dataset.split_indices``, the default test_size and seed):
 
 Every score is computed by the same scikit-learn scorer (roc_auc for a binary target,
 accuracy for more classes, rmse for regression). The fit+predict wall time of each is the
-median of ``--repeats`` runs (scores are deterministic: checked equal across repeats).
+median of ``--repeats`` runs. Our and the hand-written scores are deterministic (checked
+equal across repeats); skrub's vary a little (its TF-IDF+SVD string encoder is not seeded by
+tabular_pipeline): the median is reported.
 Run from the repository root:
 
     .venv/bin/python benchmarks/quality.py --repeats 3
@@ -82,7 +84,8 @@ def _penguins():
 
 def _tweets():
     frame = _rdataset("dslabs", "trump_tweets")
-    frame["android"] = (frame.pop("source") == "Twitter for Android").map({True: "yes", False: "no"})
+    android = frame.pop("source") == "Twitter for Android"
+    frame["android"] = android.map({True: "yes", False: "no"})
     return frame
 
 
@@ -230,9 +233,7 @@ def hand(table: Table, family: str, x_train):
     )
 
     named = set(table.text + table.dates + table.drop)
-    strings = [
-        c for c in x_train.columns if c not in named and not _numeric_dtype(x_train[c])
-    ]
+    strings = [c for c in x_train.columns if c not in named and not _numeric_dtype(x_train[c])]
     categorical = sorted(set(table.categorical) | set(strings))
     numeric = [c for c in x_train.columns if c not in named and c not in categorical]
     linear = family == "linear"
@@ -260,7 +261,8 @@ def hand(table: Table, family: str, x_train):
         parts[-1] = (*parts[-1], table.dates)
     for column in table.text:
         text = TfidfVectorizer(sublinear_tf=True, min_df=2, max_features=None if linear else 2000)
-        parts.append((f"text_{column}", make_pipeline(FunctionTransformer(_one_text), text), [column]))
+        steps = make_pipeline(FunctionTransformer(_one_text), text)
+        parts.append((f"text_{column}", steps, [column]))
     dense = family == "hgb"
     preprocess = ColumnTransformer(parts, sparse_threshold=0.0 if dense else 0.3)
     model = estimator(family, table.task)
@@ -290,9 +292,7 @@ def split(table: Table):
 
     frame = table.frame()
     y = frame[table.target]
-    train, test = split_indices(
-        y, test_size=TEST_SIZE, seed=SEED, stratify=True, task=table.task
-    )
+    train, test = split_indices(y, test_size=TEST_SIZE, seed=SEED, stratify=True, task=table.task)
     x = frame.drop(columns=[table.target])
     return x.iloc[train], x.iloc[test], y.iloc[train], y.iloc[test]
 
@@ -325,25 +325,27 @@ def main() -> int:
     rows = []
     for table in (t for t in TABLES if t.name in args.tables):
         frame = table.frame()
-        print(f"\n{table.name}: {frame.shape[0]} x {frame.shape[1]} ({table.kinds}); {table.metric}")
+        size = f"{frame.shape[0]} x {frame.shape[1]}"
+        print(f"\n{table.name}: {size} ({table.kinds}); {table.metric}")
         for family in args.families:
             line: dict[str, Any] = {"table": table.name, "family": family, "metric": table.metric}
             for repeat in range(args.repeats):
                 order = list(CONTENDERS)[repeat % 3 :] + list(CONTENDERS)[: repeat % 3]
                 for contender in order:
                     value, seconds = run_one(table, family, contender)
-                    earlier = line.setdefault(contender, value)
-                    if abs(earlier - value) > 1e-9:
-                        raise SystemExit(f"{table.name} {family} {contender}: score changed")
+                    line.setdefault(contender, []).append(value)
                     line.setdefault(f"{contender}_s", []).append(seconds)
             for contender in CONTENDERS:
+                values = line[contender]
+                if contender != "skrub" and max(values) - min(values) > 1e-9:
+                    raise SystemExit(f"{table.name} {family} {contender}: score changed")
+                line[f"{contender}_spread"] = max(values) - min(values)
+                line[contender] = statistics.median(values)
                 line[f"{contender}_s"] = statistics.median(line[f"{contender}_s"])
             rows.append(line)
             print(
                 f"  {family:6s} "
-                + "  ".join(
-                    f"{c} {line[c]:.4f} ({line[f'{c}_s']:.1f} s)" for c in CONTENDERS
-                ),
+                + "  ".join(f"{c} {line[c]:.4f} ({line[f'{c}_s']:.1f} s)" for c in CONTENDERS),
                 flush=True,
             )
     print("\n" + markdown(rows))
@@ -368,7 +370,8 @@ def verdict(line: dict[str, Any]) -> str:
 
 def markdown(rows: list[dict[str, Any]]) -> str:
     out = [
-        "| table | family | metric | ours | hand-written | skrub | time ours / hand / skrub (s) | target |",
+        "| table | family | metric | ours | hand-written | skrub "
+        "| time ours / hand / skrub (s) | target |",
         "| --- | --- | --- | ---: | ---: | ---: | ---: | --- |",
     ]
     for line in rows:

@@ -87,7 +87,9 @@ def _feature_summary(loaded) -> str:
         return f"        data not read: {report.skipped}"
     lines = report.table.splitlines()
     header = f"        features (from a sample of {report.rows} rows):"
-    return "\n".join([header, *("          " + line for line in lines)])
+    extra = [f"positive class: {report.positive_class}"] if report.positive_class else []
+    extra += [f"warning: {line}" for line in report.warnings]
+    return "\n".join([header, *("          " + line for line in lines + extra)])
 
 
 class _Problems(Exception):

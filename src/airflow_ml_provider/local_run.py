@@ -167,7 +167,9 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
             "challenger": decision.get("challenger") or training.get("metrics"),
             "champion": decision.get("champion"),
         },
-        "decision": {k: decision.get(k) for k in ("promote", "reason", "rules", "baseline")}
+        "decision": {
+            k: decision.get(k) for k in ("promote", "reason", "rules", "baseline", "positive_class")
+        }
         if decision
         else None,
         "promoted": bool(registration.get("promoted"))

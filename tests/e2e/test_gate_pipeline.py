@@ -169,3 +169,40 @@ def test_a_model_that_did_not_converge_is_a_run_warning_not_only_a_log_line(
     assert tags["airflow_ml.training_warnings"] == warning
     edit(path, "{max_iter: 5}", "{max_iter: 500}")
     assert run(path)["training_warnings"] == []
+
+
+def test_positive_class_decides_what_f1_describes(tmp_path, airflow_db):
+    """breast_cancer's target is 1 for benign (63 %), 0 for malignant: by default f1 counts
+    the minority class (0) as positive; `evaluation.positive_class: 1` counts benign. Both
+    equal scikit-learn's f1_score with that pos_label on the gate's held-out rows, rebuilt
+    from the snapshot and the registered model, and the two differ."""
+    import mlflow
+    import pandas as pd
+    from sklearn.metrics import f1_score
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    def f1_of(result: dict, pos_label: int) -> float:
+        client = MlflowHook().get_conn()
+        rows = pd.read_csv(
+            client.download_artifacts(result["mlflow_run_id"], "gate/heldout_rows.csv")
+        )
+        snapshot = pd.read_parquet(result["snapshot"]["uri"].removeprefix("file://"))
+        heldout = snapshot.iloc[rows["position"]]
+        version = result["model"]["version"] or result["model"].get("challenger_version")
+        model = mlflow.sklearn.load_model(f"models:/e2e_positive_model/{version}")
+        predicted = model.predict(heldout.drop(columns="target"))
+        return f1_score(heldout["target"], predicted, pos_label=pos_label)
+
+    path = write_pipeline(tmp_path, "e2e_positive")
+    default = run(path)
+    assert default["promoted"] is True, default
+    assert default["decision"]["positive_class"] == 0
+    assert default["metrics"]["challenger"]["f1"] == pytest.approx(f1_of(default, 0), abs=1e-12)
+    edit(path, "  min_improvement: 0.0\n", "  min_improvement: 0.0\n  positive_class: 1\n")
+    benign = run(path)
+    assert benign["decision"]["positive_class"] == 1
+    assert benign["metrics"]["challenger"]["f1"] == pytest.approx(f1_of(benign, 1), abs=1e-12)
+    assert (
+        abs(benign["metrics"]["challenger"]["f1"] - default["metrics"]["challenger"]["f1"]) > 0.01
+    )

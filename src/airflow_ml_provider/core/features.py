@@ -143,6 +143,7 @@ class TextSpec(_Strict):
         if isinstance(value, int) and value < 1:
             raise ValueError("expected a number of components >= 1, auto or null")
         return value
+
     tokenizer: str | None = Field(
         None,
         pattern=_DOTTED,

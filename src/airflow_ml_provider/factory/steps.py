@@ -138,6 +138,7 @@ def evaluate_model(built: Built) -> BaseOperator:
         bootstrap_samples=evaluation.bootstrap_samples,
         slices=[item.model_dump() for item in evaluation.slices],
         first_run=evaluation.first_run,
+        positive_class=evaluation.positive_class,
         # Permutation importance of a router means a routed prediction per feature and
         # repeat over every partition: not yet (the per-partition table covers it).
         importance=data.partition_by is None,

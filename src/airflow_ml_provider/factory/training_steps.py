@@ -56,6 +56,7 @@ def _training_arguments(loaded: LoadedPipeline) -> dict[str, Any]:
         "feature_preprocessing": spec.features.model_dump(mode="json", by_alias=True),
         "task": spec.training.task_type,
         "metrics": spec.evaluation.all_metrics,
+        "positive_class": spec.evaluation.positive_class,
         "split": data.split.model_dump(),
         "experiment_name": spec.experiment_name,
         "config_hash": loaded.config_hash,

@@ -85,6 +85,7 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
     from airflow_ml_provider.ml.preprocessing import build_model, model_columns
+    from airflow_ml_provider.ml.scoring import cv_scorer, job_positive_class
     from airflow_ml_provider.ml.search import build_search, log_search, natural, scoring_metric
 
     model, plans = build_model(job, split.x_train)
@@ -93,16 +94,22 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
     params = dict(job.get("params") or {})
     search = job.get("search")
     folds = int(job["candidate"]["folds"])
+    positive = job_positive_class(job, y)
     kind = StratifiedKFold if job["task"] == "classification" else KFold
     splitter = kind(n_splits=folds, shuffle=True, random_state=seed)
     if search and search.get("method") == "optuna":
         from airflow_ml_provider.ml.optuna_search import run_study
 
-        best, cv = run_study(job, model, x, y, splitter)
+        best, cv = run_study(job, model, x, y, splitter, positive)
         return {**params, **best}, cv
     if search:
         search_cv = build_search(
-            model, search, metrics=job["metrics"], seed=seed, estimator_path=job["estimator"]
+            model,
+            search,
+            metrics=job["metrics"],
+            seed=seed,
+            estimator_path=job["estimator"],
+            positive=positive,
         )
         search_cv.fit(x, y)
         best = log_search(search_cv, search, scoring_metric(search, job["metrics"]))
@@ -113,7 +120,7 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
         x,
         y,
         cv=splitter,
-        scoring={metric: METRICS[metric].scorer for metric in job["metrics"]},
+        scoring={metric: cv_scorer(metric, positive) for metric in job["metrics"]},
         error_score="raise",
     )
     from airflow_ml_provider.ml.scoring import cv_summary

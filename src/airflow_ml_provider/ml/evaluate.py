@@ -9,6 +9,7 @@ from airflow_ml_provider.ml.explain import shap_importances
 from airflow_ml_provider.ml.scoring import (
     ResponsesByPosition,
     own_features,
+    positive_class,
     score,
     score_where_defined,
 )
@@ -57,9 +58,12 @@ def baseline_model(task: str, primary_metric: str, y_train):
     return DummyRegressor(strategy=strategy).fit(no_features, y_train)
 
 
-def group_scores(answers, keys, labels, metric: str, weights=None) -> dict[str, dict[str, Any]]:
+def group_scores(
+    answers, keys, labels, metric: str, weights=None, positive: Any = None
+) -> dict[str, dict[str, Any]]:
     """``{group: {rows, value}}``: one metric per value of ``keys`` (an array aligned with
-    the rows ``answers`` were computed on; value None where the metric is undefined)."""
+    the rows ``answers`` were computed on; value None where the metric is undefined), a
+    binary metric of one class counting ``positive``."""
     import numpy as np
     import pandas as pd
 
@@ -72,7 +76,9 @@ def group_scores(answers, keys, labels, metric: str, weights=None) -> dict[str, 
     for positions in np.split(order, bounds) if len(order) else []:
         key = partition_key(values[codes[positions[0]]])
         weight = None if weights is None else weights[positions]
-        value = score_where_defined(answers, positions, labels[positions], [metric], weight)
+        value = score_where_defined(
+            answers, positions, labels[positions], [metric], weight, positive
+        )
         scores[key] = {"rows": len(positions), "value": value[metric]}
     return scores
 
@@ -94,6 +100,7 @@ def bootstrap_improvement(
     confidence: float,
     seed: int,
     weights=None,
+    positive: Any = None,
 ) -> dict[str, float]:
     """Paired bootstrap of the primary metric's improvement (in its better direction).
 
@@ -112,8 +119,10 @@ def bootstrap_improvement(
     for _ in range(samples):
         drawn = rng.integers(0, rows, rows)
         weight = None if weights is None else weights[drawn]
-        mine = score_where_defined(challenger, drawn, labels[drawn], [metric], weight)[metric]
-        theirs = score_where_defined(champion, drawn, labels[drawn], [metric], weight)[metric]
+        mine, theirs = (
+            score_where_defined(model, drawn, labels[drawn], [metric], weight, positive)[metric]
+            for model in (challenger, champion)
+        )
         if mine is not None and theirs is not None:
             differences.append(sign * (mine - theirs))
     if not differences:
@@ -168,6 +177,7 @@ def score_models(
     sample_weight: str | None = None,
     challenger_answers: tuple[dict[str, Any], Any] | None = None,
     baseline: bool = False,
+    positive_class_setting: Any = None,
 ) -> dict[str, Any]:
     """Everything the gate needs, computed on one held-out split (the first metric is the
     primary one): ``challenger`` / ``champion`` metrics (champion None when there is none),
@@ -181,12 +191,17 @@ def score_models(
     (``heldout_answers.recorded_answers``); used when they answer as many rows as the split
     holds out, and then the challenger is loaded only for importance. With ``baseline`` the
     metrics of ``baseline_model`` fitted on the training rows' labels (``baseline``).
+    Binary metrics of one class count ``positive_class_setting`` (the configured class, or else the
+    training rows' minority class) as positive; the result names it (``positive_class``).
     """
     keep = tuple(dict.fromkeys([*slices, *([sample_weight] if sample_weight else [])]))
     split = load_split(data, task, keep=keep, with_train=False)
     primary, seed = metrics[0], int(data["split"]["seed"])
     labels = split.y_test.to_numpy()
     weights = split.kept_test[sample_weight].to_numpy() if sample_weight else None
+    positive = (
+        positive_class(split.y_train, positive_class_setting) if task == "classification" else None
+    )
     recorded = challenger_answers
     if recorded is not None and len(recorded[0]["predict"]) != len(split.x_test):
         recorded = None
@@ -203,22 +218,23 @@ def score_models(
     if recorded is not None:
         answers["challenger"] = ResponsesByPosition.recorded(*recorded)
     result: dict[str, Any] = {
-        name: score(answers[name], answers[name].all_rows(), labels, metrics, weights)
+        name: score(answers[name], answers[name].all_rows(), labels, metrics, weights, positive)
         if name in answers
         else None
         for name in models
     }
     result["rows"] = len(split.x_test)
+    result["positive_class"] = positive
     result["heldout_rows"] = heldout_rows_csv(split)
     if baseline:
         trivial = baseline_model(task, primary, split.y_train)
         guesses = ResponsesByPosition(trivial, split.x_test)
-        result["baseline"] = score(guesses, guesses.all_rows(), labels, metrics, weights)
+        result["baseline"] = score(guesses, guesses.all_rows(), labels, metrics, weights, positive)
         result["baseline_model"] = repr(trivial)
 
     def per_group(keys) -> dict[str, Any]:
         return {
-            name: group_scores(answers[name], keys, labels, primary, weights)
+            name: group_scores(answers[name], keys, labels, primary, weights, positive)
             if name in answers
             else None
             for name in models
@@ -240,6 +256,7 @@ def score_models(
             confidence=confidence,
             seed=seed,
             weights=weights,
+            positive=positive,
         )
     if importance:
         result["importance"] = permutation_importances(

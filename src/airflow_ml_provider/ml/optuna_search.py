@@ -107,15 +107,16 @@ def open_study(job: dict[str, Any], metric: str):
 
 
 def run_study(
-    job: dict[str, Any], model: Any, x, y, splitter
+    job: dict[str, Any], model: Any, x, y, splitter, positive: Any = None
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Run this worker's share of the trials; return the study's best (params as the
-    estimator takes them, {metric: {mean, std}}) over every worker's finished trials."""
+    estimator takes them, {metric: {mean, std}}) over every worker's finished trials
+    (binary metrics of one class count ``positive``)."""
     import mlflow
     import optuna
     from optuna.trial import TrialState
 
-    from airflow_ml_provider.ml.scoring import cv_summary
+    from airflow_ml_provider.ml.scoring import cv_scorer, cv_summary
 
     search, candidate = job["search"], job["candidate"]
     metric = search.get("scoring") or job["metrics"][0]
@@ -131,7 +132,7 @@ def run_study(
 
     def objective(trial) -> float:
         from sklearn.base import clone
-        from sklearn.metrics import get_scorer
+        from sklearn.metrics import check_scoring
 
         trial.set_user_attr(WORKER_ATTR, worker)
         values = {name: suggest(trial, written[name], space[name]) for name in space}
@@ -143,9 +144,9 @@ def run_study(
                 fitted = clone(model).set_params(**values)
                 fitted.fit(x.iloc[train_rows], y.iloc[train_rows])
                 for m in job["metrics"]:
-                    scorer = METRICS[m].scorer
-                    raw = get_scorer(scorer)(fitted, x.iloc[test_rows], y.iloc[test_rows])
-                    scores[m].append(natural(float(raw), scorer))
+                    scorer = check_scoring(fitted, scoring=cv_scorer(m, positive))
+                    raw = scorer(fitted, x.iloc[test_rows], y.iloc[test_rows])
+                    scores[m].append(natural(float(raw), METRICS[m].scorer))
                 trial.report(sum(scores[metric]) / len(scores[metric]), step)
                 if trial.should_prune():
                     break

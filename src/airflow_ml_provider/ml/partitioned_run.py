@@ -117,7 +117,7 @@ def assemble(
 
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.heldout_answers import log_answers
-    from airflow_ml_provider.ml.scoring import score
+    from airflow_ml_provider.ml.scoring import job_positive_class, score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import MODEL_MODULES, raw_row_signature
     from airflow_ml_provider.ml.training_runs import (
@@ -165,7 +165,9 @@ def assemble(
             )
         record_digest(info.model_uri)
         answers = _router_responses(info.model_uri, fallback, results, split)
-        metrics = score(answers, answers.all_rows(), split.y_test.to_numpy(), job["metrics"])
+        positive = job_positive_class(job, split.y_train)
+        labels = split.y_test.to_numpy()
+        metrics = score(answers, answers.all_rows(), labels, job["metrics"], positive=positive)
         recorded = log_answers(answers.answers, getattr(answers, "classes_", None), job["data"])
         mlflow.log_metrics(
             {

@@ -43,10 +43,51 @@ def check_metrics_fit(metrics: list[str], y, task: str) -> None:
             )
 
 
-def _scorer(name: str, model: Any):
+class PositiveClassError(ValueError):
+    """evaluation.positive_class names no class of the target."""
+
+
+def positive_class(y, configured: Any = None) -> Any:
+    """The class a binary target's f1, precision, recall and average precision count as
+    positive: ``configured`` (evaluation.positive_class; YAML's ``1`` matches a label ``"1"``)
+    or else the minority class of ``y`` (the training labels; a tie: the last in sorted
+    order). None when ``y`` has not exactly two classes."""
+    import pandas as pd
+
+    found_counts = pd.Series(y).dropna().value_counts()
+    if len(found_counts) != 2:
+        return None
+    # Plain Python values (not numpy's): the class goes into XCom, JSON and messages.
+    counts = {_plain(c): int(n) for c, n in found_counts.items()}
+    classes = sorted(counts, key=str)
+    if configured is not None:
+        found = [c for c in classes if c == configured or str(c) == str(configured)]
+        if not found:
+            raise PositiveClassError(
+                f"evaluation.positive_class {configured!r} is not a class of the target "
+                f"(its classes: {', '.join(map(repr, classes))})"
+            )
+        return found[0]
+    return min(reversed(classes), key=lambda c: counts[c])
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if hasattr(value, "item") else value
+
+
+def job_positive_class(job: dict[str, Any], y_train) -> Any:
+    """The positive class of a training job's binary target (``positive_class`` of its
+    labels and the job's ``positive_class``); None for regression or more classes."""
+    if job.get("task") != "classification":
+        return None
+    return positive_class(y_train, job.get("positive_class"))
+
+
+def _scorer(name: str, model: Any, positive: Any = None):
     """scikit-learn's scorer for a catalogue metric, fitted to the model's classes:
-    roc_auc of more than two classes is one-vs-rest; a binary metric of text labels counts
-    the second class (in sorted order, as predict_proba's columns) as positive."""
+    roc_auc of more than two classes is one-vs-rest; a binary metric of one class counts
+    ``positive`` (``positive_class``) as positive — without it, 1 of 0/1 labels and the
+    second class of text labels (in sorted order, as predict_proba's columns)."""
     import sklearn.metrics
     from sklearn.metrics import get_scorer, make_scorer
 
@@ -55,28 +96,47 @@ def _scorer(name: str, model: Any):
         return get_scorer("roc_auc_ovr")
     labels = list(classes) if classes is not None else []
     plain = set(labels) <= {0, 1} or set(labels) <= {-1, 1}
-    if name in _POSITIVE_CLASS and len(labels) == 2 and not plain:
+    if name in _POSITIVE_CLASS and len(labels) == 2 and (positive is not None or not plain):
         function, response = _POSITIVE_CLASS[name]
+        chosen = labels[-1] if positive is None else positive
         return make_scorer(
-            getattr(sklearn.metrics, function), response_method=response, pos_label=labels[-1]
+            getattr(sklearn.metrics, function), response_method=response, pos_label=chosen
         )
     return get_scorer(METRICS[name].scorer)
 
 
-def score(model: Any, x, y, metrics: list[str], sample_weight=None) -> dict[str, float]:
+def cv_scorer(name: str, positive: Any = None):
+    """What scikit-learn's cross-validation and searches take as ``scoring`` for a catalogue
+    metric (its sign kept: rmse negated, as scikit-learn maximises), a binary metric of one
+    class counting ``positive`` when given (see ``positive_class``)."""
+    if positive is None or name not in _POSITIVE_CLASS:
+        return METRICS[name].scorer
+    import sklearn.metrics
+    from sklearn.metrics import make_scorer
+
+    function, response = _POSITIVE_CLASS[name]
+    return make_scorer(
+        getattr(sklearn.metrics, function), response_method=response, pos_label=positive
+    )
+
+
+def score(
+    model: Any, x, y, metrics: list[str], sample_weight=None, positive: Any = None
+) -> dict[str, float]:
     """Return {metric: value} in the metric's natural sign (rmse is positive, lower is better),
-    each row counted by ``sample_weight`` when given."""
+    each row counted by ``sample_weight`` when given, binary metrics of one class counting
+    ``positive`` (see ``positive_class``)."""
     weights = {} if sample_weight is None else {"sample_weight": sample_weight}
     results: dict[str, float] = {}
     for name in metrics:
         info = METRICS[name]
-        value = float(_scorer(name, model)(model, x, y, **weights))
+        value = float(_scorer(name, model, positive)(model, x, y, **weights))
         results[name] = -value if info.scorer.startswith("neg_") else value
     return results
 
 
 def score_where_defined(
-    model: Any, x, y, metrics: list[str], sample_weight=None
+    model: Any, x, y, metrics: list[str], sample_weight=None, positive: Any = None
 ) -> dict[str, float | None]:
     """Like ``score``, but a metric that is undefined on these rows (roc_auc on rows of one
     class, for instance) is None instead of an error: small partitions have such rows."""
@@ -88,7 +148,7 @@ def score_where_defined(
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                value = score(model, x, y, [name], sample_weight)[name]
+                value = score(model, x, y, [name], sample_weight, positive)[name]
         except ValueError:
             value = None
         results[name] = None if value is None or math.isnan(value) else value

@@ -22,6 +22,7 @@ from typing import Any, TypeGuard
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.metrics import METRICS
 from airflow_ml_provider.ml.estimators import check_param_names as check_names
+from airflow_ml_provider.ml.scoring import cv_scorer
 
 CV_RESULTS_ARTIFACT = "search/cv_results.csv"
 BEST_PARAM_PREFIX = "best."
@@ -119,8 +120,10 @@ def build_search(
     metrics: list[str],
     seed: int,
     estimator_path: str,
+    positive: Any = None,
 ):
-    """An unfitted GridSearchCV / RandomizedSearchCV (refit=True) around ``estimator``."""
+    """An unfitted GridSearchCV / RandomizedSearchCV (refit=True) around ``estimator``,
+    scoring a binary metric of one class with ``positive`` as the positive class."""
     from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
     method = search.get("method")
@@ -130,7 +133,7 @@ def build_search(
             "as candidate workers: train_candidates, see ml.optuna_search)"
         )
     space = param_space(method, model_param_names(estimator, search, estimator_path))
-    scorer = METRICS[scoring_metric(search, metrics)].scorer
+    scorer = cv_scorer(scoring_metric(search, metrics), positive)
     cv = int(search.get("cv") or 5)
     if method == "grid":
         return GridSearchCV(estimator, space, scoring=scorer, cv=cv, refit=True)

@@ -20,9 +20,10 @@ from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
 from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust, record_digest
+from airflow_ml_provider.ml.leakage import training_notes
 from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
 from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
-from airflow_ml_provider.ml.scoring import check_metrics_fit, score
+from airflow_ml_provider.ml.scoring import check_metrics_fit, job_positive_class, score
 from airflow_ml_provider.ml.skops_io import skops_io
 from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
 from airflow_ml_provider.ml.training_runs import (
@@ -64,6 +65,7 @@ def train(job: dict[str, Any]) -> TrainingResult:
     split = load_split(job["data"], job["task"])
     model, plans = build_model(job, split.x_train)
     check_metrics_fit(job["metrics"], split.y_train, job["task"])
+    positive = job_positive_class(job, split.y_train)
     columns = model_columns(plans)
     x_train, x_test = split.x_train[columns], split.x_test[columns]
     print("features:\n" + feature_table(plans))
@@ -78,12 +80,13 @@ def train(job: dict[str, Any]) -> TrainingResult:
             metrics=job["metrics"],
             seed=int(job["data"]["split"]["seed"]),
             estimator_path=job["estimator"],
+            positive=positive,
         )
     with training_run(job) as (run, experiment_id):
         log_training_params(job, split)
         started = time.monotonic()
         search_result = None
-        trouble: list[str] = []
+        trouble = training_notes(job, split, plans, positive)
         with fit_warnings(trouble):
             if search_cv is not None:
                 from airflow_ml_provider.ml.search import log_search, scoring_metric
@@ -95,7 +98,7 @@ def train(job: dict[str, Any]) -> TrainingResult:
             else:
                 model.fit(x_train, split.y_train)
         fit_seconds = time.monotonic() - started
-        metrics = score(model, x_test, split.y_test, job["metrics"])
+        metrics = score(model, x_test, split.y_test, job["metrics"], positive=positive)
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
         log_feature_plan(plans)
         example = x_train.head(5)
@@ -114,6 +117,8 @@ def train(job: dict[str, Any]) -> TrainingResult:
         record_digest(info.model_uri)
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra: dict[str, Any] = {"search": search_result} if search_result else {}
+        if positive is not None:
+            extra["positive_class"] = positive
         if trouble:
             mlflow.set_tag(WARNINGS_TAG, "; ".join(trouble)[:5000])
             extra["warnings"] = trouble

@@ -77,6 +77,8 @@ class EvaluateModelOperator(BaseOperator):
         baseline's (DummyClassifier with the class prior / DummyRegressor fitted on the
         training rows' labels) on the same held-out rows, first run included: a number or a
         share such as ``"1%"``; None turns the baseline rule off.
+    :param positive_class: the class f1, precision, recall and average precision count as
+        positive on a binary target; None: the training rows' minority class.
     """
 
     template_fields = ("training", "snapshot")
@@ -107,9 +109,11 @@ class EvaluateModelOperator(BaseOperator):
         importance: bool = True,
         sample_weight: str | None = None,
         baseline_min_improvement: float | str | None = "1%",
+        positive_class: str | int | float | bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.positive_class = positive_class
         self.baseline_min_improvement = baseline_min_improvement
         self.sample_weight = sample_weight
         self.max_regression = max_regression or {}
@@ -166,6 +170,7 @@ class EvaluateModelOperator(BaseOperator):
             sample_weight=self.sample_weight,
             challenger_answers=recorded_answers(client, self.training, data),
             baseline=self.baseline_min_improvement is not None,
+            positive_class_setting=self.positive_class,
         )
         extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
         if "bootstrap" in scores:
@@ -231,6 +236,8 @@ class EvaluateModelOperator(BaseOperator):
         decision["champion_version"] = int(champion.version) if champion else None
         decision["primary_metric"] = self.primary_metric
         decision["rows"] = scores["rows"]
+        if scores.get("positive_class") is not None:
+            decision["positive_class"] = scores["positive_class"]
         for rule in decision["rules"]:
             self.log.info(
                 "%-15s %-12s value=%.4f bound=%.4f %s",

@@ -86,6 +86,8 @@ class TrainingJobOperator(BaseOperator):
         training.candidates (or one of an Optuna search's workers) — it cross-validates the
         estimator on the train split and reports its scores (ml.candidates) instead of
         registering a model.
+    :param positive_class: the class f1, precision, recall and average precision count as
+        positive on a binary target; None: the training rows' minority class.
     """
 
     template_fields: tuple[str, ...] = ("snapshot", "validation")
@@ -117,10 +119,12 @@ class TrainingJobOperator(BaseOperator):
         allowed_transformer_modules: tuple[str, ...] | None = None,
         allowed_callables: tuple[str, ...] | None = None,
         candidate: dict[str, Any] | None = None,
+        positive_class: str | int | float | bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.candidate = candidate
+        self.positive_class = positive_class
         self.refit: dict[str, Any] | None = None  # set by candidate selection (select_model)
         self.feature_preprocessing = feature_preprocessing or {}
         self.allowed_transformer_modules = allowed_transformer_modules
@@ -155,6 +159,7 @@ class TrainingJobOperator(BaseOperator):
             "params": self.estimator_params,
             "task": self.task,
             "metrics": self.metrics,
+            "positive_class": self.positive_class,
             "allowed_estimator_modules": list(
                 self.allowed_estimator_modules or settings.allowed_estimator_modules()
             ),

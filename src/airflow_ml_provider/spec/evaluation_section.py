@@ -123,6 +123,12 @@ class EvaluationSpec(_Strict):
         "on the same training rows) every challenger must beat on the held-out rows, first "
         "run included; `false` turns it off.",
     )
+    positive_class: str | int | float | bool | None = Field(
+        None,
+        description="Binary targets: the class f1, precision, recall, average precision, "
+        "slices and plots count as positive (e.g. bad on a good/bad credit table); default: "
+        "the minority class of the training rows.",
+    )
     per_partition: PartitionGateSpec | None = Field(
         None,
         description="Partitioned models: how much single partitions may regress "

