@@ -134,6 +134,10 @@ def _retrying_later(call) -> Any:
         return None
 
 
+DECISION_KEYS = ("promote", "reason", "rules", "baseline", "positive_class", "plots")
+"""What a run's result shows of the gate's decision."""
+
+
 def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[str, Any]:
     """One JSON-able dict describing the run (what ``airflow-ml run --json`` prints)."""
     xcoms, states, failures = run_outputs(dag.dag_id, dag_run)
@@ -167,11 +171,7 @@ def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[s
             "challenger": decision.get("challenger") or training.get("metrics"),
             "champion": decision.get("champion"),
         },
-        "decision": {
-            k: decision.get(k) for k in ("promote", "reason", "rules", "baseline", "positive_class")
-        }
-        if decision
-        else None,
+        "decision": {k: decision.get(k) for k in DECISION_KEYS} if decision else None,
         "promoted": bool(registration.get("promoted"))
         and states.get("register_model") == "success",
         "unchanged": bool(changes.get("unchanged")),

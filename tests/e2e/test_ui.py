@@ -220,6 +220,32 @@ def test_pipeline_page_shows_the_gate_decision_and_the_metric_chart(page, server
     assert "{n_estimators: 5, max_depth: 1, random_state: 3}" in config
 
 
+def test_the_evaluation_pictures_are_on_the_page_and_in_mlflow(page, server, seeded):
+    """v2 of ui_churn against champion v1: the confusion matrices, ROC, precision-recall
+    and calibration of both on the same held-out rows are logged on v2's training run as
+    gate/plots/*.png and shown on the pipeline page (each image loads and is drawn)."""
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    decision = seeded["churn"][1]["decision"]
+    assert decision["plots"] == ["confusion_matrix", "roc_curve", "precision_recall", "calibration"]
+    client = MlflowHook().get_conn()
+    run_id = seeded["churn"][1]["mlflow_run_id"]
+    logged = {f.path for f in client.list_artifacts(run_id, "gate/plots")}
+    assert logged == {f"gate/plots/{name}.png" for name in decision["plots"]}
+    page.goto(f"{server}/ml-pipelines/pipelines/ui_churn")
+    page.wait_for_selector("#gate-plots img")
+    images = page.locator("#gate-plots img")
+    assert images.count() == 4
+    page.wait_for_function(
+        "[...document.querySelectorAll('#gate-plots img')].every(i => i.complete)"
+    )
+    widths = images.evaluate_all("imgs => imgs.map(i => i.naturalWidth)")
+    assert all(width > 300 for width in widths), widths
+    captions = page.locator("#gate-plots figcaption").all_inner_texts()
+    assert captions[1] == "ROC curve: challenger next to the champion, same held-out rows"
+    _shot(page, "gate-plots")
+
+
 def test_partition_table_sorts_and_filters(page, server):
     import csv
 

@@ -92,6 +92,8 @@ class GateDecision(TypedDict):
     """The trivial baseline's metrics on the same held-out rows, and ``model`` (its repr)."""
     heldout_rows: NotRequired[str]
     positive_class: NotRequired[str | int | float | bool]
+    plots: NotRequired[list[str]]
+    mlflow_run_id: NotRequired[str]
     """The run artifact listing the held-out rows scored (snapshot position, row hash)."""
     champion_version: NotRequired[int | None]
     """The champion the gate judged against: promotion is a compare-and-set on it."""

@@ -178,6 +178,7 @@ def score_models(
     challenger_answers: tuple[dict[str, Any], Any] | None = None,
     baseline: bool = False,
     positive_class_setting: Any = None,
+    plots: bool = False,
 ) -> dict[str, Any]:
     """Everything the gate needs, computed on one held-out split (the first metric is the
     primary one): ``challenger`` / ``champion`` metrics (champion None when there is none),
@@ -193,6 +194,8 @@ def score_models(
     metrics of ``baseline_model`` fitted on the training rows' labels (``baseline``).
     Binary metrics of one class count ``positive_class_setting`` (the configured class, or else the
     training rows' minority class) as positive; the result names it (``positive_class``).
+    With ``plots`` the evaluation pictures of both models (``figures``, see
+    ``ml.evaluation_plots``).
     """
     keep = tuple(dict.fromkeys([*slices, *([sample_weight] if sample_weight else [])]))
     split = load_split(data, task, keep=keep, with_train=False)
@@ -225,6 +228,12 @@ def score_models(
     }
     result["rows"] = len(split.x_test)
     result["positive_class"] = positive
+    if plots:
+        from airflow_ml_provider.ml.evaluation_plots import evaluation_figures
+
+        given = {name: answers[name].answers for name in models if name in answers}
+        classes = getattr(answers["challenger"], "classes_", None)
+        result["figures"] = evaluation_figures(task, labels, given, classes, positive)
     result["heldout_rows"] = heldout_rows_csv(split)
     if baseline:
         trivial = baseline_model(task, primary, split.y_train)

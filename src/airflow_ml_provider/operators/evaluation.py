@@ -79,6 +79,9 @@ class EvaluateModelOperator(BaseOperator):
         share such as ``"1%"``; None turns the baseline rule off.
     :param positive_class: the class f1, precision, recall and average precision count as
         positive on a binary target; None: the training rows' minority class.
+    :param plots: log the evaluation pictures of challenger and champion on the held-out
+        rows (confusion matrix, ROC, precision-recall, calibration; predicted-vs-actual and
+        residuals for regression) as ``gate/plots/*.png`` on the training run.
     """
 
     template_fields = ("training", "snapshot")
@@ -110,9 +113,11 @@ class EvaluateModelOperator(BaseOperator):
         sample_weight: str | None = None,
         baseline_min_improvement: float | str | None = "1%",
         positive_class: str | int | float | bool | None = None,
+        plots: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.plots = plots
         self.positive_class = positive_class
         self.baseline_min_improvement = baseline_min_improvement
         self.sample_weight = sample_weight
@@ -136,6 +141,14 @@ class EvaluateModelOperator(BaseOperator):
         self.thresholds = thresholds or {}
         self.min_improvement = min_improvement
         self.mlflow_conn_id = mlflow_conn_id
+
+    def _log_plots(self, client, run_id: str, figures: dict[str, Any]) -> list[str]:
+        """Log each figure as ``gate/plots/<name>.png`` on the run; return the names."""
+        from airflow_ml_provider.ml.evaluation_plots import plot_path
+
+        for name, figure in figures.items():
+            client.log_figure(run_id, figure, plot_path(name))
+        return list(figures)
 
     def execute(self, context) -> GateDecision:
         from airflow_ml_provider.ml.dataset import data_section
@@ -171,6 +184,7 @@ class EvaluateModelOperator(BaseOperator):
             challenger_answers=recorded_answers(client, self.training, data),
             baseline=self.baseline_min_improvement is not None,
             positive_class_setting=self.positive_class,
+            plots=self.plots,
         )
         extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
         if "bootstrap" in scores:
@@ -228,6 +242,9 @@ class EvaluateModelOperator(BaseOperator):
             decision["shap"] = scores["shap"][:10]
             client.log_text(run_id, records_csv(scores["shap"]), SHAP_TABLE)
         client.log_text(run_id, scores["heldout_rows"], HELDOUT_TABLE)
+        if scores.get("figures"):
+            decision["plots"] = self._log_plots(client, run_id, scores["figures"])
+            decision["mlflow_run_id"] = run_id
         decision["heldout_rows"] = HELDOUT_TABLE
         decision["challenger"] = scores["challenger"]
         decision["champion"] = scores["champion"]

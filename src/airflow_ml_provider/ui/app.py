@@ -13,7 +13,7 @@ from airflow.api_fastapi.app import get_auth_manager
 from airflow.api_fastapi.common.db.common import SessionDep
 from airflow.api_fastapi.core_api.security import GetUserDep, requires_access_dag
 from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from airflow_ml_provider.settings import SERVED_SNAPSHOTS, served_data_docs
 from airflow_ml_provider.ui import URL_PREFIX
@@ -78,6 +78,14 @@ def create_app() -> FastAPI:
             return views.pipeline_view(session, clients, dag_id, partitions)
         except views.PipelineNotFound:
             raise HTTPException(404, f"{dag_id!r} is not a YAML pipeline") from None
+
+    @app.get("/pipelines/{dag_id}/plots/{name}", dependencies=dag_reader)
+    def gate_plot(dag_id: str, name: str, session: SessionDep) -> Response:
+        """One evaluation picture of the pipeline's latest gate decision (PNG)."""
+        found = views.gate_plot(session, clients, dag_id, name)
+        if found is None:
+            raise HTTPException(404, f"no plot {name!r} in the latest gate decision")
+        return Response(found, media_type="image/png")
 
     @app.get(SERVED_SNAPSHOTS + "/{dag_id}/{path:path}", dependencies=dag_reader)
     def data_docs(dag_id: str, path: str) -> FileResponse:

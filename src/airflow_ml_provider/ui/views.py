@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.ml.evaluation_plots import CAPTIONS
 from airflow_ml_provider.ui.airflow_state import (
     PipelineDag,
     RunInfo,
@@ -296,6 +297,10 @@ def _decision(result: TaskResult | None, changes: TaskResult | None) -> dict[str
         "champion": decision.get("champion") or {},
         "champion_version": decision.get("champion_version"),
         "partitions": {k: v for k, v in (decision.get("partitions") or {}).items() if k != "worst"},
+        "plots": [
+            {"name": name, "caption": CAPTIONS.get(name, name)}
+            for name in decision.get("plots") or []
+        ],
         "run_id": result.run_id,
         "at": _iso(result.at),
     }
@@ -325,3 +330,23 @@ def _iso(value: datetime | None) -> str | None:
 
 def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, value) if isinstance(value, int | float) else (1, str(value))
+
+
+def gate_plot(session: Session, clients, dag_id: str, name: str) -> bytes | None:
+    """The PNG of one evaluation picture of the latest gate decision (logged on its training
+    run), or None when that decision has no such picture."""
+    import tempfile
+    from pathlib import Path
+
+    from airflow_ml_provider.ml.evaluation_plots import plot_path
+
+    dag = pipeline_dag(session, dag_id)
+    if dag is None or dag.card is None or dag.decision is None:
+        return None
+    decision = dag.decision.value
+    if not isinstance(decision, dict) or name not in (decision.get("plots") or []):
+        return None
+    client = clients(dag.card["mlflow_conn_id"])
+    with tempfile.TemporaryDirectory(prefix="airflow-ml-plot-") as scratch:
+        local = client.download_artifacts(decision["mlflow_run_id"], plot_path(name), scratch)
+        return Path(local).read_bytes()
