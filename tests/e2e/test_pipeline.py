@@ -101,7 +101,12 @@ def test_corrupted_data_fails_validation_and_registers_nothing(tmp_path, airflow
     assert result["tasks"]["snapshot_data"] == "success"
     assert result["tasks"]["validate_data"] == "failed"
     assert result["error"]["task"] == "validate_data"  # the cause, not the skipped steps
-    assert "\n" not in result["error"]["message"]
+    message = result["error"]["message"]
+    assert "\n" not in message
+    # What the UI, --json and the mail show names each failed expectation and its column.
+    assert message.startswith("data validation failed (2 problem(s)): ")
+    assert "expect_column_values_to_not_be_null on column 'mean radius' failed" in message
+    assert "expect_column_values_to_be_between on column 'mean radius' failed" in message
     for task in ("train_model", "evaluate_model", "register_model", "deploy_model"):
         assert result["tasks"][task] == "upstream_failed"
     failed = {f["expectation"]: f for f in result["validation"]["failed_expectations"]}

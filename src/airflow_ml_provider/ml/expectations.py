@@ -200,7 +200,8 @@ def _run(context, definition, frame, docs_dir: str | None) -> tuple[Any, str | N
 
 
 def describe_failure(entry: dict[str, Any]) -> str:
-    """One readable line per failed expectation."""
+    """One readable line per failed expectation: which, on which column, what was seen (a
+    few observed values) and what was expected."""
     where = f" on column {entry['column']!r}" if entry.get("column") else ""
     line = f"{entry['expectation']}{where} failed"
     if entry.get("error"):

@@ -247,9 +247,11 @@ class ValidateDataOperator(BaseOperator):
             lines = blocking + problems
             for line in lines:
                 self.log.error("%s", line)
+            # The first line is what the UI, --json and the mail show: it names each problem.
             raise AirflowFailException(
-                f"data validation failed on {summary['rows']} rows of {self.snapshot['uri']}: "
-                f"{len(lines)} problem(s)\n  - " + "\n  - ".join(lines)
+                f"data validation failed ({len(lines)} problem(s)): {' | '.join(lines)}\n"
+                f"  on {summary['rows']} rows of {self.snapshot['uri']}:\n  - "
+                + "\n  - ".join(lines)
             )
         self.log.info(
             "validation passed: %d rows, %d expectations, schema %s, %d warning(s)",
