@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.metrics import METRICS
 
 
@@ -43,7 +44,7 @@ def check_metrics_fit(metrics: list[str], y, task: str) -> None:
             )
 
 
-class PositiveClassError(ValueError):
+class PositiveClassError(AirflowMlError, ValueError):
     """evaluation.positive_class names no class of the target."""
 
 
