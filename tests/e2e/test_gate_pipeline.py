@@ -145,11 +145,11 @@ def test_the_gates_numbers_can_be_rebuilt_from_the_logged_heldout_rows(tmp_path,
 
 
 def test_a_model_that_did_not_converge_is_a_run_warning_not_only_a_log_line(
-    tmp_path, airflow_db, capsys
+    tmp_path, airflow_db, smtp_server, capsys
 ):
     """LogisticRegression stopped after 5 lbfgs iterations: scikit-learn's
-    ConvergenceWarning becomes a training warning in the run's result, its summary and a tag
-    on the MLflow run; a model given enough iterations has none."""
+    ConvergenceWarning becomes a training warning in the run's result, its summary, the
+    summary mail and a tag on the MLflow run; a model given enough iterations has none."""
     from airflow_ml_provider.cli_output import print_summary
     from helpers.pipelines import tracking_tags
 
@@ -158,7 +158,9 @@ def test_a_model_that_did_not_converge_is_a_run_warning_not_only_a_log_line(
         "e2e_unconverged",
         estimator="sklearn.linear_model.LogisticRegression",
         params="{max_iter: 5}",
+        smtp_conn_id="smtp_test",
     )
+    edit(path, "  smtp_conn_id: smtp_test", "  smtp_conn_id: smtp_test\n  on: [summary]")
     result = run(path)
     assert result["state"] == "success", result
     (warning,) = result["training_warnings"]
@@ -167,6 +169,9 @@ def test_a_model_that_did_not_converge_is_a_run_warning_not_only_a_log_line(
     assert f"training warning: {warning}" in capsys.readouterr().out
     tags = tracking_tags(result["mlflow_run_id"])
     assert tags["airflow_ml.training_warnings"] == warning
+    (mail,) = smtp_server.messages
+    _, text = mail_parts(mail)
+    assert f"Training warning: {warning}" in text
     edit(path, "{max_iter: 5}", "{max_iter: 500}")
     assert run(path)["training_warnings"] == []
 

@@ -39,3 +39,34 @@ def test_bad_inputs_fail_with_one_readable_line(tmp_path):
     outside = run_job(tmp_path, job(tmp_path, estimator="subprocess.Popen"))
     assert outside.returncode == 2
     assert "is not in an allowed module" in outside.stderr
+
+
+def test_squashing_scale_trains_logs_skrub_as_a_requirement_and_loads_verified(tmp_path):
+    """`numeric: {scale: squashing}` (skrub's SquashingScaler): the training process fits
+    and logs the model with skrub pinned in its requirements and SquashingScaler — by exact
+    name — in its skops trusted types; the verified loader loads it and its inputs come out
+    bounded (a soft clip to ±3) even for an outlier row."""
+    import mlflow
+    import numpy as np
+    import pandas as pd
+
+    from airflow_ml_provider.ml.evaluate import load_model
+    from helpers.paths import EXAMPLE_CSV
+
+    payload = job(tmp_path, features={"numeric": {"scale": "squashing"}})
+    done = run_job(tmp_path, payload)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    local = mlflow.artifacts.download_artifacts(result["model_uri"], dst_path=str(tmp_path / "m"))
+    requirements = (tmp_path / "m" / "requirements.txt").read_text()
+    assert "skrub==" in requirements, requirements
+    model = load_model(result["model_uri"])
+    rows = pd.read_csv(EXAMPLE_CSV)[payload["data"]["features"]].head(5)
+    rows.iloc[0, 0] = 1e9  # an outlier no standard scaler would bound
+    scaled = model.named_steps["preprocess"].transform(rows)
+    assert np.abs(scaled).max() <= 3.0 + 1e-9
+    assert type(model.named_steps["preprocess"].transformers_[0][1][-1]).__name__ == (
+        "SquashingScaler"
+    )
+    assert local

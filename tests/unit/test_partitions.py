@@ -185,6 +185,26 @@ def test_a_failing_partition_is_reported_and_the_others_train(tmp_path):
     assert lost[0]["reason"] == "the training task of chunk 0 failed"
 
 
+def test_partition_models_that_did_not_converge_are_one_run_warning(tmp_path):
+    """LogisticRegression with one lbfgs iteration per partition: each partition's record
+    carries scikit-learn's ConvergenceWarning (the metrics table's warning column) and the
+    assembled run gets one warning line counting them, not one line per partition."""
+    from airflow_ml_provider.ml.partitioned_run import partition_table, partition_warnings
+    from airflow_ml_provider.ml.partitions import train_partitions
+
+    frame = regions({"north": 200, "south": 120, "east": 100})
+    plan, job = chunk_job(tmp_path, frame)
+    job["params"] = {"max_iter": 1}
+    result = train_partitions(job)
+    records = result["partitions"]
+    assert all(r["warning"].startswith("the model did not converge: lbfgs") for r in records)
+    (line,) = partition_warnings(partition_table(plan, [result]))
+    assert line.startswith("3 of 3 partition models: the model did not converge: lbfgs")
+    job["params"] = {"max_iter": 500}
+    converged = partition_table(plan, [train_partitions(job)])
+    assert partition_warnings(converged) == []
+
+
 def test_each_partition_fits_with_one_blas_thread(tmp_path, monkeypatch):
     """Inside a chunk every fit sees one BLAS/OpenMP thread (threadpoolctl reads the real
     thread pools); outside the chunk the process's pools are as they were. The estimator's

@@ -48,12 +48,13 @@ class NumericSpec(_Strict):
         None, description="Clip to these quantiles of the train split, e.g. [0.01, 0.99]."
     )
     log1p: bool = Field(False, description="Apply log(1 + x) (after clipping).")
-    scale: Literal["auto", "none", "standard", "robust", "minmax"] = Field(
+    scale: Literal["auto", "none", "squashing", "standard", "robust", "minmax"] = Field(
         "auto",
-        description="standard (z-score), robust (median/IQR), minmax (to [0, 1]) or none; "
-        "auto: standard for estimators that need scaled inputs (linear models, SVMs, "
-        "nearest neighbours, neural networks, kernel ridge, Gaussian processes), none for "
-        "trees. Date parts are scaled the same way.",
+        description="standard (z-score), robust (median/IQR), minmax (to [0, 1]), squashing "
+        "(skrub's SquashingScaler: median/IQR, then a soft clip to +-3, so an outlier cannot "
+        "dominate; needs the skrub extra) or none; auto: standard for estimators that need "
+        "scaled inputs (linear models, SVMs, nearest neighbours, neural networks, kernel "
+        "ridge, Gaussian processes), none for trees. Date parts are scaled the same way.",
     )
 
     @field_validator("clip")

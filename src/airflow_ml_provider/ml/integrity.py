@@ -42,6 +42,9 @@ CONTAINER_TYPES = frozenset(
 """Standard-library types fitted models hold, trusted by exact name (skops builds a partial
 from its function and arguments without calling it)."""
 MODEL_FUNCTIONS = frozenset({"sklearn.utils.validation.check_array"})
+MODEL_CLASSES = frozenset({"skrub._squashing_scaler.SquashingScaler"})
+"""Classes of other packages our preprocessing builds (``scale: squashing``), trusted by exact
+name (not their whole package)."""
 """Functions outside our own transformers a fitted model refers to (HistGradientBoosting's
 input check), trusted by exact name."""
 OWN_FUNCTION_MODULE = "airflow_ml_provider.ml.transformers"
@@ -185,7 +188,9 @@ def _trusted_type(name: str, packages: tuple[str, ...], callables: tuple[str, ..
 
     from airflow_ml_provider.core.allow_lists import in_packages
 
-    if name in CONTAINER_TYPES or name in MODEL_FUNCTIONS or name in callables:
+    if name in CONTAINER_TYPES or name in MODEL_FUNCTIONS or name in MODEL_CLASSES:
+        return True
+    if name in callables:  # a team function the platform listed (a tokenizer)
         return True
     module, _, last = name.rpartition(".")
     if not in_packages(name, packages) or name in FILE_CLASSES:

@@ -72,7 +72,16 @@ def check_success(table: list[dict[str, Any]], min_success_ratio: float) -> dict
 
 
 def _csv(table: list[dict[str, Any]], metrics: list[str]) -> str:
-    fields = ["partition", "status", "reason", "rows_train", "rows_test", "fit_seconds", *metrics]
+    fields = [
+        "partition",
+        "status",
+        "reason",
+        "warning",
+        "rows_train",
+        "rows_test",
+        "fit_seconds",
+        *metrics,
+    ]
     return records_csv([{**r, **(r.get("metrics") or {})} for r in table], fields)
 
 
@@ -108,6 +117,22 @@ def _artifacts(results: list[dict[str, Any]]) -> dict[str, str]:
     return artifacts
 
 
+def partition_warnings(table: list[dict[str, Any]]) -> list[str]:
+    """One run warning for the partition models whose fit did not converge: how many, and
+    the first one's partition and message (each is in the metrics table's warning column)."""
+    warned = [r for r in table if r.get("warning")]
+    if not warned:
+        return []
+    trained = sum(1 for r in table if r["status"] == TRAINED)
+    first = warned[0]
+    line = (
+        f"{len(warned)} of {trained} partition models: {first['warning']} "
+        f"(e.g. partition {first['partition']!r}; see the warning column of {METRICS_TABLE})"
+    )
+    print(f"warning: {line}")
+    return [line]
+
+
 def assemble(
     job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]
 ) -> TrainingResult:
@@ -117,10 +142,12 @@ def assemble(
 
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.heldout_answers import log_answers
+    from airflow_ml_provider.ml.preprocessing import extra_modules
     from airflow_ml_provider.ml.scoring import job_positive_class, score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import MODEL_MODULES, raw_row_signature
     from airflow_ml_provider.ml.training_runs import (
+        WARNINGS_TAG,
         log_training_params,
         training_result,
         training_run,
@@ -160,7 +187,7 @@ def assemble(
                     infer_signature(example, split.y_test.head(5).to_numpy())
                 ),
                 pip_requirements=model_requirements(
-                    MODEL_MODULES + [job["estimator"]], with_provider=True
+                    MODEL_MODULES + [job["estimator"], *extra_modules(job)], with_provider=True
                 ),
             )
         record_digest(info.model_uri)
@@ -184,6 +211,9 @@ def assemble(
             f"partitioned model: {counts[TRAINED]} trained, {counts[SKIPPED]} skipped, "
             f"{counts[FAILED]} failed; held-out metrics {metrics}"
         )
+        trouble = partition_warnings(table)
+        if trouble:
+            mlflow.set_tag(WARNINGS_TAG, "; ".join(trouble)[:5000])
         partitions = {
             **counts,
             "fit_seconds": fit_seconds,
@@ -198,4 +228,5 @@ def assemble(
             split,
             partitions=partitions,
             heldout_answers=recorded,
+            **({"warnings": trouble} if trouble else {}),
         )

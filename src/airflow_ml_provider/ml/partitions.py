@@ -153,10 +153,13 @@ def _fit_and_score(
     from sklearn.base import clone
 
     from airflow_ml_provider.ml.scoring import ResponsesByPosition, score_where_defined
+    from airflow_ml_provider.ml.training_runs import fit_warnings
 
     model = clone(template)
     started = time.monotonic()
-    model.fit(x_train, y_train)
+    trouble: list[str] = []
+    with fit_warnings(trouble, echo=False):
+        model.fit(x_train, y_train)
     fit_seconds = time.monotonic() - started
     scores: dict[str, Any] = {}
     answers: dict[str, Any] = {}
@@ -172,6 +175,7 @@ def _fit_and_score(
             "rows_test": len(x_test),
             "fit_seconds": fit_seconds,
             "metrics": scores,
+            **({"warning": trouble[0]} if trouble else {}),
         },
         answers,
     )

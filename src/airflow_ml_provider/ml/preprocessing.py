@@ -52,7 +52,7 @@ TREE_ESTIMATORS = ("sklearn.ensemble.", "sklearn.tree.", "lightgbm.", "xgboost."
 """Estimators that split on features (``text.components: auto`` reduces TF-IDF for them)."""
 TEXT_COMPONENTS = 30
 """What ``components: auto`` gives a tree model: skrub's StringEncoder default."""
-SCALERS = ("standard", "robust", "minmax")
+SCALERS = ("squashing", "standard", "robust", "minmax")
 HIST_GRADIENT_BOOSTING_MAX_BINS = 255
 """Its default and largest ``max_bins``: a native categorical may have at most that many."""
 MISSING = "missing"
@@ -139,9 +139,19 @@ def _numeric(s: dict[str, Any], coerce: bool) -> list:
 
 
 def _scaler(scale: str) -> list:
-    """The scikit-learn scaler ``scale`` names (none for ``none`` or an unresolved auto)."""
+    """The scaler ``scale`` names (none for ``none`` or an unresolved auto): scikit-learn's,
+    or skrub's SquashingScaler (scikit-learn has no scaler that bounds outliers; skrub is
+    an extra, imported only for it: its import costs ~1.5 s beyond scikit-learn's)."""
     from sklearn.preprocessing import MinMaxScaler, RobustScaler, StandardScaler
 
+    if scale == "squashing":
+        try:
+            from skrub import SquashingScaler
+        except ImportError:
+            raise FeatureError(
+                "features: scale squashing needs skrub: pip install 'airflow-ml-provider[skrub]'"
+            ) from None
+        return [SquashingScaler()]
     scalers = {"standard": StandardScaler, "robust": RobustScaler, "minmax": MinMaxScaler}
     return [scalers[scale]()] if scale in scalers else []
 
@@ -348,17 +358,19 @@ def build_preprocessor(
     return preprocessor
 
 
-def custom_modules(job: dict[str, Any]) -> list[str]:
-    """Modules of the team code a model refers to (its tokenizers and custom transformers),
-    which the model's environment must install."""
+def extra_modules(job: dict[str, Any]) -> list[str]:
+    """Modules beyond the estimator's and scikit-learn's a model refers to — the team code of
+    its tokenizers and custom transformers, skrub for ``scale: squashing`` — which the
+    model's environment must install."""
     features = job.get("features") or {}
-    tokenizers = [
-        settings.get("tokenizer")
-        for settings in [features.get("text") or {}, *(features.get("columns") or {}).values()]
-        if isinstance(settings, dict)
+    settings = [
+        *(features.get(kind) or {} for kind in ("text", "numeric")),
+        *(features.get("columns") or {}).values(),
     ]
+    tokenizers = [s.get("tokenizer") for s in settings if isinstance(s, dict)]
+    squashing = any(isinstance(s, dict) and s.get("scale") == "squashing" for s in settings)
     classes = [item.get("class") for item in features.get("custom") or []]
-    return [path for path in [*tokenizers, *classes] if path]
+    return [path for path in [*tokenizers, *classes, "skrub" if squashing else None] if path]
 
 
 def model_columns(plans: list[ColumnPlan]) -> list[str]:

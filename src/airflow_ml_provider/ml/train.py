@@ -21,7 +21,7 @@ from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
 from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust, record_digest
 from airflow_ml_provider.ml.leakage import training_notes
-from airflow_ml_provider.ml.preprocessing import build_model, custom_modules, model_columns
+from airflow_ml_provider.ml.preprocessing import build_model, extra_modules, model_columns
 from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
 from airflow_ml_provider.ml.scoring import check_metrics_fit, job_positive_class, score
 from airflow_ml_provider.ml.skops_io import skops_io
@@ -111,7 +111,7 @@ def train(job: dict[str, Any]) -> TrainingResult:
                 input_example=example,
                 skops_trusted_types=_types_we_created(model, job),
                 pip_requirements=model_requirements(
-                    MODEL_MODULES + [job["estimator"], *custom_modules(job)], with_provider=True
+                    MODEL_MODULES + [job["estimator"], *extra_modules(job)], with_provider=True
                 ),
             )
         record_digest(info.model_uri)

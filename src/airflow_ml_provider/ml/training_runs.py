@@ -65,10 +65,11 @@ WARNINGS_TAG = "airflow_ml.training_warnings"
 
 
 @contextmanager
-def fit_warnings(found: list[str]) -> Iterator[None]:
+def fit_warnings(found: list[str], echo: bool = True) -> Iterator[None]:
     """Collect into ``found`` what scikit-learn warns about the fit that makes its model
     untrustworthy — a solver that stopped before converging — a line each, printed too (the
-    task log), instead of leaving it only in the log."""
+    task log; not with ``echo`` False: a partition's fit among thousands), instead of
+    leaving it only in the log."""
     import warnings
 
     from sklearn.exceptions import ConvergenceWarning
@@ -83,7 +84,8 @@ def fit_warnings(found: list[str]) -> Iterator[None]:
             line = f"the model did not converge: {first_line(str(warning.message))}"
             if line not in found:
                 found.append(line)
-                print(f"warning: {line}")
+                if echo:
+                    print(f"warning: {line}")
         else:  # not ours to judge: as Python would have shown it
             warnings.showwarning(
                 warning.message, warning.category, warning.filename, warning.lineno

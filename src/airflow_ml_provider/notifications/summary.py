@@ -40,6 +40,7 @@ def summarize(
             "champion": (decision or {}).get("champion"),
         },
         "partitions": _partitions_line(training, decision),
+        "training_warnings": list((training or {}).get("warnings") or []),
         "candidates": _leaderboard_lines(training),
         # register_model has the last word (a reviewer may have rejected the promotion).
         "promoted": bool(
@@ -123,6 +124,7 @@ def render_text(summary: dict[str, Any]) -> str:
         lines.append(f"  Trained because: {validation['retrain_reason']}")
     if validation.get("data_docs"):
         lines.append(f"  Data Docs: {validation['data_docs']}")
+    lines += [f"Training warning: {line}" for line in summary.get("training_warnings") or []]
     if summary.get("partitions"):
         lines.append(f"Partitions: {summary['partitions']}")
     if summary.get("candidates"):
