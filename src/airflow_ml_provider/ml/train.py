@@ -19,6 +19,7 @@ from airflow_ml_provider.ml.allowed_code import check_job_code
 from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
+from airflow_ml_provider.ml.imbalance import with_class_weight
 from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust, record_digest
 from airflow_ml_provider.ml.leakage import training_notes
 from airflow_ml_provider.ml.preprocessing import build_model, extra_modules, model_columns
@@ -63,6 +64,7 @@ def train(job: dict[str, Any]) -> TrainingResult:
         print(f"this DAG run already trained this model on this data: run {earlier['run_id']}")
         return earlier
     split = load_split(job["data"], job["task"])
+    job = with_class_weight(job, split.y_train)
     model, plans = build_model(job, split.x_train)
     check_metrics_fit(job["metrics"], split.y_train, job["task"])
     positive = job_positive_class(job, split.y_train)

@@ -88,6 +88,7 @@ class TrainingJobOperator(BaseOperator):
         registering a model.
     :param positive_class: the class f1, precision, recall and average precision count as
         positive on a binary target; None: the training rows' minority class.
+    :param class_weight: ``auto``, ``balanced`` or ``none`` (see ``ml.imbalance``).
     """
 
     template_fields: tuple[str, ...] = ("snapshot", "validation")
@@ -120,10 +121,12 @@ class TrainingJobOperator(BaseOperator):
         allowed_callables: tuple[str, ...] | None = None,
         candidate: dict[str, Any] | None = None,
         positive_class: str | int | float | bool | None = None,
+        class_weight: str = "auto",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
         self.candidate = candidate
+        self.class_weight = class_weight
         self.positive_class = positive_class
         self.refit: dict[str, Any] | None = None  # set by candidate selection (select_model)
         self.feature_preprocessing = feature_preprocessing or {}
@@ -160,6 +163,7 @@ class TrainingJobOperator(BaseOperator):
             "task": self.task,
             "metrics": self.metrics,
             "positive_class": self.positive_class,
+            "class_weight": self.class_weight,
             "allowed_estimator_modules": list(
                 self.allowed_estimator_modules or settings.allowed_estimator_modules()
             ),

@@ -224,6 +224,15 @@ class TrainingSpec(_Strict):
     partitioning: PartitioningSpec | None = Field(
         None, description="Fan-out settings of per-partition training (needs data.partition_by)."
     )
+    class_weight: Literal["auto", "balanced", "none"] = Field(
+        "auto",
+        description="Imbalanced classes: balanced gives each class equal total weight "
+        "(scikit-learn's class_weight, for estimators that take it); auto: balanced when the "
+        "rarest class has under half the rows of the commonest and the primary metric is f1, "
+        "recall, balanced_accuracy or f1_macro, none otherwise (roc_auc, log_loss and "
+        "accuracy are not helped, and weights distort probabilities); params.class_weight "
+        "always wins.",
+    )
     on_unchanged: Literal["skip", "retrain"] = Field(
         "skip",
         description="When the data snapshot and the configuration equal those the champion "
