@@ -76,11 +76,11 @@ def _csv(table: list[dict[str, Any]], metrics: list[str]) -> str:
         "partition",
         "status",
         "reason",
-        "warning",
         "rows_train",
         "rows_test",
         "fit_seconds",
         *metrics,
+        "warning",
     ]
     return records_csv([{**r, **(r.get("metrics") or {})} for r in table], fields)
 
