@@ -5,6 +5,7 @@ from __future__ import annotations
 from airflow_ml_provider.core.metrics import METRICS, guess_task_type, metric_names
 from airflow_ml_provider.core.steps import pipeline_steps
 from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
+from airflow_ml_provider.spec.extras import extra_problems
 from airflow_ml_provider.spec.models import PipelineSpec
 from airflow_ml_provider.spec.training_rules import FieldPath, candidate_problems, training_problems
 
@@ -209,6 +210,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     problems.extend(step_policy_problems(spec))
     problems.extend(monitoring_problems(spec))
     problems.extend(alert_problems(spec))
+    problems.extend(extra_problems(spec))
     if spec.data.features is not None and spec.data.target in spec.data.features:
         index = spec.data.features.index(spec.data.target)
         problems.append(
