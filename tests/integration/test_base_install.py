@@ -112,3 +112,16 @@ def test_a_pipeline_that_needs_a_missing_extra_is_refused_at_its_line(base_env, 
     assert "fine" in dags
     (broken,) = [k for k in dags if k.startswith("config_error__")]
     assert "airflow-ml-provider[kubernetes]" in dags[broken]
+
+
+def test_the_wheel_ships_the_json_schema_with_its_id(tmp_path):
+    """`uv build` of the package: the wheel holds airflow_ml_provider/pipeline.schema.json,
+    the repository's file, with its $id."""
+    import zipfile
+
+    subprocess.run([*UV, "build", "-q", "--wheel", "-o", str(tmp_path), str(REPO)], check=True)
+    (wheel,) = tmp_path.glob("*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        shipped = json.loads(archive.read("airflow_ml_provider/pipeline.schema.json"))
+    assert shipped == json.loads((REPO / "pipeline.schema.json").read_text())
+    assert shipped["$id"].startswith("urn:airflow-ml-provider:pipeline:")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from airflow_ml_provider.spec import SpecError, load_pipeline
 from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
+from helpers.schema_check import schema_errors
 
 FILES = 500
 JUNK_VALUES = [
@@ -106,3 +107,27 @@ def test_fuzzed_files_give_positioned_errors_and_check_agrees(tmp_path):
         assert checked.get(path, "invalid") == verdict, path
     valid = sum(v == "ok" for v in verdicts.values())
     assert f"{valid} valid, {FILES - valid} invalid" in done.stderr
+
+
+def test_the_json_schema_accepts_every_file_the_loader_accepts(tmp_path):
+    """pipeline.schema.json as an editor applies it (yaml-language-server's scalars,
+    jsonschema 2020-12) accepts every example and every corpus file the loader accepts, so
+    an editor never marks a valid file; of the refused files that are YAML mappings it
+    refuses most (the rest break rules JSON Schema cannot state: allow-lists, cross-field
+    rules, the data)."""
+    examples = [*(EXAMPLE_YAML.parent.glob("*.yaml"))]
+    for path in examples:
+        assert schema_errors(path) == [], path
+    load_pipeline(EXAMPLE_YAML)
+    refused = judged = 0
+    for path in corpus(tmp_path):
+        errors = schema_errors(path)
+        try:
+            load_pipeline(path)
+        except SpecError:
+            if errors is not None:
+                judged += 1
+                refused += bool(errors)
+            continue
+        assert errors == [], (path.name, errors)
+    assert refused > 0.8 * judged, (refused, judged)
