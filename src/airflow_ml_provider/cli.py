@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import os
@@ -11,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airflow_ml_provider.cli_check import cmd_check
 from airflow_ml_provider.cli_output import print_summary
 from airflow_ml_provider.cli_registry import cmd_history, cmd_rollback, store_uri
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
@@ -19,82 +19,6 @@ from airflow_ml_provider.spec.errors import SpecError
 
 if TYPE_CHECKING:
     from airflow_ml_provider.spec.loader import LoadedPipeline
-
-
-def _expand(paths: list[str]) -> list[Path]:
-    from airflow_ml_provider.factory.loader import pipeline_files
-
-    files: list[Path] = []
-    for raw in paths:
-        path = Path(raw)
-        files.extend(pipeline_files(path) if path.is_dir() else [path])
-    return files
-
-
-def cmd_check(args: argparse.Namespace) -> int:
-    """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
-    from airflow_ml_provider.checks.deep_checks import deep_problems
-    from airflow_ml_provider.spec import claims
-    from airflow_ml_provider.spec.loader import load_pipeline
-    from airflow_ml_provider.spec.options import LoaderOptions
-
-    files = _expand(args.paths)
-    if not files:
-        print("no pipeline files found", file=sys.stderr)
-        return 1
-    options = LoaderOptions.from_config()
-    failed = 0
-    loaded_files = []
-    for path in files:
-        with contextlib.suppress(Exception):  # reported below, file by file
-            loaded_files.append((path, load_pipeline(path, options)))
-    lost, _ = claims.settle(loaded_files, claims.read_claims(options.parse_cache))
-    for path in files:
-        try:
-            loaded = load_pipeline(path, options)
-            problems = (
-                []
-                if args.fast
-                else deep_problems(
-                    loaded,
-                    options.estimator_modules,
-                    options.transformer_modules,
-                    options.callables,
-                )
-            )
-            problems += lost[path].problems if path in lost else []
-            if problems:
-                raise _Problems(problems)
-            print(f"ok      {path} (pipeline {loaded.dag_id})")
-            if not args.fast:
-                print(_feature_summary(loaded))
-        except (SpecError, _Problems) as exc:
-            failed += 1
-            print(str(exc))
-        except Exception as exc:  # never a traceback; the other files are still checked
-            failed += 1
-            print(str(SpecError.unexpected(path, exc)))
-    print(f"{len(files) - failed} valid, {failed} invalid", file=sys.stderr)
-    return 1 if failed else 0
-
-
-def _feature_summary(loaded) -> str:
-    """The inferred feature table of a pipeline's data sample, or why there is none."""
-    from airflow_ml_provider.checks.data_checks import data_report
-
-    report = data_report(loaded)
-    if report.table is None:
-        return f"        data not read: {report.skipped}"
-    lines = report.table.splitlines()
-    header = f"        features (from a sample of {report.rows} rows):"
-    extra = [f"positive class: {report.positive_class}"] if report.positive_class else []
-    extra += [f"warning: {line}" for line in report.warnings]
-    return "\n".join([header, *("          " + line for line in lines + extra)])
-
-
-class _Problems(Exception):
-    def __init__(self, problems: list[object]):
-        super().__init__("\n".join(str(p) for p in problems))
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -115,9 +39,13 @@ def cmd_schema_diff(args: argparse.Namespace) -> int:
         old, new = (schema_of(resolve_path(p, Path.cwd())) for p in (args.old, args.new))
     except (OSError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(exc)}))
         return 2
     findings = diff_schemas(old, new, args.max_null_rate_increase)
-    for item in findings:
+    if args.json:
+        print(json.dumps(findings, default=str))
+    for item in findings if not args.json else []:
         print(f"{item['check']:<15} {item['column'] or '-':<24} {item['message']}")
     print(
         f"{len(findings)} difference(s) between {args.old} and {args.new}"
@@ -265,11 +193,15 @@ def cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from airflow_ml_provider import __version__
+
     parser = argparse.ArgumentParser(prog="airflow-ml", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"airflow-ml {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     check = commands.add_parser("check", help="validate pipeline YAML files or folders")
     check.add_argument("paths", nargs="+")
     check.add_argument("--fast", action="store_true", help="skip checks that import sklearn")
+    check.add_argument("--json", action="store_true", help="print one JSON list, a file each")
     check.set_defaults(func=cmd_check)
     schema = commands.add_parser("schema", help="print the JSON Schema of pipeline files")
     schema.set_defaults(func=cmd_schema)
@@ -282,6 +214,7 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--max-null-rate-increase", type=float, default=0.05, help="tolerated null-share growth"
     )
+    diff.add_argument("--json", action="store_true", help="print one JSON list of findings")
     diff.set_defaults(func=cmd_schema_diff)
     run = commands.add_parser("run", help="run one pipeline once through dag.test()")
     run.add_argument("file")
@@ -334,11 +267,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="Airflow connection to the cluster, when the model is served there",
     )
     for command, func in ((past, cmd_history), (back, cmd_rollback), (again, cmd_reproduce)):
+        from_file = (
+            "the --pipeline file's registry.mlflow_conn_id, else " if command is back else ""
+        )
         command.add_argument(
             "--mlflow-conn-id",
-            help="the Airflow connection of the MLflow store (default: the --pipeline file's "
-            "registry.mlflow_conn_id, else mlflow_default; without that connection, the "
-            "embedded store if it exists)",
+            help=f"the Airflow connection of the MLflow store (default: {from_file}"
+            "mlflow_default; without that connection, the embedded store if it exists)",
         )
         command.add_argument(
             "--tracking-uri", help="an MLflow tracking URI instead (or $MLFLOW_TRACKING_URI)"

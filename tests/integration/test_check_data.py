@@ -5,6 +5,7 @@ file:line:column — and the inferred feature table for a good file."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -207,3 +208,36 @@ def test_check_names_a_leaking_column_and_the_positive_class(tmp_path):
     done = check(tmp_path, binary)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "positive class: 'female' (the minority class, " in done.stdout
+
+
+def test_check_json_gives_each_files_verdict_problems_and_features(tmp_path):
+    """`airflow-ml check --json`: one JSON list, a record per file — the good file valid
+    with its feature table, the bad one with each problem's line, column and message — and
+    `airflow-ml --version` names the version."""
+    from airflow_ml_provider import __version__
+
+    penguins(tmp_path / "data")
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text(GOOD.replace("target: species", "target: specie").replace("_check", "_bad"))
+    env = {**os.environ, "AIRFLOW_HOME": str(tmp_path / "home")}
+    command = [sys.executable, "-m", "airflow_ml_provider.cli", "check", "--json"]
+    done = subprocess.run([*command, str(good), str(bad)], capture_output=True, text=True, env=env)
+    assert done.returncode == 1
+    first, second = json.loads(done.stdout)
+    assert (first["valid"], first["pipeline"], first["sample_rows"]) == (
+        True,
+        "penguins_check",
+        344,
+    )
+    assert first["features"][0].split() == ["column", "type", "from", "preprocessing"]
+    assert second["valid"] is False
+    (problem,) = second["problems"]
+    assert (problem["line"], problem["path"]) == (4, "data.target")
+    assert "did you mean 'species'" in problem["message"]
+    version = subprocess.run(
+        [sys.executable, "-m", "airflow_ml_provider.cli", "--version"],
+        capture_output=True,
+        text=True,
+    )
+    assert version.stdout.strip() == f"airflow-ml {__version__}"

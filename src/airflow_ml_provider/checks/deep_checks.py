@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_ml_provider.checks.data_checks import data_report
+from airflow_ml_provider.checks.data_checks import DataReport, data_report
 from airflow_ml_provider.spec.errors import SpecProblem
 from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
 from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
@@ -204,8 +204,10 @@ def deep_problems(
     allowed_prefixes: tuple[str, ...],
     transformer_prefixes: tuple[str, ...] | None = None,
     callables: tuple[str, ...] | None = None,
+    report: DataReport | None = None,
 ) -> list[SpecProblem]:
-    """Every heavy check of one pipeline file (the allow-lists default to the settings)."""
+    """Every heavy check of one pipeline file (the allow-lists default to the settings;
+    ``report``: the data check's report when the caller already has it)."""
     from airflow_ml_provider import settings
 
     doc = load_positioned(loaded.file)
@@ -220,5 +222,5 @@ def deep_problems(
         + serving_problems(loaded, doc)
         + expectation_problems(loaded, doc)
         + schema_problems(loaded, doc)
-        + data_report(loaded).problems
+        + (report or data_report(loaded)).problems
     )
