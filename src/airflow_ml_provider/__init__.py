@@ -76,6 +76,25 @@ def get_provider_info() -> dict:
                 "connection-type": "mlflow",
                 "hook-class-name": "airflow_ml_provider.hooks.mlflow.MlflowHook",
                 "hook-name": "MLflow",
+                # The connection form, declared (Airflow 3.2+ reads it without importing the
+                # hook); the fields land in the connection's extra under these names.
+                "conn-fields": {
+                    "tracking_uri": {
+                        "label": "Tracking URI (instead of Host)",
+                        "schema": {"type": ["string", "null"]},
+                        "description": "e.g. databricks, or a URI Host cannot hold",
+                    },
+                    "token": {
+                        "label": "Token",
+                        "schema": {"type": ["string", "null"], "format": "password"},
+                        "description": "sent as MLFLOW_TRACKING_TOKEN",
+                    },
+                },
+                "ui-field-behaviour": {
+                    "hidden-fields": ["schema", "port", "extra"],
+                    "relabeling": {"host": "Tracking URI", "login": "Username"},
+                    "placeholders": {"host": "http://mlflow.ml.svc:5000"},
+                },
             }
         ],
         "extra-links": [

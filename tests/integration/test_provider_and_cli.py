@@ -45,6 +45,24 @@ def test_mlflow_connection_type_is_registered(airflow_db):
     assert hooks["mlflow"].hook_class_name == "airflow_ml_provider.hooks.mlflow.MlflowHook"
 
 
+def test_the_connection_form_comes_from_the_provider_info(airflow_db):
+    """What Airflow 3's UI asks for the connection form (HookMetaService, as the api-server
+    serves it): Host relabelled Tracking URI, port and schema hidden, the extra fields
+    tracking_uri and token (a password field) — declared in get_provider_info, with no
+    get_ui_field_behaviour on the hook (deprecated since Airflow 3.2)."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    assert "get_ui_field_behaviour" not in MlflowHook.__dict__
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "mlflow"]
+    standard = meta.standard_fields
+    assert standard.host.title == "Tracking URI"
+    assert standard.port.hidden and standard.url_schema.hidden
+    assert set(meta.extra_fields) == {"tracking_uri", "token"}
+    assert meta.extra_fields["token"]["schema"]["format"] == "password"
+
+
 def airflow_ml(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "airflow-ml"), *args], capture_output=True, text=True, env=os.environ.copy()

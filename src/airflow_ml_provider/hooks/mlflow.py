@@ -40,17 +40,6 @@ class MlflowHook(BaseHook):
         self.mlflow_conn_id = mlflow_conn_id
         self._resolved: tuple[str, dict[str, str], bool] | None = None
 
-    @classmethod
-    def get_ui_field_behaviour(cls) -> dict[str, Any]:
-        return {
-            "hidden_fields": ["schema", "port"],
-            "relabeling": {"host": "Tracking URI", "login": "Username"},
-            "placeholders": {
-                "host": "http://mlflow.ml.svc:5000",
-                "extra": '{"tracking_uri": "databricks", "token": "..."}',
-            },
-        }
-
     def _resolve(self) -> tuple[str, dict[str, str], bool]:
         if self._resolved is None:
             try:
