@@ -70,3 +70,22 @@ def test_squashing_scale_trains_logs_skrub_as_a_requirement_and_loads_verified(t
         "SquashingScaler"
     )
     assert local
+
+
+def test_each_training_run_logs_its_snapshot_as_a_dataset_input(tmp_path):
+    """MLflow's dataset input of the run: the snapshot's URI as the source, its sha256 as the
+    digest, the input columns and target as the schema, context training."""
+    import mlflow
+
+    payload = job(tmp_path)
+    payload["data"]["sha256"] = "f" * 64
+    done = run_job(tmp_path, payload)
+    assert done.returncode == 0, done.stderr[-2000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    mlflow.set_tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    (given,) = mlflow.MlflowClient().get_run(result["run_id"]).inputs.dataset_inputs
+    assert json.loads(given.dataset.source)["uri"] == payload["data"]["uri"]
+    assert given.dataset.digest == "f" * 36
+    assert [tag.value for tag in given.tags] == ["training"]
+    columns = [c["name"] for c in json.loads(given.dataset.schema)["mlflow_colspec"]]
+    assert columns == [*payload["data"]["features"], "target"]

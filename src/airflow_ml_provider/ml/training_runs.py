@@ -93,7 +93,8 @@ def fit_warnings(found: list[str], echo: bool = True) -> Iterator[None]:
 
 
 def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
-    """The estimator, its params, the data hash and split sizes as the run's params."""
+    """The estimator, its params, the data hash and split sizes as the run's params; the
+    snapshot as the run's training dataset input."""
     import mlflow
 
     mlflow.log_params(
@@ -106,6 +107,26 @@ def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
             "data.sha256": job["data"].get("sha256", ""),
         }
     )
+    log_snapshot_input(job["data"], split)
+
+
+def log_snapshot_input(data: dict[str, Any], split) -> None:
+    """The data snapshot as an MLflow dataset input of the active run (context training):
+    its URI as the source, its sha256 as the digest, the model's input columns and the
+    target as the schema — described, not loaded again."""
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.models import infer_signature
+
+    columns = split.x_test.assign(**{data["target"]: split.y_test.to_numpy()}).head(5)
+    dataset = MetaDataset(
+        source=resolve_dataset_source(data["uri"]),
+        name=data["uri"].rstrip("/").rsplit("/", 1)[-1],
+        digest=(data.get("sha256") or "")[:36] or None,
+        schema=infer_signature(columns).inputs,
+    )
+    mlflow.log_input(dataset, context="training")
 
 
 def training_result(
