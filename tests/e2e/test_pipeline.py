@@ -65,6 +65,11 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     assert versions_of("e2e_gate_model") == [1, 2]
     # A new champion was deployed once: one event of its Asset (the skipped deploy made none).
     assert champion_asset_events("e2e_gate_model") == [first["run_id"]]
+    # The event says which model: a downstream DAG reads it from triggering_asset_events.
+    ((_, extra),) = champion_asset_events("e2e_gate_model", extra=True)
+    assert (extra["model"], extra["version"]) == ("e2e_gate_model", 1)
+    assert extra["run_id"] == first["mlflow_run_id"]
+    assert extra["metrics"]["roc_auc"] == pytest.approx(first["metrics"]["challenger"]["roc_auc"])
 
     # alerts.on defaults to [failure, promotion]: the real SMTP server got the promotion
     # mail of the first run and nothing for the second (no event it subscribes to).

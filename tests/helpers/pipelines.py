@@ -101,20 +101,20 @@ def mlflow_runs_of(dag_run_id: str) -> list:
     )
 
 
-def champion_asset_events(model_name: str) -> list[str]:
-    """Run ids of the DAG runs that emitted ``x-mlmodel://<model>/champion``."""
+def champion_asset_events(model_name: str, *, extra: bool = False) -> list:
+    """Run ids of the DAG runs that emitted ``x-mlmodel://<model>/champion`` (with
+    ``extra``: (run id, the event's extra) pairs)."""
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
     with create_session() as session:
-        return list(
-            session.scalars(
-                select(AssetEvent.source_run_id)
-                .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
-                .where(AssetModel.uri == f"x-mlmodel://{model_name}/champion")
-            )
-        )
+        rows = session.execute(
+            select(AssetEvent.source_run_id, AssetEvent.extra)
+            .join(AssetModel, AssetEvent.asset_id == AssetModel.id)
+            .where(AssetModel.uri == f"x-mlmodel://{model_name}/champion")
+        ).all()
+    return [(run_id, data) for run_id, data in rows] if extra else [r[0] for r in rows]
 
 
 def tracking_tags(run_id: str) -> dict[str, str]:

@@ -25,7 +25,7 @@ from airflow_ml_provider.factory.training_steps import (
 )
 from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 from airflow_ml_provider.operators.changes import CheckChangesOperator
-from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
+from airflow_ml_provider.operators.deployment import CHAMPION_SCHEME, AliasDeploymentOperator
 from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
 from airflow_ml_provider.operators.notify import RunSummaryOperator
 from airflow_ml_provider.operators.registry import RegisterModelOperator
@@ -41,7 +41,7 @@ def champion_asset(model_name: str) -> Asset:
     DAGs can use it as their schedule. The ``x-`` scheme is Airflow's convention for URIs no
     provider normalises: other schemes make Airflow load every provider's asset handlers
     (0.5 s and google.cloud.storage) while parsing."""
-    return Asset(f"x-mlmodel://{model_name}/champion")
+    return Asset(f"{CHAMPION_SCHEME}{model_name}/champion")
 
 
 def wait_for_data(built: Built) -> BaseOperator:

@@ -15,6 +15,9 @@ from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback
 from airflow_ml_provider.operators.registry import airflow_actor
 
+CHAMPION_SCHEME = "x-mlmodel://"
+"""The scheme of a model's champion asset (``x-mlmodel://<model>/champion``)."""
+
 
 class AliasDeploymentOperator(BaseOperator):
     """Deployment strategy ``alias``: serving reads ``models:/<name>@champion``.
@@ -87,7 +90,28 @@ class AliasDeploymentOperator(BaseOperator):
         for where in ("kubernetes", "kserve"):
             if where in served:
                 result[where] = served[where]
+        self._describe_champion_event(context, client, version, deployed_at)
         return result
+
+    def _describe_champion_event(self, context, client, version: str, deployed_at: str) -> None:
+        """The champion asset's event says which model it is: model, version, its training
+        run and that run's metrics, deployment time (a downstream DAG reads it from
+        ``triggering_asset_events``)."""
+        outlets = [
+            o for o in self.outlets if str(getattr(o, "uri", "")).startswith(CHAMPION_SCHEME)
+        ]
+        if not outlets:
+            return
+        run_id = client.get_model_version(self.model_name, version).run_id
+        metrics = client.get_run(run_id).data.metrics if run_id else {}
+        for outlet in outlets:
+            context["outlet_events"][outlet].extra = {
+                "model": self.model_name,
+                "version": int(version),
+                "run_id": run_id,
+                "metrics": dict(metrics),
+                "deployed_at": deployed_at,
+            }
 
     def deployer(self) -> Deployer:
         """The strategy that makes the promoted version serve (here: serving reads the alias)."""
