@@ -56,11 +56,13 @@ test-production: $(STAMP) $(POSTGRES) $(REDIS)
 test-fast: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-# The UI and API of `make up` (e.g. make up PORT=8090 when 8080 is taken).
+# The UI and API of `make up` (e.g. make up PORT=8090 when 8080 is taken), on this machine
+# only unless told otherwise (make up HOST=0.0.0.0).
 PORT ?= 8080
+HOST ?= 127.0.0.1
 
 up: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__API__PORT=$(PORT) \
+	PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__API__PORT=$(PORT) AIRFLOW__API__HOST=$(HOST) \
 		AIRFLOW__API__BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/airflow standalone
 
 install: $(STAMP)

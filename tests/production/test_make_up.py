@@ -8,6 +8,7 @@ import os
 import subprocess
 import time
 import urllib.request
+from pathlib import Path
 
 from helpers.network import free_port
 from helpers.paths import REPO
@@ -22,6 +23,19 @@ def health(port: int) -> dict | None:
             return json.loads(r.read())
     except OSError:
         return None
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a TCP socket listens on ``port`` at (the kernel's /proc table)."""
+    import ipaddress
+
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, hex_port = local.split(":")
+        if state == "0A" and int(hex_port, 16) == port:
+            found.add(str(ipaddress.IPv4Address(bytes.fromhex(address)[::-1])))
+    return found
 
 
 def test_make_up_serves_the_ui_and_api_on_the_chosen_port(tmp_path):
@@ -41,5 +55,6 @@ def test_make_up_serves_the_ui_and_api_on_the_chosen_port(tmp_path):
             assert answer is not None, (tmp_path / "make-up.log").read_text()[-3000:]
             assert answer["metadatabase"]["status"] == "healthy"
             assert (tmp_path / "home" / "airflow.db").exists()  # its own home, not the repo's
+            assert listening_addresses(port) == {"127.0.0.1"}  # not every interface
         finally:
             stop_group(process)  # standalone stops its components on SIGINT
