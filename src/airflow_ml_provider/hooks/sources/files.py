@@ -9,7 +9,13 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_ml_provider.core.formats import FORMAT_SUFFIXES, GLOB_CHARS, before_glob, format_of
+from airflow_ml_provider.core.formats import (
+    FORMAT_SUFFIXES,
+    GLOB_CHARS,
+    before_glob,
+    csv_parse_options,
+    format_of,
+)
 from airflow_ml_provider.hooks.data import BATCH_ROWS, DataSourceError, to_epoch
 from airflow_ml_provider.hooks.sources.sink import ParquetSink
 
@@ -135,6 +141,7 @@ def _csv_batches(path: ObjectStoragePath, uri: str, sink: ParquetSink) -> Iterat
             reader = pv.open_csv(
                 stream,
                 read_options=pv.ReadOptions(block_size=CSV_BLOCK),
+                parse_options=csv_parse_options(),
                 convert_options=pv.ConvertOptions(
                     column_types=sink.known_types(), strings_can_be_null=True
                 ),
