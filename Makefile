@@ -40,8 +40,8 @@ demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
 test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
-	$(BIN)/ruff check src tests dags benchmarks
-	$(BIN)/ruff format --check src tests dags benchmarks
+	$(BIN)/ruff check src tests dags benchmarks examples
+	$(BIN)/ruff format --check src tests dags benchmarks examples
 	$(BIN)/mypy
 	$(BIN)/pytest -q --ignore=tests/production
 

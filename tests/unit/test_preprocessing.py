@@ -280,9 +280,9 @@ def test_without_an_estimator_auto_stays_auto_until_each_candidate_resolves_it(p
     """A pipeline of candidates has no single estimator: its feature table says each
     candidate decides, and each candidate resolves auto for its own estimator."""
     from airflow_ml_provider.core.features import FeaturesSpec
+    from airflow_ml_provider.ml.estimator_needs import resolve_plans
     from airflow_ml_provider.ml.feature_report import describe
     from airflow_ml_provider.ml.feature_types import plan_features
-    from airflow_ml_provider.ml.preprocessing import resolve_plans
 
     x, _ = penguins
     plans = resolve_plans(plan_features(x, FeaturesSpec()), None)

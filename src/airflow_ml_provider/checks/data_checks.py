@@ -245,9 +245,9 @@ def _quality_warnings(spec, frame, plans) -> list[str]:
 
 def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], list, str | None]:
     from airflow_ml_provider.core.features import FeaturesSpec
+    from airflow_ml_provider.ml.estimator_needs import resolve_plans
     from airflow_ml_provider.ml.feature_report import feature_table
     from airflow_ml_provider.ml.feature_types import FeatureError, column_problems, plan_features
-    from airflow_ml_provider.ml.preprocessing import resolve_plans
 
     spec = loaded.spec
     features: FeaturesSpec = spec.features

@@ -137,19 +137,22 @@ def bootstrap_improvement(
     }
 
 
-def permutation_importances(model, x, y, metric: str, seed: int) -> list[dict[str, Any]]:
-    """scikit-learn's permutation importance of each input column for ``metric``, largest
-    first (at most 5,000 held-out rows per repeat, 3 repeats)."""
+def permutation_importances(
+    model, x, y, metric: str, seed: int, positive: Any = None
+) -> list[dict[str, Any]]:
+    """scikit-learn's permutation importance of each input column for ``metric`` (a binary
+    metric of one class counting ``positive``), largest first (at most 5,000 held-out rows
+    per repeat, 3 repeats)."""
     from sklearn.inspection import permutation_importance
 
-    from airflow_ml_provider.core.metrics import METRICS
+    from airflow_ml_provider.ml.scoring import cv_scorer
 
     rows = own_features(model, x)
     result = permutation_importance(
         model,
         rows,
         y,
-        scoring=METRICS[metric].scorer,
+        scoring=cv_scorer(metric, positive),
         n_repeats=3,
         random_state=seed,
         max_samples=min(1.0, 5000 / max(len(rows), 1)),
@@ -269,7 +272,7 @@ def score_models(
         )
     if importance:
         result["importance"] = permutation_importances(
-            challenger_model, split.x_test, split.y_test, primary, seed
+            challenger_model, split.x_test, split.y_test, primary, seed, positive
         )
         shap_table = shap_importances(challenger_model, split.x_test, seed)
         if shap_table is not None:

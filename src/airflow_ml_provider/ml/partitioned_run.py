@@ -9,6 +9,7 @@ files are those fitted models), each row answered by the model the router sends 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ def assemble(
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.heldout_answers import log_answers
     from airflow_ml_provider.ml.preprocessing import extra_modules
-    from airflow_ml_provider.ml.scoring import job_positive_class, score
+    from airflow_ml_provider.ml.scoring import POSITIVE_TAG, job_positive_class, score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
     from airflow_ml_provider.ml.train import MODEL_MODULES, raw_row_signature
     from airflow_ml_provider.ml.training_runs import (
@@ -193,6 +194,8 @@ def assemble(
         record_digest(info.model_uri)
         answers = _router_responses(info.model_uri, fallback, results, split)
         positive = job_positive_class(job, split.y_train)
+        if positive is not None:
+            mlflow.set_tag(POSITIVE_TAG, json.dumps(positive))
         labels = split.y_test.to_numpy()
         metrics = score(answers, answers.all_rows(), labels, job["metrics"], positive=positive)
         recorded = log_answers(answers.answers, getattr(answers, "classes_", None), job["data"])

@@ -44,6 +44,18 @@ def check_metrics_fit(metrics: list[str], y, task: str) -> None:
             )
 
 
+POSITIVE_TAG = "airflow_ml.positive_class"
+"""The training run's tag holding its positive class as JSON (monitoring scores with it)."""
+
+
+def recorded_positive_class(tags: dict[str, str]) -> Any:
+    """The positive class a training run recorded (None when it had none)."""
+    import json
+
+    text = tags.get(POSITIVE_TAG)
+    return None if text is None else json.loads(text)
+
+
 class PositiveClassError(AirflowMlError, ValueError):
     """evaluation.positive_class names no class of the target."""
 

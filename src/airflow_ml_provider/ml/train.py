@@ -24,7 +24,12 @@ from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust, rec
 from airflow_ml_provider.ml.leakage import training_notes
 from airflow_ml_provider.ml.preprocessing import build_model, extra_modules, model_columns
 from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
-from airflow_ml_provider.ml.scoring import check_metrics_fit, job_positive_class, score
+from airflow_ml_provider.ml.scoring import (
+    POSITIVE_TAG,
+    check_metrics_fit,
+    job_positive_class,
+    score,
+)
 from airflow_ml_provider.ml.skops_io import skops_io
 from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
 from airflow_ml_provider.ml.training_runs import (
@@ -121,6 +126,7 @@ def train(job: dict[str, Any]) -> TrainingResult:
         extra: dict[str, Any] = {"search": search_result} if search_result else {}
         if positive is not None:
             extra["positive_class"] = positive
+            mlflow.set_tag(POSITIVE_TAG, json.dumps(positive))
         if trouble:
             mlflow.set_tag(WARNINGS_TAG, "; ".join(trouble)[:5000])
             extra["warnings"] = trouble

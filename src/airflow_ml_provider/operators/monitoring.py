@@ -152,7 +152,7 @@ class LiveMetricsOperator(BaseOperator):
         from airflow_ml_provider.hooks.mlflow import MlflowHook
         from airflow_ml_provider.ml.evaluate import load_model
         from airflow_ml_provider.ml.gate import better_by
-        from airflow_ml_provider.ml.scoring import own_features, score
+        from airflow_ml_provider.ml.scoring import own_features, recorded_positive_class, score
         from airflow_ml_provider.operators.evaluation import current_champion
         from airflow_ml_provider.storage.frames import read_stored_frame
 
@@ -170,8 +170,9 @@ class LiveMetricsOperator(BaseOperator):
             return _skipped(f"{len(joined)} labelled recent rows, fewer than {self.min_rows}")
         model = load_model(f"models:/{self.model_name}/{number}")
         x = own_features(model, joined.drop(columns=[self.target]))
-        live = score(model, x, joined[self.target], self.metrics)
         recorded = client.get_run(champion.run_id)
+        positive = recorded_positive_class(recorded.data.tags)
+        live = score(model, x, joined[self.target], self.metrics, positive=positive)
         at_evaluation = {m: recorded.data.metrics.get(m) for m in self.metrics}
         primary = self.metrics[0]
         before, now = at_evaluation[primary], live[primary]
