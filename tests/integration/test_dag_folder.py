@@ -58,6 +58,29 @@ def test_bad_files_break_only_their_own_dag(tmp_path, airflow_db):
     assert "syntax.yaml:2:1: invalid YAML" in syntax.description
 
 
+def test_a_bad_file_writes_no_warning_into_other_pipelines_logs(tmp_path, airflow_db):
+    """Every task of every pipeline parses the whole folder: the loader reports a bad file
+    on its own config_error DAG and only at debug level in the log (a process with logging
+    at DEBUG shows it; nothing at WARNING or above)."""
+    folder = make_folder(tmp_path)
+    script = (  # after Airflow configured logging: every record of ours, at every level
+        "import logging, sys, airflow; ours = logging.getLogger('airflow_ml_provider');"
+        "shown = logging.StreamHandler(sys.stdout); ours.addHandler(shown);"
+        "shown.setFormatter(logging.Formatter('%(levelname)s %(name)s %(message)s'));"
+        "ours.setLevel(logging.DEBUG); ours.propagate = False;"
+        "from airflow_ml_provider.factory.loader import load_dags; load_dags(sys.argv[1])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(folder / "pipelines")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    ours = [line for line in done.stdout.splitlines() if " airflow_ml_provider." in line]
+    assert [line for line in ours if not line.startswith(("DEBUG", "INFO"))] == []
+    assert any(line.startswith("DEBUG") and "broken.yaml" in line for line in ours)
+
+
 def test_built_dag_has_the_pipeline_shape(tmp_path, airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 

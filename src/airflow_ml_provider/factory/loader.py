@@ -42,7 +42,7 @@ def load_all(folder: str | Path) -> list[tuple[Path, LoadedPipeline | SpecError]
         except SpecError as exc:
             outcomes.append((path, exc))
         except Exception as exc:  # RecursionError, MemoryError, a bug: still only this file
-            log.exception("could not load %s", path)
+            log.debug("could not load %s", path, exc_info=True)
             outcomes.append((path, SpecError.unexpected(path, exc)))
     loaded = [(p, o) for p, o in outcomes if isinstance(o, LoadedPipeline)]
     errors, holders = claims.settle(loaded, claims.read_claims(options.parse_cache))
@@ -88,11 +88,14 @@ def _build_all(folder: str | Path) -> dict[str, DAG]:
             monitoring = outcome.spec.monitoring
             if monitoring is not None and monitoring.mode == "dag":
                 built.append(build_monitor_dag(outcome))
+        # Logged at debug level: every task parses the whole folder, and one team's broken
+        # file must not put an error line into every other pipeline's task logs; the
+        # config_error DAG shows the problem where it belongs.
         except SpecError as exc:
-            log.error("invalid pipeline file %s:\n%s", path, exc)
+            log.debug("invalid pipeline file %s:\n%s", path, exc)
             built = [build_config_error_dag(path, str(exc))]
         except Exception as exc:  # a bug of ours must still only break this one file
-            log.exception("could not build a DAG from %s", path)
+            log.debug("could not build a DAG from %s", path, exc_info=True)
             built = [build_config_error_dag(path, f"{path}:1:1: could not build the DAG: {exc}")]
         dags.update((dag.dag_id, dag) for dag in built)
     return dags
