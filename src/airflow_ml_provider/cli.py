@@ -256,6 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     back.add_argument("model", metavar="MODEL", help="registered model name")
     back.add_argument("--to", metavar="VERSION", help="version to restore (default: previous)")
     back.add_argument("--reason", default="manual rollback", help="recorded in the history")
+    back.add_argument("--json", action="store_true", help="print one JSON object")
     back.add_argument(
         "--pipeline",
         metavar="FILE.yaml",

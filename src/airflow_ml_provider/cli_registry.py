@@ -128,14 +128,24 @@ def cmd_rollback(args: argparse.Namespace) -> int:
             client, deployer, to=args.to, actor=f"cli:{getpass.getuser()}", reason=args.reason
         )
     except ServingRollbackFailed as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _rollback_error(args, str(exc), 1)
     except (AirflowMlError, MlflowException) as exc:
-        print(f"error: {getattr(exc, 'message', exc)}", file=sys.stderr)
-        return 2
+        return _rollback_error(args, str(getattr(exc, "message", exc)), 2)
+    if args.json:
+        print(json.dumps({"model": args.model, **done, "error": None}, default=str))
+        return 0
     print(f"{args.model}: champion {done['from'] or '-'} -> {done['to']}")
     print(f"{done['strategy']} serving follows: version {done['to']} {done['checked']}")
     return 0
+
+
+def _rollback_error(args: argparse.Namespace, message: str, code: int) -> int:
+    """A rollback that failed (1: serving could not follow, 2: not possible): stderr, and
+    with ``--json`` one object with the error."""
+    print(f"error: {message}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"model": args.model, "error": message}))
+    return code
 
 
 def _rollback_deployer(client, args: argparse.Namespace):

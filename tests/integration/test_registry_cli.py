@@ -107,6 +107,11 @@ def test_rollback_restores_previous_then_any_version(registry, capsys):
     assert "has no version 9 (versions: 1, 2, 3)" in capsys.readouterr().err
     assert cli("rollback", MODEL, "--tracking-uri", uri, "--to", "1") == 2
     assert "version 1 of churn_registry is already the champion" in capsys.readouterr().err
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--to", "3", "--json") == 0
+    done = json.loads(capsys.readouterr().out)
+    assert (done["model"], done["from"], done["to"], done["error"]) == (MODEL, "1", "3", None)
+    assert cli("rollback", MODEL, "--tracking-uri", uri, "--to", "9", "--json") == 2
+    assert json.loads(capsys.readouterr().out)["error"].startswith(f"{MODEL} has no version 9")
 
 
 def test_unknown_model_is_an_error(registry, capsys):
