@@ -24,9 +24,8 @@ def run_with_retries(path):
 
 
 def alerting_pipeline(tmp_path, name: str, policy: str, on: str):
-    path = write_pipeline(tmp_path, name, smtp_conn_id="smtp_test")
+    path = write_pipeline(tmp_path, name, smtp_conn_id="smtp_test", mail_on=on)
     edit(path, "retries: 2\nretry_delay: 5m\n", policy)
-    edit(path, "  smtp_conn_id: smtp_test\n", f"  smtp_conn_id: smtp_test\n  on: {on}\n")
     return path
 
 

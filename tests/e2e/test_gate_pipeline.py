@@ -92,9 +92,9 @@ def test_a_first_model_that_does_not_beat_the_baseline_is_never_promoted(
         estimator="sklearn.dummy.DummyClassifier",
         params="{strategy: most_frequent}",
         smtp_conn_id="smtp_test",
+        mail_on="[failure, summary]",
     )
     edit(path, "  thresholds: {roc_auc: 0.9}\n", "")
-    edit(path, "  smtp_conn_id: smtp_test", "  smtp_conn_id: smtp_test\n  on: [failure, summary]")
     result = run(path)
     assert result["state"] == "success", result
     assert result["promoted"] is False
@@ -159,8 +159,8 @@ def test_a_model_that_did_not_converge_is_a_run_warning_not_only_a_log_line(
         estimator="sklearn.linear_model.LogisticRegression",
         params="{max_iter: 5}",
         smtp_conn_id="smtp_test",
+        mail_on="[summary]",
     )
-    edit(path, "  smtp_conn_id: smtp_test", "  smtp_conn_id: smtp_test\n  on: [summary]")
     result = run(path)
     assert result["state"] == "success", result
     (warning,) = result["training_warnings"]

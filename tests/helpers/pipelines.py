@@ -17,9 +17,11 @@ def write_pipeline(
     params: str = "",
     smtp_conn_id: str = "",
     training: str = "",
+    mail_on: str = "",
 ) -> Path:
     """A copy of the example pipeline with its own dag id and model name (and, given
-    ``training``, that whole ``training:`` section instead of the example's)."""
+    ``training``, that whole ``training:`` section instead of the example's; given
+    ``smtp_conn_id``, mail through it, on ``mail_on`` events such as ``[summary]``)."""
     (folder / "data").mkdir(parents=True, exist_ok=True)
     if not (folder / "data" / EXAMPLE_CSV.name).exists():
         shutil.copy(EXAMPLE_CSV, folder / "data" / EXAMPLE_CSV.name)
@@ -38,7 +40,8 @@ def write_pipeline(
     if smtp_conn_id:
         text = text.replace(
             "email: [ml-oncall@example.com]",
-            f"email: [ml-oncall@example.com]\n  smtp_conn_id: {smtp_conn_id}",
+            f"email: [ml-oncall@example.com]\n  smtp_conn_id: {smtp_conn_id}"
+            + (f"\n  on: {mail_on}" if mail_on else ""),
         )
     path = folder / f"{name}.yaml"
     path.write_text(text)

@@ -210,37 +210,25 @@ def _guard_problems(doc, spec, frame, *, whole: bool) -> list[SpecProblem]:
     return problems
 
 
-def _positive_class(doc, spec, target) -> tuple[list[SpecProblem], str | None]:
-    """The positive class binary metrics will count, in words for the check's table, or the
+def _positive_class(doc, spec, target) -> tuple[list[SpecProblem], Any]:
+    """The positive class binary metrics will count (None: not a binary target), or the
     problem with evaluation.positive_class (a class the sample's target does not have)."""
     from airflow_ml_provider.ml.scoring import PositiveClassError, positive_class
 
     if spec.training.task_type != "classification":
         return [], None
-    configured = spec.evaluation.positive_class
     try:
-        positive = positive_class(target, configured)
+        return [], positive_class(target, spec.evaluation.positive_class)
     except PositiveClassError as exc:
         return [problem_at(doc, ("evaluation", "positive_class"), str(exc))], None
-    if positive is None:
-        return [], None
+
+
+def _positive_words(spec, target, positive) -> str:
+    """The positive class in words, for the check's table."""
     share = float((target.dropna() == positive).mean())
-    how = "evaluation.positive_class" if configured is not None else "the minority class"
-    return [], f"{positive!r} ({how}, {share:.0%} of the sample's rows)"
-
-
-def _quality_warnings(spec, frame, plans) -> list[str]:
-    """Leaking features and metrics that describe the majority class, seen in the sample."""
-    from airflow_ml_provider.ml.leakage import leaking_features, metric_notes
-    from airflow_ml_provider.ml.scoring import positive_class
-
-    target, task = frame[spec.data.target], spec.training.task_type
-    judged = [p.column for p in plans if p.type in ("numeric", "categorical", "boolean")]
-    found = leaking_features(frame, target, task, judged, seed=spec.data.split.seed)
-    if task == "classification":
-        positive = positive_class(target, spec.evaluation.positive_class)
-        found += metric_notes(target, task, spec.evaluation.all_metrics, positive)
-    return found
+    configured = spec.evaluation.positive_class is not None
+    how = "evaluation.positive_class" if configured else "the minority class"
+    return f"{positive!r} ({how}, {share:.0%} of the sample's rows)"
 
 
 def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], list, str | None]:
@@ -290,15 +278,19 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
         problems += _guard_problems(doc, spec, frame, whole=len(frame) < rows)
     if problems:
         return DataReport(problems, rows=len(frame))
+    from airflow_ml_provider.ml.leakage import quality_warnings
+
     inputs = _input_frame(frame, spec)
     feature_problems, plans, table = _feature_problems(doc, loaded, inputs)
-    notes = _quality_warnings(spec, frame, plans) if plans else []
+    target, task = frame[spec.data.target], spec.training.task_type
+    metrics, seed = spec.evaluation.all_metrics, spec.data.split.seed
+    notes = quality_warnings(frame, target, task, plans, metrics, positive, seed) if plans else []
     return DataReport(
         problems + feature_problems,
         table,
         rows=len(frame),
         warnings=tuple(notes),
-        positive_class=positive,
+        positive_class=None if positive is None else _positive_words(spec, target, positive),
     )
 
 

@@ -106,13 +106,22 @@ def metric_notes(y: pd.Series, task: str, metrics: list[str], positive: Any) -> 
     return notes
 
 
-def training_notes(job: dict[str, Any], split, plans, positive: Any) -> list[str]:
-    """The leak and majority-class warnings of a training job, judged on its train split
-    (the same checks ``airflow-ml check`` runs on its sample), each printed to the log."""
+def quality_warnings(
+    x: pd.DataFrame, y: pd.Series, task: str, plans, metrics: list[str], positive: Any, seed: int
+) -> list[str]:
+    """The leak warnings of the numeric, categorical and boolean columns of ``plans`` and
+    the majority-class metric warnings, on rows ``x`` with labels ``y``: what ``airflow-ml
+    check`` says of its sample and training of its train split."""
     judged = [p.column for p in plans if p.type in ("numeric", "categorical", "boolean")]
+    return leaking_features(x, y, task, judged, seed) + metric_notes(y, task, metrics, positive)
+
+
+def training_notes(job: dict[str, Any], split, plans, positive: Any) -> list[str]:
+    """``quality_warnings`` of a training job's train split, each printed to the log."""
     seed = int(job["data"]["split"]["seed"])
-    notes = leaking_features(split.x_train, split.y_train, job["task"], judged, seed)
-    notes += metric_notes(split.y_train, job["task"], job["metrics"], positive)
+    notes = quality_warnings(
+        split.x_train, split.y_train, job["task"], plans, job["metrics"], positive, seed
+    )
     for line in notes:
         print(f"warning: {line}")
     return notes

@@ -159,12 +159,12 @@ def _text(s: dict[str, Any], callables: tuple[str, ...], seed: int) -> list:
             min_df=s["min_df"],
             analyzer=s["analyzer"],
             lowercase=s["lowercase"],
-            sublinear_tf=s.get("sublinear_tf", False),
+            sublinear_tf=s["sublinear_tf"],
             tokenizer=_allowed(resolve_callable, tokenizer, callables) if tokenizer else None,
             token_pattern=None if tokenizer else r"(?u)\b\w\w+\b",
         ),
     ]
-    components = s.get("components")
+    components = s["components"]
     if isinstance(components, int):
         steps.append(own.TextComponents(n_components=components, random_state=seed))
     return steps

@@ -13,6 +13,7 @@ import functools
 from dataclasses import dataclass
 
 from airflow_ml_provider.spec.models import PipelineSpec
+from airflow_ml_provider.spec.roots import scheme_of
 from airflow_ml_provider.spec.training_rules import FieldPath
 
 
@@ -44,9 +45,12 @@ def installed(distribution: str) -> bool:
     return True
 
 
+SCHEME_EXTRAS = {"gs": GCP, "gcs": GCP, "bigquery": GCP, "s3": AWS, "s3a": AWS}
+
+
 def _uri_extra(uri: str | None) -> Extra | None:
-    scheme = (uri or "").split("://", 1)[0].split("+", 1)[0] if "://" in (uri or "") else ""
-    return {"gs": GCP, "gcs": GCP, "bigquery": GCP, "s3": AWS, "s3a": AWS}.get(scheme)
+    """The extra a remote URI's scheme needs (any spelling: GS:// is gs://)."""
+    return SCHEME_EXTRAS.get(scheme_of(uri) or "") if uri else None
 
 
 def needed_extras(spec: PipelineSpec) -> list[tuple[FieldPath, Extra, str]]:

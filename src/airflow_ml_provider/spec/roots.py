@@ -34,6 +34,12 @@ def normalise_uri(value: str) -> str:
     return f"file://{rest}" if scheme in LOCAL_SCHEMES else f"{scheme}://{rest}"
 
 
+def scheme_of(uri: str) -> str | None:
+    """The scheme of ``uri`` as ``normalise_uri`` spells it (None for a plain path)."""
+    found = _SCHEME.match(normalise_uri(uri))
+    return None if found is None else found.group(1)
+
+
 def scheme_problem(uri: str) -> str | None:
     """Why ``uri``'s scheme is refused (None for a plain path or a known scheme)."""
     found = _SCHEME.match(uri)
