@@ -59,7 +59,8 @@ class AliasDeploymentOperator(BaseOperator):
                 f"version {self.registration.get('version')} was not promoted; "
                 "the current champion stays deployed"
             )
-        client = MlflowHook(self.mlflow_conn_id).get_conn()
+        hook = MlflowHook(self.mlflow_conn_id)
+        client = hook.get_conn()
         version = str(self.registration["version"])
         uri = f"models:/{self.model_name}@{CHAMPION}"
         serving = holder(client, self.model_name, CHAMPION)
@@ -91,7 +92,20 @@ class AliasDeploymentOperator(BaseOperator):
             if where in served:
                 result[where] = served[where]
         self._describe_champion_event(context, client, version, deployed_at)
+        self.lineage_result, self.lineage_tracking = result, hook.tracking_uri
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the registered version in, what serves it out."""
+        from airflow_ml_provider.operators import lineage
+
+        deployment, tracking_uri = lineage.kept(self)
+        version = f"models:/{self.model_name}/{deployment['version']}"
+        return lineage.operator_lineage(
+            [lineage.model_dataset(tracking_uri, version)],
+            [lineage.serving_dataset(tracking_uri, self.model_name, deployment)],
+            lineage.deployment_facets(deployment),
+        )
 
     def _describe_champion_event(self, context, client, version: str, deployed_at: str) -> None:
         """The champion asset's event says which model it is: model, version, its training

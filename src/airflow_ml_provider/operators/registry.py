@@ -174,7 +174,8 @@ class RegisterModelOperator(BaseOperator):
         record_link(
             self, context, ModelVersionLink.key, hook.model_version_url(self.model_name, number)
         )
-        return {
+        self.lineage_tracking = hook.tracking_uri
+        self.lineage_result: Registration = {
             "name": self.model_name,
             "version": int(number),
             "created": created,
@@ -183,6 +184,20 @@ class RegisterModelOperator(BaseOperator):
             "reason": reason,
             "previous_champion": int(previous) if previous else None,
         }
+        return self.lineage_result
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the training run's model in, the model version out; the metrics and
+        the gate decision as run facets."""
+        from airflow_ml_provider.operators import lineage
+
+        registration, tracking_uri = lineage.kept(self)
+        version = f"models:/{self.model_name}/{registration['version']}"
+        return lineage.operator_lineage(
+            [lineage.model_dataset(tracking_uri, self.training["model_uri"])],
+            [lineage.model_dataset(tracking_uri, version)],
+            lineage.gate_facets(self.decision, registration["promoted"], registration["reason"]),
+        )
 
 
 class SetModelAliasOperator(BaseOperator):

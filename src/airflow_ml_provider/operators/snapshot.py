@@ -136,4 +136,15 @@ class SnapshotDataOperator(BaseOperator):
             result["bytes"],
             result["sha256"],
         )
+        self.lineage_result = result
         return result
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the source's files or table in, the snapshot (schema, rows) out."""
+        from airflow_ml_provider.operators import lineage
+
+        snapshot, _ = lineage.kept(self)
+        return lineage.operator_lineage(
+            lineage.source_datasets(self.source_config()),
+            [lineage.snapshot_dataset(snapshot, with_statistics=True)],
+        )

@@ -266,12 +266,26 @@ class TrainingJobOperator(BaseOperator):
         """The MLflow run URL as XCom ``mlflow_run_url`` (the MlflowRunLink extra link).
 
         A chunk of per-partition models has no run of its own (the assembled model has)."""
+        self.lineage_result, self.lineage_tracking = result, hook.tracking_uri
         if not result.get("run_id"):
             return
         url = hook.run_url(result["experiment_id"], result["run_id"])
         record_link(self, context, MlflowRunLink.key, url)
         scores = result.get("metrics") or result.get("cv")  # a candidate has CV scores
         self.log.info("MLflow run %s; scores %s", result["run_id"], scores)
+
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the snapshot in, the run's logged model out (none for a chunk of
+        partition models: the assembled model is), its metrics."""
+        from airflow_ml_provider.operators import lineage
+
+        result, tracking_uri = lineage.kept(self)
+        model = result.get("model_uri")
+        return lineage.operator_lineage(
+            [lineage.snapshot_dataset(self.snapshot)],
+            [lineage.model_dataset(tracking_uri, model)] if model else [],
+            {"airflowMlMetrics": lineage.MlMetricsRunFacet(challenger=result.get("metrics", {}))},
+        )
 
 
 class LocalTrainingOperator(TrainingJobOperator):

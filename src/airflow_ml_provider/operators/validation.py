@@ -166,6 +166,14 @@ class ValidateDataOperator(BaseOperator):
             summary["drift_skipped"] = "no champion training data to compare with yet"
         return self._conclude(context, summary)
 
+    def get_openlineage_facets_on_complete(self, task_instance):
+        """OpenLineage: the snapshot in, each expectation's result as an assertion on it
+        (also when validation failed: the summary is pushed before the task fails)."""
+        from airflow_ml_provider.operators import lineage
+
+        validation, _ = lineage.kept(self)
+        return lineage.operator_lineage([lineage.validated_dataset(self.snapshot, validation)], [])
+
     # -- baselines ---------------------------------------------------------------------
 
     def _schema_store(self, context) -> SchemaStore:
@@ -237,6 +245,7 @@ class ValidateDataOperator(BaseOperator):
         report.write_text(json.dumps(summary, indent=2, default=str))
         summary["report_uri"] = str(report)
         context["ti"].xcom_push(key="validation", value=summary)
+        self.lineage_result = summary
         if summary["data_docs_uri"]:
             docs = summary["data_docs_uri"]
             record_link(self, context, DataDocsLink.key, docs, data_docs_url(docs))
