@@ -4,8 +4,8 @@ The OpenLineage provider's listener calls each operator's
 ``get_openlineage_facets_on_complete`` (and ``..._on_failure``) in the task's own process
 after it ran: the operator's templated fields are rendered by then and execute kept its
 result (``kept``). This module turns those into datasets and facets; it is imported only
-from those methods, so
-nothing here loads unless the provider is installed and configured. One run's graph::
+from those methods, so nothing here loads unless the provider is installed and configured.
+One run's graph::
 
     source files / table --snapshot_data--> snapshot parquet (schema, rows, bytes)
     snapshot --validate_data--> (expectation results as data quality assertions)
