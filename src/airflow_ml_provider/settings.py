@@ -160,6 +160,12 @@ def embedded_artifact_root() -> str:
     return (airflow_home() / "mlartifacts").as_uri()
 
 
+def mail_templates() -> str:
+    """``[ml_provider] mail_templates``: a folder of Jinja templates that replace the default
+    mail bodies of the same name (notifications/templates); empty: the defaults."""
+    return _conf_get("mail_templates", "").strip()
+
+
 def mlflow_ui_url() -> str:
     """Where people open the MLflow UI for a non-HTTP store (``mlflow ui`` listens here)."""
     return _conf_get("mlflow_ui_url", "http://127.0.0.1:5000").rstrip("/")

@@ -1,12 +1,18 @@
-"""The alert e-mails, rendered from plain facts (no Airflow imports): failure, retry,
-promotion, and the run-summary based warnings. Each mail has an HTML body and the same
-content as plain text."""
+"""The alert e-mails: failure, retry, promotion, stalled, and the run-summary based ones.
+
+Each mail has an HTML body and the same content as plain text, rendered by Jinja from
+``templates/<mail>.html`` and ``<mail>.txt``; a platform team overrides any of them by putting
+a file of the same name in the folder ``[ml_provider] mail_templates`` names (``_layout.html``
+restyles every HTML mail). Subjects stay here: tests, filters and runbooks match on them."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from html import escape
 from typing import Any
+
+import jinja2
+from jinja2.sandbox import SandboxedEnvironment
 
 from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.notifications.summary import render_text
@@ -35,31 +41,33 @@ class TaskTrouble:
     log_url: str
 
 
-def _html_page(title: str, body: str) -> str:
-    return (
-        f'<html><body style="font-family:sans-serif"><h3>{escape(title)}</h3>{body}</body></html>'
+TEMPLATES_PACKAGE = "airflow_ml_provider.notifications"
+"""The default templates: ``templates/<mail>.html`` and ``<mail>.txt`` in this package."""
+
+
+@functools.cache
+def _environment(override: str) -> jinja2.Environment:
+    """Templates from ``override`` first (a platform team's folder), then the defaults. A
+    sandbox: the facts come from pipeline files, and an override is a template, not code."""
+    loaders: list[jinja2.BaseLoader] = [jinja2.PackageLoader(TEMPLATES_PACKAGE, "templates")]
+    if override:
+        loaders.insert(0, jinja2.FileSystemLoader(override))
+    return SandboxedEnvironment(
+        loader=jinja2.ChoiceLoader(loaders),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
     )
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f'<th style="text-align:left;padding:2px 8px">{escape(h)}</th>' for h in header)
-    body = "".join(
-        "<tr>" + "".join(f'<td style="padding:2px 8px">{escape(c)}</td>' for c in row) + "</tr>"
-        for row in rows
-    )
-    return f'<table border="1" cellspacing="0"><tr>{head}</tr>{body}</table>'
+def render(mail: str, **facts: Any) -> tuple[str, str]:
+    """The HTML and plain-text bodies of ``mail`` (``<mail>.html``, ``<mail>.txt``), from the
+    folder ``[ml_provider] mail_templates`` names when it has them, else the defaults."""
+    from airflow_ml_provider import settings
 
-
-def _facts(facts: list[tuple[str, str]], link_label: str) -> tuple[str, str]:
-    """``facts`` (the last one a URL) as ``Name: value`` lines, and as an HTML table followed
-    by the URL as a link named ``link_label``."""
-    text = "\n".join(f"{name}: {value}" for name, value in facts)
-    *shown, (_, url) = facts
-    html = (
-        _table(["", ""], [[name, value] for name, value in shown])
-        + f'<p><a href="{escape(url)}">{escape(link_label)}</a></p>'
-    )
-    return text, html
+    environment = _environment(settings.mail_templates())
+    html = environment.get_template(f"{mail}.html").render(**facts)
+    text = environment.get_template(f"{mail}.txt").render(**facts)
+    return html, text.strip("\n")
 
 
 def failure_mail(trouble: TaskTrouble) -> Mail:
@@ -74,13 +82,7 @@ def failure_mail(trouble: TaskTrouble) -> Mail:
         ("Error", error),
         ("Log", trouble.log_url),
     ]
-    text, table = _facts(facts, "Open the task log in Airflow")
-    trace = "\n".join(trouble.trace_tail)
-    html = _html_page(
-        f"{trouble.pipeline}: {trouble.task_id} failed",
-        f"{table}<p>Last lines of the error:</p><pre>{escape(trace)}</pre>",
-    )
-    return Mail(subject, html, f"{text}\n\nLast lines of the error:\n{trace}")
+    return Mail(subject, *render("failure", t=trouble, facts=facts))
 
 
 def retry_mail(trouble: TaskTrouble, next_try: str) -> Mail:
@@ -90,18 +92,7 @@ def retry_mail(trouble: TaskTrouble, next_try: str) -> Mail:
         f"[airflow-ml] retry {trouble.try_number}/{trouble.tries} "
         f"{trouble.pipeline}.{trouble.task_id}: {error}"
     )[:200]
-    text = (
-        f"{trouble.pipeline}.{trouble.task_id} failed on try {trouble.try_number} of "
-        f"{trouble.tries} and will be retried {next_try}.\nError: {error}\n"
-        f"Log: {trouble.log_url}"
-    )
-    html = _html_page(
-        f"Retrying {trouble.pipeline}.{trouble.task_id}",
-        f"<p>Try {trouble.try_number} of {trouble.tries} failed; the next try is "
-        f"{escape(next_try)}.</p><p>Error: {escape(error)}</p>"
-        f'<p><a href="{escape(trouble.log_url)}">Task log</a></p>',
-    )
-    return Mail(subject, html, text)
+    return Mail(subject, *render("retry", t=trouble, error=error, next_try=next_try))
 
 
 def _metric_rows(summary: dict[str, Any]) -> list[list[str]]:
@@ -148,21 +139,18 @@ def promotion_mail(summary: dict[str, Any], links: dict[str, str]) -> Mail:
     previous = model.get("previous_champion")
     subject = f"[airflow-ml] {summary['pipeline']}: version {version} of {name} is the new champion"
     header = ["metric", f"new (v{version})", f"old (v{previous})" if previous else "old", "change"]
-    link_html = "".join(
-        f'<li><a href="{escape(url)}">{escape(label)}</a></li>' for label, url in links.items()
+    bodies = render(
+        "promotion",
+        summary=summary,
+        model={"name": name, "version": version},
+        metric_header=header,
+        metric_rows=_metric_rows(summary),
+        rule_rows=_rule_rows(summary),
+        validation_line=_validation_line(summary),
+        summary_text=render_text(summary),
+        links=links,
     )
-    html = _html_page(
-        f"{name}: version {version} promoted to champion",
-        f"<p>{escape(str(summary.get('reason')))}</p>"
-        + _table(header, _metric_rows(summary))
-        + "<h4>Gate rules</h4>"
-        + _table(["rule", "metric", "value", "bound", ""], _rule_rows(summary))
-        + f"<p>Data sha256: <code>{escape(str(summary.get('data_sha256')))}</code><br>"
-        f"Validation: {escape(_validation_line(summary))}<br>"
-        f"Run: {escape(summary['run_id'])}</p>" + (f"<ul>{link_html}</ul>" if link_html else ""),
-    )
-    text = render_text(summary) + "".join(f"\n{label}: {url}" for label, url in links.items())
-    return Mail(subject, html, text)
+    return Mail(subject, *bodies)
 
 
 SUMMARY_SUBJECTS = {
@@ -182,8 +170,7 @@ def summary_mail(event: str, summary: dict[str, Any]) -> Mail:
         else "kept champion"
     )
     subject = f"[airflow-ml] {summary['pipeline']}: {SUMMARY_SUBJECTS[event]} ({verdict})"
-    text = render_text(summary)
-    return Mail(subject, _html_page(subject, f"<pre>{escape(text)}</pre>"), text)
+    return Mail(subject, *render("summary", subject=subject, summary_text=render_text(summary)))
 
 
 def stalled_mail(pipeline: str, after, run: dict[str, Any], base_url: str) -> Mail:
@@ -199,5 +186,5 @@ def stalled_mail(pipeline: str, after, run: dict[str, Any], base_url: str) -> Ma
         ("Deadline", f"{after} after the logical date"),
         ("Run in Airflow", link),
     ]
-    text, table = _facts(facts, "Open the run in Airflow")
-    return Mail(subject, _html_page(f"{pipeline}: run {run_id} is late", table), text)
+    bodies = render("stalled", pipeline=pipeline, run_id=run_id, facts=facts, link=link)
+    return Mail(subject, *bodies)
