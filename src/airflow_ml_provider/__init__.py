@@ -219,12 +219,13 @@ def get_provider_info() -> dict:
                         "default": "",
                     },
                     "mlflow_ui_url": {
-                        "description": "Base URL of the MLflow UI used in extra links when "
-                        "the tracking store is not an HTTP server (the embedded default).",
+                        "description": "Base URL of the MLflow UI used in links when the "
+                        "tracking store is not an HTTP server (the embedded default). Empty: "
+                        "no MLflow links, and the pipeline pages say there is no MLflow UI.",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "https://mlflow.example.com",
-                        "default": "http://127.0.0.1:5000",
+                        "default": "",
                     },
                     "artifact_store_url": {
                         "description": "Base URL under which people can open files of the "

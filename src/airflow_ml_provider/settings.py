@@ -167,8 +167,8 @@ def mail_templates() -> str:
 
 
 def mlflow_ui_url() -> str:
-    """Where people open the MLflow UI for a non-HTTP store (``mlflow ui`` listens here)."""
-    return _conf_get("mlflow_ui_url", "http://127.0.0.1:5000").rstrip("/")
+    """Where people open the MLflow UI for a non-HTTP store; empty when nobody serves it."""
+    return _conf_get("mlflow_ui_url", "").strip().rstrip("/")
 
 
 def api_base_url() -> str:

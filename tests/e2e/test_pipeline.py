@@ -20,7 +20,11 @@ from helpers.pipelines import (
 )
 
 
-def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow_db, smtp_server):
+def test_first_run_promotes_then_a_worse_model_is_not_deployed(
+    tmp_path, airflow_db, smtp_server, monkeypatch
+):
+    # Where the team serves the embedded store's UI: the links and the mail point there.
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__MLFLOW_UI_URL", "https://mlflow.example.com/")
     first = run(write_pipeline(tmp_path, "e2e_gate", smtp_conn_id="smtp_test"))
     assert first["state"] == "success", first
     assert set(first["tasks"].values()) == {"success"}
@@ -35,7 +39,7 @@ def test_first_run_promotes_then_a_worse_model_is_not_deployed(tmp_path, airflow
     assert tracking_tags(first["mlflow_run_id"])["airflow_ml.trigger"] == "manual"
     assert first["summary"]["trigger"] == "manual"  # why it ran, also in the summary
     assert first["links"]["model_version"] == (
-        "http://127.0.0.1:5000/#/models/e2e_gate_model/versions/1"
+        "https://mlflow.example.com/#/models/e2e_gate_model/versions/1"
     )
     assert first["links"]["mlflow_run"].endswith(f"/runs/{first['mlflow_run_id']}")
 

@@ -192,6 +192,10 @@ def test_each_pipeline_row_shows_the_champion_and_metric_mlflow_holds(page, serv
     broken = page.locator('tr[data-dag-id^="config_error__"]')
     assert "invalid YAML file" in broken.inner_text()
     assert "ui_broken.yaml:4:1: invalid YAML" in broken.inner_text()
+    # No MLflow UI serves this store: nothing links to one (never to an idle port 5000).
+    assert page.locator('a[href*=":5000"]').count() == 0
+    page.goto(f"{server}/ml-pipelines/pipelines/ui_churn")
+    assert "no MLflow UI" in page.locator("#no-mlflow-ui").inner_text()
 
 
 def test_pipeline_page_shows_the_gate_decision_and_the_metric_chart(page, server, seeded):
@@ -370,12 +374,11 @@ def test_extra_links_resolve_to_the_mlflow_run_version_and_data_docs(server, tok
         assert status == 200, body
         return json.loads(body)["extra_links"]
 
-    assert links("train_model") == {
-        "MLflow run": hook.run_url(training.info.experiment_id, training.info.run_id)
-    }
-    assert links("register_model") == {
-        "Model version": hook.model_version_url("ui_churn_model", result["model"]["version"])
-    }
+    # Nobody serves this embedded store's UI ([ml_provider] mlflow_ui_url unset): no link
+    # into MLflow rather than one to a port where nothing listens.
+    assert hook.ui_url is None and training.info.run_id
+    assert links("train_model") == {"MLflow run": None}
+    assert links("register_model") == {"Model version": None}
     # The local artifact store's Data Docs open through the plugin, behind Airflow's login
     # ([api] base_url is where people reach the api-server; this test's is on another port).
     docs = links("validate_data")["Data Docs"]

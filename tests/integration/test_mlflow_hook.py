@@ -21,6 +21,12 @@ def test_absent_connection_means_the_embedded_default(airflow_home, monkeypatch)
         "DO_NOT_TRACK": "true",
         "MLFLOW_CONFIGURE_LOGGING": "true",  # a process's own output, relayed at info
     }
+    # Nobody serves the embedded store: no link (a link to an idle :5000 helps nobody)...
+    monkeypatch.delenv("AIRFLOW__ML_PROVIDER__MLFLOW_UI_URL", raising=False)
+    assert hook.ui_url is hook.run_url("1", "abc") is hook.model_url("m") is None
+    # ...until the platform says where its UI is.
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__MLFLOW_UI_URL", "https://mlflow.example.com/")
+    assert hook.run_url("1", "abc") == "https://mlflow.example.com/#/experiments/1/runs/abc"
 
 
 def test_http_connection_with_credentials(monkeypatch):

@@ -100,20 +100,22 @@ class MlflowHook(BaseHook):
         return mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     @property
-    def ui_url(self) -> str:
-        """Base URL of the MLflow UI: the tracking server, or [ml_provider] mlflow_ui_url."""
+    def ui_url(self) -> str | None:
+        """Base URL of the MLflow UI: the tracking server, else [ml_provider] mlflow_ui_url;
+        None when there is neither (a file or database store nobody serves): no link then,
+        rather than one to a port where nothing listens."""
         if self.tracking_uri.startswith(("http://", "https://")):
             return self.tracking_uri.rstrip("/")
-        return settings.mlflow_ui_url()
+        return settings.mlflow_ui_url() or None
 
-    def run_url(self, experiment_id: str, run_id: str) -> str:
-        return f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
+    def run_url(self, experiment_id: str, run_id: str) -> str | None:
+        return self.ui_url and f"{self.ui_url}/#/experiments/{experiment_id}/runs/{run_id}"
 
-    def model_url(self, model_name: str) -> str:
-        return f"{self.ui_url}/#/models/{quote(model_name)}"
+    def model_url(self, model_name: str) -> str | None:
+        return self.ui_url and f"{self.ui_url}/#/models/{quote(model_name)}"
 
-    def model_version_url(self, model_name: str, version: str | int) -> str:
-        return f"{self.model_url(model_name)}/versions/{version}"
+    def model_version_url(self, model_name: str, version: str | int) -> str | None:
+        return self.ui_url and f"{self.ui_url}/#/models/{quote(model_name)}/versions/{version}"
 
     def experiment_artifact_location(self, experiment_name: str) -> str | None:
         root = self.artifact_location_root

@@ -171,9 +171,9 @@ class RegisterModelOperator(BaseOperator):
                 "champion of %s is now version %s (previous: %s)", self.model_name, number, previous
             )
         aliases = sorted(client.get_model_version(self.model_name, number).aliases)
-        record_link(
-            self, context, ModelVersionLink.key, hook.model_version_url(self.model_name, number)
-        )
+        url = hook.model_version_url(self.model_name, number)
+        if url:
+            record_link(self, context, ModelVersionLink.key, url)
         self.lineage_tracking = hook.tracking_uri
         self.lineage_result: Registration = {
             "name": self.model_name,

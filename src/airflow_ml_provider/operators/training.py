@@ -270,7 +270,8 @@ class TrainingJobOperator(BaseOperator):
         if not result.get("run_id"):
             return
         url = hook.run_url(result["experiment_id"], result["run_id"])
-        record_link(self, context, MlflowRunLink.key, url)
+        if url:
+            record_link(self, context, MlflowRunLink.key, url)
         scores = result.get("metrics") or result.get("cv")  # a candidate has CV scores
         self.log.info("MLflow run %s; scores %s", result["run_id"], scores)
 
