@@ -62,8 +62,7 @@ PORT ?= 8080
 HOST ?= 127.0.0.1
 
 up: $(STAMP)
-	PATH="$(CURDIR)/$(BIN):$$PATH" AIRFLOW__API__PORT=$(PORT) AIRFLOW__API__HOST=$(HOST) \
-		AIRFLOW__API__BASE_URL=http://127.0.0.1:$(PORT) $(BIN)/airflow standalone
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow-ml up --host $(HOST) --port $(PORT)
 
 install: $(STAMP)
 

@@ -1,4 +1,7 @@
-"""``airflow-ml``: check | schema | schema-diff | run | demo | reproduce | history | rollback."""
+"""``airflow-ml``: check | schema | schema-diff | run | demo | reproduce | history | rollback | up.
+
+Shell completion: ``eval "$(register-python-argcomplete airflow-ml)"`` (argcomplete ships
+with Airflow)."""
 
 from __future__ import annotations
 
@@ -54,6 +57,13 @@ def cmd_schema_diff(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 1 if findings else 0
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    """Run a local Airflow (standalone) until Ctrl-C or SIGTERM stops it and all it started."""
+    from airflow_ml_provider.local_airflow import up
+
+    return up(args.host, args.port)
 
 
 def run_log_path(home: Path, pipeline_file: Path) -> Path:
@@ -151,25 +161,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from airflow_ml_provider.demo import write_demo
 
     yaml_path = write_demo(Path(args.dir))
-    print(f"demo pipeline written to {yaml_path}")
-    code = 0
+    # With --json, stdout is exactly one JSON list (the two runs); the narration goes to stderr.
+    say = sys.stderr if args.json else sys.stdout
+    print(f"demo pipeline written to {yaml_path}", file=say)
+    code, results = 0, []
     for attempt in (1, 2):
-        print(f"\n=== run {attempt} of 2 ===")
+        print(f"\n=== run {attempt} of 2 ===", file=say)
         try:
             result = _run_one(yaml_path, args.verbose)
         except SpecError as exc:
             print(str(exc), file=sys.stderr)
             return 1
-        print_summary(result)
+        results.append(result)
+        if not args.json:
+            print_summary(result)
         code = code or (0 if result["state"] == "success" else 1)
+    if args.json:
+        print(json.dumps(results, default=str))
     home = os.environ["AIRFLOW_HOME"]
     print(
         "\nNext:\n"
         f"  MLflow UI:  .venv/bin/mlflow ui --backend-store-uri sqlite:///{home}/mlflow.db "
-        "--port 5000   (then open http://127.0.0.1:5000)\n"
+        "--port 5000   (then open http://127.0.0.1:5000;\n"
+        "              AIRFLOW__ML_PROVIDER__MLFLOW_UI_URL=http://127.0.0.1:5000 makes the\n"
+        "              pipeline pages and mails link there)\n"
         "  Airflow UI: make up   (then open http://127.0.0.1:8080; Browse -> ML pipelines;\n"
         "              make up PORT=8090 for another port)\n"
-        f"  Edit {yaml_path} and run: .venv/bin/airflow-ml run {yaml_path}"
+        f"  Edit {yaml_path} and run: .venv/bin/airflow-ml run {yaml_path}",
+        file=say,
     )
     return code
 
@@ -234,6 +253,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="write and run the example pipeline twice")
     demo.add_argument("--dir", default="demo", help="where to write the demo (default ./demo)")
     demo.add_argument("--verbose", action="store_true", help="show Airflow's task logs")
+    demo.add_argument("--json", action="store_true", help="print one JSON list, a run each")
     demo.set_defaults(func=cmd_demo)
     again = commands.add_parser(
         "reproduce",
@@ -280,11 +300,23 @@ def build_parser() -> argparse.ArgumentParser:
             "--tracking-uri", help="an MLflow tracking URI instead (or $MLFLOW_TRACKING_URI)"
         )
         command.set_defaults(func=func)
+    local = commands.add_parser(
+        "up",
+        help="run Airflow standalone here (this machine only unless --host says otherwise); "
+        "Ctrl-C or SIGTERM stops it and every process it started",
+    )
+    local.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    local.add_argument("--port", type=int, default=8080, help="port of the UI and API")
+    local.set_defaults(func=cmd_up)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    import argcomplete
+
+    parser = build_parser()
+    argcomplete.autocomplete(parser)  # answers the shell's completion request, then exits
+    args = parser.parse_args(argv)
     if args.command != "schema":
         from airflow_ml_provider.local_run import use_scratch_home
 

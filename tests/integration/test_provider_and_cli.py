@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import re
@@ -385,3 +386,51 @@ def test_run_reports_a_missing_data_file_at_its_line_before_airflow_starts(tmp_p
     summary = json.loads(result.stdout)
     assert summary["state"] == "not started" and expected in summary["error"]["message"]
     assert not (tmp_path / ".airflow-ml" / "airflow.db").exists()
+
+
+def test_every_reporting_command_has_json_and_the_shell_completes_them(tmp_path):
+    """`--json` on each command that reports; argcomplete answers the shell's completion
+    request (what `eval "$(register-python-argcomplete airflow-ml)"` wires into bash)."""
+    from airflow_ml_provider.cli import build_parser
+
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    reporting = {"check", "schema-diff", "run", "demo", "reproduce", "history", "rollback"}
+    assert reporting | {"schema", "up"} == set(commands.choices)  # schema prints JSON anyway
+    for name in reporting:
+        flags = {f for action in commands.choices[name]._actions for f in action.option_strings}
+        assert "--json" in flags, name
+
+    def complete(line: str) -> set[str]:
+        answer = tmp_path / "completion.txt"
+        env = {
+            **os.environ,
+            "_ARGCOMPLETE": "1",
+            "_ARGCOMPLETE_IFS": "\n",
+            "_ARGCOMPLETE_STDOUT_FILENAME": str(answer),
+            "COMP_LINE": line,
+            "COMP_POINT": str(len(line)),
+        }
+        subprocess.run([str(BIN / "airflow-ml")], env=env, check=True, timeout=120)
+        return set(answer.read_text().split("\n"))
+
+    assert complete("airflow-ml r") == {"run", "reproduce", "rollback"}
+    assert {"--to", "--json", "--pipeline"} <= complete("airflow-ml rollback --")
+    script = subprocess.run(
+        [str(BIN / "register-python-argcomplete"), "airflow-ml"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert "complete " in script and "airflow-ml" in script
+
+
+def test_demo_json_prints_both_runs(tmp_path):
+    """`airflow-ml demo --json`: the example written and run twice; stdout one JSON list."""
+    result = airflow_ml_run_as_user(tmp_path, "demo", "--json", "--dir", "demo")
+    assert result.returncode == 0, result.stderr[-3000:]
+    first, second = json.loads(result.stdout)
+    assert (first["state"], second["state"]) == ("success", "success")
+    assert first["promoted"] is True and first["model"]["version"] == 1
+    assert second["promoted"] is False  # same data and configuration: nothing new to train
+    assert "Next:" in result.stderr and "mlflow ui" in result.stderr

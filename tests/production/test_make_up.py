@@ -1,10 +1,12 @@
 """`make up PORT=...`: the real Makefile target starts the real `airflow standalone` (scheduler,
-dag-processor, triggerer, api-server) in a scratch AIRFLOW_HOME, serving on the chosen port."""
+dag-processor, triggerer, api-server) in a scratch AIRFLOW_HOME, serving on the chosen port,
+and SIGTERM to `make` (a `kill`, a service manager) stops every process it started."""
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import time
 import urllib.request
@@ -38,7 +40,9 @@ def listening_addresses(port: int) -> set[str]:
     return found
 
 
-def test_make_up_serves_the_ui_and_api_on_the_chosen_port(tmp_path):
+def test_make_up_serves_on_the_chosen_port_and_sigterm_leaves_no_process(tmp_path):
+    import psutil
+
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
     env["AIRFLOW_HOME"] = str(tmp_path / "home")
@@ -56,5 +60,10 @@ def test_make_up_serves_the_ui_and_api_on_the_chosen_port(tmp_path):
             assert answer["metadatabase"]["status"] == "healthy"
             assert (tmp_path / "home" / "airflow.db").exists()  # its own home, not the repo's
             assert listening_addresses(port) == {"127.0.0.1"}  # not every interface
+            started = psutil.Process(process.pid).children(recursive=True)
+            assert len(started) >= 5, started  # standalone and its components
+            os.kill(process.pid, signal.SIGTERM)  # make alone, as `kill <pid>` would
+            gone, alive = psutil.wait_procs(started, timeout=120)
+            assert alive == [], [(p.pid, p.cmdline()[:4]) for p in alive]
         finally:
             stop_group(process)  # standalone stops its components on SIGINT
