@@ -114,15 +114,17 @@ def test_a_pipeline_that_needs_a_missing_extra_is_refused_at_its_line(base_env, 
     assert "airflow-ml-provider[kubernetes]" in dags[broken]
 
 
-def test_the_wheel_ships_the_json_schema_and_the_mail_templates(tmp_path):
+def test_the_wheel_ships_the_json_schema_templates_and_assets(tmp_path):
     """`uv build` of the package: the wheel holds airflow_ml_provider/pipeline.schema.json,
-    the repository's file, with its $id, and every default mail template."""
+    the repository's file, with its $id, every default mail template and the Data Docs
+    assets."""
     import zipfile
 
     subprocess.run([*UV, "build", "-q", "--wheel", "-o", str(tmp_path), str(REPO)], check=True)
     (wheel,) = tmp_path.glob("*.whl")
     with zipfile.ZipFile(wheel) as archive:
         shipped = json.loads(archive.read("airflow_ml_provider/pipeline.schema.json"))
+        names = set(archive.namelist())
         templates = {
             name.rsplit("/", 1)[1]
             for name in archive.namelist()
@@ -130,5 +132,10 @@ def test_the_wheel_ships_the_json_schema_and_the_mail_templates(tmp_path):
         }
     package = REPO / "src" / "airflow_ml_provider" / "notifications" / "templates"
     assert templates == {path.name for path in package.iterdir()} and "promotion.html" in templates
+    # ...and the Data Docs assets the plugin serves offline, each CDN file of the map.
+    from airflow_ml_provider.ui.data_docs_assets import CDN_ASSETS
+
+    for name in CDN_ASSETS.values():
+        assert f"airflow_ml_provider/ui/static/datadocs/{name}" in names, name
     assert shipped == json.loads((REPO / "pipeline.schema.json").read_text())
     assert shipped["$id"].startswith("urn:airflow-ml-provider:pipeline:")

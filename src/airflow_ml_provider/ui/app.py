@@ -18,6 +18,12 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from airflow_ml_provider.settings import SERVED_SNAPSHOTS, served_data_docs
 from airflow_ml_provider.ui import URL_PREFIX
 from airflow_ml_provider.ui.clients import MlflowClients
+from airflow_ml_provider.ui.data_docs_assets import (
+    ASSETS_ROUTE,
+    DATA_DOCS_CSP,
+    asset_file,
+    offline_page,
+)
 
 
 def create_app() -> FastAPI:
@@ -88,11 +94,24 @@ def create_app() -> FastAPI:
         return Response(found, media_type="image/png")
 
     @app.get(SERVED_SNAPSHOTS + "/{dag_id}/{path:path}", dependencies=dag_reader)
-    def data_docs(dag_id: str, path: str) -> FileResponse:
-        """A pipeline's Data Docs from the local artifact store (data_docs_url)."""
+    def data_docs(dag_id: str, path: str, request: Request) -> Response:
+        """A pipeline's Data Docs from the local artifact store (data_docs_url); a page
+        loads its scripts and styles from this server only (data_docs_assets)."""
         file = served_data_docs(dag_id, path)
         if file is None:
             raise HTTPException(404, "no such Data Docs file")
-        return FileResponse(file)
+        if file.suffix != ".html":
+            return FileResponse(file)
+        assets = bases(request)["base"] + ASSETS_ROUTE
+        page = offline_page(file.read_text(encoding="utf-8"), assets)
+        return HTMLResponse(page, headers={"Content-Security-Policy": DATA_DOCS_CSP})
+
+    @app.get(ASSETS_ROUTE + "/{name:path}")
+    def data_docs_asset(name: str, user: GetUserDep) -> FileResponse:
+        """A script, style or font Data Docs pages use (static/datadocs)."""
+        file = asset_file(name)
+        if file is None:
+            raise HTTPException(404, "no such asset")
+        return FileResponse(file, headers={"Cache-Control": "max-age=86400"})
 
     return app
