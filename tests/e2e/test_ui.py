@@ -58,7 +58,9 @@ def seeded(tmp_path_factory, airflow_db, airflow_home):
     same = write_pipeline(airflow_home / "dags" / "pipelines", "ui_same")
     same_runs = (run(same), run(same))
     # No schedule, and its data file is missing: the run fails in snapshot_data.
-    failing = write_pipeline(tmp_path_factory.mktemp("ui_failing"), "ui_failing")
+    # A long folder name: the failure message is a long path with no space to break at.
+    long_folder = "ui_failing_in_a_folder_whose_long_name_has_no_space_to_break_the_line_at"
+    failing = write_pipeline(tmp_path_factory.mktemp(long_folder), "ui_failing")
     edit(failing, 'schedule: "@daily"', "schedule: null")
     (failing.parent / "data" / "breast_cancer.csv").unlink()
     failed = run(failing)
@@ -422,6 +424,22 @@ def test_a_failed_last_run_shows_the_failed_task_and_why(page, server, seeded):
     _shot(page, "pipeline-failed")
     assert f"snapshot_data: {error['message']}" in page.locator("#summary").inner_text()
     assert f"snapshot_data — {error['message']}" in page.locator("#runs").inner_text()
+
+
+def test_a_long_failure_message_wraps_and_keeps_the_key_columns_visible(page, server, seeded):
+    """At 1280 px the failure message (a long path: no space to break at) wraps inside its
+    cell: no horizontal scrolling, and the champion and metric columns stay on screen."""
+    assert len(seeded["failed"]["error"]["message"]) > 150
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(f"{server}/ml-pipelines/")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
+    for dag_id in ("ui_failing", "ui_churn"):
+        for cell in ("td.champion", "td.metric"):
+            box = page.locator(f'tr[data-dag-id="{dag_id}"] {cell}').bounding_box()
+            assert box is not None and box["x"] + box["width"] <= 1280, (dag_id, cell, box)
+    page.goto(f"{server}/ml-pipelines/pipelines/ui_failing")
+    page.wait_for_selector("#runs")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1280
 
 
 def test_a_run_with_nothing_new_is_the_latest_decision(page, server, seeded):
