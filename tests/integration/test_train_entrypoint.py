@@ -45,7 +45,8 @@ def test_squashing_scale_trains_logs_skrub_as_a_requirement_and_loads_verified(t
     """`numeric: {scale: squashing}` (skrub's SquashingScaler): the training process fits
     and logs the model with skrub pinned in its requirements and SquashingScaler — by exact
     name — in its skops trusted types; the verified loader loads it and its inputs come out
-    bounded (a soft clip to ±3) even for an outlier row."""
+    bounded (a soft clip to ±3) even for an outlier row. A column that is mostly one value
+    (its quartiles equal) is scaled by skrub's internal min-max scaler, trusted too."""
     import mlflow
     import numpy as np
     import pandas as pd
@@ -53,7 +54,13 @@ def test_squashing_scale_trains_logs_skrub_as_a_requirement_and_loads_verified(t
     from airflow_ml_provider.ml.evaluate import load_model
     from helpers.paths import EXAMPLE_CSV
 
+    frame = pd.read_csv(EXAMPLE_CSV)
+    frame["pool area"] = np.where(np.arange(len(frame)) % 10 == 0, frame["mean area"], 0.0)
+    data_file = tmp_path / "with_pool.csv"
+    frame.to_csv(data_file, index=False)
     payload = job(tmp_path, features={"numeric": {"scale": "squashing"}})
+    payload["data"]["uri"] = data_file.as_uri()
+    payload["data"]["features"] = [*payload["data"]["features"], "pool area"]
     done = run_job(tmp_path, payload)
     assert done.returncode == 0, done.stderr[-2000:]
     result = json.loads((tmp_path / "result.json").read_text())
@@ -62,13 +69,13 @@ def test_squashing_scale_trains_logs_skrub_as_a_requirement_and_loads_verified(t
     requirements = (tmp_path / "m" / "requirements.txt").read_text()
     assert "skrub==" in requirements, requirements
     model = load_model(result["model_uri"])
-    rows = pd.read_csv(EXAMPLE_CSV)[payload["data"]["features"]].head(5)
+    rows = frame[payload["data"]["features"]].head(5)
     rows.iloc[0, 0] = 1e9  # an outlier no standard scaler would bound
     scaled = model.named_steps["preprocess"].transform(rows)
     assert np.abs(scaled).max() <= 3.0 + 1e-9
-    assert type(model.named_steps["preprocess"].transformers_[0][1][-1]).__name__ == (
-        "SquashingScaler"
-    )
+    squashing = model.named_steps["preprocess"].transformers_[0][1][-1]
+    assert type(squashing).__name__ == "SquashingScaler"
+    assert type(squashing.minmax_scaler_).__name__ == "_MinMaxScaler"  # the pool area column
     assert local
 
 

@@ -42,11 +42,14 @@ CONTAINER_TYPES = frozenset(
 """Standard-library types fitted models hold, trusted by exact name (skops builds a partial
 from its function and arguments without calling it)."""
 MODEL_FUNCTIONS = frozenset({"sklearn.utils.validation.check_array"})
-MODEL_CLASSES = frozenset({"skrub._squashing_scaler.SquashingScaler"})
-"""Classes of other packages our preprocessing builds (``scale: squashing``), trusted by exact
-name (not their whole package)."""
 """Functions outside our own transformers a fitted model refers to (HistGradientBoosting's
 input check), trusted by exact name."""
+MODEL_CLASSES = frozenset(
+    {"skrub._squashing_scaler.SquashingScaler", "skrub._squashing_scaler._MinMaxScaler"}
+)
+"""Classes of other packages our preprocessing builds (``scale: squashing``), trusted by exact
+name (not their whole package); a fitted SquashingScaler holds a _MinMaxScaler for columns
+whose quartiles are equal (mostly one value)."""
 OWN_FUNCTION_MODULE = "airflow_ml_provider.ml.transformers"
 """Our FunctionTransformer functions."""
 _NOT_MODEL_MODULES = frozenset({"testing", "tests", "test", "mocking", "conftest", "io"})
