@@ -28,6 +28,9 @@ BOOLEAN_WORDS = {
 }
 """Text a boolean column may hold (compared lower-cased)."""
 _CYCLES = {"month": 12, "dayofweek": 7, "dayofyear": 366, "hour": 24}
+_PANDAS_PARTS = {"dayofweek": "day_of_week", "dayofyear": "day_of_year"}
+"""The pipeline file's part names that pandas deprecated, and the accessor that replaces them
+(the feature keeps the file's name)."""
 
 
 def _frame(x: Any) -> pd.DataFrame:
@@ -72,7 +75,7 @@ def datetime_parts(
     for name, values in _frame(x).items():
         when = to_datetime(values)
         for part in parts:
-            value = getattr(when.dt, part).astype(float)
+            value = getattr(when.dt, _PANDAS_PARTS.get(part, part)).astype(float)
             columns[f"{name}_{part}"] = value
             if cyclical and part in _CYCLES:
                 angle = 2 * math.pi * value / _CYCLES[part]
@@ -168,6 +171,8 @@ class NativeCategories(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
             text = frame[column].astype("string").where(frame[column].notna())
             if rare:
                 text = text.where(text.isna() | text.isin(categories), INFREQUENT)
+            # A value not seen in fit is missing (pandas deprecates passing it to Categorical).
+            text = text.where(text.isna() | text.isin(categories))
             columns[column] = pd.Categorical(text, categories=categories)
         return pd.DataFrame(columns, index=frame.index)
 
