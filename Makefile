@@ -34,15 +34,16 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 # This machine sets PYTHONDONTWRITEBYTECODE=1; the venv is byte-compiled once instead.
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: demo test test-production test-fast up lint install clean
+.PHONY: demo test test-production test-fast up lint install clean docs
 
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
 test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
-	$(BIN)/ruff check src tests dags benchmarks examples
-	$(BIN)/ruff format --check src tests dags benchmarks examples
+	$(BIN)/ruff check src tests dags benchmarks examples docs/hooks
+	$(BIN)/ruff format --check src tests dags benchmarks examples docs/hooks
 	$(BIN)/mypy
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
 	$(BIN)/pytest -q --ignore=tests/production
 
 # The production-shaped layer (tests/production): PostgreSQL, a mlflow server and Airflow's
@@ -65,6 +66,11 @@ up: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/airflow-ml up --host $(HOST) --port $(PORT)
 
 install: $(STAMP)
+
+# The docs site (MkDocs Material) into build/site; `make test` builds it too, warnings as
+# errors (a broken link or anchor, an operator whose docstring does not parse).
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict
 
 $(STAMP): uv.lock pyproject.toml
 	@$(UV) --version >/dev/null 2>&1 || $(PYTHON) -m pip install --quiet uv
