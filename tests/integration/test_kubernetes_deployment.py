@@ -241,5 +241,58 @@ def test_a_canary_goes_first_and_a_failing_one_never_touches_stable(airflow_db, 
     assert denied(cluster.api_calls, chart_roles()) == []  # canary create/delete included
 
 
+def test_the_triggerer_watches_the_canary_and_a_restart_mid_watch_undoes_it(airflow_db, cluster):
+    """The canary's watch defers to the triggerer (dag.test runs CanaryTrigger in line): the
+    worker slot is free while it runs. A canary pod that restarts during the watch fails the
+    trigger's next round: the operator, back on a worker, deletes the canary, leaves stable
+    alone and puts champion back."""
+    import threading
+    import time
+    import traceback
+
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.registry import promote
+
+    client = MlflowHook().get_conn()
+    mlflow.set_experiment("k8s-canary-watch")
+    model = "watched_model"
+    client.create_registered_model(model)
+    first, second = (register(client, model) for _ in range(2))
+    promote(client, model, first, actor="test", reason="first")
+    assert deploy(model, first, None)[0] == "success"
+
+    def restart_the_canary_once_it_serves() -> None:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            pods = [
+                pod
+                for (_, name), pod in list(cluster.serving_pods.items())
+                if name.startswith("watched-model-canary-") and pod.ready
+            ]
+            if pods:
+                time.sleep(1.5)  # inside the watch: the canary passed its start
+                pods[0].set_container({"running": {}}, ready=True, restarts=1)
+                return
+            time.sleep(0.2)
+
+    promote(client, model, second, actor="test", reason="better")
+    watcher = threading.Thread(target=restart_the_canary_once_it_serves, daemon=True)
+    watcher.start()
+    state, _, errors = deploy(
+        model, second, first, canary_percent=50, canary_duration=30, canary_interval=1
+    )
+    watcher.join(5)
+    assert state == "failed"
+    # Failed where the task resumed from the trigger's event: it deferred, it did not sleep.
+    assert "resume_after_canary" in "".join(traceback.format_tb(errors[0].__traceback__))
+    message = str(errors[0])
+    assert "canary failed:" in message and "restarted 1 time(s)" in message
+    assert "canary Deployment ml-serving/watched-model-canary deleted" in message
+    assert (NAMESPACE, "watched-model-canary") not in cluster.deployments
+    assert served_version(cluster, "watched-model") == first
+    aliases = {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
+    assert aliases["champion"] == first
+
+
 def _path(name: str) -> str:
     return f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{name}"

@@ -7,6 +7,7 @@ for pipelines (and rollbacks) that deploy to Kubernetes.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,22 +78,88 @@ class KubernetesDeployer(ClusterDeployer):
     # -- the Deployer interface ---------------------------------------------------------------
 
     def deploy(self, version: str) -> dict[str, Any]:
+        started = self.begin(version)
+        if started["canary"] is not None:
+            started["canary"]["rounds"] = self._observe(started["canary"]["deployment"])
+        return self.finish(version, started)
+
+    # -- the phases of a deploy, for an operator that waits out the canary in the triggerer --
+
+    def begin(self, version: str) -> dict[str, Any]:
+        """Apply the Service and, when another version serves and a canary is planned, start
+        the canary (applied, rolled out, smoke-tested). ``{"before": <version serving>,
+        "canary": {deployment, replicas, traffic_percent} | None}``."""
         self._connect(version)
         server = self.server
         rollout.apply_service(self._core, server_service(server))
-        serving_before = rollout.current_version(self._apps, server.namespace, server.name)
-        env = MlflowHook(self.mlflow_conn_id).subprocess_env()  # tracking URI + credentials
+        before = rollout.current_version(self._apps, server.namespace, server.name)
         canary: dict[str, Any] | None = None
-        if self.canary and serving_before not in (None, version):
-            canary = self._canary(version, self.canary, env)
+        if self.canary and before not in (None, version):
+            canary = self._start_canary(version, self.canary)
         elif self.canary:
             self.log.info("no other version serving yet: no canary, a direct rollout")
+        return {"before": before, "canary": canary}
+
+    def finish(self, version: str, started: dict[str, Any]) -> dict[str, Any]:
+        """Roll stable out to ``version`` and check it; delete the (healthy) canary."""
+        if not hasattr(self, "_apps"):
+            self._connect(version)
+        server = self.server
+        env = MlflowHook(self.mlflow_conn_id).subprocess_env()  # tracking URI + credentials
         deployment = server_deployment(server, self.model_name, version, env, track=STABLE)
         rollout.apply_deployment(self._apps, deployment)
         tested = self._settle(server.name, STABLE)
+        canary = started["canary"]
         if canary is not None:
             rollout.delete_deployment(self._apps, server.namespace, canary["deployment"])
-        return self._served(version, serving_before, tested, canary=canary)
+            self.log.info("canary healthy through %d round(s) of checks", canary["rounds"])
+        return self._served(version, started["before"], tested, canary=canary)
+
+    def stop_canary(self, started: dict[str, Any], problem: str) -> None:
+        """A canary that failed its watch: delete it and raise, stable never touched."""
+        if not hasattr(self, "_apps"):
+            self._connect(None)
+        undone = self._undo(started["canary"]["deployment"], CANARY)
+        raise RolloutFailed(f"canary failed: {problem}; {undone}")
+
+    def watch(self, started: dict[str, Any]) -> dict[str, Any]:
+        """What CanaryTrigger needs to watch the started canary (plain data)."""
+        assert self.canary is not None and started["canary"] is not None
+        return {
+            "started": started,
+            "model_name": self.model_name,
+            "server": dataclasses.asdict(self.server),
+            "canary": started["canary"]["deployment"],
+            "payload": self._payload,
+            "duration": self.canary.duration,
+            "interval": self.canary.interval,
+            "checks": list(self.canary.checks),
+            "kubernetes_conn_id": self.kubernetes_conn_id,
+        }
+
+    @classmethod
+    def watcher(cls, watch: dict[str, Any]) -> KubernetesDeployer:
+        """A deployer that can check the canary ``watch`` names (in the triggerer)."""
+        deployer = cls(
+            watch["model_name"],
+            settings=ServerSettings(**watch["server"]),
+            kubernetes_conn_id=watch["kubernetes_conn_id"],
+        )
+        deployer._connect(None)
+        deployer._payload = watch["payload"]
+        return deployer
+
+    def canary_problem(self, name: str, checks: list[str]) -> str | None:
+        """One round of the canary's checks: the first failure as a sentence, or None."""
+        try:
+            problem = rollout.unhealthy_pods(
+                self._apps, self._core, self.server.namespace, name, list(checks)
+            )
+            if problem is None and "smoke_test" in checks:
+                self._check(name)
+        except (RolloutFailed, ApiException) as error:
+            return _plain(error)
+        return problem
 
     def rollback(self, to_version: str) -> dict[str, Any]:
         self._connect(to_version)
@@ -167,13 +234,15 @@ class KubernetesDeployer(ClusterDeployer):
         except (RolloutFailed, ApiException) as error:
             raise RolloutFailed(f"{_plain(error)}; {self._undo(name, track)}") from error
 
-    def _canary(self, version: str, plan: CanaryPlan, env: dict[str, str]) -> dict[str, Any]:
-        """The canary phase; raises (after deleting the canary) when a check fails."""
+    def _start_canary(self, version: str, plan: CanaryPlan) -> dict[str, Any]:
+        """Apply the canary beside stable, roll it out and smoke-test it; raises (after
+        deleting it) when it fails."""
         server = self.server
         replicas = canary_replicas(server.replicas, plan.percent)
         name = server.deployment_name(CANARY)
         share = round(100 * replicas / (replicas + server.replicas))
         self.log.info("canary %s: %d pod(s), about %d%% of traffic", name, replicas, share)
+        env = MlflowHook(self.mlflow_conn_id).subprocess_env()
         deployment = server_deployment(
             server, self.model_name, version, env, track=CANARY, replicas=replicas
         )
@@ -182,29 +251,22 @@ class KubernetesDeployer(ClusterDeployer):
             self._settle(name, CANARY)
         except RolloutFailed as error:
             raise RolloutFailed(f"canary failed: {error}") from error
+        return {"deployment": name, "replicas": replicas, "traffic_percent": share, "rounds": 0}
+
+    def _observe(self, name: str) -> int:
+        """Watch the canary in this process for the plan's duration (checks every interval);
+        the number of rounds, or RolloutFailed after deleting it."""
+        assert self.canary is not None
+        plan = self.canary
         end = time.monotonic() + plan.duration
         rounds = 0
-        try:
-            while (left := end - time.monotonic()) > 0:
-                time.sleep(min(plan.interval, left))
-                rounds += 1
-                problem = rollout.unhealthy_pods(
-                    self._apps, self._core, server.namespace, name, list(plan.checks)
-                )
-                if problem:
-                    raise RolloutFailed(problem)
-                if "smoke_test" in plan.checks:
-                    self._check(name)
-        except (RolloutFailed, ApiException) as error:
-            undone = self._undo(name, CANARY)
-            raise RolloutFailed(f"canary failed: {_plain(error)}; {undone}") from error
-        self.log.info("canary healthy for %.0f s (%d checks)", plan.duration, rounds)
-        return {
-            "deployment": name,
-            "replicas": replicas,
-            "traffic_percent": share,
-            "rounds": rounds,
-        }
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(plan.interval, left))
+            rounds += 1
+            problem = self.canary_problem(name, list(plan.checks))
+            if problem:
+                self.stop_canary({"canary": {"deployment": name}}, problem)
+        return rounds
 
     def _wait(self, name: str) -> None:
         rollout.wait_for_rollout(

@@ -54,6 +54,14 @@ class AliasDeploymentOperator(BaseOperator):
         self.strategy = strategy
 
     def execute(self, context) -> Deployment:
+        hook, client, version = self._promoted_version()
+        deployer = self.deployer()
+        served = self._deploying(context, client, version, deployer, deployer.deploy)
+        return self._deployed(context, hook, client, version, deployer, served)
+
+    def _promoted_version(self):
+        """The MLflow hook, its client and the promoted version, still ``champion``; skips
+        when the gate did not promote, fails when another run moved the alias."""
         if not self.registration.get("promoted"):
             raise AirflowSkipException(
                 f"version {self.registration.get('version')} was not promoted; "
@@ -62,25 +70,31 @@ class AliasDeploymentOperator(BaseOperator):
         hook = MlflowHook(self.mlflow_conn_id)
         client = hook.get_conn()
         version = str(self.registration["version"])
-        uri = f"models:/{self.model_name}@{CHAMPION}"
         serving = holder(client, self.model_name, CHAMPION)
         if serving != version:
             raise AirflowException(
-                f"{uri} points at version {serving}, not the promoted version {version}; "
-                "another run moved it — not deploying"
+                f"models:/{self.model_name}@{CHAMPION} points at version {serving}, not the "
+                f"promoted version {version}; another run moved it — not deploying"
             )
-        deployer = self.deployer()
+        return hook, client, version
+
+    def _deploying(self, context, client, version: str, deployer: Deployer, step, *args):
+        """``step(version, *args)``; when it fails, ``champion`` goes back and the task fails."""
         try:
-            served = deployer.deploy(version)
+            return step(version, *args)
         except Exception as exc:
             self._roll_back(client, version, context, exc, deployer.check_name)
-            failed = f"{deployer.check_name} of {uri} failed"
+            failed = f"{deployer.check_name} of models:/{self.model_name}@{CHAMPION} failed"
             raise AirflowException(f"{failed}, rolled back: {exc}") from exc
+
+    def _deployed(self, context, hook, client, version: str, deployer, served) -> Deployment:
+        """Record how the version is served; the task's result."""
         record(client, version, deployer)
         deployed_at = datetime.now(UTC).isoformat(timespec="seconds")
         client.set_model_version_tag(
             self.model_name, version, "airflow_ml.deployed_at", deployed_at
         )
+        uri = f"models:/{self.model_name}@{CHAMPION}"
         self.log.info("deployed %s (version %s) at %s", uri, version, deployed_at)
         result: Deployment = {
             "strategy": deployer.strategy,
