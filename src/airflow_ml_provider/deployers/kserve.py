@@ -9,10 +9,8 @@ for pipelines (and rollbacks) that deploy with KServe.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +23,7 @@ from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.integrity import verified_copy
 from airflow_ml_provider.ml.registry import serving_input
 from airflow_ml_provider.serving import inference_service as isvc
-from airflow_ml_provider.serving.open_inference import column_types, v2_predictions, v2_request
+from airflow_ml_provider.serving.open_inference import column_types, post_example, v2_request
 
 
 @dataclass(frozen=True)
@@ -230,35 +228,117 @@ class KServeDeployer(ClusterDeployer):
             self._apply(current, self._manifest(version, None, base))
             self._settle(version, current)
             return self._served(version, before, None, 0)
+        rounds = self._start_revision(version, current, canary, base)
+        if canary is not None:
+            rounds += self._observe(version, current, canary)
+        return self._all_traffic(version, current, base, canary, rounds)
+
+    def _start_revision(
+        self, version: str, current: dict[str, Any], canary: TrafficCanary | None, base
+    ) -> int:
+        """The new revision with no traffic (or the canary's share), Ready and answering on
+        its own URL; on failure it is pinned to 0 % (the serving revision never touched)."""
         self._apply(current, self._manifest(version, canary.percent if canary else 0, base))
         try:
-            rounds = self._try_new_revision(version, canary)
+            self._check_revision(version)
         except (DeploymentFailed, ApiException) as error:
             phase = "canary" if canary else f"version {version} before any traffic"
             raise DeploymentFailed(
                 f"{phase} failed: {_plain(error)}; {self._pin(current)}"
             ) from error
+        if canary:
+            self.log.info("canary: version %s takes %d%% of the traffic", version, canary.percent)
+        return 1
+
+    def _check_revision(self, version: str) -> None:
+        self._check(isvc.canary_url(self._wait()), version)
+
+    def _observe(self, version: str, current: dict[str, Any], canary: TrafficCanary) -> int:
+        """Check the canary every ``interval`` for its ``duration`` in this process; how
+        many checks passed (the canary is pinned and DeploymentFailed raised at a failure)."""
+        end, rounds = time.monotonic() + canary.duration, 0
+        while (left := end - time.monotonic()) > 0:
+            time.sleep(min(canary.interval, left))
+            problem = self.canary_problem({"version": version})
+            if problem:
+                self.stop_canary({"before": current}, problem)
+            rounds += 1
+        return rounds
+
+    def _all_traffic(self, version, current, base, canary, rounds: int) -> dict[str, Any]:
         self._apply(self._read(), self._manifest(version, None, base))  # all traffic
         self._settle(version, current)
-        return self._served(version, before, canary, rounds)
+        return self._served(version, isvc.labelled_version(current), canary, rounds)
 
-    def _try_new_revision(self, version: str, canary: TrafficCanary | None) -> int:
-        """The new revision Ready and answering on its own URL — once, or every ``interval``
-        for the canary's ``duration``; how many checks passed."""
-        service = self._wait()
-        if canary is None:
-            self._check(isvc.canary_url(service), version)
-            return 1
-        share = isvc.canary_share(service)
-        self.log.info("canary: version %s takes %d%% of the traffic", version, share)
-        end, rounds = time.monotonic() + canary.duration, 0
-        while True:
-            self._check(isvc.canary_url(service), version)
-            rounds += 1
-            if (left := end - time.monotonic()) <= 0:
-                return rounds
-            time.sleep(min(canary.interval, left))
-            service = self._wait()
+    # -- the phases of a deploy, for an operator that waits out the canary in the triggerer --
+
+    def begin(self, version: str) -> dict[str, Any]:
+        """Start the canary when another version serves (serverless mode): ``{"before":
+        the InferenceService as it was, "version", "canary": {percent, rounds} | None}``."""
+        self._connect()
+        current = self._read()
+        if (
+            self.canary is None
+            or current is None
+            or isvc.labelled_version(current) == version
+            or self.service.mode != "serverless"
+        ):
+            return {"canary": None}
+        rounds = self._start_revision(version, current, self.canary, None)
+        canary = {"percent": self.canary.percent, "rounds": rounds}
+        return {"before": current, "version": version, "canary": canary}
+
+    def finish(self, version: str, started: dict[str, Any]) -> dict[str, Any]:
+        """All traffic to ``version`` after a healthy canary (``deploy`` when there was none)."""
+        if started["canary"] is None:
+            return self.deploy(version)
+        self._connect()
+        rounds = started["canary"]["rounds"]
+        return self._all_traffic(version, started["before"], None, self.canary, rounds)
+
+    def stop_canary(self, started: dict[str, Any], problem: str) -> None:
+        if not hasattr(self, "_api"):
+            self._connect()
+        raise DeploymentFailed(f"canary failed: {problem}; {self._pin(started['before'])}")
+
+    def watch(self, started: dict[str, Any]) -> dict[str, Any]:
+        """What CanaryTrigger needs to check the started canary (plain data)."""
+        assert self.canary is not None
+        version = started["version"]
+        return {
+            "deployer": f"{type(self).__module__}.{type(self).__name__}",
+            "started": started,
+            "model_name": self.model_name,
+            "settings": dataclasses.asdict(self.service),
+            "kubernetes_conn_id": self.kubernetes_conn_id,
+            "rollout_timeout": self.rollout_timeout,
+            "poll_interval": self.poll_interval,
+            "version": version,
+            "example": self._v2_example(version),
+            "duration": self.canary.duration,
+            "interval": self.canary.interval,
+        }
+
+    @classmethod
+    def watcher(cls, watch: dict[str, Any]) -> KServeDeployer:
+        deployer = cls(
+            watch["model_name"],
+            settings=isvc.InferenceServiceSettings(**watch["settings"]),
+            kubernetes_conn_id=watch["kubernetes_conn_id"],
+            rollout_timeout=watch["rollout_timeout"],
+            poll_interval=watch["poll_interval"],
+        )
+        deployer._api = KubernetesHook(conn_id=deployer.kubernetes_conn_id).custom_object_client
+        deployer._examples[watch["version"]] = watch["example"]
+        return deployer
+
+    def canary_problem(self, watch: dict[str, Any]) -> str | None:
+        """One check of the canary revision: Ready and answering; the failure, or None."""
+        try:
+            self._check_revision(watch["version"])
+        except (DeploymentFailed, ApiException) as error:
+            return _plain(error)
+        return None
 
     def _pin(self, stable: dict[str, Any] | None) -> str:
         """KServe's canary rollback: canaryTrafficPercent 0, all traffic on the stable revision."""
@@ -298,27 +378,7 @@ class KServeDeployer(ClusterDeployer):
             return
         if url is None:
             raise DeploymentFailed(f"InferenceService {self._where} reports no URL")
-        endpoint = f"{url.rstrip('/')}/v2/models/{self.service.name}/infer"
-        body = json.dumps(request).encode()
-        try:
-            with urllib.request.urlopen(
-                urllib.request.Request(endpoint, body, {"Content-Type": "application/json"}),
-                timeout=60,
-            ) as answer:
-                predictions = v2_predictions(json.loads(answer.read()))
-        except urllib.error.HTTPError as error:
-            detail = _server_error(error.read().decode(errors="replace"))
-            raise DeploymentFailed(
-                f"version {version} did not predict on the model's input example over V2 "
-                f"(HTTP {error.code}: {detail})"
-            ) from None
-        except (OSError, ValueError) as error:
-            raise DeploymentFailed(f"{endpoint} did not answer: {error}") from None
-        rows = request["inputs"][0]["shape"][0] if request["inputs"] else 0
-        if len(predictions) != rows:
-            raise DeploymentFailed(
-                f"version {version} answered {len(predictions)} predictions for {rows} rows"
-            )
+        post_example(url, self.service.name, request, version)
 
     def _v2_example(self, version: str) -> dict[str, Any] | None:
         """The version's input example as a V2 request typed by its signature (read once per
@@ -351,19 +411,6 @@ class KServeDeployer(ClusterDeployer):
                 "canary": {"percent": canary.percent, "rounds": rounds} if canary else None,
             }
         }
-
-
-def _server_error(body: str) -> str:
-    """The one line of a model server's error answer that says what went wrong (its JSON
-    ``error`` / ``detail``, or a traceback's last line)."""
-    try:
-        answer = json.loads(body)
-    except ValueError:
-        answer = None
-    if isinstance(answer, dict) and (answer.get("error") or answer.get("detail")):
-        return str(answer.get("error") or answer.get("detail"))[:300]
-    lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
-    return (lines[-1] if lines else "no answer")[:300]
 
 
 def _plain(error: Exception) -> str:

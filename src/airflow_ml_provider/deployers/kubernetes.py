@@ -126,6 +126,7 @@ class KubernetesDeployer(ClusterDeployer):
         """What CanaryTrigger needs to watch the started canary (plain data)."""
         assert self.canary is not None and started["canary"] is not None
         return {
+            "deployer": f"{type(self).__module__}.{type(self).__name__}",
             "started": started,
             "model_name": self.model_name,
             "server": dataclasses.asdict(self.server),
@@ -149,8 +150,10 @@ class KubernetesDeployer(ClusterDeployer):
         deployer._payload = watch["payload"]
         return deployer
 
-    def canary_problem(self, name: str, checks: list[str]) -> str | None:
-        """One round of the canary's checks: the first failure as a sentence, or None."""
+    def canary_problem(self, watch: dict[str, Any]) -> str | None:
+        """One round of the checks of the canary ``watch`` names: the first failure as a
+        sentence, or None."""
+        name, checks = watch["canary"], watch["checks"]
         try:
             problem = rollout.unhealthy_pods(
                 self._apps, self._core, self.server.namespace, name, list(checks)
@@ -263,7 +266,7 @@ class KubernetesDeployer(ClusterDeployer):
         while (left := end - time.monotonic()) > 0:
             time.sleep(min(plan.interval, left))
             rounds += 1
-            problem = self.canary_problem(name, list(plan.checks))
+            problem = self.canary_problem({"canary": name, "checks": list(plan.checks)})
             if problem:
                 self.stop_canary({"canary": {"deployment": name}}, problem)
         return rounds

@@ -12,12 +12,12 @@ from typing import Any
 from airflow_ml_provider.cluster import SERVING_NAMESPACE, SERVING_SERVICE_ACCOUNT
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.deployers.kserve import KServeDeployer, TrafficCanary
-from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
+from airflow_ml_provider.operators.canary_deferral import DeferredCanaryDeployment
 from airflow_ml_provider.serving.inference_service import InferenceServiceSettings
 from airflow_ml_provider.serving.manifests import serving_name
 
 
-class KServeDeploymentOperator(AliasDeploymentOperator):
+class KServeDeploymentOperator(DeferredCanaryDeployment):
     """Deployment strategy ``kserve``: a KServe InferenceService serves the promoted version.
 
     Creates or updates an InferenceService (``modelFormat: mlflow``, ``protocolVersion: v2``)
@@ -53,6 +53,8 @@ class KServeDeploymentOperator(AliasDeploymentOperator):
     :param canary_interval: seconds between the canary's checks.
     :param rollout_timeout: seconds KServe may take to report Ready.
     :param poll_interval: seconds between status reads.
+    :param deferrable: watch the canary from the triggerer (CanaryTrigger), freeing the
+        worker slot for its ``canary_duration``; False: the task waits it out on its worker.
     """
 
     ui_color = "#d5e8ff"
@@ -76,6 +78,7 @@ class KServeDeploymentOperator(AliasDeploymentOperator):
         canary_interval: float = 30,
         rollout_timeout: float = 600,
         poll_interval: float = 2.0,
+        deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
         super().__init__(strategy="kserve", **kwargs)
@@ -99,6 +102,7 @@ class KServeDeploymentOperator(AliasDeploymentOperator):
         )
         self.rollout_timeout = float(rollout_timeout)
         self.poll_interval = poll_interval
+        self.deferrable = deferrable
 
     def deployer(self) -> KServeDeployer:
         return KServeDeployer(

@@ -7,21 +7,16 @@ it only for pipelines with ``deployment.strategy: kubernetes``.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
-
-from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.cluster import SERVING_NAMESPACE, SERVING_SERVICE_ACCOUNT
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
-from airflow_ml_provider.core.contracts import Deployment
 from airflow_ml_provider.deployers.kubernetes import CanaryPlan, KubernetesDeployer
-from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
+from airflow_ml_provider.operators.canary_deferral import DeferredCanaryDeployment
 from airflow_ml_provider.serving.manifests import ServerSettings, serving_name
-from airflow_ml_provider.triggers.canary import CanaryTrigger
 
 
-class KubernetesDeploymentOperator(AliasDeploymentOperator):
+class KubernetesDeploymentOperator(DeferredCanaryDeployment):
     """Deployment strategy ``kubernetes``: serve the promoted version over HTTP.
 
     Applies a Deployment serving ``models:/<model>/<version>`` (``ml.serve_verified``: the
@@ -112,45 +107,6 @@ class KubernetesDeploymentOperator(AliasDeploymentOperator):
         self.canary_checks = list(canary_checks)
         self.poll_interval = poll_interval
         self.deferrable = deferrable
-
-    def execute(self, context) -> Deployment:
-        if not (self.deferrable and self.canary_percent):
-            return super().execute(context)
-        hook, client, version = self._promoted_version()
-        deployer = self.deployer()
-        started = self._deploying(context, client, version, deployer, deployer.begin)
-        if started["canary"] is None:  # nothing else serves yet: a direct rollout
-            served = self._deploying(context, client, version, deployer, deployer.finish, started)
-            return self._deployed(context, hook, client, version, deployer, served)
-        self.log.info(
-            "canary started; the triggerer watches it for %.0f s (the worker slot is free)",
-            self.canary_duration,
-        )
-        self.defer(
-            trigger=CanaryTrigger(deployer.watch(started)),
-            method_name="resume_after_canary",
-            # The trigger always ends by itself after the duration; this only bounds a hung one.
-            timeout=timedelta(seconds=self.canary_duration + self.rollout_timeout),
-        )
-        raise AssertionError("defer() raises TaskDeferred")  # for the type checker
-
-    def resume_after_canary(self, context, event: dict[str, Any]) -> Deployment:
-        """Back on a worker after the canary's watch: roll stable out, or undo the canary."""
-        deployer = self.deployer()
-        started = event["started"]
-        try:
-            hook, client, version = self._promoted_version()
-        except AirflowException:
-            deployer.stop_canary(started, "champion moved while the canary ran")
-            raise
-        if event["status"] != "healthy":
-            self._deploying(
-                context, client, version, deployer,
-                lambda _version: deployer.stop_canary(started, event["problem"]),
-            )  # fmt: skip
-        started["canary"]["rounds"] = event["rounds"]
-        served = self._deploying(context, client, version, deployer, deployer.finish, started)
-        return self._deployed(context, hook, client, version, deployer, served)
 
     def deployer(self) -> KubernetesDeployer:
         canary = None

@@ -11,7 +11,11 @@ beyond the standard library.
 from __future__ import annotations
 
 import json
+import urllib.error
+import urllib.request
 from typing import Any
+
+from airflow_ml_provider.core.errors import DeploymentFailed
 
 # MLflow column types (a model signature's ``inputs``) -> V2 datatypes. The server enforces
 # the signature strictly on tensors (an INT64 tensor for a double column is refused), so a
@@ -101,3 +105,42 @@ def _as(datatype: str, value: Any) -> Any:
     if datatype == "BYTES":
         return value if isinstance(value, str) else str(value)
     return value
+
+
+def post_example(url: str, model: str, request: dict[str, Any], version: str) -> None:
+    """POST a V2 inference request to ``<url>/v2/models/<model>/infer``; raise
+    DeploymentFailed, in one line, unless it answers one prediction per row."""
+    endpoint = f"{url.rstrip('/')}/v2/models/{model}/infer"
+    body = json.dumps(request).encode()
+    try:
+        with urllib.request.urlopen(
+            urllib.request.Request(endpoint, body, {"Content-Type": "application/json"}),
+            timeout=60,
+        ) as answer:
+            predictions = v2_predictions(json.loads(answer.read()))
+    except urllib.error.HTTPError as error:
+        detail = _server_error(error.read().decode(errors="replace"))
+        raise DeploymentFailed(
+            f"version {version} did not predict on the model's input example over V2 "
+            f"(HTTP {error.code}: {detail})"
+        ) from None
+    except (OSError, ValueError) as error:
+        raise DeploymentFailed(f"{endpoint} did not answer: {error}") from None
+    rows = request["inputs"][0]["shape"][0] if request["inputs"] else 0
+    if len(predictions) != rows:
+        raise DeploymentFailed(
+            f"version {version} answered {len(predictions)} predictions for {rows} rows"
+        )
+
+
+def _server_error(body: str) -> str:
+    """The one line of a model server's error answer that says what went wrong (its JSON
+    ``error`` / ``detail``, or a traceback's last line)."""
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        answer = None
+    if isinstance(answer, dict) and (answer.get("error") or answer.get("detail")):
+        return str(answer.get("error") or answer.get("detail"))[:300]
+    lines = [line.strip() for line in body.strip().splitlines() if line.strip()]
+    return (lines[-1] if lines else "no answer")[:300]

@@ -1,11 +1,13 @@
 """CanaryTrigger: the triggerer watches a serving canary, so its minutes hold no worker slot.
 
-KubernetesDeploymentOperator starts the canary on a worker, defers with this trigger and
+A deploy_model operator with a canary (operators.canary_deferral) starts it on a worker,
+defers with this trigger and
 resumes when it yields: ``{"status": "healthy", "rounds", "started"}`` after ``duration``
 seconds of passing checks, or ``{"status": "failed", "problem", ...}`` at the first failed one
-(the operator then deletes the canary and puts ``champion`` back). Each round is
-KubernetesDeployer.canary_problem — the same checks a canary watched in-process gets — run in
-a thread, as the Kubernetes client blocks.
+(the operator then takes the canary back and puts ``champion`` back). Each round is the
+deployer's ``canary_problem`` (the ``deployer`` class the watch names: KubernetesDeployer,
+KServeDeployer) — the same checks a canary watched in-process gets — run in a thread, as the
+Kubernetes client blocks.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 class CanaryTrigger(BaseTrigger):
     """Check the canary every ``interval`` seconds for ``duration`` seconds.
 
-    :param watch: what KubernetesDeployer.watch returned: the server, the canary Deployment,
-        the input example to post, the checks, duration and interval, the connection.
+    :param watch: what the deployer's ``watch`` returned (plain data): its class, what the
+        operator started, the canary, what to check it with, duration and interval.
     """
 
     def __init__(self, watch: dict[str, Any]) -> None:
@@ -33,19 +35,17 @@ class CanaryTrigger(BaseTrigger):
         return f"{type(self).__module__}.{type(self).__name__}", {"watch": self.watch}
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
-        from airflow_ml_provider.deployers.kubernetes import KubernetesDeployer
+        from airflow.sdk.module_loading import import_string
 
         watch = self.watch
         rounds = 0
         try:
-            deployer = await asyncio.to_thread(KubernetesDeployer.watcher, watch)
+            deployer = await asyncio.to_thread(import_string(watch["deployer"]).watcher, watch)
             end = time.monotonic() + float(watch["duration"])
             while (left := end - time.monotonic()) > 0:
                 await asyncio.sleep(min(float(watch["interval"]), left))
                 rounds += 1
-                problem = await asyncio.to_thread(
-                    deployer.canary_problem, watch["canary"], watch["checks"]
-                )
+                problem = await asyncio.to_thread(deployer.canary_problem, watch)
                 if problem:
                     yield TriggerEvent(self._event("failed", rounds, problem))
                     return
