@@ -12,7 +12,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot
-from airflow_ml_provider.operators.drift_baseline import drift_baseline
+from airflow_ml_provider.storage.drift_baseline import check_drift, skipped
 
 log = logging.getLogger(__name__)
 
@@ -65,39 +65,6 @@ class DriftMonitorOperator(BaseOperator):
 
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
         return check_drift(frame, self.model_name, self.mlflow_conn_id, self.drift, self.columns)
-
-
-def check_drift(
-    frame,
-    model_name: str,
-    mlflow_conn_id: str,
-    drift: dict[str, Any],
-    columns: list[str] | None = None,
-) -> dict[str, Any]:
-    """Compare ``frame`` with the data that trained ``model_name``'s champion (shared by
-    DriftMonitorOperator and DriftEventTrigger); the result DriftMonitorOperator returns."""
-    from airflow_ml_provider.ml.drift import drift_report, drift_summary_line, format_drift_table
-
-    baseline_uri, baseline = drift_baseline(model_name, mlflow_conn_id)
-    if baseline is None:
-        return _skipped(f"{model_name} has no champion training data to compare with yet")
-    known = baseline["columns"] if isinstance(baseline, dict) else list(baseline.columns)
-    compared = [c for c in (columns or list(frame.columns)) if c in known]
-    options = {
-        "method": drift.get("method", "psi"),
-        "threshold": drift.get("threshold"),
-        "column_thresholds": drift.get("columns") or None,
-        "max_drifted_share": drift.get("max_drifted_share", 0.0),
-    }
-    report = drift_report(baseline, frame[compared], columns=compared, **options)
-    log.info("drift against %s\n%s", baseline_uri, format_drift_table(report))
-    return {
-        "retrain": bool(report["drift"]),
-        "reason": f"drift: {drift_summary_line(report)}",
-        "baseline_uri": baseline_uri,
-        "rows": len(frame),
-        "report": report,
-    }
 
 
 class LiveMetricsOperator(BaseOperator):
@@ -159,7 +126,7 @@ class LiveMetricsOperator(BaseOperator):
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         champion = current_champion(client, self.model_name)
         if champion is None:
-            return _skipped(f"{self.model_name} has no champion yet")
+            return skipped(f"{self.model_name} has no champion yet")
         number = champion.version
         recent = read_stored_frame(self.recent["uri"], self.recent["format"])
         labels = read_stored_frame(self.labels["uri"], self.labels["format"])
@@ -167,7 +134,7 @@ class LiveMetricsOperator(BaseOperator):
             labels[[*self.join_on, self.target]], on=self.join_on, how="inner"
         )
         if len(joined) < self.min_rows:
-            return _skipped(f"{len(joined)} labelled recent rows, fewer than {self.min_rows}")
+            return skipped(f"{len(joined)} labelled recent rows, fewer than {self.min_rows}")
         model = load_model(f"models:/{self.model_name}/{number}")
         x = own_features(model, joined.drop(columns=[self.target]))
         recorded = client.get_run(champion.run_id)
@@ -177,7 +144,7 @@ class LiveMetricsOperator(BaseOperator):
         primary = self.metrics[0]
         before, now = at_evaluation[primary], live[primary]
         if before is None:
-            return _skipped(f"champion version {number} has no recorded {primary}")
+            return skipped(f"champion version {number} has no recorded {primary}")
         drop = better_by(primary, before, now)
         reason = (
             f"live {primary} of version {number}: {now:.4f} on {len(joined)} labelled rows vs "
@@ -192,10 +159,6 @@ class LiveMetricsOperator(BaseOperator):
             "at_evaluation": at_evaluation,
             "drop": drop,
         }
-
-
-def _skipped(why: str) -> dict[str, Any]:
-    return {"retrain": False, "skipped": why, "reason": why}
 
 
 class RequestRetrainingOperator(BaseOperator):

@@ -11,9 +11,9 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
-from airflow_ml_provider.operators.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.operators.links import DataDocsLink, record_link
 from airflow_ml_provider.settings import data_docs_url
+from airflow_ml_provider.storage.drift_baseline import drift_baseline, profile_path
 from airflow_ml_provider.storage.schemas import SchemaStore, load_pinned_schema
 
 INFER = "infer"

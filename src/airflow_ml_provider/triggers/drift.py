@@ -73,7 +73,7 @@ class DriftEventTrigger(BaseEventTrigger):
         import pandas as pd
 
         from airflow_ml_provider.hooks.data import DataSourceHook
-        from airflow_ml_provider.operators.monitoring import check_drift
+        from airflow_ml_provider.storage.drift_baseline import check_drift
 
         hook = DataSourceHook(self.source)
         changed = hook.latest_change()

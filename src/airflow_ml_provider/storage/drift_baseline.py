@@ -1,6 +1,7 @@
 """What new data is compared with for drift: the data that trained the current champion.
 
-Shared by validate_data (each training run) and check_drift (the monitor DAG).
+Shared by validate_data (each training run), the monitor DAG's check_drift and the drift
+watcher's trigger (``check_drift``, here so triggers need no operator module).
 """
 
 from __future__ import annotations
@@ -67,3 +68,41 @@ def champion_data(model_name: str, mlflow_conn_id: str) -> tuple[str | None, str
             version.version,
         )
     return uri, tags.get("airflow_ml.data_format")
+
+
+def check_drift(
+    frame,
+    model_name: str,
+    mlflow_conn_id: str,
+    drift: dict[str, Any],
+    columns: list[str] | None = None,
+) -> dict[str, Any]:
+    """Compare ``frame`` with the data that trained ``model_name``'s champion (shared by
+    DriftMonitorOperator and DriftEventTrigger); the result DriftMonitorOperator returns."""
+    from airflow_ml_provider.ml.drift import drift_report, drift_summary_line, format_drift_table
+
+    baseline_uri, baseline = drift_baseline(model_name, mlflow_conn_id)
+    if baseline is None:
+        return skipped(f"{model_name} has no champion training data to compare with yet")
+    known = baseline["columns"] if isinstance(baseline, dict) else list(baseline.columns)
+    compared = [c for c in (columns or list(frame.columns)) if c in known]
+    options = {
+        "method": drift.get("method", "psi"),
+        "threshold": drift.get("threshold"),
+        "column_thresholds": drift.get("columns") or None,
+        "max_drifted_share": drift.get("max_drifted_share", 0.0),
+    }
+    report = drift_report(baseline, frame[compared], columns=compared, **options)
+    log.info("drift against %s\n%s", baseline_uri, format_drift_table(report))
+    return {
+        "retrain": bool(report["drift"]),
+        "reason": f"drift: {drift_summary_line(report)}",
+        "baseline_uri": baseline_uri,
+        "rows": len(frame),
+        "report": report,
+    }
+
+
+def skipped(why: str) -> dict[str, Any]:
+    """A monitor check's result when it could not compare (no champion, too few rows)."""
+    return {"retrain": False, "skipped": why, "reason": why}
