@@ -25,6 +25,7 @@ OPERATOR_MODULES = [
         "approval",
         "registry",
         "deployment",
+        "canary_deferral",
         "kubernetes_deployment",
         "kserve_deployment",
         "batch_scoring",
@@ -61,7 +62,11 @@ def get_provider_info() -> dict:
         "triggers": [
             {
                 "integration-name": INTEGRATION,
-                "python-modules": [f"{_PKG}.triggers.data", f"{_PKG}.triggers.drift"],
+                "python-modules": [
+                    f"{_PKG}.triggers.data",
+                    f"{_PKG}.triggers.drift",
+                    f"{_PKG}.triggers.canary",
+                ],
             }
         ],
         "notifications": [
@@ -216,6 +221,15 @@ def get_provider_info() -> dict:
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "off",
+                        "default": "",
+                    },
+                    "mail_templates": {
+                        "description": "A folder of Jinja templates (failure.html, "
+                        "promotion.txt, _layout.html, ...) that replace the default mail "
+                        "bodies of the same name. Empty: the defaults.",
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "/opt/airflow/mail-templates",
                         "default": "",
                     },
                     "mlflow_ui_url": {

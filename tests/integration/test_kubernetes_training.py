@@ -279,10 +279,13 @@ def task_outcome(dag_run):
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
 def test_training_runs_in_the_pod_and_its_result_comes_back(
-    tmp_path, airflow_db, cluster, deferrable
+    tmp_path, airflow_db, cluster, deferrable, monkeypatch
 ):
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from helpers.kube_rbac import chart_roles, denied
+
+    # Where the platform serves the store's MLflow UI: the task's run link points there.
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__MLFLOW_UI_URL", "https://mlflow.example.com")
 
     name = f"k8s_train_{'deferred' if deferrable else 'sync'}"
     dag, dag_run = run_training_dag(tmp_path, name, deferrable=deferrable)
@@ -291,6 +294,7 @@ def test_training_runs_in_the_pod_and_its_result_comes_back(
     result = xcoms["return_value"]
     assert result["metrics"]["roc_auc"] > 0.9
     assert result["rows_train"] + result["rows_test"] == 569
+    assert xcoms["mlflow_run_url"].startswith("https://mlflow.example.com/#/experiments/")
     assert xcoms["mlflow_run_url"].endswith(f"/runs/{result['run_id']}")
 
     # The run really was logged by the pod's process, to the store named in its env.

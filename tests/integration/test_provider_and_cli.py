@@ -251,7 +251,11 @@ def test_provider_metadata_lists_every_part_of_the_package(airflow_db):
     manager = ProvidersManager()
     ours = airflow_ml_provider.PACKAGE_NAME
     triggers = {t.trigger_class_name for t in manager.trigger if t.package_name == ours}
-    assert triggers == {"airflow_ml_provider.triggers.data", "airflow_ml_provider.triggers.drift"}
+    assert triggers == {
+        "airflow_ml_provider.triggers.data",
+        "airflow_ml_provider.triggers.drift",
+        "airflow_ml_provider.triggers.canary",
+    }
     assert {
         "airflow_ml_provider.notifications.notifier.TaskAlertNotifier",
         "airflow_ml_provider.notifications.notifier.ConfiguredNotifier",
