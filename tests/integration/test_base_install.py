@@ -67,6 +67,17 @@ def test_the_base_install_has_no_cloud_and_runs_a_local_pipeline(base_env, tmp_p
     assert done.returncode == 0, done.stderr[-3000:]
     summary = json.loads(done.stdout)
     assert (summary["state"], summary["promoted"]) == ("success", True)
+    # `airflow providers hooks` lists ours and no hook that fails to import (the Google
+    # provider's gcpssh and leveldb rows did, when it was a hard dependency).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW", "VIRTUAL_ENV"))}
+    env["AIRFLOW_HOME"] = str(tmp_path / ".airflow-ml")
+    hooks = subprocess.run(
+        [str(base_env / "bin" / "airflow"), "providers", "hooks", "-o", "json"],
+        capture_output=True, text=True, env=env, check=True,
+    ).stdout  # fmt: skip
+    rows = json.loads(hooks)
+    assert "mlflow" in {row["connection_type"] for row in rows}
+    assert [row for row in rows if "Error when importing" in json.dumps(row)] == []
 
 
 def test_a_pipeline_that_needs_a_missing_extra_is_refused_at_its_line(base_env, tmp_path):
