@@ -31,6 +31,8 @@ DOCUMENTED = [
     "airflow_ml_provider.operators.config_error.ConfigErrorOperator",
     "airflow_ml_provider.triggers.data.NewDataTrigger",
     "airflow_ml_provider.triggers.drift.DriftEventTrigger",
+    "airflow_ml_provider.triggers.canary.CanaryTrigger",
+    "airflow_ml_provider.operators.canary_deferral.DeferredCanaryDeployment",
     "airflow_ml_provider.notifications.notifier.TaskAlertNotifier",
     "airflow_ml_provider.notifications.notifier.ConfiguredNotifier",
     "airflow_ml_provider.operators.snapshot.SnapshotDataOperator",
