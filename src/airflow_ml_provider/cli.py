@@ -25,7 +25,12 @@ if TYPE_CHECKING:
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
-    """Print the JSON Schema of pipeline files."""
+    """Print the JSON Schema of pipeline files (or, with --job, of a training job)."""
+    if args.job:
+        from airflow_ml_provider.core.training_job import job_schema
+
+        print(json.dumps(job_schema(), indent=2))
+        return 0
     from airflow_ml_provider.spec.json_schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
@@ -223,6 +228,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--json", action="store_true", help="print one JSON list, a file each")
     check.set_defaults(func=cmd_check)
     schema = commands.add_parser("schema", help="print the JSON Schema of pipeline files")
+    schema.add_argument(
+        "--job", action="store_true", help="of a training job (job.json) instead, for trainers"
+    )
     schema.set_defaults(func=cmd_schema)
     diff = commands.add_parser(
         "schema-diff",

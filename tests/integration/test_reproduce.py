@@ -175,3 +175,18 @@ def test_reproduce_rebuilds_the_preprocessing_and_matches(tmp_path):
     report = json.loads(done.stdout)
     assert report["match"] is True
     assert {"accuracy", "roc_auc"} <= set(report["metrics"])
+
+
+def test_a_job_of_an_unknown_version_is_refused_before_training(tmp_path, capsys):
+    import mlflow
+
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.create_experiment("newer", (tmp_path / "artifacts").as_uri())
+    newer = {**entrypoint_job(tmp_path), "version": 99}
+    with mlflow.start_run(experiment_id=experiment) as run:
+        mlflow.log_text(json.dumps(newer), "job.json")
+    assert cli.main(["reproduce", run.info.run_id, "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert "job.json cannot be re-run: training job version 99" in err
+    assert len(mlflow.search_runs([experiment])) == 1  # nothing was trained

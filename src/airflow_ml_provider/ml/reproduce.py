@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.core.training_job import JobError, check_job
 from airflow_ml_provider.ml.provenance import (
     ENVIRONMENT_TAGS,
     JOB_ARTIFACT,
@@ -102,6 +103,10 @@ def load_run(tracking_uri: str, run_id: str):
                 f"run {run_id} has no {JOB_ARTIFACT} artifact: it was not trained by this "
                 "provider's entrypoint (or by a version before reproducibility records)"
             ) from None
+    try:
+        check_job(job)
+    except JobError as exc:
+        raise ReproduceError(f"run {run_id}'s {JOB_ARTIFACT} cannot be re-run: {exc}") from None
     return run, job
 
 

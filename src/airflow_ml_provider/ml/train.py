@@ -15,6 +15,7 @@ from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.core.errors import first_line
+from airflow_ml_provider.core.training_job import check_job
 from airflow_ml_provider.ml.allowed_code import check_job_code
 from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
@@ -50,8 +51,10 @@ def train(job: dict[str, Any]) -> TrainingResult:
     (cross-validated on the train split only) and the refitted best estimator is the model.
     Every run carries reproducibility tags and the job itself as ``job.json``, which is
     what ``airflow-ml reproduce RUN_ID`` re-runs. Before anything the job names is imported,
-    its import paths and parameters are checked against the allow-lists it carries.
+    its import paths and parameters are checked against the allow-lists it carries — after
+    the job itself against its contract (core.training_job).
     """
+    check_job(job)
     check_job_code(job)
     if job.get("partitions"):
         from airflow_ml_provider.ml.partitions import train_partitions

@@ -18,6 +18,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.core.env import scoped_environ
+from airflow_ml_provider.core.training_job import JOB_VERSION
 from airflow_ml_provider.ml.abandoned_runs import RunningTry, end_abandoned_runs
 from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
@@ -158,6 +159,7 @@ class TrainingJobOperator(BaseOperator):
 
         run_id = context["run_id"]
         return {
+            "version": JOB_VERSION,
             "estimator": self.estimator,
             "params": self.estimator_params,
             "task": self.task,
