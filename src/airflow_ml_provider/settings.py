@@ -12,6 +12,7 @@ from airflow_ml_provider.core.allow_lists import (
     DEFAULT_IMAGE_PREFIXES,
     DEFAULT_NOTIFIER_PREFIXES,
     DEFAULT_SECRETS,
+    DEFAULT_TRAINING_MODULES,
     DEFAULT_TRANSFORMER_PREFIXES,
 )
 
@@ -73,6 +74,12 @@ def allowed_callables() -> tuple[str, ...]:
     return _listed("allowed_callables", DEFAULT_CALLABLES)
 
 
+def allowed_training_modules() -> tuple[str, ...]:
+    """Packages a training.entrypoint may be a function of ([ml_provider] config; none by
+    default: team training code runs only where the platform allowed its package)."""
+    return _listed("allowed_training_modules", DEFAULT_TRAINING_MODULES)
+
+
 def allowed_images() -> tuple[str, ...]:
     """Image prefixes (registries/repositories) pods may run ([ml_provider] config)."""
     return _listed("allowed_images", DEFAULT_IMAGE_PREFIXES)
@@ -126,6 +133,26 @@ def allowed_data_roots() -> tuple[Path, ...]:
     if store.startswith("file://"):
         roots.append(Path(store.removeprefix("file://")))
     return tuple(root for root in roots if str(root) not in ("", "."))
+
+
+GPU_TOLERATIONS = [{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]
+"""The taint GPU node pools carry on GKE and EKS (and NVIDIA's device plugin docs suggest)."""
+
+
+def gpu_node_selector() -> dict[str, str]:
+    """Node labels a GPU pod gets when its YAML names none (``[ml_provider]
+    gpu_node_selector``, a JSON mapping the Helm values set; default none)."""
+    import json
+
+    return dict(json.loads(_conf_get("gpu_node_selector", "{}") or "{}"))
+
+
+def gpu_tolerations() -> list[dict[str, object]]:
+    """Tolerations a GPU pod gets when its YAML names none (``[ml_provider] gpu_tolerations``,
+    a JSON list; default GPU_TOLERATIONS)."""
+    import json
+
+    return list(json.loads(_conf_get("gpu_tolerations", json.dumps(GPU_TOLERATIONS))))
 
 
 def parse_cache_folder() -> Path | None:

@@ -37,6 +37,14 @@ alerts:
 """
 
 
+GOOD_TRAINING = """\
+training:
+  estimator: sklearn.ensemble.RandomForestClassifier
+  params: {n_estimators: 10}
+"""
+"""GOOD's training section, for tests that put another one in its place."""
+
+
 def write(tmp_path: Path, text: str, name: str = "churn.yaml") -> Path:
     path = tmp_path / name
     path.write_text(text)

@@ -245,7 +245,7 @@ def cluster(monkeypatch):
         yield standin
 
 
-def run_training_dag(tmp_path, name: str, **overrides):
+def run_training_dag(tmp_path, name: str, kubernetes: str = KUBERNETES, **overrides):
     """A one-task DAG (train_model on the stand-in) through dag.test(); returns the run."""
     import datetime as dt
 
@@ -254,7 +254,7 @@ def run_training_dag(tmp_path, name: str, **overrides):
     from airflow_ml_provider.local_run import run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
-    loaded = load_pipeline(write_pipeline(tmp_path, name))
+    loaded = load_pipeline(write_pipeline(tmp_path, name, kubernetes))
     csv = tmp_path / "data" / EXAMPLE_CSV.name
     snapshot = {"uri": f"file://{csv}", "format": "csv", "sha256": "0" * 64}
     with DAG(name, schedule=None, start_date=dt.datetime(2026, 1, 1, tzinfo=dt.UTC)) as dag:
@@ -365,6 +365,44 @@ def test_a_failing_training_shows_its_exit_code_and_last_lines(tmp_path, airflow
     assert first.startswith("training exited with code ") and "last log lines:" in first
     assert any("n_estimators" in line for line in rest)
     assert cluster.pods == {}
+
+
+GPU = """\
+  runner: kubernetes
+  kubernetes:
+    image: registry.example.com/ml/trainer:1.4.2
+    namespace: ml-training
+    resources: {requests: {cpu: "2", memory: 4Gi}, gpu: 1}
+    kubernetes_conn_id: kubernetes_test
+"""
+
+
+def test_a_gpu_pod_gets_its_limit_and_the_gpu_pool_from_the_helm_values(
+    tmp_path, airflow_db, cluster, monkeypatch
+):
+    """``resources: {gpu: 1}`` becomes the ``nvidia.com/gpu`` limit, and a pod whose YAML
+    names no placement gets the node selector and tolerations helm/values-airflow.yaml gives
+    the [ml_provider] config (read from that file here); the pod is created and trains."""
+    import yaml
+
+    from helpers.paths import REPO
+
+    values = yaml.safe_load((REPO / "helm" / "values-airflow.yaml").read_text())
+    config = values["config"]["ml_provider"]
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__GPU_NODE_SELECTOR", config["gpu_node_selector"])
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__GPU_TOLERATIONS", config["gpu_tolerations"])
+    _, dag_run = run_training_dag(tmp_path, "k8s_gpu", GPU, deferrable=False)
+    assert task_outcome(dag_run)[0] == "success", cluster.requests[-5:]
+    (pod,) = cluster.created
+    spec = pod["spec"]
+    base = spec["containers"][0]
+    assert base["image"] == "registry.example.com/ml/trainer:1.4.2"
+    assert base["resources"]["limits"] == {"nvidia.com/gpu": "1"}
+    assert base["resources"]["requests"] == {"cpu": "2", "memory": "4Gi"}
+    assert spec["nodeSelector"] == {"cloud.google.com/gke-accelerator": "nvidia-tesla-t4"}
+    assert spec["tolerations"] == [
+        {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    ]
 
 
 def test_an_unschedulable_pod_names_the_schedulers_reason(tmp_path, airflow_db, cluster):

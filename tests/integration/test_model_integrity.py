@@ -76,6 +76,22 @@ def test_pickle_and_foreign_skops_types_are_refused_even_unrecorded(trained, tmp
         check_loadable(local)
 
 
+def test_a_pickle_anywhere_in_the_model_is_refused(trained):
+    """A torch.save pickle (or any pickle file) beside the declared files, even inside a
+    nested model (a team's PyTorch network is one), is refused before anything loads."""
+    from airflow_ml_provider.ml.integrity import ModelIntegrityError, check_loadable
+
+    _, _, local = trained
+    check_loadable(local)
+    nested = local / "artifacts" / "network" / "data"
+    nested.mkdir(parents=True)
+    (nested / "model.pth").write_bytes(b"\x80\x04cos\nsystem\n.")
+    with pytest.raises(
+        ModelIntegrityError, match=r"holds artifacts/network/data/model.pth, a pickle"
+    ):
+        check_loadable(local)
+
+
 def test_code_carrying_models_are_refused_unless_verified(tmp_path, monkeypatch):
     """A cloudpickled python_model never loads; a models-from-code model runs its code file
     only when its digest was recorded (real MLflow store, real models) — even where the

@@ -7,13 +7,9 @@ from __future__ import annotations
 import pytest
 
 from airflow_ml_provider.spec import load_pipeline
-from helpers.spec_files import GOOD, assert_refused, write
+from helpers.spec_files import GOOD, GOOD_TRAINING, assert_refused, write
 
-OLD_TRAINING = """\
-training:
-  estimator: sklearn.ensemble.RandomForestClassifier
-  params: {n_estimators: 10}
-"""
+OLD_TRAINING = GOOD_TRAINING
 CANDIDATES = """\
 training:
   max_parallel: 3
@@ -149,7 +145,8 @@ BAD = {
     ),
     "neither estimator nor candidates": (
         "training:\n  runner: local\n",
-        ":16:3: training: give training.estimator (one model) or training.candidates",
+        ":16:3: training: give training.estimator (one model), training.candidates or "
+        "training.entrypoint (a team's training function)",
     ),
 }
 

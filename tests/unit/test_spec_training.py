@@ -82,6 +82,23 @@ BAD = {
         ),
         "training.kubernetes.resources.request",
     ),
+    "a GPU on the local runner": (
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  runner: local\n"
+            "  kubernetes: {image: registry.example.com/ml/t:1, resources: {gpu: 1}}\n",
+        ),
+        ":18:11: training.runner: a GPU needs runner kubernetes: the local runner trains in a "
+        "process on the Airflow worker, which cannot be given a GPU per job",
+    ),
+    "a GPU count that is not a whole number": (
+        (
+            "  params: {n_estimators: 10}\n",
+            "  params: {n_estimators: 10}\n  runner: kubernetes\n"
+            "  kubernetes: {image: registry.example.com/ml/t:1, resources: {gpu: 40}}\n",
+        ),
+        "training.kubernetes.resources: gpu: a whole number of GPUs from 0 to 16, got 40",
+    ),
     "distribution in a grid search": (
         (
             "  params: {n_estimators: 10}\n",

@@ -27,13 +27,23 @@ def test_a_broken_job_is_refused_field_by_field(tmp_path):
     payload = job(tmp_path)
     payload["estimatr"] = payload.pop("estimator")
     payload["data"]["split"]["test_size"] = 1.5
+    del payload["task"]
     with pytest.raises(JobError) as raised:
         check_job(payload)
     message = str(raised.value)
     assert message.startswith("invalid training job: ")
-    assert "estimator: Field required" in message
+    assert "task: Field required" in message
     assert "estimatr: Extra inputs are not permitted" in message
     assert "data.split.test_size: Input should be less than 1" in message
+
+
+def test_a_job_names_one_trainer(tmp_path):
+    both = {**job(tmp_path), "entrypoint": "acme_models.train:mlp"}
+    with pytest.raises(JobError, match="give exactly one of estimator and entrypoint"):
+        check_job(both)
+    neither = {**job(tmp_path), "estimator": None}
+    with pytest.raises(JobError, match="give exactly one of estimator and entrypoint"):
+        check_job(neither)
 
 
 def test_a_job_of_an_unknown_version_is_refused_with_the_reason(tmp_path):
@@ -46,5 +56,8 @@ def test_a_job_of_an_unknown_version_is_refused_with_the_reason(tmp_path):
 def test_the_published_schema_describes_the_job():
     schema = job_schema()
     assert schema["$id"] == f"urn:airflow-ml-provider:training-job:{JOB_VERSION}"
-    assert {"estimator", "task", "metrics", "data"} <= set(schema["required"])
+    assert {"task", "metrics", "data"} <= set(schema["required"])
+    assert {"estimator", "entrypoint"} <= set(schema["properties"])
+    split = schema["$defs"]["JobSplit"]["properties"]
+    assert {"test_size", "seed", "stratify", "validation_size"} == set(split)
     assert schema["additionalProperties"] is False

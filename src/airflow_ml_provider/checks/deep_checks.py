@@ -23,6 +23,8 @@ def estimator_problems(
     """Each estimator (training's, or every candidate's) imports, takes its params and its
     search parameters, and is of the pipeline's task type."""
     training = loaded.spec.training
+    if training.entrypoint:  # team code is imported only in the training process
+        return []
     fitted: list[tuple[tuple[str | int, ...], str | None, dict, Any]]
     if not training.candidates:
         fitted = [(("training",), training.estimator, training.params, training.search)]

@@ -22,6 +22,7 @@ DEFAULT_ESTIMATOR_PREFIXES = ("sklearn.", "lightgbm.", "xgboost.")
 DEFAULT_NOTIFIER_PREFIXES = ("airflow.providers.",)
 DEFAULT_TRANSFORMER_PREFIXES = ("sklearn.",)
 DEFAULT_CALLABLES: tuple[str, ...] = ()
+DEFAULT_TRAINING_MODULES: tuple[str, ...] = ()
 DEFAULT_ENV_PREFIXES = ("AIRFLOW_ML_",)
 DEFAULT_IMAGE_PREFIXES: tuple[str, ...] = ()
 DEFAULT_SECRETS: tuple[str, ...] = ()
@@ -111,6 +112,25 @@ def callable_problem(path: str, allowed: Iterable[str]) -> str | None:
     )
 
 
+def entrypoint_problem(path: str, entries: Iterable[str]) -> str | None:
+    """Why ``path`` (``package.module:function``) is not a training entrypoint the platform
+    allows (``[ml_provider] allowed_training_modules``; none by default): a public function
+    of a public module inside an allowed package."""
+    module, colon, function = path.partition(":")
+    if not colon or not module or not function:
+        return f"{path!r}: expected package.module:function, e.g. acme_models.train:fit"
+    packages = [package_of(e) for e in entries if package_of(e)]
+    if not in_packages(module, packages):
+        return (
+            f"{module!r} is not an allowed training module; allowed packages are "
+            f"{', '.join(packages) or 'none'} (set [ml_provider] allowed_training_modules "
+            "to add a team's training package)"
+        )
+    if not _IDENTIFIER.match(function):
+        return f"{function!r} is a private or invalid name; only a public function"
+    return path_problem(f"{module}.{function}")
+
+
 def _context_list(info: ValidationInfo, setting: str, default: tuple[str, ...]) -> tuple:
     value = (info.context or {}).get(setting)
     return tuple(default if value is None else value)
@@ -131,6 +151,15 @@ def in_allowed_module(
 def allowed_callable(value: str, info: ValidationInfo) -> str:
     """``value`` if it is listed exactly in ``[ml_provider] allowed_callables``."""
     problem = callable_problem(value, _context_list(info, "allowed_callables", DEFAULT_CALLABLES))
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def allowed_entrypoint(value: str, info: ValidationInfo) -> str:
+    """``value`` if it is a training entrypoint the platform allows (validation context)."""
+    allowed = _context_list(info, "allowed_training_modules", DEFAULT_TRAINING_MODULES)
+    problem = entrypoint_problem(value, allowed)
     if problem is not None:
         raise ValueError(problem)
     return value

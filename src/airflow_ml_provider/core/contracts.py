@@ -46,6 +46,8 @@ class TrainingResult(TypedDict):
     warnings: NotRequired[list[str]]
     """What went wrong but did not stop training (a solver that did not converge), a line
     each: shown in the run summary and tagged on the run."""
+    epochs: NotRequired[int]
+    """A training entrypoint's history: how many epochs (metric steps) it logged."""
 
 
 class CandidateResult(TypedDict):

@@ -10,9 +10,10 @@ A job written before versions existed has no ``version`` and reads as version 1.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from airflow_ml_provider.core.errors import AirflowMlError
 
@@ -37,6 +38,13 @@ class JobSplit(_Strict):
     test_size: float = Field(gt=0, lt=1, description="Share of rows held out for the gate.")
     seed: int = Field(ge=0, description="Seed of the split (and of the estimator when unset).")
     stratify: bool = Field(True, description="Keep the label's shares in both parts.")
+    validation_size: float = Field(
+        0,
+        ge=0,
+        lt=1,
+        description="Share of all rows taken from the training rows as a validation set "
+        "(early stopping); the held-out rows are the same with or without it.",
+    )
 
 
 class JobData(_Strict):
@@ -55,7 +63,12 @@ class TrainingJob(_Strict):
     """One training job, as a training process or pod reads it from ``job.json``."""
 
     version: int = Field(JOB_VERSION, description="The contract's version.")
-    estimator: str = Field(description="Import path of the estimator class.")
+    estimator: str | None = Field(None, description="Import path of the estimator class.")
+    entrypoint: str | None = Field(
+        None,
+        description="A team's training function (package.module:function), instead of "
+        "estimator; called with this job and the train (and validation) rows.",
+    )
     params: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters.")
     task: Literal["classification", "regression"]
     metrics: list[str] = Field(min_length=1, description="Metrics on the held-out rows.")
@@ -68,6 +81,7 @@ class TrainingJob(_Strict):
     allowed_estimator_modules: list[str] = Field(default_factory=list)
     allowed_transformer_modules: list[str] = Field(default_factory=list)
     allowed_callables: list[str] = Field(default_factory=list)
+    allowed_training_modules: list[str] = Field(default_factory=list)
     tracking_uri: str | None = Field(
         None, description="MLflow tracking URI; None: $MLFLOW_TRACKING_URI (pods)."
     )
@@ -84,6 +98,42 @@ class TrainingJob(_Strict):
     partitions: dict[str, Any] | None = Field(None, description="A chunk of partitions.")
     min_success_ratio: float | None = Field(None, ge=0, le=1)
     pipeline_file: str | None = None
+
+    @model_validator(mode="after")
+    def _one_trainer(self) -> TrainingJob:
+        if (self.estimator is None) == (self.entrypoint is None):
+            raise ValueError("give exactly one of estimator and entrypoint")
+        return self
+
+
+MODEL_FLAVORS = ("sklearn", "lightgbm", "xgboost", "pytorch")
+"""The MLflow flavors a training entrypoint's model may be logged as: each saves its model
+without pickle (skops, LightGBM's and XGBoost's own formats, PyTorch's pt2 export), so it can
+be verified and loaded as safely as a built-in one."""
+
+
+@dataclass
+class TrainedModel:
+    """What a training entrypoint (``training.entrypoint``) returns.
+
+    The function is called as ``fit(job: TrainingJob, train: DataFrame, validation:
+    DataFrame | None)`` — the frames hold the feature columns and the target — and returns
+    this (or just the fitted model, which then must be a scikit-learn estimator).
+    """
+
+    model: Any
+    """The fitted model: a scikit-learn estimator (or Pipeline), a ``lightgbm.Booster``, an
+    ``xgboost.Booster`` or estimator, or a ``torch.nn.Module`` taking the feature columns as
+    one float32 tensor. It answers raw rows: labels for classification (or one probability
+    column per class, in ``classes`` order), numbers for regression."""
+    flavor: Literal["sklearn", "lightgbm", "xgboost", "pytorch"] = "sklearn"
+    history: list[dict[str, float]] = field(default_factory=list)
+    """Per-epoch (or per-iteration) metrics, logged as MLflow metric steps 0, 1, ..."""
+    classes: list[Any] | None = None
+    """Classification: the labels the model's probability columns stand for (default: the
+    training rows' labels, sorted)."""
+    params: dict[str, Any] = field(default_factory=dict)
+    """What the function chose (epochs run, best iteration), logged as run params."""
 
 
 def check_job(job: Any) -> None:

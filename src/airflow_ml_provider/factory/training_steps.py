@@ -52,6 +52,7 @@ def _training_arguments(loaded: LoadedPipeline) -> dict[str, Any]:
         "target": data.target,
         "features": data.features,
         "estimator": spec.training.estimator,
+        "entrypoint": spec.training.entrypoint,
         "estimator_params": dict(spec.training.params),
         "feature_preprocessing": spec.features.model_dump(mode="json", by_alias=True),
         "task": spec.training.task_type,

@@ -25,6 +25,7 @@ from airflow_ml_provider.core.allow_lists import (
     NOT_CODE_MODULES,
     callable_problem,
     code_path_problem,
+    entrypoint_problem,
     in_packages,
     params_problems,
 )
@@ -129,6 +130,34 @@ def resolve_callable(path: str, allowed: Iterable[str]) -> Callable[..., Any]:
     return found
 
 
+def resolve_entrypoint(path: str, packages: Iterable[str]) -> Callable[..., Any]:
+    """The team training function at ``package.module:function`` if the platform allows its
+    package (``allowed_training_modules``) and it is a plain function defined in that very
+    module (not a re-export, a class or a builtin)."""
+    problem = entrypoint_problem(path, packages)
+    if problem is not None:
+        raise DisallowedCodeError(f"training.entrypoint: {problem}")
+    module_path, _, name = path.partition(":")
+    try:
+        module = importlib.import_module(module_path)
+    except ImportError as exc:
+        raise DisallowedCodeError(
+            f"training.entrypoint {path!r} cannot be imported: {exc}"
+        ) from None
+    found = getattr(module, name, None)
+    if not inspect.isfunction(found):
+        what = "nothing" if found is None else f"a {type(found).__name__}"
+        raise DisallowedCodeError(
+            f"training.entrypoint {path!r} is {what}, not a function defined in {module_path}"
+        )
+    if found.__module__ != module_path:
+        raise DisallowedCodeError(
+            f"training.entrypoint {path!r} is {found.__module__}.{found.__qualname__}, "
+            f"re-exported by {module_path}: name the module that defines it"
+        )
+    return found
+
+
 def estimator_kind(cls: type) -> str | None:
     """An estimator: a scikit-learn BaseEstimator subclass with fit and predict."""
     from sklearn.base import BaseEstimator
@@ -220,6 +249,10 @@ def job_code_problems(job: dict[str, Any]) -> list[str]:
             "allowed_estimator_modules",
         )
         problems += [f"estimator: {problem}"] if problem else []
+    entrypoint = job.get("entrypoint")
+    if entrypoint:
+        problem = entrypoint_problem(entrypoint, job.get("allowed_training_modules") or ())
+        problems += [f"entrypoint: {problem}"] if problem else []
     problems += [f"params.{n}: {why}" for n, why in params_problems(job.get("params") or {})]
     for name in (job.get("search") or {}).get("params") or {}:
         problems += [f"search.params.{n}: {why}" for n, why in params_problems({name: None})]

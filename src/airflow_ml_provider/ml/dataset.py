@@ -43,10 +43,18 @@ class DataSplit:
     """The held-out rows' positions in the data, in held-out order."""
     train_positions: Any = None
     """The training rows' positions in the data, in training order."""
+    x_validation: Any = None
+    """With a validation share: features of the rows taken from the training rows for early
+    stopping (a training entrypoint's); None otherwise."""
+    y_validation: Any = None
 
     @property
     def rows_train(self) -> int:
         return len(self.train_positions if self.x_train is None else self.x_train)
+
+    @property
+    def rows_validation(self) -> int:
+        return 0 if self.y_validation is None else len(self.y_validation)
 
 
 def local_path_or_uri(uri: str) -> str:
@@ -128,6 +136,7 @@ def split_frame(
     keep: list[str] | tuple[str, ...] = (),
     with_train: bool = True,
     max_train_rows: int | None = None,
+    validation_size: float = 0,
 ) -> DataSplit:
     """Deterministic train/held-out split: same data and settings give the same rows.
 
@@ -135,7 +144,8 @@ def split_frame(
     ``with_train=False`` leaves ``x_train`` out (steps that only score the held-out rows
     need not copy the rest; ``y_train``, one column, stays for the baseline);
     ``max_train_rows`` keeps at most that many training rows, a sample drawn with ``seed``
-    (stratified like the split)."""
+    (stratified like the split); ``validation_size`` (a share of all rows) moves that many
+    training rows to a validation part."""
     columns = input_columns(list(frame.columns), target, features, partition_by)
     missing = [c for c in keep if c not in frame.columns]
     if missing:
@@ -152,8 +162,29 @@ def split_frame(
             train, replace=False, n_samples=max_train_rows, random_state=seed, stratify=strata
         )
     kept = frame[list(keep)].iloc[test] if keep else None
+    validation = None
+    if validation_size:
+        # Taken from the training rows only: the held-out rows stay the same rows.
+        kept_rows, validation_rows = split_indices(
+            y.iloc[train],
+            test_size=validation_size / (1 - test_size),
+            seed=seed,
+            stratify=stratify,
+            task=task,
+        )
+        train, validation = train[kept_rows], train[validation_rows]
     x_train = x.iloc[train] if with_train else None
-    return DataSplit(x_train, x.iloc[test], y.iloc[train], y.iloc[test], kept, test, train)
+    return DataSplit(
+        x_train,
+        x.iloc[test],
+        y.iloc[train],
+        y.iloc[test],
+        kept,
+        test,
+        train,
+        x_validation=None if validation is None or not with_train else x.iloc[validation],
+        y_validation=None if validation is None else y.iloc[validation],
+    )
 
 
 def load_split(
@@ -184,4 +215,5 @@ def load_split(
         keep=keep,
         with_train=with_train,
         max_train_rows=max_train_rows,
+        validation_size=split.get("validation_size", 0),
     )

@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.explain import shap_importances
+from airflow_ml_provider.ml.pyfunc_view import TASK_KEY
 from airflow_ml_provider.ml.scoring import (
     ResponsesByPosition,
     own_features,
@@ -14,19 +15,29 @@ from airflow_ml_provider.ml.scoring import (
     score_where_defined,
 )
 
+TEAM_FLAVORS = frozenset({"lightgbm", "xgboost", "pytorch"})
+"""Flavors of a training entrypoint's model; its PyTorch model is a pyfunc whose metadata
+names its task (ml.pyfunc_view.TASK_KEY), as every entrypoint model's does."""
+
 
 def load_model(model_uri: str):
     """Load a registered or logged model, verified (ml.integrity), as a scikit-learn
-    compatible estimator: the sklearn flavor as is, a partitioned model (pyfunc router) as
-    its PartitionedModel."""
+    compatible estimator: the sklearn flavor as is, a training entrypoint's LightGBM,
+    XGBoost or PyTorch model through pyfunc (ml.pyfunc_view), a partitioned model (pyfunc
+    router) as its PartitionedModel."""
     import mlflow
 
     from airflow_ml_provider.ml.integrity import verified_copy
 
     with verified_copy(model_uri) as local:
-        flavors = mlflow.models.get_model_info(local).flavors
+        info = mlflow.models.get_model_info(local)
+        flavors = info.flavors
         if "sklearn" in flavors:
             return mlflow.sklearn.load_model(local)
+        if TEAM_FLAVORS & set(flavors) or TASK_KEY in (info.metadata or {}):
+            from airflow_ml_provider.ml.pyfunc_view import PyfuncView
+
+            return PyfuncView.load(local)
         return mlflow.pyfunc.load_model(local).unwrap_python_model().router
 
 

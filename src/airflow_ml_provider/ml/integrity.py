@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 DIGEST_TAG = "airflow_ml.model_sha256"
 UNSAFE_FORMATS = ("pickle", "cloudpickle")
+PICKLE_SUFFIXES = frozenset({".pkl", ".pickle", ".pth", ".pt", ".joblib"})
+"""Files no model of ours holds: pickles (a sklearn or LightGBM pickle, torch.save's)."""
 MODEL_TYPE_PACKAGES = (
     "sklearn",
     "numpy",
@@ -101,6 +103,7 @@ LOADER_MODULES = (
     "mlflow.sklearn",
     "mlflow.lightgbm",
     "mlflow.xgboost",
+    "mlflow.pytorch",
     "mlflow.pyfunc.loaders.code_model",
 )
 """pyfunc loaders a model may name: each loads its files without unpickling them (the
@@ -132,12 +135,27 @@ def check_loadable(
         raise ModelIntegrityError(
             "the model carries code but has no recorded digest to verify it: refusing to run it"
         )
-    flavor = flavors.get("sklearn") or {}
-    if flavor.get("serialization_format") in UNSAFE_FORMATS:
+    nested = [yaml.safe_load(path.read_text()) for path in folder.glob("*/**/MLmodel")]
+    every = [
+        *flavors.items(),
+        *((n, f) for m in nested for n, f in (m.get("flavors") or {}).items()),
+    ]
+    pickled = [
+        f"the model's {name} flavor is serialized with {described['serialization_format']}"
+        for name, described in every
+        if isinstance(described, dict) and described.get("serialization_format") in UNSAFE_FORMATS
+    ]
+    pickled += [
+        f"the model holds {path.relative_to(folder)}, a pickle"
+        for path in folder.rglob("*")
+        if path.suffix in PICKLE_SUFFIXES and path.is_file()
+    ]
+    if pickled:
         raise ModelIntegrityError(
-            f"the model is serialized with {flavor['serialization_format']}, which runs code "
-            "when loaded; only skops models are loaded"
+            f"{pickled[0]}, which runs code when loaded; only skops, LightGBM/XGBoost native "
+            "and PyTorch pt2 models are loaded"
         )
+    flavor = flavors.get("sklearn") or {}
     config = pyfunc.get("model_config") or {}
     asked = [*(flavor.get("skops_trusted_types") or []), *(config.get("trusted_types") or [])]
     check_trusted_types(asked, platform_trust(extra_prefixes))
@@ -152,6 +170,7 @@ def platform_trust(extra_packages: tuple[str, ...] = ()) -> tuple[tuple[str, ...
         *extra_packages,
         *settings.allowed_estimator_modules(),
         *settings.allowed_transformer_modules(),
+        *settings.allowed_training_modules(),
     )
     return packages, settings.allowed_callables()
 
@@ -162,6 +181,7 @@ def job_trust(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
     packages = (
         *(job.get("allowed_estimator_modules") or ()),
         *(job.get("allowed_transformer_modules") or ()),
+        *(job.get("allowed_training_modules") or ()),
     )
     return packages, tuple(job.get("allowed_callables") or ())
 

@@ -143,10 +143,10 @@ def assemble(
 
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.heldout_answers import log_answers
+    from airflow_ml_provider.ml.model_logging import MODEL_MODULES, raw_row_signature
     from airflow_ml_provider.ml.preprocessing import extra_modules
     from airflow_ml_provider.ml.scoring import POSITIVE_TAG, job_positive_class, score
     from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
-    from airflow_ml_provider.ml.train import MODEL_MODULES, raw_row_signature
     from airflow_ml_provider.ml.training_runs import (
         WARNINGS_TAG,
         log_training_params,

@@ -194,6 +194,19 @@ def responses(model: Any, rows) -> dict[str, Any]:
     return answers
 
 
+def answering_tags(classifier: bool):
+    """scikit-learn's tags of something that answers like a fitted classifier or regressor
+    (what its scorers read to pick a response method)."""
+    from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
+
+    return Tags(
+        estimator_type="classifier" if classifier else "regressor",
+        target_tags=TargetTags(required=True),
+        classifier_tags=ClassifierTags() if classifier else None,
+        regressor_tags=None if classifier else RegressorTags(),
+    )
+
+
 class ResponsesByPosition:
     """A fitted model's answers for a fixed set of rows, asked for by row position.
 
@@ -229,14 +242,7 @@ class ResponsesByPosition:
         return self._answers
 
     def __sklearn_tags__(self):
-        from sklearn.utils import ClassifierTags, RegressorTags, Tags, TargetTags
-
-        return Tags(
-            estimator_type="classifier" if self._classifier else "regressor",
-            target_tags=TargetTags(required=True),
-            classifier_tags=ClassifierTags() if self._classifier else None,
-            regressor_tags=None if self._classifier else RegressorTags(),
-        )
+        return answering_tags(self._classifier)
 
     def __getattr__(self, name: str):
         answers = self.__dict__.get("_answers") or {}

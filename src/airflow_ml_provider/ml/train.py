@@ -21,9 +21,10 @@ from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
 from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
 from airflow_ml_provider.ml.imbalance import with_class_weight
-from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust, record_digest
+from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.leakage import training_notes
-from airflow_ml_provider.ml.preprocessing import build_model, extra_modules, model_columns
+from airflow_ml_provider.ml.model_logging import log_sklearn_model
+from airflow_ml_provider.ml.preprocessing import build_model, model_columns
 from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
 from airflow_ml_provider.ml.scoring import (
     POSITIVE_TAG,
@@ -31,8 +32,6 @@ from airflow_ml_provider.ml.scoring import (
     job_positive_class,
     score,
 )
-from airflow_ml_provider.ml.skops_io import skops_io
-from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
 from airflow_ml_provider.ml.training_runs import (
     RESULT_ARTIFACT,
     WARNINGS_TAG,
@@ -64,8 +63,11 @@ def train(job: dict[str, Any]) -> TrainingResult:
         from airflow_ml_provider.ml.candidates import cross_validate_candidate
 
         return cross_validate_candidate(job)  # type: ignore[return-value]
+    if job.get("entrypoint"):
+        from airflow_ml_provider.ml.team_training import train_with_entrypoint
+
+        return train_with_entrypoint(job)
     import mlflow
-    from mlflow.models import infer_signature
 
     earlier = finished_result(job)
     if earlier is not None:
@@ -111,19 +113,7 @@ def train(job: dict[str, Any]) -> TrainingResult:
         metrics = score(model, x_test, split.y_test, job["metrics"], positive=positive)
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
         log_feature_plan(plans)
-        example = x_train.head(5)
-        signature = raw_row_signature(infer_signature(example, model.predict(example)))
-        with model_written_whole():
-            info = mlflow.sklearn.log_model(
-                model,
-                name="model",
-                signature=signature,
-                input_example=example,
-                skops_trusted_types=_types_we_created(model, job),
-                pip_requirements=model_requirements(
-                    MODEL_MODULES + [job["estimator"], *extra_modules(job)], with_provider=True
-                ),
-            )
+        info = log_sklearn_model(model, x_train.head(5), job)
         record_digest(info.model_uri)
         print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra: dict[str, Any] = {"search": search_result} if search_result else {}
@@ -142,43 +132,6 @@ def train(job: dict[str, Any]) -> TrainingResult:
         result = training_result(run, experiment_id, info, metrics, split, **extra)
         mlflow.log_dict(result, RESULT_ARTIFACT)
         return result
-
-
-MODEL_MODULES = ["sklearn", "skops", "pandas", "numpy"]
-"""What every logged model needs installed, besides its estimator's own package."""
-
-
-def raw_row_signature(signature):
-    """The signature with integer and datetime input columns typed ``any``: MLflow refuses
-    a missing value (NaN) in a column typed long (and a column typed double refuses
-    integers), and dates sent as JSON arrive as text, which a column typed datetime refuses.
-    The model imputes missing values and parses dates itself. Every column stays required."""
-    from mlflow.models import ModelSignature
-    from mlflow.types.schema import AnyType, ColSpec, DataType, Schema
-
-    lenient = (DataType.integer, DataType.long, DataType.datetime)
-    columns = [
-        ColSpec(AnyType(), column.name, required=column.required)
-        if column.type in lenient
-        else column
-        for column in signature.inputs.inputs
-    ]
-    return ModelSignature(
-        inputs=Schema(columns), outputs=signature.outputs, params=signature.params
-    )
-
-
-def _types_we_created(estimator: Any, job: dict[str, Any]) -> list[str]:
-    """The skops types of the estimator this process just fitted.
-
-    skops refuses to load types it does not know are safe; this model was built here from
-    an allow-listed estimator, so its own types are trusted — nothing loaded from elsewhere.
-    """
-    skops = skops_io()
-    types = skops.get_untrusted_types(data=skops.dumps(estimator))
-    # What every load checks: refused here, before it is logged.
-    check_trusted_types(types, job_trust(job))
-    return types
 
 
 INPUT_ERRORS = (EstimatorError, ValueError, KeyError, OSError)

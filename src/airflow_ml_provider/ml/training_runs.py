@@ -97,13 +97,16 @@ def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
     snapshot as the run's training dataset input."""
     import mlflow
 
+    trainer = {"estimator": job["estimator"]} if job.get("estimator") else {}
+    trainer = trainer or {"entrypoint": job["entrypoint"]}
     mlflow.log_params(
         {
-            "estimator": job["estimator"],
+            **trainer,
             **(job.get("params") or {}),
             **extra,
             "data.rows_train": split.rows_train,
             "data.rows_test": len(split.x_test),
+            **({"data.rows_validation": split.rows_validation} if split.rows_validation else {}),
             "data.sha256": job["data"].get("sha256", ""),
         }
     )

@@ -21,6 +21,7 @@ from kubernetes.client import models as k8s
 from airflow_ml_provider.cluster import TRAINING_NAMESPACE, TRAINING_SERVICE_ACCOUNT
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.core.resources import gpus_asked
 from airflow_ml_provider.operators.candidates import CandidateSelection
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
 from airflow_ml_provider.pods import (
@@ -81,9 +82,12 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     :param namespace: where the pod runs (the Helm chart's training namespace by default).
     :param service_account: the pod's ServiceAccount.
     :param automount_service_account_token: mount its token (off: training needs no API).
-    :param resources: ``{requests: {...}, limits: {...}}`` (CPU, memory, ``nvidia.com/gpu``).
-    :param node_selector: node labels the pod must run on.
-    :param tolerations: Kubernetes tolerations (e.g. of a GPU pool's taint).
+    :param resources: ``{requests: {...}, limits: {...}, gpu: N}`` (CPU, memory; ``gpu: N``
+        is the limit ``nvidia.com/gpu: N``).
+    :param node_selector: node labels the pod must run on; a GPU pod without any gets
+        ``[ml_provider] gpu_node_selector``.
+    :param tolerations: Kubernetes tolerations; a GPU pod without any gets
+        ``[ml_provider] gpu_tolerations`` (default: the ``nvidia.com/gpu`` taint).
     :param priority_class: the pod's PriorityClass.
     :param pod_template_file: a pod template the pod starts from (under the DAGs folder).
     :param kubernetes_conn_id: the Airflow connection to the cluster.
@@ -102,7 +106,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         namespace: str = TRAINING_NAMESPACE,
         service_account: str | None = TRAINING_SERVICE_ACCOUNT,
         automount_service_account_token: bool = False,
-        resources: dict[str, dict[str, Any]] | None = None,
+        resources: dict[str, Any] | None = None,
         node_selector: dict[str, str] | None = None,
         tolerations: list[dict[str, Any]] | None = None,
         priority_class: str | None = None,
@@ -115,6 +119,11 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     ) -> None:
         if isinstance(startup_timeout, dt.timedelta):
             startup_timeout = startup_timeout.total_seconds()
+        if gpus_asked(resources):  # placed on the GPU pool unless the YAML says where
+            from airflow_ml_provider import settings
+
+            node_selector = node_selector or settings.gpu_node_selector()
+            tolerations = tolerations or settings.gpu_tolerations()
         pipeline = kwargs.get("pipeline", "")
         options: dict[str, Any] = {
             "get_logs": True,

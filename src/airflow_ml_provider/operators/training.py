@@ -90,6 +90,12 @@ class TrainingJobOperator(BaseOperator):
     :param positive_class: the class f1, precision, recall and average precision count as
         positive on a binary target; None: the training rows' minority class.
     :param class_weight: ``auto``, ``balanced`` or ``none`` (see ``ml.imbalance``).
+    :param entrypoint: a team's training function, ``package.module:function``, instead of
+        ``estimator``: called in the training process with the typed job
+        (``core.training_job.TrainingJob``) and the train and validation rows, it returns a
+        ``TrainedModel`` (see ``ml.team_training``).
+    :param allowed_training_modules: packages the entrypoint may come from; default
+        ``[ml_provider] allowed_training_modules`` (none).
     """
 
     template_fields: tuple[str, ...] = ("snapshot", "validation")
@@ -123,9 +129,13 @@ class TrainingJobOperator(BaseOperator):
         candidate: dict[str, Any] | None = None,
         positive_class: str | int | float | bool | None = None,
         class_weight: str = "auto",
+        entrypoint: str | None = None,
+        allowed_training_modules: tuple[str, ...] | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.entrypoint = entrypoint
+        self.allowed_training_modules = allowed_training_modules
         self.candidate = candidate
         self.class_weight = class_weight
         self.positive_class = positive_class
@@ -161,6 +171,7 @@ class TrainingJobOperator(BaseOperator):
         return {
             "version": JOB_VERSION,
             "estimator": self.estimator,
+            "entrypoint": self.entrypoint,
             "params": self.estimator_params,
             "task": self.task,
             "metrics": self.metrics,
@@ -177,6 +188,11 @@ class TrainingJobOperator(BaseOperator):
                 settings.allowed_callables()
                 if self.allowed_callables is None
                 else self.allowed_callables
+            ),
+            "allowed_training_modules": list(
+                settings.allowed_training_modules()
+                if self.allowed_training_modules is None
+                else self.allowed_training_modules
             ),
             "data": data_section(
                 self.snapshot, self.target, self.features, self.split, self.partition_by

@@ -28,6 +28,15 @@ class SplitSpec(_Strict):
         0, ge=0, le=2**32 - 1, description="Random seed of the split (0 to 2^32 - 1, numpy's)."
     )
     stratify: bool = Field(True, description="Stratify by target (classification only).")
+    validation_size: float = Field(
+        0,
+        ge=0,
+        le=0.5,
+        description="Share of all rows set aside from the training rows as a validation set "
+        "for a training.entrypoint's early stopping (e.g. test_size 0.2 + validation_size "
+        "0.2 = 6:2:2); never the held-out rows, which stay the same rows with or without it. "
+        "0: no validation set.",
+    )
 
 
 SourceKind = Literal["files", "bigquery", "sql"]

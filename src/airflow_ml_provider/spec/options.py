@@ -19,6 +19,7 @@ class LoaderOptions:
     notifier_modules: tuple[str, ...]
     transformer_modules: tuple[str, ...]
     callables: tuple[str, ...]
+    training_modules: tuple[str, ...]
     images: tuple[str, ...]
     service_accounts: tuple[str, ...]
     secrets: tuple[str, ...]
@@ -38,6 +39,7 @@ class LoaderOptions:
             notifier_modules=settings.allowed_notifier_modules(),
             transformer_modules=settings.allowed_transformer_modules(),
             callables=settings.allowed_callables(),
+            training_modules=settings.allowed_training_modules(),
             images=settings.allowed_images(),
             service_accounts=settings.allowed_service_accounts(),
             secrets=settings.allowed_secrets(),
@@ -55,6 +57,7 @@ class LoaderOptions:
             "allowed_notifier_modules": self.notifier_modules,
             "allowed_transformer_modules": self.transformer_modules,
             "allowed_callables": self.callables,
+            "allowed_training_modules": self.training_modules,
             "allowed_images": self.images,
             "allowed_service_accounts": self.service_accounts,
             "allowed_secrets": self.secrets,

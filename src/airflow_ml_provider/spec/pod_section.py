@@ -26,6 +26,19 @@ CHART_SERVICE_ACCOUNTS = (TRAINING_SERVICE_ACCOUNT, SERVING_SERVICE_ACCOUNT)
 """The ServiceAccounts the Helm chart creates: the default of allowed_service_accounts."""
 
 
+def checked_resources(value: dict[str, Any]) -> dict[str, Any]:
+    """A pod's ``resources``: ``requests`` and ``limits`` mappings, ``gpu`` a whole number."""
+    for key, item in value.items():
+        if key == "gpu":
+            if isinstance(item, bool) or not isinstance(item, int) or not 0 <= item <= 16:
+                raise ValueError(f"gpu: a whole number of GPUs from 0 to 16, got {item!r}")
+        elif not isinstance(item, dict):
+            raise ValueError(
+                f"{key}: a mapping of resource names to amounts (cpu: '2', memory: 4Gi)"
+            )
+    return value
+
+
 class _PodPlacement(_Strict):
     """Image, resources and scheduling of our pods (training or serving); each kind adds its
     namespace and ServiceAccount, whose defaults are what the Helm chart creates."""
@@ -37,10 +50,14 @@ class _PodPlacement(_Strict):
     automount_service_account_token: bool = Field(
         False, description="Mount the ServiceAccount token into the pod (off by default)."
     )
-    resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
-        default_factory=dict,
-        description='Per-pod resources, e.g. {requests: {cpu: "2", memory: 4Gi}, '
-        "limits: {memory: 8Gi, nvidia.com/gpu: 1}}.",
+    resources: dict[Literal["requests", "limits", "gpu"], dict[str, str | int | float] | int] = (
+        Field(
+            default_factory=dict,
+            description='Per-pod resources, e.g. {requests: {cpu: "2", memory: 4Gi}, '
+            "limits: {memory: 8Gi}, gpu: 1}; gpu: N is the limit nvidia.com/gpu: N, and a GPU "
+            "pod without node_selector / tolerations gets the platform's ([ml_provider] "
+            "gpu_node_selector, gpu_tolerations: from the Helm values).",
+        )
     )
     node_selector: dict[str, str] = Field(default_factory=dict)
     tolerations: list[dict[str, Any]] = Field(
@@ -64,6 +81,11 @@ class _PodPlacement(_Strict):
         return allowed_cluster_value(
             value, info, "allowed_images", DEFAULT_IMAGE_PREFIXES, "image", by_prefix=True
         )
+
+    @field_validator("resources")
+    @classmethod
+    def _resources_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return checked_resources(value)
 
     @field_validator("env_from_secrets")
     @classmethod

@@ -7,7 +7,12 @@ from airflow_ml_provider.core.steps import pipeline_steps
 from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
 from airflow_ml_provider.spec.extras import extra_problems
 from airflow_ml_provider.spec.models import PipelineSpec
-from airflow_ml_provider.spec.training_rules import FieldPath, candidate_problems, training_problems
+from airflow_ml_provider.spec.training_rules import (
+    FieldPath,
+    candidate_problems,
+    training_problems,
+    validation_split_problems,
+)
 
 _SOURCE_FIELDS = {
     "files": {"required": ("uri",), "allowed": ("uri", "conn_id", "file_name_column")},
@@ -206,6 +211,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     problems.extend(training_problems(spec))
     problems.extend(partition_problems(spec))
     problems.extend(candidate_problems(spec))
+    problems.extend(validation_split_problems(spec))
     problems.extend(deployment_problems(spec))
     problems.extend(step_policy_problems(spec))
     problems.extend(monitoring_problems(spec))
@@ -244,7 +250,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                 (
                     path,
                     f"{name!r} is a {METRICS[name].task} metric but "
-                    f"{', '.join(spec.training.estimators)} is a {task} estimator; expected one "
+                    f"{_what_trains(spec.training, task)}; expected one "
                     f"of {', '.join(metric_names(task))}",
                 )
             )
@@ -297,3 +303,10 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                 )
             )
     return problems
+
+
+def _what_trains(training, task: str) -> str:
+    """The estimators (or the team's entrypoint) and the task they train, in words."""
+    if training.entrypoint:
+        return f"{training.entrypoint} trains a {task} model"
+    return f"{', '.join(training.estimators)} is a {task} estimator"

@@ -4,9 +4,14 @@ random, Optuna and its workers) and candidates — each reported at the field it
 from __future__ import annotations
 
 from airflow_ml_provider.core.metrics import METRICS, guess_task_type
+from airflow_ml_provider.core.resources import gpus_asked
 from airflow_ml_provider.spec.models import PipelineSpec
 
 FieldPath = tuple[str | int, ...]
+GPU_NEEDS_PODS = (
+    "a GPU needs runner kubernetes: the local runner trains in a process on the Airflow "
+    "worker, which cannot be given a GPU per job (set runner: kubernetes, or remove gpu)"
+)
 
 
 def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
@@ -18,9 +23,15 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
             (("training", "runner"), "runner kubernetes needs training.kubernetes with an image")
         )
     if training.runner == "local" and training.kubernetes is not None:
-        problems.append(
-            (("training", "kubernetes"), "training.kubernetes applies only to runner kubernetes")
-        )
+        if gpus_asked(training.kubernetes.resources):
+            problems.append((("training", "runner"), GPU_NEEDS_PODS))
+        else:
+            problems.append(
+                (
+                    ("training", "kubernetes"),
+                    "training.kubernetes applies only to runner kubernetes",
+                )
+            )
     problems += search_problems(training.search, ("training", "search"), spec)
     return problems
 
@@ -78,9 +89,17 @@ def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """One estimator or candidates; unique names; each candidate of the pipeline's task."""
     training = spec.training
     candidates = training.candidates
+    if training.entrypoint is not None:
+        return entrypoint_problems(spec)
     if not candidates:
         if training.estimator is None:
-            return [(("training",), "give training.estimator (one model) or training.candidates")]
+            return [
+                (
+                    ("training",),
+                    "give training.estimator (one model), training.candidates or "
+                    "training.entrypoint (a team's training function)",
+                )
+            ]
         return []
     problems: list[tuple[FieldPath, str]] = []
     for field in ("estimator", "params", "search"):
@@ -130,9 +149,9 @@ def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                 )
             )
         if candidate.kubernetes is not None and training.runner != "kubernetes":
-            problems.append(
-                ((*where, "kubernetes"), "a candidate's pod settings need runner kubernetes")
-            )
+            gpu = gpus_asked(candidate.kubernetes.resources)
+            why = GPU_NEEDS_PODS if gpu else "a candidate's pod settings need runner kubernetes"
+            problems.append(((*where, "kubernetes"), why))
         problems += search_problems(candidate.search, (*where, "search"), spec)
     if training.min_candidates > len(candidates):
         problems.append(
@@ -143,3 +162,60 @@ def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
             )
         )
     return problems
+
+
+_NOT_WITH_ENTRYPOINT = ("estimator", "candidates", "search", "partitioning")
+
+
+def entrypoint_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """A team's training function replaces the estimator (and what fits one: candidates,
+    searches, partitions); its task must be stated — no class name to infer it from."""
+    training = spec.training
+    problems: list[tuple[FieldPath, str]] = [
+        (
+            ("training", field),
+            f"training.{field} and training.entrypoint exclude each other: the entrypoint "
+            "trains the model itself",
+        )
+        for field in _NOT_WITH_ENTRYPOINT
+        if field in training.model_fields_set
+    ]
+    if training.task is None:
+        problems.append(
+            (
+                ("training", "entrypoint"),
+                "a training entrypoint needs training.task ('classification' or 'regression')",
+            )
+        )
+    if spec.data.partition_by is not None:
+        problems.append(
+            (("data", "partition_by"), "per-partition models are not trained by an entrypoint")
+        )
+    return problems
+
+
+def validation_split_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """A validation set only serves an entrypoint (its early stopping), and the three parts
+    must leave training rows."""
+    split = spec.data.split
+    if not split.validation_size:
+        return []
+    where: FieldPath = ("data", "split", "validation_size")
+    if spec.training.entrypoint is None:
+        return [
+            (
+                where,
+                "a validation set is used only by a training.entrypoint (early stopping); "
+                "the built-in estimators would never see these rows — remove it or train "
+                "with an entrypoint",
+            )
+        ]
+    if split.test_size + split.validation_size >= 0.9:
+        return [
+            (
+                where,
+                f"test_size {split.test_size} + validation_size {split.validation_size} leave "
+                "under 10 % of the rows to train on",
+            )
+        ]
+    return []

@@ -11,10 +11,15 @@ from pydantic import (
     field_validator,
 )
 
-from airflow_ml_provider.core.allow_lists import ParamName, Params, PlainValue
+from airflow_ml_provider.core.allow_lists import (
+    ParamName,
+    Params,
+    PlainValue,
+    allowed_entrypoint,
+)
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.metrics import TaskType, guess_task_type
-from airflow_ml_provider.spec.pod_section import KubernetesSpec
+from airflow_ml_provider.spec.pod_section import KubernetesSpec, checked_resources
 from airflow_ml_provider.spec.section_base import (
     Duration,
     MetricName,
@@ -145,10 +150,17 @@ _ESTIMATOR_PATH = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$"
 class CandidateResourcesSpec(_Strict):
     """A candidate's own pod resources on the Kubernetes runner."""
 
-    resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
-        description='Its pod\'s resources, e.g. {requests: {cpu: "4"}, '
-        "limits: {nvidia.com/gpu: 1}}."
+    resources: dict[Literal["requests", "limits", "gpu"], dict[str, str | int | float] | int] = (
+        Field(
+            description='Its pod\'s resources, e.g. {requests: {cpu: "4"}, gpu: 1} (gpu: N is '
+            "the limit nvidia.com/gpu: N)."
+        )
     )
+
+    @field_validator("resources")
+    @classmethod
+    def _resources_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return checked_resources(value)
 
 
 class CandidateSpec(_Strict):
@@ -191,6 +203,15 @@ class TrainingSpec(_Strict):
     )
     params: Params = Field(
         default_factory=dict, description="Constructor parameters (plain data only)."
+    )
+    entrypoint: str | None = Field(
+        None,
+        description="A team's own training function, package.module:function (e.g. "
+        "acme_models.train:fit), instead of estimator: called in the training process with "
+        "the training job and the train (and validation) rows, it returns the fitted model "
+        "and its MLflow flavor; the gate scores it on the same held-out rows as any model. "
+        "Its package must be in [ml_provider] allowed_training_modules. Needs training.task; "
+        "params reach it as job.params.",
     )
     candidates: list[CandidateSpec] = Field(
         default_factory=list,
@@ -246,6 +267,11 @@ class TrainingSpec(_Strict):
             None if value is None else _in_allowed_module(value, info, "allowed_estimator_modules")
         )
 
+    @field_validator("entrypoint")
+    @classmethod
+    def _allowed_entrypoint(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else allowed_entrypoint(value, info)
+
     @property
     def candidate_list(self) -> list[CandidateSpec]:
         """What train_candidates fans out: the candidates, or — for an Optuna search of the
@@ -264,7 +290,10 @@ class TrainingSpec(_Strict):
 
     @property
     def estimators(self) -> list[str]:
-        """Every estimator this training fits (one, or one per candidate)."""
+        """Every estimator this training fits (one, or one per candidate; none for an
+        entrypoint)."""
+        if self.entrypoint:
+            return []
         return [c.estimator for c in self.candidates] or [self.estimator or ""]
 
     @property
