@@ -155,6 +155,12 @@ def log_answers(responses: dict[str, Any], classes, data: dict[str, Any]) -> dic
     }
 
 
+def same_split(one: Mapping[str, Any], other: Mapping[str, Any]) -> bool:
+    """Whether two split settings hold out the same rows (a validation share of 0, written
+    or not, is no validation set)."""
+    return {"validation_size": 0, **one} == {"validation_size": 0, **other}
+
+
 def recorded_answers(client, training: Mapping[str, Any], data: dict[str, Any]):
     """``(responses, classes)`` the training run recorded for the held-out rows of ``data``
     (the same snapshot hash, target and split), else None."""
@@ -166,7 +172,7 @@ def recorded_answers(client, training: Mapping[str, Any], data: dict[str, Any]):
         or not entry.get("sha256")
         or entry["sha256"] != data.get("sha256")
         or entry.get("target") != data["target"]
-        or entry["split"] != data["split"]
+        or not same_split(entry["split"], data["split"])
     ):
         return None
     import tempfile

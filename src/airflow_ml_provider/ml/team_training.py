@@ -15,6 +15,7 @@ import time
 from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.training_job import MODEL_FLAVORS, TrainedModel, TrainingJob
 from airflow_ml_provider.ml.allowed_code import resolve_entrypoint
 from airflow_ml_provider.ml.dataset import load_split
@@ -29,7 +30,7 @@ from airflow_ml_provider.ml.training_runs import (
 )
 
 
-class EntrypointError(ValueError):
+class EntrypointError(AirflowMlError, ValueError):
     """The team's function returned something that cannot be logged as a model."""
 
 
