@@ -43,7 +43,8 @@ import acme_models.train as team
 job = TrainingJob.model_validate_json(open(sys.argv[1]).read())
 frame = pd.read_parquet(job.data.uri.removeprefix("file://"))
 y = frame[job.data.target]
-rest, _held_out = train_test_split(frame, test_size=0.2, random_state=job.data.split.seed, stratify=y)
+seed = job.data.split.seed
+rest, _held_out = train_test_split(frame, test_size=0.2, random_state=seed, stratify=y)
 train, validation = train_test_split(
     rest, test_size=0.25, random_state=job.data.split.seed, stratify=rest[job.data.target]
 )
