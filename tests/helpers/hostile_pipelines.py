@@ -181,6 +181,19 @@ PARAMS = {
         False,
     ),
     "model_path": ("params: {max_iter: 200}", "params: {save_path: /tmp/x}", "save_path", False),
+    "lightgbm_alias_fs": ("params: {max_iter: 200}", "params: {fs: /etc/passwd}", "fs", False),
+    "lightgbm_alias_model_out": (
+        "params: {max_iter: 200}",
+        f"params: {{model_out: {MARKER}}}",
+        "model_out",
+        False,
+    ),
+    "lightgbm_network": (
+        "params: {max_iter: 200}",
+        "params: {workers: '10.0.0.9:12400,10.0.0.8:12400', num_machine: 2}",
+        "workers",
+        False,
+    ),
     "date_value": ("params: {max_iter: 200}", "params: {max_iter: 2026-01-01}", "max_iter", False),
     "infinite_value": ("params: {max_iter: 200}", "params: {C: .inf}", "C", False),
     "deep_value": (
@@ -247,6 +260,7 @@ def _param_cases() -> list[Hostile]:
         "search_memory": "model__memory: [/tmp/cache]",
         "search_vectorizer_input": "preprocess__text_note__tfidfvectorizer__input: [filename]",
         "search_file_param": "model__forcedbins_filename: [/etc/passwd]",
+        "search_network_port": "model__local_port: [12400]",
     }
     for label, line in search.items():
         name = line.split(":")[0]

@@ -43,12 +43,30 @@ NEVER_ALLOWED_PACKAGES = frozenset(
 )  # fmt: skip
 """Top-level packages an allow-list entry may never open, whatever the platform sets."""
 FILE_PARAMETERS = frozenset(
-    {"memory", "output_model", "input_model", "output_result", "save_binary",
-     "forcedsplits_filename", "forcedbins_filename", "machine_list_filename", "model_dir"}
+    {"memory", "model_dir",
+     # LightGBM's file parameters under every alias LightGBM accepts (a test compares this
+     # with LightGBM's own alias table): its sklearn API passes unknown keywords through
+     "output_model", "model_out", "model_output", "input_model", "model_in", "model_input",
+     "output_result", "name_pred", "pred_name", "predict_name", "predict_result",
+     "prediction_name", "prediction_result", "save_binary", "is_save_binary",
+     "is_save_binary_file", "forcedsplits_filename", "fs", "forced_splits",
+     "forced_splits_file", "forced_splits_filename", "forcedbins_filename",
+     "machine_list_filename", "mlist", "machine_list", "machine_list_file", "data", "train",
+     "train_data", "data_filename", "train_data_file", "valid", "test", "test_data",
+     "valid_data", "test_data_file", "valid_data_file", "valid_filenames", "config",
+     "config_file", "convert_model", "convert_model_file", "parser_config_file",
+     "snapshot_freq", "save_period", "task", "task_type"}
 )  # fmt: skip
 """Estimator parameters that make it read or write files (scikit-learn's cache ``memory``,
-LightGBM's and XGBoost's native file parameters); names ending in ``_filename``, ``_file``,
-``_path`` or ``_dir`` are refused too, and text vectorizers' ``input`` other than content."""
+LightGBM's and XGBoost's native file parameters); names ending in FILE_SUFFIXES are refused
+too, and text vectorizers' ``input``."""
+FILE_SUFFIXES = ("_filename", "_filenames", "_file", "_files", "_path", "_dir")
+NETWORK_PARAMETERS = frozenset(
+    {"machines", "nodes", "workers", "num_machines", "num_machine", "local_listen_port",
+     "port", "local_port", "time_out"}
+)  # fmt: skip
+"""LightGBM's distributed-training parameters (every alias): with them a fit listens on a
+port and connects to the machines named — network reach YAML may not choose."""
 MAX_PARAM_DEPTH = 8
 NOTIFIER_FILE_ARGUMENTS = frozenset(
     {"files", "file", "filename", "template", "template_file", "templates_dict",
@@ -208,11 +226,16 @@ def allowed_cluster_value(
 def parameter_name_problem(name: str) -> str | None:
     """Why the estimator parameter ``name`` may not be set from YAML: it makes the estimator
     read or write files (a search's ``step__name`` is judged by its last part)."""
-    base = name.rsplit("__", 1)[-1]
-    if base in FILE_PARAMETERS or base.endswith(("_filename", "_file", "_path", "_dir")):
+    base = name.rsplit("__", 1)[-1].lower()
+    if base in FILE_PARAMETERS or base.endswith(FILE_SUFFIXES):
         return (
             f"parameter {name!r} makes the estimator read or write files, which YAML may not "
             "choose; files are named only through data.source and the artifact store"
+        )
+    if base in NETWORK_PARAMETERS:
+        return (
+            f"parameter {name!r} makes the estimator listen on or connect to the network "
+            "(distributed training), which YAML may not choose"
         )
     if base == "input":  # text vectorizers: 'filename' / 'file' read the files rows name
         return f"parameter {name!r} is refused: text features are always the text itself"
