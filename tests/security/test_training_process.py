@@ -40,6 +40,8 @@ HOSTILE_JOBS = {
     },
     "tokenizer is a private helper": {"features": _features_with(tokenizer=RUN_SCRIPT)},
     "file parameter": {"params": {"memory": "/tmp/cache"}},
+    "lightgbm file alias": {"params": {"fs": "/etc/passwd"}},
+    "lightgbm network parameter": {"params": {"workers": "10.0.0.9:12400", "num_machine": 2}},
     "infinite parameter": {"params": {"C": float("inf")}},
 }
 
