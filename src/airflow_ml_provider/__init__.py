@@ -185,6 +185,16 @@ def get_provider_info() -> dict:
                         "example": "registry.example.com/ml/",
                         "default": "",
                     },
+                    "allowed_trainer_images": {
+                        "description": "Comma-separated image prefixes of team trainer images: "
+                        "a pipeline may set training.kubernetes.command only for an image under "
+                        "one of them (the team's own trainer, in any language). Keep the "
+                        "package's training image out of it. Empty: no pipeline sets a command.",
+                        "version_added": "0.5.0",
+                        "type": "string",
+                        "example": "registry.example.com/ml/trainers/",
+                        "default": "",
+                    },
                     "allowed_service_accounts": {
                         "description": "Comma-separated ServiceAccounts a pipeline's pods may "
                         "run as (default: the two the Helm chart creates).",

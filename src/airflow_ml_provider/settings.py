@@ -85,6 +85,13 @@ def allowed_images() -> tuple[str, ...]:
     return _listed("allowed_images", DEFAULT_IMAGE_PREFIXES)
 
 
+def allowed_trainer_images() -> tuple[str, ...]:
+    """Image prefixes of team trainer images: the only images whose command a pipeline may
+    set (training.kubernetes.command) — the team's own code, built by its CI; none by
+    default."""
+    return _listed("allowed_trainer_images", ())
+
+
 def allowed_service_accounts() -> tuple[str, ...]:
     """ServiceAccounts a pipeline's pods may run as ([ml_provider] config; default the
     chart's two)."""

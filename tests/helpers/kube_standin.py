@@ -18,7 +18,8 @@ What is stood in for:
   mount path that does not exist on this machine followed by ``/`` inside env values and
   args, is rewritten to that folder (so ``HOME=/tmp`` and ``/airflow/xcom/return.json`` land
   in the pod's folders, while data under the real /tmp stays where it is);
-* the XCom sidecar: never runs; an exec of KPO's ``cat /airflow/xcom/return.json`` command
+* the XCom sidecar (when the pod has one: without do_xcom_push the pod ends with its base
+  container): never runs; an exec of KPO's ``cat /airflow/xcom/return.json`` command
   in ``airflow-xcom-sidecar`` answers with the pod's xcom folder's ``return.json`` (or
   KPO's empty marker), and the kill command (stdin ``kill -2 ...``) marks the sidecar
   terminated, which ends the pod (Succeeded when the base container exited 0);
@@ -143,6 +144,11 @@ class _Pod:
                 value = value.replace(mount.rstrip("/") + "/", str(folder) + "/")
         return value
 
+    @property
+    def has_sidecar(self) -> bool:
+        """KPO adds the XCom sidecar only with do_xcom_push (a team trainer image has none)."""
+        return any(c["name"] == SIDECAR for c in self.body["spec"]["containers"])
+
     def container_status(self, name: str, state: dict[str, Any]) -> dict[str, Any]:
         image = next(c["image"] for c in self.body["spec"]["containers"] if c["name"] == name)
         return {
@@ -164,7 +170,9 @@ class _Pod:
         }
         if containers is not None:
             status["containerStatuses"] = [
-                self.container_status(name, state) for name, state in containers.items()
+                self.container_status(name, state)
+                for name, state in containers.items()
+                if name != SIDECAR or self.has_sidecar
             ]
         status.update(extra)
         with self.lock:
@@ -481,7 +489,10 @@ class StandIn:
         states = pod.containers_now()
         states["base"] = {"terminated": {"exitCode": code, "reason": reason, "finishedAt": _now()}}
         pod.base_exit = code
-        pod.set_status("Running", states)
+        if pod.has_sidecar:  # ends when KPO stops the sidecar
+            pod.set_status("Running", states)
+        else:
+            pod.set_status("Succeeded" if code == 0 else "Failed", states)
 
     def _sidecar_stopped(self, pod: _Pod) -> None:
         states = pod.containers_now()

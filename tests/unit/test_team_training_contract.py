@@ -88,13 +88,13 @@ def test_os_is_never_a_training_module_whatever_the_platform_sets(tmp_path):
         (
             ENTRYPOINT.replace("  task: classification\n", ""),
             WITH_VALIDATION,
-            ":16:15: training.entrypoint: a training entrypoint needs training.task",
+            ":16:15: training.entrypoint: acme_models.train:boosted_trees needs training.task",
         ),
         (
             OLD_TRAINING,
             WITH_VALIDATION,
             ":11:69: data.split.validation_size: a validation set is used only by a "
-            "training.entrypoint",
+            "team's own trainer",
         ),
         (
             ENTRYPOINT,

@@ -39,10 +39,10 @@ def test_a_broken_job_is_refused_field_by_field(tmp_path):
 
 def test_a_job_names_one_trainer(tmp_path):
     both = {**job(tmp_path), "entrypoint": "acme_models.train:mlp"}
-    with pytest.raises(JobError, match="give exactly one of estimator and entrypoint"):
+    with pytest.raises(JobError, match="give exactly one of estimator, entrypoint and image"):
         check_job(both)
     neither = {**job(tmp_path), "estimator": None}
-    with pytest.raises(JobError, match="give exactly one of estimator and entrypoint"):
+    with pytest.raises(JobError, match="give exactly one of estimator, entrypoint and image"):
         check_job(neither)
 
 

@@ -23,7 +23,7 @@ def estimator_problems(
     """Each estimator (training's, or every candidate's) imports, takes its params and its
     search parameters, and is of the pipeline's task type."""
     training = loaded.spec.training
-    if training.entrypoint:  # team code is imported only in the training process
+    if training.team_trainer:  # team code runs only in the training process or pod
         return []
     fitted: list[tuple[tuple[str | int, ...], str | None, dict, Any]]
     if not training.candidates:

@@ -149,7 +149,9 @@ def entrypoint_problem(path: str, entries: Iterable[str]) -> str | None:
     return path_problem(f"{module}.{function}")
 
 
-def _context_list(info: ValidationInfo, setting: str, default: tuple[str, ...]) -> tuple:
+def context_list(info: ValidationInfo, setting: str, default: tuple[str, ...]) -> tuple:
+    """The allow-list ``setting`` from the validation context (the loader's options), else
+    ``default``."""
     value = (info.context or {}).get(setting)
     return tuple(default if value is None else value)
 
@@ -160,7 +162,7 @@ def in_allowed_module(
     """``value`` if it is a public class path inside an allowed package of the ``setting``
     allow-list (``[ml_provider] <setting>``, passed in the validation context; else
     ``default``); a ValueError saying why not."""
-    problem = code_path_problem(value, _context_list(info, setting, default), setting)
+    problem = code_path_problem(value, context_list(info, setting, default), setting)
     if problem is not None:
         raise ValueError(problem)
     return value
@@ -168,7 +170,7 @@ def in_allowed_module(
 
 def allowed_callable(value: str, info: ValidationInfo) -> str:
     """``value`` if it is listed exactly in ``[ml_provider] allowed_callables``."""
-    problem = callable_problem(value, _context_list(info, "allowed_callables", DEFAULT_CALLABLES))
+    problem = callable_problem(value, context_list(info, "allowed_callables", DEFAULT_CALLABLES))
     if problem is not None:
         raise ValueError(problem)
     return value
@@ -176,7 +178,7 @@ def allowed_callable(value: str, info: ValidationInfo) -> str:
 
 def allowed_entrypoint(value: str, info: ValidationInfo) -> str:
     """``value`` if it is a training entrypoint the platform allows (validation context)."""
-    allowed = _context_list(info, "allowed_training_modules", DEFAULT_TRAINING_MODULES)
+    allowed = context_list(info, "allowed_training_modules", DEFAULT_TRAINING_MODULES)
     problem = entrypoint_problem(value, allowed)
     if problem is not None:
         raise ValueError(problem)
@@ -216,7 +218,7 @@ def allowed_cluster_value(
     by_prefix: bool = False,
 ) -> str:
     """``value`` if the ``setting`` allow-list (validation context, else ``default``) has it."""
-    allowed = _context_list(info, setting, default)
+    allowed = context_list(info, setting, default)
     problem = cluster_value_problem(value, allowed, setting, what, by_prefix=by_prefix)
     if problem is not None:
         raise ValueError(problem)

@@ -57,6 +57,16 @@ class JobData(_Strict):
     features: list[str] | None = Field(None, description="Input columns; None: all others.")
     split: JobSplit
     partition_by: str | None = Field(None, description="One model per value of this column.")
+    train_uri: str | None = Field(
+        None,
+        description="A trainer image's training rows (features and target, parquet): an "
+        "MLflow artifact URI of its run, e.g. runs:/<run id>/airflow_ml/data/train.parquet.",
+    )
+    validation_uri: str | None = Field(
+        None,
+        description="A trainer image's validation rows (with data.split.validation_size), "
+        "like train_uri; never the held-out rows.",
+    )
 
 
 class TrainingJob(_Strict):
@@ -68,6 +78,12 @@ class TrainingJob(_Strict):
         None,
         description="A team's training function (package.module:function), instead of "
         "estimator; called with this job and the train (and validation) rows.",
+    )
+    image: str | None = Field(
+        None,
+        description="A team trainer image (training.kubernetes.command), instead of estimator "
+        "and entrypoint: it reads this job, trains on data.train_uri (and validation_uri) and "
+        "logs an MLflow model named 'model' to the run $MLFLOW_RUN_ID.",
     )
     params: dict[str, Any] = Field(default_factory=dict, description="Estimator parameters.")
     task: Literal["classification", "regression"]
@@ -101,8 +117,9 @@ class TrainingJob(_Strict):
 
     @model_validator(mode="after")
     def _one_trainer(self) -> TrainingJob:
-        if (self.estimator is None) == (self.entrypoint is None):
-            raise ValueError("give exactly one of estimator and entrypoint")
+        trainers = [self.estimator, self.entrypoint, self.image]
+        if sum(trainer is not None for trainer in trainers) != 1:
+            raise ValueError("give exactly one of estimator, entrypoint and image")
         return self
 
 

@@ -23,8 +23,8 @@ from airflow_ml_provider.ml.pyfunc_view import CLASSES_KEY, TASK_KEY
 from airflow_ml_provider.ml.scoring import check_metrics_fit, job_positive_class, score
 from airflow_ml_provider.ml.training_runs import (
     RESULT_ARTIFACT,
-    finished_result,
     log_training_params,
+    reused_result,
     training_result,
     training_run,
 )
@@ -41,10 +41,9 @@ def train_with_entrypoint(job: dict[str, Any]) -> TrainingResult:
 
     typed = TrainingJob.model_validate(job)
     fit = resolve_entrypoint(str(typed.entrypoint), typed.allowed_training_modules)
-    earlier = finished_result(job)
+    earlier = reused_result(job)
     if earlier is not None:
-        print(f"this DAG run already trained this model on this data: run {earlier['run_id']}")
-        return earlier  # type: ignore[return-value]
+        return earlier
     split = load_split(job["data"], job["task"])
     check_metrics_fit(job["metrics"], split.y_train, job["task"])
     positive = job_positive_class(job, split.y_train)
@@ -63,23 +62,41 @@ def train_with_entrypoint(job: dict[str, Any]) -> TrainingResult:
         if trained.params:
             mlflow.log_params({f"entrypoint.{k}": v for k, v in trained.params.items()})
         info = log_trained_model(trained, split, job)
-        from airflow_ml_provider.ml.evaluate import load_model
-        from airflow_ml_provider.ml.integrity import record_digest
-
-        record_digest(info.model_uri)
-        answering = load_model(info.model_uri)  # verified, through pyfunc: as the gate will
-        metrics = score(answering, split.x_test, split.y_test, job["metrics"], positive=positive)
-        mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
-        print(
-            f"trained {typed.entrypoint} ({trained.flavor}) in {fit_seconds:.2f}s; "
-            f"held-out metrics: {metrics}"
+        mlflow.log_metric("fit_seconds", fit_seconds)
+        extra: dict[str, Any] = {"epochs": len(trained.history)} if trained.history else {}
+        return scored_result(
+            job,
+            split,
+            (run, experiment_id, info),
+            positive,
+            f"{typed.entrypoint} ({trained.flavor}) in {fit_seconds:.2f}s",
+            **extra,
         )
-        extra: dict[str, Any] = {"positive_class": positive} if positive is not None else {}
-        if trained.history:
-            extra["epochs"] = len(trained.history)
-        result = training_result(run, experiment_id, info, metrics, split, **extra)
-        mlflow.log_dict(dict(result), RESULT_ARTIFACT)
-        return result
+
+
+def scored_result(
+    job: dict[str, Any], split, logged: tuple[Any, str, Any], positive: Any, trained: str, **extra
+) -> TrainingResult:
+    """A team's logged model (``logged``: the active run, its experiment id and the model's
+    info, anything with ``model_uri``) finished as every model is: its digest recorded,
+    loaded verified through pyfunc — as the gate and serving will — and scored on the
+    held-out rows; the result logged with the run (``trained`` says what, in the log)."""
+    import mlflow
+
+    from airflow_ml_provider.ml.evaluate import load_model
+    from airflow_ml_provider.ml.integrity import record_digest
+
+    run, experiment_id, info = logged
+    record_digest(info.model_uri)
+    answering = load_model(info.model_uri)
+    metrics = score(answering, split.x_test, split.y_test, job["metrics"], positive=positive)
+    mlflow.log_metrics(metrics)
+    print(f"trained {trained}; held-out metrics: {metrics}")
+    if positive is not None:
+        extra["positive_class"] = positive
+    result = training_result(run, experiment_id, info, metrics, split, **extra)
+    mlflow.log_dict(dict(result), RESULT_ARTIFACT)
+    return result
 
 
 def as_trained_model(returned: Any, entrypoint: object) -> TrainedModel:

@@ -35,9 +35,9 @@ from airflow_ml_provider.ml.scoring import (
 from airflow_ml_provider.ml.training_runs import (
     RESULT_ARTIFACT,
     WARNINGS_TAG,
-    finished_result,
     fit_warnings,
     log_training_params,
+    reused_result,
     training_result,
     training_run,
 )
@@ -69,9 +69,8 @@ def train(job: dict[str, Any]) -> TrainingResult:
         return train_with_entrypoint(job)
     import mlflow
 
-    earlier = finished_result(job)
+    earlier = reused_result(job)
     if earlier is not None:
-        print(f"this DAG run already trained this model on this data: run {earlier['run_id']}")
         return earlier
     split = load_split(job["data"], job["task"])
     job = with_class_weight(job, split.y_train)

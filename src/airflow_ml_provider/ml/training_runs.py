@@ -40,6 +40,14 @@ def finished_result(job: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
+def reused_result(job: dict[str, Any]) -> TrainingResult | None:
+    """``finished_result``, said in the log when there is one (the task returns it)."""
+    earlier = finished_result(job)
+    if earlier is not None:
+        print(f"this DAG run already trained this model on this data: run {earlier['run_id']}")
+    return cast(TrainingResult | None, earlier)
+
+
 def same_work_runs(job: dict[str, Any], extra_tags: dict[str, str] | None = None) -> list:
     """FINISHED runs of the same DAG run, configuration and data (and ``extra_tags``), newest
     first; none for a reproduction or a job without those tags."""
@@ -97,8 +105,9 @@ def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
     snapshot as the run's training dataset input."""
     import mlflow
 
-    trainer = {"estimator": job["estimator"]} if job.get("estimator") else {}
-    trainer = trainer or {"entrypoint": job["entrypoint"]}
+    trainer = next(
+        ({key: job[key]} for key in ("estimator", "entrypoint", "image") if job.get(key)), {}
+    )
     mlflow.log_params(
         {
             **trainer,

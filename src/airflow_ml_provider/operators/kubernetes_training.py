@@ -11,7 +11,7 @@ import json
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
 from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
@@ -31,6 +31,9 @@ from airflow_ml_provider.pods import (
     resource_requirements,
     toleration,
 )
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.ml.team_image import ImageRun
 
 JOB_ENV = "AIRFLOW_ML_JOB"
 """The job JSON reaches the pod in this environment variable (JSON, never a pickle)."""
@@ -94,6 +97,10 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     :param env_from_secrets: Secrets whose keys become the pod's environment.
     :param startup_timeout: how long the pod may take to start (seconds or a timedelta).
     :param deferrable: wait for the pod in the triggerer (default).
+    :param command: a team trainer image's command (``training.kubernetes.command``): the pod
+        runs it instead of this package's trainer, on the train/validation rows this task
+        logs to the MLflow run ``$MLFLOW_RUN_ID`` beforehand; the model it logs there is
+        verified and scored on the held-out rows here afterwards (ml.team_image).
     """
 
     template_fields: tuple[str, ...] = (*TrainingJobOperator.template_fields, "image")
@@ -115,6 +122,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         env_from_secrets: list[str] | tuple[str, ...] = (),
         startup_timeout: dt.timedelta | float = dt.timedelta(minutes=10),
         deferrable: bool = True,
+        command: list[str] | None = None,
         **kwargs: Any,
     ) -> None:
         if isinstance(startup_timeout, dt.timedelta):
@@ -127,7 +135,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         pipeline = kwargs.get("pipeline", "")
         options: dict[str, Any] = {
             "get_logs": True,
-            "do_xcom_push": True,
+            "do_xcom_push": not command,  # a team image answers through MLflow, not XCom
             "on_finish_action": "delete_pod",
             "on_kill_action": "delete_pod",
             "log_events_on_failure": True,
@@ -138,7 +146,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         super().__init__(
             image=image,
             namespace=namespace,
-            cmds=list(TRAIN_COMMAND),
+            cmds=list(command or TRAIN_COMMAND),
             service_account_name=service_account,
             automount_service_account_token=automount_service_account_token,
             container_resources=resource_requirements(resources),
@@ -160,8 +168,10 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
             volume_mounts=[k8s.V1VolumeMount(name="scratch", mount_path=SCRATCH)],
             **options,
         )
+        self.trainer_command = list(command) if command else None
         self._problem: str | None = None
         self._finished: dict[str, Any] | None = None
+        self._image_run: ImageRun | None = None
 
     # -- the pod ---------------------------------------------------------------------------
 
@@ -170,12 +180,18 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
         hook = MlflowHook(self.mlflow_conn_id)
-        job = self.build_job(context, hook)
+        run: dict[str, str] = {}
+        if self._image_run is not None:  # a team trainer image: its rows and run are ready
+            job = dict(self._image_run.job)
+            run["MLFLOW_RUN_ID"] = self._image_run.run_id
+        else:
+            job = self.build_job(context, hook)
+            job["output"] = XCOM_RESULT
         job["tracking_uri"] = None  # the pod reads MLFLOW_TRACKING_URI from its environment
-        job["output"] = XCOM_RESULT
         return {
             **hook.subprocess_env(),
             **self.study_env(),
+            **run,
             "HOME": SCRATCH,
             "PYTHONUNBUFFERED": "1",
             "AIRFLOW_ML_IMAGE": self.image,  # recorded as a reproducibility tag
@@ -206,6 +222,10 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
 
         self._finished = None
         self.end_abandoned_runs(context, MlflowHook(self.mlflow_conn_id))
+        if self.trainer_command:
+            earlier = self._prepare_image_run(context)
+            if earlier is not None:
+                return self._returned(context, earlier)
         with self._explained():
             result = super().execute(context)
         if result is None and self._finished is not None:
@@ -263,9 +283,46 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
                 raise TrainingPodFailed(f"{problem}\n{exc}") from exc
             raise
 
+    def _prepare_image_run(self, context) -> dict[str, Any] | None:
+        """Log the rows a trainer image trains on to a new run (None), or the earlier result
+        of this DAG run's same training (no pod then)."""
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+        from airflow_ml_provider.ml.team_image import ImageRun, prepare_image_run
+
+        hook = MlflowHook(self.mlflow_conn_id)
+        job = {**self.build_job(context, hook), "image": self.image}
+        job.update(estimator=None, entrypoint=None)
+        prepared = prepare_image_run(job)
+        if isinstance(prepared, ImageRun):
+            self._image_run = prepared
+            return None
+        earlier = dict(prepared)
+        self.push_run_link(context, hook, earlier)
+        return earlier
+
+    def _returned(self, context, result: dict[str, Any]) -> dict[str, Any]:
+        """``result`` as the task's return value: pushed by hand, because without the XCom
+        sidecar (``do_xcom_push`` False) Airflow would not push what execute returns."""
+        from airflow.sdk.bases.xcom import BaseXCom
+
+        context["ti"].xcom_push(key=BaseXCom.XCOM_RETURN_KEY, value=result)
+        return result
+
+    def _image_result(self, hook) -> dict[str, Any]:
+        """The trainer image's model, verified and scored; the job and run are read back from
+        the pod (after a deferral this is a new operator instance)."""
+        from airflow_ml_provider.ml.team_image import finish_image_run
+
+        container = next(c for c in self.pod.spec.containers if c.name == BASE_CONTAINER)
+        env = {item.name: item.value for item in container.env or []}
+        job = {**json.loads(env[JOB_ENV]), "tracking_uri": hook.tracking_uri}
+        return dict(finish_image_run(job, env["MLFLOW_RUN_ID"]))
+
     def _finish(self, context, result: dict[str, Any] | None) -> dict[str, Any]:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
+        if self.trainer_command:
+            result = self._returned(context, self._image_result(MlflowHook(self.mlflow_conn_id)))
         if not result or ("run_id" not in result and "partitions" not in result):
             raise TrainingPodFailed(
                 f"training pod finished but wrote no result to {XCOM_RESULT} (got {result!r})"

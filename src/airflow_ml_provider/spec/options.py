@@ -21,6 +21,7 @@ class LoaderOptions:
     callables: tuple[str, ...]
     training_modules: tuple[str, ...]
     images: tuple[str, ...]
+    trainer_images: tuple[str, ...]
     service_accounts: tuple[str, ...]
     secrets: tuple[str, ...]
     pod_templates: bool
@@ -41,6 +42,7 @@ class LoaderOptions:
             callables=settings.allowed_callables(),
             training_modules=settings.allowed_training_modules(),
             images=settings.allowed_images(),
+            trainer_images=settings.allowed_trainer_images(),
             service_accounts=settings.allowed_service_accounts(),
             secrets=settings.allowed_secrets(),
             pod_templates=settings.allow_pod_templates(),
@@ -59,6 +61,7 @@ class LoaderOptions:
             "allowed_callables": self.callables,
             "allowed_training_modules": self.training_modules,
             "allowed_images": self.images,
+            "allowed_trainer_images": self.trainer_images,
             "allowed_service_accounts": self.service_accounts,
             "allowed_secrets": self.secrets,
             "allow_pod_templates": self.pod_templates,

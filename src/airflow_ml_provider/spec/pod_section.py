@@ -5,7 +5,7 @@ ServiceAccount and Secrets only as the platform's allow-lists let them."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
@@ -18,6 +18,8 @@ from airflow_ml_provider.core.allow_lists import (
     DEFAULT_IMAGE_PREFIXES,
     DEFAULT_SECRETS,
     allowed_cluster_value,
+    cluster_value_problem,
+    context_list,
 )
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.spec.section_base import Duration, _Strict
@@ -128,6 +130,37 @@ class KubernetesSpec(_PodPlacement):
             raise ValueError(
                 "pod templates are not allowed: a template can set any image, ServiceAccount "
                 "or volume; the platform allows them with [ml_provider] allow_pod_templates"
+            )
+        return value
+
+    command: list[Annotated[str, Field(min_length=1, max_length=4_000)]] | None = Field(
+        None,
+        min_length=1,
+        max_length=64,
+        description="A team trainer image's command, e.g. [python, /app/train.py]: the pod runs "
+        "it instead of this package's trainer; it reads the job from $AIRFLOW_ML_JOB and logs "
+        "an MLflow model named 'model' to the run $MLFLOW_RUN_ID (see 'Your own training "
+        "code'). Only for an image under [ml_provider] allowed_trainer_images; needs "
+        "training.task and no estimator, candidates or entrypoint.",
+    )
+
+    @field_validator("command")
+    @classmethod
+    def _trainer_image(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        image = info.data.get("image")
+        if value is None or image is None:  # no image: refused at its own field
+            return value
+        problem = cluster_value_problem(
+            image,
+            context_list(info, "allowed_trainer_images", ()),
+            "allowed_trainer_images",
+            "a command for image",
+            by_prefix=True,
+        )
+        if problem is not None:
+            raise ValueError(
+                f"{problem}: a command may be set only for a team trainer image (any other "
+                "image would run what the YAML says)"
             )
         return value
 

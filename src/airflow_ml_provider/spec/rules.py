@@ -307,6 +307,6 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 
 def _what_trains(training, task: str) -> str:
     """The estimators (or the team's entrypoint) and the task they train, in words."""
-    if training.entrypoint:
-        return f"{training.entrypoint} trains a {task} model"
+    if training.team_trainer:
+        return f"{training.team_trainer[1]} trains a {task} model"
     return f"{', '.join(training.estimators)} is a {task} estimator"

@@ -89,8 +89,8 @@ def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """One estimator or candidates; unique names; each candidate of the pipeline's task."""
     training = spec.training
     candidates = training.candidates
-    if training.entrypoint is not None:
-        return entrypoint_problems(spec)
+    if training.team_trainer is not None:
+        return team_trainer_problems(spec)
     if not candidates:
         if training.estimator is None:
             return [
@@ -164,32 +164,39 @@ def candidate_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return problems
 
 
-_NOT_WITH_ENTRYPOINT = ("estimator", "candidates", "search", "partitioning")
+_NOT_WITH_TEAM_TRAINER = ("estimator", "candidates", "search", "partitioning")
 
 
-def entrypoint_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
-    """A team's training function replaces the estimator (and what fits one: candidates,
-    searches, partitions); its task must be stated — no class name to infer it from."""
+def team_trainer_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+    """A team's own trainer — a training function or a trainer image's command — replaces
+    the estimator (and what fits one: candidates, searches, partitions); the two exclude each
+    other; its task must be stated — no class name to infer it from."""
     training = spec.training
+    assert training.team_trainer is not None
+    where, what = training.team_trainer
+    name = ".".join(where)
     problems: list[tuple[FieldPath, str]] = [
         (
             ("training", field),
-            f"training.{field} and training.entrypoint exclude each other: the entrypoint "
-            "trains the model itself",
+            f"training.{field} and {name} exclude each other: the team's trainer trains the "
+            "model itself",
         )
-        for field in _NOT_WITH_ENTRYPOINT
+        for field in _NOT_WITH_TEAM_TRAINER
         if field in training.model_fields_set
     ]
-    if training.task is None:
+    if training.entrypoint and training.trainer_image:
         problems.append(
             (
-                ("training", "entrypoint"),
-                "a training entrypoint needs training.task ('classification' or 'regression')",
+                ("training", "kubernetes", "command"),
+                "training.entrypoint and training.kubernetes.command exclude each other: the "
+                "entrypoint runs in this package's trainer, the command replaces it",
             )
         )
+    if training.task is None:
+        problems.append((where, f"{what} needs training.task ('classification' or 'regression')"))
     if spec.data.partition_by is not None:
         problems.append(
-            (("data", "partition_by"), "per-partition models are not trained by an entrypoint")
+            (("data", "partition_by"), f"per-partition models are not trained by {what}")
         )
     return problems
 
@@ -201,13 +208,13 @@ def validation_split_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]
     if not split.validation_size:
         return []
     where: FieldPath = ("data", "split", "validation_size")
-    if spec.training.entrypoint is None:
+    if spec.training.team_trainer is None:
         return [
             (
                 where,
-                "a validation set is used only by a training.entrypoint (early stopping); "
-                "the built-in estimators would never see these rows — remove it or train "
-                "with an entrypoint",
+                "a validation set is used only by a team's own trainer (training.entrypoint "
+                "or a trainer image's command; early stopping); the built-in estimators would "
+                "never see these rows — remove it or train with your own code",
             )
         ]
     if split.test_size + split.validation_size >= 0.9:

@@ -289,10 +289,29 @@ class TrainingSpec(_Strict):
         return []
 
     @property
-    def estimators(self) -> list[str]:
-        """Every estimator this training fits (one, or one per candidate; none for an
-        entrypoint)."""
+    def trainer_image(self) -> str | None:
+        """The team trainer image that trains the model itself (training.kubernetes.command
+        set), or None."""
+        pods = self.kubernetes
+        if self.runner == "kubernetes" and pods is not None and pods.command:
+            return pods.image
+        return None
+
+    @property
+    def team_trainer(self) -> tuple[tuple[str, ...], str] | None:
+        """Where the YAML names the team's own trainer and what it is — the entrypoint
+        function or the trainer image's command — or None for the built-in estimators."""
         if self.entrypoint:
+            return ("training", "entrypoint"), self.entrypoint
+        if self.trainer_image:
+            return ("training", "kubernetes", "command"), f"the trainer image {self.trainer_image}"
+        return None
+
+    @property
+    def estimators(self) -> list[str]:
+        """Every estimator this training fits (one, or one per candidate; none for a team's
+        own trainer)."""
+        if self.team_trainer:
             return []
         return [c.estimator for c in self.candidates] or [self.estimator or ""]
 
