@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID, MLFLOW_CONN_ID
+from airflow_ml_provider.core.defaults import ROLLOUT_POLL_SECONDS, ROLLOUT_TIMEOUT_SECONDS
 from airflow_ml_provider.core.errors import DeploymentFailed
 
 __all__ = ["ClusterDeployer", "Deployer", "DeploymentFailed"]
@@ -89,8 +90,8 @@ class ClusterDeployer(Deployer):
         model_name: str,
         *,
         kubernetes_conn_id: str = KUBERNETES_CONN_ID,
-        rollout_timeout: float = 600,
-        poll_interval: float = 2.0,
+        rollout_timeout: float = ROLLOUT_TIMEOUT_SECONDS,
+        poll_interval: float = ROLLOUT_POLL_SECONDS,
         **options: Any,
     ) -> None:
         super().__init__(model_name, **options)
@@ -111,7 +112,7 @@ class ClusterDeployer(Deployer):
             model_name,
             settings=cls.server_settings(where),
             kubernetes_conn_id=connections.get("kubernetes", KUBERNETES_CONN_ID),
-            rollout_timeout=settings.get("rollout_timeout", 600),
+            rollout_timeout=settings.get("rollout_timeout", ROLLOUT_TIMEOUT_SECONDS),
             **options,
         )
 

@@ -17,6 +17,7 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.exceptions import ApiException
 
+from airflow_ml_provider.core.defaults import CANARY_DURATION_SECONDS, CANARY_INTERVAL_SECONDS
 from airflow_ml_provider.core.errors import DeploymentFailed
 from airflow_ml_provider.deployers.base import ClusterDeployer
 from airflow_ml_provider.hooks.mlflow import MlflowHook
@@ -32,8 +33,8 @@ class TrafficCanary:
     checked every ``interval`` seconds, before it gets all of it."""
 
     percent: int
-    duration: float = 900
-    interval: float = 30
+    duration: float = CANARY_DURATION_SECONDS
+    interval: float = CANARY_INTERVAL_SECONDS
 
 
 class KServeDeployer(ClusterDeployer):

@@ -15,6 +15,11 @@ from typing import Any
 from airflow.providers.cncf.kubernetes.hooks.kubernetes import KubernetesHook
 from kubernetes.client.exceptions import ApiException
 
+from airflow_ml_provider.core.defaults import (
+    CANARY_CHECKS,
+    CANARY_DURATION_SECONDS,
+    CANARY_INTERVAL_SECONDS,
+)
 from airflow_ml_provider.deployers.base import ClusterDeployer
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import serving_input
@@ -35,9 +40,9 @@ class CanaryPlan:
     """A canary before the full rollout (deployment.kubernetes.canary in YAML)."""
 
     percent: int
-    duration: float = 900
-    interval: float = 30
-    checks: list[str] = field(default_factory=lambda: ["ready", "no_restarts", "smoke_test"])
+    duration: float = CANARY_DURATION_SECONDS
+    interval: float = CANARY_INTERVAL_SECONDS
+    checks: list[str] = field(default_factory=lambda: list(CANARY_CHECKS))
 
 
 class KubernetesDeployer(ClusterDeployer):

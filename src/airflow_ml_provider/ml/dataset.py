@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
-DEFAULT_SPLIT = {"test_size": 0.25, "seed": 0, "stratify": True}
-
 
 def data_section(
     snapshot: Mapping[str, Any],

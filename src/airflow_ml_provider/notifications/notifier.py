@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 from airflow.sdk import BaseHook, BaseNotifier, conf
 
+from airflow_ml_provider.core.connections import SMTP_CONN_ID
 from airflow_ml_provider.notifications.mails import Mail, TaskTrouble, failure_mail, retry_mail
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ class TaskAlertNotifier(BaseNotifier):
     template_fields = ()
 
     def __init__(
-        self, event: Literal["failure", "retry"], to: list[str], smtp_conn_id: str = "smtp_default"
+        self, event: Literal["failure", "retry"], to: list[str], smtp_conn_id: str = SMTP_CONN_ID
     ) -> None:
         super().__init__()
         self.event = event

@@ -11,7 +11,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
+from airflow_ml_provider.core.connections import GCP_CONN_ID, MLFLOW_CONN_ID
 from airflow_ml_provider.hooks.mlflow import MlflowHook
 from airflow_ml_provider.ml.registry import CHAMPION, holder
 from airflow_ml_provider.operators.links import PredictionsLink, predictions_url, record_link
@@ -65,7 +65,7 @@ class BatchScoringOperator(BaseOperator):
         id_columns: list[str] | None = None,
         alias: str = CHAMPION,
         mlflow_conn_id: str = MLFLOW_CONN_ID,
-        gcp_conn_id: str = "google_cloud_default",
+        gcp_conn_id: str = GCP_CONN_ID,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -8,17 +8,20 @@ from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import GateDecision, Snapshot, TrainingResult
+from airflow_ml_provider.core.defaults import (
+    BASELINE_MIN_IMPROVEMENT,
+    DEFAULT_SPLIT,
+    PER_PARTITION_DEFAULTS,
+    SLICE_DEFAULTS,
+)
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.ml.gate import PARTITION_TABLE
 from airflow_ml_provider.ml.registry import CHAMPION, PREVIOUS, holder
 
-PER_PARTITION_DEFAULTS = {"max_regression": 0.05, "max_regressed_share": 0.1, "min_rows": 30}
 SLICE_TABLE = "gate/slices.csv"
 IMPORTANCE_TABLE = "gate/permutation_importance.csv"
 SHAP_TABLE = "gate/shap_importance.csv"
 HELDOUT_TABLE = "gate/heldout_rows.csv"
-SLICE_DEFAULTS = {"max_gap": None, "max_regression": 0.0, "min_rows": 30}
 
 
 def current_champion(client, model_name: str, challenger_run_id: str | None = None):
@@ -111,7 +114,7 @@ class EvaluateModelOperator(BaseOperator):
         first_run: str = "promote_if_thresholds",
         importance: bool = True,
         sample_weight: str | None = None,
-        baseline_min_improvement: float | str | None = "1%",
+        baseline_min_improvement: float | str | None = BASELINE_MIN_IMPROVEMENT,
         positive_class: str | int | float | bool | None = None,
         plots: bool = True,
         **kwargs: Any,

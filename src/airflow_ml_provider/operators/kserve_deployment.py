@@ -11,6 +11,15 @@ from typing import Any
 
 from airflow_ml_provider.cluster import SERVING_NAMESPACE, SERVING_SERVICE_ACCOUNT
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.core.defaults import (
+    CANARY_DURATION_SECONDS,
+    CANARY_INTERVAL_SECONDS,
+    KSERVE_MAX_REPLICAS,
+    KSERVE_MIN_REPLICAS,
+    KSERVE_MODE,
+    ROLLOUT_POLL_SECONDS,
+    ROLLOUT_TIMEOUT_SECONDS,
+)
 from airflow_ml_provider.deployers.kserve import KServeDeployer, TrafficCanary
 from airflow_ml_provider.operators.canary_deferral import DeferredCanaryDeployment
 from airflow_ml_provider.serving.inference_service import InferenceServiceSettings
@@ -65,19 +74,19 @@ class KServeDeploymentOperator(DeferredCanaryDeployment):
         namespace: str = SERVING_NAMESPACE,
         name: str | None = None,
         service_account: str | None = SERVING_SERVICE_ACCOUNT,
-        min_replicas: int = 1,
-        max_replicas: int = 3,
-        mode: str = "serverless",
+        min_replicas: int = KSERVE_MIN_REPLICAS,
+        max_replicas: int = KSERVE_MAX_REPLICAS,
+        mode: str = KSERVE_MODE,
         resources: dict[str, dict[str, Any]] | None = None,
         node_selector: dict[str, str] | None = None,
         tolerations: list[dict[str, Any]] | None = None,
         storage_root: str | None = None,
         kubernetes_conn_id: str = KUBERNETES_CONN_ID,
         canary_percent: int | None = None,
-        canary_duration: float = 900,
-        canary_interval: float = 30,
-        rollout_timeout: float = 600,
-        poll_interval: float = 2.0,
+        canary_duration: float = CANARY_DURATION_SECONDS,
+        canary_interval: float = CANARY_INTERVAL_SECONDS,
+        rollout_timeout: float = ROLLOUT_TIMEOUT_SECONDS,
+        poll_interval: float = ROLLOUT_POLL_SECONDS,
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:

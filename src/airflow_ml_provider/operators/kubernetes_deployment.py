@@ -11,6 +11,15 @@ from typing import Any
 
 from airflow_ml_provider.cluster import SERVING_NAMESPACE, SERVING_SERVICE_ACCOUNT
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.core.defaults import (
+    CANARY_CHECKS,
+    CANARY_DURATION_SECONDS,
+    CANARY_INTERVAL_SECONDS,
+    ROLLOUT_POLL_SECONDS,
+    ROLLOUT_TIMEOUT_SECONDS,
+    SERVING_PORT,
+    SERVING_REPLICAS,
+)
 from airflow_ml_provider.deployers.kubernetes import CanaryPlan, KubernetesDeployer
 from airflow_ml_provider.operators.canary_deferral import DeferredCanaryDeployment
 from airflow_ml_provider.serving.manifests import ServerSettings, serving_name
@@ -66,9 +75,9 @@ class KubernetesDeploymentOperator(DeferredCanaryDeployment):
         image: str,
         namespace: str = SERVING_NAMESPACE,
         name: str | None = None,
-        replicas: int = 2,
-        port: int = 8080,
-        rollout_timeout: float = 600,
+        replicas: int = SERVING_REPLICAS,
+        port: int = SERVING_PORT,
+        rollout_timeout: float = ROLLOUT_TIMEOUT_SECONDS,
         service_account: str | None = SERVING_SERVICE_ACCOUNT,
         automount_service_account_token: bool = False,
         resources: dict[str, dict[str, Any]] | None = None,
@@ -77,10 +86,10 @@ class KubernetesDeploymentOperator(DeferredCanaryDeployment):
         env_from_secrets: Sequence[str] = (),
         kubernetes_conn_id: str = KUBERNETES_CONN_ID,
         canary_percent: int | None = None,
-        canary_duration: float = 900,
-        canary_interval: float = 30,
-        canary_checks: Sequence[str] = ("ready", "no_restarts", "smoke_test"),
-        poll_interval: float = 2.0,
+        canary_duration: float = CANARY_DURATION_SECONDS,
+        canary_interval: float = CANARY_INTERVAL_SECONDS,
+        canary_checks: Sequence[str] = CANARY_CHECKS,
+        poll_interval: float = ROLLOUT_POLL_SECONDS,
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:

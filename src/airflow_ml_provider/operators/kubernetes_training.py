@@ -20,6 +20,7 @@ from kubernetes.client import models as k8s
 
 from airflow_ml_provider.cluster import TRAINING_NAMESPACE, TRAINING_SERVICE_ACCOUNT
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.core.defaults import TRAINING_STARTUP_SECONDS
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.resources import gpus_asked
 from airflow_ml_provider.operators.candidates import CandidateSelection
@@ -120,7 +121,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         pod_template_file: str | None = None,
         kubernetes_conn_id: str = KUBERNETES_CONN_ID,
         env_from_secrets: list[str] | tuple[str, ...] = (),
-        startup_timeout: dt.timedelta | float = dt.timedelta(minutes=10),
+        startup_timeout: dt.timedelta | float = TRAINING_STARTUP_SECONDS,
         deferrable: bool = True,
         command: list[str] | None = None,
         **kwargs: Any,

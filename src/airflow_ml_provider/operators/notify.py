@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_ml_provider.core.connections import SMTP_CONN_ID
 from airflow_ml_provider.notifications.mails import Mail, promotion_mail, summary_mail
 from airflow_ml_provider.notifications.notifier import send_mail
 from airflow_ml_provider.notifications.summary import render_text, summarize
@@ -38,7 +39,7 @@ class RunSummaryOperator(BaseOperator):
         pipeline: str,
         task_ids: dict[str, str],
         email: list[str] | None = None,
-        smtp_conn_id: str = "smtp_default",
+        smtp_conn_id: str = SMTP_CONN_ID,
         alerts_on: list[str] | None = None,
         **kwargs: Any,
     ) -> None:

@@ -15,8 +15,8 @@ from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.contracts import Snapshot
+from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.formats import dictionary_columns
-from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.training import TrainingJobOperator
 from airflow_ml_provider.storage.frames import is_local, read_stored_frame
 

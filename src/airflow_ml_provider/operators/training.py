@@ -17,10 +17,10 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
+from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.core.training_job import JOB_VERSION
 from airflow_ml_provider.ml.abandoned_runs import RunningTry, end_abandoned_runs
-from airflow_ml_provider.ml.dataset import DEFAULT_SPLIT
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 from airflow_ml_provider.operators.training_process import LogLines, spawn_tied, training_error
 

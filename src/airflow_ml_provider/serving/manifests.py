@@ -15,6 +15,7 @@ from typing import Any
 
 from kubernetes.client import models as k8s
 
+from airflow_ml_provider.core.defaults import ROLLOUT_TIMEOUT_SECONDS
 from airflow_ml_provider.pods import (
     container_security_context,
     pod_security_context,
@@ -56,7 +57,7 @@ class ServerSettings:
     node_selector: dict[str, str] = field(default_factory=dict)
     tolerations: list[dict[str, Any]] = field(default_factory=list)
     env_from_secrets: list[str] = field(default_factory=list)
-    progress_deadline_seconds: int = 600
+    progress_deadline_seconds: int = int(ROLLOUT_TIMEOUT_SECONDS)
 
     def deployment_name(self, track: str) -> str:
         return self.name if track == STABLE else f"{self.name}-{CANARY}"

@@ -11,6 +11,7 @@ from pydantic import (
     field_validator,
 )
 
+from airflow_ml_provider.core.defaults import SPLIT_SEED, SPLIT_STRATIFY, SPLIT_TEST_SIZE
 from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.spec.section_base import (
     Duration,
@@ -22,12 +23,15 @@ class SplitSpec(_Strict):
     """How rows are split into train and held-out sets (the same split scores both models)."""
 
     test_size: float = Field(
-        0.25, ge=0.001, le=0.9, description="Share of rows held out, in [0.001, 0.9]."
+        SPLIT_TEST_SIZE, ge=0.001, le=0.9, description="Share of rows held out, in [0.001, 0.9]."
     )
     seed: int = Field(
-        0, ge=0, le=2**32 - 1, description="Random seed of the split (0 to 2^32 - 1, numpy's)."
+        SPLIT_SEED,
+        ge=0,
+        le=2**32 - 1,
+        description="Random seed of the split (0 to 2^32 - 1, numpy's).",
     )
-    stratify: bool = Field(True, description="Stratify by target (classification only).")
+    stratify: bool = Field(SPLIT_STRATIFY, description="Stratify by target (classification only).")
     validation_size: float = Field(
         0,
         ge=0,

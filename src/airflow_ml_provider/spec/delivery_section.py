@@ -4,7 +4,7 @@ and ``alerts:``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import (
     ConfigDict,
@@ -18,7 +18,18 @@ from airflow_ml_provider.cluster import (
     SERVING_SERVICE_ACCOUNT,
 )
 from airflow_ml_provider.core.allow_lists import NotifierArgument, PlainValue
-from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.core.connections import GCP_CONN_ID, KUBERNETES_CONN_ID, SMTP_CONN_ID
+from airflow_ml_provider.core.defaults import (
+    CANARY_CHECKS,
+    CANARY_DURATION_SECONDS,
+    CANARY_INTERVAL_SECONDS,
+    KSERVE_MAX_REPLICAS,
+    KSERVE_MIN_REPLICAS,
+    KSERVE_MODE,
+    ROLLOUT_TIMEOUT_SECONDS,
+    SERVING_PORT,
+    SERVING_REPLICAS,
+)
 from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES, STRATEGIES
 from airflow_ml_provider.spec.data_section import (
@@ -58,7 +69,7 @@ class BatchSpec(_ReadsSource, _Strict):
         "or bigquery://project.dataset.table (the run's rows replaced each run).",
     )
     output_conn_id: str = Field(
-        "google_cloud_default", description="Google Cloud connection of a bigquery:// output."
+        GCP_CONN_ID, description="Google Cloud connection of a bigquery:// output."
     )
     id_columns: list[str] = Field(
         default_factory=list,
@@ -125,13 +136,15 @@ class CanarySpec(_Strict):
         ge=1, le=50, description="Share of traffic the canary gets (by replica count)."
     )
     duration: Duration = Field(
-        dt.timedelta(minutes=15), description="How long the canary must stay healthy."
+        dt.timedelta(seconds=CANARY_DURATION_SECONDS),
+        description="How long the canary must stay healthy.",
     )
     interval: Duration = Field(
-        dt.timedelta(seconds=30), description="How often the checks run during the canary."
+        dt.timedelta(seconds=CANARY_INTERVAL_SECONDS),
+        description="How often the checks run during the canary.",
     )
     checks: list[CanaryCheck] = Field(
-        default_factory=lambda: list(get_args(CanaryCheck)),
+        default_factory=lambda: list(CANARY_CHECKS),
         description="ready: every canary pod stays ready; no_restarts: no container restarts; "
         "smoke_test: the canary answers the model's input example.",
     )
@@ -156,10 +169,12 @@ class ServingSpec(_PodPlacement):
         description="Deployment and Service name; default: the model name, DNS-safe.",
         pattern=r"^[a-z]([-a-z0-9]{0,50}[a-z0-9])?$",
     )
-    replicas: int = Field(2, ge=1, le=1000, description="Serving pods of the stable Deployment.")
-    port: int = Field(8080, ge=1, le=65535, description="Container and Service port.")
+    replicas: int = Field(
+        SERVING_REPLICAS, ge=1, le=1000, description="Serving pods of the stable Deployment."
+    )
+    port: int = Field(SERVING_PORT, ge=1, le=65535, description="Container and Service port.")
     rollout_timeout: Duration = Field(
-        dt.timedelta(minutes=10),
+        dt.timedelta(seconds=ROLLOUT_TIMEOUT_SECONDS),
         description="How long a rollout may take before it counts as failed (and is undone).",
     )
     canary: CanarySpec | None = Field(None, description="Run a canary before the full rollout.")
@@ -172,10 +187,12 @@ class TrafficCanarySpec(_Strict):
         ge=1, le=99, description="Share of traffic KServe sends to the new version."
     )
     duration: Duration = Field(
-        dt.timedelta(minutes=15), description="How long the canary must keep answering."
+        dt.timedelta(seconds=CANARY_DURATION_SECONDS),
+        description="How long the canary must keep answering.",
     )
     interval: Duration = Field(
-        dt.timedelta(seconds=30), description="How often the canary is checked."
+        dt.timedelta(seconds=CANARY_INTERVAL_SECONDS),
+        description="How often the canary is checked.",
     )
 
 
@@ -195,13 +212,19 @@ class KServeSpec(_Strict):
         "KServe's storage initializer uses).",
     )
     mode: Literal["serverless", "raw"] = Field(
-        "serverless",
+        KSERVE_MODE,
         description="KServe's deployment mode: serverless (Knative: canaries, checks before "
         "traffic, scale to zero) or raw (Kubernetes Deployments, no traffic split).",
     )
-    min_replicas: int = Field(1, ge=0, le=1000, description="Fewest predictor pods (0: scale "
-                              "to zero when idle, serverless only).")  # fmt: skip
-    max_replicas: int = Field(3, ge=1, le=1000, description="Most predictor pods under load.")
+    min_replicas: int = Field(
+        KSERVE_MIN_REPLICAS,
+        ge=0,
+        le=1000,
+        description="Fewest predictor pods (0: scale to zero when idle, serverless only).",
+    )
+    max_replicas: int = Field(
+        KSERVE_MAX_REPLICAS, ge=1, le=1000, description="Most predictor pods under load."
+    )
     resources: dict[Literal["requests", "limits"], dict[str, str | int | float]] = Field(
         default_factory=dict, description="Resources of the predictor container."
     )
@@ -216,7 +239,7 @@ class KServeSpec(_Strict):
         "its --artifacts-destination as the cluster reads it (gs://..., s3://...).",
     )
     rollout_timeout: Duration = Field(
-        dt.timedelta(minutes=10),
+        dt.timedelta(seconds=ROLLOUT_TIMEOUT_SECONDS),
         description="How long KServe may take to report Ready before the deploy fails.",
     )
     canary: TrafficCanarySpec | None = Field(
@@ -296,7 +319,7 @@ class AlertsSpec(_Strict):
     """Who hears about the pipeline, and about what."""
 
     email: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
-    smtp_conn_id: str = Field("smtp_default", description="SMTP connection used to send.")
+    smtp_conn_id: str = Field(SMTP_CONN_ID, description="SMTP connection used to send.")
     on: list[AlertEvent] = Field(
         default_factory=lambda: ["failure", "promotion"],
         description="Events that send a mail: failure (a task failed for good), retry (a "

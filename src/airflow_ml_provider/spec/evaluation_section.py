@@ -8,6 +8,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
+from airflow_ml_provider.core.defaults import (
+    BASELINE_MIN_IMPROVEMENT,
+    PER_PARTITION_DEFAULTS,
+    SLICE_DEFAULTS,
+)
 from airflow_ml_provider.spec.section_base import MetricName, _Strict
 
 
@@ -26,7 +31,7 @@ class BaselineSpec(_Strict):
 
     enabled: bool = Field(True, description="Judge the challenger against the baseline.")
     min_improvement: float | str = Field(
-        "1%",
+        BASELINE_MIN_IMPROVEMENT,
         description="How much the primary metric must beat the baseline's by: a number "
         "(absolute) or a share of the baseline's value (relative, e.g. '1%': roc_auc 0.505 "
         "against a baseline's 0.5).",
@@ -42,18 +47,20 @@ class PartitionGateSpec(_Strict):
     """The per-partition part of the gate for partitioned models."""
 
     max_regression: float = Field(
-        0.05,
+        PER_PARTITION_DEFAULTS["max_regression"],
         ge=0,
         description="How much worse than the champion one partition's primary metric may get.",
     )
     max_regressed_share: float = Field(
-        0.1,
+        PER_PARTITION_DEFAULTS["max_regressed_share"],
         ge=0,
         le=1,
         description="Share of judged partitions allowed to regress by more than max_regression.",
     )
     min_rows: int = Field(
-        30, ge=1, description="Partitions with fewer held-out rows are reported, not judged."
+        PER_PARTITION_DEFAULTS["min_rows"],
+        ge=1,
+        description="Partitions with fewer held-out rows are reported, not judged.",
     )
 
 
@@ -62,14 +69,20 @@ class SliceSpec(_Strict):
 
     column: str = Field(min_length=1, description="Column of the data defining the groups.")
     max_gap: float | None = Field(
-        None, ge=0, description="Largest allowed gap of the primary metric between groups."
+        SLICE_DEFAULTS["max_gap"],
+        ge=0,
+        description="Largest allowed gap of the primary metric between groups.",
     )
     max_regression: float = Field(
-        0.0,
+        SLICE_DEFAULTS["max_regression"],
         ge=0,
         description="How much worse than the champion any one group may get.",
     )
-    min_rows: int = Field(30, ge=1, description="Groups with fewer held-out rows are not judged.")
+    min_rows: int = Field(
+        SLICE_DEFAULTS["min_rows"],
+        ge=1,
+        description="Groups with fewer held-out rows are not judged.",
+    )
 
 
 class EvaluationSpec(_Strict):

@@ -22,6 +22,7 @@ from airflow_ml_provider.core.allow_lists import (
     context_list,
 )
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
+from airflow_ml_provider.core.defaults import TRAINING_STARTUP_SECONDS
 from airflow_ml_provider.spec.section_base import Duration, _Strict
 
 CHART_SERVICE_ACCOUNTS = (TRAINING_SERVICE_ACCOUNT, SERVING_SERVICE_ACCOUNT)
@@ -165,6 +166,7 @@ class KubernetesSpec(_PodPlacement):
         return value
 
     startup_timeout: Duration = Field(
-        dt.timedelta(minutes=10), description="How long the pod may take to start."
+        dt.timedelta(seconds=TRAINING_STARTUP_SECONDS),
+        description="How long the pod may take to start.",
     )
     deferrable: bool = Field(True, description="Wait for the pod in the triggerer.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_ml_provider.core.connections import GCP_CONN_ID
 from airflow_ml_provider.hooks.data import shorten, to_epoch
 from airflow_ml_provider.hooks.sources.sink import ParquetSink
 
@@ -25,7 +26,7 @@ class BigQuerySource:
         from airflow.providers.google.cloud.hooks.bigquery import BigQueryHook
 
         hook = BigQueryHook(
-            gcp_conn_id=self.source.get("conn_id") or "google_cloud_default",
+            gcp_conn_id=self.source.get("conn_id") or GCP_CONN_ID,
             location=self.source.get("location"),
             use_legacy_sql=False,
         )
