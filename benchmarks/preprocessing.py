@@ -125,15 +125,24 @@ def hand_written(frame):
 def ours(frame):
     """The provider's pipeline for FEATURES: types inferred (notes declared text), the data
     checked against them, the ColumnTransformer built from the plan."""
+    from airflow_ml_provider.core.training_job import TrainingJob
     from airflow_ml_provider.ml.preprocessing import build_model
 
-    job = {
-        "estimator": "sklearn.linear_model.LogisticRegression",
-        "task": "classification",
-        "allowed_estimator_modules": ["sklearn."],
-        "data": {"split": {"seed": 0}},
-        "features": FEATURES,
-    }
+    job = TrainingJob.model_validate(
+        {
+            "estimator": "sklearn.linear_model.LogisticRegression",
+            "task": "classification",
+            "metrics": ["roc_auc"],
+            "allowed_estimator_modules": ["sklearn."],
+            # build_model reads only the seed: the rows are handed over here
+            "data": {
+                "uri": "file:///unused",
+                "target": "y",
+                "split": {"test_size": 0.25, "seed": 0},
+            },
+            "features": FEATURES,
+        }
+    )
     model, _ = build_model(job, frame)
     return model.named_steps["preprocess"]
 

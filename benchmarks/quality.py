@@ -198,14 +198,24 @@ def ours(table: Table, family: str, x_train):
     params = dict(PARAMS.get(family, {}))
     if family in ("forest", "hgb"):
         params["random_state"] = SEED
-    job = {
-        "estimator": ESTIMATORS[(family, table.task)],
-        "params": params,
-        "task": table.task,
-        "allowed_estimator_modules": ["sklearn."],
-        "data": {"split": {"seed": SEED}},
-        "features": dict(OURS_FEATURES),
-    }
+    from airflow_ml_provider.core.training_job import TrainingJob
+
+    job = TrainingJob.model_validate(
+        {
+            "estimator": ESTIMATORS[(family, table.task)],
+            "params": params,
+            "task": table.task,
+            "metrics": ["accuracy"],  # not read by build_model
+            "allowed_estimator_modules": ["sklearn."],
+            # build_model reads only the seed: the rows are handed over here
+            "data": {
+                "uri": "file:///unused",
+                "target": "y",
+                "split": {"test_size": 0.25, "seed": SEED},
+            },
+            "features": dict(OURS_FEATURES),
+        }
+    )
     model, _ = build_model(job, x_train)
     return model
 

@@ -51,3 +51,25 @@ def run_job(tmp_path, payload: dict) -> subprocess.CompletedProcess:
         text=True,
         env={**os.environ, **TASK_CHILD_ENV},
     )
+
+
+UNREAD_DATA = {
+    "uri": "file:///data-a-unit-test-does-not-read.parquet",
+    "target": "label",
+    "split": {"test_size": 0.25, "seed": 0, "stratify": True},
+}
+"""The data section of a job whose test hands the rows over itself."""
+
+
+def typed_job(partial: dict | None = None, **fields):
+    """A TrainingJob (the contract ml/ reads) from a unit test's few fields: what the test
+    leaves out of ``data`` (and metrics, task) are placeholders it never reads."""
+    from airflow_ml_provider.core.training_job import TrainingJob
+
+    fields = {**(partial or {}), **fields}
+    data = {**UNREAD_DATA, **(fields.pop("data", None) or {})}
+    data["split"] = {**UNREAD_DATA["split"], **(data.get("split") or {})}
+    base = {"task": "classification", "metrics": ["accuracy"]}
+    if not ({"estimator", "entrypoint", "image"} & set(fields)):
+        base["estimator"] = "sklearn.linear_model.LogisticRegression"
+    return TrainingJob.model_validate({**base, **fields, "data": data})

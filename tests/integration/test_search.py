@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml import train as train_module
 from airflow_ml_provider.ml.estimators import UnknownParameterError
 from airflow_ml_provider.ml.provenance import public_job, without_credentials
 from airflow_ml_provider.ml.search import SearchError, distribution, param_space
+from helpers.training_jobs import typed_job
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +132,7 @@ def test_grid_search_picks_the_best_params_and_logs_the_cv_table(
     assert tags["airflow_ml.provider_version"] == __version__
     assert tags["airflow_ml.python_version"].count(".") == 2
     logged = json.loads(Path(client.download_artifacts(result["run_id"], "job.json")).read_text())
-    assert logged == public_job(payload)
+    assert logged == public_job(TrainingJob.model_validate(payload))
     assert "output" not in logged and logged["search"] == search
 
 
@@ -219,8 +221,8 @@ def test_job_record_drops_credentials():
         == "https://mlflow.example.com/api?db=1"
     )
     assert without_credentials("sqlite:////tmp/mlflow.db") == "sqlite:////tmp/mlflow.db"
-    record = public_job({"tracking_uri": "http://u:p@h:5000", "output": "/tmp/r.json", "a": 1})
-    assert record == {"tracking_uri": "http://h:5000", "a": 1}
+    record = public_job(typed_job(tracking_uri="http://u:p@h:5000", output="/tmp/r.json"))
+    assert record["tracking_uri"] == "http://h:5000" and "output" not in record
 
 
 def test_dags_commit_falls_back_to_git_for_a_local_pipeline_file(monkeypatch):
@@ -233,9 +235,9 @@ def test_dags_commit_falls_back_to_git_for_a_local_pipeline_file(monkeypatch):
         ["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=Path(__file__).parent
     ).stdout.strip()
     data = {"uri": "file:///x.csv", "sha256": "ab", "split": {"seed": 3}}
-    tags = reproducibility_tags({"data": data, "pipeline_file": __file__}, {})
+    tags = reproducibility_tags(typed_job(data=data, pipeline_file=__file__), {})
     assert tags["airflow_ml.dags_commit"] == head
     assert tags["airflow_ml.seed"] == "3" and tags["airflow_ml.data_sha256"] == "ab"
     # Tags the job sets itself win; no pipeline file (as in a pod) means no commit tag.
-    kept = reproducibility_tags({"data": data}, {"airflow_ml.data_sha256": "from-job"})
+    kept = reproducibility_tags(typed_job(data=data), {"airflow_ml.data_sha256": "from-job"})
     assert "airflow_ml.data_sha256" not in kept and "airflow_ml.dags_commit" not in kept

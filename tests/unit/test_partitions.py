@@ -9,6 +9,7 @@ import pytest
 
 from airflow_ml_provider.spec import load_pipeline
 from helpers.spec_files import GOOD, errors_of, write
+from helpers.training_jobs import typed_job
 
 PARTITIONED = GOOD.replace(
     "  target: churned\n", "  target: churned\n  partition_by: region\n"
@@ -165,7 +166,7 @@ def test_a_failing_partition_is_reported_and_the_others_train(tmp_path):
     frame = regions({"north": 200, "south": 120, "east": 100})
     frame.loc[frame.index[frame.region == "east"][:5], "a"] = np.inf  # cannot be fitted
     plan, job = chunk_job(tmp_path, frame)
-    result = train_partitions(job)
+    result = train_partitions(typed_job(job))
     by_key = {r["partition"]: r for r in result["partitions"]}
     assert by_key["east"]["status"] == "failed"
     assert by_key["east"]["reason"].startswith("ValueError: Input X contains infinity")
@@ -195,13 +196,13 @@ def test_partition_models_that_did_not_converge_are_one_run_warning(tmp_path):
     frame = regions({"north": 200, "south": 120, "east": 100})
     plan, job = chunk_job(tmp_path, frame)
     job["params"] = {"max_iter": 1}
-    result = train_partitions(job)
+    result = train_partitions(typed_job(job))
     records = result["partitions"]
     assert all(r["warning"].startswith("the model did not converge: lbfgs") for r in records)
     (line,) = partition_warnings(partition_table(plan, [result]))
     assert line.startswith("3 of 3 partition models: the model did not converge: lbfgs")
     job["params"] = {"max_iter": 500}
-    converged = partition_table(plan, [train_partitions(job)])
+    converged = partition_table(plan, [train_partitions(typed_job(job))])
     assert partition_warnings(converged) == []
 
 
@@ -227,7 +228,7 @@ def test_each_partition_fits_with_one_blas_thread(tmp_path, monkeypatch):
     monkeypatch.setattr(LogisticRegression, "fit", looking_fit)
     before = threads()
     _, job = chunk_job(tmp_path, regions({"north": 200, "south": 120}))
-    result = train_partitions(job)
+    result = train_partitions(typed_job(job))
     assert [r["status"] for r in result["partitions"]] == ["trained", "trained"]
     assert seen == [{1}, {1}]
     assert threads() == before
@@ -256,7 +257,7 @@ def test_processes_per_task_fits_partitions_in_that_many_processes(tmp_path):
             "processes": processes,
             "output": str(tmp_path / f"models-{processes}.skops"),
         }
-        result = train_partitions(job)
+        result = train_partitions(typed_job(job))
         files = {
             uri: skops_io().load(uri, trusted=result["trusted_types"])
             for uri in model_files(result)
@@ -355,17 +356,19 @@ def trained_router(tmp_path, frame, task: str, estimator: str, metric: str):
         rows.to_parquet(tmp_path / f"chunk-{index}.parquet")
         spec = {"chunk": index, "uri": str(tmp_path / f"chunk-{index}.parquet"), **common}
         output = str(tmp_path / f"chunk-{index}.skops")
-        results.append(train_partitions({**job, "partitions": {**spec, "output": output}}))
+        results.append(
+            train_partitions(typed_job({**job, "partitions": {**spec, "output": output}}))
+        )
     fallback = train_partitions(
-        {
-            **job,
-            "partitions": {
+        typed_job(
+            job,
+            partitions={
                 "chunk": "fallback",
                 "fallback": True,
                 "output": str(tmp_path / "fallback.skops"),
                 **common,
             },
-        }
+        )
     )
     files = {f"chunk-{r['chunk']}": r["models_uri"] for r in results}
     trusted = sorted({t for r in [*results, fallback] for t in r["trusted_types"]})
@@ -475,7 +478,7 @@ def test_the_fallback_fits_on_a_bounded_stratified_sample_and_answers_every_held
     def fallback(max_rows, name):
         spec = {"chunk": "fallback", "fallback": True, "partition_by": "region"}
         spec |= {"features": ["a", "b"], "max_rows": max_rows, "output": str(tmp_path / name)}
-        return train_partitions({**job, "partitions": spec})
+        return train_partitions(typed_job({**job, "partitions": spec}))
 
     whole, bounded, again = (
         fallback(None, "whole.skops"),

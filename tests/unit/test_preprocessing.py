@@ -14,20 +14,20 @@ import pytest
 from airflow_ml_provider.ml.feature_types import FeatureError
 from airflow_ml_provider.ml.preprocessing import build_model
 from airflow_ml_provider.spec.options import LoaderOptions
+from helpers.training_jobs import typed_job
 
 TESTS = str(Path(__file__).resolve().parents[1])
 
 
-def job(estimator: str, features: dict | None = None, **extra) -> dict:
-    return {
-        "estimator": estimator,
-        "params": extra.pop("params", {}),
-        "task": extra.pop("task", "classification"),
-        "allowed_estimator_modules": ["sklearn.", "lightgbm.", "xgboost."],
-        "data": {"split": {"seed": 1}},
-        "features": features or {},
+def job(estimator: str, features: dict | None = None, **extra):
+    """The training job build_model reads (data placeholders: the test passes the rows)."""
+    return typed_job(
+        estimator=estimator,
+        allowed_estimator_modules=["sklearn.", "lightgbm.", "xgboost."],
+        data={"split": {"seed": 1}},
+        features=features or {},
         **extra,
-    }
+    )
 
 
 @pytest.fixture(scope="module")

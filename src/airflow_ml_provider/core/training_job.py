@@ -11,12 +11,13 @@ A job written before versions existed has no ``version`` and reads as version 1.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from airflow_ml_provider.core.errors import AirflowMlError
 
+T = TypeVar("T")
 JOB_VERSION = 1
 """The version build_job writes; bump it when a field changes meaning or goes away."""
 SUPPORTED_JOB_VERSIONS = (1,)
@@ -115,12 +116,38 @@ class TrainingJob(_Strict):
     min_success_ratio: float | None = Field(None, ge=0, le=1)
     pipeline_file: str | None = None
 
+    @property
+    def estimator_path(self) -> str:
+        """The estimator's import path, for training that fits one."""
+        return _present(self.estimator, "estimator")
+
+    @property
+    def candidate_section(self) -> dict[str, Any]:
+        """The candidate this job cross-validates (training.candidates[])."""
+        return _present(self.candidate, "candidate")
+
+    @property
+    def search_section(self) -> dict[str, Any]:
+        """The hyper-parameter search this job runs."""
+        return _present(self.search, "search")
+
+    @property
+    def experiment(self) -> str:
+        """The MLflow experiment the run is logged to."""
+        return _present(self.experiment_name, "experiment_name")
+
     @model_validator(mode="after")
     def _one_trainer(self) -> TrainingJob:
         trainers = [self.estimator, self.entrypoint, self.image]
         if sum(trainer is not None for trainer in trainers) != 1:
             raise ValueError("give exactly one of estimator, entrypoint and image")
         return self
+
+
+def _present(value: T | None, name: str) -> T:
+    if value is None:
+        raise JobError(f"the training job has no {name}, which this kind of training needs")
+    return value
 
 
 MODEL_FLAVORS = ("sklearn", "lightgbm", "xgboost", "pytorch")

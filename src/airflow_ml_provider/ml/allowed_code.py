@@ -30,6 +30,7 @@ from airflow_ml_provider.core.allow_lists import (
     params_problems,
 )
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.core.training_job import TrainingJob
 
 KindCheck = Callable[[type], "str | None"]
 """Why a class is not of a slot's kind (None when it is)."""
@@ -237,30 +238,30 @@ def resolved_params(
     return resolved
 
 
-def job_code_problems(job: dict[str, Any]) -> list[str]:
+def job_code_problems(job: TrainingJob) -> list[str]:
     """What the training job names, checked by spelling before the training process imports
     anything: the estimator, team transformers and tokenizers, and every parameter."""
     problems = []
-    estimator = job.get("estimator")
+    estimator = job.estimator
     if estimator:
         problem = code_path_problem(
             estimator,
-            job.get("allowed_estimator_modules") or DEFAULT_ESTIMATOR_PREFIXES,
+            job.allowed_estimator_modules or DEFAULT_ESTIMATOR_PREFIXES,
             "allowed_estimator_modules",
         )
         problems += [f"estimator: {problem}"] if problem else []
-    entrypoint = job.get("entrypoint")
+    entrypoint = job.entrypoint
     if entrypoint:
-        problem = entrypoint_problem(entrypoint, job.get("allowed_training_modules") or ())
+        problem = entrypoint_problem(entrypoint, job.allowed_training_modules)
         problems += [f"entrypoint: {problem}"] if problem else []
-    problems += [f"params.{n}: {why}" for n, why in params_problems(job.get("params") or {})]
-    for name in (job.get("search") or {}).get("params") or {}:
+    problems += [f"params.{n}: {why}" for n, why in params_problems(job.params)]
+    for name in (job.search or {}).get("params") or {}:
         problems += [f"search.params.{n}: {why}" for n, why in params_problems({name: None})]
-    features = job.get("features") or {}
+    features = job.features
     for index, item in enumerate(features.get("custom") or []):
         problem = code_path_problem(
             str(item.get("class")),
-            job.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES,
+            job.allowed_transformer_modules or DEFAULT_TRANSFORMER_PREFIXES,
             "allowed_transformer_modules",
         )
         problems += [f"features.custom.{index}.class: {problem}"] if problem else []
@@ -269,7 +270,7 @@ def job_code_problems(job: dict[str, Any]) -> list[str]:
             for n, why in params_problems(item.get("params") or {})
         ]
     for tokenizer in _tokenizers(features):
-        problem = callable_problem(tokenizer, job.get("allowed_callables") or ())
+        problem = callable_problem(tokenizer, job.allowed_callables)
         problems += [f"tokenizer: {problem}"] if problem else []
     return problems
 
@@ -279,7 +280,7 @@ def _tokenizers(features: dict[str, Any]) -> list[str]:
     return [s["tokenizer"] for s in settings if isinstance(s, dict) and s.get("tokenizer")]
 
 
-def check_job_code(job: dict[str, Any]) -> None:
+def check_job_code(job: TrainingJob) -> None:
     """DisallowedCodeError listing what the job names that is not allowed (see above)."""
     problems = job_code_problems(job)
     if problems:

@@ -14,6 +14,7 @@ from typing import Any
 
 from airflow_ml_provider.core.contracts import CandidateResult
 from airflow_ml_provider.core.metrics import METRICS
+from airflow_ml_provider.core.training_job import TrainingJob
 
 CANDIDATE_TAG = "airflow_ml.candidate"
 CANDIDATE_ARTIFACT = "airflow_ml/candidate.json"
@@ -28,7 +29,7 @@ def rows_digest(index) -> str:
     return hashlib.sha256(",".join(map(str, sorted(index))).encode()).hexdigest()
 
 
-def cross_validate_candidate(job: dict[str, Any]) -> CandidateResult:
+def cross_validate_candidate(job: TrainingJob) -> CandidateResult:
     """Cross-validate the job's estimator (after its search, if any) on the train split;
     a candidate that cannot be fitted or scored is reported as failed, not raised."""
     import mlflow
@@ -36,18 +37,22 @@ def cross_validate_candidate(job: dict[str, Any]) -> CandidateResult:
     from airflow_ml_provider.ml.dataset import load_split
     from airflow_ml_provider.ml.training_runs import log_training_params, training_run
 
-    name, label = job["candidate"]["name"], worker_label(job["candidate"])
+    name, label = job.candidate_section["name"], worker_label(job.candidate_section)
     earlier = finished_candidate(job)
     if earlier is not None:
         print(f"candidate {label} already finished in this DAG run: run {earlier['run_id']}")
         return earlier
-    split = load_split(job["data"], job["task"])
-    job = {**job, "tags": {**(job.get("tags") or {}), CANDIDATE_TAG: label}}
-    job["run_name"] = f"{job.get('run_name') or 'training'}/{label}"
+    split = load_split(job.data, job.task)
+    job = job.model_copy(
+        update={
+            "tags": {**job.tags, CANDIDATE_TAG: label},
+            "run_name": f"{job.run_name or 'training'}/{label}",
+        }
+    )
     result: CandidateResult = {
         "name": name,
-        "estimator": job["estimator"],
-        "params": dict(job.get("params") or {}),
+        "estimator": job.estimator_path,
+        "params": dict(job.params),
         "status": FAILED,
         "cv": {},
         "fit_seconds": 0.0,
@@ -58,7 +63,7 @@ def cross_validate_candidate(job: dict[str, Any]) -> CandidateResult:
     }
     with training_run(job) as (run, experiment_id):
         result["run_id"], result["experiment_id"] = run.info.run_id, experiment_id
-        log_training_params(job, split, candidate=name, cv_folds=job["candidate"]["folds"])
+        log_training_params(job, split, candidate=name, cv_folds=job.candidate_section["folds"])
         started = time.monotonic()
         try:
             params, cv = _cross_validate(job, split)
@@ -79,7 +84,7 @@ def cross_validate_candidate(job: dict[str, Any]) -> CandidateResult:
     return result
 
 
-def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[str, Any]]:
+def _cross_validate(job: TrainingJob, split) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the params it was scored with, {metric: {mean, std}}) over the job's folds."""
     from sklearn.base import clone
     from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
@@ -92,12 +97,12 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
     job = with_class_weight(job, split.y_train)
     model, plans = build_model(job, split.x_train)
     x, y = split.x_train[model_columns(plans)], split.y_train
-    seed = int(job["data"]["split"]["seed"])
-    params = dict(job.get("params") or {})
-    search = job.get("search")
-    folds = int(job["candidate"]["folds"])
+    seed = int(job.data.split.seed)
+    params = dict(job.params)
+    search = job.search
+    folds = int(job.candidate_section["folds"])
     positive = job_positive_class(job, y)
-    kind = StratifiedKFold if job["task"] == "classification" else KFold
+    kind = StratifiedKFold if job.task == "classification" else KFold
     splitter = kind(n_splits=folds, shuffle=True, random_state=seed)
     if search and search.get("method") == "optuna":
         from airflow_ml_provider.ml.optuna_search import run_study
@@ -108,13 +113,13 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
         search_cv = build_search(
             model,
             search,
-            metrics=job["metrics"],
+            metrics=job.metrics,
             seed=seed,
-            estimator_path=job["estimator"],
+            estimator_path=job.estimator_path,
             positive=positive,
         )
         search_cv.fit(x, y)
-        best = log_search(search_cv, search, scoring_metric(search, job["metrics"]))
+        best = log_search(search_cv, search, scoring_metric(search, job.metrics))
         params.update(best["best_params"])
         model = clone(search_cv.best_estimator_)
     scores = cross_validate(
@@ -122,7 +127,7 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
         x,
         y,
         cv=splitter,
-        scoring={metric: cv_scorer(metric, positive) for metric in job["metrics"]},
+        scoring={metric: cv_scorer(metric, positive) for metric in job.metrics},
         error_score="raise",
     )
     from airflow_ml_provider.ml.scoring import cv_summary
@@ -130,7 +135,7 @@ def _cross_validate(job: dict[str, Any], split) -> tuple[dict[str, Any], dict[st
     return params, cv_summary(
         {
             metric: [natural(float(v), METRICS[metric].scorer) for v in scores[f"test_{metric}"]]
-            for metric in job["metrics"]
+            for metric in job.metrics
         }
     )
 
@@ -144,7 +149,7 @@ def worker_label(candidate: dict[str, Any]) -> str:
     return f"{candidate['name']}-worker-{int(candidate.get('worker', 0)) + 1}-of-{workers}"
 
 
-def finished_candidate(job: dict[str, Any]) -> CandidateResult | None:
+def finished_candidate(job: TrainingJob) -> CandidateResult | None:
     """The result of this candidate's FINISHED run in the same DAG run, configuration and
     data (a cleared or retried task), or None."""
     import mlflow
@@ -152,7 +157,7 @@ def finished_candidate(job: dict[str, Any]) -> CandidateResult | None:
 
     from airflow_ml_provider.ml.training_runs import same_work_runs
 
-    for run in same_work_runs(job, {CANDIDATE_TAG: worker_label(job["candidate"])}):
+    for run in same_work_runs(job, {CANDIDATE_TAG: worker_label(job.candidate_section)}):
         try:
             return mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/{CANDIDATE_ARTIFACT}")
         except (MlflowException, OSError):

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
+from airflow_ml_provider.core.training_job import JobData
+
 
 def data_section(
     snapshot: Mapping[str, Any],
@@ -186,7 +188,7 @@ def split_frame(
 
 
 def load_split(
-    data: dict[str, Any],
+    data: JobData | Mapping[str, Any],
     task: str,
     keep: tuple[str, ...] = (),
     *,
@@ -194,24 +196,26 @@ def load_split(
     max_train_rows: int | None = None,
 ) -> DataSplit:
     """Read and split a snapshot described by a job's ``data`` section (only the columns
-    it uses when ``data["features"]`` lists them); see ``split_frame`` for the options."""
+    it uses when its ``features`` lists them); see ``split_frame`` for the options."""
+    if not isinstance(data, JobData):
+        data = JobData.model_validate(data)
     columns = None
-    if data.get("features"):
-        extra = [data["target"], *([data["partition_by"]] if data.get("partition_by") else [])]
-        columns = [*data["features"], *extra, *keep]
-    frame = read_frame(data["uri"], data["format"], columns)
-    split = data["split"]
+    if data.features:
+        extra = [data.target, *([data.partition_by] if data.partition_by else [])]
+        columns = [*data.features, *extra, *keep]
+    frame = read_frame(data.uri, data.format, columns)
+    split = data.split
     return split_frame(
         frame,
-        target=data["target"],
-        features=data.get("features"),
-        test_size=split["test_size"],
-        seed=split["seed"],
-        stratify=split["stratify"],
+        target=data.target,
+        features=data.features,
+        test_size=split.test_size,
+        seed=split.seed,
+        stratify=split.stratify,
         task=task,
-        partition_by=data.get("partition_by"),
+        partition_by=data.partition_by,
         keep=keep,
         with_train=with_train,
         max_train_rows=max_train_rows,
-        validation_size=split.get("validation_size", 0),
+        validation_size=split.validation_size,
     )

@@ -5,7 +5,7 @@ predicted classes of a rare class. No Airflow imports: this runs in the training
 
 from __future__ import annotations
 
-from typing import Any
+from airflow_ml_provider.core.training_job import TrainingJob
 
 BALANCED_METRICS = ("f1", "recall", "balanced_accuracy", "f1_macro")
 """Primary metrics that count how the rare classes are predicted: weighting helps them.
@@ -15,25 +15,25 @@ IMBALANCE_RATIO = 0.5
 """Classes are imbalanced when the rarest has fewer rows than this share of the commonest."""
 
 
-def class_weight_for(job: dict[str, Any], y_train) -> str | None:
+def class_weight_for(job: TrainingJob, y_train) -> str | None:
     """``"balanced"`` or None for a training job: ``training.class_weight`` ``balanced``;
     ``auto`` (default) when the classes of ``y_train`` are imbalanced and the primary metric
     is one of BALANCED_METRICS; never when the YAML's params set ``class_weight``."""
     import pandas as pd
 
-    setting = job.get("class_weight") or "auto"
-    if job.get("task") != "classification" or setting == "none":
+    setting = job.class_weight or "auto"
+    if job.task != "classification" or setting == "none":
         return None
-    if "class_weight" in (job.get("params") or {}):
+    if "class_weight" in job.params:
         return None  # the YAML decided
     if setting == "balanced":
         return "balanced"
     counts = pd.Series(y_train).value_counts()
     imbalanced = len(counts) > 1 and counts.min() < IMBALANCE_RATIO * counts.max()
-    return "balanced" if imbalanced and job["metrics"][0] in BALANCED_METRICS else None
+    return "balanced" if imbalanced and job.metrics[0] in BALANCED_METRICS else None
 
 
-def with_class_weight(job: dict[str, Any], y_train) -> dict[str, Any]:
+def with_class_weight(job: TrainingJob, y_train) -> TrainingJob:
     """The job with ``class_weight`` in its params when ``class_weight_for`` asks for it and
     the estimator has that parameter (printed to the task log: it changes the model)."""
     from airflow_ml_provider.ml.estimators import import_estimator
@@ -43,11 +43,11 @@ def with_class_weight(job: dict[str, Any], y_train) -> dict[str, Any]:
         return job
     import inspect
 
-    estimator = import_estimator(job["estimator"], tuple(job["allowed_estimator_modules"]))
+    estimator = import_estimator(job.estimator_path, tuple(job.allowed_estimator_modules))
     if "class_weight" not in inspect.signature(estimator).parameters:
         return job
     print(
-        f"class_weight: {weight} (training.class_weight {job.get('class_weight') or 'auto'}; "
-        f"primary metric {job['metrics'][0]})"
+        f"class_weight: {weight} (training.class_weight {job.class_weight or 'auto'}; "
+        f"primary metric {job.metrics[0]})"
     )
-    return {**job, "params": {**(job.get("params") or {}), "class_weight": weight}}
+    return job.model_copy(update={"params": {**job.params, "class_weight": weight}})

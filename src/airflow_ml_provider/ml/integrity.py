@@ -17,9 +17,9 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.core.training_job import TrainingJob
 
 log = logging.getLogger(__name__)
 
@@ -175,15 +175,15 @@ def platform_trust(extra_packages: tuple[str, ...] = ()) -> tuple[tuple[str, ...
     return packages, settings.allowed_callables()
 
 
-def job_trust(job: dict[str, Any]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+def job_trust(job: TrainingJob) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """The same lists as the training job carries them: a training process never reads
     Airflow's configuration (a task's child has no metadata database to initialise it)."""
     packages = (
-        *(job.get("allowed_estimator_modules") or ()),
-        *(job.get("allowed_transformer_modules") or ()),
-        *(job.get("allowed_training_modules") or ()),
+        *job.allowed_estimator_modules,
+        *job.allowed_transformer_modules,
+        *job.allowed_training_modules,
     )
-    return packages, tuple(job.get("allowed_callables") or ())
+    return packages, tuple(job.allowed_callables)
 
 
 def check_trusted_types(names: list[str], trust: tuple[tuple[str, ...], tuple[str, ...]]) -> None:

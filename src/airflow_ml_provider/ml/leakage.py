@@ -12,6 +12,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from airflow_ml_provider.core.training_job import TrainingJob
+
 LEAK_SCORE = 0.98
 """A single column reaching this (cross-validated balanced accuracy, or r2) predicts the
 target by itself: few real features do, a copy of the target always does."""
@@ -116,11 +118,11 @@ def quality_warnings(
     return leaking_features(x, y, task, judged, seed) + metric_notes(y, task, metrics, positive)
 
 
-def training_notes(job: dict[str, Any], split, plans, positive: Any) -> list[str]:
+def training_notes(job: TrainingJob, split, plans, positive: Any) -> list[str]:
     """``quality_warnings`` of a training job's train split, each printed to the log."""
-    seed = int(job["data"]["split"]["seed"])
+    seed = int(job.data.split.seed)
     notes = quality_warnings(
-        split.x_train, split.y_train, job["task"], plans, job["metrics"], positive, seed
+        split.x_train, split.y_train, job.task, plans, job.metrics, positive, seed
     )
     for line in notes:
         print(f"warning: {line}")

@@ -8,20 +8,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust
 from airflow_ml_provider.ml.preprocessing import extra_modules
 from airflow_ml_provider.ml.skops_io import skops_io
 from airflow_ml_provider.ml.tracking import model_requirements, model_written_whole
 
 
-def log_sklearn_model(model, example, job: dict[str, Any], metadata: dict[str, Any] | None = None):
+def log_sklearn_model(model, example, job: TrainingJob, metadata: dict[str, Any] | None = None):
     """Log a fitted scikit-learn model with skops, trusting only the types it holds, with
     the raw-row signature and the requirements serving installs; returns MLflow's info."""
     import mlflow
     from mlflow.models import infer_signature
 
     signature = raw_row_signature(infer_signature(example, model.predict(example)))
-    own = [job.get("estimator") or str(job.get("entrypoint")).partition(":")[0]]
+    own = [job.estimator or str(job.entrypoint).partition(":")[0]]
     with model_written_whole():
         return mlflow.sklearn.log_model(
             model,
@@ -60,7 +61,7 @@ def raw_row_signature(signature):
     )
 
 
-def _types_we_created(estimator: Any, job: dict[str, Any]) -> list[str]:
+def _types_we_created(estimator: Any, job: TrainingJob) -> list[str]:
     """The skops types of the estimator this process just fitted.
 
     skops refuses to load types it does not know are safe; this model was built here from

@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 from airflow_ml_provider.core.metrics import METRICS
+from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml.search import SearchError, checked_bounds, model_param_names, natural
 
 STUDY_STORAGE_ENV = "AIRFLOW_ML_STUDY_STORAGE"
@@ -85,17 +86,17 @@ def _database(url: str, attempts: int = 5):
     raise AssertionError("unreachable")
 
 
-def open_study(job: dict[str, Any], metric: str):
+def open_study(job: TrainingJob, metric: str):
     """The candidate's study (created by whichever worker comes first)."""
     import optuna
 
-    search, candidate = job["search"], job["candidate"]
-    study = job.get("study") or {}
+    search, candidate = job.search_section, job.candidate_section
+    study = job.study or {}
     if int(candidate.get("workers", 1)) > 1 and not (
         os.environ.get(STUDY_STORAGE_ENV) or study.get("journal")
     ):
         raise SearchError("search.workers > 1 needs a shared study storage (storage_conn_id)")
-    seed = int(job["data"]["split"]["seed"]) + int(candidate.get("worker", 0))
+    seed = int(job.data.split.seed) + int(candidate.get("worker", 0))
     return optuna.create_study(
         study_name=study.get("name") or candidate["name"],
         storage=_storage(study),
@@ -107,7 +108,7 @@ def open_study(job: dict[str, Any], metric: str):
 
 
 def run_study(
-    job: dict[str, Any], model: Any, x, y, splitter, positive: Any = None
+    job: TrainingJob, model: Any, x, y, splitter, positive: Any = None
 ) -> tuple[dict[str, Any], dict[str, dict[str, float]]]:
     """Run this worker's share of the trials; return the study's best (params as the
     estimator takes them, {metric: {mean, std}}) over every worker's finished trials
@@ -118,9 +119,9 @@ def run_study(
 
     from airflow_ml_provider.ml.scoring import cv_scorer, cv_summary
 
-    search, candidate = job["search"], job["candidate"]
-    metric = search.get("scoring") or job["metrics"][0]
-    space = model_param_names(model, search, job["estimator"])
+    search, candidate = job.search_section, job.candidate_section
+    metric = search.get("scoring") or job.metrics[0]
+    space = model_param_names(model, search, job.estimator_path)
     written = dict(zip(space, search["params"], strict=True))  # name in the model -> in YAML
     worker, workers = int(candidate.get("worker", 0)), int(candidate.get("workers", 1))
     study = open_study(job, metric)
@@ -139,11 +140,11 @@ def run_study(
         tags = {TRIAL_TAG: str(trial.number), "airflow_ml.worker": str(worker)}
         with mlflow.start_run(nested=True, run_name=f"trial-{trial.number}", tags=tags):
             mlflow.log_params({written[name]: value for name, value in values.items()})
-            scores: dict[str, list[float]] = {m: [] for m in job["metrics"]}
+            scores: dict[str, list[float]] = {m: [] for m in job.metrics}
             for step, (train_rows, test_rows) in enumerate(folds):
                 fitted = clone(model).set_params(**values)
                 fitted.fit(x.iloc[train_rows], y.iloc[train_rows])
-                for m in job["metrics"]:
+                for m in job.metrics:
                     scorer = check_scoring(fitted, scoring=cv_scorer(m, positive))
                     raw = scorer(fitted, x.iloc[test_rows], y.iloc[test_rows])
                     scores[m].append(natural(float(raw), METRICS[m].scorer))

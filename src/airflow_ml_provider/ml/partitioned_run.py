@@ -10,11 +10,13 @@ files are those fitted models), each row answered by the model the router sends 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml.integrity import record_digest
 from airflow_ml_provider.ml.partitions import FAILED, FALLBACK, SKIPPED, TRAINED, model_files
 from airflow_ml_provider.ml.tables import records_csv
@@ -135,9 +137,10 @@ def partition_warnings(table: list[dict[str, Any]]) -> list[str]:
 
 
 def assemble(
-    job: dict[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]
+    raw_job: Mapping[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]
 ) -> TrainingResult:
-    """Log the partitioned model as one MLflow run; return what train_model would return."""
+    """Log the partitioned model as one MLflow run; return what train_model would return
+    (``raw_job``: the job as the operator builds it, read through its contract)."""
     import mlflow
     from mlflow.models import infer_signature
 
@@ -154,8 +157,9 @@ def assemble(
         training_run,
     )
 
+    job = TrainingJob.model_validate(raw_job)
     table = partition_table(plan, results)
-    counts = check_success(table, float(job.get("min_success_ratio", 1.0)))
+    counts = check_success(table, 1.0 if job.min_success_ratio is None else job.min_success_ratio)
     fallback = next((r for r in results if r.get("chunk") == FALLBACK), None)
     if fallback is None or not fallback.get("models_uri"):
         raise PartitionTrainingFailed(
@@ -166,14 +170,14 @@ def assemble(
     config = {
         "partition_by": plan["partition_by"],
         "features": plan["features"],
-        "task": job["task"],
+        "task": job.task,
         "trusted_types": trusted,
     }
-    split = load_split(job["data"], job["task"], with_train=False)  # scored on held-out rows
+    split = load_split(job.data, job.task, with_train=False)  # scored on held-out rows
     fit_seconds = sum(r.get("fit_seconds") or 0.0 for r in results)
     with training_run(job) as (run, experiment_id):
         log_training_params(job, split, partition_by=plan["partition_by"])
-        mlflow.log_text(_csv(table, job["metrics"]), METRICS_TABLE)
+        mlflow.log_text(_csv(table, job.metrics), METRICS_TABLE)
         example = split.x_test.head(5)
         with model_written_whole():
             info = mlflow.pyfunc.log_model(
@@ -188,7 +192,7 @@ def assemble(
                     infer_signature(example, split.y_test.head(5).to_numpy())
                 ),
                 pip_requirements=model_requirements(
-                    MODEL_MODULES + [job["estimator"], *extra_modules(job)], with_provider=True
+                    MODEL_MODULES + [job.estimator_path, *extra_modules(job)], with_provider=True
                 ),
             )
         record_digest(info.model_uri)
@@ -197,8 +201,10 @@ def assemble(
         if positive is not None:
             mlflow.set_tag(POSITIVE_TAG, json.dumps(positive))
         labels = split.y_test.to_numpy()
-        metrics = score(answers, answers.all_rows(), labels, job["metrics"], positive=positive)
-        recorded = log_answers(answers.answers, getattr(answers, "classes_", None), job["data"])
+        metrics = score(answers, answers.all_rows(), labels, job.metrics, positive=positive)
+        recorded = log_answers(
+            answers.answers, getattr(answers, "classes_", None), job.data.model_dump(mode="json")
+        )
         mlflow.log_metrics(
             {
                 **metrics,

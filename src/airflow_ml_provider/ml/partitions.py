@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml.heldout_answers import gathered, write_answers
 from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust
 from airflow_ml_provider.ml.partitioned import partition_key
@@ -109,14 +110,14 @@ def plan_partitions(
     return plan, chunk_frames()
 
 
-def train_partitions(job: dict[str, Any]) -> dict[str, Any]:
-    """Train the chunk (or the fallback) described by ``job["partitions"]``; write the models
+def train_partitions(job: TrainingJob) -> dict[str, Any]:
+    """Train the chunk (or the fallback) described by ``job.partitions``; write the models
     as skops files named after its ``output`` and return one record per partition.
 
     ``model_files`` lists the files (each a dump of ``{partition key: model}``; one per
     process that fitted models), ``models_uri`` is the first (what older releases wrote)."""
     started = time.monotonic()
-    spec = job["partitions"]
+    spec = job.partitions
     if spec.get(FALLBACK):
         records, saved, answers = _train_fallback(job, spec)
     else:
@@ -242,7 +243,7 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[
 
     frame = read_frame(spec["uri"], "parquet")
     x = frame[spec["features"]]
-    y = frame[job["data"]["target"]].to_numpy()
+    y = frame[job.data.target].to_numpy()
     heldout = frame[HELDOUT].to_numpy()
     features = resolve_features(job, x[~heldout])
     template = build_pipeline(job, *features, x[~heldout], route_columns=False)
@@ -262,12 +263,12 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[
         stem = spec["output"].rsplit(".", 1)[0]
         done = Parallel(n_jobs=processes)(
             delayed(_train_and_save)(
-                template, job["metrics"], items[start::processes], f"{stem}.part-{start}.skops"
+                template, job.metrics, items[start::processes], f"{stem}.part-{start}.skops"
             )
             for start in range(processes)
         )
     else:
-        done = [_train_and_save(template, job["metrics"], items, spec["output"])]
+        done = [_train_and_save(template, job.metrics, items, spec["output"])]
     records = [record for share in done for record in share[0]]
     saved = [file for share in done for file in share[2]]
     trained = sum(record["status"] == TRAINED for record in records)
@@ -293,12 +294,12 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, li
 
     # The sub-models' columns only: the fallback does not route, and reading the partition
     # column (often text) and the others would hold them all in memory for nothing.
-    data = {**job["data"], "features": spec["features"], "partition_by": None}
-    split = load_split(data, job["task"], max_train_rows=spec.get("max_rows"))
+    data = job.data.model_copy(update={"features": spec["features"], "partition_by": None})
+    split = load_split(data, job.task, max_train_rows=spec.get("max_rows"))
     x_train, x_test = split.x_train, split.x_test
     model, record, answers = _fit_and_score(
         build_pipeline(job, *resolve_features(job, x_train), x_train, route_columns=False),
-        job["metrics"],
+        job.metrics,
         x_train,
         split.y_train.to_numpy(),
         x_test,

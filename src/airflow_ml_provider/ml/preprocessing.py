@@ -18,6 +18,7 @@ import pandas as pd
 
 from airflow_ml_provider.core.allow_lists import DEFAULT_TRANSFORMER_PREFIXES
 from airflow_ml_provider.core.features import CustomTransformerSpec, FeaturesSpec
+from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml import transformers as own
 from airflow_ml_provider.ml.allowed_code import (
     DisallowedCodeError,
@@ -277,11 +278,11 @@ def build_preprocessor(
     return preprocessor
 
 
-def extra_modules(job: dict[str, Any]) -> list[str]:
+def extra_modules(job: TrainingJob) -> list[str]:
     """Modules beyond the estimator's and scikit-learn's a model refers to — the team code of
     its tokenizers and custom transformers, skrub for ``scale: squashing`` — which the
     model's environment must install."""
-    features = job.get("features") or {}
+    features = job.features
     settings = [
         *(features.get(kind) or {} for kind in ("text", "numeric")),
         *(features.get("columns") or {}).values(),
@@ -297,7 +298,7 @@ def model_columns(plans: list[ColumnPlan]) -> list[str]:
     return [plan.column for plan in plans if plan.type != "ignore"]
 
 
-def resolve_features(job: dict[str, Any], x_train: pd.DataFrame):
+def resolve_features(job: TrainingJob, x_train: pd.DataFrame):
     """``(features, plans)``: the job's features section and each input column's resolved
     plan, inferred on ``x_train`` (the train split's input columns), which is checked
     against it (FeatureError naming the column and values)."""
@@ -305,10 +306,10 @@ def resolve_features(job: dict[str, Any], x_train: pd.DataFrame):
 
     try:
         features = FeaturesSpec.model_validate(
-            job.get("features") or {},
+            job.features,
             context={
                 "allowed_transformer_modules": transformer_prefixes(job),
-                "allowed_callables": tuple(job.get("allowed_callables") or ()),
+                "allowed_callables": tuple(job.allowed_callables),
             },
         )
     except ValidationError as exc:
@@ -316,17 +317,17 @@ def resolve_features(job: dict[str, Any], x_train: pd.DataFrame):
             f"features.{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()
         )
         raise FeatureError(problems) from None
-    plans = resolve_plans(plan_features(x_train, features), job["estimator"], job.get("params"))
+    plans = resolve_plans(plan_features(x_train, features), job.estimator, job.params)
     check_columns(x_train, plans)
     return features, plans
 
 
-def transformer_prefixes(job: dict[str, Any]) -> tuple[str, ...]:
-    return tuple(job.get("allowed_transformer_modules") or DEFAULT_TRANSFORMER_PREFIXES)
+def transformer_prefixes(job: TrainingJob) -> tuple[str, ...]:
+    return tuple(job.allowed_transformer_modules or DEFAULT_TRANSFORMER_PREFIXES)
 
 
 def build_pipeline(
-    job: dict[str, Any],
+    job: TrainingJob,
     features: FeaturesSpec,
     plans,
     x_train: pd.DataFrame,
@@ -340,13 +341,13 @@ def build_pipeline(
     from airflow_ml_provider.ml.estimators import build_estimator
     from airflow_ml_provider.ml.labels import EncodedLabelClassifier, needs_label_codes
 
-    path = job["estimator"]
-    params = dict(job.get("params") or {})
+    path = job.estimator
+    params = dict(job.params)
     native = any(p.settings.get("encoding") == "native" for p in plans)
     if native and path.startswith("xgboost."):
         params.setdefault("enable_categorical", True)
-    callables = tuple(job.get("allowed_callables") or ())
-    estimator = build_estimator(path, params, tuple(job["allowed_estimator_modules"]), callables)
+    callables = tuple(job.allowed_callables)
+    estimator = build_estimator(path, params, tuple(job.allowed_estimator_modules), callables)
     try:
         sparse_ok = bool(estimator.__sklearn_tags__().input_tags.sparse)
     except AttributeError:  # an estimator without scikit-learn's tags
@@ -358,15 +359,15 @@ def build_pipeline(
         sparse_ok=sparse_ok,
         allowed_prefixes=transformer_prefixes(job),
         callables=callables,
-        seed=int(((job.get("data") or {}).get("split") or {}).get("seed", 0)),
+        seed=job.data.split.seed,
         route_columns=route_columns,
     )
-    if job["task"] == "classification" and needs_label_codes(path):
+    if job.task == "classification" and needs_label_codes(path):
         estimator = EncodedLabelClassifier(estimator)
     return Pipeline([("preprocess", preprocessor), ("model", estimator)])
 
 
-def build_model(job: dict[str, Any], x_train: pd.DataFrame):
+def build_model(job: TrainingJob, x_train: pd.DataFrame):
     """``(pipeline, plans)``: the features section resolved on ``x_train`` and an unfitted
     pipeline of preprocessing and estimator."""
     features, plans = resolve_features(job, x_train)

@@ -5,7 +5,6 @@ by ``ml.reproduce``. No Airflow imports."""
 
 from __future__ import annotations
 
-import copy
 import os
 import platform
 import shutil
@@ -13,6 +12,8 @@ import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from airflow_ml_provider.core.training_job import TrainingJob
 
 JOB_ARTIFACT = "job.json"
 REPRODUCES_TAG = "airflow_ml.reproduces"
@@ -49,29 +50,29 @@ def _git_commit(source: str | None) -> str | None:
     return commit if done.returncode == 0 and commit else None
 
 
-def reproducibility_tags(job: dict[str, Any], existing: dict[str, str]) -> dict[str, str]:
+def reproducibility_tags(job: TrainingJob, existing: dict[str, str]) -> dict[str, str]:
     """Provenance tags of a training run; tags the job already sets are kept as they are."""
     import mlflow
     import sklearn
 
     from airflow_ml_provider import __version__
 
-    data = job["data"]
+    data = job.data
     tags = {
-        "airflow_ml.seed": str(data["split"]["seed"]),
+        "airflow_ml.seed": str(data.split.seed),
         "airflow_ml.provider_version": __version__,
         "airflow_ml.python_version": platform.python_version(),
         "airflow_ml.sklearn_version": sklearn.__version__,
         "airflow_ml.mlflow_version": mlflow.__version__,
     }
-    if data.get("sha256"):
-        tags["airflow_ml.data_sha256"] = data["sha256"]
-    tags["airflow_ml.data_uri"] = data["uri"]
+    if data.sha256:
+        tags["airflow_ml.data_sha256"] = data.sha256
+    tags["airflow_ml.data_uri"] = data.uri
     if os.environ.get("AIRFLOW_ML_IMAGE"):
         tags["airflow_ml.image"] = os.environ["AIRFLOW_ML_IMAGE"]
     if os.environ.get("AIRFLOW_ML_IMAGE_DIGEST"):
         tags["airflow_ml.image_digest"] = os.environ["AIRFLOW_ML_IMAGE_DIGEST"]
-    commit = os.environ.get("AIRFLOW_ML_DAGS_COMMIT") or _git_commit(job.get("pipeline_file"))
+    commit = os.environ.get("AIRFLOW_ML_DAGS_COMMIT") or _git_commit(job.pipeline_file)
     if commit:
         tags["airflow_ml.dags_commit"] = commit
     return {k: v for k, v in tags.items() if k not in existing}
@@ -90,10 +91,9 @@ def without_credentials(uri: str | None) -> str | None:
     return urlunsplit((parts.scheme, netloc, parts.path, urlencode(kept), parts.fragment))
 
 
-def public_job(job: dict[str, Any]) -> dict[str, Any]:
+def public_job(job: TrainingJob) -> dict[str, Any]:
     """The job as logged to ``job.json``: no output path of this process, no credentials."""
-    record = copy.deepcopy(job)
-    record.pop("output", None)
+    record = job.model_dump(mode="json", exclude={"output"})
     for key in ("tracking_uri", "artifact_location"):
         if record.get(key):
             record[key] = without_credentials(record[key])

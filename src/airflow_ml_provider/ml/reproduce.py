@@ -9,7 +9,6 @@ No Airflow imports: this is importable wherever the training entrypoint is.
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import sys
 import tempfile
@@ -17,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.core.training_job import JobError, check_job
+from airflow_ml_provider.core.training_job import JobError, TrainingJob, check_job
 from airflow_ml_provider.ml.provenance import (
     ENVIRONMENT_TAGS,
     JOB_ARTIFACT,
@@ -53,9 +52,9 @@ def file_sha256(uri: str) -> str:
     return digest.hexdigest()
 
 
-def verify_data(job: dict[str, Any], expected: str) -> None:
+def verify_data(job: TrainingJob, expected: str) -> None:
     """Fail unless the snapshot at the job's data URI still has sha256 ``expected``."""
-    uri = job["data"]["uri"]
+    uri = job.data.uri
     if not expected:
         raise ReproduceError(
             f"no data sha256 recorded for the run; cannot check that {uri} is the same data"
@@ -107,7 +106,7 @@ def load_run(tracking_uri: str, run_id: str):
         check_job(job)
     except JobError as exc:
         raise ReproduceError(f"run {run_id}'s {JOB_ARTIFACT} cannot be re-run: {exc}") from None
-    return run, job
+    return run, TrainingJob.model_validate(job)
 
 
 def _compare(original: dict[str, float | None], reproduced: dict[str, float]) -> dict:
@@ -137,26 +136,27 @@ def reproduce(run_id: str, tracking_uri: str) -> dict[str, Any]:
 
     run, job = load_run(tracking_uri, run_id)
     tags = run.data.tags
-    if job["data"].get("partition_by"):
+    if job.data.partition_by:
         raise ReproduceError(
             f"run {run_id} is a partitioned model (one model per "
-            f"{job['data']['partition_by']!r}); reproduce re-trains single models only. "
+            f"{job.data.partition_by!r}); reproduce re-trains single models only. "
             "Trigger the pipeline's DAG on the same snapshot to rebuild it"
         )
-    expected = tags.get("airflow_ml.data_sha256") or job["data"].get("sha256", "")
+    expected = tags.get("airflow_ml.data_sha256") or job.data.sha256
     verify_data(job, expected)
     client = mlflow.MlflowClient(tracking_uri)
     experiment = client.get_experiment(run.info.experiment_id)
-    job = copy.deepcopy(job)
-    job.update(
-        tracking_uri=tracking_uri,
-        experiment_name=experiment.name,
-        run_name=f"{run.info.run_name or run_id} (reproduce)",
-        output=None,
+    job = job.model_copy(
+        update={
+            "tracking_uri": tracking_uri,
+            "experiment_name": experiment.name,
+            "run_name": f"{run.info.run_name or run_id} (reproduce)",
+            "output": None,
+            "tags": {**job.tags, REPRODUCES_TAG: run_id},
+        }
     )
-    job["tags"] = {**(job.get("tags") or {}), REPRODUCES_TAG: run_id}
     with contextlib.redirect_stdout(sys.stderr):
-        result = train(job)
+        result = train(job.model_dump(mode="json"))
     reproduced = dict(result["metrics"])
     search = result.get("search")
     if search:

@@ -6,6 +6,7 @@ from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.metrics import METRICS
+from airflow_ml_provider.core.training_job import TrainingJob
 
 
 def own_features(model, rows):
@@ -88,12 +89,12 @@ def _plain(value: Any) -> Any:
     return value.item() if hasattr(value, "item") else value
 
 
-def job_positive_class(job: dict[str, Any], y_train) -> Any:
+def job_positive_class(job: TrainingJob, y_train) -> Any:
     """The positive class of a training job's binary target (``positive_class`` of its
     labels and the job's ``positive_class``); None for regression or more classes."""
-    if job.get("task") != "classification":
+    if job.task != "classification":
         return None
-    return positive_class(y_train, job.get("positive_class"))
+    return positive_class(y_train, job.positive_class)
 
 
 def _scorer(name: str, model: Any, positive: Any = None):

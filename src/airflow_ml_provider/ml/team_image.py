@@ -13,13 +13,14 @@ on the held-out rows, as every model is. No Airflow imports.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.core.training_job import check_job
+from airflow_ml_provider.core.training_job import TrainingJob, check_job
 from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.pyfunc_view import CLASSES_KEY, TASK_KEY
 from airflow_ml_provider.ml.scoring import check_metrics_fit, job_positive_class
@@ -50,18 +51,19 @@ class ImageRun:
     run_id: str
 
 
-def prepare_image_run(job: dict[str, Any]) -> ImageRun | TrainingResult:
+def prepare_image_run(raw_job: Mapping[str, Any]) -> ImageRun | TrainingResult:
     """Start the job's run and log its train and validation rows (see the module docstring);
     the earlier result instead when this DAG run already trained on this data."""
     import mlflow
 
-    check_job(job)
+    check_job(raw_job)
+    job = TrainingJob.model_validate(raw_job)
     earlier = reused_result(job)
     if earlier is not None:
         return earlier
-    split = load_split(job["data"], job["task"])
-    check_metrics_fit(job["metrics"], split.y_train, job["task"])
-    target = job["data"]["target"]
+    split = load_split(job.data, job.task)
+    check_metrics_fit(job.metrics, split.y_train, job.task)
+    target = job.data.target
     parts = {"train": split.x_train.assign(**{target: split.y_train.to_numpy()})}
     if split.x_validation is not None:
         parts["validation"] = split.x_validation.assign(**{target: split.y_validation.to_numpy()})
@@ -73,30 +75,27 @@ def prepare_image_run(job: dict[str, Any]) -> ImageRun | TrainingResult:
                 rows.to_parquet(path, index=False)
                 mlflow.log_artifact(str(path), DATA_FOLDER)
     run_id = run.info.run_id
-    data = {
-        **job["data"],
-        **{f"{n}_uri": f"runs:/{run_id}/{DATA_FOLDER}/{n}.parquet" for n in parts},
-    }
-    print(f"rows for {job['image']}: {', '.join(f'{n} {len(r)}' for n, r in parts.items())}")
-    return ImageRun({**job, "data": data}, run_id)
+    uris = {f"{n}_uri": f"runs:/{run_id}/{DATA_FOLDER}/{n}.parquet" for n in parts}
+    named = job.model_copy(update={"data": job.data.model_copy(update=uris)})
+    print(f"rows for {job.image}: {', '.join(f'{n} {len(r)}' for n, r in parts.items())}")
+    return ImageRun(named.model_dump(mode="json"), run_id)
 
 
-def finish_image_run(job: dict[str, Any], run_id: str) -> TrainingResult:
+def finish_image_run(raw_job: Mapping[str, Any], run_id: str) -> TrainingResult:
     """The model the trainer image logged to ``run_id``, verified and scored on the
     held-out rows; TrainerImageError naming what the contract missed."""
     import mlflow
 
-    experiment_id = use_experiment(
-        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
-    )
-    model = _logged_model(experiment_id, run_id, job["image"])
+    job = TrainingJob.model_validate(raw_job)
+    image = str(job.image)
+
+    experiment_id = use_experiment(job.tracking_uri, job.experiment, job.artifact_location)
+    model = _logged_model(experiment_id, run_id, image)
     _check_metadata(model.model_uri, job)
-    split = load_split(job["data"], job["task"])
+    split = load_split(job.data, job.task)
     positive = job_positive_class(job, split.y_train)
     with mlflow.start_run(run_id=run_id) as run:
-        return scored_result(
-            job, split, (run, experiment_id, model), positive, f"in {job['image']}"
-        )
+        return scored_result(job, split, (run, experiment_id, model), positive, f"in {image}")
 
 
 def _logged_model(experiment_id: str, run_id: str, image: str):
@@ -117,18 +116,18 @@ def _logged_model(experiment_id: str, run_id: str, image: str):
     return logged[0]
 
 
-def _check_metadata(model_uri: str, job: dict[str, Any]) -> None:
+def _check_metadata(model_uri: str, job: TrainingJob) -> None:
     """The model says what it answers, as the gate and serving read it: its task, and for a
     classifier the labels of its probability columns."""
     import mlflow
 
     metadata = mlflow.models.get_model_info(model_uri).metadata or {}
     task = metadata.get(TASK_KEY)
-    if task != job["task"]:
+    if task != job.task:
         raise TrainerImageError(
             f"the model the trainer image logged has metadata {TASK_KEY}={task!r}; the "
-            f"pipeline trains {job['task']!r}: log it with metadata={{'{TASK_KEY}': "
-            f"'{job['task']}'}} ({CONTRACT})"
+            f"pipeline trains {job.task!r}: log it with metadata={{'{TASK_KEY}': "
+            f"'{job.task}'}} ({CONTRACT})"
         )
     if task == "classification" and not isinstance(metadata.get(CLASSES_KEY), list):
         raise TrainerImageError(

@@ -34,20 +34,19 @@ class EntrypointError(AirflowMlError, ValueError):
     """The team's function returned something that cannot be logged as a model."""
 
 
-def train_with_entrypoint(job: dict[str, Any]) -> TrainingResult:
+def train_with_entrypoint(job: TrainingJob) -> TrainingResult:
     """Call the job's entrypoint on the train (and validation) rows; log, verify and score
     what it returns (see the module docstring)."""
     import mlflow
 
-    typed = TrainingJob.model_validate(job)
-    fit = resolve_entrypoint(str(typed.entrypoint), typed.allowed_training_modules)
+    fit = resolve_entrypoint(str(job.entrypoint), job.allowed_training_modules)
     earlier = reused_result(job)
     if earlier is not None:
         return earlier
-    split = load_split(job["data"], job["task"])
-    check_metrics_fit(job["metrics"], split.y_train, job["task"])
+    split = load_split(job.data, job.task)
+    check_metrics_fit(job.metrics, split.y_train, job.task)
     positive = job_positive_class(job, split.y_train)
-    target = typed.data.target
+    target = job.data.target
     train = split.x_train.assign(**{target: split.y_train.to_numpy()})
     validation = None
     if split.x_validation is not None:
@@ -55,7 +54,7 @@ def train_with_entrypoint(job: dict[str, Any]) -> TrainingResult:
     with training_run(job) as (run, experiment_id):
         log_training_params(job, split)
         started = time.monotonic()
-        trained = as_trained_model(fit(typed, train, validation), typed.entrypoint)
+        trained = as_trained_model(fit(job, train, validation), job.entrypoint)
         fit_seconds = time.monotonic() - started
         for step, values in enumerate(trained.history):
             mlflow.log_metrics({k: float(v) for k, v in values.items()}, step=step)
@@ -69,13 +68,13 @@ def train_with_entrypoint(job: dict[str, Any]) -> TrainingResult:
             split,
             (run, experiment_id, info),
             positive,
-            f"{typed.entrypoint} ({trained.flavor}) in {fit_seconds:.2f}s",
+            f"{job.entrypoint} ({trained.flavor}) in {fit_seconds:.2f}s",
             **extra,
         )
 
 
 def scored_result(
-    job: dict[str, Any], split, logged: tuple[Any, str, Any], positive: Any, trained: str, **extra
+    job: TrainingJob, split, logged: tuple[Any, str, Any], positive: Any, trained: str, **extra
 ) -> TrainingResult:
     """A team's logged model (``logged``: the active run, its experiment id and the model's
     info, anything with ``model_uri``) finished as every model is: its digest recorded,
@@ -89,7 +88,7 @@ def scored_result(
     run, experiment_id, info = logged
     record_digest(info.model_uri)
     answering = load_model(info.model_uri)
-    metrics = score(answering, split.x_test, split.y_test, job["metrics"], positive=positive)
+    metrics = score(answering, split.x_test, split.y_test, job.metrics, positive=positive)
     mlflow.log_metrics(metrics)
     print(f"trained {trained}; held-out metrics: {metrics}")
     if positive is not None:
@@ -120,15 +119,15 @@ def as_trained_model(returned: Any, entrypoint: object) -> TrainedModel:
     return trained
 
 
-def log_trained_model(trained: TrainedModel, split, job: dict[str, Any]):
+def log_trained_model(trained: TrainedModel, split, job: TrainingJob):
     """Log the model in its flavor, in a format that loads without pickle, with the raw-row
     signature serving checks and what the gate needs to read its answers (task, classes)."""
     import mlflow
     from mlflow.models import infer_signature
 
     example = split.x_train.head(5)
-    metadata: dict[str, Any] = {TASK_KEY: job["task"]}
-    if job["task"] == "classification":
+    metadata: dict[str, Any] = {TASK_KEY: job.task}
+    if job.task == "classification":
         classes = trained.classes
         if classes is None:
             classes = sorted(split.y_train.unique().tolist())
@@ -145,7 +144,7 @@ def log_trained_model(trained: TrainedModel, split, job: dict[str, Any]):
     return flavor.log_model(trained.model, signature=signature, input_example=example, **common)
 
 
-def _log_torch_rows_model(network, example, metadata: dict[str, Any], job: dict[str, Any]):
+def _log_torch_rows_model(network, example, metadata: dict[str, Any], job: TrainingJob):
     """The network saved as pt2 (torch.export, no pickle) inside a models-from-code pyfunc
     (ml.torch_rows_model) that answers raw rows by column name, as every other model does."""
     import tempfile
@@ -178,7 +177,7 @@ def _log_torch_rows_model(network, example, metadata: dict[str, Any], job: dict[
                 input_example=example,
                 metadata=metadata,
                 pip_requirements=model_requirements(
-                    [*MODEL_MODULES, "torch", "mlflow", str(job["entrypoint"]).partition(":")[0]],
+                    [*MODEL_MODULES, "torch", "mlflow", str(job.entrypoint).partition(":")[0]],
                     with_provider=True,
                 ),
             )

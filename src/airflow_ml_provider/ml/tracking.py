@@ -7,7 +7,7 @@ from contextlib import contextmanager, suppress
 from pathlib import Path
 
 
-def use_experiment(tracking_uri: str, name: str, artifact_location: str | None) -> str:
+def use_experiment(tracking_uri: str | None, name: str, artifact_location: str | None) -> str:
     """Point MLflow at ``tracking_uri`` and return the id of experiment ``name`` (created once)."""
     import mlflow
 

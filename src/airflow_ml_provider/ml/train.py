@@ -1,7 +1,8 @@
 """Training entrypoint: ``python -m airflow_ml_provider.ml.train --job job.json``.
 
 The same code runs as a local subprocess (local runner) and inside the training pod.
-The job is JSON (never a pickle); the result is JSON written to ``job["output"]``.
+The job is JSON (never a pickle), read through its contract (core.training_job.TrainingJob);
+the result is JSON written to the job's ``output``.
 """
 
 from __future__ import annotations
@@ -10,12 +11,13 @@ import argparse
 import json
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.core.errors import first_line
-from airflow_ml_provider.core.training_job import check_job
+from airflow_ml_provider.core.training_job import TrainingJob, check_job
 from airflow_ml_provider.ml.allowed_code import check_job_code
 from airflow_ml_provider.ml.dataset import load_split
 from airflow_ml_provider.ml.estimators import EstimatorError
@@ -43,27 +45,28 @@ from airflow_ml_provider.ml.training_runs import (
 )
 
 
-def train(job: dict[str, Any]) -> TrainingResult:
+def train(raw: Mapping[str, Any]) -> TrainingResult:
     """Fit the estimator on the train split, score it on the held-out rows, log to MLflow.
 
-    With ``job["search"]`` the estimator is wrapped in GridSearchCV / RandomizedSearchCV
+    With ``job.search`` the estimator is wrapped in GridSearchCV / RandomizedSearchCV
     (cross-validated on the train split only) and the refitted best estimator is the model.
     Every run carries reproducibility tags and the job itself as ``job.json``, which is
     what ``airflow-ml reproduce RUN_ID`` re-runs. Before anything the job names is imported,
     its import paths and parameters are checked against the allow-lists it carries — after
     the job itself against its contract (core.training_job).
     """
-    check_job(job)
+    check_job(raw)
+    job = TrainingJob.model_validate(raw)
     check_job_code(job)
-    if job.get("partitions"):
+    if job.partitions:
         from airflow_ml_provider.ml.partitions import train_partitions
 
         return train_partitions(job)
-    if job.get("candidate"):
+    if job.candidate:
         from airflow_ml_provider.ml.candidates import cross_validate_candidate
 
         return cross_validate_candidate(job)  # type: ignore[return-value]
-    if job.get("entrypoint"):
+    if job.entrypoint:
         from airflow_ml_provider.ml.team_training import train_with_entrypoint
 
         return train_with_entrypoint(job)
@@ -72,15 +75,15 @@ def train(job: dict[str, Any]) -> TrainingResult:
     earlier = reused_result(job)
     if earlier is not None:
         return earlier
-    split = load_split(job["data"], job["task"])
+    split = load_split(job.data, job.task)
     job = with_class_weight(job, split.y_train)
     model, plans = build_model(job, split.x_train)
-    check_metrics_fit(job["metrics"], split.y_train, job["task"])
+    check_metrics_fit(job.metrics, split.y_train, job.task)
     positive = job_positive_class(job, split.y_train)
     columns = model_columns(plans)
     x_train, x_test = split.x_train[columns], split.x_test[columns]
     print("features:\n" + feature_table(plans))
-    search = job.get("search")
+    search = job.search
     search_cv = None
     if search:
         from airflow_ml_provider.ml.search import build_search
@@ -88,9 +91,9 @@ def train(job: dict[str, Any]) -> TrainingResult:
         search_cv = build_search(
             model,
             search,
-            metrics=job["metrics"],
-            seed=int(job["data"]["split"]["seed"]),
-            estimator_path=job["estimator"],
+            metrics=job.metrics,
+            seed=int(job.data.split.seed),
+            estimator_path=job.estimator,
             positive=positive,
         )
     with training_run(job) as (run, experiment_id):
@@ -104,17 +107,17 @@ def train(job: dict[str, Any]) -> TrainingResult:
 
                 search_cv.fit(x_train, split.y_train)
                 model = search_cv.best_estimator_
-                metric = scoring_metric(search, job["metrics"])
+                metric = scoring_metric(search, job.metrics)
                 search_result = log_search(search_cv, search, metric)
             else:
                 model.fit(x_train, split.y_train)
         fit_seconds = time.monotonic() - started
-        metrics = score(model, x_test, split.y_test, job["metrics"], positive=positive)
+        metrics = score(model, x_test, split.y_test, job.metrics, positive=positive)
         mlflow.log_metrics({**metrics, "fit_seconds": fit_seconds})
         log_feature_plan(plans)
         info = log_sklearn_model(model, x_train.head(5), job)
         record_digest(info.model_uri)
-        print(f"trained {job['estimator']} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
+        print(f"trained {job.estimator} in {fit_seconds:.2f}s; held-out metrics: {metrics}")
         extra: dict[str, Any] = {"search": search_result} if search_result else {}
         if positive is not None:
             extra["positive_class"] = positive
@@ -122,8 +125,8 @@ def train(job: dict[str, Any]) -> TrainingResult:
         if trouble:
             mlflow.set_tag(WARNINGS_TAG, "; ".join(trouble)[:5000])
             extra["warnings"] = trouble
-        refit = job.get("refit")
-        if refit and REPRODUCES_TAG not in (job.get("tags") or {}):
+        refit = job.refit
+        if refit and REPRODUCES_TAG not in job.tags:
             from airflow_ml_provider.ml.candidates import log_leaderboard
 
             log_leaderboard(refit, run.info.run_id)

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from typing import Any, cast
 
 from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.training_job import JobData, TrainingJob
 from airflow_ml_provider.ml.provenance import (
     JOB_ARTIFACT,
     REPRODUCES_TAG,
@@ -25,7 +26,7 @@ RESULT_ARTIFACT = "airflow_ml/result.json"
 _SAME_WORK = ("airflow_ml.dag_run_id", "airflow_ml.config_hash", "airflow_ml.data_sha256")
 
 
-def finished_result(job: dict[str, Any]) -> dict[str, Any] | None:
+def finished_result(job: TrainingJob) -> dict[str, Any] | None:
     """The result of a FINISHED run of the same DAG run, configuration and data (a cleared
     or retried train_model after training succeeded), or None: then it trains. Never for a
     reproduction (``airflow-ml reproduce`` exists to train again)."""
@@ -40,7 +41,7 @@ def finished_result(job: dict[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def reused_result(job: dict[str, Any]) -> TrainingResult | None:
+def reused_result(job: TrainingJob) -> TrainingResult | None:
     """``finished_result``, said in the log when there is one (the task returns it)."""
     earlier = finished_result(job)
     if earlier is not None:
@@ -48,17 +49,15 @@ def reused_result(job: dict[str, Any]) -> TrainingResult | None:
     return cast(TrainingResult | None, earlier)
 
 
-def same_work_runs(job: dict[str, Any], extra_tags: dict[str, str] | None = None) -> list:
+def same_work_runs(job: TrainingJob, extra_tags: dict[str, str] | None = None) -> list:
     """FINISHED runs of the same DAG run, configuration and data (and ``extra_tags``), newest
     first; none for a reproduction or a job without those tags."""
     import mlflow
 
-    tags = job.get("tags") or {}
+    tags = job.tags
     if REPRODUCES_TAG in tags or not all(tags.get(key) for key in _SAME_WORK):
         return []
-    experiment_id = use_experiment(
-        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
-    )
+    experiment_id = use_experiment(job.tracking_uri, job.experiment, job.artifact_location)
     wanted = {**{key: tags[key] for key in _SAME_WORK}, **(extra_tags or {})}
     same = " and ".join(f"tags.`{key}` = '{value}'" for key, value in wanted.items())
     return mlflow.search_runs(
@@ -100,29 +99,34 @@ def fit_warnings(found: list[str], echo: bool = True) -> Iterator[None]:
             )
 
 
-def log_training_params(job: dict[str, Any], split, **extra: Any) -> None:
+def log_training_params(job: TrainingJob, split, **extra: Any) -> None:
     """The estimator, its params, the data hash and split sizes as the run's params; the
     snapshot as the run's training dataset input."""
     import mlflow
 
     trainer = next(
-        ({key: job[key]} for key in ("estimator", "entrypoint", "image") if job.get(key)), {}
+        (
+            {key: value}
+            for key in ("estimator", "entrypoint", "image")
+            if (value := getattr(job, key))
+        ),
+        {},
     )
     mlflow.log_params(
         {
             **trainer,
-            **(job.get("params") or {}),
+            **job.params,
             **extra,
             "data.rows_train": split.rows_train,
             "data.rows_test": len(split.x_test),
             **({"data.rows_validation": split.rows_validation} if split.rows_validation else {}),
-            "data.sha256": job["data"].get("sha256", ""),
+            "data.sha256": job.data.sha256,
         }
     )
-    log_snapshot_input(job["data"], split)
+    log_snapshot_input(job.data, split)
 
 
-def log_snapshot_input(data: dict[str, Any], split) -> None:
+def log_snapshot_input(data: JobData, split) -> None:
     """The data snapshot as an MLflow dataset input of the active run (context training):
     its URI as the source, its sha256 as the digest, the model's input columns and the
     target as the schema — described, not loaded again."""
@@ -131,11 +135,11 @@ def log_snapshot_input(data: dict[str, Any], split) -> None:
     from mlflow.data.meta_dataset import MetaDataset
     from mlflow.models import infer_signature
 
-    columns = split.x_test.assign(**{data["target"]: split.y_test.to_numpy()}).head(5)
+    columns = split.x_test.assign(**{data.target: split.y_test.to_numpy()}).head(5)
     dataset = MetaDataset(
-        source=resolve_dataset_source(data["uri"]),
-        name=data["uri"].rstrip("/").rsplit("/", 1)[-1],
-        digest=(data.get("sha256") or "")[:36] or None,
+        source=resolve_dataset_source(data.uri),
+        name=data.uri.rstrip("/").rsplit("/", 1)[-1],
+        digest=data.sha256[:36] or None,
         schema=infer_signature(columns).inputs,
     )
     mlflow.log_input(dataset, context="training")
@@ -159,21 +163,17 @@ def training_result(
 
 
 @contextmanager
-def training_run(job: dict[str, Any]) -> Iterator[tuple[Any, str]]:
+def training_run(job: TrainingJob) -> Iterator[tuple[Any, str]]:
     """The job's MLflow run, started with its tags and reproducibility tags, ``job.json``
     and the validation record logged; yields ``(run, experiment_id)``."""
     import mlflow
 
-    experiment_id = use_experiment(
-        job["tracking_uri"], job["experiment_name"], job.get("artifact_location")
-    )
-    tags = {str(k): str(v) for k, v in (job.get("tags") or {}).items()}
+    experiment_id = use_experiment(job.tracking_uri, job.experiment, job.artifact_location)
+    tags = {str(k): str(v) for k, v in job.tags.items()}
     tags.update(reproducibility_tags(job, tags))
-    with mlflow.start_run(
-        experiment_id=experiment_id, run_name=job.get("run_name"), tags=tags
-    ) as run:
+    with mlflow.start_run(experiment_id=experiment_id, run_name=job.run_name, tags=tags) as run:
         mlflow.log_dict(public_job(job), JOB_ARTIFACT)
-        log_validation(job.get("validation"))
+        log_validation(job.validation)
         yield run, experiment_id
 
 
