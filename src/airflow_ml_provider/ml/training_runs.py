@@ -7,6 +7,7 @@ No Airflow imports: this runs in the training process or pod.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, cast
@@ -126,6 +127,9 @@ def log_training_params(job: TrainingJob, split, **extra: Any) -> None:
     log_snapshot_input(job.data, split)
 
 
+DATASET_ATTEMPTS = 3
+
+
 def log_snapshot_input(data: JobData, split) -> None:
     """The data snapshot as an MLflow dataset input of the active run (context training):
     its URI as the source, its sha256 as the digest, the model's input columns and the
@@ -133,6 +137,7 @@ def log_snapshot_input(data: JobData, split) -> None:
     import mlflow
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
+    from mlflow.exceptions import MlflowException
     from mlflow.models import infer_signature
 
     columns = split.x_test.assign(**{data.target: split.y_test.to_numpy()}).head(5)
@@ -142,7 +147,17 @@ def log_snapshot_input(data: JobData, split) -> None:
         digest=data.sha256[:36] or None,
         schema=infer_signature(columns).inputs,
     )
-    mlflow.log_input(dataset, context="training")
+    for attempt in range(DATASET_ATTEMPTS):
+        try:
+            mlflow.log_input(dataset, context="training")
+            return
+        except MlflowException as exc:
+            # Two trainings of one DAG run (candidates, Optuna workers) log the same snapshot
+            # at once: the store's unique (experiment, name, digest) row is created by one of
+            # them; the other's next try finds it and only links it to its run.
+            if "unique constraint" not in str(exc).lower() or attempt == DATASET_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
 
 
 def training_result(
