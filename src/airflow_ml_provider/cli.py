@@ -117,7 +117,7 @@ def _run_one(
     return result
 
 
-def _load_checked(path: Path):
+def _load_checked(path: Path) -> LoadedPipeline:
     """Every check of one file (cheap and heavy) before any Airflow state is created; a
     missing data file first, before the heavy checks' imports."""
     from airflow_ml_provider.checks.data_checks import missing_data

@@ -10,9 +10,13 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_ml_provider.spec.errors import SpecError, SpecProblem
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.errors import SpecError
+    from airflow_ml_provider.spec.options import LoaderOptions
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -57,7 +61,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-def check_file(path: Path, options, *, fast: bool, lost=None) -> dict[str, Any]:
+def check_file(
+    path: Path, options: LoaderOptions, *, fast: bool, lost: SpecError | None = None
+) -> dict[str, Any]:
     """One file's verdict: ``{file, pipeline, valid, problems, features, positive_class,
     warnings, data_not_read}`` (never raises: an unexpected error is the file's problem)."""
     from airflow_ml_provider.checks.data_checks import data_report

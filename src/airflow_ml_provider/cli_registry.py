@@ -6,10 +6,14 @@ import argparse
 import json
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.errors import AirflowMlError
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.deployers.base import Deployer
 
 
 class StoreNotFound(AirflowMlError, LookupError):
@@ -77,7 +81,7 @@ def store_uri(args: argparse.Namespace) -> str:
     return store.tracking_uri  # type: ignore[attr-defined]
 
 
-def store_client(args: argparse.Namespace):
+def store_client(args: argparse.Namespace) -> Any:
     """An MlflowClient of the store find_store finds (also this process's default, so
     models:/ URIs load there); says on stderr which store it is."""
     import mlflow
@@ -148,7 +152,7 @@ def _rollback_error(args: argparse.Namespace, message: str, code: int) -> int:
     return code
 
 
-def _rollback_deployer(client, args: argparse.Namespace):
+def _rollback_deployer(client: Any, args: argparse.Namespace) -> Deployer:
     """The deployer of --pipeline FILE, else the one recorded on the serving champion."""
     from airflow_ml_provider.deployers import recorded_deployer
     from airflow_ml_provider.ml.registry import CHAMPION, holder

@@ -30,6 +30,8 @@ from airflow_ml_provider.core.steps import STEP_NAMES
 from airflow_ml_provider.spec.errors import SpecError
 
 if TYPE_CHECKING:
+    from airflow.sdk import DAG
+
     from airflow_ml_provider.spec.loader import LoadedPipeline
 
 APPROVAL_TASK = "approve_promotion"
@@ -69,7 +71,7 @@ def prepare_environment(dags_folder: Path | None = None) -> Path:
     return home
 
 
-def check_deep(loaded) -> None:
+def check_deep(loaded: LoadedPipeline) -> None:
     """Heavy checks (estimator import, params) before anything runs."""
     from airflow_ml_provider.checks.deep_checks import deep_problems
 
@@ -78,7 +80,7 @@ def check_deep(loaded) -> None:
         raise SpecError(problems)
 
 
-def run_dag(dag, conf: dict[str, Any] | None = None) -> Any:
+def run_dag(dag: DAG, conf: dict[str, Any] | None = None) -> Any:
     """dag.test() the DAG once (with ``conf`` as the run's conf) and return the DagRun.
 
     Retries are switched off: a local run reports the first failure at once instead of
@@ -123,7 +125,7 @@ def expire_unanswered_approvals(stop: threading.Event, every: float = 1.0) -> th
     return thread
 
 
-def _retrying_later(call) -> Any:
+def _retrying_later(call: Callable[[], Any]) -> Any:
     """Run ``call`` for a helper thread; None (try again later) when it failed, e.g. because
     SQLite was locked by the run's own writes. A helper thread that died would leave the run
     waiting for an answer that never comes, so every error is logged and retried."""
@@ -138,7 +140,7 @@ DECISION_KEYS = ("promote", "reason", "rules", "baseline", "positive_class", "pl
 """What a run's result shows of the gate's decision."""
 
 
-def collect_result(dag, dag_run, model_name: str, mlflow_conn_id: str) -> dict[str, Any]:
+def collect_result(dag: DAG, dag_run: Any, model_name: str, mlflow_conn_id: str) -> dict[str, Any]:
     """One JSON-able dict describing the run (what ``airflow-ml run --json`` prints)."""
     xcoms, states, failures = run_outputs(dag.dag_id, dag_run)
     validation = xcoms.get(("validate_data", "validation")) or {}

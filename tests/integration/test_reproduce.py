@@ -190,3 +190,18 @@ def test_a_job_of_an_unknown_version_is_refused_before_training(tmp_path, capsys
     err = capsys.readouterr().err
     assert "job.json cannot be re-run: training job version 99" in err
     assert len(mlflow.search_runs([experiment])) == 1  # nothing was trained
+
+
+def test_a_candidate_cross_validation_run_is_refused_with_what_to_reproduce(tmp_path, capsys):
+    """A candidate's run cross-validates and logs no model: reproducing it used to fail with
+    a KeyError on the missing metrics after re-training; it is refused before training."""
+    import mlflow
+
+    trained = train_once(tmp_path, candidate={"name": "linear", "folds": 3}, search=None)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    runs_before = len(mlflow.search_runs(search_all_experiments=True))
+    assert cli.main(["reproduce", trained["run_id"], "--tracking-uri", uri]) == 2
+    err = capsys.readouterr().err
+    assert "cross-validated candidate 'linear'; it logged no model" in err
+    assert "Reproduce the run of the model select_model trained" in err
+    assert len(mlflow.search_runs(search_all_experiments=True)) == runs_before

@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow_ml_provider.spec.errors import SpecProblem, did_you_mean
 from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
-from airflow_ml_provider.spec.positions import load_positioned
+from airflow_ml_provider.spec.positions import FieldPath, load_positioned
 
 SAMPLE_ROWS = 5000
 NO_FILE_YET = " matches no file (yet)"
@@ -139,7 +139,9 @@ def _metric_problems(doc, spec, target) -> list[SpecProblem]:
     if spec.training.task_type != "classification" or classes <= 2:
         return []
     evaluation, problems = spec.evaluation, []
-    named = [(("evaluation", "primary_metric"), evaluation.primary_metric)]
+    named: list[tuple[FieldPath, str]] = [
+        (("evaluation", "primary_metric"), evaluation.primary_metric)
+    ]
     named += [(("evaluation", "metrics", i), m) for i, m in enumerate(evaluation.metrics)]
     for path, metric in named:
         if metric in BINARY_ONLY:
@@ -271,8 +273,8 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
     positive = None
     if spec.data.target in columns:
         problems += _metric_problems(doc, spec, frame[spec.data.target])
-        found, positive = _positive_class(doc, spec, frame[spec.data.target])
-        problems += found
+        class_problems, positive = _positive_class(doc, spec, frame[spec.data.target])
+        problems += class_problems
         if len(frame) < rows:  # the whole file: its row count is the run's
             problems += _split_problems(doc, spec, frame[spec.data.target], len(frame))
         problems += _guard_problems(doc, spec, frame, whole=len(frame) < rows)
@@ -284,7 +286,11 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
     feature_problems, plans, table = _feature_problems(doc, loaded, inputs)
     target, task = frame[spec.data.target], spec.training.task_type
     metrics, seed = spec.evaluation.all_metrics, spec.data.split.seed
-    notes = quality_warnings(frame, target, task, plans, metrics, positive, seed) if plans else []
+    notes = (
+        quality_warnings(frame, target, task, plans, metrics, positive, seed)
+        if plans and task
+        else []
+    )
     return DataReport(
         problems + feature_problems,
         table,

@@ -70,6 +70,25 @@ class CandidateResult(TypedDict):
     rank: NotRequired[int]
 
 
+class PartitionChunk(TypedDict):
+    """What training one chunk of partitions (or the fallback) returns (train_partitions'
+    mapped tasks); assemble_model reads every chunk's."""
+
+    chunk: int | None
+    models_uri: str | None
+    """The first of ``model_files`` (what older releases wrote)."""
+    model_files: list[str]
+    """skops dumps of ``{partition key: model}``, one per process that fitted models."""
+    trusted_types: list[str]
+    partitions: list[dict[str, Any]]
+    """One record per partition: partition, status, reason, rows, metrics, fit_seconds."""
+    fit_seconds: float
+    seconds: float
+    answers_uri: NotRequired[str]
+    """The held-out rows' answers, beside the models (absent for older chunk files)."""
+    classes: NotRequired[list[Any] | None]
+
+
 class GateRule(TypedDict):
     """One rule of the gate: the value it saw, the bound it needed, whether it passed."""
 

@@ -5,7 +5,7 @@ Connection ids live in core.connections."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args
 
 SPLIT_TEST_SIZE = 0.25
 SPLIT_SEED = 0
@@ -21,7 +21,8 @@ CANARY_DURATION_SECONDS = 900.0
 """How long a canary must stay healthy (15 minutes)."""
 CANARY_INTERVAL_SECONDS = 30.0
 """How often a canary is checked."""
-CANARY_CHECKS = ("ready", "no_restarts", "smoke_test")
+CanaryCheck = Literal["ready", "no_restarts", "smoke_test"]
+CANARY_CHECKS: tuple[CanaryCheck, ...] = get_args(CanaryCheck)
 """What a Kubernetes canary is checked for."""
 ROLLOUT_TIMEOUT_SECONDS = 600.0
 """How long a rollout (or KServe's Ready) may take before it counts as failed."""
@@ -29,7 +30,8 @@ ROLLOUT_POLL_SECONDS = 2.0
 """How often a rollout is polled."""
 SERVING_REPLICAS = 2
 SERVING_PORT = 8080
-KSERVE_MODE = "serverless"
+KServeMode = Literal["serverless", "raw"]
+KSERVE_MODE: KServeMode = "serverless"
 KSERVE_MIN_REPLICAS = 1
 KSERVE_MAX_REPLICAS = 3
 TRAINING_STARTUP_SECONDS = 600.0

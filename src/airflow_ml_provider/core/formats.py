@@ -34,7 +34,7 @@ def dictionary_columns(schema: Any) -> list[str]:
     return [field.name for field in schema if not pa.types.is_floating(field.type)]
 
 
-def csv_parse_options():
+def csv_parse_options() -> Any:
     """pyarrow's CSV parsing as every reader of ours uses it: a quoted value may hold line
     breaks (free text such as tweets or reviews; measured: no slower on 2 M rows)."""
     import pyarrow.csv as pv

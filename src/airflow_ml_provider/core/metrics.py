@@ -28,7 +28,9 @@ class MetricInfo:
         return self.low is None or bound >= self.low
 
 
-def _metric(name: str, task: TaskType, scorer: str | None = None, higher: bool = True):
+def _metric(
+    name: str, task: TaskType, scorer: str | None = None, higher: bool = True
+) -> MetricInfo:
     low: float | None
     high: float | None
     low, high = (0.0, 1.0) if task == "classification" and higher else (0.0, None)

@@ -10,17 +10,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
     from airflow_ml_provider.spec.models import PipelineSpec
+
+
+StepName = Literal[
+    "wait_for_data", "snapshot_data", "validate_data", "check_changes", "train_model",
+    "train_candidates", "select_model", "plan_partitions", "train_partitions",
+    "assemble_model", "evaluate_model", "approve_promotion", "register_model", "deploy_model",
+    "score_batch", "notify",
+]  # fmt: skip
+"""Every task id a pipeline's DAG can have; STEPS (below) gives each its place and rule."""
 
 
 @dataclass(frozen=True)
 class Step:
     """One task of the pipeline DAG."""
 
-    task_id: str
+    task_id: StepName
     when: Callable[[PipelineSpec], bool] | None = None
     """Whether a pipeline has this step (None: every pipeline)."""
     role: str | None = None
@@ -89,7 +98,8 @@ STEPS: tuple[Step, ...] = (
     ),
     Step("notify"),
 )
-STEP_NAMES: tuple[str, ...] = tuple(step.task_id for step in STEPS)
+STEP_NAMES: tuple[StepName, ...] = tuple(step.task_id for step in STEPS)
+assert sorted(STEP_NAMES) == sorted(get_args(StepName)), "each step name has one Step"
 DEFAULT_PLAN: tuple[str, ...] = tuple(step.task_id for step in STEPS if not step.optional)
 """The plan of a pipeline without waiting, partitions, approval or batch scoring."""
 

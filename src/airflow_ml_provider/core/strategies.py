@@ -7,7 +7,11 @@ No imports from the project.
 
 from __future__ import annotations
 
-DEPLOYERS: dict[str, str] = {
+from typing import Literal, get_args
+
+Strategy = Literal["alias", "batch", "kubernetes", "kserve"]
+
+DEPLOYERS: dict[Strategy, str] = {
     "alias": "airflow_ml_provider.deployers.alias:AliasDeployer",
     "batch": "airflow_ml_provider.deployers.alias:BatchDeployer",
     "kubernetes": "airflow_ml_provider.deployers.kubernetes:KubernetesDeployer",
@@ -15,7 +19,8 @@ DEPLOYERS: dict[str, str] = {
 }
 """Strategy name -> ``module:Class`` of its Deployer (deployers.base)."""
 
-STRATEGIES: tuple[str, ...] = tuple(DEPLOYERS)
+STRATEGIES: tuple[Strategy, ...] = get_args(Strategy)
+assert set(STRATEGIES) == set(DEPLOYERS), "every strategy needs its deployer"
 
 DEPLOYMENT_TAG = "airflow_ml.deployment"
 """Model-version tag written at deployment: JSON ``{strategy, settings}`` — what a later

@@ -122,6 +122,11 @@ class TrainingJob(_Strict):
         return _present(self.estimator, "estimator")
 
     @property
+    def partition_section(self) -> dict[str, Any]:
+        """The chunk of partitions (or the fallback) this job trains."""
+        return _present(self.partitions, "partitions")
+
+    @property
     def candidate_section(self) -> dict[str, Any]:
         """The candidate this job cross-validates (training.candidates[])."""
         return _present(self.candidate, "candidate")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import importlib
 import json
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 from airflow_ml_provider.core.errors import DeploymentFailed
-from airflow_ml_provider.core.strategies import DEPLOYERS, DEPLOYMENT_TAG
+from airflow_ml_provider.core.strategies import DEPLOYERS, DEPLOYMENT_TAG, STRATEGIES, Strategy
 from airflow_ml_provider.deployers.base import Deployer
 
 __all__ = ["Deployer", "DeploymentFailed", "deployer_class", "record", "recorded_deployer"]
@@ -17,24 +17,21 @@ __all__ = ["Deployer", "DeploymentFailed", "deployer_class", "record", "recorded
 
 def deployer_class(strategy: str) -> type[Deployer]:
     """The Deployer of ``strategy`` (core.strategies.DEPLOYERS), imported on first use."""
-    try:
-        module, name = DEPLOYERS[strategy].split(":")
-    except KeyError:
-        known = ", ".join(DEPLOYERS)
-        raise DeploymentFailed(
-            f"unknown deployment strategy {strategy!r} (known: {known})"
-        ) from None
+    if strategy not in STRATEGIES:
+        known = ", ".join(STRATEGIES)
+        raise DeploymentFailed(f"unknown deployment strategy {strategy!r} (known: {known})")
+    module, name = DEPLOYERS[cast(Strategy, strategy)].split(":")
     return getattr(importlib.import_module(module), name)
 
 
-def record(client, version: str, deployer: Deployer) -> None:
+def record(client: Any, version: str, deployer: Deployer) -> None:
     """Tag ``version`` with how it was deployed (strategy and non-secret settings)."""
     value = json.dumps({"strategy": deployer.strategy, "settings": deployer.settings()})
     client.set_model_version_tag(deployer.model_name, version, DEPLOYMENT_TAG, value)
 
 
 def recorded_deployer(
-    client,
+    client: Any,
     model_name: str,
     version: str | None,
     connections: Mapping[str, str] | None = None,

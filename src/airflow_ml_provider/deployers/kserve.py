@@ -235,7 +235,7 @@ class KServeDeployer(ClusterDeployer):
         return self._all_traffic(version, current, base, canary, rounds)
 
     def _start_revision(
-        self, version: str, current: dict[str, Any], canary: TrafficCanary | None, base
+        self, version: str, current: dict[str, Any], canary: TrafficCanary | None, base: Any
     ) -> int:
         """The new revision with no traffic (or the canary's share), Ready and answering on
         its own URL; on failure it is pinned to 0 % (the serving revision never touched)."""
@@ -266,7 +266,14 @@ class KServeDeployer(ClusterDeployer):
             rounds += 1
         return rounds
 
-    def _all_traffic(self, version, current, base, canary, rounds: int) -> dict[str, Any]:
+    def _all_traffic(
+        self,
+        version: str,
+        current: dict[str, Any],
+        base: Any,
+        canary: TrafficCanary | None,
+        rounds: int,
+    ) -> dict[str, Any]:
         self._apply(self._read(), self._manifest(version, None, base))  # all traffic
         self._settle(version, current)
         return self._served(version, isvc.labelled_version(current), canary, rounds)

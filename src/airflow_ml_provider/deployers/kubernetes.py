@@ -19,6 +19,7 @@ from airflow_ml_provider.core.defaults import (
     CANARY_CHECKS,
     CANARY_DURATION_SECONDS,
     CANARY_INTERVAL_SECONDS,
+    CanaryCheck,
 )
 from airflow_ml_provider.deployers.base import ClusterDeployer
 from airflow_ml_provider.hooks.mlflow import MlflowHook
@@ -42,7 +43,7 @@ class CanaryPlan:
     percent: int
     duration: float = CANARY_DURATION_SECONDS
     interval: float = CANARY_INTERVAL_SECONDS
-    checks: list[str] = field(default_factory=lambda: list(CANARY_CHECKS))
+    checks: list[CanaryCheck] = field(default_factory=lambda: list(CANARY_CHECKS))
 
 
 class KubernetesDeployer(ClusterDeployer):

@@ -3,7 +3,7 @@ again and checks it — or champion goes forward again and the rollback is refus
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from airflow_ml_provider.core.contracts import Rollback
 from airflow_ml_provider.core.errors import DeploymentFailed
@@ -23,7 +23,7 @@ class ServingRollbackFailed(DeploymentFailed):
 
 
 def roll_back_serving(
-    client, deployer: Deployer, *, to: str | int | None, actor: str, reason: str
+    client: Any, deployer: Deployer, *, to: str | int | None, actor: str, reason: str
 ) -> Rollback:
     """Give ``champion`` back to ``previous`` (or to version ``to``), make the deployer serve
     it and check it answers; the target version is verified and loaded before anything moves

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from airflow.sdk import DAG, Param, chain
 
@@ -18,8 +19,11 @@ from airflow_ml_provider.operators.config_error import ConfigErrorOperator
 from airflow_ml_provider.spec.loader import LoadedPipeline
 from airflow_ml_provider.ui.card import CONFIG_ERROR_TAG, PIPELINE_TAG
 
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.models import PipelineSpec
 
-def _apply_step_policies(dag: DAG, spec) -> None:
+
+def _apply_step_policies(dag: DAG, spec: PipelineSpec) -> None:
     """steps: {<task id>: {retries, retry_delay, ...}} over the pipeline-wide values."""
     for step, policy in spec.steps.items():
         task = dag.task_dict[step]

@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.core.steps import summary_roles
 from airflow_ml_provider.spec.loader import LoadedPipeline
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.models import PipelineSpec
+
+T = TypeVar("T")
+
+
+def needed(value: T | None, field: str) -> T:
+    """A section or value the step's rule guarantees (core/steps.py ``when``, spec/rules.py):
+    its absence is a bug in those rules, said as such."""
+    if value is None:
+        raise ValueError(f"this step needs {field}, which the pipeline's rules require")
+    return value
 
 
 @dataclass
@@ -19,7 +32,7 @@ class Built:
     tasks: dict[str, BaseOperator] = field(default_factory=dict)
 
     @property
-    def spec(self):
+    def spec(self) -> PipelineSpec:
         return self.loaded.spec
 
     def output(self, task_id: str) -> Any:

@@ -4,9 +4,13 @@ policy, failure mails) and the `stalled` deadline."""
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_ml_provider.notifications.failure import record_failure
 from airflow_ml_provider.notifications.notifier import ConfiguredNotifier, TaskAlertNotifier
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.models import PipelineSpec
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
@@ -19,10 +23,14 @@ def as_datetime(value: dt.date | dt.datetime | None) -> dt.datetime:
     return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
 
 
-def default_args(spec) -> dict:
+def default_args(spec: PipelineSpec) -> dict[str, Any]:
     """Every task's owner, retry policy and time limit, the record of its failure (XCom
     ``failure``, read by the CLI and the UI) and the failure/retry mails."""
-    args = {"owner": spec.owner, "retries": spec.retries, "retry_delay": spec.retry_delay}
+    args: dict[str, Any] = {
+        "owner": spec.owner,
+        "retries": spec.retries,
+        "retry_delay": spec.retry_delay,
+    }
     # Only what differs from Airflow's defaults: every default arg costs time in every task.
     optional = {
         "retry_exponential_backoff": spec.retry_exponential_backoff or None,
@@ -33,7 +41,11 @@ def default_args(spec) -> dict:
     alerts = spec.alerts
     others = [ConfiguredNotifier(n.class_, n.kwargs) for n in alerts.notifiers]
     args["on_failure_callback"] = [record_failure]
-    for event, callback in (("failure", "on_failure_callback"), ("retry", "on_retry_callback")):
+    callbacks: tuple[tuple[Literal["failure", "retry"], str], ...] = (
+        ("failure", "on_failure_callback"),
+        ("retry", "on_retry_callback"),
+    )
+    for event, callback in callbacks:
         if event not in alerts.on:
             continue
         mail = [TaskAlertNotifier(event, alerts.email, alerts.smtp_conn_id)] if alerts.email else []
@@ -41,7 +53,7 @@ def default_args(spec) -> dict:
     return args
 
 
-def stalled(spec):
+def stalled(spec: PipelineSpec) -> Any:
     """The DeadlineAlert of `stalled` (alerts.deadline after the logical date), or None."""
     alerts = spec.alerts
     if "stalled" not in alerts.on or alerts.deadline is None:

@@ -3,8 +3,11 @@ AssetWatcher on the pipeline's retrain Asset (monitoring.mode: watcher)."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from airflow.sdk import DAG, Asset, BaseOperator, chain
 
+from airflow_ml_provider.factory.built import needed
 from airflow_ml_provider.factory.dag_args import EPOCH, as_datetime, default_args
 from airflow_ml_provider.operators.monitoring import (
     DriftMonitorOperator,
@@ -15,6 +18,9 @@ from airflow_ml_provider.operators.monitoring import (
 from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
 from airflow_ml_provider.spec.loader import LoadedPipeline
 from airflow_ml_provider.ui.card import MONITOR_TAG, PIPELINE_TAG
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.models import PipelineSpec
 
 MONITOR_SUFFIX = "__monitor"
 
@@ -41,12 +47,12 @@ def retrain_asset(loaded: LoadedPipeline) -> Asset | None:
     return Asset(uri, watchers=[AssetWatcher(name=f"{spec.pipeline}-drift", trigger=trigger)])
 
 
-def _drift_check_arguments(spec) -> dict:
+def _drift_check_arguments(spec: PipelineSpec) -> dict[str, Any]:
     """What the monitor's drift check needs, as DriftMonitorOperator and DriftEventTrigger
     take it."""
     return {
         "model_name": spec.model_name,
-        "drift": spec.monitoring.drift.model_dump(),
+        "drift": needed(spec.monitoring, "monitoring").drift.model_dump(),
         "columns": list(spec.data.features or []) or None,
         "mlflow_conn_id": spec.registry.mlflow_conn_id,
     }

@@ -18,7 +18,7 @@ def dag_schedule(schedule: Any, source_uri: str | None, retrain: Any = None) -> 
         return cron
     from airflow.sdk import Asset, AssetAll, AssetAny
 
-    def build(part: Condition):
+    def build(part: Condition) -> Any:
         if isinstance(part, str):
             return Asset(source_uri if part == SOURCE else part)
         kind, parts = part

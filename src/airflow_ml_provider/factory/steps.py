@@ -9,12 +9,12 @@ Kubernetes and approval operators are imported only by pipelines that use them.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import Asset, BaseOperator
 
 from airflow_ml_provider.core.steps import plan, summary_roles
-from airflow_ml_provider.factory.built import Built
+from airflow_ml_provider.factory.built import Built, needed
 from airflow_ml_provider.factory.training_steps import (
     assemble_model,
     plan_partitions,
@@ -33,6 +33,10 @@ from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
 from airflow_ml_provider.operators.validation import ValidateDataOperator
 from airflow_ml_provider.sensors.data import NewDataSensor
 
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.delivery_section import KServeSpec, ServingSpec
+    from airflow_ml_provider.spec.models import PipelineSpec
+
 __all__ = ["BUILDERS", "Built", "champion_asset", "deployment_operator"]
 
 
@@ -45,7 +49,7 @@ def champion_asset(model_name: str) -> Asset:
 
 
 def wait_for_data(built: Built) -> BaseOperator:
-    wait = built.spec.data.wait
+    wait = needed(built.spec.data.wait, "data.wait")
     return NewDataSensor(
         task_id="wait_for_data",
         source=dict(built.loaded.source),
@@ -122,7 +126,7 @@ def evaluate_model(built: Built) -> BaseOperator:
         target=data.target,
         features=data.features,
         split=data.split.model_dump(),
-        task=spec.training.task_type,
+        task=needed(spec.training.task_type, "training.task"),
         primary_metric=evaluation.primary_metric,
         metrics=evaluation.all_metrics,
         thresholds=dict(evaluation.thresholds),
@@ -174,10 +178,10 @@ def register_model(built: Built) -> BaseOperator:
     )
 
 
-def deployment_operator(spec, **task_arguments: Any) -> AliasDeploymentOperator:
+def deployment_operator(spec: PipelineSpec, **task_arguments: Any) -> AliasDeploymentOperator:
     """The deploy_model operator of deployment.strategy, with its settings from the spec."""
     deployment = spec.deployment
-    common = {"model_name": spec.model_name, "mlflow_conn_id": spec.registry.mlflow_conn_id}
+    task_arguments.update(model_name=spec.model_name, mlflow_conn_id=spec.registry.mlflow_conn_id)
     # The cluster strategies' modules are imported only for pipelines that use them (the
     # cncf.kubernetes provider costs seconds).
     if deployment.strategy == "kubernetes" and deployment.kubernetes is not None:
@@ -189,19 +193,19 @@ def deployment_operator(spec, **task_arguments: Any) -> AliasDeploymentOperator:
         arguments = _cluster_arguments(server)
         if server.canary is not None:
             arguments["canary_checks"] = list(server.canary.checks)
-        return KubernetesDeploymentOperator(**arguments, **common, **task_arguments)
+        return KubernetesDeploymentOperator(**arguments, **task_arguments)
     if deployment.strategy == "kserve" and deployment.kserve is not None:
         from airflow_ml_provider.operators.kserve_deployment import KServeDeploymentOperator
 
         arguments = _cluster_arguments(deployment.kserve)
-        return KServeDeploymentOperator(**arguments, **common, **task_arguments)
-    return AliasDeploymentOperator(strategy=deployment.strategy, **common, **task_arguments)
+        return KServeDeploymentOperator(**arguments, **task_arguments)
+    return AliasDeploymentOperator(strategy=deployment.strategy, **task_arguments)
 
 
-def _cluster_arguments(section) -> dict[str, Any]:
+def _cluster_arguments(section: ServingSpec | KServeSpec) -> dict[str, Any]:
     """deployment.kubernetes / deployment.kserve as operator arguments: durations in
     seconds, the canary flattened to canary_percent, canary_duration, canary_interval."""
-    arguments = {
+    arguments: dict[str, Any] = {
         **section.model_dump(exclude={"canary", "rollout_timeout"}),
         "rollout_timeout": section.rollout_timeout.total_seconds(),
     }
@@ -226,14 +230,12 @@ def deploy_model(built: Built) -> BaseOperator:
 
 def score_batch(built: Built) -> BaseOperator:
     spec, loaded = built.spec, built.loaded
-    batch = spec.deployment.batch
-    # The step applies only with strategy batch, whose rules require both (spec/rules.py).
-    assert loaded.scoring_source is not None and loaded.scoring_output is not None
+    batch = needed(spec.deployment.batch, "deployment.batch")
     return BatchScoringOperator(
         task_id="score_batch",
         model_name=spec.model_name,
-        source=dict(loaded.scoring_source),
-        destination=loaded.scoring_output,
+        source=dict(needed(loaded.scoring_source, "deployment.batch.source")),
+        destination=needed(loaded.scoring_output, "deployment.batch.output"),
         id_columns=list(batch.id_columns),
         gcp_conn_id=batch.output_conn_id,
         mlflow_conn_id=spec.registry.mlflow_conn_id,

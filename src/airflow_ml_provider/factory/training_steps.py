@@ -4,11 +4,11 @@ operators are imported only by pipelines that train in pods."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseOperator
 
-from airflow_ml_provider.factory.built import Built
+from airflow_ml_provider.factory.built import Built, needed
 from airflow_ml_provider.operators.candidates import SelectModelOperator
 from airflow_ml_provider.operators.partitions import (
     PLAN_XCOM,
@@ -18,6 +18,10 @@ from airflow_ml_provider.operators.partitions import (
 from airflow_ml_provider.operators.training import TRAINING_JOB_ARGUMENTS, LocalTrainingOperator
 from airflow_ml_provider.spec.loader import LoadedPipeline
 from airflow_ml_provider.spec.models import PartitioningSpec
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.models import PipelineSpec
+    from airflow_ml_provider.spec.training_section import SearchSpec
 
 
 def _training_runner(loaded: LoadedPipeline) -> tuple[Any, dict]:
@@ -35,7 +39,7 @@ def _training_runner(loaded: LoadedPipeline) -> tuple[Any, dict]:
     return KubernetesTrainingOperator, pod_arguments(loaded)
 
 
-def _search(spec, search) -> dict | None:
+def _search(spec: PipelineSpec, search: SearchSpec | None) -> dict[str, Any] | None:
     """A search section (training.search or a candidate's) as the job takes it, scored by
     the primary metric unless it says."""
     if search is None:
@@ -166,8 +170,8 @@ def plan_partitions(built: Built) -> BaseOperator:
         task_id="plan_partitions",
         snapshot=built.output("snapshot_data"),
         target=data.target,
-        partition_by=data.partition_by,
-        task=built.spec.training.task_type,
+        partition_by=needed(data.partition_by, "data.partition_by"),
+        task=needed(built.spec.training.task_type, "training.task"),
         features=data.features,
         split=data.split.model_dump(),
         min_partition_rows=settings.min_partition_rows,

@@ -90,7 +90,7 @@ class MlflowHook(BaseHook):
             **self._resolve()[1],
         }
 
-    def get_conn(self):
+    def get_conn(self) -> Any:
         """An MlflowClient pointed at this connection's tracking and registry store."""
         import mlflow
 

@@ -4,7 +4,7 @@ over rows. No Airflow."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -28,11 +28,16 @@ def _ks(base: np.ndarray, cur: np.ndarray) -> float:
     with two searches into the sorted current values."""
     base, cur = np.sort(base), np.sort(cur)
     distinct = np.unique(base)
-    f_base = np.searchsorted(base, distinct, "right") / len(base)
-    at_or_below = np.searchsorted(cur, distinct, "right") / len(cur)
-    below = np.searchsorted(cur, distinct, "left") / len(cur)
+    f_base = _share(base, distinct, "right")
+    at_or_below = _share(cur, distinct, "right")
+    below = _share(cur, distinct, "left")
     gaps = (np.abs(f_base - at_or_below), np.abs(f_base[:-1] - below[1:]), below[:1])
     return float(max(gap.max(initial=0.0) for gap in gaps))
+
+
+def _share(ordered: np.ndarray, at: np.ndarray, side: Literal["left", "right"]) -> np.ndarray:
+    """The share of ``ordered`` (sorted) below (left) or at or below (right) each of ``at``."""
+    return np.asarray(np.searchsorted(ordered, at, side)) / len(ordered)
 
 
 def _exact_distance(base: np.ndarray, cur: np.ndarray) -> float:

@@ -75,17 +75,14 @@ def group_scores(
     """``{group: {rows, value}}``: one metric per value of ``keys`` (an array aligned with
     the rows ``answers`` were computed on; value None where the metric is undefined), a
     binary metric of one class counting ``positive``."""
-    import numpy as np
     import pandas as pd
 
-    from airflow_ml_provider.ml.partitioned import partition_key
+    from airflow_ml_provider.ml.partitioned import partition_key, positions_by_code
 
     codes, values = pd.factorize(keys, use_na_sentinel=False)
-    order = np.argsort(codes, kind="stable")
-    bounds = np.flatnonzero(np.diff(codes[order])) + 1
     scores = {}
-    for positions in np.split(order, bounds) if len(order) else []:
-        key = partition_key(values[codes[positions[0]]])
+    for code, positions in positions_by_code(codes).items():
+        key = partition_key(values[code])
         weight = None if weights is None else weights[positions]
         value = score_where_defined(
             answers, positions, labels[positions], [metric], weight, positive

@@ -68,19 +68,17 @@ def _from_columns(frame) -> tuple[Any, Any | None]:
     return frame[PREDICT].to_numpy(), proba
 
 
-def write_answers(answers: Answers | None, models_uri: str) -> dict[str, Any]:
-    """Write ``answers`` beside the models file; return what the task's result records
-    (``answers_uri`` and ``classes``), nothing when there are none."""
+def write_answers(answers: Answers, models_uri: str) -> str:
+    """Write ``answers`` beside the models file; return their URI (the chunk result's
+    ``answers_uri``)."""
     import fsspec
     import pandas as pd
 
-    if answers is None:
-        return {}
     columns = {ROW: answers.rows, **_as_columns(answers.predict, answers.proba)}
     uri = answers_uri(models_uri)
     with fsspec.open(uri, "wb") as stream:
         pd.DataFrame(columns).to_parquet(stream, index=False)
-    return {"answers_uri": uri, "classes": answers.classes}
+    return uri
 
 
 def _read(result: dict[str, Any]) -> Answers:

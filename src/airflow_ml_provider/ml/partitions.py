@@ -18,10 +18,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from airflow_ml_provider.core.contracts import PartitionChunk
 from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml.heldout_answers import gathered, write_answers
 from airflow_ml_provider.ml.integrity import check_trusted_types, job_trust
-from airflow_ml_provider.ml.partitioned import partition_key
+from airflow_ml_provider.ml.partitioned import partition_key, positions_by_code
 from airflow_ml_provider.ml.skops_io import skops_io
 
 HELDOUT = "__airflow_ml_heldout__"
@@ -59,7 +60,7 @@ def plan_partitions(
     train, _ = split_indices(
         y, test_size=split["test_size"], seed=split["seed"], stratify=split["stratify"], task=task
     )
-    heldout = np.ones(len(frame), dtype=bool)
+    heldout: np.ndarray = np.ones(len(frame), dtype=bool)
     heldout[train] = False
     codes, values = pd.factorize(frame[partition_by], use_na_sentinel=False)
     keys = [partition_key(v) for v in values]
@@ -96,11 +97,7 @@ def plan_partitions(
     }
 
     def chunk_frames() -> Iterator[tuple[int, Any]]:
-        order = np.argsort(codes, kind="stable")
-        bounds = np.flatnonzero(np.diff(codes[order])) + 1
-        starts = dict(
-            zip(codes[order][np.r_[0, bounds]].tolist(), np.split(order, bounds), strict=True)
-        )
+        starts = positions_by_code(codes)
         kept = [*model_features, partition_by, target]
         for index, chunk in enumerate(chunks):
             positions = np.concatenate([starts[code] for code in chunk])
@@ -110,14 +107,14 @@ def plan_partitions(
     return plan, chunk_frames()
 
 
-def train_partitions(job: TrainingJob) -> dict[str, Any]:
+def train_partitions(job: TrainingJob) -> PartitionChunk:
     """Train the chunk (or the fallback) described by ``job.partitions``; write the models
     as skops files named after its ``output`` and return one record per partition.
 
     ``model_files`` lists the files (each a dump of ``{partition key: model}``; one per
     process that fitted models), ``models_uri`` is the first (what older releases wrote)."""
     started = time.monotonic()
-    spec = job.partitions
+    spec = job.partition_section
     if spec.get(FALLBACK):
         records, saved, answers = _train_fallback(job, spec)
     else:
@@ -126,16 +123,19 @@ def train_partitions(job: TrainingJob) -> dict[str, Any]:
     trusted = sorted({name for _, trusted in saved for name in trusted})
     # What every load of the router checks: refused here, before the router is logged.
     check_trusted_types(trusted, job_trust(job))
-    return {
+    result: PartitionChunk = {
         "chunk": spec.get("chunk"),
         "models_uri": files[0] if files else None,
         "model_files": files,
         "trusted_types": trusted,
-        **write_answers(answers, spec["output"]),
         "partitions": records,
         "fit_seconds": sum(r.get("fit_seconds") or 0.0 for r in records),
         "seconds": time.monotonic() - started,
     }
+    if answers is not None:
+        result["answers_uri"] = write_answers(answers, spec["output"])
+        result["classes"] = answers.classes
+    return result
 
 
 def model_files(result: dict[str, Any]) -> list[str]:
@@ -189,7 +189,7 @@ def _train_partitions_of(template, metrics, partitions) -> list[tuple[Any, dict,
     recorded with its error; the others go on."""
     from threadpoolctl import threadpool_limits
 
-    trained = []
+    trained: list[tuple[Any, dict[str, Any], Any]] = []
     with threadpool_limits(limits=1):
         for key, x_train, y_train, x_test, y_test in partitions:
             try:

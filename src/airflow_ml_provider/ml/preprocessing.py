@@ -230,11 +230,11 @@ def build_preprocessor(
             "output that cannot join it: set their encoding to onehot or ordinal"
         )
     dense = bool(native) or not sparse_ok
-    groups: dict[tuple, list[str]] = defaultdict(list)
+    groups: dict[tuple[Any, ...], list[str]] = defaultdict(list)
     for plan in plans:
         if plan.type in ("ignore", CUSTOM):
             continue
-        key = (
+        key: tuple[Any, ...] = (
             plan.type,
             repr(sorted(plan.settings.items())),
             plan.column if plan.type == "text" else "",
@@ -242,7 +242,8 @@ def build_preprocessor(
         if plan.type in ("numeric", "categorical"):
             key += (not pd.api.types.is_numeric_dtype(frame[plan.column]),)  # stored as text
         groups[key].append(plan.column)
-    parts, kinds = [], []
+    parts: list[tuple[str, Any, list[str]]] = []
+    kinds = []
     for key, columns in groups.items():
         kind, settings = key[0], dict(next(p.settings for p in plans if p.column == columns[0]))
         if kind == "numeric":
@@ -298,7 +299,9 @@ def model_columns(plans: list[ColumnPlan]) -> list[str]:
     return [plan.column for plan in plans if plan.type != "ignore"]
 
 
-def resolve_features(job: TrainingJob, x_train: pd.DataFrame):
+def resolve_features(
+    job: TrainingJob, x_train: pd.DataFrame
+) -> tuple[FeaturesSpec, list[ColumnPlan]]:
     """``(features, plans)``: the job's features section and each input column's resolved
     plan, inferred on ``x_train`` (the train split's input columns), which is checked
     against it (FeatureError naming the column and values)."""
@@ -329,11 +332,11 @@ def transformer_prefixes(job: TrainingJob) -> tuple[str, ...]:
 def build_pipeline(
     job: TrainingJob,
     features: FeaturesSpec,
-    plans,
+    plans: list[ColumnPlan],
     x_train: pd.DataFrame,
     *,
     route_columns: bool = True,
-):
+) -> Any:
     """An unfitted ``Pipeline([("preprocess", ColumnTransformer), ("model", estimator)])``
     for resolved ``plans`` (see ``build_preprocessor`` for ``route_columns``)."""
     from sklearn.pipeline import Pipeline
@@ -341,7 +344,7 @@ def build_pipeline(
     from airflow_ml_provider.ml.estimators import build_estimator
     from airflow_ml_provider.ml.labels import EncodedLabelClassifier, needs_label_codes
 
-    path = job.estimator
+    path = job.estimator_path
     params = dict(job.params)
     native = any(p.settings.get("encoding") == "native" for p in plans)
     if native and path.startswith("xgboost."):

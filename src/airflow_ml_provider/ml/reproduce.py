@@ -132,7 +132,7 @@ def reproduce(run_id: str, tracking_uri: str) -> dict[str, Any]:
     """
     import mlflow
 
-    from airflow_ml_provider.ml.train import train
+    from airflow_ml_provider.ml.train import checked_job, train_model
 
     run, job = load_run(tracking_uri, run_id)
     tags = run.data.tags
@@ -141,6 +141,11 @@ def reproduce(run_id: str, tracking_uri: str) -> dict[str, Any]:
             f"run {run_id} is a partitioned model (one model per "
             f"{job.data.partition_by!r}); reproduce re-trains single models only. "
             "Trigger the pipeline's DAG on the same snapshot to rebuild it"
+        )
+    if job.candidate:
+        raise ReproduceError(
+            f"run {run_id} cross-validated candidate {job.candidate.get('name')!r}; it logged "
+            "no model. Reproduce the run of the model select_model trained"
         )
     expected = tags.get("airflow_ml.data_sha256") or job.data.sha256
     verify_data(job, expected)
@@ -156,7 +161,7 @@ def reproduce(run_id: str, tracking_uri: str) -> dict[str, Any]:
         }
     )
     with contextlib.redirect_stdout(sys.stderr):
-        result = train(job.model_dump(mode="json"))
+        result = train_model(checked_job(job.model_dump(mode="json")))
     reproduced = dict(result["metrics"])
     search = result.get("search")
     if search:

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.contracts import CandidateResult, PartitionChunk, TrainingResult
 from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.core.training_job import TrainingJob, check_job
 from airflow_ml_provider.ml.allowed_code import check_job_code
@@ -45,7 +45,7 @@ from airflow_ml_provider.ml.training_runs import (
 )
 
 
-def train(raw: Mapping[str, Any]) -> TrainingResult:
+def train(raw: Mapping[str, Any]) -> TrainingResult | CandidateResult | PartitionChunk:
     """Fit the estimator on the train split, score it on the held-out rows, log to MLflow.
 
     With ``job.search`` the estimator is wrapped in GridSearchCV / RandomizedSearchCV
@@ -55,9 +55,7 @@ def train(raw: Mapping[str, Any]) -> TrainingResult:
     its import paths and parameters are checked against the allow-lists it carries — after
     the job itself against its contract (core.training_job).
     """
-    check_job(raw)
-    job = TrainingJob.model_validate(raw)
-    check_job_code(job)
+    job = checked_job(raw)
     if job.partitions:
         from airflow_ml_provider.ml.partitions import train_partitions
 
@@ -65,7 +63,22 @@ def train(raw: Mapping[str, Any]) -> TrainingResult:
     if job.candidate:
         from airflow_ml_provider.ml.candidates import cross_validate_candidate
 
-        return cross_validate_candidate(job)  # type: ignore[return-value]
+        return cross_validate_candidate(job)
+    return train_model(job)
+
+
+def checked_job(raw: Mapping[str, Any]) -> TrainingJob:
+    """The job, checked against its contract and then against the allow-lists it carries —
+    before anything it names is imported."""
+    check_job(raw)
+    job = TrainingJob.model_validate(raw)
+    check_job_code(job)
+    return job
+
+
+def train_model(job: TrainingJob) -> TrainingResult:
+    """Train one model (the job's estimator, its search, or its entrypoint), log it and
+    score it on the held-out rows."""
     if job.entrypoint:
         from airflow_ml_provider.ml.team_training import train_with_entrypoint
 
@@ -83,9 +96,9 @@ def train(raw: Mapping[str, Any]) -> TrainingResult:
     columns = model_columns(plans)
     x_train, x_test = split.x_train[columns], split.x_test[columns]
     print("features:\n" + feature_table(plans))
-    search = job.search
     search_cv = None
-    if search:
+    if job.search:
+        search = job.search_section
         from airflow_ml_provider.ml.search import build_search
 
         search_cv = build_search(
@@ -93,7 +106,7 @@ def train(raw: Mapping[str, Any]) -> TrainingResult:
             search,
             metrics=job.metrics,
             seed=int(job.data.split.seed),
-            estimator_path=job.estimator,
+            estimator_path=job.estimator_path,
             positive=positive,
         )
     with training_run(job) as (run, experiment_id):

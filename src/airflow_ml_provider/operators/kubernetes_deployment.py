@@ -19,6 +19,7 @@ from airflow_ml_provider.core.defaults import (
     ROLLOUT_TIMEOUT_SECONDS,
     SERVING_PORT,
     SERVING_REPLICAS,
+    CanaryCheck,
 )
 from airflow_ml_provider.deployers.kubernetes import CanaryPlan, KubernetesDeployer
 from airflow_ml_provider.operators.canary_deferral import DeferredCanaryDeployment
@@ -88,7 +89,7 @@ class KubernetesDeploymentOperator(DeferredCanaryDeployment):
         canary_percent: int | None = None,
         canary_duration: float = CANARY_DURATION_SECONDS,
         canary_interval: float = CANARY_INTERVAL_SECONDS,
-        canary_checks: Sequence[str] = CANARY_CHECKS,
+        canary_checks: Sequence[CanaryCheck] = CANARY_CHECKS,
         poll_interval: float = ROLLOUT_POLL_SECONDS,
         deferrable: bool = True,
         **kwargs: Any,

@@ -14,7 +14,7 @@ from typing import Any
 from airflow.sdk import BaseOperator, ObjectStoragePath
 from airflow.sdk.exceptions import AirflowException
 
-from airflow_ml_provider.core.contracts import Snapshot
+from airflow_ml_provider.core.contracts import Snapshot, TrainingResult
 from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.formats import dictionary_columns
 from airflow_ml_provider.operators.training import TrainingJobOperator
@@ -224,7 +224,7 @@ class AssemblePartitionedModelOperator(TrainingJobOperator):
         self.results = results
         self.min_success_ratio = min_success_ratio
 
-    def execute(self, context) -> dict[str, Any]:
+    def execute(self, context) -> TrainingResult:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
         from airflow_ml_provider.ml.partitioned_run import PartitionTrainingFailed, assemble
 

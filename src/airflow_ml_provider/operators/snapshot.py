@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
@@ -28,7 +29,7 @@ def last_snapshot(artifact_store: str | None, pipeline: str) -> dict[str, Any] |
     return json.loads(record.read_text())
 
 
-def _write_record(folder: ObjectStoragePath, record: dict[str, Any]) -> None:
+def _write_record(folder: ObjectStoragePath, record: Mapping[str, Any]) -> None:
     data = json.dumps(record, indent=2, sort_keys=True).encode()
     target = folder / LAST_SNAPSHOT
     if not is_local(target):
@@ -116,7 +117,7 @@ class SnapshotDataOperator(BaseOperator):
             if partial.exists():
                 partial.unlink()
             raise
-        result = {
+        result: Snapshot = {
             "uri": str(target),
             "sha256": written["sha256"],
             "format": "parquet",

@@ -9,6 +9,7 @@ import os
 import sys
 import tempfile
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -280,7 +281,7 @@ class TrainingJobOperator(BaseOperator):
 
         return {STUDY_STORAGE_ENV: storage_url(conn_id)}
 
-    def push_run_link(self, context, hook, result: dict[str, Any]) -> None:
+    def push_run_link(self, context, hook, result: Mapping[str, Any]) -> None:
         """The MLflow run URL as XCom ``mlflow_run_url`` (the MlflowRunLink extra link).
 
         A chunk of per-partition models has no run of its own (the assembled model has)."""

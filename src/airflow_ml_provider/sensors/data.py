@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 from airflow.sdk.exceptions import AirflowException, AirflowSensorTimeout, AirflowSkipException
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 DEFAULT_POKE_INTERVAL = dt.timedelta(minutes=5)
 DEFAULT_TIMEOUT = dt.timedelta(hours=6)
@@ -83,7 +86,7 @@ class NewDataSensor(BaseSensorOperator):
 
         return normalize_source(self.source)
 
-    def poke(self, context) -> PokeReturnValue:
+    def poke(self, context: Context) -> PokeReturnValue:
         from airflow_ml_provider.hooks.data import DataSourceHook
         from airflow_ml_provider.triggers.data import is_newer
 
@@ -98,7 +101,7 @@ class NewDataSensor(BaseSensorOperator):
         )
         return PokeReturnValue(is_done=is_newer(changed_at, baseline), xcom_value=changed_at)
 
-    def execute(self, context) -> Any:
+    def execute(self, context: Context) -> Any:
         if not self.deferrable:
             return super().execute(context)
         from airflow_ml_provider.triggers.data import NewDataTrigger
@@ -116,7 +119,7 @@ class NewDataSensor(BaseSensorOperator):
             timeout=dt.timedelta(seconds=self.timeout + max(_DEFER_MARGIN, self.poke_interval)),
         )
 
-    def execute_complete(self, context, event: dict[str, Any] | None = None) -> float:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> float:
         """Resume after the trigger fired: success returns the change time, else fail/skip."""
         event = event or {"status": "error", "message": "the trigger sent no event"}
         status = event.get("status")

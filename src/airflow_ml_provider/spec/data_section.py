@@ -220,7 +220,9 @@ class ValidationSpec(_Strict):
 
     @field_validator("expectations")
     @classmethod
-    def _one_expectation_per_item(cls, value: list[dict[str, dict[str, Any]]]):
+    def _one_expectation_per_item(
+        cls, value: list[dict[str, dict[str, Any]]]
+    ) -> list[dict[str, dict[str, Any]]]:
         for index, item in enumerate(value):
             if len(item) != 1:
                 raise ValueError(

@@ -4,7 +4,7 @@ and ``alerts:``."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import (
     ConfigDict,
@@ -29,12 +29,15 @@ from airflow_ml_provider.core.defaults import (
     ROLLOUT_TIMEOUT_SECONDS,
     SERVING_PORT,
     SERVING_REPLICAS,
+    CanaryCheck,
+    KServeMode,
 )
 from airflow_ml_provider.core.formats import format_of
-from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES, STRATEGIES
+from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES, Strategy
 from airflow_ml_provider.spec.data_section import (
     DriftTestSpec,
     SourceField,
+    SourceSpec,
 )
 from airflow_ml_provider.spec.pod_section import _PodPlacement
 from airflow_ml_provider.spec.section_base import (
@@ -48,6 +51,9 @@ from airflow_ml_provider.spec.section_base import (
 
 class _ReadsSource:
     """A section with a ``source`` (files, BigQuery or SQL) other than data.source."""
+
+    if TYPE_CHECKING:  # each section declares the pydantic field itself
+        source: SourceSpec
 
     @property
     def resolved_format(self) -> str | None:
@@ -124,9 +130,6 @@ class MonitoringSpec(_ReadsSource, _Strict):
     poll_interval: Duration = Field(
         dt.timedelta(minutes=5), description="mode watcher: how often the source is checked."
     )
-
-
-CanaryCheck = Literal["ready", "no_restarts", "smoke_test"]
 
 
 class CanarySpec(_Strict):
@@ -211,7 +214,7 @@ class KServeSpec(_Strict):
         description="ServiceAccount of the predictor pods (holds the storage credentials "
         "KServe's storage initializer uses).",
     )
-    mode: Literal["serverless", "raw"] = Field(
+    mode: KServeMode = Field(
         KSERVE_MODE,
         description="KServe's deployment mode: serverless (Knative: canaries, checks before "
         "traffic, scale to zero) or raw (Kubernetes Deployments, no traffic split).",
@@ -260,7 +263,7 @@ class KServeSpec(_Strict):
 class DeploymentSpec(_Strict):
     """How a promoted model reaches users."""
 
-    strategy: Literal[STRATEGIES] = Field(
+    strategy: Strategy = Field(
         "alias",
         description="alias: serving reads models:/<model_name>@champion. batch: the alias "
         "move plus scoring deployment.batch.source with the champion on every run. "
@@ -313,6 +316,7 @@ class NotifierSpec(_Strict):
 AlertEvent = Literal[
     "failure", "retry", "promotion", "validation_warning", "drift", "summary", "stalled"
 ]
+DEFAULT_ALERT_EVENTS: tuple[AlertEvent, ...] = ("failure", "promotion")
 
 
 class AlertsSpec(_Strict):
@@ -321,7 +325,7 @@ class AlertsSpec(_Strict):
     email: list[str] = Field(default_factory=list, description="Recipients of alert e-mails.")
     smtp_conn_id: str = Field(SMTP_CONN_ID, description="SMTP connection used to send.")
     on: list[AlertEvent] = Field(
-        default_factory=lambda: ["failure", "promotion"],
+        default_factory=lambda: list(DEFAULT_ALERT_EVENTS),
         description="Events that send a mail: failure (a task failed for good), retry (a "
         "task will be retried), promotion (a new champion), validation_warning (accepted "
         "schema/validation warnings), drift (drift found), summary (every run's summary), "

@@ -8,7 +8,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
@@ -22,6 +22,9 @@ from airflow_ml_provider.spec.roots import normalise_uri, outside_roots
 from airflow_ml_provider.spec.rules import cross_field_problems
 from airflow_ml_provider.spec.templating import expand_env, template_problems
 from airflow_ml_provider.spec.validation_errors import from_validation_error, problem_at
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.data_section import SourceSpec
 
 DEFAULTS_FILE = "defaults.yaml"
 _REQUIRED_HINT = "expected a mapping with at least pipeline, data, training and evaluation"
@@ -76,7 +79,8 @@ def load_pipeline(
             key = None  # unreadable: the positioned loader says so with a position
     if key is not None and key in _VALIDATED:
         return _VALIDATED[key]
-    cached = parse_cache.lookup(options.parse_cache, path, key) if key else None
+    cache_folder = options.parse_cache if key else None
+    cached = parse_cache.lookup(cache_folder, path, key) if cache_folder and key else None
     if cached is not None:
         try:
             return _remember(key, _validated(path, cached, None, options))
@@ -90,8 +94,8 @@ def load_pipeline(
 
     data = expand_env(doc.data, report, environ, options.env_prefixes)
     loaded = _validated(path, data, doc, options, problems)
-    if key is not None:
-        parse_cache.store(options.parse_cache, path, key, data)
+    if cache_folder is not None and key is not None:
+        parse_cache.store(cache_folder, path, key, data)
     return _remember(key, loaded)
 
 
@@ -251,7 +255,7 @@ def resolve_path(value: str, base_dir: Path) -> str:
     return uri + "/" if value.endswith("/") and not uri.endswith("/") else uri
 
 
-def source_dict(source, data_format: str | None, base_dir: Path) -> dict[str, Any]:
+def source_dict(source: SourceSpec, data_format: str | None, base_dir: Path) -> dict[str, Any]:
     """A SourceSpec as the dict DataSourceHook takes (paths made URIs, files' format set)."""
     resolved = source.model_dump(exclude_none=True)
     if resolved.get("uri"):

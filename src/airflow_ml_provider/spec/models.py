@@ -10,7 +10,7 @@ imports (does the estimator exist, are its params accepted) live in ``checks.dee
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -20,7 +20,7 @@ from pydantic import (
 )
 
 from airflow_ml_provider.core.features import FeaturesSpec
-from airflow_ml_provider.core.steps import STEP_NAMES
+from airflow_ml_provider.core.steps import StepName
 from airflow_ml_provider.spec.data_section import (  # noqa: F401
     DataSpec,
     DriftSpec,
@@ -69,8 +69,6 @@ from airflow_ml_provider.spec.training_section import (  # noqa: F401
     SearchSpec,
     TrainingSpec,
 )
-
-StepName = Literal[STEP_NAMES]  # the step plan (core/steps.py) is the one list
 
 
 class ScheduleSpec(_Strict):

@@ -14,7 +14,7 @@ from airflow_ml_provider.spec.errors import SpecError, SpecProblem, format_path
 FieldPath = tuple[str | int, ...]
 
 # libyaml's C parser is ~6x faster than the pure-Python one; parse time is sacred.
-SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_FILE_BYTES = 1_000_000
 """A pipeline file is a page or two of YAML; a bigger one is refused before it is parsed."""
@@ -62,7 +62,9 @@ def _mark(file: str, node: yaml.Node) -> Mark:
     return Mark(file, node.start_mark.line + 1, node.start_mark.column + 1)
 
 
-def _construct(node: yaml.Node, path: FieldPath, doc: PositionedDocument, loader: SafeLoader):
+def _construct(
+    node: yaml.Node, path: FieldPath, doc: PositionedDocument, loader: yaml.SafeLoader
+) -> Any:
     doc.built += 1
     if doc.built > MAX_NODES:
         raise SpecError(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_ml_provider.core.metrics import METRICS, guess_task_type, metric_names
 from airflow_ml_provider.core.steps import pipeline_steps
 from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
@@ -14,6 +16,9 @@ from airflow_ml_provider.spec.training_rules import (
     validation_split_problems,
 )
 
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.training_section import TrainingSpec
+
 _SOURCE_FIELDS = {
     "files": {"required": ("uri",), "allowed": ("uri", "conn_id", "file_name_column")},
     "bigquery": {"required": (), "allowed": ("table", "query", "conn_id", "location")},
@@ -23,7 +28,8 @@ _SOURCE_FIELDS = {
 
 def source_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Each source kind needs its own fields and takes no others."""
-    source, problems = spec.data.source, []
+    source = spec.data.source
+    problems: list[tuple[FieldPath, str]] = []
     where: FieldPath = ("data", "source")
     rules = _SOURCE_FIELDS[source.kind]
     for name in rules["required"]:
@@ -64,7 +70,8 @@ def source_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 
 def partition_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     """Partition settings need data.partition_by, and a partition column is not a label."""
-    data, problems = spec.data, []
+    data = spec.data
+    problems: list[tuple[FieldPath, str]] = []
     column = data.partition_by
     if column is None:
         if spec.training.partitioning is not None:
@@ -227,11 +234,11 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
         training = spec.training
         mixed = len({guess_task_type(e) for e in training.estimators} - {None}) > 1
         if (training.estimator or training.candidates) and not mixed:
-            where = "estimator" if training.estimator else "candidates"
+            field = "estimator" if training.estimator else "candidates"
             named = ", ".join(map(repr, training.estimators))
             problems.append(
                 (
-                    ("training", where),
+                    ("training", field),
                     f"cannot tell whether {named} is a classifier or a regressor; set "
                     "training.task to 'classification' or 'regression'",
                 )
@@ -265,7 +272,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
             )
     weight = evaluation.sample_weight
     if weight is not None:
-        where = ("evaluation", "sample_weight")
+        where: FieldPath = ("evaluation", "sample_weight")
         if spec.data.features is None:
             problems.append(
                 (
@@ -305,7 +312,7 @@ def cross_field_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
     return problems
 
 
-def _what_trains(training, task: str) -> str:
+def _what_trains(training: TrainingSpec, task: str) -> str:
     """The estimators (or the team's entrypoint) and the task they train, in words."""
     if training.team_trainer:
         return f"{training.team_trainer[1]} trains a {task} model"

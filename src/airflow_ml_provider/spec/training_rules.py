@@ -3,9 +3,14 @@ random, Optuna and its workers) and candidates — each reported at the field it
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow_ml_provider.core.metrics import METRICS, guess_task_type
 from airflow_ml_provider.core.resources import gpus_asked
 from airflow_ml_provider.spec.models import PipelineSpec
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.spec.training_section import SearchSpec
 
 FieldPath = tuple[str | int, ...]
 GPU_NEEDS_PODS = (
@@ -39,7 +44,9 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 _OPTUNA_ONLY = ("n_trials", "workers", "pruner", "storage_conn_id")
 
 
-def search_problems(search, where: FieldPath, spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
+def search_problems(
+    search: SearchSpec | None, where: FieldPath, spec: PipelineSpec
+) -> list[tuple[FieldPath, str]]:
     """A grid takes lists of values; the search's scoring metric fits the task; Optuna's
     settings need method optuna, and its workers a study storage they all reach."""
     problems: list[tuple[FieldPath, str]] = []

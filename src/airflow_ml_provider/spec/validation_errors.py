@@ -15,7 +15,7 @@ from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument
 
 
 def problem_at(
-    doc: PositionedDocument, field: FieldPath, message: str, prefer_key=False
+    doc: PositionedDocument, field: FieldPath, message: str, prefer_key: bool = False
 ) -> SpecProblem:
     """A problem at ``field``'s position in ``doc`` (its key's with ``prefer_key``)."""
     mark = doc.mark_for(field, prefer_key=prefer_key)

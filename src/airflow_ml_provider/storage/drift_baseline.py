@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import ObjectStoragePath
 
 from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.ml.registry import CHAMPION
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +74,7 @@ def champion_data(model_name: str, mlflow_conn_id: str) -> tuple[str | None, str
 
 
 def check_drift(
-    frame,
+    frame: pd.DataFrame,
     model_name: str,
     mlflow_conn_id: str,
     drift: dict[str, Any],

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import ObjectStoragePath
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 _LOCAL = ("", "file", "local")
 
@@ -12,7 +17,7 @@ def is_local(path: ObjectStoragePath) -> bool:
     return (path.protocol or "") in _LOCAL
 
 
-def read_stored_frame(uri: str, data_format: str):
+def read_stored_frame(uri: str, data_format: str) -> pd.DataFrame:
     """A csv/parquet file as a DataFrame; remote files are read through ObjectStoragePath,
     so the store's Airflow connection (``gs://<conn_id>@bucket/...`` or the provider's
     default connection) applies, not whatever credentials pandas would find."""

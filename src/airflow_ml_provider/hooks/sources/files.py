@@ -190,7 +190,7 @@ def _parquet_batches(path: ObjectStoragePath, uri: str, sink: ParquetSink) -> It
 
 
 def _single_format(found: dict[str, Any]) -> str:
-    formats = {format_of(name) for name in found} - {None}
+    formats = {kind for name in found if (kind := format_of(name)) is not None}
     if len(formats) != 1:
         raise DataSourceError(
             "a prefix source needs format: csv or parquet "
