@@ -6,7 +6,7 @@ Run from the repository root:
 
 Each repeat is one child process (a fresh scratch AIRFLOW_HOME with its own SQLite metadata
 DB and MLflow store) running a whole pipeline through the local runner
-(``airflow_ml_provider.local_run.run_pipeline_file``, what ``airflow-ml run`` does) over a
+(``airflow_ml_provider.cli.local_run.run_pipeline_file``, what ``airflow-ml run`` does) over a
 ``make_classification`` table: ``training.candidates`` with eight single-threaded
 scikit-learn estimators, ``cv_folds: 3``, ``max_parallel: 2``.
 

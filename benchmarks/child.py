@@ -24,7 +24,7 @@ def run_and_time(yaml_file, folder) -> tuple[dict[str, Any], float, list[tuple]]
     (task_id, map label, start, end))."""
     import time
 
-    from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
+    from airflow_ml_provider.cli.local_run import prepare_environment, run_pipeline_file
 
     prepare_environment(folder)
     started = time.monotonic()

@@ -86,7 +86,7 @@ def _environment(home: Path) -> dict[str, str]:
 
 def one_round(scratch: Path) -> dict[str, float]:
     """Every measurement once, each in a folder of its own."""
-    from airflow_ml_provider.demo import write_demo
+    from airflow_ml_provider.cli.demo import write_demo
 
     cli = [sys.executable, "-m", "airflow_ml_provider.cli", "run"]
     times: dict[str, float] = {}

@@ -45,9 +45,10 @@ import time
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider.cli.redirect import redirect_output
+
 # Neither module imports Airflow, so AIRFLOW_HOME can still be set before Airflow loads.
 from airflow_ml_provider.core.steps import DEFAULT_PLAN
-from airflow_ml_provider.output import redirect_output
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPS = ROOT / "benchmarks" / ".deps"

@@ -6,7 +6,7 @@ Run from the repository root:
 
 For each size, one child process (a fresh scratch AIRFLOW_HOME with its own SQLite metadata
 DB and MLflow store) runs a whole partitioned pipeline through the local runner —
-``airflow_ml_provider.local_run.run_pipeline_file``, what ``airflow-ml run`` does:
+``airflow_ml_provider.cli.local_run.run_pipeline_file``, what ``airflow-ml run`` does:
 snapshot_data → validate_data → plan_partitions → train_partitions (mapped, one task per
 ``--per-task`` partitions, plus the fallback model) → assemble_model → evaluate_model →
 register_model → deploy_model → notify, with LogisticRegression on 20 float features.

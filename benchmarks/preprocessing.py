@@ -126,7 +126,7 @@ def ours(frame):
     """The provider's pipeline for FEATURES: types inferred (notes declared text), the data
     checked against them, the ColumnTransformer built from the plan."""
     from airflow_ml_provider.core.training_job import TrainingJob
-    from airflow_ml_provider.ml.preprocessing import build_model
+    from airflow_ml_provider.ml.features.preprocessing import build_model
 
     job = TrainingJob.model_validate(
         {

@@ -3,9 +3,9 @@ skrub's ``tabular_pipeline``, on real public tables that ship inside packages (i
 
 For each table and estimator family (a linear model, a random forest, HistGradientBoosting)
 three contenders are fitted on the same train rows and scored on the same held-out rows (our
-own split: ``ml.dataset.split_indices``, the default test_size and seed):
+own split: ``ml.data.dataset.split_indices``, the default test_size and seed):
 
-- **ours**: ``ml.preprocessing.build_model`` with only the estimator set (``features: {}``,
+- **ours**: ``ml.features.preprocessing.build_model`` with only the estimator set (``features: {}``,
   every column's type inferred, as a YAML with only ``target`` and ``estimator`` gives);
 - **hand**: the pipeline a scikit-learn user writes for that table after looking at it, with
   the preprocessing scikit-learn's docs recommend for the estimator (median/most-frequent
@@ -193,7 +193,7 @@ def estimator(family: str, task: str):
 
 
 def ours(table: Table, family: str, x_train):
-    from airflow_ml_provider.ml.preprocessing import build_model
+    from airflow_ml_provider.ml.features.preprocessing import build_model
 
     params = dict(PARAMS.get(family, {}))
     if family in ("forest", "hgb"):
@@ -304,7 +304,7 @@ CONTENDERS = {"ours": ours, "hand": hand, "skrub": skrub_default}
 
 
 def split(table: Table):
-    from airflow_ml_provider.ml.dataset import split_indices
+    from airflow_ml_provider.ml.data.dataset import split_indices
 
     frame = table.frame()
     y = frame[table.target]

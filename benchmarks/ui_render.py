@@ -104,10 +104,10 @@ def seed_copies(folder: Path, real: dict, count: int) -> None:
     from airflow.models.xcom import XComModel
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import create_dag_run, serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.factory.loader import load_dags
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import PIPELINE_MODEL_TAG, promote
+    from airflow_ml_provider.ml.registry.aliases import PIPELINE_MODEL_TAG, promote
     from airflow_ml_provider.ui.card import read_card
 
     with create_session() as session:
@@ -177,7 +177,7 @@ def timed(call, repeat: int) -> dict:
 
 def child(pipelines: int, partitions: int, repeat: int, folder: Path) -> dict:
     os.environ["AIRFLOW_HOME"] = str(folder / "airflow")
-    from airflow_ml_provider.local_run import prepare_environment, run_pipeline_file
+    from airflow_ml_provider.cli.local_run import prepare_environment, run_pipeline_file
 
     prepare_environment(folder / "dags")
     real = run_pipeline_file(example_copy(folder, "bench_ui_real"))

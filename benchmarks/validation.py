@@ -13,10 +13,10 @@ every snapshot; for the floor the same facts (dtypes, null shares, bin edges and
 category shares) as plain pandas produces them.
 
 Then child processes (so each one's peak RSS is its own) load the current snapshot the way
-validate_data does (``ml.dataset.read_frame``, not timed) and time the checks, each kind
+validate_data does (``ml.data.dataset.read_frame``, not timed) and time the checks, each kind
 once per repeat, in an order rotated every repeat:
 
-* ``ours``: ``airflow_ml_provider.ml.checks.check_frame`` — the code validate_data runs —
+* ``ours``: ``airflow_ml_provider.ml.data.checks.check_frame`` — the code validate_data runs —
   with the always-on guards, a 20-expectation Great Expectations suite (Data Docs
   rendered), schema inference plus the diff against the stored schema, and PSI drift on
   every column against the stored profile;
@@ -103,9 +103,9 @@ def baseline_artifacts(baseline_path: Path, folder: Path) -> tuple[Path, Path]:
     """
     import numpy as np
 
-    from airflow_ml_provider.ml.dataset import read_frame
-    from airflow_ml_provider.ml.drift_profile import profile_frame
-    from airflow_ml_provider.ml.schema import infer_schema
+    from airflow_ml_provider.ml.data.dataset import read_frame
+    from airflow_ml_provider.ml.data.schema import infer_schema
+    from airflow_ml_provider.ml.drift.profile import profile_frame
 
     baseline = read_frame(str(baseline_path), "parquet")
     ours = {"schema": infer_schema(baseline), "profile": profile_frame(baseline)}
@@ -131,7 +131,7 @@ def baseline_artifacts(baseline_path: Path, folder: Path) -> tuple[Path, Path]:
 
 
 def run_ours(current, stored: dict, docs_dir: str | None) -> dict:
-    from airflow_ml_provider.ml.checks import CheckOptions, check_frame
+    from airflow_ml_provider.ml.data.checks import CheckOptions, check_frame
 
     options = CheckOptions(
         target="target",
@@ -225,13 +225,13 @@ def run_pandas_floor(current, stored: dict) -> dict:
 
 
 def child(kind: str, current_path: str, stored_path: str) -> None:
-    from airflow_ml_provider.ml.dataset import read_frame
+    from airflow_ml_provider.ml.data.dataset import read_frame
 
     if kind != "pandas":  # import cost is paid once per worker, not per snapshot: not timed
         import great_expectations  # noqa: F401
 
-        import airflow_ml_provider.ml.checks  # noqa: F401
-        import airflow_ml_provider.ml.drift  # noqa: F401
+        import airflow_ml_provider.ml.data.checks  # noqa: F401
+        import airflow_ml_provider.ml.drift.detection  # noqa: F401
     rss_imports = _rss_now()
     current = read_frame(current_path, "parquet")  # what validate_data does
     stored = json.loads(Path(stored_path).read_text())

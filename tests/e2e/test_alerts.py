@@ -14,7 +14,7 @@ from helpers.pipelines import edit, mail_parts, write_pipeline
 
 def run_with_retries(path):
     """build_dag + dag.test() keeping the YAML's retries (airflow-ml run switches them off)."""
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
@@ -129,7 +129,7 @@ def test_a_run_that_overruns_its_deadline_sends_the_stalled_mail(tmp_path, airfl
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from airflow_ml_provider.airflow_compat import create_dag_run, serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 

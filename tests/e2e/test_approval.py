@@ -20,7 +20,7 @@ def answer_when_asked(dag_id: str, choice: str, seen: dict) -> threading.Thread:
     from airflow.utils.session import create_session
     from sqlalchemy import text
 
-    from airflow_ml_provider.local_run import answer_approval
+    from airflow_ml_provider.cli.local_run import answer_approval
 
     reviewer = answer_approval(dag_id, choice, "dana", timeout=240)  # maps SQLAlchemy first
     asked = text(
@@ -55,7 +55,7 @@ def approval_pipeline(tmp_path, name: str, timeout: str = "4m"):
 
 def test_an_approved_promotion_goes_ahead(tmp_path, airflow_db):
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import history
+    from airflow_ml_provider.ml.registry.aliases import history
 
     seen: dict = {}
     reviewer = answer_when_asked("e2e_approve", "Approve", seen)

@@ -45,8 +45,8 @@ def test_the_best_candidate_by_cv_on_the_train_split_is_the_challenger(run):
     import mlflow
 
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.candidates import rows_digest
-    from airflow_ml_provider.ml.dataset import split_frame
+    from airflow_ml_provider.ml.data.dataset import split_frame
+    from airflow_ml_provider.ml.training.candidates import rows_digest
 
     path, result = run
     assert result["state"] == "success", result["tasks"]
@@ -97,7 +97,7 @@ def test_the_pipeline_page_shows_the_leaderboard(run):
     leaderboard, best first, with each candidate's CV score and the failed one's error."""
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.spec import load_pipeline
     from airflow_ml_provider.ui import views

@@ -16,7 +16,7 @@ from helpers.pipelines import write_pipeline
 
 def test_two_concurrent_runs_promote_one_decision_each(tmp_path, airflow_db):
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import history
+    from airflow_ml_provider.ml.registry.aliases import history
 
     path = write_pipeline(tmp_path, "e2e_concurrent")
     # --retrain: the same data twice would otherwise be "nothing new" for the second run.

@@ -84,7 +84,7 @@ def test_a_first_model_that_does_not_beat_the_baseline_is_never_promoted(
     the same held-out rows; the model does not beat it by 1 %, so nothing is promoted — and
     the run, --json, the CLI summary and the mail say why in one line. Turning the baseline
     off lets the same model through (the rule is what stopped it)."""
-    from airflow_ml_provider.cli_output import print_summary
+    from airflow_ml_provider.cli.run_report import print_summary
 
     path = write_pipeline(
         tmp_path,
@@ -150,7 +150,7 @@ def test_a_model_that_did_not_converge_is_a_run_warning_not_only_a_log_line(
     """LogisticRegression stopped after 5 lbfgs iterations: scikit-learn's
     ConvergenceWarning becomes a training warning in the run's result, its summary, the
     summary mail and a tag on the MLflow run; a model given enough iterations has none."""
-    from airflow_ml_provider.cli_output import print_summary
+    from airflow_ml_provider.cli.run_report import print_summary
     from helpers.pipelines import tracking_tags
 
     path = write_pipeline(

@@ -20,9 +20,9 @@ def test_the_reviewer_waits_until_the_request_is_parked(tmp_path, airflow_db):
     from airflow.utils.state import TaskInstanceState
     from sqlalchemy import select
 
-    from airflow_ml_provider.airflow_compat import create_dag_run, serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import create_dag_run, serialize_dag
+    from airflow_ml_provider.cli.local_run import APPROVAL_TASK, answer_approval
     from airflow_ml_provider.factory.loader import load_dags
-    from airflow_ml_provider.local_run import APPROVAL_TASK, answer_approval
 
     path = write_pipeline(tmp_path, "e2e_parked_reviewer")
     edit(path, "  strategy: alias\n", "  strategy: alias\n  approval: manual\n")

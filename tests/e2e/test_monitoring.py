@@ -44,9 +44,9 @@ def training_dag_due(dag_id: str) -> bool:
 
 
 def run_monitor(path):
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.local_run import run_dag
     from airflow_ml_provider.factory.builder import build_monitor_dag
-    from airflow_ml_provider.local_run import run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     dag = build_monitor_dag(load_pipeline(path))
@@ -115,7 +115,7 @@ def test_the_drift_watcher_fires_from_the_triggerer_without_a_monitor_dag(tmp_pa
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory import load_dags
     from airflow_ml_provider.triggers.drift import DriftEventTrigger
 

@@ -12,7 +12,7 @@ SKIPPED = ("train_model", "evaluate_model", "register_model", "deploy_model")
 
 
 def test_an_unchanged_run_skips_training_and_says_so(tmp_path, airflow_db, smtp_server):
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
 
     path = write_pipeline(tmp_path, "e2e_nothing_new", smtp_conn_id="smtp_test")
     edit(path, "email: [ml-oncall@example.com]", "email: [ml-oncall@example.com]\n  on: [summary]")
@@ -54,8 +54,8 @@ def test_an_unchanged_run_skips_training_and_says_so(tmp_path, airflow_db, smtp_
 
 def test_the_cli_prints_nothing_new(tmp_path, airflow_db, capsys):
     """What `airflow-ml run` prints for a skipped run, and a config change retrains."""
-    from airflow_ml_provider.cli_output import print_summary
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.run_report import print_summary
 
     path = write_pipeline(tmp_path, "e2e_nothing_new_cli")
     run_pipeline_file(path)
@@ -75,7 +75,7 @@ def test_the_cli_prints_nothing_new(tmp_path, airflow_db, capsys):
 def test_a_partitioned_pipeline_skips_its_fan_out_too(tmp_path, airflow_db):
     """The mapped training tasks (not expanded yet when check_changes runs) and the assembly
     are skipped like train_model."""
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
     from helpers.partitioned import write_partitioned
 
     path = write_partitioned(tmp_path, "e2e_nothing_new_stores", stores=4)

@@ -41,7 +41,7 @@ def test_two_workers_share_one_study_of_exactly_n_trials(run):
 
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.hooks.study import journal_file, study_name
-    from airflow_ml_provider.ml.optuna_search import WORKER_ATTR
+    from airflow_ml_provider.ml.search.optuna_study import WORKER_ATTR
 
     path, result = run
     assert result["state"] == "success", result["tasks"]

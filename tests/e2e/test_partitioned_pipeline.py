@@ -39,7 +39,7 @@ def independent_models(frame: pd.DataFrame, stores: list[str]):
 
 @pytest.fixture(scope="module")
 def first_run(tmp_path_factory, airflow_db):
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
 
     folder = tmp_path_factory.mktemp("partitioned")
     path = write_partitioned(folder, "e2e_stores")
@@ -158,7 +158,7 @@ def test_partition_table_and_gate_are_on_the_run(first_run):
 
 def test_a_run_that_makes_partitions_worse_keeps_the_champion(first_run, tmp_path):
     """Heavily regularised per-store models lose on most stores: partitions_regressed fails."""
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
 
     path, _ = first_run
     worse = path.with_name("e2e_stores_worse.yaml")
@@ -194,9 +194,9 @@ def test_the_gate_scores_the_answers_recorded_in_training(first_run):
     from sqlalchemy import select
 
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.dataset import data_section
-    from airflow_ml_provider.ml.evaluate import score_models
-    from airflow_ml_provider.ml.heldout_answers import recorded_answers
+    from airflow_ml_provider.ml.data.dataset import data_section
+    from airflow_ml_provider.ml.evaluation.evaluate import score_models
+    from airflow_ml_provider.ml.partitions.answers import recorded_answers
 
     _, result = first_run
     with create_session() as session:

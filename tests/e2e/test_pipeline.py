@@ -133,7 +133,7 @@ def test_a_training_error_is_the_runs_error_in_one_line(
     """A model that cannot be fitted (a penalty its solver does not support: only fit
     finds out): the run's error names train_model and scikit-learn's own message, the same
     whether training ran in the task's process or in a subprocess; the summary prints it."""
-    from airflow_ml_provider.cli_output import print_summary
+    from airflow_ml_provider.cli.run_report import print_summary
 
     monkeypatch.setenv("AIRFLOW__ML_PROVIDER__LOCAL_TRAINING", training)
     path = write_pipeline(
@@ -154,8 +154,8 @@ def test_a_training_error_is_the_runs_error_in_one_line(
 def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_path, airflow_db):
     from airflow.dag_processing.dagbag import DagBag  # noqa: F401  (Airflow is configured)
 
+    from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import collect_result, run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     loaded = load_pipeline(write_pipeline(tmp_path, "e2e_rerun"))
@@ -176,7 +176,7 @@ def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_
 
     # The alias history has no repeated moves, and re-deploying changes nothing either.
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import history
+    from airflow_ml_provider.ml.registry.aliases import history
 
     client = MlflowHook().get_conn()
     moves = [(r["alias"], r["to"]) for r in history(client, "e2e_rerun_model")]

@@ -28,7 +28,7 @@ dag = build_dag(spec, base_dir=Path(__file__).parent)
 def test_a_dag_file_builds_the_pipeline_from_a_dict_and_it_runs(tmp_path, airflow_db):
     from airflow.dag_processing.dagbag import DagBag
 
-    from airflow_ml_provider.local_run import collect_result, run_dag
+    from airflow_ml_provider.cli.local_run import collect_result, run_dag
 
     (tmp_path / "data").mkdir()
     shutil.copy(EXAMPLE_CSV, tmp_path / "data" / EXAMPLE_CSV.name)

@@ -36,7 +36,7 @@ def seeded(tmp_path_factory, airflow_db, airflow_home):
     """A pipeline with two versions (v2 rejected by the gate), a partitioned pipeline with
     two versions (v2 rejected: partitions regressed) and a broken YAML file, all in the
     metadata DB and the MLflow store."""
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.loader import load_dags
 
     folder = tmp_path_factory.mktemp("ui")
@@ -79,7 +79,7 @@ def _gone_pipeline(folder: Path) -> str:
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
@@ -333,7 +333,7 @@ def test_the_latest_gate_per_partition_shows_which_partitions_regressed(page, se
 
 def test_a_champion_moved_in_mlflow_shows_at_once(page, server):
     """No cache between MLflow and the page: moving the alias is visible on the next load."""
-    from airflow_ml_provider.ml.registry import CHAMPION, holder, move_alias
+    from airflow_ml_provider.ml.registry.aliases import CHAMPION, holder, move_alias
 
     client = _mlflow()
     before = holder(client, "ui_churn_model", CHAMPION)

@@ -15,7 +15,7 @@ def run_deploy(
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
 
     errors: list[BaseException] = []
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)

@@ -23,7 +23,7 @@ def register(
     from sklearn.dummy import DummyClassifier
     from sklearn.linear_model import LogisticRegression
 
-    from airflow_ml_provider.ml.integrity import record_digest
+    from airflow_ml_provider.ml.integrity.model_files import record_digest
 
     x, y = load_iris(return_X_y=True, as_frame=True)
     example = x.head(3).drop(columns=[x.columns[0]]) if missing_feature else x.head(3)

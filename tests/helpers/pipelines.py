@@ -50,14 +50,14 @@ def write_pipeline(
 
 def run_with_training(folder: Path, name: str, training: str) -> tuple[Path, dict]:
     """The example pipeline with this ``training:`` section, run once by the local runner."""
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
 
     path = write_pipeline(folder, name, training=training)
     return path, run_pipeline_file(path)
 
 
 def run(path: Path) -> dict:
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
 
     return run_pipeline_file(path)
 

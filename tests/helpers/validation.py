@@ -8,7 +8,7 @@ def run_validation(dag_id: str, **operator_kwargs) -> tuple[str, dict]:
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.operators.validation import ValidateDataOperator
 
     with DAG(dag_id=dag_id, schedule=None) as dag:

@@ -1,4 +1,4 @@
-"""airflow_ml_provider.airflow_compat — the Airflow internals the local runner uses — against a
+"""airflow_ml_provider.cli.airflow_compat — the Airflow internals the local runner uses — against a
 real Airflow 3.3 metadata DB, one test per function: serialize_dag, create_dag_run and
 fail_running_test_runs (through the local runner's fail_abandoned_runs), run_outputs here;
 approval_timeout_sweep in tests/e2e/test_approval.py (an unanswered request expires) and
@@ -20,7 +20,7 @@ def test_a_dag_serialized_twice_in_a_row_is_stored_as_last_built(airflow_db):
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
 
     for doc in ("first build", "second build"):
         with DAG("compat_serialize", schedule=None, start_date=START, doc_md=doc) as dag:
@@ -37,7 +37,7 @@ def test_run_outputs_reads_xcoms_and_a_mapped_tasks_state(airflow_db):
     from airflow.sdk import DAG, task
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from airflow_ml_provider.airflow_compat import run_outputs, serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import run_outputs, serialize_dag
 
     with DAG("compat_outputs", schedule=None, start_date=START) as dag:
 
@@ -66,9 +66,9 @@ def test_a_killed_local_run_is_marked_failed_at_the_next_start(airflow_db):
     from airflow.utils.session import create_session
     from sqlalchemy import select
 
-    from airflow_ml_provider.airflow_compat import create_dag_run, serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import create_dag_run, serialize_dag
+    from airflow_ml_provider.cli.local_run import fail_abandoned_runs
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import fail_abandoned_runs
     from airflow_ml_provider.spec.loader import load_pipeline
     from helpers.paths import EXAMPLE_YAML
 

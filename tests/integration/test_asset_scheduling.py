@@ -19,7 +19,7 @@ def produce(dag_id: str, uri: str) -> None:
     from airflow.providers.standard.operators.empty import EmptyOperator
     from airflow.sdk import DAG, Asset
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
 
     with DAG(dag_id, schedule=None, start_date=START) as dag:
         EmptyOperator(task_id="load", outlets=[Asset(uri)])
@@ -40,7 +40,7 @@ def test_the_training_dag_runs_when_its_asset_condition_is_met(tmp_path, airflow
     from airflow.models.dag import DagModel
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.spec import load_pipeline
 

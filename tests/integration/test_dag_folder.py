@@ -102,7 +102,7 @@ def test_config_error_task_fails_with_the_message(tmp_path, airflow_db):
     """The broken-config DAG's only task, run through dag.test(), fails with the error."""
     from airflow.dag_processing.dagbag import DagBag
 
-    from airflow_ml_provider.local_run import run_dag
+    from airflow_ml_provider.cli.local_run import run_dag
 
     bag = DagBag(dag_folder=str(make_folder(tmp_path)))
     dag_run = run_dag(bag.get_dag("config_error__broken"))

@@ -19,7 +19,7 @@ def register(client, python_model: Path | None = None, model_name: str = MODEL) 
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from airflow_ml_provider.ml.integrity import record_digest
+    from airflow_ml_provider.ml.integrity.model_files import record_digest
 
     x, y = load_iris(return_X_y=True, as_frame=True)
     with mlflow.start_run() as run:
@@ -50,9 +50,9 @@ def register(client, python_model: Path | None = None, model_name: str = MODEL) 
 def test_a_version_that_cannot_serve_is_rolled_back(airflow_db):
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import history, promote
+    from airflow_ml_provider.ml.registry.aliases import history, promote
     from airflow_ml_provider.operators.deployment import AliasDeploymentOperator
 
     client = MlflowHook().get_conn()
@@ -95,9 +95,9 @@ def test_registry_operators_in_a_hand_written_dag(airflow_db):
     own: promote v1 then v2, tag v2 as 'staging', roll back; the history names the DAG run."""
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import history
+    from airflow_ml_provider.ml.registry.aliases import history
     from airflow_ml_provider.operators.registry import (
         PromoteModelOperator,
         RollbackModelOperator,
@@ -174,9 +174,9 @@ def test_batch_predictions_to_bigquery_replace_the_runs_rows(airflow_db, tmp_pat
     from airflow.sdk import DAG
     from sklearn.datasets import load_iris
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import promote
+    from airflow_ml_provider.ml.registry.aliases import promote
     from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 
     monkeypatch.setenv(

@@ -79,7 +79,7 @@ def test_kserve_follows_the_champion_through_a_failed_canary_a_good_one_and_a_ro
     one the chart's Roles allow with KServe enabled."""
     from airflow_ml_provider.cli import main
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import history, promote
+    from airflow_ml_provider.ml.registry.aliases import history, promote
     from helpers.kube_rbac import chart_roles, denied
 
     client = MlflowHook().get_conn()

@@ -78,7 +78,7 @@ def test_a_failed_rollout_is_undone_and_a_rollback_takes_the_server_back(
     rollback after a good deploy takes the server back too. (A rollback whose serving fails
     is undone by the same undo; the alias going back with it: test_registry_cli.)"""
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import history, promote
+    from airflow_ml_provider.ml.registry.aliases import history, promote
     from helpers.kube_rbac import chart_roles, denied
 
     client = MlflowHook().get_conn()
@@ -194,7 +194,7 @@ def test_a_canary_goes_first_and_a_failing_one_never_touches_stable(airflow_db, 
     deleted. A version whose pods crash at start fails as a canary: the canary is deleted,
     the stable Deployment is never replaced, champion goes back."""
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import promote
+    from airflow_ml_provider.ml.registry.aliases import promote
     from helpers.kube_rbac import chart_roles, denied
 
     client = MlflowHook().get_conn()
@@ -251,7 +251,7 @@ def test_the_triggerer_watches_the_canary_and_a_restart_mid_watch_undoes_it(airf
     import traceback
 
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import promote
+    from airflow_ml_provider.ml.registry.aliases import promote
 
     client = MlflowHook().get_conn()
     mlflow.set_experiment("k8s-canary-watch")

@@ -251,7 +251,7 @@ def run_training_dag(tmp_path, name: str, kubernetes: str = KUBERNETES, **overri
 
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.local_run import run_dag
+    from airflow_ml_provider.cli.local_run import run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     loaded = load_pipeline(write_pipeline(tmp_path, name, kubernetes))
@@ -434,8 +434,8 @@ def test_partitioned_training_fans_out_one_pod_per_chunk(tmp_path, airflow_db, c
     import numpy as np
     import pandas as pd
 
+    from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import collect_result, run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     rng = np.random.default_rng(5)
@@ -494,8 +494,8 @@ def test_candidates_fan_out_one_pod_each_with_its_own_resources(
     its URL reaches the pods' environment, never their job."""
     import optuna
 
+    from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.local_run import collect_result, run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
     from helpers.paths import EXAMPLE_CSV
 
@@ -573,7 +573,7 @@ def test_an_oom_killed_pod_is_retried_in_a_new_pod(tmp_path, airflow_db, cluster
 
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     image = "registry.example.com/ml/trainer:oom-once"

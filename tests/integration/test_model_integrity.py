@@ -35,9 +35,9 @@ def trained(tmp_path):
 
 
 def test_a_verified_model_loads_and_a_tampered_one_is_refused(trained):
-    from airflow_ml_provider.ml.evaluate import load_model
-    from airflow_ml_provider.ml.integrity import ModelIntegrityError
-    from airflow_ml_provider.ml.registry import smoke_test
+    from airflow_ml_provider.ml.evaluation.evaluate import load_model
+    from airflow_ml_provider.ml.integrity.model_files import ModelIntegrityError
+    from airflow_ml_provider.ml.registry.aliases import smoke_test
 
     model_uri, stored, _ = trained
     assert hasattr(load_model(model_uri), "predict")
@@ -59,7 +59,7 @@ def test_a_verified_model_loads_and_a_tampered_one_is_refused(trained):
 
 
 def test_pickle_and_foreign_skops_types_are_refused_even_unrecorded(trained, tmp_path):
-    from airflow_ml_provider.ml.integrity import ModelIntegrityError, check_loadable
+    from airflow_ml_provider.ml.integrity.model_files import ModelIntegrityError, check_loadable
 
     _, _, local = trained
     meta = local / "MLmodel"
@@ -79,7 +79,7 @@ def test_pickle_and_foreign_skops_types_are_refused_even_unrecorded(trained, tmp
 def test_a_pickle_anywhere_in_the_model_is_refused(trained):
     """A torch.save pickle (or any pickle file) beside the declared files, even inside a
     nested model (a team's PyTorch network is one), is refused before anything loads."""
-    from airflow_ml_provider.ml.integrity import ModelIntegrityError, check_loadable
+    from airflow_ml_provider.ml.integrity.model_files import ModelIntegrityError, check_loadable
 
     _, _, local = trained
     check_loadable(local)
@@ -99,8 +99,8 @@ def test_code_carrying_models_are_refused_unless_verified(tmp_path, monkeypatch)
     import mlflow
     import mlflow.pyfunc
 
-    from airflow_ml_provider.ml.integrity import ModelIntegrityError, record_digest
-    from airflow_ml_provider.ml.registry import smoke_test
+    from airflow_ml_provider.ml.integrity.model_files import ModelIntegrityError, record_digest
+    from airflow_ml_provider.ml.registry.aliases import smoke_test
 
     class Pickled(mlflow.pyfunc.PythonModel):
         def predict(self, context, model_input, params=None):

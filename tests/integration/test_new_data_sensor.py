@@ -157,7 +157,7 @@ def run_sensor_dag(dag_id: str, **sensor_kwargs):
     from airflow.sdk import DAG
     from airflow.utils.session import create_session
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
 
     with DAG(dag_id=dag_id, schedule=None, start_date=START, catchup=False) as dag:
         sensor(**sensor_kwargs)

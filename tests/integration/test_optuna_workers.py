@@ -58,7 +58,7 @@ def start(tmp_path, worker: int, env: dict[str, str]) -> subprocess.Popen:
 def study_env(tmp_path, monkeypatch):
     """The study's database as an Airflow connection, resolved the way the operator does."""
     from airflow_ml_provider.hooks.study import storage_url
-    from airflow_ml_provider.ml.optuna_search import STUDY_STORAGE_ENV
+    from airflow_ml_provider.ml.search.optuna_study import STUDY_STORAGE_ENV
 
     monkeypatch.setenv("AIRFLOW_CONN_STUDY_DB", f"sqlite:///{tmp_path / 'study.db'}")
     url = storage_url("study_db")

@@ -17,8 +17,8 @@ def registry(tmp_path):
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from airflow_ml_provider.ml.integrity import record_digest
-    from airflow_ml_provider.ml.registry import promote
+    from airflow_ml_provider.ml.integrity.model_files import record_digest
+    from airflow_ml_provider.ml.registry.aliases import promote
 
     uri = f"sqlite:///{tmp_path}/mlflow.db"
     mlflow.set_tracking_uri(uri)
@@ -68,7 +68,7 @@ def test_history_lists_every_alias_move_in_order(registry, capsys):
     assert rows[3]["reason"] == "replaced by version 3"
 
     # Promoting the champion again (a retried task) records nothing new.
-    from airflow_ml_provider.ml.registry import history, promote
+    from airflow_ml_provider.ml.registry.aliases import history, promote
 
     promote(client, MODEL, "3", actor="airflow:churn/run-3", reason="gate")
     assert len(history(client, MODEL)) == 5
@@ -87,7 +87,7 @@ def test_rollback_restores_previous_then_any_version(registry, capsys):
     assert aliases(client) == {"champion": "2"}  # previous pointed at 2: now the champion
     assert "airflow_ml.rolled_back_at" in client.get_model_version(MODEL, "3").tags
 
-    from airflow_ml_provider.ml.registry import history
+    from airflow_ml_provider.ml.registry.aliases import history
 
     last = history(client, MODEL)[-2:]
     assert [(r["alias"], r["from"], r["to"]) for r in last] == [
@@ -124,7 +124,7 @@ def test_promotion_is_a_compare_and_set_on_the_judged_champion(registry):
     """Two runs judged against champion v3: the first promotes v4; the second (v5) was
     never compared with v4 and is refused, saying which champion it found; a retry of the
     first promotion is not a move."""
-    from airflow_ml_provider.ml.registry import ChampionMoved, history, promote
+    from airflow_ml_provider.ml.registry.aliases import ChampionMoved, history, promote
 
     _, client = registry
     for _ in range(2):
@@ -151,7 +151,7 @@ def test_local_runs_of_one_pipeline_take_turns(tmp_path, monkeypatch):
     monkeypatch.setenv("AIRFLOW_HOME", str(tmp_path))
     holder = (
         "import sys, time\n"
-        "from airflow_ml_provider.local_run import one_run_at_a_time\n"
+        "from airflow_ml_provider.cli.local_run import one_run_at_a_time\n"
         "with one_run_at_a_time('churn_ct'):\n"
         "    print('held', time.time(), flush=True); time.sleep(float(sys.argv[1]))\n"
     )
@@ -159,7 +159,7 @@ def test_local_runs_of_one_pipeline_take_turns(tmp_path, monkeypatch):
     held = float(first.stdout.readline().split()[1])
     waiter = (
         "import time\n"
-        "from airflow_ml_provider.local_run import one_run_at_a_time\n"
+        "from airflow_ml_provider.cli.local_run import one_run_at_a_time\n"
         "with one_run_at_a_time('churn_ct'):\n"
         "    print('got it', time.time(), flush=True)\n"
     )
@@ -178,7 +178,7 @@ def iris_version(client, example_columns: int | None) -> str:
     from sklearn.datasets import load_iris
     from sklearn.linear_model import LogisticRegression
 
-    from airflow_ml_provider.ml.integrity import record_digest
+    from airflow_ml_provider.ml.integrity.model_files import record_digest
 
     x, y = load_iris(return_X_y=True, as_frame=True)
     example = None if example_columns is None else x.head(3).iloc[:, :example_columns]
@@ -200,7 +200,7 @@ def test_a_rollback_whose_model_cannot_serve_is_refused_before_anything_moves(re
     """'previous' is version 4, whose model cannot predict on its own input example (fitted
     on four features, the example has three). The rollback loads it and asks it to predict
     before champion moves: it fails, nothing moves: exit 1, saying why."""
-    from airflow_ml_provider.ml.registry import history, promote
+    from airflow_ml_provider.ml.registry.aliases import history, promote
 
     uri, client = registry
     broken = iris_version(client, example_columns=3)
@@ -222,7 +222,7 @@ def test_a_rollback_whose_model_cannot_serve_is_refused_before_anything_moves(re
 def test_a_rollback_to_a_model_without_an_input_example_says_it_only_loaded(registry, capsys):
     """'previous' is a version logged without an input example: the rollback loads it
     (verified) before champion moves, and says it only loaded — not that it predicted."""
-    from airflow_ml_provider.ml.registry import promote
+    from airflow_ml_provider.ml.registry.aliases import promote
 
     uri, client = registry
     bare = iris_version(client, example_columns=None)

@@ -9,9 +9,9 @@ import pytest
 
 from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml import train as train_module
-from airflow_ml_provider.ml.estimators import UnknownParameterError
-from airflow_ml_provider.ml.provenance import public_job, without_credentials
-from airflow_ml_provider.ml.search import SearchError, distribution, param_space
+from airflow_ml_provider.ml.features.estimators import UnknownParameterError
+from airflow_ml_provider.ml.integrity.provenance import public_job, without_credentials
+from airflow_ml_provider.ml.search.cross_validated import SearchError, distribution, param_space
 from helpers.training_jobs import typed_job
 
 
@@ -228,7 +228,7 @@ def test_job_record_drops_credentials():
 def test_dags_commit_falls_back_to_git_for_a_local_pipeline_file(monkeypatch):
     import subprocess
 
-    from airflow_ml_provider.ml.provenance import reproducibility_tags
+    from airflow_ml_provider.ml.integrity.provenance import reproducibility_tags
 
     monkeypatch.delenv("AIRFLOW_ML_DAGS_COMMIT", raising=False)
     head = subprocess.run(

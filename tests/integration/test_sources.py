@@ -34,7 +34,7 @@ def snapshot(source, store: Path | str, pipeline: str = "p", **kwargs) -> dict:
 
 
 def read(uri: str):
-    from airflow_ml_provider.ml.dataset import read_frame
+    from airflow_ml_provider.ml.data.dataset import read_frame
 
     return read_frame(uri, "parquet")
 

@@ -51,7 +51,7 @@ def test_squashing_scale_trains_logs_skrub_as_a_requirement_and_loads_verified(t
     import numpy as np
     import pandas as pd
 
-    from airflow_ml_provider.ml.evaluate import load_model
+    from airflow_ml_provider.ml.evaluation.evaluate import load_model
     from helpers.paths import EXAMPLE_CSV
 
     frame = pd.read_csv(EXAMPLE_CSV)

@@ -65,7 +65,7 @@ def run_image_dag(tmp_path, name: str, training: str = TRAINING, **overrides):
 
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.local_run import run_dag
+    from airflow_ml_provider.cli.local_run import run_dag
     from airflow_ml_provider.spec.loader import load_pipeline
 
     loaded = load_pipeline(image_pipeline(tmp_path, name, training))
@@ -89,9 +89,9 @@ def test_a_trainer_image_trains_in_its_pod_and_is_scored_on_the_held_out_rows(
     import mlflow
 
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.dataset import load_split
-    from airflow_ml_provider.ml.evaluate import load_model
-    from airflow_ml_provider.ml.integrity import DIGEST_TAG
+    from airflow_ml_provider.ml.data.dataset import load_split
+    from airflow_ml_provider.ml.evaluation.evaluate import load_model
+    from airflow_ml_provider.ml.integrity.model_files import DIGEST_TAG
 
     name = f"image_{'deferred' if deferrable else 'sync'}"
     loaded, dag_run = run_image_dag(tmp_path, name, deferrable=deferrable)

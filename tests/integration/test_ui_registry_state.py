@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from mlflow import MlflowClient
 
-from airflow_ml_provider.ml.registry import PIPELINE_MODEL_TAG, promote
+from airflow_ml_provider.ml.registry.aliases import PIPELINE_MODEL_TAG, promote
 from airflow_ml_provider.ui.registry_state import model_states
 
 

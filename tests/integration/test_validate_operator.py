@@ -17,7 +17,7 @@ from helpers.validation import run_validation
 @pytest.fixture
 def reviewed(tmp_path: Path) -> tuple[Path, Path]:
     """A reviewed schema file (the inferred format, edited by a person) and a data copy."""
-    from airflow_ml_provider.ml.schema import infer_schema
+    from airflow_ml_provider.ml.data.schema import infer_schema
 
     frame = pd.read_csv(EXAMPLE_CSV)
     schema = infer_schema(frame)

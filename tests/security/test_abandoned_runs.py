@@ -98,9 +98,9 @@ def test_a_killed_try_is_ended_by_the_next_run_and_a_live_dag_runs_run_is_not(tm
     RUNNING, with a nested trial run), and another DAG run the scheduler still runs has an
     open MLflow run. Run 2 ends run 1's leftovers as KILLED, saying why, and leaves the live
     DAG run's run RUNNING."""
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.local_run import run_pipeline_file
-    from airflow_ml_provider.ml.abandoned_runs import ENDED_BY_TAG
+    from airflow_ml_provider.ml.training.abandoned_runs import ENDED_BY_TAG
 
     client = MlflowHook().get_conn()
     path = write_pipeline(tmp_path, "debris_runs")
@@ -140,10 +140,10 @@ def test_a_killed_try_is_ended_by_the_next_run_and_a_live_dag_runs_run_is_not(tm
 def test_the_next_try_of_the_same_task_ends_the_run_its_killed_try_left(tmp_path, airflow_db):
     """Within one DAG run: try 1 of train_model is SIGKILLed mid-training; the cleared task's
     try 2 ends try 1's run as KILLED (Airflow runs one try of a task at a time)."""
+    from airflow_ml_provider.cli.local_run import run_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.local_run import run_dag
-    from airflow_ml_provider.ml.abandoned_runs import ENDED_BY_TAG
+    from airflow_ml_provider.ml.training.abandoned_runs import ENDED_BY_TAG
     from airflow_ml_provider.spec.loader import load_pipeline
 
     client = MlflowHook().get_conn()

@@ -16,9 +16,9 @@ def test_a_registration_cut_off_before_the_alias_move_is_not_tagged_promote(
 ):
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.registry import CHAMPION, holder
+    from airflow_ml_provider.ml.registry.aliases import CHAMPION, holder
     from airflow_ml_provider.operators import registry as registry_operators
 
     def killed(*args, **kwargs):
@@ -55,7 +55,7 @@ def test_a_read_only_store_is_reported_by_its_cause_in_one_line(
     import json
 
     from airflow_ml_provider import settings
-    from airflow_ml_provider.local_run import run_pipeline_file
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
     from helpers.pipelines import write_pipeline
 
     monkeypatch.setenv("AIRFLOW__ML_PROVIDER__LOCAL_TRAINING", training)

@@ -26,7 +26,7 @@ def store(tmp_path, monkeypatch):
     import mlflow
 
     from airflow_ml_provider.ml import train as train_module
-    from airflow_ml_provider.ml.registry import CHAMPION
+    from airflow_ml_provider.ml.registry.aliases import CHAMPION
 
     monkeypatch.chdir(tmp_path)
     job = entrypoint_job(tmp_path)
@@ -53,9 +53,9 @@ def store(tmp_path, monkeypatch):
 def _loads(client):
     from airflow_ml_provider.deployers.alias import AliasDeployer
     from airflow_ml_provider.deployers.rollback import roll_back_serving
-    from airflow_ml_provider.ml.evaluate import load_model
-    from airflow_ml_provider.ml.integrity import verified_copy
-    from airflow_ml_provider.ml.registry import smoke_test
+    from airflow_ml_provider.ml.evaluation.evaluate import load_model
+    from airflow_ml_provider.ml.integrity.model_files import verified_copy
+    from airflow_ml_provider.ml.registry.aliases import smoke_test
 
     def batch_scoring_copy():
         with verified_copy(f"models:/{MODEL}/2"):
@@ -72,8 +72,8 @@ def _loads(client):
 
 
 def test_a_model_that_runs_code_at_load_is_refused_by_every_load_path(store, monkeypatch):
-    from airflow_ml_provider.ml.integrity import ModelIntegrityError
-    from airflow_ml_provider.ml.registry import CHAMPION, holder
+    from airflow_ml_provider.ml.integrity.model_files import ModelIntegrityError
+    from airflow_ml_provider.ml.registry.aliases import CHAMPION, holder
 
     client, marker, _ = store
     for allow_unverified in ("False", "True"):
@@ -90,8 +90,12 @@ def test_a_model_that_runs_code_at_load_is_refused_by_every_load_path(store, mon
 def test_a_digest_does_not_make_a_code_running_type_trusted(store):
     """Someone who can write run tags records a digest for their own hostile files: the
     digest matches, the type list still refuses it."""
-    from airflow_ml_provider.ml.evaluate import load_model
-    from airflow_ml_provider.ml.integrity import DIGEST_TAG, ModelIntegrityError, folder_digest
+    from airflow_ml_provider.ml.evaluation.evaluate import load_model
+    from airflow_ml_provider.ml.integrity.model_files import (
+        DIGEST_TAG,
+        ModelIntegrityError,
+        folder_digest,
+    )
 
     client, marker, run_id = store
     import mlflow

@@ -67,10 +67,10 @@ def test_registration_refuses_another_pipelines_model(airflow_db, tmp_path):
     from airflow.sdk import DAG
     from sklearn.dummy import DummyClassifier
 
-    from airflow_ml_provider.airflow_compat import serialize_dag
+    from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.ownership import ModelOwnershipError, claim_model
-    from airflow_ml_provider.ml.registry import CHAMPION, holder, promote
+    from airflow_ml_provider.ml.registry.aliases import CHAMPION, holder, promote
+    from airflow_ml_provider.ml.registry.ownership import ModelOwnershipError, claim_model
     from airflow_ml_provider.operators.registry import RegisterModelOperator
 
     client = MlflowHook().get_conn()

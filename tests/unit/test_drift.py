@@ -11,13 +11,13 @@ import pytest
 from scipy import stats
 from sklearn.datasets import load_breast_cancer
 
-from airflow_ml_provider.ml.drift import (
+from airflow_ml_provider.ml.drift.detection import (
     METHODS,
     drift_report,
     drift_summary_line,
     format_drift_table,
 )
-from airflow_ml_provider.ml.drift_profile import profile_frame
+from airflow_ml_provider.ml.drift.profile import profile_frame
 
 # Two halves of 284/285 rows differ by sampling noise alone by up to psi 0.18, ks 0.12 and
 # wasserstein 0.20 (worst fractal dimension); the default thresholds are meant for larger

@@ -1,4 +1,5 @@
-"""SHAP importances (ml/explain.py) on real scikit-learn models with the real shap package:
+"""SHAP importances (ml/evaluation/explain.py) on real scikit-learn models with the real shap
+package:
 on data whose label depends on one column, that column explains the most, for a tree
 ensemble (TreeExplainer), a linear model (LinearExplainer) and a model shap does not know
 (the permutation algorithm on its predictions)."""
@@ -12,7 +13,7 @@ from sklearn.ensemble import RandomForestClassifier
 from sklearn.linear_model import LinearRegression
 from sklearn.neighbors import KNeighborsClassifier
 
-from airflow_ml_provider.ml.explain import shap_importances
+from airflow_ml_provider.ml.evaluation.explain import shap_importances
 
 
 def rows(n: int = 400) -> pd.DataFrame:
@@ -58,7 +59,7 @@ def test_shap_runs_its_masking_helpers_without_compiling_them():
     imported in this one."""
     probe = """
 import sys
-from airflow_ml_provider.ml.explain import import_shap
+from airflow_ml_provider.ml.evaluation.explain import import_shap
 shap = import_shap()
 from numba import njit
 from numba.core.dispatcher import Dispatcher

@@ -1,4 +1,4 @@
-"""Feature types inferred from real data (ml/feature_types.py) and the clear errors for data
+"""Feature types inferred from real data (ml/features/column_types.py) and the clear errors for data
 that does not fit a declared type: the column named with a few offending values."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from airflow_ml_provider.core.features import FeaturesSpec
-from airflow_ml_provider.ml.feature_types import (
+from airflow_ml_provider.ml.features.column_types import (
     FeatureError,
     check_columns,
     infer_type,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ml_provider.ml.gate import decide
+from airflow_ml_provider.ml.evaluation.gate import decide
 from helpers.gate import rules
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from airflow_ml_provider.ml.gate import (
+from airflow_ml_provider.ml.evaluation.gate import (
     confidence_rule,
     decide,
     regression_rules,
@@ -60,8 +60,8 @@ def models_and_rows(seed: int = 0):
 def test_a_win_inside_the_noise_does_not_clear_the_confidence_bound():
     from sklearn.metrics import roc_auc_score
 
-    from airflow_ml_provider.ml.evaluate import bootstrap_improvement
-    from airflow_ml_provider.ml.scoring import ResponsesByPosition
+    from airflow_ml_provider.ml.evaluation.evaluate import bootstrap_improvement
+    from airflow_ml_provider.ml.evaluation.scoring import ResponsesByPosition
 
     champion, close, _, x_test, y_test = models_and_rows()
     gain = roc_auc_score(y_test, close.predict_proba(x_test)[:, 1]) - roc_auc_score(
@@ -84,8 +84,8 @@ def test_a_win_inside_the_noise_does_not_clear_the_confidence_bound():
 
 
 def test_a_clear_win_clears_the_confidence_bound():
-    from airflow_ml_provider.ml.evaluate import bootstrap_improvement
-    from airflow_ml_provider.ml.scoring import ResponsesByPosition
+    from airflow_ml_provider.ml.evaluation.evaluate import bootstrap_improvement
+    from airflow_ml_provider.ml.evaluation.scoring import ResponsesByPosition
 
     champion, _, weak, x_test, y_test = models_and_rows()
     result = bootstrap_improvement(
@@ -102,8 +102,8 @@ def test_a_clear_win_clears_the_confidence_bound():
 
 
 def test_slices_gap_and_group_regression():
-    from airflow_ml_provider.ml.evaluate import group_scores
-    from airflow_ml_provider.ml.scoring import ResponsesByPosition
+    from airflow_ml_provider.ml.evaluation.evaluate import group_scores
+    from airflow_ml_provider.ml.evaluation.scoring import ResponsesByPosition
 
     champion, _, weak, x_test, y_test = models_and_rows()
     groups = np.where(x_test[:, 0] > 0, "high", "low")
@@ -166,8 +166,8 @@ def test_relative_min_improvement_in_yaml(tmp_path):
 def test_sample_weights_count_rows_in_every_gate_metric():
     """Weights 0/1 must give exactly the metrics of the weighted rows alone — overall, per
     group and in the bootstrap."""
-    from airflow_ml_provider.ml.evaluate import bootstrap_improvement, group_scores
-    from airflow_ml_provider.ml.scoring import ResponsesByPosition, score
+    from airflow_ml_provider.ml.evaluation.evaluate import bootstrap_improvement, group_scores
+    from airflow_ml_provider.ml.evaluation.scoring import ResponsesByPosition, score
 
     champion, close, _, x_test, y_test = models_and_rows()
     weights = (np.arange(len(y_test)) % 3 != 0).astype(float)

@@ -1,7 +1,7 @@
-"""The package's layers have no import cycles: between its sub-packages (and top-level modules),
-and between the modules of ``ml`` (which the training process imports). Only imports that run
-are counted (``if TYPE_CHECKING:`` blocks are not); imports inside functions count, since
-they run too."""
+"""The package's layers import only downward (LAYERS), with no cycles: between its sub-packages
+(and top-level modules), between the sub-packages of ``ml`` and between its modules. Only
+imports that run are counted (``if TYPE_CHECKING:`` blocks are not); imports inside functions
+count, since they run too."""
 
 from __future__ import annotations
 
@@ -114,3 +114,85 @@ def test_the_core_layer_imports_nothing_else_of_the_package():
 
 def test_the_finder_sees_a_cycle_when_there_is_one():
     assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+
+
+LAYERS: tuple[frozenset[str], ...] = (
+    frozenset({"__version__", "core"}),
+    frozenset({"cluster"}),
+    frozenset({"settings"}),
+    frozenset({"ml", "spec", "pods"}),
+    frozenset({"hooks", "serving", "notifications"}),
+    frozenset({"storage", "deployers"}),
+    frozenset({"triggers"}),
+    frozenset({"sensors"}),
+    frozenset({"operators"}),
+    frozenset({"ui", "checks"}),
+    frozenset({"factory"}),
+    frozenset({"api", "cli"}),
+)
+"""The package from the bottom up: a layer imports only layers below it (sensors and triggers
+use hooks, storage and core, never operators; hooks never the YAML loader)."""
+
+
+def _rank(layer: str) -> int:
+    for rank, members in enumerate(LAYERS):
+        if layer in members:
+            return rank
+    raise AssertionError(f"{layer} is in no layer of LAYERS: place it")
+
+
+def test_every_layer_imports_only_layers_below_it():
+    upward = sorted(
+        f"{source} -> {target}"
+        for source, targets in _graph(_layer).items()
+        for target in targets
+        if _rank(target) >= _rank(source)
+    )
+    assert upward == []
+
+
+def test_every_sub_package_and_top_level_module_has_a_layer():
+    names = {_layer(_module_name(path)) for path in ROOT.rglob("*.py")} - {None}
+    for name in names:
+        _rank(name)
+
+
+def _ml_part(module: str) -> str | None:
+    """A sub-package of ``ml`` (data, features, training...) or a top-level module of it."""
+    parts = module.split(".")
+    return parts[2] if len(parts) > 2 and parts[1] == "ml" else None
+
+
+STORED_IN_MODELS = ("transformers", "labels", "partitioned", "router_model", "torch_rows_model")
+"""ml's modules whose dotted paths are written into stored models (see ml/__init__.py)."""
+
+
+def test_no_import_cycle_between_the_sub_packages_of_ml():
+    assert _cycles(_graph(_ml_part)) == []
+
+
+def test_the_modules_stored_in_models_import_only_core_integrity_and_each_other():
+    """What a stored model needs to load stays small and below the rest of ml: loading a
+    champion must not pull in training, search or the gate."""
+    allowed = {*STORED_IN_MODELS, "integrity", "responses"}
+    edges = _graph(_ml_part)
+    reached = {module: edges.get(module, set()) - allowed for module in STORED_IN_MODELS}
+    assert reached == {module: set() for module in STORED_IN_MODELS}
+
+
+def test_the_stored_paths_still_name_their_classes():
+    """Every class a stored model names by path is importable at that path: a registered
+    champion of an earlier release loads (a moved module would break every one)."""
+    import importlib
+
+    stored = {
+        "airflow_ml_provider.ml.transformers": ["QuantileClipper", "NativeCategories"],
+        "airflow_ml_provider.ml.labels": ["EncodedLabelClassifier"],
+        "airflow_ml_provider.ml.partitioned": ["PartitionedModel"],
+        "airflow_ml_provider.ml.router_model": ["PartitionRouter"],
+        "airflow_ml_provider.ml.torch_rows_model": ["TorchRows"],
+    }
+    for module, names in stored.items():
+        loaded = importlib.import_module(module)
+        for name in names:
+            assert getattr(loaded, name).__module__ == module

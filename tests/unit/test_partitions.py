@@ -88,7 +88,7 @@ def regions(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
 
 
 def plan_of(frame, **overrides):
-    from airflow_ml_provider.ml.partitions import plan_partitions
+    from airflow_ml_provider.ml.partitions.chunks import plan_partitions
 
     settings = {
         "target": "label",
@@ -104,7 +104,7 @@ def plan_of(frame, **overrides):
 
 
 def test_plan_skips_small_and_single_class_partitions_and_chunks_the_rest():
-    from airflow_ml_provider.ml.dataset import split_frame
+    from airflow_ml_provider.ml.data.dataset import split_frame
 
     frame = regions({"north": 200, "south": 120, "east": 100, "west": 100, "tiny": 12})
     frame.loc[frame.region == "west", "label"] = 1  # one class only
@@ -156,12 +156,12 @@ def chunk_job(tmp_path, frame) -> dict:
 
 
 def test_a_failing_partition_is_reported_and_the_others_train(tmp_path):
-    from airflow_ml_provider.ml.partitioned_run import (
+    from airflow_ml_provider.ml.partitions.assembly import (
         PartitionTrainingFailed,
         check_success,
         partition_table,
     )
-    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
     frame = regions({"north": 200, "south": 120, "east": 100})
     frame.loc[frame.index[frame.region == "east"][:5], "a"] = np.inf  # cannot be fitted
@@ -190,8 +190,8 @@ def test_partition_models_that_did_not_converge_are_one_run_warning(tmp_path):
     """LogisticRegression with one lbfgs iteration per partition: each partition's record
     carries scikit-learn's ConvergenceWarning (the metrics table's warning column) and the
     assembled run gets one warning line counting them, not one line per partition."""
-    from airflow_ml_provider.ml.partitioned_run import partition_table, partition_warnings
-    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.partitions.assembly import partition_table, partition_warnings
+    from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
     frame = regions({"north": 200, "south": 120, "east": 100})
     plan, job = chunk_job(tmp_path, frame)
@@ -213,7 +213,7 @@ def test_each_partition_fits_with_one_blas_thread(tmp_path, monkeypatch):
     from sklearn.linear_model import LogisticRegression
     from threadpoolctl import threadpool_info
 
-    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
     def threads() -> set[int]:
         return {pool["num_threads"] for pool in threadpool_info()}
@@ -243,8 +243,8 @@ def test_processes_per_task_fits_partitions_in_that_many_processes(tmp_path):
 
     from sklearn.compose import ColumnTransformer
 
-    from airflow_ml_provider.ml.partitions import model_files, train_partitions
-    from airflow_ml_provider.ml.skops_io import skops_io
+    from airflow_ml_provider.ml.integrity.skops_io import skops_io
+    from airflow_ml_provider.ml.partitions.chunks import model_files, train_partitions
 
     frame = regions({"north": 200, "south": 120, "east": 100, "west": 90})
     _, job = chunk_job(tmp_path, frame)
@@ -307,8 +307,8 @@ def test_router_routes_rows_aligns_classes_and_refuses_unroutable_rows():
 def test_partition_scores_equal_scoring_each_partition_on_its_own(task):
     from sklearn.linear_model import LinearRegression, LogisticRegression
 
-    from airflow_ml_provider.ml.evaluate import partition_scores
-    from airflow_ml_provider.ml.scoring import score
+    from airflow_ml_provider.ml.evaluation.evaluate import partition_scores
+    from airflow_ml_provider.ml.evaluation.scoring import score
 
     frame = regions({"north": 80, "south": 60, "east": 40}, seed=4)
     metric = "roc_auc" if task == "classification" else "rmse"
@@ -328,9 +328,9 @@ def test_partition_scores_equal_scoring_each_partition_on_its_own(task):
 def trained_router(tmp_path, frame, task: str, estimator: str, metric: str):
     """Train every chunk of ``frame`` and the fallback as the mapped tasks do; return the
     results, the fallback's, the held-out split and the router loaded from the files."""
-    from airflow_ml_provider.ml.dataset import data_section, load_split
+    from airflow_ml_provider.ml.data.dataset import data_section, load_split
     from airflow_ml_provider.ml.partitioned import load_partitioned_model
-    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
     frame.to_parquet(tmp_path / "data.parquet", index=False)
     plan, chunks = plan_of(frame, partitions_per_task=2, task=task)
@@ -385,8 +385,8 @@ def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path
     the answers of the router loaded from the saved files — three classes, one partition
     that never saw class 2, one skipped partition. A result without recorded answers (an
     older release) gives None: the caller then loads the router."""
-    from airflow_ml_provider.ml.heldout_answers import router_answers
-    from airflow_ml_provider.ml.scoring import responses
+    from airflow_ml_provider.ml.partitions.answers import router_answers
+    from airflow_ml_provider.ml.responses import responses
 
     frame = regions({"north": 200, "south": 160, "east": 120, "tiny": 12}, seed=3)
     frame.loc[(frame.region != "north") & (frame.b > 0.8), "label"] = 2
@@ -407,8 +407,8 @@ def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path
 
 def test_recorded_answers_of_a_regression_router_are_its_predictions(tmp_path):
     """Regression: predictions only, no classes; equal to the loaded router's."""
-    from airflow_ml_provider.ml.heldout_answers import router_answers
-    from airflow_ml_provider.ml.scoring import responses
+    from airflow_ml_provider.ml.partitions.answers import router_answers
+    from airflow_ml_provider.ml.responses import responses
 
     frame = regions({"north": 200, "south": 160, "tiny": 12}, seed=5)
     frame["label"] = frame["a"] * np.where(frame.region == "north", 3.0, -1.0) + frame["b"]
@@ -426,7 +426,7 @@ def test_a_split_with_listed_features_reads_only_its_columns(tmp_path, data_form
     and kept columns only (a wide table's other columns are neither decoded nor held); the
     rows are the same as splitting the whole file, and a listed column the file does not have
     is still named."""
-    from airflow_ml_provider.ml.dataset import data_section, load_split, read_frame
+    from airflow_ml_provider.ml.data.dataset import data_section, load_split, read_frame
 
     frame = regions({"north": 120, "south": 80}, seed=2).assign(
         notes=lambda f: "free text " + f.index.astype(str), weight=1.0
@@ -456,8 +456,8 @@ def test_the_fallback_fits_on_a_bounded_stratified_sample_and_answers_every_held
 ):
     """fallback_rows bounds the fallback's training rows (a seeded sample stratified by the
     label, the same on every run); every held-out row still gets its answer."""
-    from airflow_ml_provider.ml.dataset import data_section, load_split
-    from airflow_ml_provider.ml.partitions import train_partitions
+    from airflow_ml_provider.ml.data.dataset import data_section, load_split
+    from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
     frame = regions({"north": 3000, "south": 2000})
     frame.loc[frame.index % 5 == 0, "label"] = 2  # a third, rarer class
@@ -498,7 +498,7 @@ def test_a_heldout_only_split_and_a_bounded_train_sample_keep_the_same_heldout_r
     """with_train=False gives the same held-out rows without the training rows (only their
     count); max_train_rows draws a seeded sample of the training rows, stratified by the
     label, and changes nothing held out."""
-    from airflow_ml_provider.ml.dataset import split_frame
+    from airflow_ml_provider.ml.data.dataset import split_frame
 
     frame = regions({"north": 3000, "south": 1000})
     frame.loc[frame.index % 10 == 0, "label"] = 2

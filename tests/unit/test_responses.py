@@ -1,4 +1,4 @@
-"""Scoring from one answer (ml/scoring.py): every metric scored on a model's answers —
+"""Scoring from one answer (ml/evaluation/scoring.py): every metric scored on a model's answers —
 computed once, a pipeline's preprocessing run once — equals scikit-learn scoring the model
 itself, for estimators that answer with predict_proba, decision_function or both, for
 binary, multiclass and regression, with real scikit-learn and the breast cancer / iris /
@@ -18,7 +18,7 @@ from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import FunctionTransformer
 from sklearn.svm import LinearSVC
 
-from airflow_ml_provider.ml.scoring import ResponsesByPosition, score
+from airflow_ml_provider.ml.evaluation.scoring import ResponsesByPosition, score
 
 BINARY = ["roc_auc", "average_precision", "accuracy", "f1", "log_loss"]
 CASES = {

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pandas as pd
 import pytest
 
-from airflow_ml_provider.ml.guards import guard_findings
-from airflow_ml_provider.ml.schema import diff_schemas, infer_schema
+from airflow_ml_provider.ml.data.guards import guard_findings
+from airflow_ml_provider.ml.data.schema import diff_schemas, infer_schema
 
 
 @pytest.fixture(scope="module")

@@ -87,7 +87,7 @@ def test_an_optuna_search_runs_as_workers_of_one_candidate(tmp_path):
 
 
 def test_the_workers_together_run_exactly_n_trials():
-    from airflow_ml_provider.ml.optuna_search import worker_quota
+    from airflow_ml_provider.ml.search.optuna_study import worker_quota
 
     for n_trials in (1, 7, 10, 101):
         for workers in range(1, min(n_trials, 9) + 1):
@@ -168,7 +168,7 @@ def row(name, mean, std=0.01, seconds=1.0, status="succeeded", metric="roc_auc",
 def test_the_leaderboard_ranks_by_mean_then_spread_then_fit_time():
     """Highest mean CV score first (lowest for an error metric), ties broken by the smaller
     standard deviation, then the cheaper fit; failed and silent candidates last."""
-    from airflow_ml_provider.ml.candidates import leaderboard
+    from airflow_ml_provider.ml.training.candidates import leaderboard
 
     results = [
         row("steady", 0.90, std=0.01, seconds=9),
@@ -189,7 +189,7 @@ def test_a_distributed_search_is_one_row_of_the_leaderboard():
     """Each worker of an Optuna search reports the best trial it saw of the shared study:
     the leaderboard keeps the best of them; a worker that failed does not fail a candidate
     another worker of which succeeded."""
-    from airflow_ml_provider.ml.candidates import leaderboard
+    from airflow_ml_provider.ml.training.candidates import leaderboard
 
     results = [
         row("search", 0.91, run_id="w1"),

@@ -182,7 +182,7 @@ def test_a_deadline_becomes_the_dags_deadline_alert(tmp_path):
 def test_the_demo_has_a_pipeline_and_model_of_its_own(tmp_path):
     """`airflow-ml demo` writes the example pipeline, but under its own DAG id and model name:
     a demo run must never train into the DAGs folder example's DAG or registered model."""
-    from airflow_ml_provider.demo import DEMO_YAML
+    from airflow_ml_provider.cli.demo import DEMO_YAML
     from airflow_ml_provider.spec import load_pipeline
     from helpers.paths import EXAMPLE_YAML
 

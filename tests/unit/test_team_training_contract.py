@@ -111,7 +111,10 @@ def test_entrypoint_rules_are_reported_at_their_field(tmp_path, training, split,
 
 def test_the_training_process_resolves_only_functions_defined_where_named():
     from acme_models import train
-    from airflow_ml_provider.ml.allowed_code import DisallowedCodeError, resolve_entrypoint
+    from airflow_ml_provider.ml.integrity.allowed_code import (
+        DisallowedCodeError,
+        resolve_entrypoint,
+    )
 
     assert resolve_entrypoint("acme_models.train:mlp", ("acme_models",)) is train.mlp
     with pytest.raises(DisallowedCodeError, match="re-exported by acme_models.reexport"):
@@ -125,7 +128,7 @@ def test_the_training_process_resolves_only_functions_defined_where_named():
 
 
 def test_a_validation_set_comes_from_the_training_rows_only():
-    from airflow_ml_provider.ml.dataset import split_frame
+    from airflow_ml_provider.ml.data.dataset import split_frame
 
     rng = np.random.default_rng(0)
     frame = pd.DataFrame({"x": rng.normal(size=1000), "y": rng.integers(0, 2, size=1000)})

@@ -133,7 +133,7 @@ def _column_names(doc, spec, columns: list[str]) -> list[SpecProblem]:
 
 
 def _metric_problems(doc, spec, target) -> list[SpecProblem]:
-    from airflow_ml_provider.ml.scoring import BINARY_ONLY
+    from airflow_ml_provider.ml.evaluation.scoring import BINARY_ONLY
 
     classes = target.dropna().nunique()
     if spec.training.task_type != "classification" or classes <= 2:
@@ -186,7 +186,7 @@ def _guard_problems(doc, spec, frame, *, whole: bool) -> list[SpecProblem]:
     """What validate_data's always-on guards would refuse on the first run, seen in the
     sample: duplicate rows (a sample holds no larger a share than the whole file) and, when
     the whole file was read, a classification target with one class."""
-    from airflow_ml_provider.ml.guards import guard_findings
+    from airflow_ml_provider.ml.data.guards import guard_findings
 
     found = guard_findings(
         frame,
@@ -215,7 +215,7 @@ def _guard_problems(doc, spec, frame, *, whole: bool) -> list[SpecProblem]:
 def _positive_class(doc, spec, target) -> tuple[list[SpecProblem], Any]:
     """The positive class binary metrics will count (None: not a binary target), or the
     problem with evaluation.positive_class (a class the sample's target does not have)."""
-    from airflow_ml_provider.ml.scoring import PositiveClassError, positive_class
+    from airflow_ml_provider.ml.evaluation.scoring import PositiveClassError, positive_class
 
     if spec.training.task_type != "classification":
         return [], None
@@ -235,9 +235,13 @@ def _positive_words(spec, target, positive) -> str:
 
 def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], list, str | None]:
     from airflow_ml_provider.core.features import FeaturesSpec
-    from airflow_ml_provider.ml.estimator_needs import resolve_plans
-    from airflow_ml_provider.ml.feature_report import feature_table
-    from airflow_ml_provider.ml.feature_types import FeatureError, column_problems, plan_features
+    from airflow_ml_provider.ml.features.column_types import (
+        FeatureError,
+        column_problems,
+        plan_features,
+    )
+    from airflow_ml_provider.ml.features.estimator_needs import resolve_plans
+    from airflow_ml_provider.ml.features.report import feature_table
 
     spec = loaded.spec
     features: FeaturesSpec = spec.features
@@ -280,7 +284,7 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
         problems += _guard_problems(doc, spec, frame, whole=len(frame) < rows)
     if problems:
         return DataReport(problems, rows=len(frame))
-    from airflow_ml_provider.ml.leakage import quality_warnings
+    from airflow_ml_provider.ml.features.leakage import quality_warnings
 
     inputs = _input_frame(frame, spec)
     feature_problems, plans, table = _feature_problems(doc, loaded, inputs)
@@ -301,7 +305,7 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
 
 
 def _input_frame(frame, spec) -> Any:
-    from airflow_ml_provider.ml.dataset import input_columns
+    from airflow_ml_provider.ml.data.dataset import input_columns
 
     data = spec.data
     columns = input_columns(list(frame.columns), data.target, data.features)

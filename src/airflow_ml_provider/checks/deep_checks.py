@@ -42,14 +42,14 @@ def estimator_problems(
 
 
 def _one_estimator_problems(doc, where, path, params, search, loaded, prefixes, callables) -> list:
-    from airflow_ml_provider.ml.estimators import (
+    from airflow_ml_provider.ml.features.estimators import (
         EstimatorError,
         InvalidParameterValue,
         UnknownParameterError,
         build_estimator,
         task_type_of,
     )
-    from airflow_ml_provider.ml.search import SearchError, check_param_names
+    from airflow_ml_provider.ml.search.cross_validated import SearchError, check_param_names
 
     training = loaded.spec.training
     try:
@@ -87,7 +87,7 @@ def feature_code_problems(
 ) -> list:
     """Each team transformer (features.custom) is an allowed transformer class that takes
     its params; each tokenizer is an allowed callable."""
-    from airflow_ml_provider.ml.allowed_code import (
+    from airflow_ml_provider.ml.integrity.allowed_code import (
         DisallowedCodeError,
         resolve_callable,
         resolve_class,
@@ -147,7 +147,7 @@ def notifier_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
 
 def expectation_problems(loaded: LoadedPipeline, doc: PositionedDocument) -> list:
     """Each expectation must be known to Great Expectations and accept its kwargs."""
-    from airflow_ml_provider.ml.expectations import ExpectationConfigError, check_expectation
+    from airflow_ml_provider.ml.data.expectations import ExpectationConfigError, check_expectation
 
     problems = []
     for index, item in enumerate(loaded.spec.validation.expectations):

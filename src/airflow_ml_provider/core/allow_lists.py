@@ -1,6 +1,7 @@
 """What code a YAML file may name, decided by its spelling alone (no import): the part of
 every allow-list that runs while Airflow parses the DAG folder, in ``airflow-ml check`` and in
-the training process before it imports anything. ``ml.allowed_code`` does the rest once the
+the training process before it imports anything. ``ml.integrity.allowed_code`` does the rest
+once the
 name may be imported (a class of the right kind, defined in an allowed package).
 
 An import path from YAML names either a class in an allowed package — never a function, a

@@ -63,7 +63,7 @@ class CandidateResult(TypedDict):
     fit_seconds: float
     rows: int
     rows_sha256: str
-    """Digest of the train rows' labels it was cross-validated on (ml.candidates)."""
+    """Digest of the train rows' labels it was cross-validated on (ml.training.candidates)."""
     run_id: str
     experiment_id: str
     error: NotRequired[str]

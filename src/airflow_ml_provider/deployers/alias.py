@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_ml_provider.deployers.base import Deployer
-from airflow_ml_provider.ml.registry import CHAMPION, smoke_test
+from airflow_ml_provider.ml.registry.aliases import CHAMPION, smoke_test
 
 
 class AliasDeployer(Deployer):

@@ -21,8 +21,8 @@ from airflow_ml_provider.core.defaults import CANARY_DURATION_SECONDS, CANARY_IN
 from airflow_ml_provider.core.errors import DeploymentFailed
 from airflow_ml_provider.deployers.base import ClusterDeployer
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.integrity import verified_copy
-from airflow_ml_provider.ml.registry import serving_input
+from airflow_ml_provider.ml.integrity.model_files import verified_copy
+from airflow_ml_provider.ml.registry.aliases import serving_input
 from airflow_ml_provider.serving import inference_service as isvc
 from airflow_ml_provider.serving.open_inference import column_types, post_example, v2_request
 

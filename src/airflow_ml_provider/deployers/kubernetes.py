@@ -23,7 +23,7 @@ from airflow_ml_provider.core.defaults import (
 )
 from airflow_ml_provider.deployers.base import ClusterDeployer
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.registry import serving_input
+from airflow_ml_provider.ml.registry.aliases import serving_input
 from airflow_ml_provider.serving import rollout
 from airflow_ml_provider.serving.manifests import (
     CANARY,

@@ -9,8 +9,8 @@ from airflow_ml_provider.core.contracts import Rollback
 from airflow_ml_provider.core.errors import DeploymentFailed
 from airflow_ml_provider.deployers import record
 from airflow_ml_provider.deployers.base import Deployer
-from airflow_ml_provider.ml.integrity import ModelIntegrityError
-from airflow_ml_provider.ml.registry import (
+from airflow_ml_provider.ml.integrity.model_files import ModelIntegrityError
+from airflow_ml_provider.ml.registry.aliases import (
     rollback,
     rollback_target,
     smoke_test,
@@ -27,7 +27,8 @@ def roll_back_serving(
 ) -> Rollback:
     """Give ``champion`` back to ``previous`` (or to version ``to``), make the deployer serve
     it and check it answers; the target version is verified and loaded before anything moves
-    (``ml.integrity``). Returns ``{model, from, to, strategy, ...what the deployer did}``.
+    (``ml.integrity.model_files``). Returns ``{model, from, to, strategy, ...what the deployer
+    did}``.
 
     When serving cannot follow, the deployer has already put serving back to what it was;
     the alias goes back too and ServingRollbackFailed says both. RegistryError when the

@@ -20,20 +20,21 @@ data is actually read (this module may be imported while Airflow parses DAG file
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib
-from decimal import Decimal
 from pathlib import Path
 from typing import Any, Protocol
 
 from airflow.sdk import BaseHook, ObjectStoragePath
 
-from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.formats import FORMAT_SUFFIXES, format_of
-from airflow_ml_provider.spec.loader import resolve_path
+from airflow_ml_provider.core.locations import resolve_path
+from airflow_ml_provider.hooks.sources.common import (  # noqa: F401 (public names)
+    BATCH_ROWS,
+    DataSourceError,
+    shorten,
+    to_epoch,
+)
 
-BATCH_ROWS = 64 * 1024  # rows per batch read from parquet files and SQL cursors
-_DESCRIBE_QUERY_CHARS = 60
 READERS = {
     "files": "airflow_ml_provider.hooks.sources.files.FilesSource",
     "bigquery": "airflow_ml_provider.hooks.sources.bigquery.BigQuerySource",
@@ -42,10 +43,6 @@ READERS = {
 """The reader of each source kind; a new kind is one module with a SourceReader and one
 entry here (and its rule in normalize_source). Imported when a source is read."""
 SOURCE_KINDS = tuple(READERS)
-
-
-class DataSourceError(AirflowMlError, ValueError):
-    """A source that cannot be snapshotted: nothing matched, an empty file, 0 rows, bad schema."""
 
 
 def normalize_source(source: dict[str, Any] | str) -> dict[str, Any]:
@@ -76,36 +73,6 @@ def normalize_source(source: dict[str, Any] | str) -> dict[str, Any]:
     return result
 
 
-def to_epoch(value: Any) -> float | None:
-    """A timestamp-ish value as epoch seconds: datetime (naive = UTC), date, number, ISO string."""
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise TypeError(f"expected a timestamp or a number, got {value!r}")
-    if isinstance(value, int | float | Decimal):
-        return float(value)
-    if isinstance(value, dt.datetime):
-        aware = value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-        return aware.timestamp()
-    if isinstance(value, dt.date):
-        return dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC).timestamp()
-    if hasattr(value, "to_pydatetime"):  # pandas / numpy timestamps
-        return to_epoch(value.to_pydatetime())
-    if isinstance(value, bytes):
-        value = value.decode()
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return float(text)
-        except ValueError:
-            pass
-        try:
-            return to_epoch(dt.datetime.fromisoformat(text.replace("Z", "+00:00")))
-        except ValueError:
-            raise ValueError(f"{value!r} is neither a timestamp nor a number") from None
-    raise TypeError(f"expected a timestamp or a number, got {type(value).__name__} {value!r}")
-
-
 class SourceReader(Protocol):
     """What the hook needs of one source kind."""
 
@@ -118,12 +85,6 @@ class SourceReader(Protocol):
     def read(self, sink: Any, files: list[str]) -> None:
         """Write every row into ``sink`` (a sources.sink.ParquetSink); append what was read
         (file URIs) to ``files``."""
-
-
-def shorten(query: str) -> str:
-    """A query on one line, cut to a length that fits in a message."""
-    flat = " ".join(query.split())
-    return flat if len(flat) <= _DESCRIBE_QUERY_CHARS else flat[: _DESCRIBE_QUERY_CHARS - 3] + "..."
 
 
 class DataSourceHook(BaseHook):

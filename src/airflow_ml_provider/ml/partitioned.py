@@ -131,14 +131,14 @@ class PartitionedModel(BaseEstimator):
 
     def responses(self, rows) -> dict[str, Any]:
         """``predict`` (and ``predict_proba`` for classification) in one pass over the
-        sub-models, each preprocessing its rows once (see ``scoring.responses``)."""
+        sub-models, each preprocessing its rows once (see ``ml.responses``)."""
         classifier = self.task == "classification"
         return self._routed(rows, ("predict", "predict_proba") if classifier else ("predict",))
 
     def _routed(self, rows, methods: tuple[str, ...]) -> dict[str, Any]:
         import numpy as np
 
-        from airflow_ml_provider.ml.scoring import responses
+        from airflow_ml_provider.ml.responses import responses
 
         x = rows[self.features]
         answers: dict[str, Any] = {}
@@ -184,7 +184,7 @@ def load_partitioned_model(config: dict[str, Any], files: dict[str, str]) -> Par
     each file is a skops dump of ``{partition key: estimator}``. skops loads only the types
     recorded when the sub-models were fitted by this package.
     """
-    from airflow_ml_provider.ml.skops_io import skops_io
+    from airflow_ml_provider.ml.integrity.skops_io import skops_io
 
     skops = skops_io()
     trusted = list(config.get("trusted_types") or [])

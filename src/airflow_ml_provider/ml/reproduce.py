@@ -1,4 +1,4 @@
-"""Re-running a training run from what it recorded (``ml.provenance``).
+"""Re-running a training run from what it recorded (``ml.integrity.provenance``).
 
 :func:`reproduce` loads the run's ``job.json``, checks the
 content-addressed data snapshot still has the recorded sha256, trains again into a new
@@ -17,7 +17,7 @@ from typing import Any
 
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.training_job import JobError, TrainingJob, check_job
-from airflow_ml_provider.ml.provenance import (
+from airflow_ml_provider.ml.integrity.provenance import (
     ENVIRONMENT_TAGS,
     JOB_ARTIFACT,
     REPRODUCES_TAG,
@@ -36,7 +36,7 @@ class ReproduceError(AirflowMlError):
 
 def file_sha256(uri: str) -> str:
     """sha256 of the bytes at ``uri`` (a path, file:// or any fsspec URL)."""
-    from airflow_ml_provider.ml.dataset import local_path_or_uri
+    from airflow_ml_provider.ml.data.dataset import local_path_or_uri
 
     location = local_path_or_uri(uri)
     digest = hashlib.sha256()

@@ -3,7 +3,8 @@
     python -m airflow_ml_provider.ml.serve_verified models:/<name>/<version> [serve args...]
 
 Downloads the model version, checks it against the digest its training run recorded and
-refuses pickled or code-carrying unverified models (ml.integrity) — then replaces itself with
+refuses pickled or code-carrying unverified models (ml.integrity.model_files) — then replaces
+itself with
 ``mlflow models serve`` on the verified local copy, so the server never loads the artifact
 store's files directly. A refused model exits with one line, the pod does not become ready
 and the rollout is undone. No Airflow imports.
@@ -16,7 +17,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from airflow_ml_provider.ml.integrity import ModelIntegrityError, verified_copy
+from airflow_ml_provider.ml.integrity.model_files import ModelIntegrityError, verified_copy
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,23 +18,23 @@ from typing import Any
 from airflow_ml_provider.core.contracts import CandidateResult, PartitionChunk, TrainingResult
 from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.core.training_job import TrainingJob, check_job
-from airflow_ml_provider.ml.allowed_code import check_job_code
-from airflow_ml_provider.ml.dataset import load_split
-from airflow_ml_provider.ml.estimators import EstimatorError
-from airflow_ml_provider.ml.feature_report import feature_table, log_feature_plan
-from airflow_ml_provider.ml.imbalance import with_class_weight
-from airflow_ml_provider.ml.integrity import record_digest
-from airflow_ml_provider.ml.leakage import training_notes
-from airflow_ml_provider.ml.model_logging import log_sklearn_model
-from airflow_ml_provider.ml.preprocessing import build_model, model_columns
-from airflow_ml_provider.ml.provenance import REPRODUCES_TAG
-from airflow_ml_provider.ml.scoring import (
+from airflow_ml_provider.ml.data.dataset import load_split
+from airflow_ml_provider.ml.evaluation.scoring import (
     POSITIVE_TAG,
     check_metrics_fit,
     job_positive_class,
     score,
 )
-from airflow_ml_provider.ml.training_runs import (
+from airflow_ml_provider.ml.features.estimators import EstimatorError
+from airflow_ml_provider.ml.features.leakage import training_notes
+from airflow_ml_provider.ml.features.preprocessing import build_model, model_columns
+from airflow_ml_provider.ml.features.report import feature_table, log_feature_plan
+from airflow_ml_provider.ml.integrity.allowed_code import check_job_code
+from airflow_ml_provider.ml.integrity.model_files import record_digest
+from airflow_ml_provider.ml.integrity.provenance import REPRODUCES_TAG
+from airflow_ml_provider.ml.training.class_weights import with_class_weight
+from airflow_ml_provider.ml.training.model_logging import log_sklearn_model
+from airflow_ml_provider.ml.training.runs import (
     RESULT_ARTIFACT,
     WARNINGS_TAG,
     fit_warnings,
@@ -57,11 +57,11 @@ def train(raw: Mapping[str, Any]) -> TrainingResult | CandidateResult | Partitio
     """
     job = checked_job(raw)
     if job.partitions:
-        from airflow_ml_provider.ml.partitions import train_partitions
+        from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
         return train_partitions(job)
     if job.candidate:
-        from airflow_ml_provider.ml.candidates import cross_validate_candidate
+        from airflow_ml_provider.ml.training.candidates import cross_validate_candidate
 
         return cross_validate_candidate(job)
     return train_model(job)
@@ -80,7 +80,7 @@ def train_model(job: TrainingJob) -> TrainingResult:
     """Train one model (the job's estimator, its search, or its entrypoint), log it and
     score it on the held-out rows."""
     if job.entrypoint:
-        from airflow_ml_provider.ml.team_training import train_with_entrypoint
+        from airflow_ml_provider.ml.training.entrypoint import train_with_entrypoint
 
         return train_with_entrypoint(job)
     import mlflow
@@ -99,7 +99,7 @@ def train_model(job: TrainingJob) -> TrainingResult:
     search_cv = None
     if job.search:
         search = job.search_section
-        from airflow_ml_provider.ml.search import build_search
+        from airflow_ml_provider.ml.search.cross_validated import build_search
 
         search_cv = build_search(
             model,
@@ -116,7 +116,7 @@ def train_model(job: TrainingJob) -> TrainingResult:
         trouble = training_notes(job, split, plans, positive)
         with fit_warnings(trouble):
             if search_cv is not None:
-                from airflow_ml_provider.ml.search import log_search, scoring_metric
+                from airflow_ml_provider.ml.search.cross_validated import log_search, scoring_metric
 
                 search_cv.fit(x_train, split.y_train)
                 model = search_cv.best_estimator_
@@ -140,7 +140,7 @@ def train_model(job: TrainingJob) -> TrainingResult:
             extra["warnings"] = trouble
         refit = job.refit
         if refit and REPRODUCES_TAG not in job.tags:
-            from airflow_ml_provider.ml.candidates import log_leaderboard
+            from airflow_ml_provider.ml.training.candidates import log_leaderboard
 
             log_leaderboard(refit, run.info.run_id)
             extra.update(candidates=refit["leaderboard"], winner=refit["winner"])

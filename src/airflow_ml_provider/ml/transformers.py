@@ -1,4 +1,4 @@
-"""The few transformers scikit-learn has no class for, used by ``ml.preprocessing``.
+"""The few transformers scikit-learn has no class for, used by ``ml.features.preprocessing``.
 
 Module-level functions (for FunctionTransformer) and small estimators, so a logged model
 refers to them by import path and skops can load them. No Airflow imports: this runs in

@@ -172,10 +172,10 @@ def notifier_context(context) -> dict[str, Any]:
 
 def import_notifier(class_path: str) -> type[BaseNotifier]:
     """The notifier class at ``class_path``: a public BaseNotifier subclass defined in a
-    package of ``[ml_provider] allowed_notifier_modules`` (``ml.allowed_code``); TypeError
+    package of ``[ml_provider] allowed_notifier_modules`` (``ml.integrity.allowed_code``); TypeError
     saying why not."""
     from airflow_ml_provider import settings
-    from airflow_ml_provider.ml.allowed_code import DisallowedCodeError, resolve_class
+    from airflow_ml_provider.ml.integrity.allowed_code import DisallowedCodeError, resolve_class
 
     def notifier_kind(found: type) -> str | None:
         if issubclass(found, BaseNotifier):

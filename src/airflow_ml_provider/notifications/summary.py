@@ -95,7 +95,7 @@ def _leaderboard_lines(training: dict | None) -> list[str]:
 def _drift_line(drift: dict | None) -> str | None:
     if not drift:
         return None
-    from airflow_ml_provider.ml.drift import drift_summary_line
+    from airflow_ml_provider.ml.drift.detection import drift_summary_line
 
     return f"{drift_summary_line(drift)} (action {drift.get('action', 'retrain')})"
 

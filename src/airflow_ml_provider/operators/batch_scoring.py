@@ -13,7 +13,7 @@ from airflow.sdk.exceptions import AirflowSkipException
 
 from airflow_ml_provider.core.connections import GCP_CONN_ID, MLFLOW_CONN_ID
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.registry import CHAMPION, holder
+from airflow_ml_provider.ml.registry.aliases import CHAMPION, holder
 from airflow_ml_provider.operators.links import PredictionsLink, predictions_url, record_link
 from airflow_ml_provider.storage.frames import is_local, publish, read_stored_frame
 
@@ -88,7 +88,7 @@ class BatchScoringOperator(BaseOperator):
         missing = [c for c in self.id_columns if c not in rows.columns]
         if missing:
             raise ValueError(f"id_columns not in the scoring data: {', '.join(missing)}")
-        from airflow_ml_provider.ml.integrity import verified_copy
+        from airflow_ml_provider.ml.integrity.model_files import verified_copy
 
         with verified_copy(f"models:/{self.model_name}/{version}") as local:
             model = mlflow.pyfunc.load_model(local)

@@ -8,7 +8,7 @@ from typing import Any
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.contracts import CandidateResult
-from airflow_ml_provider.ml.candidates import SUCCEEDED, leaderboard
+from airflow_ml_provider.ml.training.candidates import SUCCEEDED, leaderboard
 from airflow_ml_provider.operators.training import LocalTrainingOperator, TrainingJobOperator
 
 

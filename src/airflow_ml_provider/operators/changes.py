@@ -61,7 +61,7 @@ class CheckChangesOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context) -> dict[str, Any]:
-        from airflow_ml_provider.ml.changes import compare_with_champion
+        from airflow_ml_provider.ml.data.changes import compare_with_champion
 
         if self.on_unchanged == "retrain":
             return {"unchanged": False, "reason": "training.on_unchanged is retrain"}

@@ -12,7 +12,7 @@ from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Deployment, Registration
 from airflow_ml_provider.deployers import Deployer, deployer_class, record
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.registry import CHAMPION, holder, remove_alias, rollback
+from airflow_ml_provider.ml.registry.aliases import CHAMPION, holder, remove_alias, rollback
 from airflow_ml_provider.operators.registry import airflow_actor
 
 CHAMPION_SCHEME = "x-mlmodel://"

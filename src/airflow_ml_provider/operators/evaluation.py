@@ -15,8 +15,8 @@ from airflow_ml_provider.core.defaults import (
     SLICE_DEFAULTS,
 )
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.gate import PARTITION_TABLE
-from airflow_ml_provider.ml.registry import CHAMPION, PREVIOUS, holder
+from airflow_ml_provider.ml.evaluation.gate import PARTITION_TABLE
+from airflow_ml_provider.ml.registry.aliases import CHAMPION, PREVIOUS, holder
 
 SLICE_TABLE = "gate/slices.csv"
 IMPORTANCE_TABLE = "gate/permutation_importance.csv"
@@ -147,16 +147,17 @@ class EvaluateModelOperator(BaseOperator):
 
     def _log_plots(self, client, run_id: str, figures: dict[str, Any]) -> list[str]:
         """Log each figure as ``gate/plots/<name>.png`` on the run; return the names."""
-        from airflow_ml_provider.ml.evaluation_plots import plot_path
+        from airflow_ml_provider.ml.evaluation.plots import plot_path
 
         for name, figure in figures.items():
             client.log_figure(run_id, figure, plot_path(name))
         return list(figures)
 
     def execute(self, context) -> GateDecision:
-        from airflow_ml_provider.ml.dataset import data_section
-        from airflow_ml_provider.ml.evaluate import score_models
-        from airflow_ml_provider.ml.gate import (
+        from airflow_ml_provider.ml.data.dataset import data_section
+        from airflow_ml_provider.ml.data.tables import records_csv
+        from airflow_ml_provider.ml.evaluation.evaluate import score_models
+        from airflow_ml_provider.ml.evaluation.gate import (
             confidence_rule,
             decide,
             partition_comparison,
@@ -164,8 +165,7 @@ class EvaluateModelOperator(BaseOperator):
             required_gain,
             slice_rules,
         )
-        from airflow_ml_provider.ml.heldout_answers import recorded_answers
-        from airflow_ml_provider.ml.tables import records_csv
+        from airflow_ml_provider.ml.partitions.answers import recorded_answers
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         champion = current_champion(client, self.model_name, self.training.get("run_id"))
@@ -282,7 +282,7 @@ class EvaluateModelOperator(BaseOperator):
 
     def _report_partitions(self, client, table: list[dict[str, Any]]) -> dict[str, Any]:
         """Log the worst partitions, store the whole table, return counts for the decision."""
-        from airflow_ml_provider.ml.tables import records_csv
+        from airflow_ml_provider.ml.data.tables import records_csv
 
         judged = [row for row in table if row["judged"]]
         worst = sorted(judged, key=lambda row: row["delta"])[:10]

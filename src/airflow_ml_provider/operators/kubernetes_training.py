@@ -34,7 +34,7 @@ from airflow_ml_provider.pods import (
 )
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.ml.team_image import ImageRun
+    from airflow_ml_provider.ml.training.trainer_image import ImageRun
 
 JOB_ENV = "AIRFLOW_ML_JOB"
 """The job JSON reaches the pod in this environment variable (JSON, never a pickle)."""
@@ -101,7 +101,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     :param command: a team trainer image's command (``training.kubernetes.command``): the pod
         runs it instead of this package's trainer, on the train/validation rows this task
         logs to the MLflow run ``$MLFLOW_RUN_ID`` beforehand; the model it logs there is
-        verified and scored on the held-out rows here afterwards (ml.team_image).
+        verified and scored on the held-out rows here afterwards (ml.training.trainer_image).
     """
 
     template_fields: tuple[str, ...] = (*TrainingJobOperator.template_fields, "image")
@@ -288,7 +288,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
         """Log the rows a trainer image trains on to a new run (None), or the earlier result
         of this DAG run's same training (no pod then)."""
         from airflow_ml_provider.hooks.mlflow import MlflowHook
-        from airflow_ml_provider.ml.team_image import ImageRun, prepare_image_run
+        from airflow_ml_provider.ml.training.trainer_image import ImageRun, prepare_image_run
 
         hook = MlflowHook(self.mlflow_conn_id)
         job = {**self.build_job(context, hook), "image": self.image}
@@ -312,7 +312,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, KubernetesPodOperator):
     def _image_result(self, hook) -> dict[str, Any]:
         """The trainer image's model, verified and scored; the job and run are read back from
         the pod (after a deferral this is a new operator instance)."""
-        from airflow_ml_provider.ml.team_image import finish_image_run
+        from airflow_ml_provider.ml.training.trainer_image import finish_image_run
 
         container = next(c for c in self.pod.spec.containers if c.name == BASE_CONTAINER)
         env = {item.name: item.value for item in container.env or []}

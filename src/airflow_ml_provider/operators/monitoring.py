@@ -27,7 +27,7 @@ def retrain_asset_uri(pipeline: str) -> str:
 
 class DriftMonitorOperator(BaseOperator):
     """Compare a snapshot of recent data with the data that trained ``model_name``'s
-    champion, feature by feature (``ml.drift.drift_report`` with ``drift`` options).
+    champion, feature by feature (``ml.drift.detection.drift_report`` with ``drift`` options).
 
     Returns ``{"retrain": drifted, "reason": "drift: <summary>", "baseline_uri", "rows",
     "report"}``; with no champion yet ``retrain`` False and ``skipped``. Only the columns
@@ -35,7 +35,8 @@ class DriftMonitorOperator(BaseOperator):
 
     :param snapshot: the recent data's Snapshot (templated, usually an XComArg).
     :param model_name: the registered model whose champion's training data is the baseline.
-    :param drift: drift options (``ml.drift.drift_report`` keywords: method, threshold, ...).
+    :param drift: drift options (``ml.drift.detection.drift_report`` keywords: method,
+        threshold, ...).
     :param columns: compare only these columns.
     :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     """
@@ -117,9 +118,13 @@ class LiveMetricsOperator(BaseOperator):
 
     def execute(self, context) -> dict[str, Any]:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
-        from airflow_ml_provider.ml.evaluate import load_model
-        from airflow_ml_provider.ml.gate import better_by
-        from airflow_ml_provider.ml.scoring import own_features, recorded_positive_class, score
+        from airflow_ml_provider.ml.evaluation.evaluate import load_model
+        from airflow_ml_provider.ml.evaluation.gate import better_by
+        from airflow_ml_provider.ml.evaluation.scoring import (
+            own_features,
+            recorded_positive_class,
+            score,
+        )
         from airflow_ml_provider.operators.evaluation import current_champion
         from airflow_ml_provider.storage.frames import read_stored_frame
 

@@ -146,7 +146,7 @@ class PlanPartitionsOperator(BaseOperator):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
-        from airflow_ml_provider.ml.partitions import plan_partitions
+        from airflow_ml_provider.ml.partitions.chunks import plan_partitions
 
         started = time.monotonic()
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
@@ -226,7 +226,7 @@ class AssemblePartitionedModelOperator(TrainingJobOperator):
 
     def execute(self, context) -> TrainingResult:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
-        from airflow_ml_provider.ml.partitioned_run import PartitionTrainingFailed, assemble
+        from airflow_ml_provider.ml.partitions.assembly import PartitionTrainingFailed, assemble
 
         if not self.plan:
             raise AirflowException("plan_partitions did not produce a plan; see its log")

@@ -18,14 +18,14 @@ from airflow_ml_provider.core.contracts import (
     TrainingResult,
 )
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.ownership import claim_model
-from airflow_ml_provider.ml.registry import (
+from airflow_ml_provider.ml.registry.aliases import (
     CHALLENGER,
     UNCHECKED,
     ChampionMoved,
     move_alias,
     promote,
 )
+from airflow_ml_provider.ml.registry.ownership import claim_model
 from airflow_ml_provider.operators.links import ModelVersionLink, record_link
 
 log = logging.getLogger(__name__)
@@ -133,7 +133,7 @@ class RegisterModelOperator(BaseOperator):
         for key in ("airflow_ml.data_sha256", "airflow_ml.config_hash"):
             if key in run_tags:
                 tags[key] = run_tags[key]
-        # Before anything is written: another pipeline's model is refused (ml.ownership).
+        # Before anything is written: another pipeline's model is refused (ml.registry.ownership).
         claim_model(client, self.model_name, context["dag"].dag_id)
         version, created = find_or_create_version(client, self.model_name, self.training, tags)
         number = str(version.version)
@@ -326,7 +326,7 @@ class RollbackModelOperator(BaseOperator):
         from airflow_ml_provider.core.errors import DeploymentFailed
         from airflow_ml_provider.deployers import recorded_deployer
         from airflow_ml_provider.deployers.rollback import roll_back_serving
-        from airflow_ml_provider.ml.registry import CHAMPION, RegistryError, holder
+        from airflow_ml_provider.ml.registry.aliases import CHAMPION, RegistryError, holder
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
         deployer = recorded_deployer(

@@ -9,24 +9,13 @@ from typing import Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
 
-from airflow_ml_provider import settings
 from airflow_ml_provider.core.contracts import Snapshot
 from airflow_ml_provider.storage.frames import is_local, publish
-
-LAST_SNAPSHOT = "last_snapshot.json"
-
-
-def snapshots_folder(artifact_store: str | None, pipeline: str) -> ObjectStoragePath:
-    """``<artifact_store>/snapshots/<pipeline>`` (the configured store when None)."""
-    return ObjectStoragePath(artifact_store or settings.artifact_store()) / "snapshots" / pipeline
-
-
-def last_snapshot(artifact_store: str | None, pipeline: str) -> dict[str, Any] | None:
-    """The pipeline's last successful snapshot (what snapshot_data returned), or None."""
-    record = snapshots_folder(artifact_store, pipeline) / LAST_SNAPSHOT
-    if not record.exists():
-        return None
-    return json.loads(record.read_text())
+from airflow_ml_provider.storage.snapshots import (  # noqa: F401 (public names)
+    LAST_SNAPSHOT,
+    last_snapshot,
+    snapshots_folder,
+)
 
 
 def _write_record(folder: ObjectStoragePath, record: Mapping[str, Any]) -> None:

@@ -21,7 +21,7 @@ from airflow_ml_provider.core.contracts import Snapshot, Validation
 from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.core.training_job import JOB_VERSION
-from airflow_ml_provider.ml.abandoned_runs import RunningTry, end_abandoned_runs
+from airflow_ml_provider.ml.training.abandoned_runs import RunningTry, end_abandoned_runs
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 from airflow_ml_provider.operators.training_process import LogLines, spawn_tied, training_error
 
@@ -86,15 +86,15 @@ class TrainingJobOperator(BaseOperator):
         (tokenizers); default ``[ml_provider] allowed_callables``.
     :param candidate: ``{name, folds, worker, workers}``: this job is one of
         training.candidates (or one of an Optuna search's workers) — it cross-validates the
-        estimator on the train split and reports its scores (ml.candidates) instead of
+        estimator on the train split and reports its scores (ml.training.candidates) instead of
         registering a model.
     :param positive_class: the class f1, precision, recall and average precision count as
         positive on a binary target; None: the training rows' minority class.
-    :param class_weight: ``auto``, ``balanced`` or ``none`` (see ``ml.imbalance``).
+    :param class_weight: ``auto``, ``balanced`` or ``none`` (see ``ml.training.class_weights``).
     :param entrypoint: a team's training function, ``package.module:function``, instead of
         ``estimator``: called in the training process with the typed job
         (``core.training_job.TrainingJob``) and the train and validation rows, it returns a
-        ``TrainedModel`` (see ``ml.team_training``).
+        ``TrainedModel`` (see ``ml.training.entrypoint``).
     :param allowed_training_modules: packages the entrypoint may come from; default
         ``[ml_provider] allowed_training_modules`` (none).
     """
@@ -166,7 +166,7 @@ class TrainingJobOperator(BaseOperator):
     def build_job(self, context, hook) -> dict[str, Any]:
         """The JSON job both runners hand to the training entrypoint."""
         from airflow_ml_provider import settings
-        from airflow_ml_provider.ml.dataset import data_section
+        from airflow_ml_provider.ml.data.dataset import data_section
 
         run_id = context["run_id"]
         return {
@@ -225,7 +225,7 @@ class TrainingJobOperator(BaseOperator):
 
     def end_abandoned_runs(self, context, hook) -> None:
         """End as KILLED this DAG's MLflow runs that Airflow says cannot still be running
-        (ml.abandoned_runs). Called by each runner's execute before it trains; a store that
+        (ml.training.abandoned_runs). Called by each runner's execute before it trains; a store that
         cannot be asked is left to the training itself to report."""
         from mlflow.exceptions import MlflowException
 
@@ -254,7 +254,7 @@ class TrainingJobOperator(BaseOperator):
     @property
     def candidate_label(self) -> str:
         """The mapped task's label in the UI: the candidate (and search worker)."""
-        from airflow_ml_provider.ml.candidates import worker_label
+        from airflow_ml_provider.ml.training.candidates import worker_label
 
         return worker_label(self.candidate) if self.candidate else ""
 
@@ -277,7 +277,7 @@ class TrainingJobOperator(BaseOperator):
         if not conn_id:
             return {}
         from airflow_ml_provider.hooks.study import storage_url
-        from airflow_ml_provider.ml.optuna_search import STUDY_STORAGE_ENV
+        from airflow_ml_provider.ml.search.optuna_study import STUDY_STORAGE_ENV
 
         return {STUDY_STORAGE_ENV: storage_url(conn_id)}
 

@@ -34,7 +34,7 @@ class ValidateDataOperator(BaseOperator):
       (columns, dtypes, nullability, ranges, categorical domains) as version 1 in the
       artifact store and later runs are compared with the newest version; ``schema`` may
       also be the URI of a reviewed (pinned) schema file, or None to skip;
-    * drift (``drift``: keyword arguments of ``ml.drift.drift_report`` plus ``action``)
+    * drift (``drift``: keyword arguments of ``ml.drift.detection.drift_report`` plus ``action``)
       against the data that trained the current ``champion`` of ``model_name`` (found
       through the ``airflow_ml.data_uri`` tag of its MLflow run), or ``drift_baseline_uri``
       (a data file, or a drift profile ``.json``). Each validated snapshot keeps its compact
@@ -59,7 +59,8 @@ class ValidateDataOperator(BaseOperator):
     :param data_docs: render Great Expectations Data Docs (the "Data Docs" link); False
         skips the rendering.
     :param freshness: ``{"column", "max_age_seconds"}``: the newest row must be this recent.
-    :param drift: drift options (``ml.drift.drift_report`` keywords plus ``action``), or None.
+    :param drift: drift options (``ml.drift.detection.drift_report`` keywords plus ``action``),
+        or None.
     :param model_name: the registered model whose champion's data is the drift baseline.
     :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     :param drift_baseline_uri: a data file or drift profile to compare with instead
@@ -122,7 +123,7 @@ class ValidateDataOperator(BaseOperator):
         self.on_failure = on_failure
 
     def execute(self, context) -> Validation:
-        from airflow_ml_provider.ml.checks import CheckOptions, check_frame
+        from airflow_ml_provider.ml.data.checks import CheckOptions, check_frame
         from airflow_ml_provider.storage.frames import read_stored_frame
 
         frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
@@ -217,14 +218,14 @@ class ValidateDataOperator(BaseOperator):
     def _store_profile(self, frame) -> None:
         """Keep the snapshot's drift profile next to it: when a model trained on this data
         becomes champion, later runs compare against the profile, not the whole data."""
-        from airflow_ml_provider.ml.drift_profile import profile_frame
+        from airflow_ml_provider.ml.drift.profile import profile_frame
 
         target = profile_path(self.snapshot["uri"])
         if not target.exists():  # snapshots are content-addressed: same data, same profile
             target.write_text(json.dumps(profile_frame(frame), allow_nan=False))
 
     def _conclude(self, context, summary: dict[str, Any]) -> Validation:
-        from airflow_ml_provider.ml.expectations import describe_failure
+        from airflow_ml_provider.ml.data.expectations import describe_failure
 
         schema = summary["schema"] or {}
         drift = summary["drift"]
@@ -272,7 +273,7 @@ class ValidateDataOperator(BaseOperator):
         return cast(Validation, summary)
 
     def _log_drift(self, drift: dict[str, Any], blocking: list[str], warnings: list[str]) -> None:
-        from airflow_ml_provider.ml.drift import drift_summary_line, format_drift_table
+        from airflow_ml_provider.ml.drift.detection import drift_summary_line, format_drift_table
 
         self.log.info("drift against %s\n%s", drift["baseline_uri"], format_drift_table(drift))
         if not drift["drift"]:

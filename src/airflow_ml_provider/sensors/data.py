@@ -74,7 +74,7 @@ class NewDataSensor(BaseSensorOperator):
     def baseline(self) -> float | None:
         """The change time new data must be newer than (None: any data will do)."""
         from airflow_ml_provider.hooks.data import to_epoch
-        from airflow_ml_provider.operators.snapshot import last_snapshot
+        from airflow_ml_provider.storage.snapshots import last_snapshot
 
         if self.since not in (None, ""):
             return to_epoch(self.since)

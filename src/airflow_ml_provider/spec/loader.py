@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from airflow_ml_provider.core.locations import resolve_path
 from airflow_ml_provider.spec import parse_cache
 from airflow_ml_provider.spec.errors import SpecError, SpecProblem
 from airflow_ml_provider.spec.models import PipelineSpec
 from airflow_ml_provider.spec.options import LoaderOptions
 from airflow_ml_provider.spec.parse_cache import cache_key
 from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument, load_positioned
-from airflow_ml_provider.spec.roots import normalise_uri, outside_roots
+from airflow_ml_provider.spec.roots import outside_roots
 from airflow_ml_provider.spec.rules import cross_field_problems
 from airflow_ml_provider.spec.templating import expand_env, template_problems
 from airflow_ml_provider.spec.validation_errors import from_validation_error, problem_at
@@ -234,25 +235,6 @@ def config_hash(spec: PipelineSpec) -> str:
     """A stable hash of the resolved configuration (recorded on runs and model versions)."""
     canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
-
-
-def resolve_path(value: str, base_dir: Path) -> str:
-    """Turn a path into a URI: relative paths resolve against the YAML file's folder.
-
-    A trailing slash (a prefix source) and glob characters are kept as written; a URI's
-    scheme is normalised (``roots.normalise_uri``: ``FILE://`` and ``local://`` are local).
-    """
-    value = normalise_uri(value)
-    if value.startswith("file://"):
-        value = value.removeprefix("file://")
-    if "://" in value:
-        return value
-    candidate = Path(value).expanduser()
-    if not candidate.is_absolute():
-        candidate = base_dir / candidate
-    # Not Path.as_uri(): its percent-encoding would turn glob characters into literals.
-    uri = "file://" + Path(os.path.normpath(candidate)).as_posix()
-    return uri + "/" if value.endswith("/") and not uri.endswith("/") else uri
 
 
 def source_dict(source: SourceSpec, data_format: str | None, base_dir: Path) -> dict[str, Any]:

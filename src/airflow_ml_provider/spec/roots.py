@@ -11,38 +11,26 @@ connections instead.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 
 from airflow_ml_provider.core.formats import before_glob
-
-LOCAL_SCHEMES = ("file", "local")
-"""Schemes that name local files (fsspec's ``local://`` too): held to the roots."""
-REMOTE_SCHEMES = ("gs", "gcs", "s3", "s3a", "abfs", "abfss", "az", "bigquery")
-"""Schemes governed by their connections instead of the roots."""
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-
-
-def normalise_uri(value: str) -> str:
-    """The one spelling of a location YAML names: the scheme case-folded, ``local://`` and
-    any case of ``file://`` as ``file://``; a plain path and an unknown scheme as written
-    (``scheme_problem`` refuses the latter)."""
-    found = _SCHEME.match(value)
-    if found is None:
-        return value
-    scheme, rest = found.group(1).lower(), value[found.end() :]
-    return f"file://{rest}" if scheme in LOCAL_SCHEMES else f"{scheme}://{rest}"
+from airflow_ml_provider.core.locations import (
+    LOCAL_SCHEMES,
+    REMOTE_SCHEMES,
+    SCHEME_PATTERN,
+    normalise_uri,
+)
 
 
 def scheme_of(uri: str) -> str | None:
     """The scheme of ``uri`` as ``normalise_uri`` spells it (None for a plain path)."""
-    found = _SCHEME.match(normalise_uri(uri))
+    found = SCHEME_PATTERN.match(normalise_uri(uri))
     return None if found is None else found.group(1)
 
 
 def scheme_problem(uri: str) -> str | None:
     """Why ``uri``'s scheme is refused (None for a plain path or a known scheme)."""
-    found = _SCHEME.match(uri)
+    found = SCHEME_PATTERN.match(uri)
     if found is None or found.group(1).lower() in (*LOCAL_SCHEMES, *REMOTE_SCHEMES):
         return None
     return f"unknown URI scheme {found.group(1)!r}; expected a path or one of " + ", ".join(

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from airflow.sdk import ObjectStoragePath
 
 from airflow_ml_provider.core.formats import format_of
-from airflow_ml_provider.ml.registry import CHAMPION
+from airflow_ml_provider.ml.registry.aliases import CHAMPION
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -82,7 +82,11 @@ def check_drift(
 ) -> dict[str, Any]:
     """Compare ``frame`` with the data that trained ``model_name``'s champion (shared by
     DriftMonitorOperator and DriftEventTrigger); the result DriftMonitorOperator returns."""
-    from airflow_ml_provider.ml.drift import drift_report, drift_summary_line, format_drift_table
+    from airflow_ml_provider.ml.drift.detection import (
+        drift_report,
+        drift_summary_line,
+        format_drift_table,
+    )
 
     baseline_uri, baseline = drift_baseline(model_name, mlflow_conn_id)
     if baseline is None:

@@ -21,7 +21,7 @@ def read_stored_frame(uri: str, data_format: str) -> pd.DataFrame:
     """A csv/parquet file as a DataFrame; remote files are read through ObjectStoragePath,
     so the store's Airflow connection (``gs://<conn_id>@bucket/...`` or the provider's
     default connection) applies, not whatever credentials pandas would find."""
-    from airflow_ml_provider.ml.dataset import read_frame
+    from airflow_ml_provider.ml.data.dataset import read_frame
 
     path = ObjectStoragePath(uri)
     if is_local(path):

@@ -56,7 +56,7 @@ SCHEMA_SUFFIXES = (".json", ".yaml", ".yml")
 def schema_of(uri: str) -> dict[str, Any]:
     """A schema file as it is, or the schema inferred from a csv/parquet data snapshot."""
     from airflow_ml_provider.core.formats import format_of
-    from airflow_ml_provider.ml.schema import infer_schema
+    from airflow_ml_provider.ml.data.schema import infer_schema
     from airflow_ml_provider.storage.frames import read_stored_frame
 
     if uri.lower().endswith(SCHEMA_SUFFIXES):

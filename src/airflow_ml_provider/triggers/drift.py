@@ -23,7 +23,7 @@ class DriftEventTrigger(BaseEventTrigger):
 
     :param source: the recent data's source dict (``hooks.data``).
     :param model_name: the registered model whose champion's training data is the baseline.
-    :param drift: drift options (``ml.drift.drift_report`` keywords).
+    :param drift: drift options (``ml.drift.detection.drift_report`` keywords).
     :param columns: compare only these columns.
     :param mlflow_conn_id: the MLflow connection (the embedded store when it does not exist).
     :param poll_interval: seconds between looks at the source.

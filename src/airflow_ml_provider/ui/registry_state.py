@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from airflow_ml_provider.ml.registry import CHAMPION, PIPELINE_MODEL_TAG, history_of
+from airflow_ml_provider.ml.registry.aliases import CHAMPION, PIPELINE_MODEL_TAG, history_of
 
 MAX_VERSIONS = 200
 FEW_MODELS = 3  # up to this many, each model is read directly instead of searched for

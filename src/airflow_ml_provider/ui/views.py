@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.ml.evaluation_plots import CAPTIONS
+from airflow_ml_provider.ml.evaluation.plots import CAPTIONS
 from airflow_ml_provider.ui.airflow_state import (
     PipelineDag,
     RunInfo,
@@ -78,7 +78,7 @@ def pipeline_view(
 def _leaderboard(client, state: ModelState) -> dict[str, Any] | None:
     """training.candidates' leaderboard of the latest version (its refit run's
     leaderboard.csv): rank, name, estimator, status, CV scores, fit seconds, error."""
-    from airflow_ml_provider.ml.candidates import LEADERBOARD_ARTIFACT
+    from airflow_ml_provider.ml.training.candidates import LEADERBOARD_ARTIFACT
 
     latest = state.versions[-1] if state.versions else None
     if latest is None or not latest.run_id:
@@ -90,8 +90,8 @@ def _leaderboard(client, state: ModelState) -> dict[str, Any] | None:
 
 def _partition_section(client, state: ModelState, query: dict[str, Any]) -> dict | None:
     """The champion's per-partition metrics, or the latest gate's comparison per partition."""
-    from airflow_ml_provider.ml.gate import PARTITION_TABLE
-    from airflow_ml_provider.ml.partitioned_run import METRICS_TABLE
+    from airflow_ml_provider.ml.evaluation.gate import PARTITION_TABLE
+    from airflow_ml_provider.ml.partitions.assembly import METRICS_TABLE
 
     latest = state.versions[-1] if state.versions else None
     which = "gate" if query.get("table") == "gate" else "metrics"
@@ -338,7 +338,7 @@ def gate_plot(session: Session, clients, dag_id: str, name: str) -> bytes | None
     import tempfile
     from pathlib import Path
 
-    from airflow_ml_provider.ml.evaluation_plots import plot_path
+    from airflow_ml_provider.ml.evaluation.plots import plot_path
 
     dag = pipeline_dag(session, dag_id)
     if dag is None or dag.card is None or dag.decision is None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_ml_provider.core.connections import GCP_CONN_ID
-from airflow_ml_provider.hooks.data import shorten, to_epoch
+from airflow_ml_provider.hooks.sources.common import shorten, to_epoch
 from airflow_ml_provider.hooks.sources.sink import ParquetSink
 
 

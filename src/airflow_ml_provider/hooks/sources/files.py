@@ -16,7 +16,7 @@ from airflow_ml_provider.core.formats import (
     csv_parse_options,
     format_of,
 )
-from airflow_ml_provider.hooks.data import BATCH_ROWS, DataSourceError, to_epoch
+from airflow_ml_provider.hooks.sources.common import BATCH_ROWS, DataSourceError, to_epoch
 from airflow_ml_provider.hooks.sources.sink import ParquetSink
 
 CSV_BLOCK = 8 * 1024 * 1024  # bytes per CSV block (column types are inferred from the first)

@@ -7,7 +7,7 @@ import hashlib
 from typing import Any
 
 from airflow_ml_provider.core.formats import dictionary_columns
-from airflow_ml_provider.hooks.data import DataSourceError
+from airflow_ml_provider.hooks.sources.common import DataSourceError
 
 MAX_PENDING_BYTES = 256 * 1024 * 1024  # how much the sink buffers to type all-null columns
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from airflow.sdk import BaseHook
 
-from airflow_ml_provider.hooks.data import BATCH_ROWS, DataSourceError, shorten, to_epoch
+from airflow_ml_provider.hooks.sources.common import BATCH_ROWS, DataSourceError, shorten, to_epoch
 from airflow_ml_provider.hooks.sources.sink import ParquetSink
 
 
