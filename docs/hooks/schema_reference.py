@@ -87,6 +87,6 @@ def render(schema: dict[str, Any]) -> str:
 def on_page_markdown(markdown: str, page, config, files) -> str:
     if PLACEHOLDER not in markdown:
         return markdown
-    from airflow_ml_provider.spec.json_schema import json_schema
+    from airflow_ml_provider.pipeline_spec.json_schema import json_schema
 
     return markdown.replace(PLACEHOLDER, render(json_schema()))

@@ -28,13 +28,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_ml_provider.spec.errors import SpecError
-from airflow_ml_provider.spec.loader import (
+from airflow_ml_provider.pipeline_spec.errors import SpecError
+from airflow_ml_provider.pipeline_spec.loader import (
     LoadedPipeline,
     load_pipeline,
     load_pipeline_data,
 )
-from airflow_ml_provider.spec.models import PipelineSpec
+from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG

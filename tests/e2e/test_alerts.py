@@ -16,7 +16,7 @@ def run_with_retries(path):
     """build_dag + dag.test() keeping the YAML's retries (airflow-ml run switches them off)."""
     from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     dag = build_dag(load_pipeline(path))
     serialize_dag(dag)
@@ -131,7 +131,7 @@ def test_a_run_that_overruns_its_deadline_sends_the_stalled_mail(tmp_path, airfl
 
     from airflow_ml_provider.cli.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     path = alerting_pipeline(tmp_path, "alert_late", "retries: 0\n", "[failure, stalled]")
     edit(path, "  on: [failure, stalled]\n", "  on: [failure, stalled]\n  deadline: 3h\n")

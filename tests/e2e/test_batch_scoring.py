@@ -29,7 +29,7 @@ def batch_pipeline(tmp_path, name: str, **options):
 def build_and_run(path):
     from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     loaded = load_pipeline(path)
     dag = build_dag(loaded)

@@ -99,7 +99,7 @@ def test_the_pipeline_page_shows_the_leaderboard(run):
 
     from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.pipeline_spec import load_pipeline
     from airflow_ml_provider.ui import views
     from airflow_ml_provider.ui.clients import MlflowClients
     from airflow_ml_provider.ui.render import pipeline_html

@@ -47,7 +47,7 @@ def run_monitor(path):
     from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.cli.local_run import run_dag
     from airflow_ml_provider.factory.builder import build_monitor_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     dag = build_monitor_dag(load_pipeline(path))
     serialize_dag(dag)

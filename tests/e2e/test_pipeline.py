@@ -156,7 +156,7 @@ def test_rerunning_register_model_in_the_same_run_creates_no_second_version(tmp_
 
     from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     loaded = load_pipeline(write_pipeline(tmp_path, "e2e_rerun"))
     dag = build_dag(loaded)

@@ -81,7 +81,7 @@ def _gone_pipeline(folder: Path) -> str:
 
     from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     serialize_dag(build_dag(load_pipeline(write_pipeline(folder, "ui_gone"))))
     with create_session() as session:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
+from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 
 GOOD = """\
 pipeline: churn_ct

@@ -69,7 +69,7 @@ def test_a_killed_local_run_is_marked_failed_at_the_next_start(airflow_db):
     from airflow_ml_provider.cli.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.cli.local_run import fail_abandoned_runs
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
     from helpers.paths import EXAMPLE_YAML
 
     dag = build_dag(load_pipeline(EXAMPLE_YAML))

@@ -42,7 +42,7 @@ def test_the_training_dag_runs_when_its_asset_condition_is_met(tmp_path, airflow
 
     from airflow_ml_provider.cli.airflow_compat import serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.pipeline_spec import load_pipeline
 
     text = GOOD.replace("pipeline: churn_ct", "pipeline: churn_on_assets").replace(
         'schedule: "@daily"\n',
@@ -64,7 +64,7 @@ def test_asset_or_time_and_lists_build_airflow_schedules(tmp_path):
     from airflow.sdk import Asset, AssetAll, AssetAny, AssetOrTimeSchedule
 
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.pipeline_spec import load_pipeline
 
     both = GOOD.replace(
         'schedule: "@daily"\n',

@@ -108,7 +108,7 @@ def test_a_missing_local_file_is_a_problem_only_when_the_pipeline_does_not_wait(
     """What `airflow-ml run` refuses before Airflow starts: local files that match nothing,
     unless data.wait waits for them; a source that is there or remote is not judged."""
     from airflow_ml_provider.checks.data_checks import missing_data
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     def problems(source: str, wait: str = "") -> list[str]:
         path = tmp_path / "p.yaml"

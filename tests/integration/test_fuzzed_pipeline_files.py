@@ -12,7 +12,7 @@ import sys
 import time
 from pathlib import Path
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
+from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
 from helpers.schema_check import schema_errors
 

@@ -213,8 +213,8 @@ def test_values_breaking_the_schema_fail_lint_with_its_message(tmp_path, values,
 def test_provider_pod_defaults_match_what_the_chart_creates():
     """The namespace, ServiceAccount and security context a pipeline's pods get when the
     YAML says nothing are the ones the chart creates (and its Pod Security level admits)."""
+    from airflow_ml_provider.pipeline_spec.models import KubernetesSpec, ServingSpec
     from airflow_ml_provider.pods import container_security_context, pod_security_context
-    from airflow_ml_provider.spec.models import KubernetesSpec, ServingSpec
 
     values = default_values()
     docs = rendered(None)

@@ -90,7 +90,7 @@ def kubernetes_conn(monkeypatch):
 
 
 def test_pod_spec_renders_from_yaml_without_a_cluster(tmp_path, monkeypatch, kubernetes_conn):
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     monkeypatch.setenv(
         "AIRFLOW_CONN_MLFLOW_REMOTE",
@@ -180,7 +180,7 @@ def test_pod_spec_renders_from_yaml_without_a_cluster(tmp_path, monkeypatch, kub
 
 
 def test_pod_template_file_resolves_next_to_the_yaml(tmp_path, kubernetes_conn):
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     (tmp_path / "pod.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: t}\n"
@@ -252,7 +252,7 @@ def run_training_dag(tmp_path, name: str, kubernetes: str = KUBERNETES, **overri
     from airflow.sdk import DAG
 
     from airflow_ml_provider.cli.local_run import run_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     loaded = load_pipeline(write_pipeline(tmp_path, name, kubernetes))
     csv = tmp_path / "data" / EXAMPLE_CSV.name
@@ -436,7 +436,7 @@ def test_partitioned_training_fans_out_one_pod_per_chunk(tmp_path, airflow_db, c
 
     from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     rng = np.random.default_rng(5)
     frames = []
@@ -496,7 +496,7 @@ def test_candidates_fan_out_one_pod_each_with_its_own_resources(
 
     from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
     from helpers.paths import EXAMPLE_CSV
 
     (tmp_path / "data").mkdir()
@@ -574,7 +574,7 @@ def test_an_oom_killed_pod_is_retried_in_a_new_pod(tmp_path, airflow_db, cluster
     from airflow.sdk import DAG
 
     from airflow_ml_provider.cli.airflow_compat import serialize_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     image = "registry.example.com/ml/trainer:oom-once"
     cluster.behaviours[image] = "oom_once"

@@ -66,7 +66,7 @@ def run_image_dag(tmp_path, name: str, training: str = TRAINING, **overrides):
     from airflow.sdk import DAG
 
     from airflow_ml_provider.cli.local_run import run_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     loaded = load_pipeline(image_pipeline(tmp_path, name, training))
     csv = tmp_path / "data" / EXAMPLE_CSV.name
@@ -174,7 +174,7 @@ def test_a_trainer_that_logs_no_model_fails_the_task_saying_what_the_contract_as
 def test_a_command_is_refused_for_an_image_that_is_not_a_trainer_image(tmp_path):
     """Any other allowed image (this package's trainer among them) would run what the YAML
     says: refused at the command's line."""
-    from airflow_ml_provider.spec import SpecError, load_pipeline
+    from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 
     path = image_pipeline(tmp_path, "not_a_trainer")
     with pytest.raises(SpecError) as refused:
@@ -212,7 +212,7 @@ def test_a_command_is_refused_for_an_image_that_is_not_a_trainer_image(tmp_path)
 def test_trainer_image_rules_are_reported_at_their_field(
     tmp_path, trainer_images, monkeypatch, change, expected
 ):
-    from airflow_ml_provider.spec import SpecError, load_pipeline
+    from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 
     monkeypatch.setenv("AIRFLOW__ML_PROVIDER__ALLOWED_TRAINING_MODULES", "acme_models")
     path = image_pipeline(tmp_path, "rules", TRAINING.replace(*change))

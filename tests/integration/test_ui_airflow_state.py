@@ -23,7 +23,7 @@ def test_the_last_run_and_decision_are_the_run_that_finished_last(tmp_path, airf
 
     from airflow_ml_provider.cli.airflow_compat import create_dag_run, serialize_dag
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
     from airflow_ml_provider.ui.airflow_state import pipeline_dags
 
     serialize_dag(build_dag(load_pipeline(write_pipeline(tmp_path, "ui_order"))))

@@ -144,7 +144,7 @@ def test_the_next_try_of_the_same_task_ends_the_run_its_killed_try_left(tmp_path
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
     from airflow_ml_provider.ml.training.abandoned_runs import ENDED_BY_TAG
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     client = MlflowHook().get_conn()
     dag = build_dag(load_pipeline(write_pipeline(tmp_path, "debris_tries")))

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
+from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 from helpers.hostile_pipelines import BASE, MARKER, Hostile, hostile_pipelines
 
 CASES = hostile_pipelines()

@@ -10,7 +10,7 @@ import shutil
 import mlflow
 import pytest
 
-from airflow_ml_provider.spec import SpecError
+from airflow_ml_provider.pipeline_spec import SpecError
 from helpers.iris_versions import register
 from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
 
@@ -130,8 +130,8 @@ def test_the_kubernetes_runner_takes_only_what_the_platform_allows(
 ):
     """Image prefixes, ServiceAccounts and Secrets come from [ml_provider] allow-lists (set
     here as a platform would), never free text from YAML; pod templates are off by default."""
-    from airflow_ml_provider.spec import load_pipeline
-    from airflow_ml_provider.spec.options import LoaderOptions
+    from airflow_ml_provider.pipeline_spec import load_pipeline
+    from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 
     monkeypatch.setenv("AIRFLOW__ML_PROVIDER__ALLOWED_IMAGES", "registry.example.com/ml/")
     monkeypatch.delenv("AIRFLOW__ML_PROVIDER__ALLOWED_SERVICE_ACCOUNTS", raising=False)

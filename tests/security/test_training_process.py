@@ -10,7 +10,7 @@ import json
 
 import pytest
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
+from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 from helpers.hostile_pipelines import BASE, MARKER, SHELL
 from helpers.training_jobs import job as entrypoint_job
 from helpers.training_jobs import run_job

@@ -56,8 +56,7 @@ def _pairs() -> list[tuple[str, type[BaseModel], str, Any, str]]:
     from airflow_ml_provider.operators.kubernetes_training import KubernetesTrainingOperator
     from airflow_ml_provider.operators.notify import RunSummaryOperator
     from airflow_ml_provider.operators.training import TrainingJobOperator
-    from airflow_ml_provider.serving.manifests import ServerSettings
-    from airflow_ml_provider.spec.delivery_section import (
+    from airflow_ml_provider.pipeline_spec.delivery_section import (
         AlertsSpec,
         BatchSpec,
         CanarySpec,
@@ -65,9 +64,10 @@ def _pairs() -> list[tuple[str, type[BaseModel], str, Any, str]]:
         ServingSpec,
         TrafficCanarySpec,
     )
-    from airflow_ml_provider.spec.evaluation_section import BaselineSpec, EvaluationSpec
-    from airflow_ml_provider.spec.pod_section import KubernetesSpec
-    from airflow_ml_provider.spec.training_section import RegistrySpec
+    from airflow_ml_provider.pipeline_spec.evaluation_section import BaselineSpec, EvaluationSpec
+    from airflow_ml_provider.pipeline_spec.pod_section import KubernetesSpec
+    from airflow_ml_provider.pipeline_spec.training_section import RegistrySpec
+    from airflow_ml_provider.serving.manifests import ServerSettings
 
     serving = KubernetesDeploymentOperator.__init__
     kserve = KServeDeploymentOperator.__init__
@@ -153,9 +153,9 @@ def test_nested_gate_defaults_are_the_operators():
         PER_PARTITION_DEFAULTS,
         SLICE_DEFAULTS,
     )
-    from airflow_ml_provider.spec.data_section import SplitSpec
-    from airflow_ml_provider.spec.delivery_section import CanaryCheck
-    from airflow_ml_provider.spec.evaluation_section import PartitionGateSpec, SliceSpec
+    from airflow_ml_provider.pipeline_spec.data_section import SplitSpec
+    from airflow_ml_provider.pipeline_spec.delivery_section import CanaryCheck
+    from airflow_ml_provider.pipeline_spec.evaluation_section import PartitionGateSpec, SliceSpec
 
     for name, value in PER_PARTITION_DEFAULTS.items():
         assert spec_default(PartitionGateSpec, name) == _plain(value)

@@ -1,4 +1,4 @@
-"""What optional extras a pipeline needs (spec/extras.py), from the fields that ask for
+"""What optional extras a pipeline needs (pipeline_spec/extras.py), from the fields that ask for
 them — a remote source in any spelling of its scheme included. The dev environment has the
 Google provider and not the Amazon one: an s3 source is refused at its line."""
 
@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
-from airflow_ml_provider.spec.extras import needed_extras
+from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
+from airflow_ml_provider.pipeline_spec.extras import needed_extras
 from helpers.spec_files import GOOD, write
 
 

@@ -149,7 +149,7 @@ def test_min_improvement_can_be_relative_to_the_champion():
 
 
 def test_relative_min_improvement_in_yaml(tmp_path):
-    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.pipeline_spec import load_pipeline
     from helpers.spec_files import GOOD, errors_of, write
 
     relative = GOOD.replace(

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
+from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 from helpers.hostile_yaml import CRASHERS
 from helpers.paths import EXAMPLE_YAML
 

@@ -9,9 +9,9 @@ import shutil
 
 import pytest
 
-from airflow_ml_provider.spec import SpecError, load_pipeline
-from airflow_ml_provider.spec import loader as spec_loader
-from airflow_ml_provider.spec.options import LoaderOptions
+from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
+from airflow_ml_provider.pipeline_spec import loader as spec_loader
+from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
 
 

@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_ml_provider.spec import load_pipeline
+from airflow_ml_provider.pipeline_spec import load_pipeline
 from helpers.spec_files import GOOD, errors_of, write
 from helpers.training_jobs import typed_job
 

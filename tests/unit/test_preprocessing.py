@@ -14,7 +14,7 @@ import pytest
 
 from airflow_ml_provider.ml.features.column_types import FeatureError
 from airflow_ml_provider.ml.features.preprocessing import build_model
-from airflow_ml_provider.spec.options import LoaderOptions
+from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 from helpers.training_jobs import typed_job
 
 TESTS = str(Path(__file__).resolve().parents[1])
@@ -147,7 +147,7 @@ def test_team_transformer_and_tokenizer_from_allowed_modules(monkeypatch):
 
 
 def test_team_code_outside_the_allow_list_is_refused_at_parse_time(tmp_path):
-    from airflow_ml_provider.spec import SpecError, load_pipeline
+    from airflow_ml_provider.pipeline_spec import SpecError, load_pipeline
 
     path = tmp_path / "p.yaml"
     path.write_text(

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ml_provider.spec import load_pipeline
+from airflow_ml_provider.pipeline_spec import load_pipeline
 from helpers.spec_files import GOOD, GOOD_TRAINING, assert_refused, write
 
 OLD_TRAINING = GOOD_TRAINING

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ml_provider.spec import load_pipeline
+from airflow_ml_provider.pipeline_spec import load_pipeline
 from helpers.spec_files import GOOD, assert_refused, write
 
 SERVING = """\
@@ -171,7 +171,7 @@ def test_every_strategy_the_spec_accepts_has_its_deployer():
 
     from airflow_ml_provider.core.errors import DeploymentFailed
     from airflow_ml_provider.deployers import Deployer, deployer_class
-    from airflow_ml_provider.spec.models import DeploymentSpec
+    from airflow_ml_provider.pipeline_spec.models import DeploymentSpec
 
     strategies = get_args(DeploymentSpec.model_fields["strategy"].annotation)
     assert set(strategies) == {"alias", "batch", "kubernetes", "kserve"}

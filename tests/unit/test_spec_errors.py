@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ml_provider.spec import load_pipeline
-from airflow_ml_provider.spec.options import LoaderOptions
+from airflow_ml_provider.pipeline_spec import load_pipeline
+from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 from helpers.spec_files import GOOD, errors_of, write
 
 
@@ -225,7 +225,7 @@ def test_the_shipped_json_schema_is_the_one_the_models_generate():
     it with `airflow-ml schema > pipeline.schema.json`."""
     import json
 
-    from airflow_ml_provider.spec.json_schema import json_schema
+    from airflow_ml_provider.pipeline_spec.json_schema import json_schema
     from helpers.paths import REPO
 
     shipped = json.loads((REPO / "pipeline.schema.json").read_text())

@@ -8,7 +8,7 @@ import datetime as dt
 
 import pytest
 
-from airflow_ml_provider.spec import load_pipeline
+from airflow_ml_provider.pipeline_spec import load_pipeline
 from helpers.spec_files import GOOD, errors_of, write
 
 POLICY = """\
@@ -112,7 +112,7 @@ def test_a_notifier_outside_the_allowed_modules_is_refused(tmp_path):
 
 def test_a_notifier_that_does_not_exist_is_found_by_the_deep_check(tmp_path):
     from airflow_ml_provider.checks.deep_checks import notifier_problems
-    from airflow_ml_provider.spec.positions import load_positioned
+    from airflow_ml_provider.pipeline_spec.positions import load_positioned
 
     text = with_policy(
         "retries: 1\n",
@@ -183,7 +183,7 @@ def test_the_demo_has_a_pipeline_and_model_of_its_own(tmp_path):
     """`airflow-ml demo` writes the example pipeline, but under its own DAG id and model name:
     a demo run must never train into the DAGs folder example's DAG or registered model."""
     from airflow_ml_provider.cli.demo import DEMO_YAML
-    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.pipeline_spec import load_pipeline
     from helpers.paths import EXAMPLE_YAML
 
     (tmp_path / "data").mkdir()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_ml_provider.spec import load_pipeline
+from airflow_ml_provider.pipeline_spec import load_pipeline
 from helpers.spec_files import GOOD, errors_of, write
 
 
@@ -130,7 +130,7 @@ def test_bad_validation_and_source_config_is_refused(tmp_path, case):
 
 def test_check_refuses_a_pinned_schema_that_does_not_exist(tmp_path):
     from airflow_ml_provider.checks.deep_checks import schema_problems
-    from airflow_ml_provider.spec.positions import load_positioned
+    from airflow_ml_provider.pipeline_spec.positions import load_positioned
 
     path = write(tmp_path, variant("validation:\n", "validation:\n  schema: reviewed.yaml\n"))
     loaded = load_pipeline(path)

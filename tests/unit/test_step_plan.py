@@ -9,7 +9,7 @@ import re
 import pytest
 
 from airflow_ml_provider.core.steps import DEFAULT_PLAN, STEP_NAMES, flow_line, pipeline_steps
-from airflow_ml_provider.spec import load_pipeline
+from airflow_ml_provider.pipeline_spec import load_pipeline
 from helpers.spec_files import GOOD, write
 
 WAIT = ("  target: churned\n", "  target: churned\n  wait: {timeout: 2h, poke_interval: 1m}\n")

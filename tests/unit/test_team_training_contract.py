@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from airflow_ml_provider.spec import load_pipeline
-from airflow_ml_provider.spec.options import LoaderOptions
+from airflow_ml_provider.pipeline_spec import load_pipeline
+from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 from helpers.spec_files import GOOD, GOOD_TRAINING, errors_of, write
 
 OLD_TRAINING = GOOD_TRAINING
@@ -29,7 +29,7 @@ def pipeline(training: str = ENTRYPOINT, split: str = WITH_VALIDATION) -> str:
 
 
 def refused(tmp_path, text: str, options: LoaderOptions = ALLOWED) -> str:
-    from airflow_ml_provider.spec import SpecError
+    from airflow_ml_provider.pipeline_spec import SpecError
 
     with pytest.raises(SpecError) as caught:
         load_pipeline(write(tmp_path, text), options)

@@ -24,7 +24,7 @@ def test_the_card_survives_text_that_would_end_an_html_comment():
 
 def test_the_factory_writes_the_card_into_the_dag_docs(tmp_path):
     from airflow_ml_provider.factory.builder import build_dag
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     loaded = load_pipeline(EXAMPLE_YAML)
     card = read_card(build_dag(loaded).doc_md)

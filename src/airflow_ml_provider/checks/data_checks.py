@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_ml_provider.spec.errors import SpecProblem, did_you_mean
-from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
-from airflow_ml_provider.spec.positions import FieldPath, load_positioned
+from airflow_ml_provider.pipeline_spec.errors import SpecProblem, did_you_mean
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline, problem_at
+from airflow_ml_provider.pipeline_spec.positions import FieldPath, load_positioned
 
 SAMPLE_ROWS = 5000
 NO_FILE_YET = " matches no file (yet)"

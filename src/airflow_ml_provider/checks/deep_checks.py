@@ -8,9 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 from airflow_ml_provider.checks.data_checks import DataReport, data_report
-from airflow_ml_provider.spec.errors import SpecProblem
-from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
-from airflow_ml_provider.spec.positions import PositionedDocument, load_positioned
+from airflow_ml_provider.pipeline_spec.errors import SpecProblem
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline, problem_at
+from airflow_ml_provider.pipeline_spec.positions import PositionedDocument, load_positioned
 
 
 def _problem(doc: PositionedDocument, path: tuple, message: str, *, at_key=False) -> SpecProblem:

@@ -12,11 +12,11 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from airflow_ml_provider.spec.errors import SpecError, SpecProblem
+from airflow_ml_provider.pipeline_spec.errors import SpecError, SpecProblem
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.errors import SpecError
-    from airflow_ml_provider.spec.options import LoaderOptions
+    from airflow_ml_provider.pipeline_spec.errors import SpecError
+    from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 
 
 def expand_paths(paths: list[str]) -> list[Path]:
@@ -32,9 +32,9 @@ def expand_paths(paths: list[str]) -> list[Path]:
 
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate pipeline files (cheap and deep checks, unique ids); exit 1 on any problem."""
-    from airflow_ml_provider.spec import claims
-    from airflow_ml_provider.spec.loader import load_pipeline
-    from airflow_ml_provider.spec.options import LoaderOptions
+    from airflow_ml_provider.pipeline_spec import claims
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 
     files = expand_paths(args.paths)
     if not files:
@@ -68,7 +68,7 @@ def check_file(
     warnings, data_not_read}`` (never raises: an unexpected error is the file's problem)."""
     from airflow_ml_provider.checks.data_checks import data_report
     from airflow_ml_provider.checks.deep_checks import deep_problems
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     record: dict[str, Any] = {"file": str(path), "pipeline": None, "valid": False}
     report = None

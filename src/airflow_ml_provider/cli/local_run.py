@@ -27,12 +27,12 @@ from airflow_ml_provider.cli.airflow_compat import (
 )
 from airflow_ml_provider.core.env import MLFLOW_TELEMETRY_OFF, scoped_environ
 from airflow_ml_provider.core.steps import STEP_NAMES
-from airflow_ml_provider.spec.errors import SpecError
+from airflow_ml_provider.pipeline_spec.errors import SpecError
 
 if TYPE_CHECKING:
     from airflow.sdk import DAG
 
-    from airflow_ml_provider.spec.loader import LoadedPipeline
+    from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
 
 APPROVAL_TASK = "approve_promotion"
 
@@ -237,7 +237,7 @@ def run_pipeline_file(
     say = say or _to_stderr
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.operators.changes import RETRAIN_PARAM
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     loaded = checked
     if loaded is None:

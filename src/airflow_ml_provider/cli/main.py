@@ -18,10 +18,10 @@ from airflow_ml_provider.cli.registry import cmd_history, cmd_rollback, store_ur
 from airflow_ml_provider.cli.run_report import print_summary
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.spec.errors import SpecError
+from airflow_ml_provider.pipeline_spec.errors import SpecError
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.loader import LoadedPipeline
+    from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
 
 
 def cmd_schema(args: argparse.Namespace) -> int:
@@ -31,7 +31,7 @@ def cmd_schema(args: argparse.Namespace) -> int:
 
         print(json.dumps(job_schema(), indent=2))
         return 0
-    from airflow_ml_provider.spec.json_schema import json_schema
+    from airflow_ml_provider.pipeline_spec.json_schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
     return 0
@@ -101,7 +101,7 @@ def _run_one(
     home = prepare_environment(path.resolve().parent)
     log_path = run_log_path(home, path)
     if answer is not None:
-        from airflow_ml_provider.spec.loader import load_pipeline
+        from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
         answer_approval(load_pipeline(path).dag_id, answer, f"cli:{getpass.getuser()}")
     if verbose:
@@ -122,7 +122,7 @@ def _load_checked(path: Path) -> LoadedPipeline:
     missing data file first, before the heavy checks' imports."""
     from airflow_ml_provider.checks.data_checks import missing_data
     from airflow_ml_provider.cli.local_run import check_deep
-    from airflow_ml_provider.spec.loader import load_pipeline
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
     loaded = load_pipeline(path)
     missing = missing_data(loaded)

@@ -54,7 +54,7 @@ def _connection_id(args: argparse.Namespace) -> str:
     if getattr(args, "mlflow_conn_id", None):
         return args.mlflow_conn_id
     if getattr(args, "pipeline", None):
-        from airflow_ml_provider.spec import load_pipeline
+        from airflow_ml_provider.pipeline_spec import load_pipeline
 
         return load_pipeline(args.pipeline).spec.registry.mlflow_conn_id
     return MLFLOW_CONN_ID
@@ -164,7 +164,7 @@ def _rollback_deployer(client: Any, args: argparse.Namespace) -> Deployer:
         return recorded_deployer(client, args.model, champion, connections)
     from airflow_ml_provider.core.errors import DeploymentFailed
     from airflow_ml_provider.factory.steps import deployment_operator
-    from airflow_ml_provider.spec import load_pipeline
+    from airflow_ml_provider.pipeline_spec import load_pipeline
 
     spec = load_pipeline(args.pipeline).spec
     if spec.model_name != args.model:

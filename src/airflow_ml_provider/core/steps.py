@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Literal, get_args
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.models import PipelineSpec
+    from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 
 StepName = Literal[

@@ -16,11 +16,11 @@ from airflow_ml_provider.factory.schedules import dag_schedule
 from airflow_ml_provider.factory.steps import BUILDERS, Built
 from airflow_ml_provider.operators.changes import RETRAIN_PARAM
 from airflow_ml_provider.operators.config_error import ConfigErrorOperator
-from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
 from airflow_ml_provider.ui.card import CONFIG_ERROR_TAG, PIPELINE_TAG
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.models import PipelineSpec
+    from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 
 def _apply_step_policies(dag: DAG, spec: PipelineSpec) -> None:

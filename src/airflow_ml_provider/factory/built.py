@@ -8,16 +8,17 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from airflow.sdk import BaseOperator
 
 from airflow_ml_provider.core.steps import summary_roles
-from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.models import PipelineSpec
+    from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 T = TypeVar("T")
 
 
 def needed(value: T | None, field: str) -> T:
-    """A section or value the step's rule guarantees (core/steps.py ``when``, spec/rules.py):
+    """A section or value the step's rule guarantees (core/steps.py ``when``,
+    pipeline_spec/rules.py):
     its absence is a bug in those rules, said as such."""
     if value is None:
         raise ValueError(f"this step needs {field}, which the pipeline's rules require")

@@ -10,7 +10,7 @@ from airflow_ml_provider.notifications.failure import record_failure
 from airflow_ml_provider.notifications.notifier import ConfiguredNotifier, TaskAlertNotifier
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.models import PipelineSpec
+    from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 EPOCH = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 

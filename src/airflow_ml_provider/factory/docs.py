@@ -7,7 +7,7 @@ import json
 from airflow_ml_provider.core.durations import format_duration
 from airflow_ml_provider.core.metrics import METRICS
 from airflow_ml_provider.core.steps import flow_line
-from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
 from airflow_ml_provider.ui.card import card_comment
 
 

@@ -17,10 +17,10 @@ from airflow_ml_provider.factory.builder import (
     build_dag,
     build_monitor_dag,
 )
-from airflow_ml_provider.spec import claims
-from airflow_ml_provider.spec.errors import SpecError
-from airflow_ml_provider.spec.loader import DEFAULTS_FILE, LoadedPipeline, load_pipeline
-from airflow_ml_provider.spec.options import LoaderOptions
+from airflow_ml_provider.pipeline_spec import claims
+from airflow_ml_provider.pipeline_spec.errors import SpecError
+from airflow_ml_provider.pipeline_spec.loader import DEFAULTS_FILE, LoadedPipeline, load_pipeline
+from airflow_ml_provider.pipeline_spec.options import LoaderOptions
 
 log = logging.getLogger(__name__)
 

@@ -16,11 +16,11 @@ from airflow_ml_provider.operators.monitoring import (
     retrain_asset_uri,
 )
 from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
-from airflow_ml_provider.spec.loader import LoadedPipeline
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
 from airflow_ml_provider.ui.card import MONITOR_TAG, PIPELINE_TAG
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.models import PipelineSpec
+    from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 MONITOR_SUFFIX = "__monitor"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_ml_provider.spec.asset_conditions import SOURCE, Condition, parse_condition
+from airflow_ml_provider.pipeline_spec.asset_conditions import SOURCE, Condition, parse_condition
 
 
 def dag_schedule(schedule: Any, source_uri: str | None, retrain: Any = None) -> Any:

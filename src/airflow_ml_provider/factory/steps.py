@@ -34,8 +34,8 @@ from airflow_ml_provider.operators.validation import ValidateDataOperator
 from airflow_ml_provider.sensors.data import NewDataSensor
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.delivery_section import KServeSpec, ServingSpec
-    from airflow_ml_provider.spec.models import PipelineSpec
+    from airflow_ml_provider.pipeline_spec.delivery_section import KServeSpec, ServingSpec
+    from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 __all__ = ["BUILDERS", "Built", "champion_asset", "deployment_operator"]
 

@@ -16,12 +16,12 @@ from airflow_ml_provider.operators.partitions import (
     PlanPartitionsOperator,
 )
 from airflow_ml_provider.operators.training import TRAINING_JOB_ARGUMENTS, LocalTrainingOperator
-from airflow_ml_provider.spec.loader import LoadedPipeline
-from airflow_ml_provider.spec.models import PartitioningSpec
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
+from airflow_ml_provider.pipeline_spec.models import PartitioningSpec
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.models import PipelineSpec
-    from airflow_ml_provider.spec.training_section import SearchSpec
+    from airflow_ml_provider.pipeline_spec.models import PipelineSpec
+    from airflow_ml_provider.pipeline_spec.training_section import SearchSpec
 
 
 def _training_runner(loaded: LoadedPipeline) -> tuple[Any, dict]:

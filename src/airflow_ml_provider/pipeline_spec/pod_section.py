@@ -23,7 +23,7 @@ from airflow_ml_provider.core.allow_lists import (
 )
 from airflow_ml_provider.core.connections import KUBERNETES_CONN_ID
 from airflow_ml_provider.core.defaults import TRAINING_STARTUP_SECONDS
-from airflow_ml_provider.spec.section_base import Duration, _Strict
+from airflow_ml_provider.pipeline_spec.section_base import Duration, _Strict
 
 CHART_SERVICE_ACCOUNTS = (TRAINING_SERVICE_ACCOUNT, SERVING_SERVICE_ACCOUNT)
 """The ServiceAccounts the Helm chart creates: the default of allowed_service_accounts."""

@@ -19,8 +19,8 @@ from airflow_ml_provider.core.allow_lists import (
 )
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.metrics import TaskType, guess_task_type
-from airflow_ml_provider.spec.pod_section import KubernetesSpec, checked_resources
-from airflow_ml_provider.spec.section_base import (
+from airflow_ml_provider.pipeline_spec.pod_section import KubernetesSpec, checked_resources
+from airflow_ml_provider.pipeline_spec.section_base import (
     Duration,
     MetricName,
     _in_allowed_module,

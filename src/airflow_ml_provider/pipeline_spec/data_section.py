@@ -13,7 +13,7 @@ from pydantic import (
 
 from airflow_ml_provider.core.defaults import SPLIT_SEED, SPLIT_STRATIFY, SPLIT_TEST_SIZE
 from airflow_ml_provider.core.formats import format_of
-from airflow_ml_provider.spec.section_base import (
+from airflow_ml_provider.pipeline_spec.section_base import (
     Duration,
     _Strict,
 )

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider import __version__
-from airflow_ml_provider.spec.options import LoaderOptions
-from airflow_ml_provider.spec.positions import MAX_FILE_BYTES
+from airflow_ml_provider.pipeline_spec.options import LoaderOptions
+from airflow_ml_provider.pipeline_spec.positions import MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
 

@@ -34,13 +34,13 @@ from airflow_ml_provider.core.defaults import (
 )
 from airflow_ml_provider.core.formats import format_of
 from airflow_ml_provider.core.strategies import KSERVE_STORAGE_SCHEMES, Strategy
-from airflow_ml_provider.spec.data_section import (
+from airflow_ml_provider.pipeline_spec.data_section import (
     DriftTestSpec,
     SourceField,
     SourceSpec,
 )
-from airflow_ml_provider.spec.pod_section import _PodPlacement
-from airflow_ml_provider.spec.section_base import (
+from airflow_ml_provider.pipeline_spec.pod_section import _PodPlacement
+from airflow_ml_provider.pipeline_spec.section_base import (
     _EMAIL,
     Cron,
     Duration,

@@ -22,8 +22,8 @@ from airflow_ml_provider.core.allow_lists import (
 )
 from airflow_ml_provider.core.durations import parse_duration
 from airflow_ml_provider.core.metrics import METRICS, metric_names
-from airflow_ml_provider.spec.asset_conditions import parse_condition
-from airflow_ml_provider.spec.errors import did_you_mean
+from airflow_ml_provider.pipeline_spec.asset_conditions import parse_condition
+from airflow_ml_provider.pipeline_spec.errors import did_you_mean
 
 CRON_PRESETS = (
     "@once",

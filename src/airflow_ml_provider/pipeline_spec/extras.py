@@ -12,9 +12,9 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 
-from airflow_ml_provider.spec.models import PipelineSpec
-from airflow_ml_provider.spec.roots import scheme_of
-from airflow_ml_provider.spec.training_rules import FieldPath
+from airflow_ml_provider.pipeline_spec.models import PipelineSpec
+from airflow_ml_provider.pipeline_spec.roots import scheme_of
+from airflow_ml_provider.pipeline_spec.training_rules import FieldPath
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,9 @@ import tempfile
 from collections import defaultdict
 from pathlib import Path
 
-from airflow_ml_provider.spec.errors import SpecError
-from airflow_ml_provider.spec.loader import LoadedPipeline, problem_at
-from airflow_ml_provider.spec.positions import load_positioned
+from airflow_ml_provider.pipeline_spec.errors import SpecError
+from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline, problem_at
+from airflow_ml_provider.pipeline_spec.positions import load_positioned
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from airflow_ml_provider.core.defaults import (
     PER_PARTITION_DEFAULTS,
     SLICE_DEFAULTS,
 )
-from airflow_ml_provider.spec.section_base import MetricName, _Strict
+from airflow_ml_provider.pipeline_spec.section_base import MetricName, _Strict
 
 
 def absolute_or_relative(value: float | str, of_what: str) -> float | str:

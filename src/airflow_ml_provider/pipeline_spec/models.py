@@ -21,7 +21,7 @@ from pydantic import (
 
 from airflow_ml_provider.core.features import FeaturesSpec
 from airflow_ml_provider.core.steps import StepName
-from airflow_ml_provider.spec.data_section import (  # noqa: F401
+from airflow_ml_provider.pipeline_spec.data_section import (  # noqa: F401
     DataSpec,
     DriftSpec,
     DriftTestSpec,
@@ -33,7 +33,7 @@ from airflow_ml_provider.spec.data_section import (  # noqa: F401
     ValidationSpec,
     WaitSpec,
 )
-from airflow_ml_provider.spec.delivery_section import (  # noqa: F401
+from airflow_ml_provider.pipeline_spec.delivery_section import (  # noqa: F401
     AlertEvent,
     AlertsSpec,
     BatchSpec,
@@ -47,13 +47,13 @@ from airflow_ml_provider.spec.delivery_section import (  # noqa: F401
     ServingSpec,
     TrafficCanarySpec,
 )
-from airflow_ml_provider.spec.evaluation_section import (  # noqa: F401
+from airflow_ml_provider.pipeline_spec.evaluation_section import (  # noqa: F401
     BaselineSpec,
     EvaluationSpec,
     PartitionGateSpec,
     SliceSpec,
 )
-from airflow_ml_provider.spec.section_base import (  # noqa: F401
+from airflow_ml_provider.pipeline_spec.section_base import (  # noqa: F401
     CRON_PRESETS,
     Cron,
     Duration,
@@ -61,7 +61,7 @@ from airflow_ml_provider.spec.section_base import (  # noqa: F401
     _Strict,
     _valid_asset_condition,
 )
-from airflow_ml_provider.spec.training_section import (  # noqa: F401
+from airflow_ml_provider.pipeline_spec.training_section import (  # noqa: F401
     SEARCH_DISTRIBUTIONS,
     KubernetesSpec,
     PartitioningSpec,

@@ -10,7 +10,7 @@ from typing import Any, get_args
 
 from airflow_ml_provider import __version__
 from airflow_ml_provider.core.features import FeatureType
-from airflow_ml_provider.spec.models import PipelineSpec
+from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 SCHEMA_ID = f"urn:airflow-ml-provider:pipeline:{__version__}"
 SHORTHANDS: dict[str, dict[str, Any]] = {

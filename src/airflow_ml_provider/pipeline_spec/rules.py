@@ -6,10 +6,10 @@ from typing import TYPE_CHECKING
 
 from airflow_ml_provider.core.metrics import METRICS, guess_task_type, metric_names
 from airflow_ml_provider.core.steps import pipeline_steps
-from airflow_ml_provider.spec.asset_conditions import SOURCE, parse_condition, uris
-from airflow_ml_provider.spec.extras import extra_problems
-from airflow_ml_provider.spec.models import PipelineSpec
-from airflow_ml_provider.spec.training_rules import (
+from airflow_ml_provider.pipeline_spec.asset_conditions import SOURCE, parse_condition, uris
+from airflow_ml_provider.pipeline_spec.extras import extra_problems
+from airflow_ml_provider.pipeline_spec.models import PipelineSpec
+from airflow_ml_provider.pipeline_spec.training_rules import (
     FieldPath,
     candidate_problems,
     training_problems,
@@ -17,7 +17,7 @@ from airflow_ml_provider.spec.training_rules import (
 )
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.training_section import TrainingSpec
+    from airflow_ml_provider.pipeline_spec.training_section import TrainingSpec
 
 _SOURCE_FIELDS = {
     "files": {"required": ("uri",), "allowed": ("uri", "conn_id", "file_name_column")},

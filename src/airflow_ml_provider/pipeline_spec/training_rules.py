@@ -7,10 +7,10 @@ from typing import TYPE_CHECKING
 
 from airflow_ml_provider.core.metrics import METRICS, guess_task_type
 from airflow_ml_provider.core.resources import gpus_asked
-from airflow_ml_provider.spec.models import PipelineSpec
+from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.training_section import SearchSpec
+    from airflow_ml_provider.pipeline_spec.training_section import SearchSpec
 
 FieldPath = tuple[str | int, ...]
 GPU_NEEDS_PODS = (

@@ -9,9 +9,9 @@ from typing import Any, get_args
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
-from airflow_ml_provider.spec.errors import SpecProblem, did_you_mean, format_path
-from airflow_ml_provider.spec.models import PipelineSpec
-from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument
+from airflow_ml_provider.pipeline_spec.errors import SpecProblem, did_you_mean, format_path
+from airflow_ml_provider.pipeline_spec.models import PipelineSpec
+from airflow_ml_provider.pipeline_spec.positions import FieldPath, PositionedDocument
 
 
 def problem_at(

@@ -13,19 +13,23 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from airflow_ml_provider.core.locations import resolve_path
-from airflow_ml_provider.spec import parse_cache
-from airflow_ml_provider.spec.errors import SpecError, SpecProblem
-from airflow_ml_provider.spec.models import PipelineSpec
-from airflow_ml_provider.spec.options import LoaderOptions
-from airflow_ml_provider.spec.parse_cache import cache_key
-from airflow_ml_provider.spec.positions import FieldPath, PositionedDocument, load_positioned
-from airflow_ml_provider.spec.roots import outside_roots
-from airflow_ml_provider.spec.rules import cross_field_problems
-from airflow_ml_provider.spec.templating import expand_env, template_problems
-from airflow_ml_provider.spec.validation_errors import from_validation_error, problem_at
+from airflow_ml_provider.pipeline_spec import parse_cache
+from airflow_ml_provider.pipeline_spec.errors import SpecError, SpecProblem
+from airflow_ml_provider.pipeline_spec.models import PipelineSpec
+from airflow_ml_provider.pipeline_spec.options import LoaderOptions
+from airflow_ml_provider.pipeline_spec.parse_cache import cache_key
+from airflow_ml_provider.pipeline_spec.positions import (
+    FieldPath,
+    PositionedDocument,
+    load_positioned,
+)
+from airflow_ml_provider.pipeline_spec.roots import outside_roots
+from airflow_ml_provider.pipeline_spec.rules import cross_field_problems
+from airflow_ml_provider.pipeline_spec.templating import expand_env, template_problems
+from airflow_ml_provider.pipeline_spec.validation_errors import from_validation_error, problem_at
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.spec.data_section import SourceSpec
+    from airflow_ml_provider.pipeline_spec.data_section import SourceSpec
 
 DEFAULTS_FILE = "defaults.yaml"
 _REQUIRED_HINT = "expected a mapping with at least pipeline, data, training and evaluation"

@@ -9,7 +9,7 @@ from typing import Any
 
 import yaml
 
-from airflow_ml_provider.spec.errors import SpecError, SpecProblem, format_path
+from airflow_ml_provider.pipeline_spec.errors import SpecError, SpecProblem, format_path
 
 FieldPath = tuple[str | int, ...]
 
