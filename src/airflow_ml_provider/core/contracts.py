@@ -6,7 +6,7 @@ Producers return these, consumers take them (as XComArgs in the DAG), and the ru
 
 from __future__ import annotations
 
-from typing import Any, NotRequired, TypedDict
+from typing import Any, Literal, NotRequired, TypedDict
 
 
 class Snapshot(TypedDict):
@@ -74,7 +74,7 @@ class PartitionChunk(TypedDict):
     """What training one chunk of partitions (or the fallback) returns (train_partitions'
     mapped tasks); assemble_model reads every chunk's."""
 
-    chunk: int | None
+    chunk: int | Literal["fallback"]
     models_uri: str | None
     """The first of ``model_files`` (what older releases wrote)."""
     model_files: list[str]

@@ -70,6 +70,31 @@ class JobData(_Strict):
     )
 
 
+class JobPartitions(_Strict):
+    """One chunk of partitions (or the fallback) a mapped training task fits: what
+    plan_partitions hands each train_partitions task through XCom."""
+
+    chunk: int | Literal["fallback"]
+    partition_by: str
+    features: list[str] = Field(description="The sub-models' input columns.")
+    output: str = Field(description="Where the models file goes (``.skops``).")
+    processes: int = Field(1, ge=1, description="Processes the chunk's partitions are fit in.")
+    uri: str | None = Field(None, description="The chunk's rows (parquet); None: the fallback.")
+    fallback: bool = False
+    max_rows: int | None = Field(None, ge=1, description="The fallback's training rows cap.")
+
+    @model_validator(mode="after")
+    def _rows_or_fallback(self) -> JobPartitions:
+        if self.fallback == (self.uri is not None):
+            raise ValueError("a chunk names its rows (uri); the fallback does not")
+        return self
+
+    @property
+    def rows_uri(self) -> str:
+        """The chunk's rows (a chunk, not the fallback, has them)."""
+        return _present(self.uri, "partitions.uri")
+
+
 class TrainingJob(_Strict):
     """One training job, as a training process or pod reads it from ``job.json``."""
 
@@ -112,7 +137,7 @@ class TrainingJob(_Strict):
     candidate: dict[str, Any] | None = Field(None, description="One of training.candidates.")
     study: dict[str, Any] | None = Field(None, description="A shared Optuna study.")
     refit: dict[str, Any] | None = Field(None, description="The candidate to refit.")
-    partitions: dict[str, Any] | None = Field(None, description="A chunk of partitions.")
+    partitions: JobPartitions | None = Field(None, description="A chunk of partitions.")
     min_success_ratio: float | None = Field(None, ge=0, le=1)
     pipeline_file: str | None = None
 
@@ -122,7 +147,7 @@ class TrainingJob(_Strict):
         return _present(self.estimator, "estimator")
 
     @property
-    def partition_section(self) -> dict[str, Any]:
+    def partition_section(self) -> JobPartitions:
         """The chunk of partitions (or the fallback) this job trains."""
         return _present(self.partitions, "partitions")
 

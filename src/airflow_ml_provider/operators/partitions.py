@@ -17,6 +17,7 @@ from airflow.sdk.exceptions import AirflowException
 from airflow_ml_provider.core.contracts import Snapshot, TrainingResult
 from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.formats import dictionary_columns
+from airflow_ml_provider.core.training_job import JobPartitions
 from airflow_ml_provider.operators.training import TrainingJobOperator
 from airflow_ml_provider.storage.frames import is_local, read_stored_frame
 
@@ -117,30 +118,28 @@ class PlanPartitionsOperator(BaseOperator):
             self.log.info("skipped %s: %s", record["partition"], record["reason"])
         context["ti"].xcom_push(key=PLAN_XCOM, value=plan)
         models = folder / "models" / re.sub(r"[^A-Za-z0-9_.-]+", "_", context["run_id"])
-        common = {
-            "partition_by": self.partition_by,
-            "features": plan["features"],
-            "processes": self.processes_per_task,
-        }
-        items = [
-            {
-                "chunk": index,
-                "uri": str(folder / _chunk_name(index)),
-                "output": str(models / f"chunk-{index:05d}.skops"),
-                **common,
-            }
+        chunks = [
+            JobPartitions(
+                chunk=index,
+                uri=str(folder / _chunk_name(index)),
+                output=str(models / f"chunk-{index:05d}.skops"),
+                partition_by=self.partition_by,
+                features=plan["features"],
+                processes=self.processes_per_task,
+            )
             for index in range(len(plan["chunks"]))
         ]
-        return [
-            *items,
-            {
-                "chunk": "fallback",
-                "fallback": True,
-                "max_rows": self.fallback_rows,
-                "output": str(models / "fallback.skops"),
-                **common,
-            },
-        ]
+        fallback = JobPartitions(
+            chunk="fallback",
+            fallback=True,
+            max_rows=self.fallback_rows,
+            output=str(models / "fallback.skops"),
+            partition_by=self.partition_by,
+            features=plan["features"],
+            processes=self.processes_per_task,
+        )
+        # XCom JSON: each mapped train_partitions task reads one back into the job.
+        return [item.model_dump(mode="json", exclude_defaults=True) for item in [*chunks, fallback]]
 
     def _write_plan(self, folder: ObjectStoragePath) -> dict[str, Any]:
         import pyarrow as pa

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from airflow_ml_provider.core.contracts import PartitionChunk
-from airflow_ml_provider.core.training_job import TrainingJob
+from airflow_ml_provider.core.training_job import JobPartitions, TrainingJob
 from airflow_ml_provider.ml.integrity.model_files import check_trusted_types, job_trust
 from airflow_ml_provider.ml.integrity.skops_io import skops_io
 from airflow_ml_provider.ml.partitioned import partition_key, positions_by_code
@@ -115,7 +115,7 @@ def train_partitions(job: TrainingJob) -> PartitionChunk:
     process that fitted models), ``models_uri`` is the first (what older releases wrote)."""
     started = time.monotonic()
     spec = job.partition_section
-    if spec.get(FALLBACK):
+    if spec.fallback:
         records, saved, answers = _train_fallback(job, spec)
     else:
         records, saved, answers = _train_chunk(job, spec)
@@ -124,7 +124,7 @@ def train_partitions(job: TrainingJob) -> PartitionChunk:
     # What every load of the router checks: refused here, before the router is logged.
     check_trusted_types(trusted, job_trust(job))
     result: PartitionChunk = {
-        "chunk": spec.get("chunk"),
+        "chunk": spec.chunk,
         "models_uri": files[0] if files else None,
         "model_files": files,
         "trusted_types": trusted,
@@ -133,7 +133,7 @@ def train_partitions(job: TrainingJob) -> PartitionChunk:
         "seconds": time.monotonic() - started,
     }
     if answers is not None:
-        result["answers_uri"] = write_answers(answers, spec["output"])
+        result["answers_uri"] = write_answers(answers, spec.output)
         result["classes"] = answers.classes
     return result
 
@@ -232,22 +232,24 @@ def _train_and_save(template, metrics, partitions, output: str):
     return [record for _, record, _ in trained], answered, saved
 
 
-def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
+def _train_chunk(
+    job: TrainingJob, spec: JobPartitions
+) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
     """Fit each partition of the chunk on its rows of ``features`` (the router hands its
-    sub-models those columns), over ``spec["processes"]`` processes (joblib's), each of
+    sub-models those columns), over ``spec.processes`` processes (joblib's), each of
     which dumps the models it fitted to its own file. Column types are inferred once, on
     the chunk's train rows, so every partition of the chunk preprocesses its columns the
     same way."""
     from airflow_ml_provider.ml.data.dataset import read_frame
     from airflow_ml_provider.ml.features.preprocessing import build_pipeline, resolve_features
 
-    frame = read_frame(spec["uri"], "parquet")
-    x = frame[spec["features"]]
+    frame = read_frame(spec.rows_uri, "parquet")
+    x = frame[spec.features]
     y = frame[job.data.target].to_numpy()
     heldout = frame[HELDOUT].to_numpy()
     features = resolve_features(job, x[~heldout])
     template = build_pipeline(job, *features, x[~heldout], route_columns=False)
-    groups = frame.groupby(spec["partition_by"], sort=False, dropna=False).indices
+    groups = frame.groupby(spec.partition_by, sort=False, dropna=False).indices
     # Chunk files written by an older release have no row positions: no answers then.
     snapshot_rows = frame[ROW].to_numpy() if ROW in frame else None
     items, heldout_rows = [], {}
@@ -256,11 +258,11 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[
         key = partition_key(value)
         items.append((key, x.iloc[train], y[train], x.iloc[test], y[test]))
         heldout_rows[key] = test
-    processes = min(int(spec.get("processes") or 1), len(items))
+    processes = min(spec.processes, len(items))
     if processes > 1:
         from joblib import Parallel, delayed
 
-        stem = spec["output"].rsplit(".", 1)[0]
+        stem = spec.output.rsplit(".", 1)[0]
         done = Parallel(n_jobs=processes)(
             delayed(_train_and_save)(
                 template, job.metrics, items[start::processes], f"{stem}.part-{start}.skops"
@@ -268,12 +270,12 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[
             for start in range(processes)
         )
     else:
-        done = [_train_and_save(template, job.metrics, items, spec["output"])]
+        done = [_train_and_save(template, job.metrics, items, spec.output)]
     records = [record for share in done for record in share[0]]
     saved = [file for share in done for file in share[2]]
     trained = sum(record["status"] == TRAINED for record in records)
     print(
-        f"chunk {spec.get('chunk')}: {trained} of {len(records)} partitions trained "
+        f"chunk {spec.chunk}: {trained} of {len(records)} partitions trained "
         f"in {processes} process(es), fit {sum(r.get('fit_seconds') or 0 for r in records):.2f}s"
     )
     if snapshot_rows is None:
@@ -286,16 +288,18 @@ def _train_chunk(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[
     return records, saved, gathered(answered)
 
 
-def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
+def _train_fallback(
+    job: TrainingJob, spec: JobPartitions
+) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
     """Fit the fallback model on the sub-models' columns of the train split — at most
-    ``spec["max_rows"]`` of its rows — and answer every held-out row."""
+    ``spec.max_rows`` of its rows — and answer every held-out row."""
     from airflow_ml_provider.ml.data.dataset import load_split
     from airflow_ml_provider.ml.features.preprocessing import build_pipeline, resolve_features
 
     # The sub-models' columns only: the fallback does not route, and reading the partition
     # column (often text) and the others would hold them all in memory for nothing.
-    data = job.data.model_copy(update={"features": spec["features"], "partition_by": None})
-    split = load_split(data, job.task, max_train_rows=spec.get("max_rows"))
+    data = job.data.model_copy(update={"features": spec.features, "partition_by": None})
+    split = load_split(data, job.task, max_train_rows=spec.max_rows)
     x_train, x_test = split.x_train, split.x_test
     model, record, answers = _fit_and_score(
         build_pipeline(job, *resolve_features(job, x_train), x_train, route_columns=False),
@@ -307,14 +311,14 @@ def _train_fallback(job, spec) -> tuple[list[dict[str, Any]], list[tuple[str, li
     )
     print(
         f"fallback model: fit {record['fit_seconds']:.2f}s on {len(x_train)} training rows "
-        f"(at most {spec.get('max_rows') or 'all'})"
+        f"(at most {spec.max_rows or 'all'})"
     )
     # Answers in held-out order (the rows every step holds out, as load_split gives them).
     rows = list(range(len(x_test)))
     classes = getattr(model, "classes_", None)
     return (
         [{"partition": FALLBACK, **record}],
-        [(spec["output"], _write_models({FALLBACK: model}, spec["output"]))],
+        [(spec.output, _write_models({FALLBACK: model}, spec.output))],
         gathered([(rows, classes, answers)] if answers else []),
     )
 
