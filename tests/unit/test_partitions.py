@@ -88,7 +88,7 @@ def regions(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
 
 
 def plan_of(frame, **overrides):
-    from airflow_ml_provider.ml.partitions.chunks import plan_partitions
+    from airflow_ml_provider.ml.partitions.plan import plan_partitions
 
     settings = {
         "target": "label",
@@ -519,3 +519,56 @@ def test_a_heldout_only_split_and_a_bounded_train_sample_keep_the_same_heldout_r
     pd.testing.assert_frame_equal(sample.x_train, again.x_train)
     shares = [s.y_train.value_counts(normalize=True).sort_index() for s in (whole, sample)]
     np.testing.assert_allclose(shares[0], shares[1], atol=0.01)
+
+
+def test_streamed_chunk_files_hold_exactly_the_rows_of_the_in_memory_chunks(tmp_path):
+    """The plan step streams the snapshot into chunk files (a few batches and chunk files at
+    a time, never the whole table): each file holds the same rows, held-out flags and
+    snapshot positions as cutting the frame in memory — here over 3 passes and 40 batches."""
+    import pyarrow.parquet as pq
+
+    from airflow_ml_provider.ml.partitions.plan import chunk_frames, plan_chunks, write_chunk_files
+
+    counts = {f"r{i:02d}": 60 + 7 * i for i in range(12)} | {"tiny": 5}
+    frame = regions(counts, seed=3)
+    frame.loc[frame.sample(frac=0.08, random_state=0).index, "region"] = None  # a null partition
+    snapshot = tmp_path / "data.parquet"
+    frame.to_parquet(snapshot, row_group_size=500)
+    settings = {
+        "target": "label",
+        "features": None,
+        "partition_by": "region",
+        "split": {"test_size": 0.25, "seed": 1, "stratify": True},
+        "task": "classification",
+        "min_partition_rows": 30,
+        "partitions_per_task": 2,
+    }
+    source = pq.ParquetFile(snapshot)
+    keys = source.read(columns=["region", "label"]).to_pandas(categories=["region"])
+    plan, rows = plan_chunks(keys, source.schema_arrow.names, **settings)
+    memory_plan, memory_rows = plan_chunks(
+        frame[["region", "label"]], list(frame.columns), **settings
+    )
+    assert plan == memory_plan and "nan" in [k for chunk in plan["chunks"] for k in chunk]
+    passes = []
+    write_chunk_files(
+        source,
+        rows,
+        lambda index: open(tmp_path / f"chunk-{index}.parquet", "wb"),  # noqa: SIM115 (closed by the writer)
+        batch_rows=37,
+        open_writers=3,
+        flush_rows=50,
+        progress=lambda done, total: passes.append((done, total)),
+    )
+    assert rows.chunks == 7 and passes == [(3, 7), (6, 7), (7, 7)]
+    for index, expected in chunk_frames(frame, memory_rows):
+        written = pd.read_parquet(tmp_path / f"chunk-{index}.parquet")
+        assert list(written.columns) == list(expected.columns)
+        pd.testing.assert_frame_equal(
+            written.reset_index(drop=True), expected.reset_index(drop=True), check_dtype=False
+        )
+        assert len(
+            pq.ParquetFile(tmp_path / f"chunk-{index}.parquet")
+            .metadata.row_group(0)
+            .to_dict()["columns"]
+        ) == len(expected.columns)

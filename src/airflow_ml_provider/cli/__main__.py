@@ -4,4 +4,5 @@ import sys
 
 from airflow_ml_provider.cli.main import console
 
-sys.exit(console())
+if __name__ == "__main__":  # not when a tool walks the package's modules
+    sys.exit(console())

@@ -16,10 +16,9 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.contracts import Snapshot, TrainingResult
 from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
-from airflow_ml_provider.core.formats import dictionary_columns
 from airflow_ml_provider.core.training_job import JobPartitions
 from airflow_ml_provider.operators.training import TrainingJobOperator
-from airflow_ml_provider.storage.frames import is_local, read_stored_frame
+from airflow_ml_provider.storage.frames import is_local
 
 PLAN_FILE = "plan.json"
 PLAN_XCOM = "plan"
@@ -142,44 +141,74 @@ class PlanPartitionsOperator(BaseOperator):
         return [item.model_dump(mode="json", exclude_defaults=True) for item in [*chunks, fallback]]
 
     def _write_plan(self, folder: ObjectStoragePath) -> dict[str, Any]:
-        import pyarrow as pa
+        """Plan from the partition and target columns alone, then stream the snapshot into
+        the chunk files: the whole table is never in memory."""
         import pyarrow.parquet as pq
 
-        from airflow_ml_provider.ml.partitions.chunks import plan_partitions
+        from airflow_ml_provider.ml.partitions.plan import plan_chunks, write_chunk_files
 
+        if self.snapshot.get("format", "parquet") != "parquet":
+            raise AirflowException(
+                f"plan_partitions reads a parquet snapshot (snapshot_data writes one), got "
+                f"format {self.snapshot['format']!r}"
+            )
         started = time.monotonic()
-        frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
-        self.log.info("read %d rows in %.1f s", len(frame), time.monotonic() - started)
-        plan, chunks = plan_partitions(
-            frame,
-            target=self.target,
-            features=self.features,
-            partition_by=self.partition_by,
-            split=self.split,
-            task=self.task,
-            min_partition_rows=self.min_partition_rows,
-            partitions_per_task=self.partitions_per_task,
-        )
-        total = len(plan["chunks"])
-        self.log.info(
-            "planned %d partitions: %d trainable in %d chunks, %d skipped (%.1f s so far)",
-            plan["partitions"],
-            plan["trainable"],
-            total,
-            len(plan["skipped"]),
-            time.monotonic() - started,
-        )
-        if is_local(folder):
-            folder.mkdir(parents=True, exist_ok=True)
-        reported = time.monotonic()
-        for index, rows in chunks:
-            table = pa.Table.from_pandas(rows, preserve_index=False)
-            with (folder / _chunk_name(index)).open("wb") as stream:
-                pq.write_table(table, stream, use_dictionary=dictionary_columns(table.schema))
-            if time.monotonic() - reported > 10 or index + 1 == total:  # progress, not floods
-                self.log.info("wrote chunk file %d of %d", index + 1, total)
-                reported = time.monotonic()
+        with ObjectStoragePath(self.snapshot["uri"]).open("rb") as stream:
+            source = pq.ParquetFile(stream)
+            names = source.schema_arrow.names
+            keys = _key_columns(source, [c for c in (self.partition_by, self.target) if c in names])
+            self.log.info(
+                "read %d rows' partition and target in %.1f s",
+                len(keys),
+                time.monotonic() - started,
+            )
+            plan, rows = plan_chunks(
+                keys,
+                names,
+                target=self.target,
+                features=self.features,
+                partition_by=self.partition_by,
+                split=self.split,
+                task=self.task,
+                min_partition_rows=self.min_partition_rows,
+                partitions_per_task=self.partitions_per_task,
+            )
+            self.log.info(
+                "planned %d partitions: %d trainable in %d chunks, %d skipped (%.1f s so far)",
+                plan["partitions"],
+                plan["trainable"],
+                rows.chunks,
+                len(plan["skipped"]),
+                time.monotonic() - started,
+            )
+            if is_local(folder):
+                folder.mkdir(parents=True, exist_ok=True)
+            write_chunk_files(
+                source,
+                rows,
+                lambda index: (folder / _chunk_name(index)).open("wb"),
+                progress=lambda done, total: self.log.info(
+                    "wrote chunk files %d of %d (%.1f s so far)",
+                    done,
+                    total,
+                    time.monotonic() - started,
+                ),
+            )
         return plan
+
+
+def _key_columns(source: Any, columns: list[str]) -> Any:
+    """``columns`` of a parquet file as a DataFrame, text as pandas Categoricals (20 M
+    partition names as Python strings would cost gigabytes; codes cost 80 MB)."""
+    import pyarrow as pa
+
+    table = source.read(columns=columns)
+    text = [
+        f.name
+        for f in table.schema
+        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
+    ]
+    return table.to_pandas(categories=text)
 
 
 def _chunk_name(index: int) -> str:

@@ -17,6 +17,10 @@ _DESCRIBE_QUERY_CHARS = 60
 class DataSourceError(AirflowMlError, ValueError):
     """A source that cannot be snapshotted: nothing matched, an empty file, 0 rows, bad schema."""
 
+    # Named by its public home, where users import it from (as numpy's set_module does):
+    # logs and failure mails say airflow_ml_provider.hooks.data.DataSourceError.
+    __module__ = "airflow_ml_provider.hooks.data"
+
 
 def to_epoch(value: Any) -> float | None:
     """A timestamp-ish value as epoch seconds: datetime (naive = UTC), date, number, ISO string."""

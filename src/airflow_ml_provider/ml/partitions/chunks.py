@@ -1,8 +1,7 @@
 """Per-partition training: plan the partitions, train a chunk of them, train the fallback.
 
-* ``plan_partitions`` (on the worker) splits the snapshot once — the same train/held-out
-  rows as every other step — decides which partitions are trainable, and cuts them into
-  chunks of ``partitions_per_task``; each chunk becomes one parquet file and one mapped task.
+* ``ml.partitions.plan`` (on the worker) decides which partitions are trainable and cuts
+  them into chunks; each chunk becomes one parquet file and one mapped task.
 * ``train_partitions`` (in the training process or pod, through ``ml.train``) fits one model
   per partition of its chunk, or the fallback model on the training rows, and writes them
   as skops files: one per process that fitted them (each process dumps its own models, so
@@ -15,14 +14,13 @@ No Airflow imports: this runs inside the training pod.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 from airflow_ml_provider.core.contracts import PartitionChunk
 from airflow_ml_provider.core.training_job import JobPartitions, TrainingJob
 from airflow_ml_provider.ml.integrity.model_files import check_trusted_types, job_trust
 from airflow_ml_provider.ml.integrity.skops_io import skops_io
-from airflow_ml_provider.ml.partitioned import partition_key, positions_by_code
+from airflow_ml_provider.ml.partitioned import partition_key
 from airflow_ml_provider.ml.partitions.answers import gathered, write_answers
 
 HELDOUT = "__airflow_ml_heldout__"
@@ -31,80 +29,6 @@ ROW = "__airflow_ml_row__"
 """Each chunk row's position in the snapshot, so held-out answers can be put in place."""
 FALLBACK = "fallback"
 TRAINED, SKIPPED, FAILED = "trained", "skipped", "failed"
-
-
-def plan_partitions(
-    frame,
-    *,
-    target: str,
-    features: list[str] | None,
-    partition_by: str,
-    split: dict[str, Any],
-    task: str,
-    min_partition_rows: int,
-    partitions_per_task: int,
-) -> tuple[dict[str, Any], Iterator[tuple[int, Any]]]:
-    """The plan and, lazily, each chunk's rows (features, partition, target, held-out flag).
-
-    Skipped partitions (too few training rows; a single class for classification) are in
-    the plan with their reason; the fallback model serves their rows.
-    """
-    import numpy as np
-    import pandas as pd
-
-    from airflow_ml_provider.ml.data.dataset import input_columns, split_indices
-
-    columns = input_columns(list(frame.columns), target, features, partition_by)
-    model_features = [c for c in columns if c != partition_by]
-    y = frame[target]
-    train, _ = split_indices(
-        y, test_size=split["test_size"], seed=split["seed"], stratify=split["stratify"], task=task
-    )
-    heldout: np.ndarray = np.ones(len(frame), dtype=bool)
-    heldout[train] = False
-    codes, values = pd.factorize(frame[partition_by], use_na_sentinel=False)
-    keys = [partition_key(v) for v in values]
-    train_rows = np.bincount(codes[train], minlength=len(keys))
-    classes = (
-        pd.Series(y.to_numpy()[train]).groupby(codes[train]).nunique()
-        if task == "classification"
-        else None
-    )
-    skipped, trainable = [], []
-    for code, key in sorted(enumerate(keys), key=lambda item: item[1]):
-        rows = int(train_rows[code])
-        if rows < min_partition_rows:
-            reason = f"{rows} training rows, fewer than min_partition_rows {min_partition_rows}"
-        elif classes is not None and int(classes.get(code, 0)) < 2:
-            reason = "one class only in its training rows"
-        else:
-            trainable.append(code)
-            continue
-        skipped.append({"partition": key, "status": SKIPPED, "reason": reason, "rows_train": rows})
-    chunks = [
-        trainable[start : start + partitions_per_task]
-        for start in range(0, len(trainable), partitions_per_task)
-    ]
-    plan = {
-        "partition_by": partition_by,
-        "features": model_features,
-        "partitions": len(keys),
-        "trainable": len(trainable),
-        "skipped": skipped,
-        "chunks": [[keys[code] for code in chunk] for chunk in chunks],
-        "rows_train": len(train),
-        "rows_test": len(frame) - len(train),
-    }
-
-    def chunk_frames() -> Iterator[tuple[int, Any]]:
-        starts = positions_by_code(codes)
-        kept = [*model_features, partition_by, target]
-        for index, chunk in enumerate(chunks):
-            positions = np.concatenate([starts[code] for code in chunk])
-            rows = frame.iloc[positions][kept]
-            yield index, rows.assign(**{HELDOUT: heldout[positions], ROW: positions})
-
-    return plan, chunk_frames()
 
 
 def train_partitions(job: TrainingJob) -> PartitionChunk:
