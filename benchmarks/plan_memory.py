@@ -53,7 +53,7 @@ from airflow_ml_provider.ml.partitions.plan import plan_chunks, plan_partitions,
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
 if side == "stream":
-    source = pq.ParquetFile(snapshot)
+    source = pq.ParquetFile(snapshot, pre_buffer=False)  # as the operator opens it
     keys = source.read(columns=["segment", "label"]).to_pandas(categories=["segment"])
     plan, rows = plan_chunks(keys, source.schema_arrow.names, **settings)
     write_chunk_files(source, rows, lambda i: open(out / f"chunk-{i:05d}.parquet", "wb"))

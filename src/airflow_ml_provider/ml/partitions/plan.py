@@ -137,9 +137,10 @@ def write_chunk_files(
     progress: Callable[[int, int], None] | None = None,
 ) -> None:
     """Write every chunk's rows from ``source`` (a ``pyarrow.parquet.ParquetFile`` of the
-    snapshot) to the stream ``open_chunk(index)`` gives, as parquet: ``open_writers`` chunks
-    per pass over the snapshot, reading ``batch_rows`` rows at a time, each chunk's rows in
-    snapshot order. Memory holds one batch and each open chunk's ``flush_rows``."""
+    snapshot, opened with ``pre_buffer=False``: pre-buffering keeps what it read) to the
+    stream ``open_chunk(index)`` gives, as parquet: ``open_writers`` chunks per pass over
+    the snapshot, reading ``batch_rows`` rows at a time, each chunk's rows in snapshot order.
+    Memory holds one batch and each open chunk's ``flush_rows``."""
     import pyarrow as pa
 
     for first in range(0, rows.chunks, open_writers):
