@@ -139,6 +139,8 @@ def write_our_pipelines(folder: Path, count: int) -> list[str]:
     ids = [f"bench_{i:03d}" for i in range(count)]
     for dag_id in ids:
         body = re.sub(r"^pipeline: .*$", f"pipeline: {dag_id}", text, count=1, flags=re.MULTILINE)
+        # a registered model belongs to one pipeline: each copy names its own
+        body = re.sub(r"^(\s+model_name:) .*$", rf"\1 {dag_id}", body, flags=re.MULTILINE)
         (folder / f"{dag_id}.yaml").write_text(body)
     return ids
 
