@@ -89,7 +89,7 @@ def test_a_trainer_image_trains_in_its_pod_and_is_scored_on_the_held_out_rows(
     import mlflow
 
     from airflow_ml_provider.hooks.mlflow import MlflowHook
-    from airflow_ml_provider.ml.data.dataset import load_split
+    from airflow_ml_provider.ml.data.snapshot_reads import load_split
     from airflow_ml_provider.ml.evaluation.evaluate import load_model
     from airflow_ml_provider.ml.integrity.model_files import DIGEST_TAG
 

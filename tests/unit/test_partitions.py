@@ -328,7 +328,8 @@ def test_partition_scores_equal_scoring_each_partition_on_its_own(task):
 def trained_router(tmp_path, frame, task: str, estimator: str, metric: str):
     """Train every chunk of ``frame`` and the fallback as the mapped tasks do; return the
     results, the fallback's, the held-out split and the router loaded from the files."""
-    from airflow_ml_provider.ml.data.dataset import data_section, load_split
+    from airflow_ml_provider.ml.data.dataset import data_section
+    from airflow_ml_provider.ml.data.snapshot_reads import load_split
     from airflow_ml_provider.ml.partitioned import load_partitioned_model
     from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
@@ -426,7 +427,8 @@ def test_a_split_with_listed_features_reads_only_its_columns(tmp_path, data_form
     and kept columns only (a wide table's other columns are neither decoded nor held); the
     rows are the same as splitting the whole file, and a listed column the file does not have
     is still named."""
-    from airflow_ml_provider.ml.data.dataset import data_section, load_split, read_frame
+    from airflow_ml_provider.ml.data.dataset import data_section, read_frame
+    from airflow_ml_provider.ml.data.snapshot_reads import load_split
 
     frame = regions({"north": 120, "south": 80}, seed=2).assign(
         notes=lambda f: "free text " + f.index.astype(str), weight=1.0
@@ -456,7 +458,8 @@ def test_the_fallback_fits_on_a_bounded_stratified_sample_and_answers_every_held
 ):
     """fallback_rows bounds the fallback's training rows (a seeded sample stratified by the
     label, the same on every run); every held-out row still gets its answer."""
-    from airflow_ml_provider.ml.data.dataset import data_section, load_split
+    from airflow_ml_provider.ml.data.dataset import data_section
+    from airflow_ml_provider.ml.data.snapshot_reads import load_split
     from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
     frame = regions({"north": 3000, "south": 2000})

@@ -18,7 +18,7 @@ from typing import Any
 from airflow_ml_provider.core.contracts import CandidateResult, PartitionChunk, TrainingResult
 from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.core.training_job import TrainingJob, check_job
-from airflow_ml_provider.ml.data.dataset import load_split
+from airflow_ml_provider.ml.data.snapshot_reads import load_split
 from airflow_ml_provider.ml.evaluation.scoring import (
     POSITIVE_TAG,
     check_metrics_fit,

@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 from urllib.parse import unquote, urlparse
 
-from airflow_ml_provider.core.training_job import JobData
-
 
 def data_section(
     snapshot: Mapping[str, Any],
@@ -123,6 +121,41 @@ def split_indices(y, *, test_size: float, seed: int, stratify: bool, task: str):
     )
 
 
+def split_positions(
+    y: Any,
+    *,
+    test_size: float,
+    seed: int,
+    stratify: bool,
+    task: str,
+    max_train_rows: int | None = None,
+    validation_size: float = 0,
+) -> tuple[Any, Any, Any]:
+    """``(train, held-out, validation or None)`` row positions from the target column ``y``
+    (a Series over all rows) alone: what ``split_frame`` takes of a frame (see its options),
+    so a reader can fetch just those rows."""
+    train, test = split_indices(y, test_size=test_size, seed=seed, stratify=stratify, task=task)
+    if max_train_rows is not None and len(train) > max_train_rows:
+        from sklearn.utils import resample
+
+        strata = y.iloc[train] if (stratify and task == "classification") else None
+        train = resample(
+            train, replace=False, n_samples=max_train_rows, random_state=seed, stratify=strata
+        )
+    validation = None
+    if validation_size:
+        # Taken from the training rows only: the held-out rows stay the same rows.
+        kept_rows, validation_rows = split_indices(
+            y.iloc[train],
+            test_size=validation_size / (1 - test_size),
+            seed=seed,
+            stratify=stratify,
+            task=task,
+        )
+        train, validation = train[kept_rows], train[validation_rows]
+    return train, test, validation
+
+
 def split_frame(
     frame,
     *,
@@ -150,29 +183,17 @@ def split_frame(
     missing = [c for c in keep if c not in frame.columns]
     if missing:
         raise ValueError(f"columns not in the data: {', '.join(missing)}")
-    train, test = split_indices(
-        frame[target], test_size=test_size, seed=seed, stratify=stratify, task=task
+    train, test, validation = split_positions(
+        frame[target],
+        test_size=test_size,
+        seed=seed,
+        stratify=stratify,
+        task=task,
+        max_train_rows=max_train_rows,
+        validation_size=validation_size,
     )
     x, y = frame[columns], frame[target]
-    if max_train_rows is not None and len(train) > max_train_rows:
-        from sklearn.utils import resample
-
-        strata = y.iloc[train] if (stratify and task == "classification") else None
-        train = resample(
-            train, replace=False, n_samples=max_train_rows, random_state=seed, stratify=strata
-        )
     kept = frame[list(keep)].iloc[test] if keep else None
-    validation = None
-    if validation_size:
-        # Taken from the training rows only: the held-out rows stay the same rows.
-        kept_rows, validation_rows = split_indices(
-            y.iloc[train],
-            test_size=validation_size / (1 - test_size),
-            seed=seed,
-            stratify=stratify,
-            task=task,
-        )
-        train, validation = train[kept_rows], train[validation_rows]
     x_train = x.iloc[train] if with_train else None
     return DataSplit(
         x_train,
@@ -184,38 +205,4 @@ def split_frame(
         train,
         x_validation=None if validation is None or not with_train else x.iloc[validation],
         y_validation=None if validation is None else y.iloc[validation],
-    )
-
-
-def load_split(
-    data: JobData | Mapping[str, Any],
-    task: str,
-    keep: tuple[str, ...] = (),
-    *,
-    with_train: bool = True,
-    max_train_rows: int | None = None,
-) -> DataSplit:
-    """Read and split a snapshot described by a job's ``data`` section (only the columns
-    it uses when its ``features`` lists them); see ``split_frame`` for the options."""
-    if not isinstance(data, JobData):
-        data = JobData.model_validate(data)
-    columns = None
-    if data.features:
-        extra = [data.target, *([data.partition_by] if data.partition_by else [])]
-        columns = [*data.features, *extra, *keep]
-    frame = read_frame(data.uri, data.format, columns)
-    split = data.split
-    return split_frame(
-        frame,
-        target=data.target,
-        features=data.features,
-        test_size=split.test_size,
-        seed=split.seed,
-        stratify=split.stratify,
-        task=task,
-        partition_by=data.partition_by,
-        keep=keep,
-        with_train=with_train,
-        max_train_rows=max_train_rows,
-        validation_size=split.validation_size,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_ml_provider.ml.data.dataset import load_split
+from airflow_ml_provider.ml.data.snapshot_reads import load_split
 from airflow_ml_provider.ml.evaluation.explain import shap_importances
 from airflow_ml_provider.ml.evaluation.pyfunc_view import TASK_KEY
 from airflow_ml_provider.ml.evaluation.scoring import (

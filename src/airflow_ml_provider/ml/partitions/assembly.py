@@ -144,7 +144,7 @@ def assemble(
     import mlflow
     from mlflow.models import infer_signature
 
-    from airflow_ml_provider.ml.data.dataset import load_split
+    from airflow_ml_provider.ml.data.snapshot_reads import load_split
     from airflow_ml_provider.ml.evaluation.scoring import POSITIVE_TAG, job_positive_class, score
     from airflow_ml_provider.ml.features.preprocessing import extra_modules
     from airflow_ml_provider.ml.partitions.answers import log_answers

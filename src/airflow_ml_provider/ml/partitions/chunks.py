@@ -217,7 +217,7 @@ def _train_fallback(
 ) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
     """Fit the fallback model on the sub-models' columns of the train split — at most
     ``spec.max_rows`` of its rows — and answer every held-out row."""
-    from airflow_ml_provider.ml.data.dataset import load_split
+    from airflow_ml_provider.ml.data.snapshot_reads import load_split
     from airflow_ml_provider.ml.features.preprocessing import build_pipeline, resolve_features
 
     # The sub-models' columns only: the fallback does not route, and reading the partition

@@ -34,7 +34,7 @@ def cross_validate_candidate(job: TrainingJob) -> CandidateResult:
     a candidate that cannot be fitted or scored is reported as failed, not raised."""
     import mlflow
 
-    from airflow_ml_provider.ml.data.dataset import load_split
+    from airflow_ml_provider.ml.data.snapshot_reads import load_split
     from airflow_ml_provider.ml.training.runs import log_training_params, training_run
 
     name, label = job.candidate_section["name"], worker_label(job.candidate_section)

@@ -21,7 +21,7 @@ from typing import Any
 from airflow_ml_provider.core.contracts import TrainingResult
 from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.training_job import TrainingJob, check_job
-from airflow_ml_provider.ml.data.dataset import load_split
+from airflow_ml_provider.ml.data.snapshot_reads import load_split
 from airflow_ml_provider.ml.evaluation.pyfunc_view import CLASSES_KEY, TASK_KEY
 from airflow_ml_provider.ml.evaluation.scoring import check_metrics_fit, job_positive_class
 from airflow_ml_provider.ml.training.entrypoint import scored_result

@@ -1,9 +1,18 @@
-"""plan_partitions' peak memory: streaming the snapshot into chunk files (issue 35.1) against
-the whole-frame plan it replaced, in the same run.
+"""Peak memory of the steps that stream the snapshot (issue 35.1) against the whole-frame
+reads they replaced, in the same run.
 
 Run from the repository root:
 
-    .venv/bin/python benchmarks/plan_memory.py [--partitions 1000 10000] [--repeats 3]
+    .venv/bin/python benchmarks/step_memory.py [--partitions 1000 10000] [--repeats 3]
+        [--steps plan heldout sample]
+
+Steps: **plan** — plan_partitions (below); **heldout** — the held-out rows evaluate_model and
+assemble_model score (``load_split(..., with_train=False)``); **sample** — the fallback
+model's bounded training sample plus every held-out row (``max_train_rows=1,500,000``).
+For heldout and sample, "stream" is ``load_split`` now (the target column, then only the
+split's rows, batch by batch) and "whole frame" is ``split_frame`` over ``read_frame`` of
+the snapshot, what ``load_split`` did before; both give the same DataSplit
+(tests/unit/test_snapshot_reads.py).
 
 For each size a snapshot of N partitions x 2,000 rows (20 float features, a text partition
 column, a 0/1 label; 1 M-row row groups, as snapshot_data writes it) is generated once.
@@ -46,13 +55,26 @@ MEASURE = """
 import json, resource, sys, time
 from pathlib import Path
 side, snapshot, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
-settings = json.loads(sys.argv[4])
+settings, step = json.loads(sys.argv[4]), sys.argv[5]
 import numpy, pandas, pyarrow.parquet as pq
 from airflow_ml_provider.core.formats import dictionary_columns
 from airflow_ml_provider.ml.partitions.plan import plan_chunks, plan_partitions, write_chunk_files
+from airflow_ml_provider.ml.data.dataset import read_frame, split_frame
+from airflow_ml_provider.ml.data.snapshot_reads import load_split
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 started = time.perf_counter()
-if side == "stream":
+split = {k: settings["split"][k] for k in ("test_size", "seed", "stratify")}
+sample = 1_500_000 if step == "sample" else None
+data = {"uri": snapshot.as_uri(), "format": "parquet", "target": "label", "features": None,
+        "split": split}
+plan = {"chunks": []}
+if step != "plan" and side == "stream":
+    got = load_split(data, "classification", with_train=step == "sample", max_train_rows=sample)
+elif step != "plan":
+    got = split_frame(read_frame(str(snapshot), "parquet"), target="label", features=None,
+                      task="classification", with_train=step == "sample",
+                      max_train_rows=sample, **split)
+elif side == "stream":
     source = pq.ParquetFile(snapshot, pre_buffer=False)  # as the operator opens it
     keys = source.read(columns=["segment", "label"]).to_pandas(categories=["segment"])
     plan, rows = plan_chunks(keys, source.schema_arrow.names, **settings)
@@ -98,10 +120,48 @@ def write_snapshot(path: Path, partitions: int) -> int:
     return total
 
 
+def measure(
+    step: str, partitions: int, rows: int, snapshot: Path, scratch: Path, args, env
+) -> dict:
+    """Both sides of ``step``, alternating, ``args.repeats`` times; wall, peak and ratios."""
+    runs: dict[str, list[dict]] = {"stream": [], "whole frame": []}
+    for repeat in range(args.repeats):
+        for side in ("stream", "whole frame") if repeat % 2 == 0 else ("whole frame", "stream"):
+            out = scratch / f"{step}-{side}-{repeat}".replace(" ", "_")
+            out.mkdir()
+            result = json_from_child(
+                ["-c", MEASURE, side, str(snapshot), str(out), json.dumps(SETTINGS), step],
+                env,
+                f"{step} {side} at {partitions} partitions",
+            )
+            runs[side].append(result)
+            print(step, partitions, side, json.dumps(result), file=sys.stderr, flush=True)
+    summary: dict = {
+        "step": step,
+        "partitions": partitions,
+        "rows": rows,
+        "numeric_frame_mib": round(rows * (FEATURES + 1) * 8 / 2**20),
+        "snapshot_mib": round(snapshot.stat().st_size / 2**20),
+    }
+    for side, results in runs.items():
+        summary[side] = {
+            "seconds": [round(r["seconds"], 1) for r in results],
+            "peak_mib": [round(r["peak_mib"]) for r in results],
+            "imports_mib": round(results[0]["imports_mib"]),
+        }
+    for key in ("seconds", "peak_mib"):
+        pairs = zip(summary["stream"][key], summary["whole frame"][key], strict=True)
+        ratios = [s / w for s, w in pairs]
+        summary[f"{key}_ratio"] = [round(r, 2) for r in ratios]
+        summary[f"{key}_ratio_median"] = round(statistics.median(ratios), 2)
+    return summary
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--partitions", type=int, nargs="+", default=[1000, 10000])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", nargs="+", default=["plan", "heldout", "sample"])
     args = parser.parse_args()
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent)}
     report = []
@@ -109,44 +169,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             snapshot = Path(scratch) / "data.parquet"
             rows = write_snapshot(snapshot, partitions)
-            frame_mib = rows * (FEATURES + 1) * 8 / 2**20  # floats and labels; + the names
-            runs: dict[str, list[dict]] = {"stream": [], "whole frame": []}
-            for repeat in range(args.repeats):
-                for side in (
-                    ("stream", "whole frame") if repeat % 2 == 0 else ("whole frame", "stream")
-                ):
-                    out = Path(scratch) / f"{side}-{repeat}".replace(" ", "_")
-                    out.mkdir()
-                    result = json_from_child(
-                        ["-c", MEASURE, side, str(snapshot), str(out), json.dumps(SETTINGS)],
-                        env,
-                        f"{side} at {partitions} partitions",
-                    )
-                    runs[side].append(result)
-                    print(partitions, side, json.dumps(result), file=sys.stderr, flush=True)
-            summary = {
-                "partitions": partitions,
-                "rows": rows,
-                "numeric_frame_mib": round(frame_mib),
-                "snapshot_mib": round(snapshot.stat().st_size / 2**20),
-            }
-            for side, results in runs.items():
-                summary[side] = {
-                    "seconds": [round(r["seconds"], 1) for r in results],
-                    "peak_mib": [round(r["peak_mib"]) for r in results],
-                    "imports_mib": round(results[0]["imports_mib"]),
-                }
-            for key in ("seconds", "peak_mib"):
-                ratios = [
-                    s / w
-                    for s, w in zip(
-                        summary["stream"][key], summary["whole frame"][key], strict=True
-                    )
-                ]
-                summary[f"{key}_ratio"] = [round(r, 2) for r in ratios]
-                summary[f"{key}_ratio_median"] = round(statistics.median(ratios), 2)
-            report.append(summary)
-            print(json.dumps(summary, indent=1), flush=True)
+            for step in args.steps:
+                report.append(measure(step, partitions, rows, snapshot, Path(scratch), args, env))
+                print(json.dumps(report[-1], indent=1), flush=True)
     print(json.dumps(report))
 
 
