@@ -87,20 +87,21 @@ def regions(counts: dict[str, int], seed: int = 0) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+PLAN_SETTINGS = {
+    "target": "label",
+    "features": None,
+    "partition_by": "region",
+    "split": {"test_size": 0.25, "seed": 1, "stratify": True},
+    "task": "classification",
+    "min_partition_rows": 30,
+    "partitions_per_task": 2,
+}
+
+
 def plan_of(frame, **overrides):
     from airflow_ml_provider.ml.partitions.plan import plan_partitions
 
-    settings = {
-        "target": "label",
-        "features": None,
-        "partition_by": "region",
-        "split": {"test_size": 0.25, "seed": 1, "stratify": True},
-        "task": "classification",
-        "min_partition_rows": 30,
-        "partitions_per_task": 2,
-        **overrides,
-    }
-    return plan_partitions(frame, **settings)
+    return plan_partitions(frame, **{**PLAN_SETTINGS, **overrides})
 
 
 def test_plan_skips_small_and_single_class_partitions_and_chunks_the_rest():
@@ -537,15 +538,7 @@ def test_streamed_chunk_files_hold_exactly_the_rows_of_the_in_memory_chunks(tmp_
     frame.loc[frame.sample(frac=0.08, random_state=0).index, "region"] = None  # a null partition
     snapshot = tmp_path / "data.parquet"
     frame.to_parquet(snapshot, row_group_size=500)
-    settings = {
-        "target": "label",
-        "features": None,
-        "partition_by": "region",
-        "split": {"test_size": 0.25, "seed": 1, "stratify": True},
-        "task": "classification",
-        "min_partition_rows": 30,
-        "partitions_per_task": 2,
-    }
+    settings = PLAN_SETTINGS
     source = pq.ParquetFile(snapshot)
     keys = source.read(columns=["region", "label"]).to_pandas(categories=["region"])
     plan, rows = plan_chunks(keys, source.schema_arrow.names, **settings)

@@ -9,7 +9,8 @@ the whole table in memory.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from airflow_ml_provider.core.training_job import JobData
@@ -140,24 +141,16 @@ def read_rows(source: Any, columns: list[str], positions: Any) -> Any:
     return frame
 
 
-class _opened:
+@contextmanager
+def _opened(location: str) -> Iterator[Any]:
     """A parquet snapshot (a local path or an fsspec URI) opened for batch reads, without
     pyarrow's pre-buffering (it keeps every row group it read)."""
+    import pyarrow.parquet as pq
 
-    def __init__(self, location: str) -> None:
-        self.location = location
-        self.stream: Any = None
+    if "://" not in location:
+        yield pq.ParquetFile(location, pre_buffer=False)
+        return
+    import fsspec
 
-    def __enter__(self) -> Any:
-        import pyarrow.parquet as pq
-
-        if "://" in self.location:
-            import fsspec
-
-            self.stream = fsspec.open(self.location, "rb").open()
-            return pq.ParquetFile(self.stream, pre_buffer=False)
-        return pq.ParquetFile(self.location, pre_buffer=False)
-
-    def __exit__(self, *exc: object) -> None:
-        if self.stream is not None:
-            self.stream.close()
+    with fsspec.open(location, "rb") as stream:
+        yield pq.ParquetFile(stream, pre_buffer=False)

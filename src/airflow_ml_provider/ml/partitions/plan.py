@@ -18,7 +18,7 @@ from typing import IO, Any
 import numpy as np
 import pandas as pd
 
-from airflow_ml_provider.ml.partitioned import partition_key
+from airflow_ml_provider.ml.partitioned import partition_key, positions_by_code
 from airflow_ml_provider.ml.partitions.chunks import HELDOUT, ROW, SKIPPED
 
 BATCH_ROWS = 128 * 1024
@@ -118,10 +118,9 @@ def plan_partitions(
 def chunk_frames(frame: pd.DataFrame, rows: ChunkRows) -> Iterator[tuple[int, pd.DataFrame]]:
     """Each chunk's rows of an in-memory ``frame`` (its columns, the held-out flag and the
     row's snapshot position), in snapshot order."""
-    order = np.argsort(rows.chunk, kind="stable")
-    bounds = np.asarray(np.searchsorted(rows.chunk[order], np.arange(rows.chunks + 1)))
+    by_chunk = positions_by_code(rows.chunk)
     for index in range(rows.chunks):
-        positions = order[bounds[index] : bounds[index + 1]]
+        positions = by_chunk[index]
         part = frame.iloc[positions][rows.columns]
         yield index, part.assign(**{HELDOUT: rows.heldout[positions], ROW: positions})
 
