@@ -43,10 +43,10 @@ from child import json_from_child  # noqa: E402  (needs the path above)
 
 FLOATS, INTS, STRINGS = 14, 1, 4
 CATEGORIES = ["north", "south", "east", "west", "central"]
-KINDS = ("ours", "ours-no-docs", "gx", "pandas")
-# Issue 19: at 1M rows <= 1.2x GX alone, <= 2x the pandas floor, peak RSS <= 3x the frame
-# (<= 2.5x at 5M).
-TARGETS = {"gx_ratio": 1.2, "floor_ratio": 2.0, "rss_ratio": {1_000_000: 3.0, 5_000_000: 2.5}}
+KINDS = ("ours", "ours-no-docs", "ours-whole", "gx", "pandas")
+# Issue 35: at 1M and 5M rows <= 1.2x GX alone, <= 2x the pandas floor, peak RSS <= 2x the
+# frame (issue 19 asked 3x / 2.5x).
+TARGETS = {"gx_ratio": 1.2, "floor_ratio": 2.0, "rss_ratio": {1_000_000: 2.0, 5_000_000: 2.0}}
 
 
 def make_data(rows: int, folder: Path) -> tuple[Path, Path]:
@@ -225,6 +225,12 @@ def run_pandas_floor(current, stored: dict) -> dict:
 
 
 def child(kind: str, current_path: str, stored_path: str) -> None:
+    """Read the snapshot and check it, timed together: validate_data reads a parquet
+    snapshot a column at a time (``ours``, ``ours-no-docs``), so reading is part of the
+    checks; the others read it whole first, as validate_data did before (``ours-whole``)."""
+    import pyarrow.parquet as pq
+
+    from airflow_ml_provider.ml.data.column_tables import ParquetColumns
     from airflow_ml_provider.ml.data.dataset import read_frame
 
     if kind != "pandas":  # import cost is paid once per worker, not per snapshot: not timed
@@ -233,25 +239,31 @@ def child(kind: str, current_path: str, stored_path: str) -> None:
         import airflow_ml_provider.ml.data.checks  # noqa: F401
         import airflow_ml_provider.ml.drift.detection  # noqa: F401
     rss_imports = _rss_now()
-    current = read_frame(current_path, "parquet")  # what validate_data does
     stored = json.loads(Path(stored_path).read_text())
-    frame_bytes = int(current.memory_usage(deep=True).sum())
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    frame_bytes, rows = None, pq.ParquetFile(current_path).metadata.num_rows
     with tempfile.TemporaryDirectory() as docs_dir:
         started = time.perf_counter()
-        if kind.startswith("ours"):
-            found = run_ours(current, stored, docs_dir if kind == "ours" else None)
-        elif kind == "gx":
-            found = run_gx_alone(current)
+        if kind in ("ours", "ours-no-docs"):
+            table = ParquetColumns(current_path)
+            found = run_ours(table, stored, docs_dir if kind == "ours" else None)
         else:
-            found = run_pandas_floor(current, stored)
+            current = read_frame(current_path, "parquet")  # the whole frame, pyarrow
+            if kind == "ours-whole":
+                found = run_ours(current, stored, None)
+            elif kind == "gx":
+                found = run_gx_alone(current)
+            else:
+                found = run_pandas_floor(current, stored)
         wall = time.perf_counter() - started
+        if kind != "ours" and kind != "ours-no-docs":
+            frame_bytes = int(current.memory_usage(deep=True).sum())
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     print(
         json.dumps(
             {
                 "kind": kind,
-                "rows": len(current),
+                "rows": rows,
                 "wall_s": wall,
                 "frame_bytes": frame_bytes,
                 "rss_imports": rss_imports,
@@ -287,13 +299,13 @@ def spread(values: list[float]) -> str:
 def report(rows: int, runs: list[dict[str, dict]]) -> dict:
     """Medians and same-repeat ratios over the repeats of one size."""
     mib = 1024 * 1024
-    frame = runs[0]["ours"]["frame_bytes"]
+    frame = runs[0]["gx"]["frame_bytes"]
     walls = {kind: [run[kind]["wall_s"] for run in runs] for kind in KINDS}
     rss = {kind: [run[kind]["peak_rss"] / frame for run in runs] for kind in KINDS}
     ratios = {
         f"{ours} / {base}": [run[ours]["wall_s"] / run[base]["wall_s"] for run in runs]
         for ours in ("ours", "ours-no-docs")
-        for base in ("gx", "pandas")
+        for base in ("gx", "pandas", "ours-whole")
     }
     print(f"\n{rows:,} rows x 20 columns (DataFrame {frame / mib:.0f} MiB), {len(runs)} repeats")
     print(f"{'':<16}{'wall s (min / median / max)':>30}{'peak RSS / frame':>24}")

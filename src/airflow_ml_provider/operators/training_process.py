@@ -27,6 +27,9 @@ class LogLines(io.TextIOBase):
 
     A log handler that itself writes to sys.stdout (the console of a local run) would write
     back into this stream while it logs: that text goes on to the stream this one replaced.
+    So does text a log writer writes here on its own (a logger made while this stream was
+    sys.stdout, such as the one Airflow makes for a warning): it holds the writer's lock for
+    this stream, and logging it again would wait for that lock forever.
     """
 
     def __init__(self, log, replaced) -> None:
@@ -37,7 +40,7 @@ class LogLines(io.TextIOBase):
         return True
 
     def write(self, text: str) -> int:
-        if getattr(self._inside, "logging", False):
+        if getattr(self._inside, "logging", False) or _from_a_log_writer():
             return self._replaced.write(text)
         self._inside.logging = True
         try:
@@ -53,6 +56,15 @@ class LogLines(io.TextIOBase):
         if self._pending and not getattr(self._inside, "logging", False):
             pending, self._pending = self._pending, ""
             self.write(pending + "\n")
+
+
+LOG_WRITERS = ("structlog", "logging")
+"""Modules whose writes are log records already, not a program's printed lines."""
+
+
+def _from_a_log_writer() -> bool:
+    caller = sys._getframe(2).f_globals.get("__name__", "")
+    return caller.split(".", 1)[0] in LOG_WRITERS
 
 
 def spawn_tied(command: list[str], env: dict[str, str]) -> subprocess.Popen:

@@ -124,17 +124,21 @@ class ValidateDataOperator(BaseOperator):
 
     def execute(self, context) -> Validation:
         from airflow_ml_provider.ml.data.checks import CheckOptions, check_frame
-        from airflow_ml_provider.storage.frames import read_stored_frame
+        from airflow_ml_provider.storage.frames import stored_columns
 
-        frame = read_stored_frame(self.snapshot["uri"], self.snapshot["format"])
         schema_version, schema_uri, schema_baseline = self._schema_baseline(context)
         baseline_uri, baseline = self._drift_baseline()
         drift_options = None
         if self.drift is not None:
             drift_options = {**self.drift, "columns": self.columns}
-        with tempfile.TemporaryDirectory(prefix="airflow-ml-docs-") as docs_dir:
+        # Snapshots are content-addressed: same data, same profile, kept once.
+        profile_file = profile_path(self.snapshot["uri"]) if self.drift is not None else None
+        with (
+            tempfile.TemporaryDirectory(prefix="airflow-ml-docs-") as docs_dir,
+            stored_columns(self.snapshot["uri"], self.snapshot["format"]) as table,
+        ):
             summary = check_frame(
-                frame,
+                table,
                 CheckOptions(
                     target=self.target,
                     task=self.task,
@@ -144,14 +148,19 @@ class ValidateDataOperator(BaseOperator):
                     max_null_rate_increase=self.max_null_rate_increase,
                     drift=drift_options,
                     docs_dir=docs_dir if self.data_docs else None,
+                    keep_profile=profile_file is not None and not profile_file.exists(),
                 ),
                 schema_baseline=schema_baseline,
                 drift_baseline=baseline,
             )
             index = summary.pop("data_docs_index")
             summary["data_docs_uri"] = self._store_data_docs(context, index, docs_dir)
-        if self.drift is not None and not summary["guards"]:
-            self._store_profile(frame)
+        profile = summary.pop("profile")
+        if profile is not None:
+            # Kept so that, when a model trained on this data becomes champion, later runs
+            # compare against the profile, not the whole data.
+            assert profile_file is not None
+            profile_file.write_text(json.dumps(profile, allow_nan=False))
         if summary["schema"] is not None:
             if self.schema is None:
                 summary["schema"] = None
@@ -214,15 +223,6 @@ class ValidateDataOperator(BaseOperator):
                 destination.parent.mkdir(parents=True, exist_ok=True)
                 destination.write_bytes(file.read_bytes())
         return str(target / "index.html")
-
-    def _store_profile(self, frame) -> None:
-        """Keep the snapshot's drift profile next to it: when a model trained on this data
-        becomes champion, later runs compare against the profile, not the whole data."""
-        from airflow_ml_provider.ml.drift.profile import profile_frame
-
-        target = profile_path(self.snapshot["uri"])
-        if not target.exists():  # snapshots are content-addressed: same data, same profile
-            target.write_text(json.dumps(profile_frame(frame), allow_nan=False))
 
     def _conclude(self, context, summary: dict[str, Any]) -> Validation:
         from airflow_ml_provider.ml.data.expectations import describe_failure

@@ -8,7 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from airflow_ml_provider.ml.data.column_tables import ColumnTable
 
 #: Run when a pipeline lists no expectations, so every run still has Data Docs.
 BASELINE_EXPECTATIONS = [{"expect_table_row_count_to_be_between": {"min_value": 1}}]
@@ -28,29 +33,39 @@ class CheckOptions:
     drift: dict[str, Any] | None = None  # drift_report keyword arguments; None: no drift
     docs_dir: str | None = None
     now: datetime | None = None
+    keep_profile: bool = False
+    """Return the data's drift profile as the summary's ``profile``."""
 
 
 def check_frame(
-    frame,
+    data: pd.DataFrame | ColumnTable,
     options: CheckOptions,
     *,
     schema_baseline: dict[str, Any] | None = None,
     drift_baseline=None,
 ) -> dict[str, Any]:
-    """Run every check on ``frame``; return a JSON-able summary of what was found.
+    """Run every check on ``data`` (a DataFrame, or a ``ColumnTable`` read a column at a
+    time); return a JSON-able summary of what was found.
 
     The guards run first; when one fails nothing else runs (an empty or target-less
     snapshot has nothing meaningful to compare). ``schema_baseline`` (an inferred or pinned
-    schema) and ``drift_baseline`` (the champion's training data) are optional.
-    """
-    from airflow_ml_provider.ml.data.guards import guard_findings
-    from airflow_ml_provider.ml.data.schema import diff_schemas, infer_schema
+    schema) and ``drift_baseline`` (the champion's training data) are optional. With
+    ``options.keep_profile`` the summary's ``profile`` is the data's drift profile.
 
+    Great Expectations sees only the columns its expectations name; schema, profile and
+    drift are computed in one pass over the columns, a column at a time.
+    """
+    from airflow_ml_provider.ml.data.column_facts import column_facts
+    from airflow_ml_provider.ml.data.column_tables import as_table
+    from airflow_ml_provider.ml.data.guards import guard_findings
+    from airflow_ml_provider.ml.data.schema import diff_schemas
+
+    table = as_table(data)
     summary: dict[str, Any] = {
-        "rows": int(len(frame)),
-        "columns": int(frame.shape[1]),
+        "rows": table.rows,
+        "columns": len(table.names),
         "guards": guard_findings(
-            frame,
+            table,
             target=options.target,
             max_duplicate_share=options.max_duplicate_share,
             freshness=options.freshness,
@@ -63,24 +78,30 @@ def check_frame(
         "data_docs_index": None,
         "schema": None,
         "drift": None,
+        "profile": None,
     }
     if summary["guards"]:
         return summary
-    from airflow_ml_provider.ml.data.expectations import validate_frame
+    from airflow_ml_provider.ml.data.expectations import columns_named, validate_frame
 
     expectations = options.expectations or BASELINE_EXPECTATIONS
-    outcome = validate_frame(frame, expectations, docs_dir=options.docs_dir)
+    named = table.frame(columns_named(expectations, table.names))
+    outcome = validate_frame(named, expectations, docs_dir=options.docs_dir)
+    del named
     summary.update({key: outcome[key] for key in ("evaluated", "failed_expectations", "results")})
     summary["data_docs_index"] = outcome["data_docs_index"]
-    inferred = infer_schema(frame)
+    drift = None
+    if options.drift is not None and drift_baseline is not None:
+        from airflow_ml_provider.ml.drift.detection import plan_drift
+
+        drift = plan_drift(drift_baseline, [str(n) for n in table.names], **options.drift)
+    facts = column_facts(table, drift=drift, profile=options.keep_profile)
     summary["schema"] = {
-        "inferred": inferred,
-        "findings": diff_schemas(schema_baseline, inferred, options.max_null_rate_increase)
+        "inferred": facts.schema,
+        "findings": diff_schemas(schema_baseline, facts.schema, options.max_null_rate_increase)
         if schema_baseline
         else [],
     }
-    if options.drift is not None and drift_baseline is not None:
-        from airflow_ml_provider.ml.drift.detection import drift_report
-
-        summary["drift"] = drift_report(drift_baseline, frame, **options.drift)
+    summary["drift"] = facts.drift
+    summary["profile"] = facts.profile
     return summary

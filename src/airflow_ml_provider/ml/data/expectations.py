@@ -26,6 +26,30 @@ def to_configurations(items: list[dict[str, dict[str, Any]]]) -> list[dict[str, 
     ]
 
 
+COLUMN_KEYWORDS = ("column", "column_A", "column_B", "column_list")
+"""The keyword arguments by which an expectation names the columns it reads."""
+
+
+def columns_named(items: list[dict[str, dict[str, Any]]], names: list[Any]) -> list[Any]:
+    """The columns of ``names`` that the expectations read, in table order: Great
+    Expectations validates a frame of these only. Every column when one expectation looks at
+    the table's columns (``expect_table_column*``), filters rows by a ``row_condition``, or
+    names columns in a keyword not known here; none for table-level ones like row counts. A
+    name the table lacks is left out: GX then reports that column missing, as before."""
+    wanted: set[Any] = set()
+    for config in to_configurations(items):
+        kwargs = config["kwargs"]
+        unknown = [k for k in kwargs if "column" in k.lower() and k not in COLUMN_KEYWORDS]
+        if config["type"].startswith("expect_table_column") or kwargs.get("row_condition"):
+            return list(names)
+        if unknown:
+            return list(names)
+        for key in COLUMN_KEYWORDS:
+            value = kwargs.get(key)
+            wanted.update(value if isinstance(value, list) else [value] if value else [])
+    return [name for name in names if name in wanted or str(name) in wanted]
+
+
 def check_expectation(name: str, kwargs: dict[str, Any]):
     """Build one expectation configuration; raise ExpectationConfigError with GX's reason."""
     from great_expectations.expectations.expectation_configuration import (

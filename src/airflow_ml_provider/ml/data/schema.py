@@ -29,26 +29,34 @@ def _plain(value: Any) -> Any:
 
 def infer_schema(frame) -> dict[str, Any]:
     """Columns with kind, nullability, null share, numeric range and categorical domain."""
-    columns: dict[str, Any] = {}
-    for name in frame.columns:
-        series = frame[name]
-        kind = _kind(series)
-        null_share = float(series.isna().mean()) if len(series) else 0.0
-        column: dict[str, Any] = {
-            "dtype": kind,
-            "nullable": bool(null_share > 0),
-            "null_share": round(null_share, 6),
-        }
-        values = series.dropna()
-        if kind in ("integer", "float") and len(values):
-            column["min"], column["max"] = _plain(values.min()), _plain(values.max())
-        if kind in ("string", "boolean"):
-            distinct = values.unique()
-            column["domain"] = (
-                sorted(str(v) for v in distinct) if len(distinct) <= MAX_CATEGORIES else None
-            )
-        columns[str(name)] = column
-    return {"columns": columns, "rows": int(len(frame))}
+    return schema_document(
+        int(len(frame)), {str(name): column_schema(frame[name]) for name in frame.columns}
+    )
+
+
+def schema_document(rows: int, columns: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The schema of ``rows`` rows from its columns' entries (``column_schema``)."""
+    return {"columns": columns, "rows": rows}
+
+
+def column_schema(series) -> dict[str, Any]:
+    """One column's kind, nullability, null share, numeric range and categorical domain."""
+    kind = _kind(series)
+    null_share = float(series.isna().mean()) if len(series) else 0.0
+    column: dict[str, Any] = {
+        "dtype": kind,
+        "nullable": bool(null_share > 0),
+        "null_share": round(null_share, 6),
+    }
+    values = series.dropna()
+    if kind in ("integer", "float") and len(values):
+        column["min"], column["max"] = _plain(values.min()), _plain(values.max())
+    if kind in ("string", "boolean"):
+        distinct = values.unique()
+        column["domain"] = (
+            sorted(str(v) for v in distinct) if len(distinct) <= MAX_CATEGORIES else None
+        )
+    return column
 
 
 def diff_schemas(

@@ -14,6 +14,7 @@ columns are scored on a small thread pool.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -135,9 +136,50 @@ def _baseline_profile(
     return baseline["columns"], set(baseline["columns"])
 
 
-def drift_report(
+@dataclass(frozen=True)
+class DriftCheck:
+    """What a drift report compares, decided before any current column is read: the columns
+    to score (``names``, as str), the ones skipped because a side lacks them, and each
+    column's baseline profile and threshold. ``score`` one column at a time (in any order,
+    on any thread), then ``report`` the results in the order of ``names``."""
+
+    names: list[str]
+    skipped: list[dict[str, str]]
+    profiles: dict[str, Any]
+    thresholds: dict[str, float]
+    method: str
+    numeric_threshold: float
+    max_drifted_share: float
+
+    def score(self, name: str, current: pd.Series) -> dict[str, Any] | str:
+        """The report entry for column ``name`` of the current data, or why it was skipped."""
+        return _check_column(name, self.profiles[name], current, self.method, self.thresholds[name])
+
+    def report(self, results: list[dict[str, Any] | str]) -> dict[str, Any]:
+        """The drift report from ``score``'s results, one per name in ``names``' order."""
+        entries = [result for result in results if isinstance(result, dict)]
+        skipped = self.skipped + [
+            {"column": name, "reason": result}
+            for name, result in zip(self.names, results, strict=True)
+            if isinstance(result, str)
+        ]
+        drifted = [entry["column"] for entry in entries if entry["drifted"]]
+        share = len(drifted) / len(entries) if entries else 0.0
+        return {
+            "method": self.method,
+            "threshold": self.numeric_threshold,
+            "max_drifted_share": self.max_drifted_share,
+            "columns": entries,
+            "drifted_columns": drifted,
+            "drifted_share": share,
+            "drift": share > self.max_drifted_share,
+            "skipped": skipped,
+        }
+
+
+def plan_drift(
     baseline: pd.DataFrame | dict[str, Any],
-    current: pd.DataFrame,
+    current_columns: list[str],
     *,
     columns: list[str] | None = None,
     method: str = "psi",
@@ -145,8 +187,70 @@ def drift_report(
     column_thresholds: dict[str, float] | None = None,
     max_drifted_share: float = 0.0,
     bins: int = 10,
+) -> DriftCheck:
+    """The drift check of data whose columns are ``current_columns`` against ``baseline``;
+    the options are :func:`drift_report`'s."""
+    if method not in METHODS:
+        raise ValueError(f"unknown drift method {method!r}; expected one of {', '.join(METHODS)}")
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    if not 0.0 <= max_drifted_share <= 1.0:
+        raise ValueError(f"max_drifted_share must be between 0 and 1, got {max_drifted_share}")
+    current_names = {str(c) for c in current_columns}
+    asked = list(dict.fromkeys(str(c) for c in columns)) if columns is not None else None
+    profiles, baseline_names = _baseline_profile(
+        baseline, set(asked if asked is not None else current_names), bins
+    )
+    column_thresholds = {str(c): float(t) for c, t in (column_thresholds or {}).items()}
+    known = baseline_names | current_names
+    unknown = [c for c in column_thresholds if c not in known]
+    if unknown:
+        raise ValueError(f"column_thresholds name columns in neither frame: {', '.join(unknown)}")
+    numeric_threshold = float(DEFAULT_THRESHOLDS[method] if threshold is None else threshold)
+    categorical_threshold = numeric_threshold if method == "psi" else DEFAULT_THRESHOLDS["psi"]
+
+    skipped: list[dict[str, str]] = []
+    if asked is None:
+        names = [name for name in profiles if name in current_names]
+    else:
+        names = []
+        for name in asked:
+            missing = [
+                side
+                for side, present in (("baseline", profiles), ("current", current_names))
+                if name not in present
+            ]
+            if missing:
+                skipped.append({"column": name, "reason": f"missing in {' and '.join(missing)}"})
+            else:
+                names.append(name)
+    thresholds = {
+        name: column_thresholds.get(
+            name,
+            categorical_threshold if profiles[name]["kind"] == "categorical" else numeric_threshold,
+        )
+        for name in names
+    }
+    return DriftCheck(
+        names=names,
+        skipped=skipped,
+        profiles=profiles,
+        thresholds=thresholds,
+        method=method,
+        numeric_threshold=numeric_threshold,
+        max_drifted_share=float(max_drifted_share),
+    )
+
+
+def drift_report(
+    baseline: pd.DataFrame | dict[str, Any],
+    current: pd.DataFrame,
+    **options: Any,
 ) -> dict[str, Any]:
     """Compare ``current`` with ``baseline`` column by column and decide whether the data drifted.
+
+    Options: ``columns``, ``method``, ``threshold``, ``column_thresholds``,
+    ``max_drifted_share`` and ``bins``, as below.
 
     ``baseline`` is a profile from :func:`profile_frame` (its PSI bins and sketch size are the
     ones it was made with; ``bins`` is not used then) or a DataFrame, which is profiled first
@@ -170,66 +274,10 @@ def drift_report(
     listed under ``skipped`` with the reason. Columns are matched by ``str(name)``. The result
     holds only plain JSON values (no numpy types, no NaN).
     """
-    if method not in METHODS:
-        raise ValueError(f"unknown drift method {method!r}; expected one of {', '.join(METHODS)}")
-    if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
-    if not 0.0 <= max_drifted_share <= 1.0:
-        raise ValueError(f"max_drifted_share must be between 0 and 1, got {max_drifted_share}")
-    current_names = {str(c): c for c in current.columns}
-    asked = list(dict.fromkeys(str(c) for c in columns)) if columns is not None else None
-    profiles, baseline_names = _baseline_profile(
-        baseline, set(asked if asked is not None else current_names), bins
-    )
-    column_thresholds = {str(c): float(t) for c, t in (column_thresholds or {}).items()}
-    known = baseline_names | set(current_names)
-    unknown = [c for c in column_thresholds if c not in known]
-    if unknown:
-        raise ValueError(f"column_thresholds name columns in neither frame: {', '.join(unknown)}")
-    numeric_threshold = float(DEFAULT_THRESHOLDS[method] if threshold is None else threshold)
-    categorical_threshold = numeric_threshold if method == "psi" else DEFAULT_THRESHOLDS["psi"]
-
-    skipped: list[dict[str, str]] = []
-    if asked is None:
-        names = [name for name in profiles if name in current_names]
-    else:
-        names = []
-        for name in asked:
-            missing = [
-                side
-                for side, present in (("baseline", profiles), ("current", current_names))
-                if name not in present
-            ]
-            if missing:
-                skipped.append({"column": name, "reason": f"missing in {' and '.join(missing)}"})
-            else:
-                names.append(name)
-
-    def check(name: str, cur: pd.Series) -> dict[str, Any] | str:
-        base = profiles[name]
-        default = categorical_threshold if base["kind"] == "categorical" else numeric_threshold
-        return _check_column(name, base, cur, method, column_thresholds.get(name, default))
-
-    curs = [current[current_names[name]] for name in names]  # read on this thread
-    results = _per_column(check, names, curs)
-    entries = [result for result in results if isinstance(result, dict)]
-    skipped += [
-        {"column": name, "reason": result}
-        for name, result in zip(names, results, strict=True)
-        if isinstance(result, str)
-    ]
-    drifted = [entry["column"] for entry in entries if entry["drifted"]]
-    share = len(drifted) / len(entries) if entries else 0.0
-    return {
-        "method": method,
-        "threshold": numeric_threshold,
-        "max_drifted_share": float(max_drifted_share),
-        "columns": entries,
-        "drifted_columns": drifted,
-        "drifted_share": share,
-        "drift": share > max_drifted_share,
-        "skipped": skipped,
-    }
+    check = plan_drift(baseline, list(current.columns), **options)
+    labels = {str(c): c for c in current.columns}
+    curs = [current[labels[name]] for name in check.names]  # read on this thread
+    return check.report(_per_column(check.score, check.names, curs))
 
 
 def _fmt(value: float) -> str:

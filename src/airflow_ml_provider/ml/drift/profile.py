@@ -43,6 +43,7 @@ import pandas as pd
 from pandas.api import types
 
 PROFILE_VERSION = 1
+DEFAULT_BINS = 10
 DEFAULT_QUANTILES = 1001
 DEFAULT_MAX_CATEGORIES = 10_000
 _MAX_THREADS = 4
@@ -158,9 +159,13 @@ def _categorical_profile(series: pd.Series, max_categories: int) -> dict[str, An
     }
 
 
-def _column_profile(
-    series: pd.Series, bins: int, quantiles: int, max_categories: int
+def column_profile(
+    series: pd.Series,
+    bins: int = DEFAULT_BINS,
+    quantiles: int = DEFAULT_QUANTILES,
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
 ) -> dict[str, Any]:
+    """One column's profile (the module docstring's format)."""
     kind = _kind(series)
     head = {"kind": kind or "skipped", "dtype": str(series.dtype), "rows": len(series)}
     if kind == "numeric":
@@ -173,7 +178,7 @@ def _column_profile(
 def profile_frame(
     frame: pd.DataFrame,
     *,
-    bins: int = 10,
+    bins: int = DEFAULT_BINS,
     quantiles: int = DEFAULT_QUANTILES,
     max_categories: int = DEFAULT_MAX_CATEGORIES,
 ) -> dict[str, Any]:
@@ -187,6 +192,34 @@ def profile_frame(
     return _profile(len(frame), list(frame.items()), bins, quantiles, max_categories)
 
 
+def check_profile_options(bins: int, quantiles: int, max_categories: int) -> None:
+    """Refuse profile options that cannot make a profile."""
+    if bins < 1:
+        raise ValueError(f"bins must be at least 1, got {bins}")
+    if quantiles < 2:
+        raise ValueError(f"quantiles must be at least 2, got {quantiles}")
+    if max_categories < 0:
+        raise ValueError(f"max_categories must not be negative, got {max_categories}")
+
+
+def profile_document(
+    rows: int,
+    columns: dict[str, dict[str, Any]],
+    bins: int = DEFAULT_BINS,
+    quantiles: int = DEFAULT_QUANTILES,
+    max_categories: int = DEFAULT_MAX_CATEGORIES,
+) -> dict[str, Any]:
+    """The profile of ``rows`` rows from its columns' profiles (``column_profile``)."""
+    return {
+        "version": PROFILE_VERSION,
+        "rows": rows,
+        "bins": bins,
+        "quantiles": quantiles,
+        "max_categories": max_categories,
+        "columns": columns,
+    }
+
+
 def _profile(
     rows: int,
     items: list[tuple[Any, pd.Series]],
@@ -196,21 +229,10 @@ def _profile(
 ) -> dict[str, Any]:
     """The profile of a frame of ``rows`` rows in the columns ``items`` (name, series) only;
     they are the frame's own series, so profiling a few columns copies no others."""
-    if bins < 1:
-        raise ValueError(f"bins must be at least 1, got {bins}")
-    if quantiles < 2:
-        raise ValueError(f"quantiles must be at least 2, got {quantiles}")
-    if max_categories < 0:
-        raise ValueError(f"max_categories must not be negative, got {max_categories}")
+    check_profile_options(bins, quantiles, max_categories)
     profiles = _per_column(
-        lambda series: _column_profile(series, bins, quantiles, max_categories),
+        lambda series: column_profile(series, bins, quantiles, max_categories),
         [series for _, series in items],
     )
-    return {
-        "version": PROFILE_VERSION,
-        "rows": rows,
-        "bins": bins,
-        "quantiles": quantiles,
-        "max_categories": max_categories,
-        "columns": {str(name): p for (name, _), p in zip(items, profiles, strict=True)},
-    }
+    columns = {str(name): p for (name, _), p in zip(items, profiles, strict=True)}
+    return profile_document(rows, columns, bins, quantiles, max_categories)
