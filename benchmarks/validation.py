@@ -313,12 +313,21 @@ def report(rows: int, runs: list[dict[str, dict]]) -> dict:
         print(f"{kind:<16}{spread(walls[kind]):>30}{spread(rss[kind]):>24}")
     for name, values in ratios.items():
         print(f"{name:<24}{spread(values):>22}")
+    working = {
+        kind: [(run[kind]["peak_rss"] - run[kind]["rss_imports"]) / frame for run in runs]
+        for kind in KINDS
+    }
+    print(
+        "peak RSS above the imports / frame: "
+        + "; ".join(f"{kind} {spread(values)}" for kind, values in working.items())
+    )
     print(f"found: ours {runs[0]['ours']['found']}; gx {runs[0]['gx']['found']}")
     return {
         "rows": rows,
         "frame_mib": frame / mib,
         "wall_s": walls,
         "rss_ratio": rss,
+        "working_rss_ratio": working,
         "ratios": ratios,
         "ours_rss_imports_mib": runs[0]["ours"]["rss_imports"] / mib,
     }

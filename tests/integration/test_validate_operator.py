@@ -74,8 +74,8 @@ def test_on_failure_warn_goes_on_and_keeps_the_pinned_schema(reviewed, airflow_d
 
 
 def test_the_frame_is_hashed_once_and_data_docs_can_be_skipped(tmp_path, airflow_db, monkeypatch):
-    """Real Great Expectations on the example data: the rows are hashed once per validation
-    (by the duplicate-row guard; GX's own batch fingerprint is skipped), GX's threshold is put
+    """Real Great Expectations on the example data: each column is hashed once per validation
+    (by the duplicate-row guard's row hashes; GX's own batch fingerprint is skipped), GX's threshold is put
     back afterwards, and ``data_docs=False`` validates the same without rendering Data Docs.
     ``hash_pandas_object`` is wrapped to count calls; it still does the hashing."""
     import great_expectations.execution_engine.pandas_execution_engine as engine
@@ -99,13 +99,14 @@ def test_the_frame_is_hashed_once_and_data_docs_can_be_skipped(tmp_path, airflow
         "artifact_store": f"file://{tmp_path}/artifacts",
     }
     state, with_docs = run_validation("hash_once_docs", **common)
-    rows = len(pd.read_csv(EXAMPLE_CSV))
-    assert state == "success" and calls == [rows]
+    example = pd.read_csv(EXAMPLE_CSV)
+    once_each = [len(example)] * example.shape[1]
+    assert state == "success" and calls == once_each
     assert saved_threshold == engine.HASH_THRESHOLD
     assert with_docs["data_docs_uri"].endswith("index.html")
 
     calls.clear()
     state, without_docs = run_validation("hash_once_no_docs", data_docs=False, **common)
-    assert state == "success" and calls == [rows]
+    assert state == "success" and calls == once_each
     assert without_docs["data_docs_uri"] is None
     assert without_docs["results"] == with_docs["results"]

@@ -2,7 +2,7 @@
 column by column and row batch by row batch give the same summary, to the value, as the
 checks over the whole DataFrame — guards, Great Expectations results, inferred schema, drift
 report and drift profile — on real data (palmerpenguins: strings, missing values; breast
-cancer: 30 floats), across many small row groups and row batches."""
+cancer: 30 floats), across many small row groups."""
 
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from airflow_ml_provider.ml.data import column_tables
 from airflow_ml_provider.ml.data.checks import CheckOptions, check_frame
 from airflow_ml_provider.ml.data.column_tables import FrameColumns, ParquetColumns
 from airflow_ml_provider.ml.data.dataset import read_frame
 from airflow_ml_provider.ml.data.expectations import columns_named
-from airflow_ml_provider.ml.data.guards import duplicate_row_share, guard_findings
+from airflow_ml_provider.ml.data.guards import guard_findings
+from airflow_ml_provider.ml.data.row_hashes import table_row_hashes
 from airflow_ml_provider.ml.drift.profile import profile_frame
 
 PENGUIN_EXPECTATIONS = [
@@ -36,12 +36,6 @@ def write_parquet(frame: pd.DataFrame, path, row_group_size: int) -> str:
     return str(path)
 
 
-@pytest.fixture
-def small_batches(monkeypatch):
-    """Row batches of 50 rows, so the row hashes span many batches."""
-    monkeypatch.setattr(column_tables, "BATCH_ROWS", 50)
-
-
 @pytest.fixture(scope="module")
 def penguins() -> pd.DataFrame:
     from palmerpenguins import load_penguins
@@ -51,7 +45,7 @@ def penguins() -> pd.DataFrame:
     return pd.concat([frame, frame.iloc[[0, 5, 300]]], ignore_index=True)
 
 
-def test_penguins_summary_is_the_same_read_by_column(penguins, tmp_path, small_batches):
+def test_penguins_summary_is_the_same_read_by_column(penguins, tmp_path):
     path = write_parquet(penguins, tmp_path / "penguins.parquet", row_group_size=40)
     whole = read_frame(path, "parquet")
     baseline = profile_frame(whole.iloc[:150])
@@ -91,7 +85,7 @@ def test_an_open_stream_is_read_one_column_at_a_time_too(penguins, tmp_path):
     assert by_stream == check_frame(read_frame(path, "parquet"), options)
 
 
-def test_guards_agree_on_duplicates_target_and_freshness(tmp_path, small_batches):
+def test_guards_agree_on_duplicates_target_and_freshness(tmp_path):
     from sklearn.datasets import load_breast_cancer
 
     frame = load_breast_cancer(as_frame=True).frame
@@ -109,7 +103,8 @@ def test_guards_agree_on_duplicates_target_and_freshness(tmp_path, small_batches
     found = guard_findings(whole, **settings)
     assert [f["check"] for f in found] == ["duplicate_rows", "freshness"]
     assert check_frame(ParquetColumns(path), CheckOptions(**settings))["guards"] == found
-    assert duplicate_row_share(whole) == pytest.approx(whole.duplicated().mean())
+    share = table_row_hashes(FrameColumns(whole)).duplicate_share()
+    assert share == pytest.approx(whole.duplicated().mean())
 
 
 def test_great_expectations_gets_only_the_columns_it_names():
@@ -141,3 +136,8 @@ def test_a_table_expectation_over_no_columns_counts_the_rows(penguins):
     )
     summary = check_frame(FrameColumns(penguins), options)
     assert summary["failed_expectations"][0]["observed_value"] == len(penguins)
+
+
+def test_rows_with_values_swapped_between_columns_are_not_duplicates():
+    frame = pd.DataFrame({"home": ["a", "b", "a"], "away": ["b", "a", "b"]})
+    assert table_row_hashes(FrameColumns(frame)).duplicate_share() == pytest.approx(1 / 3)

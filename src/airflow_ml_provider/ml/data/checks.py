@@ -47,13 +47,14 @@ def check_frame(
     """Run every check on ``data`` (a DataFrame, or a ``ColumnTable`` read a column at a
     time); return a JSON-able summary of what was found.
 
-    The guards run first; when one fails nothing else runs (an empty or target-less
-    snapshot has nothing meaningful to compare). ``schema_baseline`` (an inferred or pinned
+    When a guard fails, no other check is reported (an empty or target-less snapshot has
+    nothing meaningful to compare). ``schema_baseline`` (an inferred or pinned
     schema) and ``drift_baseline`` (the champion's training data) are optional. With
     ``options.keep_profile`` the summary's ``profile`` is the data's drift profile.
 
-    Great Expectations sees only the columns its expectations name; schema, profile and
-    drift are computed in one pass over the columns, a column at a time.
+    Each column is read once: Great Expectations' columns (only those its expectations name)
+    are read first and held; schema, row hashes, profile and drift come from one pass over
+    the columns, reading the others a column at a time.
     """
     from airflow_ml_provider.ml.data.column_facts import column_facts
     from airflow_ml_provider.ml.data.column_tables import as_table
@@ -61,6 +62,19 @@ def check_frame(
     from airflow_ml_provider.ml.data.schema import diff_schemas
 
     table = as_table(data)
+    expectations = options.expectations or BASELINE_EXPECTATIONS
+    named, facts = None, None
+    if table.rows:
+        from airflow_ml_provider.ml.data.expectations import columns_named
+
+        # Read once: GX's columns are held for the pass over the columns, then validated.
+        named = table.frame(columns_named(expectations, table.names))
+        drift = None
+        if options.drift is not None and drift_baseline is not None:
+            from airflow_ml_provider.ml.drift.detection import plan_drift
+
+            drift = plan_drift(drift_baseline, [str(n) for n in table.names], **options.drift)
+        facts = column_facts(table, drift=drift, profile=options.keep_profile, held=named)
     summary: dict[str, Any] = {
         "rows": table.rows,
         "columns": len(table.names),
@@ -71,6 +85,7 @@ def check_frame(
             freshness=options.freshness,
             now=options.now,
             task=options.task,
+            row_hashes=facts.row_hashes if facts is not None else None,
         ),
         "evaluated": 0,
         "failed_expectations": [],
@@ -80,22 +95,14 @@ def check_frame(
         "drift": None,
         "profile": None,
     }
-    if summary["guards"]:
+    if summary["guards"] or facts is None:
         return summary
-    from airflow_ml_provider.ml.data.expectations import columns_named, validate_frame
+    from airflow_ml_provider.ml.data.expectations import validate_frame
 
-    expectations = options.expectations or BASELINE_EXPECTATIONS
-    named = table.frame(columns_named(expectations, table.names))
     outcome = validate_frame(named, expectations, docs_dir=options.docs_dir)
     del named
     summary.update({key: outcome[key] for key in ("evaluated", "failed_expectations", "results")})
     summary["data_docs_index"] = outcome["data_docs_index"]
-    drift = None
-    if options.drift is not None and drift_baseline is not None:
-        from airflow_ml_provider.ml.drift.detection import plan_drift
-
-        drift = plan_drift(drift_baseline, [str(n) for n in table.names], **options.drift)
-    facts = column_facts(table, drift=drift, profile=options.keep_profile)
     summary["schema"] = {
         "inferred": facts.schema,
         "findings": diff_schemas(schema_baseline, facts.schema, options.max_null_rate_increase)

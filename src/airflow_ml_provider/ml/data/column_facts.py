@@ -1,5 +1,6 @@
 """What validation learns about each column, in one pass that reads a column at a time: its
-inferred schema entry, its drift profile and its drift score against the champion's data."""
+inferred schema entry, its drift profile, its drift score against the champion's data and
+its share of every row's hash (the duplicate-row guard)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from airflow_ml_provider.ml.data.column_tables import ColumnTable
+    from airflow_ml_provider.ml.data.row_hashes import RowHashes
     from airflow_ml_provider.ml.drift.detection import DriftCheck
 
 READERS = 2
@@ -18,24 +22,36 @@ columns in memory at a time keep the pass's memory near one column's."""
 
 @dataclass(frozen=True)
 class ColumnFacts:
-    """The inferred schema, the drift profile (when asked) and the drift report (when a
-    drift check was given)."""
+    """The inferred schema, the rows' hashes, the drift profile (when asked) and the drift
+    report (when a drift check was given)."""
 
     schema: dict[str, Any]
+    row_hashes: RowHashes
     profile: dict[str, Any] | None
     drift: dict[str, Any] | None
 
 
 def column_facts(
-    table: ColumnTable, *, drift: DriftCheck | None = None, profile: bool = False
+    table: ColumnTable,
+    *,
+    drift: DriftCheck | None = None,
+    profile: bool = False,
+    held: pd.DataFrame | None = None,
 ) -> ColumnFacts:
-    """Read each column of ``table`` once and summarise it: the schema always, the profile
-    when ``profile``, the drift score when ``drift`` checks that column."""
+    """Read each column of ``table`` once and summarise it: the schema and row hashes
+    always, the profile when ``profile``, the drift score when ``drift`` checks that column.
+    Columns of ``held`` (already read) are not read again."""
+    from airflow_ml_provider.ml.data.row_hashes import RowHashes
     from airflow_ml_provider.ml.data.schema import column_schema, schema_document
     from airflow_ml_provider.ml.drift.profile import column_profile, profile_document
 
+    hashes = RowHashes(table.rows)
+    positions = {label: position for position, label in enumerate(table.names)}
+    read = set(held.columns) if held is not None else set()
+
     def summarise(label: Any) -> tuple[dict[str, Any], dict[str, Any] | None, Any]:
-        series = table.column(label)
+        series = held[label] if held is not None and label in read else table.column(label)
+        hashes.add(series, positions[label])
         name = str(label)
         made = column_profile(series) if profile else None
         score = drift.score(name, series) if drift is not None and name in drift.names else None
@@ -52,4 +68,4 @@ def column_facts(
     report = None
     if drift is not None:
         report = drift.report([results[name][2] for name in drift.names])
-    return ColumnFacts(schema=schema, profile=document, drift=report)
+    return ColumnFacts(schema=schema, row_hashes=hashes, profile=document, drift=report)

@@ -1,8 +1,8 @@
 """A table the data checks read one column, or one batch of rows, at a time.
 
 ``validate_data`` checks a snapshot column by column (schema, drift profile, drift scores,
-guards on the target), hashes its rows batch by batch (the duplicate-row guard) and gives
-Great Expectations only the columns its expectations name: a parquet snapshot
+row hashes for the duplicate-row guard) and gives Great Expectations only the columns its
+expectations name: a parquet snapshot
 (``ParquetColumns``) is never held whole, so memory follows a column, not the table. An
 in-memory DataFrame (``FrameColumns``) answers the same questions, so both go through the
 same checks.
@@ -11,14 +11,10 @@ same checks.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import pandas as pd
-
-BATCH_ROWS = 128 * 1024
-"""Rows decoded at a time when every column of a row is needed (row hashes)."""
 
 
 class ColumnTable(Protocol):
@@ -35,10 +31,6 @@ class ColumnTable(Protocol):
 
     def frame(self, names: list[Any]) -> pd.DataFrame:
         """These columns (none: an empty frame with ``rows`` rows)."""
-        ...
-
-    def row_batches(self) -> Iterator[pd.DataFrame]:
-        """Every column, a batch of rows at a time, in order."""
         ...
 
 
@@ -63,9 +55,6 @@ class FrameColumns:
         if not names:
             return self._frame.iloc[:, :0]
         return self._frame[names]
-
-    def row_batches(self) -> Iterator[pd.DataFrame]:
-        yield self._frame
 
 
 class ParquetColumns:
@@ -100,13 +89,6 @@ class ParquetColumns:
                 table = self._file.read(columns=names)
         # self_destruct frees each Arrow column once converted (as read_frame does).
         return table.to_pandas(self_destruct=True, split_blocks=True)
-
-    def row_batches(self) -> Iterator[pd.DataFrame]:
-        import pyarrow as pa
-
-        with self._lock:
-            for batch in self._file.iter_batches(batch_size=BATCH_ROWS):
-                yield pa.Table.from_batches([batch]).to_pandas(split_blocks=True)
 
 
 def as_table(data: pd.DataFrame | ColumnTable) -> ColumnTable:

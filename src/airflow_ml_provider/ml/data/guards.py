@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -10,38 +9,12 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from airflow_ml_provider.ml.data.column_tables import ColumnTable
+    from airflow_ml_provider.ml.data.row_hashes import RowHashes
 
 
 def finding(check: str, column: str | None, message: str) -> dict[str, Any]:
     """One named problem found in the data."""
     return {"check": check, "column": column, "message": message}
-
-
-def duplicate_row_share(frame) -> float:
-    """Share of rows that repeat an earlier row exactly."""
-    return duplicate_share_of_batches([frame])
-
-
-def duplicate_share_of_batches(batches: Iterable[Any]) -> float:
-    """Share of rows, over DataFrames of rows read one after the other, that repeat an
-    earlier row exactly, in bounded memory: 8 bytes per row.
-
-    Rows are compared by a 64-bit hash of all their values (pandas' hash_pandas_object,
-    which hashes a categorical like its values, so batches with different category sets
-    agree): about 7x faster than ``DataFrame.duplicated()`` on wide frames; a false match
-    needs a hash collision (~n²/2⁶⁵). The hashes are sorted in place and equal neighbours
-    counted, which needs no hash table beside them.
-    """
-    import numpy as np
-    import pandas as pd
-
-    parts = [pd.util.hash_pandas_object(batch, index=False).to_numpy() for batch in batches]
-    hashes = np.concatenate(parts) if parts else np.empty(0, dtype="uint64")
-    del parts
-    if len(hashes) == 0:
-        return 0.0
-    hashes.sort()
-    return float(np.count_nonzero(hashes[1:] == hashes[:-1]) / len(hashes))
 
 
 def guard_findings(
@@ -52,10 +25,12 @@ def guard_findings(
     freshness: dict[str, Any] | None = None,
     now: datetime | None = None,
     task: str | None = None,
+    row_hashes: RowHashes | None = None,
 ) -> list[dict[str, Any]]:
     """Empty data, a missing or all-null target, a classification target with one class,
-    too many duplicate rows, stale data. Reads the target and freshness columns and hashes
-    the rows batch by batch: a ``ColumnTable`` is never read whole at once."""
+    too many duplicate rows, stale data. Reads the target and freshness columns, and every
+    column one at a time for the rows' hashes unless ``row_hashes`` has them already (they are
+    consumed): a ``ColumnTable`` is never read whole at once."""
     from airflow_ml_provider.ml.data.column_tables import as_table
 
     table = as_table(data)
@@ -64,7 +39,9 @@ def guard_findings(
     found = []
     if target is not None:
         found += _target_findings(table, target, task)
-    duplicate_share = duplicate_share_of_batches(table.row_batches())
+    from airflow_ml_provider.ml.data.row_hashes import table_row_hashes
+
+    duplicate_share = (row_hashes or table_row_hashes(table)).duplicate_share()
     if duplicate_share > max_duplicate_share:
         found.append(
             finding(
