@@ -8,7 +8,11 @@ Run from the repository root:
 
 Steps: **plan** — plan_partitions (below); **heldout** — the held-out rows evaluate_model and
 assemble_model score (``load_split(..., with_train=False)``); **sample** — the fallback
-model's bounded training sample plus every held-out row (``max_train_rows=1,500,000``).
+model's bounded training sample plus every held-out row (``max_train_rows=1,500,000``);
+**validate** — every check of validate_data (``ml.data.checks.check_frame``: guards, the
+partitions benchmark's expectation on ``segment`` with Data Docs, schema, drift profile), on
+the snapshot read a column at a time (``ParquetColumns``, "stream") against the same checks
+on the whole frame read first (``read_frame``, what validate_data did before).
 For heldout and sample, "stream" is ``load_split`` now (the target column, then only the
 split's rows, batch by batch) and "whole frame" is ``split_frame`` over ``read_frame`` of
 the snapshot, what ``load_split`` did before; both give the same DataSplit
@@ -23,7 +27,7 @@ Then, alternating, each side runs in its own fresh process (so its peak RSS is i
 * **whole frame** — what it did before: ``pandas.read_parquet`` of the whole snapshot,
   ``plan_partitions`` in memory and one ``pyarrow.parquet.write_table`` per chunk.
 
-Reported: wall seconds and peak RSS (``ru_maxrss``) of each, their ratios, and the snapshot
+Reported: wall seconds and peak RSS (``VmHWM``) of each, their ratios, and the snapshot
 as a DataFrame (its pandas memory) for scale. Both write the same chunk files
 (tests/unit/test_partitions.py checks the rows are identical).
 """
@@ -52,7 +56,7 @@ SETTINGS = {
 }
 
 MEASURE = """
-import json, resource, sys, time
+import json, sys, time
 from pathlib import Path
 side, snapshot, out = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
 settings, step = json.loads(sys.argv[4]), sys.argv[5]
@@ -61,14 +65,26 @@ from airflow_ml_provider.core.formats import dictionary_columns
 from airflow_ml_provider.ml.partitions.plan import plan_chunks, plan_partitions, write_chunk_files
 from airflow_ml_provider.ml.data.dataset import read_frame, split_frame
 from airflow_ml_provider.ml.data.snapshot_reads import load_split
-base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+if step == "validate":
+    import great_expectations  # imported by both sides before the measure starts
+    from airflow_ml_provider.ml.data.checks import CheckOptions, check_frame
+    from airflow_ml_provider.ml.data.column_tables import ParquetColumns
+def hwm_kib():  # VmHWM: the peak of this process (ru_maxrss is kept across exec)
+    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1])
+base = hwm_kib()
 started = time.perf_counter()
 split = {k: settings["split"][k] for k in ("test_size", "seed", "stratify")}
 sample = 1_500_000 if step == "sample" else None
 data = {"uri": snapshot.as_uri(), "format": "parquet", "target": "label", "features": None,
         "split": split}
 plan = {"chunks": []}
-if step != "plan" and side == "stream":
+if step == "validate":
+    options = CheckOptions(
+        target="label", task="classification", keep_profile=True, docs_dir=str(out),
+        expectations=[{"expect_column_values_to_not_be_null": {"column": "segment"}}])
+    read = ParquetColumns if side == "stream" else lambda path: read_frame(path, "parquet")
+    assert not check_frame(read(str(snapshot)), options)["guards"]
+elif step != "plan" and side == "stream":
     got = load_split(data, "classification", with_train=step == "sample", max_train_rows=sample)
 elif step != "plan":
     got = split_frame(read_frame(str(snapshot), "parquet"), target="label", features=None,
@@ -88,7 +104,7 @@ else:
         pq.write_table(table, out / f"chunk-{index:05d}.parquet",
                        use_dictionary=dictionary_columns(table.schema))
 seconds = time.perf_counter() - started
-peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+peak = hwm_kib()
 print(json.dumps({"seconds": seconds, "peak_mib": peak / 1024, "imports_mib": base / 1024,
                   "chunks": len(plan["chunks"])}))
 """

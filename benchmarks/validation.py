@@ -31,7 +31,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -238,9 +237,9 @@ def child(kind: str, current_path: str, stored_path: str) -> None:
 
         import airflow_ml_provider.ml.data.checks  # noqa: F401
         import airflow_ml_provider.ml.drift.detection  # noqa: F401
-    rss_imports = _rss_now()
+    rss_imports = _status_bytes("VmRSS")
     stored = json.loads(Path(stored_path).read_text())
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    rss_before = _status_bytes("VmHWM")
     frame_bytes, rows = None, pq.ParquetFile(current_path).metadata.num_rows
     with tempfile.TemporaryDirectory() as docs_dir:
         started = time.perf_counter()
@@ -258,7 +257,7 @@ def child(kind: str, current_path: str, stored_path: str) -> None:
         wall = time.perf_counter() - started
         if kind != "ours" and kind != "ours-no-docs":
             frame_bytes = int(current.memory_usage(deep=True).sum())
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _status_bytes("VmHWM")
     print(
         json.dumps(
             {
@@ -275,10 +274,13 @@ def child(kind: str, current_path: str, stored_path: str) -> None:
     )
 
 
-def _rss_now() -> int:
+def _status_bytes(field: str) -> int:
+    """A memory figure of this process from /proc/self/status: ``VmRSS`` (now) or
+    ``VmHWM`` (its peak). Not ``ru_maxrss``: Linux keeps that across exec, so a child
+    would report the parent's peak when the parent's was higher (it generated the data)."""
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     return 0
 
