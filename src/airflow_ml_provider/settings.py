@@ -43,13 +43,16 @@ def _listed(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
 
 
 LOCAL_TRAINING_IN_PROCESS = "in_process"
+LOCAL_TRAINING_WARM = "warm"
 LOCAL_TRAINING_ENV = f"AIRFLOW__{SECTION.upper()}__LOCAL_TRAINING"
 
 
 def local_training() -> str:
     """How the local runner trains: ``subprocess`` (``python -m ...ml.train``, isolated: the
-    default on a deployed Airflow) or ``in_process`` (the same function in the task's own
-    process, whose imports are already warm: what ``airflow-ml run`` uses)."""
+    default on a deployed Airflow), ``warm`` (the same job forked from the worker's warm
+    training process, which has the training libraries imported: as isolated, without their
+    start-up) or ``in_process`` (the same function in the task's own process, whose imports
+    are already warm: what ``airflow-ml run`` uses)."""
     return _conf_get("local_training", "subprocess")
 
 

@@ -6,6 +6,7 @@ import contextlib
 import inspect
 import json
 import os
+import subprocess
 import sys
 import tempfile
 from collections import deque
@@ -22,10 +23,9 @@ from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.core.training_job import JOB_VERSION
 from airflow_ml_provider.ml.training.abandoned_runs import RunningTry, end_abandoned_runs
+from airflow_ml_provider.ml.training.warm_process import TRAIN_MODULE, WarmJob, start_warm_job
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 from airflow_ml_provider.operators.training_process import LogLines, spawn_tied, training_error
-
-TRAIN_MODULE = "airflow_ml_provider.ml.train"
 
 
 def validation_record(validation: Validation | None) -> dict[str, Any] | None:
@@ -332,7 +332,7 @@ class LocalTrainingOperator(TrainingJobOperator):
             job_path, output = Path(scratch) / "job.json", Path(scratch) / "result.json"
             job["output"] = str(output)
             job_path.write_text(json.dumps(job, indent=2))
-            self._run([sys.executable, "-m", TRAIN_MODULE, "--job", str(job_path)], hook)
+            self._run(["--job", str(job_path)], hook)
             result = json.loads(output.read_text())
         self.push_run_link(context, hook, result)
         return result
@@ -353,11 +353,21 @@ class LocalTrainingOperator(TrainingJobOperator):
             finally:
                 lines.flush()
 
-    def _run(self, command: list[str], hook) -> None:
+    def _run(self, arguments: list[str], hook) -> None:
+        """``python -m TRAIN_MODULE *arguments``: a fresh interpreter tied to this process,
+        or a job forked by the worker's warm training process (``local_training = warm``)."""
+        from airflow_ml_provider import settings
+
         env = {**os.environ, **hook.subprocess_env(), **self.study_env(), "PYTHONUNBUFFERED": "1"}
         tail: deque[str] = deque(maxlen=20)
-        self.log.info("running %s", " ".join(command))
-        process = spawn_tied(command, env)
+        process: subprocess.Popen | WarmJob
+        if settings.local_training() == settings.LOCAL_TRAINING_WARM:
+            self.log.info("training in the warm training process: %s", " ".join(arguments))
+            process = start_warm_job(arguments, env)
+        else:
+            command = [sys.executable, "-m", TRAIN_MODULE, *arguments]
+            self.log.info("running %s", " ".join(command))
+            process = spawn_tied(command, env)
         try:
             assert process.stdout is not None
             for line in process.stdout:

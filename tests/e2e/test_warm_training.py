@@ -1,0 +1,35 @@
+"""The example pipeline trains in the worker's warm training process (``[ml_provider]
+local_training = warm``): real Airflow (dag.test), real MLflow, real scikit-learn; the first
+training job starts the server, which is stopped at the end."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+from pathlib import Path
+
+from airflow_ml_provider.ml.training import warm_process
+from helpers.pipelines import run, write_pipeline
+
+
+def test_the_example_pipeline_trains_in_the_warm_process(tmp_path, airflow_db, monkeypatch):
+    folder = tempfile.mkdtemp(prefix="warm-", dir="/tmp")  # a short socket path
+    monkeypatch.setattr(tempfile, "tempdir", folder)
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__LOCAL_TRAINING", "warm")
+    pid_file = Path(warm_process.socket_path() + ".pid")
+    try:
+        result = run(write_pipeline(tmp_path, "e2e_warm"))
+        assert result["state"] == "success", result
+        assert pid_file.exists(), "training did not start the warm training process"
+        assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
+        assert result["metrics"]["challenger"]["roc_auc"] > 0.9
+    finally:
+        if pid_file.exists():
+            os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            deadline = time.monotonic() + 10
+            while pid_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+        shutil.rmtree(folder, ignore_errors=True)
