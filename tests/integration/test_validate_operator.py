@@ -77,7 +77,8 @@ def test_the_frame_is_hashed_once_and_data_docs_can_be_skipped(tmp_path, airflow
     """Real Great Expectations on the example data: each column is hashed once per validation
     (by the duplicate-row guard's row hashes; GX's own batch fingerprint is skipped), GX's
     threshold is put back afterwards, and ``data_docs=False`` validates the same without
-    rendering Data Docs. ``hash_pandas_object`` is wrapped to count calls; it still does the hashing."""
+    rendering Data Docs. ``hash_pandas_object`` is wrapped to count calls; it still does
+    the hashing."""
     import great_expectations.execution_engine.pandas_execution_engine as engine
 
     calls: list[int] = []
