@@ -39,7 +39,7 @@ from pathlib import Path
 
 from child import run_and_time
 
-TARGETS = {"ratio": 0.6, "overhead_per_task_s": 5.0}
+TARGETS = {"ratio": 0.6, "overhead_per_task_s": 2.0}  # issue 35 (issue 16 asked 5 s)
 CANDIDATES = [
     ("forest_100", "sklearn.ensemble.RandomForestClassifier", {"n_estimators": 100}),
     ("forest_deep", "sklearn.ensemble.RandomForestClassifier",

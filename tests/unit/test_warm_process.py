@@ -60,12 +60,15 @@ def blocked_job(fifo: Path) -> tuple[int, int]:
     raise AssertionError("no process holds the job file open")
 
 
-def test_jobs_run_forked_from_one_warm_server(server_folder):
+def test_jobs_run_forked_from_one_warm_server(server_folder, monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", "postgres://user:s3cret@db/warehouse")
     first = warm_process.start_warm_job(["--help"], dict(os.environ))
     lines = list(first.stdout)
     assert first.wait() == 0
     assert lines[0].startswith("usage: python -m airflow_ml_provider.ml.train")
     server = int(Path(warm_process.socket_path() + ".pid").read_text())
+    # The server keeps none of the starting task's settings or secrets.
+    assert b"s3cret" not in Path(f"/proc/{server}/environ").read_bytes()
 
     bad_job = server_folder / "job.json"
     bad_job.write_text(json.dumps({"version": 1}))

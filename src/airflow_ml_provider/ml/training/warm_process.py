@@ -129,9 +129,15 @@ def _connect(path: str) -> socket.socket | None:
     return connection
 
 
+SERVER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", "VIRTUAL_ENV")
+"""What the server keeps of the starting task's environment: no task's settings or secrets
+(each job gets its own task's whole environment)."""
+
+
 def _start_server(path: str) -> None:
     subprocess.Popen(
         [sys.executable, "-m", __name__, "--socket", path],
+        env={name: os.environ[name] for name in SERVER_ENVIRONMENT if name in os.environ},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -259,6 +265,7 @@ def _run_job(connection: socket.socket, request: dict) -> None:
     sys.stderr = open(2, "w", buffering=1, closefd=False)  # noqa: SIM115
     os.environ.clear()
     os.environ.update(request["env"])
+    tempfile.tempdir = None  # found again from the job's own TMPDIR
     os.chdir(request["cwd"])
     sys.argv = [request["module"], *request["argv"]]
     code = 0
