@@ -47,10 +47,11 @@ def column_facts(
 
     hashes = RowHashes(table.rows)
     positions = {label: position for position, label in enumerate(table.names)}
-    read = set(held.columns) if held is not None else set()
+    # Taken on this thread: a DataFrame's column cache is not thread-safe.
+    already_read = dict(held.items()) if held is not None else {}
 
     def summarise(label: Any) -> tuple[dict[str, Any], dict[str, Any] | None, Any]:
-        series = held[label] if held is not None and label in read else table.column(label)
+        series = already_read[label] if label in already_read else table.column(label)
         hashes.add(series, positions[label])
         name = str(label)
         made = column_profile(series) if profile else None

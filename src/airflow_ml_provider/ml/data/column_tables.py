@@ -1,11 +1,10 @@
-"""A table the data checks read one column, or one batch of rows, at a time.
+"""A table the data checks read a column at a time.
 
 ``validate_data`` checks a snapshot column by column (schema, drift profile, drift scores,
 row hashes for the duplicate-row guard) and gives Great Expectations only the columns its
-expectations name: a parquet snapshot
-(``ParquetColumns``) is never held whole, so memory follows a column, not the table. An
-in-memory DataFrame (``FrameColumns``) answers the same questions, so both go through the
-same checks.
+expectations name: a parquet snapshot (``ParquetColumns``) is never held whole, so memory
+follows the columns read, not the table. An in-memory DataFrame (``FrameColumns``) answers
+the same questions, so both go through the same checks.
 """
 
 from __future__ import annotations
