@@ -247,8 +247,10 @@ def get_provider_info() -> dict:
                     },
                     "local_training": {
                         "description": "How LocalTrainingOperator trains: subprocess (python "
-                        "-m airflow_ml_provider.ml.train, isolated) or in_process (the same "
-                        "function in the task's process; airflow-ml run sets it).",
+                        "-m airflow_ml_provider.ml.train, isolated), warm (each job forked, as "
+                        "isolated, from a per-worker process with the training libraries "
+                        "imported) or in_process (the same function in the task's process; "
+                        "airflow-ml run sets it).",
                         "version_added": "0.1.0",
                         "type": "string",
                         "example": "in_process",

@@ -44,6 +44,7 @@ def _listed(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
 
 LOCAL_TRAINING_IN_PROCESS = "in_process"
 LOCAL_TRAINING_WARM = "warm"
+LOCAL_TRAINING_MODES = ("subprocess", LOCAL_TRAINING_WARM, LOCAL_TRAINING_IN_PROCESS)
 LOCAL_TRAINING_ENV = f"AIRFLOW__{SECTION.upper()}__LOCAL_TRAINING"
 
 
@@ -53,7 +54,13 @@ def local_training() -> str:
     training process, which has the training libraries imported: as isolated, without their
     start-up) or ``in_process`` (the same function in the task's own process, whose imports
     are already warm: what ``airflow-ml run`` uses)."""
-    return _conf_get("local_training", "subprocess")
+    chosen = _conf_get("local_training", "subprocess")
+    if chosen not in LOCAL_TRAINING_MODES:
+        raise ValueError(
+            f"[{SECTION}] local_training is {chosen!r}; expected one of "
+            f"{', '.join(LOCAL_TRAINING_MODES)}"
+        )
+    return chosen
 
 
 def allowed_estimator_modules() -> tuple[str, ...]:

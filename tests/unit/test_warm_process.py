@@ -114,3 +114,13 @@ def test_only_the_training_module_is_served(server_folder):
     assert "".join(job.stdout) == "error: not a training module: 'os'\n"
     assert job.wait() == 2
     assert oct(Path(warm_process.socket_path()).parent.stat().st_mode & 0o777) == "0o700"
+
+
+def test_an_unknown_training_mode_is_refused_by_name(monkeypatch):
+    from airflow_ml_provider import settings
+
+    monkeypatch.setenv(settings.LOCAL_TRAINING_ENV, "wram")
+    with pytest.raises(ValueError, match=r"local_training is 'wram'; expected one of subprocess"):
+        settings.local_training()
+    monkeypatch.setenv(settings.LOCAL_TRAINING_ENV, "warm")
+    assert settings.local_training() == settings.LOCAL_TRAINING_WARM
