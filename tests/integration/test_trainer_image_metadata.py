@@ -9,7 +9,9 @@ from types import SimpleNamespace
 import mlflow
 import pytest
 from sklearn.datasets import load_breast_cancer
-from sklearn.tree import DecisionTreeClassifier
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 
 from airflow_ml_provider.ml.training.trainer_image import TrainerImageError, _check_metadata
 
@@ -21,14 +23,15 @@ def logged(tmp_path_factory):
     folder = tmp_path_factory.mktemp("mlflow")
     mlflow.set_tracking_uri(f"sqlite:///{folder / 'mlflow.db'}")
     x, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    model = DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y)
+    model = make_pipeline(StandardScaler(), LogisticRegression()).fit(x, y)
     uris = {}
     metadata = {
         "complete": {"airflow_ml_task": "classification", "airflow_ml_classes": [0, 1]},
         "regression": {"airflow_ml_task": "regression"},
         "no_classes": {"airflow_ml_task": "classification"},
     }
-    with mlflow.start_run():
+    experiment = mlflow.create_experiment("trainer_image_metadata")  # not another test's
+    with mlflow.start_run(experiment_id=experiment):
         for name, values in metadata.items():
             info = mlflow.sklearn.log_model(model, name=name, metadata=values)
             uris[name] = info.model_uri
