@@ -3,6 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python benchmarks/partitions.py [--partitions 100 1000 10000] [--per-task 250]
+        [--scheduler]
 
 For each size, one child process (a fresh scratch AIRFLOW_HOME with its own SQLite metadata
 DB and MLflow store) runs a whole partitioned pipeline through the local runner —
@@ -27,6 +28,12 @@ Reported per size:
   LogisticRegression pipeline fit (the steps ours resolves for numeric columns),
   accuracy and roc_auc, a skops file — over ``joblib.Parallel(n_jobs=2)``; and
   ``ratio_to_joblib``, with the issue-19 verdict wall <= 1.5x joblib + 30 s.
+
+With ``--scheduler`` the run goes through ``airflow standalone`` (scheduler + LocalExecutor,
+each task its own process, mapped chunks two at a time as on a deployed Airflow) and a sampler
+records every process's peak resident set (``VmHWM``): ``peaks`` lists the largest with their
+command lines, ``task_peaks_gib`` the largest per task (a task process is named by its task
+instance id), and ``meets`` adds the issue-35 verdict: every process <= 4 GiB.
 """
 
 from __future__ import annotations
@@ -102,15 +109,20 @@ def generate(folder: Path, partitions: int) -> Path:
     return path
 
 
-def child(partitions: int, per_task: int, folder: Path) -> dict:
-    """Run the pipeline once in this process and measure it (called in a fresh process)."""
+def child(partitions: int, per_task: int, folder: Path, scheduler: bool = False) -> dict:
+    """Run the pipeline once and measure it (called in a fresh process): through the local
+    runner, or with ``scheduler`` through Airflow standalone with every process's peak RSS."""
     os.environ["AIRFLOW_HOME"] = str(folder / "airflow")
     os.environ["AIRFLOW_ML_HOME"] = str(folder / "airflow")
     data = generate(folder, partitions)
-    yaml_file = folder / "bench_partitions.yaml"
-    yaml_file.write_text(PIPELINE.format(data=data, per_task=per_task, processes=PROCESSES))
-
-    result, total, tis = run_and_time(yaml_file, folder)
+    text = PIPELINE.format(data=data, per_task=per_task, processes=PROCESSES)
+    peaks: dict = {}
+    if scheduler:
+        result, total, tis, peaks = _under_the_scheduler(folder / "airflow", text)
+    else:
+        yaml_file = folder / "bench_partitions.yaml"
+        yaml_file.write_text(text)
+        result, total, tis = run_and_time(yaml_file, folder)
     tasks: dict[str, float] = {}
     for task_id, _, start, end in tis:
         tasks[task_id] = tasks.get(task_id, 0.0) + (end - start).total_seconds()
@@ -133,7 +145,46 @@ def child(partitions: int, per_task: int, folder: Path) -> dict:
         "trained": run.data.metrics["partitions.trained"],
         "roc_auc": round(run.data.metrics["roc_auc"], 4),
         "tasks": {k: round(v, 1) for k, v in sorted(tasks.items(), key=lambda kv: -kv[1])},
+        **peaks,
     }
+
+
+def _under_the_scheduler(home: Path, text: str) -> tuple[dict, float, list[tuple], dict]:
+    """One run through ``airflow standalone``'s REST API, every process's peak RSS sampled."""
+    import datetime as dt
+
+    from process_peaks import ProcessPeaks
+    from standalone import standalone
+
+    with standalone(home, {"bench_partitions.yaml": text}) as api:
+        with ProcessPeaks(os.getpid()) as sampler:
+            started = time.monotonic()
+            run, tis = api.run_to_end("bench_partitions", timeout=3600)
+            total = time.monotonic() - started
+        assert run["state"] == "success", [(t["task_id"], t["state"]) for t in tis]
+        training = api.xcom("bench_partitions", run["dag_run_id"], "assemble_model")
+    rows = [
+        (t["task_id"], t["rendered_map_index"], dt.datetime.fromisoformat(t["start_date"]),
+         dt.datetime.fromisoformat(t["end_date"]))
+        for t in tis
+        if t["start_date"] and t["end_date"]
+    ]  # fmt: skip
+    by_task: dict[str, float] = {}
+    for ti in tis:  # a task process's command line holds its task instance id
+        for peak in sampler.peaks.values():
+            if ti["id"] in peak.command:
+                by_task[ti["task_id"]] = max(by_task.get(ti["task_id"], 0.0), peak.peak_gib)
+    largest = sampler.largest(8)
+    return (
+        {"mlflow_run_id": training["run_id"]},
+        total,
+        rows,
+        {
+            "process_peak_gib": round(largest[0].peak_gib, 2),
+            "task_peaks_gib": {k: round(v, 2) for k, v in sorted(by_task.items())},
+            "peaks": [(round(p.peak_gib, 2), p.command[:100]) for p in largest],
+        },
+    )
 
 
 def joblib_child(partitions: int, folder: Path) -> dict:
@@ -198,12 +249,17 @@ def main() -> int:
     parser.add_argument("--partitions", type=int, nargs="+", default=[100, 1_000, 10_000])
     parser.add_argument("--per-task", type=int, default=250)
     parser.add_argument("--repeats", type=int, default=1, help="runs per size (with baseline)")
+    parser.add_argument(
+        "--scheduler",
+        action="store_true",
+        help="run under airflow standalone (each task its own process) with per-process peaks",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--joblib-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.per_task, Path(args.folder))))
+        print(json.dumps(child(args.child, args.per_task, Path(args.folder), args.scheduler)))
         return 0
     if args.joblib_child:
         print(json.dumps(joblib_child(args.joblib_child, Path(args.folder))))
@@ -211,6 +267,7 @@ def main() -> int:
     for partitions in args.partitions:
         for repeat in range(args.repeats):
             ours_args = ["--child", str(partitions), "--per-task", str(args.per_task)]
+            ours_args += ["--scheduler"] if args.scheduler else []
             baseline_args = ["--joblib-child", str(partitions)]
             if repeat % 2:  # alternate which goes first
                 baseline = _in_child(baseline_args)
@@ -219,6 +276,8 @@ def main() -> int:
                 report = _in_child(ours_args)
                 baseline = _in_child(baseline_args)
             allowed = JOBLIB_FACTOR * baseline["wall_s"] + FIXED_OVERHEAD_S
+            peak = report.get("process_peak_gib")
+            meets = {} if peak is None else {"every process <= 4 GiB": peak <= 4.0}
             report.update(
                 joblib_wall_s=baseline["wall_s"],
                 joblib_mean_roc_auc=baseline["mean_roc_auc"],
@@ -228,6 +287,7 @@ def main() -> int:
                     "wall_s": report["wall_s"] < TARGETS["wall_s"],
                     f"<= {JOBLIB_FACTOR}x joblib + {FIXED_OVERHEAD_S:.0f} s": report["wall_s"]
                     <= allowed,
+                    **meets,
                 },
             )
             print(json.dumps(report), flush=True)

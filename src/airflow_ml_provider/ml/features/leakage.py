@@ -72,7 +72,10 @@ def _one_column_model(values: pd.Series, classification: bool, seed: int):
     from sklearn.model_selection import KFold
 
     as_text = FunctionTransformer(_as_text, feature_names_out="one-to-one")
-    encoder = TargetEncoder(cv=KFold(3, shuffle=True, random_state=seed))
+    # Said, not inferred: "auto" takes a whole-number target (a price in dollars) for
+    # hundreds of classes and encodes every category once per class.
+    target_type = "auto" if classification else "continuous"
+    encoder = TargetEncoder(target_type=target_type, cv=KFold(3, shuffle=True, random_state=seed))
     return make_pipeline(as_text, encoder, tree)
 
 
