@@ -19,6 +19,7 @@ import psutil
 @dataclass
 class ProcessPeak:
     pid: int
+    parent: int
     command: str
     first_seen: dt.datetime
     last_seen: dt.datetime
@@ -73,11 +74,21 @@ class ProcessPeaks:
                         command = " ".join(child.cmdline())[:160]
                     except psutil.Error:
                         continue
-                    self.peaks[child.pid] = ProcessPeak(child.pid, command, now, now, peak)
+                    self.peaks[child.pid] = ProcessPeak(
+                        child.pid, child.ppid(), command, now, now, peak
+                    )
                 else:
                     known.last_seen, known.peak_kib = now, max(known.peak_kib, peak)
                     if not known.command:
                         known.command = " ".join(child.cmdline())[:160]
+
+    def lineage(self, pid: int) -> list[ProcessPeak]:
+        """The process ``pid`` and its sampled ancestors, nearest first."""
+        chain = []
+        while pid in self.peaks and len(chain) < 50:
+            chain.append(self.peaks[pid])
+            pid = self.peaks[pid].parent
+        return chain
 
     def largest(self, count: int = 10) -> list[ProcessPeak]:
         return sorted(self.peaks.values(), key=lambda p: -p.peak_kib)[:count]
