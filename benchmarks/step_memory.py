@@ -4,15 +4,19 @@ reads they replaced, in the same run.
 Run from the repository root:
 
     .venv/bin/python benchmarks/step_memory.py [--partitions 1000 10000] [--repeats 3]
-        [--steps plan heldout sample]
+        [--steps plan heldout sample validate snapshot]
 
 Steps: **plan** — plan_partitions (below); **heldout** — the held-out rows evaluate_model and
 assemble_model score (``load_split(..., with_train=False)``); **sample** — the fallback
 model's bounded training sample plus every held-out row (``max_train_rows=1,500,000``);
-**validate** — every check of validate_data (``ml.data.checks.check_frame``: guards, the
-partitions benchmark's expectation on ``segment`` with Data Docs, schema, drift profile), on
-the snapshot read a column at a time (``ParquetColumns``, "stream") against the same checks
-on the whole frame read first (``read_frame``, what validate_data did before).
+**snapshot** — snapshot_data's copy of a parquet source into the snapshot
+(``DataSourceHook.write_parquet``, batch by batch) with the source opened without
+pre-buffering ("stream") against pyarrow's default pre-buffering, which keeps every row group
+it read ("whole frame": what the files reader did before); **validate** — every check of
+validate_data (``ml.data.checks.check_frame``: guards, the partitions benchmark's
+expectation on ``segment`` with Data Docs, schema, drift profile), on the snapshot read a
+column at a time (``ParquetColumns``, "stream") against the same checks on the whole frame
+read first (``read_frame``, what validate_data did before).
 For heldout and sample, "stream" is ``load_split`` now (the target column, then only the
 split's rows, batch by batch) and "whole frame" is ``split_frame`` over ``read_frame`` of
 the snapshot, what ``load_split`` did before; both give the same DataSplit
@@ -78,7 +82,13 @@ sample = 1_500_000 if step == "sample" else None
 data = {"uri": snapshot.as_uri(), "format": "parquet", "target": "label", "features": None,
         "split": split}
 plan = {"chunks": []}
-if step == "validate":
+if step == "snapshot":
+    from airflow_ml_provider.hooks.data import DataSourceHook
+    if side == "whole frame":  # before: pyarrow's default, pre-buffering every row group read
+        opened = pq.ParquetFile
+        pq.ParquetFile = lambda *args, **kwargs: opened(*args, **{**kwargs, "pre_buffer": True})
+    assert DataSourceHook(str(snapshot)).write_parquet(str(out / "snapshot.parquet"))["rows"]
+elif step == "validate":
     options = CheckOptions(
         target="label", task="classification", keep_profile=True, docs_dir=str(out),
         expectations=[{"expect_column_values_to_not_be_null": {"column": "segment"}}])

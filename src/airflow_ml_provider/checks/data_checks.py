@@ -80,7 +80,7 @@ def read_sample(path: Path, data_format: str, rows: int = SAMPLE_ROWS):
     import pyarrow.parquet as pq
 
     if data_format == "parquet":
-        batches = pq.ParquetFile(path).iter_batches(batch_size=rows)
+        batches = pq.ParquetFile(path, pre_buffer=False).iter_batches(batch_size=rows)
         first = next(batches, None)
         table = pa.Table.from_batches([first]) if first is not None else pq.read_schema(path)
     else:

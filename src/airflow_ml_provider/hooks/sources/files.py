@@ -179,7 +179,7 @@ def _parquet_batches(path: ObjectStoragePath, uri: str, sink: ParquetSink) -> It
 
     with path.open("rb") as stream:
         try:
-            parquet = pq.ParquetFile(stream)
+            parquet = pq.ParquetFile(stream, pre_buffer=False)
         except pa.ArrowInvalid as exc:
             raise DataSourceError(f"{uri} is not a readable parquet file: {exc}") from None
         if parquet.metadata.num_rows == 0:
