@@ -108,3 +108,28 @@ def test_a_missing_kept_column_is_named(tmp_path):
     }
     with pytest.raises(ValueError, match="columns not in the data: region"):
         load_split(data, "regression", ("region",), with_train=False)
+
+
+@pytest.mark.parametrize("dtype", [object, "string[pyarrow]", "category"])
+def test_text_labels_are_split_into_the_rows_scikit_learn_draws_from_the_labels_themselves(
+    dtype,
+):
+    """palmerpenguins' species (text; three classes of unequal size): the split stratifies
+    on the labels' codes in sorted order, a cheaper stand-in for the strings, and draws exactly
+    the rows train_test_split draws when given the strings — as object, pyarrow strings or a
+    category (passed through as it was)."""
+    import palmerpenguins
+    from sklearn.model_selection import train_test_split
+
+    from airflow_ml_provider.ml.data.dataset import split_indices
+
+    species = palmerpenguins.load_penguins()["species"].astype(dtype)
+    for seed in (0, 7):
+        expected = train_test_split(
+            np.arange(len(species)), test_size=0.25, random_state=seed, stratify=species
+        )
+        got = split_indices(
+            species, test_size=0.25, seed=seed, stratify=True, task="classification"
+        )
+        for ours, theirs in zip(got, expected, strict=True):
+            np.testing.assert_array_equal(ours, theirs)

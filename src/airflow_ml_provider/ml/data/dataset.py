@@ -115,10 +115,27 @@ def split_indices(y, *, test_size: float, seed: int, stratify: bool, task: str):
     import numpy as np
     from sklearn.model_selection import train_test_split
 
-    strata = y if (stratify and task == "classification") else None
+    strata = _class_codes(y) if (stratify and task == "classification") else None
     return train_test_split(
         np.arange(len(y)), test_size=test_size, random_state=seed, stratify=strata
     )
+
+
+def _class_codes(y: Any) -> Any:
+    """Text labels as small whole numbers in the labels' sorted order, anything else as it
+    is: the stratified split sorts and compares the labels, and on 20 M Python strings that
+    takes 24 s where codes take 8 s (benchmarks/split_labels.py). Codes in sorted order are
+    the classes' own order, so the rows drawn are the same."""
+    import numpy as np
+    import pandas as pd
+
+    labels = pd.Series(y)
+    if labels.dtype != object and not pd.api.types.is_string_dtype(labels.dtype):
+        return y
+    if pd.api.types.infer_dtype(labels, skipna=False) != "string":
+        return y  # mixed or missing labels: left to scikit-learn (and its error) as before
+    codes, _ = pd.factorize(labels, sort=True)
+    return codes.astype(np.min_scalar_type(max(int(codes.max(initial=0)), 0)))
 
 
 def split_positions(
