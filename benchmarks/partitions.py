@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python benchmarks/partitions.py [--partitions 100 1000 10000] [--per-task 250]
-        [--scheduler]
+        [--scheduler] [--processes-per-task 1] [--local-training warm]
 
 For each size, one child process (a fresh scratch AIRFLOW_HOME with its own SQLite metadata
 DB and MLflow store) runs a whole partitioned pipeline through the local runner —
@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -109,18 +110,35 @@ def generate(folder: Path, partitions: int) -> Path:
     return path
 
 
-def child(partitions: int, per_task: int, folder: Path, scheduler: bool = False) -> dict:
+def child(
+    partitions: int,
+    per_task: int,
+    folder: Path,
+    scheduler: bool = False,
+    processes: int = PROCESSES,
+    training: str = "",
+) -> dict:
     """Run the pipeline once and measure it (called in a fresh process): through the local
-    runner, or with ``scheduler`` through Airflow standalone with every process's peak RSS."""
+    runner, or with ``scheduler`` through Airflow standalone with every process's peak RSS;
+    ``processes`` per chunk task, training as ``[ml_provider] local_training`` = ``training``
+    says (its default when empty)."""
     os.environ["AIRFLOW_HOME"] = str(folder / "airflow")
     os.environ["AIRFLOW_ML_HOME"] = str(folder / "airflow")
+    if training:
+        os.environ["AIRFLOW__ML_PROVIDER__LOCAL_TRAINING"] = training
+    os.environ["TMPDIR"] = str(folder / "tmp")  # this run's own warm training process
+    (folder / "tmp").mkdir()
     pipelines = folder / "airflow" / "dags" / "pipelines"  # data beside the YAML, as allowed
     pipelines.mkdir(parents=True)
     data = generate(pipelines if scheduler else folder, partitions)
-    text = PIPELINE.format(data=data, per_task=per_task, processes=PROCESSES)
+    text = PIPELINE.format(data=data, per_task=per_task, processes=processes)
     peaks: dict = {}
     if scheduler:
-        result, total, tis, peaks = _under_the_scheduler(folder / "airflow", text)
+        try:
+            result, total, tis, peaks = _under_the_scheduler(folder / "airflow", text)
+        finally:
+            for pid_file in (folder / "tmp").glob("airflow-ml-*/warm-*.sock.pid"):
+                os.kill(int(pid_file.read_text()), signal.SIGTERM)
     else:
         yaml_file = folder / "bench_partitions.yaml"
         yaml_file.write_text(text)
@@ -138,6 +156,8 @@ def child(partitions: int, per_task: int, folder: Path, scheduler: bool = False)
         "partitions": partitions,
         "rows": partitions * ROWS,
         "per_task": per_task,
+        "processes_per_task": processes,
+        "local_training": training or "default",
         "wall_s": round(wall, 1),
         "run_pipeline_file_s": round(total, 1),
         "per_partition_ms": round(wall / partitions * 1000, 1),
@@ -259,12 +279,22 @@ def main() -> int:
         action="store_true",
         help="run under airflow standalone (each task its own process) with per-process peaks",
     )
+    parser.add_argument("--processes-per-task", type=int, default=PROCESSES)
+    parser.add_argument("--local-training", default="", help="[ml_provider] local_training")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--joblib-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(child(args.child, args.per_task, Path(args.folder), args.scheduler)))
+        report = child(
+            args.child,
+            args.per_task,
+            Path(args.folder),
+            args.scheduler,
+            args.processes_per_task,
+            args.local_training,
+        )
+        print(json.dumps(report))
         return 0
     if args.joblib_child:
         print(json.dumps(joblib_child(args.joblib_child, Path(args.folder))))
@@ -273,6 +303,8 @@ def main() -> int:
         for repeat in range(args.repeats):
             ours_args = ["--child", str(partitions), "--per-task", str(args.per_task)]
             ours_args += ["--scheduler"] if args.scheduler else []
+            ours_args += ["--processes-per-task", str(args.processes_per_task)]
+            ours_args += ["--local-training", args.local_training]
             baseline_args = ["--joblib-child", str(partitions)]
             if repeat % 2:  # alternate which goes first
                 baseline = _in_child(baseline_args)
