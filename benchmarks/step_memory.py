@@ -4,12 +4,16 @@ reads they replaced, in the same run.
 Run from the repository root:
 
     .venv/bin/python benchmarks/step_memory.py [--partitions 1000 10000] [--repeats 3]
-        [--steps plan heldout sample validate snapshot]
+        [--steps plan heldout sample validate snapshot score]
 
 Steps: **plan** — plan_partitions (below); **heldout** — the held-out rows evaluate_model and
 assemble_model score (``load_split(..., with_train=False)``); **sample** — the fallback
 model's bounded training sample plus every held-out row (``max_train_rows=1,500,000``);
-**snapshot** — snapshot_data's copy of a parquet source into the snapshot
+**score** — the fallback model's work: the bounded sample (250,000 rows, 20 features) and
+every held-out row read, a median-imputer + scaler + LogisticRegression fitted, then every
+held-out row answered ``ml.responses.BATCH_ROWS`` rows at a time ("stream") against one pass
+over all of them ("whole frame": what it did before); **snapshot** — snapshot_data's copy
+of a parquet source into the snapshot
 (``DataSourceHook.write_parquet``, batch by batch) with the source opened without
 pre-buffering ("stream") against pyarrow's default pre-buffering, which keeps every row group
 it read ("whole frame": what the files reader did before); **validate** — every check of
@@ -82,7 +86,20 @@ sample = 1_500_000 if step == "sample" else None
 data = {"uri": snapshot.as_uri(), "format": "parquet", "target": "label", "features": None,
         "split": split}
 plan = {"chunks": []}
-if step == "snapshot":
+if step == "score":  # the fallback's work: fit on the bounded sample, answer every held-out row
+    from sklearn.impute import SimpleImputer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+    from airflow_ml_provider.ml.responses import responses
+    data["features"] = [f"f{i}" for i in range(20)]
+    got = load_split(data, "classification", max_train_rows=250_000)
+    model = make_pipeline(SimpleImputer(strategy="median"), StandardScaler(),
+                          LogisticRegression(max_iter=200)).fit(got.x_train, got.y_train)
+    batch = None if side == "stream" else len(got.x_test)  # one pass: what it did before
+    answers = responses(model, got.x_test, **({"batch_rows": batch} if batch else {}))
+    assert len(answers["predict_proba"]) == len(got.x_test)
+elif step == "snapshot":
     from airflow_ml_provider.hooks.data import DataSourceHook
     if side == "whole frame":  # before: pyarrow's default, pre-buffering every row group read
         opened = pq.ParquetFile
