@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -102,11 +101,12 @@ def child(rows: int, folder: Path, scheduler: bool = False, training: str = "") 
     )
     text = PIPELINE.format(data=data, candidates=candidates)
     if scheduler:
+        from standalone import stop_warm_processes
+
         try:
             result, total, tis = _under_the_scheduler(folder / "airflow", text)
         finally:
-            for pid_file in (folder / "tmp").glob("airflow-ml-*/warm-*.sock.pid"):
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            stop_warm_processes(folder / "tmp")
     else:
         yaml_file = folder / "bench_candidates.yaml"
         yaml_file.write_text(text)
@@ -138,10 +138,9 @@ def child(rows: int, folder: Path, scheduler: bool = False, training: str = "") 
 def _under_the_scheduler(home: Path, text: str) -> tuple[dict, float, list[tuple]]:
     """One run triggered through the REST API of ``airflow standalone`` (LocalExecutor,
     parallelism 4, training in subprocesses as on a deployed Airflow)."""
-    import datetime as dt
     import time
 
-    from standalone import standalone
+    from standalone import standalone, task_rows
 
     with standalone(home, {"bench_candidates.yaml": text}) as api:
         started = time.monotonic()
@@ -149,12 +148,7 @@ def _under_the_scheduler(home: Path, text: str) -> tuple[dict, float, list[tuple
         total = time.monotonic() - started
         assert run["state"] == "success", [(t["task_id"], t["state"]) for t in tis]
         select = api.xcom("bench_candidates", run["dag_run_id"], "select_model")
-    rows = [
-        (t["task_id"], t["rendered_map_index"], dt.datetime.fromisoformat(t["start_date"]),
-         dt.datetime.fromisoformat(t["end_date"]))
-        for t in tis
-        if t["start_date"] and t["end_date"]
-    ]  # fmt: skip
+    rows = task_rows(tis)
     return {"candidates": select["candidates"], "winner": select["winner"]}, total, rows
 
 

@@ -41,7 +41,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -134,11 +133,12 @@ def child(
     text = PIPELINE.format(data=data, per_task=per_task, processes=processes)
     peaks: dict = {}
     if scheduler:
+        from standalone import stop_warm_processes
+
         try:
             result, total, tis, peaks = _under_the_scheduler(folder / "airflow", text)
         finally:
-            for pid_file in (folder / "tmp").glob("airflow-ml-*/warm-*.sock.pid"):
-                os.kill(int(pid_file.read_text()), signal.SIGTERM)
+            stop_warm_processes(folder / "tmp")
     else:
         yaml_file = folder / "bench_partitions.yaml"
         yaml_file.write_text(text)
@@ -173,10 +173,8 @@ def child(
 
 def _under_the_scheduler(home: Path, text: str) -> tuple[dict, float, list[tuple], dict]:
     """One run through ``airflow standalone``'s REST API, every process's peak RSS sampled."""
-    import datetime as dt
-
     from process_peaks import ProcessPeaks
-    from standalone import standalone
+    from standalone import standalone, task_rows
 
     with standalone(home, {"bench_partitions.yaml": text}) as api:
         with ProcessPeaks(os.getpid()) as sampler:
@@ -185,12 +183,7 @@ def _under_the_scheduler(home: Path, text: str) -> tuple[dict, float, list[tuple
             total = time.monotonic() - started
         assert run["state"] == "success", [(t["task_id"], t["state"]) for t in tis]
         training = api.xcom("bench_partitions", run["dag_run_id"], "assemble_model")
-    rows = [
-        (t["task_id"], t["rendered_map_index"], dt.datetime.fromisoformat(t["start_date"]),
-         dt.datetime.fromisoformat(t["end_date"]))
-        for t in tis
-        if t["start_date"] and t["end_date"]
-    ]  # fmt: skip
+    rows = task_rows(tis)
     by_task: dict[str, float] = {}
     task_of = {ti["id"]: ti["task_id"] for ti in tis}
     for peak in sampler.peaks.values():  # a task process's command line holds its ti id;

@@ -1,14 +1,13 @@
 """The peak memory of every process in a tree, sampled while it runs.
 
 A background thread walks the descendants of one process every ``every`` seconds and keeps,
-per process id, its command line, when it was first and last seen and its ``VmHWM`` (the
-kernel's own high-water mark of its resident set, so a peak between two samples is not
-missed; only the last ``every`` seconds of a process's life can be).
+per process id, its parent, its command line and its ``VmHWM`` (the kernel's own high-water
+mark of its resident set, so a peak between two samples is not missed; only the last
+``every`` seconds of a process's life can be).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,8 +20,6 @@ class ProcessPeak:
     pid: int
     parent: int
     command: str
-    first_seen: dt.datetime
-    last_seen: dt.datetime
     peak_kib: int
 
     @property
@@ -63,7 +60,6 @@ class ProcessPeaks:
                 children = psutil.Process(self.root).children(recursive=True)
             except psutil.NoSuchProcess:
                 return
-            now = dt.datetime.now(dt.UTC)
             for child in children:
                 peak = _high_water_kib(child.pid)
                 if peak is None:
@@ -74,11 +70,9 @@ class ProcessPeaks:
                         command = " ".join(child.cmdline())[:160]
                     except psutil.Error:
                         continue
-                    self.peaks[child.pid] = ProcessPeak(
-                        child.pid, child.ppid(), command, now, now, peak
-                    )
+                    self.peaks[child.pid] = ProcessPeak(child.pid, child.ppid(), command, peak)
                 else:
-                    known.last_seen, known.peak_kib = now, max(known.peak_kib, peak)
+                    known.peak_kib = max(known.peak_kib, peak)
                     if not known.command:
                         known.command = " ".join(child.cmdline())[:160]
 

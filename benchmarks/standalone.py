@@ -7,8 +7,10 @@ time under an executor. Everything it starts is stopped by its process group at 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -69,3 +71,19 @@ def standalone(home: Path, pipelines: dict[str, str], parallelism: int = 4) -> I
     finally:
         stop_group(process)  # standalone stops its children on SIGINT
         log.close()
+
+
+def task_rows(tis: list[dict]) -> list[tuple]:
+    """The REST API's task instances that ran, as (task_id, map label, start, end)."""
+    return [
+        (t["task_id"], t["rendered_map_index"], dt.datetime.fromisoformat(t["start_date"]),
+         dt.datetime.fromisoformat(t["end_date"]))
+        for t in tis
+        if t["start_date"] and t["end_date"]
+    ]  # fmt: skip
+
+
+def stop_warm_processes(tmp: Path) -> None:
+    """Stop the warm training processes a run started under its own TMPDIR ``tmp``."""
+    for pid_file in tmp.glob("airflow-ml-*/warm-*.sock.pid"):
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
