@@ -135,7 +135,7 @@ def _class_codes(y: Any) -> Any:
     if pd.api.types.infer_dtype(labels, skipna=False) != "string":
         return y  # mixed or missing labels: left to scikit-learn (and its error) as before
     codes, _ = pd.factorize(labels, sort=True)
-    return codes.astype(np.min_scalar_type(max(int(codes.max(initial=0)), 0)))
+    return codes.astype(np.min_scalar_type(int(codes.max(initial=0))))
 
 
 def split_positions(
