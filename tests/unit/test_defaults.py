@@ -49,11 +49,11 @@ def _pairs() -> list[tuple[str, type[BaseModel], str, Any, str]]:
     from airflow_ml_provider.notifications.notifier import TaskAlertNotifier
     from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
     from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
+    from airflow_ml_provider.operators.job_pods import JobPodOperator
     from airflow_ml_provider.operators.kserve_deployment import KServeDeploymentOperator
     from airflow_ml_provider.operators.kubernetes_deployment import (
         KubernetesDeploymentOperator,
     )
-    from airflow_ml_provider.operators.kubernetes_training import KubernetesTrainingOperator
     from airflow_ml_provider.operators.notify import RunSummaryOperator
     from airflow_ml_provider.operators.training import TrainingJobOperator
     from airflow_ml_provider.pipeline_spec.delivery_section import (
@@ -71,7 +71,7 @@ def _pairs() -> list[tuple[str, type[BaseModel], str, Any, str]]:
 
     serving = KubernetesDeploymentOperator.__init__
     kserve = KServeDeploymentOperator.__init__
-    training = KubernetesTrainingOperator.__init__
+    training = JobPodOperator.__init__  # the pod arguments of every job's pod
     pairs = [
         *[
             ("deployment.kubernetes", ServingSpec, name, serving, name)

@@ -213,23 +213,32 @@ class TrainedModel:
 def check_job(job: Any) -> None:
     """Raise JobError naming every field of ``job`` that breaks the contract (one line
     each), or the version when this package does not read it."""
+    validated(TrainingJob, job, "training job", SUPPORTED_JOB_VERSIONS)
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(contract: type[M], job: Any, kind: str, versions: tuple[int, ...]) -> M:
+    """``job`` read as ``contract`` (a ``kind`` of job, of one of ``versions``); JobError
+    naming the version, or every field that breaks the contract, one line each."""
     if not isinstance(job, dict):
-        raise JobError(f"a training job is a JSON object, got {type(job).__name__}")
+        raise JobError(f"a {kind} is a JSON object, got {type(job).__name__}")
     version = job.get("version", 1)
-    if version not in SUPPORTED_JOB_VERSIONS:
-        readable = ", ".join(str(v) for v in SUPPORTED_JOB_VERSIONS)
+    if version not in versions:
+        readable = ", ".join(str(v) for v in versions)
         raise JobError(
-            f"training job version {version!r}: this airflow-ml-provider reads version "
+            f"{kind} version {version!r}: this airflow-ml-provider reads version "
             f"{readable} (a job written by a newer release; upgrade the package that runs it)"
         )
     try:
-        TrainingJob.model_validate(job)
+        return contract.model_validate(job)
     except ValidationError as exc:
         lines = [
             f"{'.'.join(str(part) for part in error['loc']) or 'job'}: {error['msg']}"
             for error in exc.errors()
         ]
-        raise JobError("invalid training job: " + "; ".join(lines)) from None
+        raise JobError(f"invalid {kind}: " + "; ".join(lines)) from None
 
 
 def job_schema() -> dict[str, Any]:

@@ -7,12 +7,10 @@ the result is JSON written to the job's ``output``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from airflow_ml_provider.core.contracts import CandidateResult, PartitionChunk, TrainingResult
@@ -170,21 +168,9 @@ def error_line(exc: BaseException) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m airflow_ml_provider.ml.train")
-    parser.add_argument("--job", required=True, help="path of the job JSON file")
-    args = parser.parse_args(argv)
-    job = json.loads(Path(args.job).read_text())
-    try:
-        result = train(job)
-    except reported_errors() as exc:
-        print(f"error: {error_line(exc)}", file=sys.stderr)
-        return 2
-    output = job.get("output")
-    if output:
-        Path(output).write_text(json.dumps(result))
-    else:
-        print(json.dumps(result))
-    return 0
+    from airflow_ml_provider.ml.job_main import job_main
+
+    return job_main("airflow_ml_provider.ml.train", train, reported_errors(), error_line, argv)
 
 
 if __name__ == "__main__":

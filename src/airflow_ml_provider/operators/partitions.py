@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import time
 from typing import Any
 
 from airflow.sdk import BaseOperator, ObjectStoragePath
@@ -16,11 +15,10 @@ from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.contracts import Snapshot, TrainingResult
 from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
+from airflow_ml_provider.core.step_job import PlanPartitionsJob, chunk_file_name
 from airflow_ml_provider.core.training_job import JobPartitions
 from airflow_ml_provider.operators.training import TrainingJobOperator
-from airflow_ml_provider.storage.frames import is_local
 
-PLAN_FILE = "plan.json"
 PLAN_XCOM = "plan"
 
 
@@ -85,7 +83,14 @@ class PlanPartitionsOperator(BaseOperator):
         self.processes_per_task = processes_per_task
         self.fallback_rows = fallback_rows
 
-    def execute(self, context) -> list[dict[str, Any]]:
+    def plan_job(self) -> PlanPartitionsJob:
+        """This task's work as a step job; its folder is keyed by the data and every setting,
+        so a retry or a later run on the same data reuses the files."""
+        if self.snapshot.get("format", "parquet") != "parquet":
+            raise AirflowException(
+                f"plan_partitions reads a parquet snapshot (snapshot_data writes one), got "
+                f"format {self.snapshot['format']!r}"
+            )
         settings = {
             "sha256": self.snapshot.get("sha256") or self.snapshot["uri"],
             "target": self.target,
@@ -97,14 +102,20 @@ class PlanPartitionsOperator(BaseOperator):
             "partitions_per_task": self.partitions_per_task,
         }
         folder = ObjectStoragePath(self.snapshot["uri"]).parent / "partitions" / _plan_key(settings)
-        plan_file = folder / PLAN_FILE
-        if plan_file.exists():
-            plan = json.loads(plan_file.read_text())
-            self.log.info("reusing the plan at %s", plan_file)
-        else:
-            plan = self._write_plan(folder)
-            # Written last: its presence means every chunk file is complete.
-            plan_file.write_text(json.dumps(plan, indent=1))
+        arguments = {k: v for k, v in settings.items() if k != "sha256"}
+        return PlanPartitionsJob(snapshot=self.snapshot["uri"], folder=str(folder), **arguments)
+
+    def execute(self, context) -> list[dict[str, Any]]:
+        from airflow_ml_provider.ml.partitions.plan_files import write_plan
+
+        job = self.plan_job()
+        return self.conclude(context, job, write_plan(job))
+
+    def conclude(
+        self, context, job: PlanPartitionsJob, plan: dict[str, Any]
+    ) -> list[dict[str, Any]]:
+        """Log the plan, push it as XCom ``plan`` and return one item per chunk plus one
+        for the fallback model: what the training task maps over."""
         self.log.info(
             "%d partitions of %s: %d trainable in %d chunks, %d skipped",
             plan["partitions"],
@@ -116,11 +127,12 @@ class PlanPartitionsOperator(BaseOperator):
         for record in plan["skipped"][:20]:
             self.log.info("skipped %s: %s", record["partition"], record["reason"])
         context["ti"].xcom_push(key=PLAN_XCOM, value=plan)
+        folder = ObjectStoragePath(job.folder)
         models = folder / "models" / re.sub(r"[^A-Za-z0-9_.-]+", "_", context["run_id"])
         chunks = [
             JobPartitions(
                 chunk=index,
-                uri=str(folder / _chunk_name(index)),
+                uri=str(folder / chunk_file_name(index)),
                 output=str(models / f"chunk-{index:05d}.skops"),
                 partition_by=self.partition_by,
                 features=plan["features"],
@@ -139,81 +151,6 @@ class PlanPartitionsOperator(BaseOperator):
         )
         # XCom JSON: each mapped train_partitions task reads one back into the job.
         return [item.model_dump(mode="json", exclude_defaults=True) for item in [*chunks, fallback]]
-
-    def _write_plan(self, folder: ObjectStoragePath) -> dict[str, Any]:
-        """Plan from the partition and target columns alone, then stream the snapshot into
-        the chunk files: the whole table is never in memory."""
-        import pyarrow.parquet as pq
-
-        from airflow_ml_provider.ml.partitions.plan import plan_chunks, write_chunk_files
-
-        if self.snapshot.get("format", "parquet") != "parquet":
-            raise AirflowException(
-                f"plan_partitions reads a parquet snapshot (snapshot_data writes one), got "
-                f"format {self.snapshot['format']!r}"
-            )
-        started = time.monotonic()
-        with ObjectStoragePath(self.snapshot["uri"]).open("rb") as stream:
-            # pre_buffer off: it keeps every row group read so far (3 GiB of 20 M rows)
-            source = pq.ParquetFile(stream, pre_buffer=False)
-            names = source.schema_arrow.names
-            keys = _key_columns(source, [c for c in (self.partition_by, self.target) if c in names])
-            self.log.info(
-                "read %d rows' partition and target in %.1f s",
-                len(keys),
-                time.monotonic() - started,
-            )
-            plan, rows = plan_chunks(
-                keys,
-                names,
-                target=self.target,
-                features=self.features,
-                partition_by=self.partition_by,
-                split=self.split,
-                task=self.task,
-                min_partition_rows=self.min_partition_rows,
-                partitions_per_task=self.partitions_per_task,
-            )
-            self.log.info(
-                "planned %d partitions: %d trainable in %d chunks, %d skipped (%.1f s so far)",
-                plan["partitions"],
-                plan["trainable"],
-                rows.chunks,
-                len(plan["skipped"]),
-                time.monotonic() - started,
-            )
-            if is_local(folder):
-                folder.mkdir(parents=True, exist_ok=True)
-            write_chunk_files(
-                source,
-                rows,
-                lambda index: (folder / _chunk_name(index)).open("wb"),
-                progress=lambda done, total: self.log.info(
-                    "wrote chunk files %d of %d (%.1f s so far)",
-                    done,
-                    total,
-                    time.monotonic() - started,
-                ),
-            )
-        return plan
-
-
-def _key_columns(source: Any, columns: list[str]) -> Any:
-    """``columns`` of a parquet file as a DataFrame, text as pandas Categoricals (20 M
-    partition names as Python strings would cost gigabytes; codes cost 80 MB)."""
-    import pyarrow as pa
-
-    table = source.read(columns=columns)
-    text = [
-        f.name
-        for f in table.schema
-        if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-    ]
-    return table.to_pandas(categories=text)
-
-
-def _chunk_name(index: int) -> str:
-    return f"chunk-{index:05d}.parquet"
 
 
 class AssemblePartitionedModelOperator(TrainingJobOperator):

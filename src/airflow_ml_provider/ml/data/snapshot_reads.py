@@ -75,7 +75,7 @@ def _streamed_split(
     import numpy as np
 
     location = local_path_or_uri(data.uri)
-    with _opened(location) as source:
+    with opened_parquet(location) as source:
         names = source.schema_arrow.names
         columns = input_columns(names, data.target, data.features, data.partition_by)
         missing = [c for c in keep if c not in names]
@@ -142,7 +142,7 @@ def read_rows(source: Any, columns: list[str], positions: Any) -> Any:
 
 
 @contextmanager
-def _opened(location: str) -> Iterator[Any]:
+def opened_parquet(location: str) -> Iterator[Any]:
     """A parquet snapshot (a local path or an fsspec URI) opened for batch reads, without
     pyarrow's pre-buffering (it keeps every row group it read)."""
     import pyarrow.parquet as pq

@@ -1,0 +1,70 @@
+"""The step jobs: a heavy step's work as one typed, versioned contract that a pod (or the
+worker itself) runs — ``python -m airflow_ml_provider.ml.step --job job.json``.
+
+A step that reads the whole snapshot (plan_partitions) can run where the memory is — a pod
+with its own resources — instead of on the Airflow worker: the task builds the job, the pod
+reads the snapshot from the object store, writes what it makes next to it and answers with a
+small JSON result; the task does the Airflow side (XCom, logs). Like the training job, the
+job is JSON only (never a pickle), checked before anything is read, and refused when its
+version is not one this package reads.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from airflow_ml_provider.core.training_job import JobError, JobSplit, _Strict, validated
+
+STEP_JOB_VERSION = 1
+"""The version the operators write; bump it when a field changes meaning or goes away."""
+SUPPORTED_STEP_JOB_VERSIONS = (1,)
+"""The versions this package's step entrypoint reads."""
+PLAN_FILE = "plan.json"
+"""The plan, written in the plan's folder after every chunk file: its presence means the
+chunk files are complete."""
+
+
+def chunk_file_name(index: int) -> str:
+    """The name of chunk ``index``'s rows in the plan's folder."""
+    return f"chunk-{index:05d}.parquet"
+
+
+class PlanPartitionsJob(_Strict):
+    """plan_partitions' work: plan the partitions of a snapshot and write the chunk files."""
+
+    version: int = Field(STEP_JOB_VERSION, description="The contract's version.")
+    step: Literal["plan_partitions"] = "plan_partitions"
+    snapshot: str = Field(description="The snapshot (a parquet file URI).")
+    folder: str = Field(description="Where plan.json and the chunk files go (a folder URI).")
+    target: str = Field(description="The label column.")
+    partition_by: str = Field(description="The column whose values are the partitions.")
+    task: Literal["classification", "regression"]
+    features: list[str] | None = Field(None, description="Input columns; None: all others.")
+    split: JobSplit
+    min_partition_rows: int = Field(ge=1, description="Fewer training rows: skipped.")
+    partitions_per_task: int = Field(ge=1, description="Partitions per chunk file.")
+    output: str | None = Field(
+        None, description="Where the result JSON goes (a pod's XCom file); None: not written."
+    )
+
+    @property
+    def plan_file(self) -> str:
+        """The plan's URI."""
+        return f"{self.folder.rstrip('/')}/{PLAN_FILE}"
+
+
+STEP_JOBS: dict[str, type[PlanPartitionsJob]] = {"plan_partitions": PlanPartitionsJob}
+"""Every step a step job may name, with its contract."""
+
+
+def read_step_job(job: Any) -> PlanPartitionsJob:
+    """``job`` checked against its step's contract; JobError naming what is wrong."""
+    step = job.get("step") if isinstance(job, dict) else None
+    contract = STEP_JOBS.get(str(step))
+    if contract is None:
+        raise JobError(
+            f"a step job names its step, one of {', '.join(sorted(STEP_JOBS))}; got {step!r}"
+        )
+    return validated(contract, job, f"{step} job", SUPPORTED_STEP_JOB_VERSIONS)
