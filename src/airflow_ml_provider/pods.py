@@ -17,7 +17,11 @@ from airflow_ml_provider.core.resources import GPU_RESOURCE
 
 IMAGE_PULL_REASONS = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImageNeverPull")
 CANNOT_START_REASONS = ("CreateContainerConfigError", "CreateContainerError", "CrashLoopBackOff")
-_SECTION = {"training": "training.kubernetes", "serving": "deployment.kubernetes"}
+_SECTION = {
+    "training": "training.kubernetes",
+    "serving": "deployment.kubernetes",
+    "plan_partitions": "training.partitioning.kubernetes",
+}
 
 
 def resource_requirements(resources: dict[str, Any] | None) -> k8s.V1ResourceRequirements:

@@ -48,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -509,6 +510,18 @@ class StandIn:
 def label_value_ok(value: str) -> bool:
     """A valid Kubernetes label value (63 characters, alphanumerics and -_. inside)."""
     return len(value) <= 63 and re.fullmatch(r"([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?", value)
+
+
+FAST = {"startup_check_interval_seconds": 1, "poll_interval": 0.5}
+"""KubernetesPodOperator's polling against the stand-in: a second, not its defaults."""
+
+
+def training_cluster(monkeypatch) -> Iterator[StandIn]:
+    """A StandIn and the pipelines' cluster connection ``kubernetes_test`` to it (the body
+    of a pytest fixture)."""
+    with StandIn() as standin:
+        use_as_connection(standin, monkeypatch, "kubernetes_test")
+        yield standin
 
 
 def use_as_connection(standin: StandIn, monkeypatch, conn_id: str) -> None:

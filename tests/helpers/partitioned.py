@@ -25,6 +25,18 @@ def store_data(seed: int = 0, stores: int = STORES) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def region_rules(regions: int = 6, rows: int = 120) -> pd.DataFrame:
+    """``regions`` regions of ``rows`` rows, each with its own rule: the label is the sign of
+    feature a, b or c by region (a model per region wins)."""
+    rng = np.random.default_rng(5)
+    frames = []
+    for region in range(regions):
+        x = rng.normal(size=(rows, 3))
+        label = (x[:, region % 3] > 0).astype(int)
+        frames.append(pd.DataFrame(x, columns=["a", "b", "c"]).assign(region=region, label=label))
+    return pd.concat(frames, ignore_index=True)
+
+
 PIPELINE = """
 pipeline: {name}
 data:

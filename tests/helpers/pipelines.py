@@ -151,3 +151,17 @@ def edit(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     assert old in text, old
     path.write_text(text.replace(old, new))
+
+
+def task_outcome(dag_run, task_id: str = "train_model") -> tuple[str, dict]:
+    """(state, XComs by key) of ``task_id`` in this run."""
+    from airflow.models.xcom import XComModel
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        ti = dag_run.get_task_instance(task_id, session=session)
+        rows = session.scalars(
+            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id, task_ids=task_id)
+        ).all()
+        xcoms = {r.key: XComModel.deserialize_value(r) for r in rows}
+        return (ti.state.value if hasattr(ti.state, "value") else ti.state), xcoms

@@ -13,7 +13,10 @@ import types
 
 import pytest
 
+from helpers.kube_standin import FAST, training_cluster
+from helpers.partitioned import region_rules
 from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML
+from helpers.pipelines import task_outcome
 
 KUBERNETES = """\
   runner: kubernetes
@@ -232,17 +235,11 @@ def test_training_image_needs_no_airflow_and_pins_the_tested_versions():
 
 # -- the real operator against the stand-in ---------------------------------------------------
 
-FAST = {"startup_check_interval_seconds": 1, "poll_interval": 0.5}
-
 
 @pytest.fixture
 def cluster(monkeypatch):
     """tests/helpers/kube_standin.py on 127.0.0.1 and the pipeline's cluster connection to it."""
-    from helpers.kube_standin import StandIn, use_as_connection
-
-    with StandIn() as standin:
-        use_as_connection(standin, monkeypatch, "kubernetes_test")
-        yield standin
+    yield from training_cluster(monkeypatch)
 
 
 def run_training_dag(tmp_path, name: str, kubernetes: str = KUBERNETES, **overrides):
@@ -261,20 +258,6 @@ def run_training_dag(tmp_path, name: str, kubernetes: str = KUBERNETES, **overri
         training_operator(loaded, snapshot, **{**FAST, **overrides})
     dag_run = run_dag(dag)
     return dag, dag_run
-
-
-def task_outcome(dag_run):
-    """(state, XComs by key) of train_model in this run."""
-    from airflow.models.xcom import XComModel
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        ti = dag_run.get_task_instance("train_model", session=session)
-        rows = session.scalars(
-            XComModel.get_many(run_id=dag_run.run_id, dag_ids=dag_run.dag_id)
-        ).all()
-        xcoms = {r.key: XComModel.deserialize_value(r) for r in rows}
-        return (ti.state.value if hasattr(ti.state, "value") else ti.state), xcoms
 
 
 @pytest.mark.parametrize("deferrable", [True, False], ids=["deferrable", "sync"])
@@ -431,21 +414,12 @@ def test_partitioned_training_fans_out_one_pod_per_chunk(tmp_path, airflow_db, c
     """A partitioned pipeline with runner kubernetes, built by the DAG factory: the mapped
     KubernetesTrainingOperator starts one pod per chunk plus one for the fallback model (the
     stand-in's "kubelet" runs each pod's command), and the router model is registered."""
-    import numpy as np
-    import pandas as pd
-
     from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.pipeline_spec.loader import load_pipeline
 
-    rng = np.random.default_rng(5)
-    frames = []
-    for region in range(6):
-        x = rng.normal(size=(120, 3))
-        label = (x[:, region % 3] > 0).astype(int)
-        frames.append(pd.DataFrame(x, columns=["a", "b", "c"]).assign(region=region, label=label))
     (tmp_path / "data").mkdir()
-    pd.concat(frames).to_csv(tmp_path / "data" / "regions.csv", index=False)
+    region_rules().to_csv(tmp_path / "data" / "regions.csv", index=False)
     path = tmp_path / "k8s_regions.yaml"
     path.write_text(
         "pipeline: k8s_regions\n"

@@ -13,10 +13,12 @@ from pathlib import Path
 import pytest
 import test_kubernetes_training as k8s
 
+from helpers.kube_standin import FAST
 from helpers.paths import EXAMPLE_CSV, EXAMPLE_YAML, REPO
+from helpers.pipelines import task_outcome
 
 cluster = k8s.cluster  # the API stand-in fixture
-FAST, task_outcome, training_operator = k8s.FAST, k8s.task_outcome, k8s.training_operator
+training_operator = k8s.training_operator
 
 TRAINER = REPO / "tests" / "trainer_image" / "train.py"
 HIDDEN = (

@@ -157,3 +157,54 @@ def test_factory_picks_the_kubernetes_runner_with_the_yaml_pod_settings(tmp_path
     assert train.pod_template_file == str(tmp_path / "pod.yaml")
     assert [e.secret_ref.name for e in train.env_from] == ["mlflow-auth"]
     assert train.deferrable is True
+
+
+PARTITIONED = GOOD.replace("  target: churned\n", "  target: churned\n  partition_by: region\n")
+
+
+@pytest.mark.parametrize(
+    ("training", "expected"),
+    [
+        (
+            "  partitioning: {runner: kubernetes}\n",
+            ":18:26: training.partitioning.runner: runner kubernetes runs plan_partitions in a "
+            "pod of training.kubernetes' image and settings: it needs training.runner kubernetes",
+        ),
+        (
+            KUBERNETES + "  partitioning: {kubernetes: {resources: {requests: {memory: 9Gi}}}}\n",
+            "training.partitioning.kubernetes: partitioning.kubernetes applies only to "
+            "partitioning.runner kubernetes",
+        ),
+        (
+            KUBERNETES + "  partitioning: {runner: pods}\n",
+            "training.partitioning.runner: got 'pods'; input should be 'local' or 'kubernetes'",
+        ),
+    ],
+    ids=["without the kubernetes runner", "resources without the runner", "unknown runner"],
+)
+def test_where_plan_partitions_runs_is_checked(tmp_path, training, expected):
+    text = PARTITIONED.replace("  params: {n_estimators: 10}\n", training)
+    message = errors_of(write(tmp_path, text))
+    assert expected in message, message
+
+
+def test_plan_partitions_pod_gets_its_own_resources(tmp_path):
+    """The factory's plan_partitions: a pod of training.kubernetes' settings with
+    partitioning.kubernetes' resources (rendered without a cluster)."""
+    from airflow_ml_provider.factory.builder import build_dag
+
+    text = PARTITIONED.replace(
+        "  params: {n_estimators: 10}\n",
+        KUBERNETES
+        + "  partitioning:\n    runner: kubernetes\n"
+        + "    kubernetes: {resources: {requests: {memory: 48Gi}, limits: {memory: 64Gi}}}\n",
+    )
+    dag = build_dag(load_pipeline(write(tmp_path, text)))
+    plan = dag.get_task("plan_partitions")
+    assert type(plan).__name__ == "KubernetesPlanPartitionsOperator"
+    assert plan.image == "registry.example.com/ml/trainer:1.4.2"
+    assert plan.namespace == "ml-training" and plan.service_account_name == "ml-trainer"
+    assert plan.container_resources.requests == {"memory": "48Gi"}
+    assert plan.container_resources.limits == {"memory": "64Gi"}
+    training = dag.get_task("train_partitions").partial_kwargs
+    assert training["resources"]["requests"]["memory"] == "4Gi"

@@ -166,19 +166,29 @@ def _partitioning(built: Built) -> PartitioningSpec:
 def plan_partitions(built: Built) -> BaseOperator:
     data = built.spec.data
     settings = _partitioning(built)
-    return PlanPartitionsOperator(
-        task_id="plan_partitions",
-        snapshot=built.output("snapshot_data"),
-        target=data.target,
-        partition_by=needed(data.partition_by, "data.partition_by"),
-        task=needed(built.spec.training.task_type, "training.task"),
-        features=data.features,
-        split=data.split.model_dump(),
-        min_partition_rows=settings.min_partition_rows,
-        partitions_per_task=settings.partitions_per_task,
-        processes_per_task=settings.processes_per_task,
-        fallback_rows=settings.fallback_rows,
-    )
+    arguments: dict[str, Any] = {
+        "task_id": "plan_partitions",
+        "snapshot": built.output("snapshot_data"),
+        "target": data.target,
+        "partition_by": needed(data.partition_by, "data.partition_by"),
+        "task": needed(built.spec.training.task_type, "training.task"),
+        "features": data.features,
+        "split": data.split.model_dump(),
+        "min_partition_rows": settings.min_partition_rows,
+        "partitions_per_task": settings.partitions_per_task,
+        "processes_per_task": settings.processes_per_task,
+        "fallback_rows": settings.fallback_rows,
+    }
+    if settings.runner != "kubernetes":
+        return PlanPartitionsOperator(**arguments)
+    # Imported only for pipelines that ask for it (the Kubernetes client costs seconds).
+    from airflow_ml_provider.operators.kubernetes_steps import KubernetesPlanPartitionsOperator
+
+    _, pod = _training_runner(built.loaded)
+    pod.pop("command", None)  # the package's own step entrypoint, never a team's command
+    if settings.kubernetes is not None:
+        pod["resources"] = settings.kubernetes.resources
+    return KubernetesPlanPartitionsOperator(pipeline=built.spec.pipeline, **arguments, **pod)
 
 
 def train_partitions(built: Built) -> BaseOperator:

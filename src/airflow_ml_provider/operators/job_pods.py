@@ -98,8 +98,8 @@ class JobPodOperator(KubernetesPodOperator):
     :param deferrable: wait for the pod in the triggerer (default).
     """
 
-    job_description = "the job"
-    """What the pod does, in the timeout message ("... did not finish within ...")."""
+    role = "training"
+    """What the pod does, in its failures' messages (a key of pods._SECTION's roles)."""
     failure = JobPodFailed
     """The error a failed pod raises."""
 
@@ -218,7 +218,7 @@ class JobPodOperator(KubernetesPodOperator):
                 tail_lines=LOG_TAIL_LINES,
             )
 
-        return explain_pod_failure(remote, log_tail, self.base_container_name)
+        return explain_pod_failure(remote, log_tail, self.base_container_name, self.role)
 
     @contextmanager
     def explained(self) -> Iterator[None]:
@@ -232,7 +232,7 @@ class JobPodOperator(KubernetesPodOperator):
                 # KPO's cleanup turns the timeout into "Pod ... returned a failure" plus the
                 # whole pod dump; say what happened instead, keeping it a timeout for Airflow.
                 raise AirflowTaskTimeout(
-                    f"{self.job_description} did not finish within its execution_timeout "
+                    f"{self.role} did not finish within its execution_timeout "
                     f"({self.execution_timeout}); the pod was deleted"
                 ) from timeout
             problem = self._problem

@@ -59,7 +59,6 @@ class KubernetesTrainingOperator(TrainingJobOperator, JobPodOperator):
 
     template_fields: tuple[str, ...] = (*TrainingJobOperator.template_fields, "image")
     ui_color = "#d9ecf7"
-    job_description = "training"
     failure = TrainingPodFailed
 
     def __init__(self, *, command: list[str] | None = None, **kwargs: Any) -> None:

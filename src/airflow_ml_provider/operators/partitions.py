@@ -53,7 +53,7 @@ class PlanPartitionsOperator(BaseOperator):
         sample; None: all).
     """
 
-    template_fields = ("snapshot",)
+    template_fields: tuple[str, ...] = ("snapshot",)
     ui_color = "#eef7e6"
 
     def __init__(

@@ -10,7 +10,7 @@ from airflow_ml_provider.core.resources import gpus_asked
 from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.pipeline_spec.training_section import SearchSpec
+    from airflow_ml_provider.pipeline_spec.training_section import SearchSpec, TrainingSpec
 
 FieldPath = tuple[str | int, ...]
 GPU_NEEDS_PODS = (
@@ -38,7 +38,26 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                 )
             )
     problems += search_problems(training.search, ("training", "search"), spec)
+    problems += _partitioning_problems(training)
     return problems
+
+
+def _partitioning_problems(training: TrainingSpec) -> list[tuple[FieldPath, str]]:
+    """plan_partitions runs in a pod only with the pod settings of the Kubernetes runner."""
+    partitioning = training.partitioning
+    if partitioning is None:
+        return []
+    where = ("training", "partitioning")
+    if partitioning.runner == "kubernetes" and training.runner != "kubernetes":
+        message = (
+            "runner kubernetes runs plan_partitions in a pod of training.kubernetes' image and "
+            "settings: it needs training.runner kubernetes"
+        )
+        return [((*where, "runner"), message)]
+    if partitioning.runner == "local" and partitioning.kubernetes is not None:
+        message = "partitioning.kubernetes applies only to partitioning.runner kubernetes"
+        return [((*where, "kubernetes"), message)]
+    return []
 
 
 _OPTUNA_ONLY = ("n_trials", "workers", "pruner", "storage_conn_id")

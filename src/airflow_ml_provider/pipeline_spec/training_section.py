@@ -89,6 +89,22 @@ class SearchSpec(_Strict):
         return value
 
 
+class PodResourcesSpec(_Strict):
+    """A pod's own resources on the Kubernetes runner (a candidate's, or a heavy step's)."""
+
+    resources: dict[Literal["requests", "limits", "gpu"], dict[str, str | int | float] | int] = (
+        Field(
+            description='Its pod\'s resources, e.g. {requests: {cpu: "4"}, gpu: 1} (gpu: N is '
+            "the limit nvidia.com/gpu: N)."
+        )
+    )
+
+    @field_validator("resources")
+    @classmethod
+    def _resources_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return checked_resources(value)
+
+
 class PartitioningSpec(_Strict):
     """How per-partition training (data.partition_by) fans out and when it counts as done."""
 
@@ -126,6 +142,18 @@ class PartitioningSpec(_Strict):
         "It answers only partitions without their own model, and fitting it on every row of "
         "a large table costs more time and memory than all the partitions together.",
     )
+    runner: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="Where plan_partitions reads the snapshot and writes the chunk files: "
+        "local (the Airflow worker) or kubernetes (a pod of training.kubernetes' image and "
+        "settings, for a snapshot larger than a worker's memory; needs training.runner "
+        "kubernetes).",
+    )
+    kubernetes: PodResourcesSpec | None = Field(
+        None,
+        description="runner kubernetes: plan_partitions' pod resources (default: "
+        "training.kubernetes.resources).",
+    )
     fallback: bool = Field(
         True,
         description="Train one model on all rows for partitions without their own model "
@@ -147,22 +175,6 @@ class PartitioningSpec(_Strict):
 _ESTIMATOR_PATH = r"^[A-Za-z_][\w]*(\.[A-Za-z_][\w]*)+$"
 
 
-class CandidateResourcesSpec(_Strict):
-    """A candidate's own pod resources on the Kubernetes runner."""
-
-    resources: dict[Literal["requests", "limits", "gpu"], dict[str, str | int | float] | int] = (
-        Field(
-            description='Its pod\'s resources, e.g. {requests: {cpu: "4"}, gpu: 1} (gpu: N is '
-            "the limit nvidia.com/gpu: N)."
-        )
-    )
-
-    @field_validator("resources")
-    @classmethod
-    def _resources_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return checked_resources(value)
-
-
 class CandidateSpec(_Strict):
     """One model of training.candidates: trained and cross-validated on the train split
     beside the others; the best one is refitted and goes to the gate."""
@@ -181,7 +193,7 @@ class CandidateSpec(_Strict):
     search: SearchSpec | None = Field(
         None, description="A hyper-parameter search for this candidate (optional)."
     )
-    kubernetes: CandidateResourcesSpec | None = Field(
+    kubernetes: PodResourcesSpec | None = Field(
         None, description="runner kubernetes: this candidate's pod resources."
     )
 
