@@ -21,6 +21,7 @@ _SECTION = {
     "training": "training.kubernetes",
     "serving": "deployment.kubernetes",
     "plan_partitions": "training.partitioning.kubernetes",
+    "assemble_model": "training.partitioning.kubernetes",
 }
 
 

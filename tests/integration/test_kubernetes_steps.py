@@ -1,4 +1,5 @@
-"""plan_partitions in a pod of its own (training.partitioning.runner: kubernetes).
+"""plan_partitions and assemble_model in pods of their own (training.partitioning.runner:
+kubernetes).
 
 The runs talk over real HTTP to tests/helpers/kube_standin.py: a Kubernetes API server
 stand-in on 127.0.0.1 plus a test "kubelet" that runs the pod's command as a local
@@ -49,13 +50,13 @@ def job_of(pod) -> dict:
     return json.loads(next(e["value"] for e in env if e["name"] == "AIRFLOW_ML_JOB"))
 
 
-def test_the_plan_is_made_in_its_own_pod_and_the_pipeline_trains_on_it(
+def test_plan_and_assembly_run_in_their_own_pods_around_the_training_pods(
     tmp_path, airflow_db, cluster
 ):
-    """Built by the DAG factory from YAML: plan_partitions runs the step entrypoint in a pod
-    with partitioning.kubernetes' resources (the training pods keep training.kubernetes'),
-    the chunk files and plan.json are where the training pods read them, and the router
-    model is registered."""
+    """Built by the DAG factory from YAML: plan_partitions and assemble_model run the step
+    entrypoint in pods with partitioning.kubernetes' resources (the training pods keep
+    training.kubernetes'), the chunk files and plan.json are where the training pods read
+    them, and the router model the assembly pod logs is the one registered."""
     from airflow_ml_provider.cli.local_run import collect_result, run_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.pipeline_spec.loader import load_pipeline
@@ -66,10 +67,14 @@ def test_the_plan_is_made_in_its_own_pod_and_the_pipeline_trains_on_it(
     path.write_text("pipeline: k8s_plan\n" + PIPELINE)
     loaded = load_pipeline(path)
     dag = build_dag(loaded)
-    plan_task = dag.get_task("plan_partitions")
-    assert type(plan_task).__name__ == "KubernetesPlanPartitionsOperator"
-    for setting, value in FAST.items():
-        setattr(plan_task, setting, value)
+    step_tasks = [dag.get_task("plan_partitions"), dag.get_task("assemble_model")]
+    assert [type(task).__name__ for task in step_tasks] == [
+        "KubernetesPlanPartitionsOperator",
+        "KubernetesAssembleModelOperator",
+    ]
+    for task in step_tasks:
+        for setting, value in FAST.items():
+            setattr(task, setting, value)
     dag.get_task("train_partitions").partial_kwargs.update(FAST)
     dag_run = run_dag(dag)
     result = collect_result(dag, dag_run, loaded.spec.model_name, "mlflow_default")
@@ -77,16 +82,27 @@ def test_the_plan_is_made_in_its_own_pod_and_the_pipeline_trains_on_it(
     assert result["partitions"]["trained"] == 6
     assert result["model"]["aliases"]["champion"] == 1
 
-    plan_pod, *training_pods = cluster.created
+    plan_pod, *training_pods, assemble_pod = cluster.created
     assert len(training_pods) == 4  # 3 chunks of 2 partitions + the fallback
     job = job_of(plan_pod)
     assert job["step"] == "plan_partitions" and job["version"] == 1
-    container = plan_pod["spec"]["containers"][0]
-    assert "airflow_ml_provider.ml.step" in " ".join(container["command"])
-    assert container["resources"]["requests"] == {"cpu": "4", "memory": "48Gi"}
-    assert container["resources"]["limits"] == {"memory": "64Gi"}
-    assert plan_pod["metadata"]["name"].startswith("k8s-plan-plan")
-    assert plan_pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    for step_pod, name in ((plan_pod, "k8s-plan-plan"), (assemble_pod, "k8s-plan-assemble")):
+        container = step_pod["spec"]["containers"][0]
+        assert "airflow_ml_provider.ml.step" in " ".join(container["command"])
+        assert container["resources"]["requests"] == {"cpu": "4", "memory": "48Gi"}
+        assert container["resources"]["limits"] == {"memory": "64Gi"}
+        assert step_pod["metadata"]["name"].startswith(name)
+        assert step_pod["spec"]["securityContext"]["runAsNonRoot"] is True
+    assembly = job_of(assemble_pod)
+    assert assembly["step"] == "assemble_model"
+    assert assembly["training"]["min_success_ratio"] == 1.0
+    inputs = json.loads(Path(assembly["inputs"].removeprefix("file:")).read_text())
+    assert inputs["plan"]["trainable"] == 6 and len(inputs["results"]) == 4
+    import mlflow
+
+    version = mlflow.MlflowClient().get_model_version(loaded.spec.model_name, "1")
+    run = mlflow.get_run(version.run_id)
+    assert run.data.metrics["partitions.trained"] == 6
     for pod in training_pods:
         assert pod["spec"]["containers"][0]["resources"]["requests"]["memory"] == "2Gi"
     plan = json.loads((Path(job["folder"].removeprefix("file:")) / "plan.json").read_text())

@@ -167,8 +167,9 @@ PARTITIONED = GOOD.replace("  target: churned\n", "  target: churned\n  partitio
     [
         (
             "  partitioning: {runner: kubernetes}\n",
-            ":18:26: training.partitioning.runner: runner kubernetes runs plan_partitions in a "
-            "pod of training.kubernetes' image and settings: it needs training.runner kubernetes",
+            ":18:26: training.partitioning.runner: runner kubernetes runs plan_partitions and "
+            "assemble_model in pods of training.kubernetes' image and settings: it needs "
+            "training.runner kubernetes",
         ),
         (
             KUBERNETES + "  partitioning: {kubernetes: {resources: {requests: {memory: 9Gi}}}}\n",

@@ -1,6 +1,7 @@
 """The step jobs' contract (core.step_job) and their entrypoint (python -m ...ml.step): a
-pod's plan_partitions job is typed, versioned, refused with reasons, and makes the same
-plan and chunk files as the worker."""
+pod's plan_partitions and assemble_model jobs are typed, versioned, refused with reasons;
+the plan is the one the worker makes, an assembly without enough trained partitions stops
+before it logs anything."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from palmerpenguins import load_penguins
 from airflow_ml_provider.core.step_job import PlanPartitionsJob, read_step_job
 from airflow_ml_provider.core.training_job import JobError
 from airflow_ml_provider.ml.partitions.chunks import HELDOUT, ROW
+from helpers.training_jobs import job as training_job
 
 
 def plan_job(tmp_path, **changes) -> dict:
@@ -47,7 +49,9 @@ def test_a_job_is_refused_field_by_field_and_by_version(tmp_path):
     assert "partitions_per_task: Input should be greater than or equal to 1" in message
     with pytest.raises(JobError, match=r"plan_partitions job version 2: this .* reads version 1"):
         read_step_job(plan_job(tmp_path, version=2))
-    with pytest.raises(JobError, match=r"names its step, one of plan_partitions; got 'train'"):
+    with pytest.raises(
+        JobError, match=r"its step, one of assemble_model, plan_partitions; got 'tr"
+    ):
         read_step_job(plan_job(tmp_path, step="train"))
 
 
@@ -85,3 +89,35 @@ def test_a_bad_job_fails_in_one_line_without_a_traceback(tmp_path):
         "error: JobError: plan_partitions job version 7: this airflow-ml-provider reads "
         "version 1 (a job written by a newer release; upgrade the package that runs it)"
     ]
+
+
+def test_an_assembly_job_is_checked_like_the_training_job_it_carries(tmp_path):
+    good = {"step": "assemble_model", "training": training_job(tmp_path), "inputs": "x.json"}
+    assert read_step_job(good).training.estimator == "sklearn.linear_model.LogisticRegression"
+    broken = {**good, "training": {**training_job(tmp_path), "metrics": ["roc_auc", 3]}}
+    del broken["inputs"]
+    with pytest.raises(JobError) as raised:
+        read_step_job(broken)
+    assert "inputs: Field required" in str(raised.value)
+    assert "training.metrics.1: Input should be a valid string" in str(raised.value)
+    assert str(raised.value).startswith("invalid assemble_model job: ")
+
+
+def test_an_assembly_with_too_few_trained_partitions_fails_in_one_line(tmp_path):
+    """The pod's process reads the plan and results from the inputs file and refuses before
+    it opens an MLflow run: no partition of the plan's two chunks answered."""
+    plan = {"partition_by": "island", "chunks": [["Biscoe"], ["Dream"]], "skipped": []}
+    fallback = {"chunk": "fallback", "models_uri": str(tmp_path), "partitions": []}
+    (tmp_path / "inputs.json").write_text(json.dumps({"plan": plan, "results": [fallback]}))
+    job = {"step": "assemble_model", "training": training_job(tmp_path)}
+    job["inputs"] = (tmp_path / "inputs.json").as_uri()
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    command = [sys.executable, "-m", "airflow_ml_provider.ml.step", "--job"]
+    done = subprocess.run([*command, str(tmp_path / "job.json")], capture_output=True, text=True)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.startswith(
+        "error: PartitionTrainingFailed: 0 of 2 trainable partitions trained (success ratio "
+        "0.000 < min_success_ratio 1.0)"
+    )
+    assert "Traceback" not in done.stderr
+    assert not (tmp_path / "mlflow.db").exists()

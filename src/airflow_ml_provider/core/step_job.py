@@ -1,12 +1,12 @@
 """The step jobs: a heavy step's work as one typed, versioned contract that a pod (or the
 worker itself) runs — ``python -m airflow_ml_provider.ml.step --job job.json``.
 
-A step that reads the whole snapshot (plan_partitions) can run where the memory is — a pod
-with its own resources — instead of on the Airflow worker: the task builds the job, the pod
-reads the snapshot from the object store, writes what it makes next to it and answers with a
-small JSON result; the task does the Airflow side (XCom, logs). Like the training job, the
-job is JSON only (never a pickle), checked before anything is read, and refused when its
-version is not one this package reads.
+A step that reads much of the snapshot (plan_partitions, assemble_model) can run where the
+memory is — a pod with its own resources — instead of on the Airflow worker: the task builds
+the job, the pod reads what it needs from the object store and the MLflow store, writes what
+it makes there and answers with a small JSON result; the task does the Airflow side (XCom,
+logs, links). Like the training job, the job is JSON only (never a pickle), checked before
+anything is read, and refused when its version is not one this package reads.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from airflow_ml_provider.core.training_job import JobError, JobSplit, _Strict, validated
+from airflow_ml_provider.core.training_job import (
+    JobError,
+    JobSplit,
+    TrainingJob,
+    _Strict,
+    validated,
+)
 
 STEP_JOB_VERSION = 1
 """The version the operators write; bump it when a field changes meaning or goes away."""
@@ -55,11 +61,33 @@ class PlanPartitionsJob(_Strict):
         return f"{self.folder.rstrip('/')}/{PLAN_FILE}"
 
 
-STEP_JOBS: dict[str, type[PlanPartitionsJob]] = {"plan_partitions": PlanPartitionsJob}
+class AssembleModelJob(_Strict):
+    """assemble_model's work: one MLflow run and router model from the chunks' results."""
+
+    version: int = Field(STEP_JOB_VERSION, description="The contract's version.")
+    step: Literal["assemble_model"] = "assemble_model"
+    training: TrainingJob = Field(
+        description="The training job the chunks were trained with (its min_success_ratio "
+        "set); the run is logged to its experiment, MLflow's URI from the environment."
+    )
+    inputs: str = Field(
+        description="A JSON file (URI) of {plan, results}: plan_partitions' plan and the "
+        "training tasks' results."
+    )
+    output: str | None = Field(
+        None, description="Where the result JSON goes (a pod's XCom file); None: not written."
+    )
+
+
+StepJob = PlanPartitionsJob | AssembleModelJob
+STEP_JOBS: dict[str, type[StepJob]] = {
+    "plan_partitions": PlanPartitionsJob,
+    "assemble_model": AssembleModelJob,
+}
 """Every step a step job may name, with its contract."""
 
 
-def read_step_job(job: Any) -> PlanPartitionsJob:
+def read_step_job(job: Any) -> StepJob:
     """``job`` checked against its step's contract; JobError naming what is wrong."""
     step = job.get("step") if isinstance(job, dict) else None
     contract = STEP_JOBS.get(str(step))

@@ -179,16 +179,26 @@ def plan_partitions(built: Built) -> BaseOperator:
         "processes_per_task": settings.processes_per_task,
         "fallback_rows": settings.fallback_rows,
     }
-    if settings.runner != "kubernetes":
+    pod = _step_pod(built)
+    if pod is None:
         return PlanPartitionsOperator(**arguments)
     # Imported only for pipelines that ask for it (the Kubernetes client costs seconds).
     from airflow_ml_provider.operators.kubernetes_steps import KubernetesPlanPartitionsOperator
 
+    return KubernetesPlanPartitionsOperator(pipeline=built.spec.pipeline, **arguments, **pod)
+
+
+def _step_pod(built: Built) -> dict[str, Any] | None:
+    """The pod arguments of the heavy partitioning steps (plan_partitions, assemble_model):
+    training's pod with partitioning.kubernetes' resources; None when they run locally."""
+    settings = _partitioning(built)
+    if settings.runner != "kubernetes":
+        return None
     _, pod = _training_runner(built.loaded)
     pod.pop("command", None)  # the package's own step entrypoint, never a team's command
     if settings.kubernetes is not None:
         pod["resources"] = settings.kubernetes.resources
-    return KubernetesPlanPartitionsOperator(pipeline=built.spec.pipeline, **arguments, **pod)
+    return pod
 
 
 def train_partitions(built: Built) -> BaseOperator:
@@ -205,13 +215,19 @@ def train_partitions(built: Built) -> BaseOperator:
 
 
 def assemble_model(built: Built) -> BaseOperator:
-    arguments = _training_arguments(built.loaded)
-    return AssemblePartitionedModelOperator(
-        task_id="assemble_model",
-        snapshot=built.output("snapshot_data"),
-        validation=built.output("validate_data"),
-        plan=built.tasks["plan_partitions"].output[PLAN_XCOM],
-        results=built.output("train_partitions"),
-        min_success_ratio=_partitioning(built).min_success_ratio,
-        **{k: v for k, v in arguments.items() if k in TRAINING_JOB_ARGUMENTS},
-    )
+    training = _training_arguments(built.loaded)
+    arguments: dict[str, Any] = {
+        "task_id": "assemble_model",
+        "snapshot": built.output("snapshot_data"),
+        "validation": built.output("validate_data"),
+        "plan": built.tasks["plan_partitions"].output[PLAN_XCOM],
+        "results": built.output("train_partitions"),
+        "min_success_ratio": _partitioning(built).min_success_ratio,
+        **{k: v for k, v in training.items() if k in TRAINING_JOB_ARGUMENTS},
+    }
+    pod = _step_pod(built)
+    if pod is None:
+        return AssemblePartitionedModelOperator(**arguments)
+    from airflow_ml_provider.operators.kubernetes_steps import KubernetesAssembleModelOperator
+
+    return KubernetesAssembleModelOperator(**arguments, **pod)

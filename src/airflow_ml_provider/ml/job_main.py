@@ -11,6 +11,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from airflow_ml_provider.core.errors import first_line
+
+
+def with_store_errors(*errors: type[BaseException]) -> tuple[type[BaseException], ...]:
+    """``errors`` and MLflow's (a store that refuses a write, an unreachable server)."""
+    from mlflow.exceptions import MlflowException
+
+    return (*errors, MlflowException)
+
+
+def error_line(exc: BaseException) -> str:
+    """``Type: message`` of a reported error; MLflow's store errors by their cause (its SQL
+    store wraps the database's own error in SQLAlchemy's hints)."""
+    from mlflow.exceptions import MlflowException
+
+    message = first_line(str(exc)) if isinstance(exc, MlflowException) else str(exc)
+    return f"{type(exc).__name__}: {message}"
+
 
 def job_main(
     module: str,

@@ -7,17 +7,22 @@ written to the job's ``output`` (or printed). No Airflow imports.
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 from typing import Any
 
-from airflow_ml_provider.core.step_job import read_step_job
-from airflow_ml_provider.ml.job_main import job_main
+from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.errors import AirflowMlError
+from airflow_ml_provider.core.step_job import AssembleModelJob, read_step_job
+from airflow_ml_provider.ml.job_main import error_line, job_main, with_store_errors
 
 
 def run_step(raw: Any) -> dict[str, Any]:
     """Do the work ``raw`` (a step job) names; its small JSON result."""
     job = read_step_job(raw)
+    if isinstance(job, AssembleModelJob):
+        return dict(assemble_model(job))
     from airflow_ml_provider.ml.partitions.plan_files import write_plan
 
     plan = write_plan(job)
@@ -29,13 +34,26 @@ def run_step(raw: Any) -> dict[str, Any]:
     }
 
 
+def assemble_model(job: AssembleModelJob) -> TrainingResult:
+    """The chunks' results assembled into one run and router model (ml.partitions.assembly),
+    the plan and results read from the job's inputs file."""
+    import fsspec
+
+    from airflow_ml_provider.ml.partitions.assembly import assemble
+
+    with fsspec.open(job.inputs, "r") as stream:
+        inputs = json.load(stream)
+    return assemble(job.training.model_dump(mode="json"), inputs["plan"], inputs["results"])
+
+
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     return job_main(
         "airflow_ml_provider.ml.step",
         run_step,
-        (ValueError, KeyError, OSError),  # the job's inputs, an unreachable store
-        lambda exc: f"{type(exc).__name__}: {exc}",
+        # the job's inputs, too few partitions trained, an unreachable store
+        with_store_errors(AirflowMlError, ValueError, KeyError, OSError),
+        error_line,
         argv,
     )
 

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from airflow_ml_provider.core.contracts import CandidateResult, PartitionChunk, TrainingResult
-from airflow_ml_provider.core.errors import first_line
 from airflow_ml_provider.core.training_job import TrainingJob, check_job
 from airflow_ml_provider.ml.data.snapshot_reads import load_split
 from airflow_ml_provider.ml.evaluation.scoring import (
@@ -30,6 +29,7 @@ from airflow_ml_provider.ml.features.report import feature_table, log_feature_pl
 from airflow_ml_provider.ml.integrity.allowed_code import check_job_code
 from airflow_ml_provider.ml.integrity.model_files import record_digest
 from airflow_ml_provider.ml.integrity.provenance import REPRODUCES_TAG
+from airflow_ml_provider.ml.job_main import error_line, job_main, with_store_errors
 from airflow_ml_provider.ml.training.class_weights import with_class_weight
 from airflow_ml_provider.ml.training.model_logging import log_sklearn_model
 from airflow_ml_provider.ml.training.runs import (
@@ -153,23 +153,10 @@ INPUT_ERRORS = (EstimatorError, ValueError, KeyError, OSError)
 
 def reported_errors() -> tuple[type[BaseException], ...]:
     """INPUT_ERRORS and MLflow's (a store that refuses a write, an unreachable server)."""
-    from mlflow.exceptions import MlflowException
-
-    return (*INPUT_ERRORS, MlflowException)
-
-
-def error_line(exc: BaseException) -> str:
-    """``Type: message`` of a reported error; MLflow's store errors by their cause (its SQL
-    store wraps the database's own error in SQLAlchemy's hints)."""
-    from mlflow.exceptions import MlflowException
-
-    message = first_line(str(exc)) if isinstance(exc, MlflowException) else str(exc)
-    return f"{type(exc).__name__}: {message}"
+    return with_store_errors(*INPUT_ERRORS)
 
 
 def main(argv: list[str] | None = None) -> int:
-    from airflow_ml_provider.ml.job_main import job_main
-
     return job_main("airflow_ml_provider.ml.train", train, reported_errors(), error_line, argv)
 
 

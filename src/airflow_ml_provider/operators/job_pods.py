@@ -60,9 +60,11 @@ def job_command(module: str) -> list[str]:
     ]
 
 
-def pod_name(pipeline: str, step: str) -> str:
-    """A pod name from the pipeline and step (KPO adds a random suffix)."""
-    return re.sub(r"[^a-z0-9-]+", "-", f"{pipeline}-{step}".lower()).strip("-")[:50]
+def pod_identity(pipeline: str, step: str) -> dict[str, Any]:
+    """The pod's name (KPO adds a random suffix) and pipeline label, from the pipeline and
+    the step."""
+    name = re.sub(r"[^a-z0-9-]+", "-", f"{pipeline}-{step}".lower()).strip("-")[:50]
+    return {"name": name, "labels": {f"{LABEL_PREFIX}pipeline": make_safe_label_value(pipeline)}}
 
 
 class JobPodFailed(AirflowMlError, AirflowException):
@@ -161,6 +163,7 @@ class JobPodOperator(KubernetesPodOperator):
             **options,
         )
         self._problem: str | None = None
+        self._finished: Any = None
 
     def job_env(self, context: Context) -> dict[str, str]:
         """The pod's environment, the job (``JOB_ENV``) among it."""
@@ -184,6 +187,28 @@ class JobPodOperator(KubernetesPodOperator):
                 }
             )
         return pod
+
+    def run_pod(self, context: Context) -> Any:
+        """Run the pod (KPO's execute, failures explained) and return ``finish`` of what it
+        answered; when KPO defers, ``trigger_reentry`` finishes instead."""
+        self._finished = None
+        with self.explained():
+            result = KubernetesPodOperator.execute(self, context)
+        if result is None and self._finished is not None:
+            # The pod was already done when KPO would have deferred: KPO called
+            # trigger_reentry itself and dropped its return value.
+            return self._finished
+        return self.finish(context, result)
+
+    def trigger_reentry(self, context: Context, event: dict[str, Any]) -> Any:
+        with self.explained():
+            result = super().trigger_reentry(context, event)
+        self._finished = self.finish(context, result)
+        return self._finished
+
+    def finish(self, context: Context, result: Any) -> Any:
+        """The task's return value from the pod's answer (XCom ``return.json``)."""
+        return result
 
     def pod_env(self) -> dict[str, str]:
         """The environment of the pod this task started, the job among it (after a deferral

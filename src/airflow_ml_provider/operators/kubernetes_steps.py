@@ -1,4 +1,5 @@
-"""Heavy steps in pods of their own: plan_partitions where the memory is, not on the worker.
+"""Heavy steps in pods of their own: plan_partitions and assemble_model where the memory is,
+not on the Airflow worker.
 
 A step whose work reads the whole snapshot runs it as a step job (core.step_job) in a pod
 with its own resources — ``python -m airflow_ml_provider.ml.step`` in the training image —
@@ -12,20 +13,22 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.cncf.kubernetes.operators.pod import KubernetesPodOperator
-from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
 from airflow.sdk import ObjectStoragePath
 
+from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.step_job import AssembleModelJob
 from airflow_ml_provider.operators.job_pods import (
     JOB_ENV,
-    LABEL_PREFIX,
     SCRATCH,
     XCOM_RESULT,
     JobPodOperator,
     job_command,
-    pod_name,
+    pod_identity,
 )
-from airflow_ml_provider.operators.partitions import PlanPartitionsOperator
+from airflow_ml_provider.operators.partitions import (
+    AssemblePartitionedModelOperator,
+    PlanPartitionsOperator,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -56,10 +59,8 @@ class KubernetesPlanPartitionsOperator(PlanPartitionsOperator, JobPodOperator):
     role = "plan_partitions"
 
     def __init__(self, *, pipeline: str = "", **kwargs: Any) -> None:
-        kwargs.setdefault("name", pod_name(pipeline, "plan"))
-        kwargs.setdefault("labels", {f"{LABEL_PREFIX}pipeline": make_safe_label_value(pipeline)})
+        kwargs = {**pod_identity(pipeline, "plan"), **kwargs}
         super().__init__(cmds=job_command(STEP_MODULE), **kwargs)
-        self._finished: list[dict[str, Any]] | None = None
 
     def job_env(self, context: Context) -> dict[str, str]:
         """The pod's environment: the job (its result to the XCom file), $HOME on scratch."""
@@ -76,22 +77,9 @@ class KubernetesPlanPartitionsOperator(PlanPartitionsOperator, JobPodOperator):
         if plan_file.exists():
             self.log.info("reusing the plan at %s (no pod)", plan_file)
             return self.conclude(context, job, json.loads(plan_file.read_text()))
-        self._finished = None
-        with self.explained():
-            result = KubernetesPodOperator.execute(self, context)
-        if result is None and self._finished is not None:
-            # The pod was already done when KPO would have deferred: KPO called
-            # trigger_reentry itself and dropped its return value.
-            return self._finished
-        return self._after_pod(context, result)
+        return self.run_pod(context)
 
-    def trigger_reentry(self, context: Context, event: dict[str, Any]) -> list[dict[str, Any]]:
-        with self.explained():
-            result = super().trigger_reentry(context, event)
-        self._finished = self._after_pod(context, result)
-        return self._finished
-
-    def _after_pod(self, context: Context, result: dict[str, Any] | None) -> list[dict[str, Any]]:
+    def finish(self, context: Context, result: dict[str, Any] | None) -> list[dict[str, Any]]:
         job = self.plan_job()
         if not result or result.get("plan_file") != job.plan_file:
             raise self.failure(
@@ -100,3 +88,66 @@ class KubernetesPlanPartitionsOperator(PlanPartitionsOperator, JobPodOperator):
             )
         plan = json.loads(ObjectStoragePath(job.plan_file).read_text())
         return self.conclude(context, job, plan)
+
+
+class KubernetesAssembleModelOperator(AssemblePartitionedModelOperator, JobPodOperator):
+    """assemble_model in a pod: the held-out rows, the chunks' answers and the router model
+    are read, scored and logged by a pod with its own resources, not the Airflow worker.
+
+    The task checks the plan and the training tasks' results first (too few partitions
+    trained, or no fallback model: it fails without a pod), writes them as
+    ``assemble-inputs.json`` beside the run's model files, and starts a pod running
+    ``python -m airflow_ml_provider.ml.step`` on an AssembleModelJob: the training job the
+    chunks were trained with and that file. The pod logs the one MLflow run (MLflow's URI and
+    credentials from the connection, as for training pods) and answers with what
+    AssemblePartitionedModelOperator returns; the task pushes the run's link. The pod is
+    JobPodOperator's (secure by default, failures explained, deleted when done).
+
+    Takes AssemblePartitionedModelOperator's parameters and JobPodOperator's
+    (``training.kubernetes`` in the YAML, with ``training.partitioning.kubernetes.resources``
+    as its resources).
+    """
+
+    template_fields: tuple[str, ...] = (*AssemblePartitionedModelOperator.template_fields, "image")
+    role = "assemble_model"
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs = {**pod_identity(kwargs.get("pipeline", ""), "assemble"), **kwargs}
+        super().__init__(cmds=job_command(STEP_MODULE), **kwargs)
+
+    def job_env(self, context: Context) -> dict[str, str]:
+        """The pod's environment: the job, MLflow's URI and credentials, $HOME on scratch."""
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        hook = MlflowHook(self.mlflow_conn_id)
+        results = self.checked_results()
+        fallback = next(r for r in results if r.get("chunk") == "fallback")
+        inputs = ObjectStoragePath(fallback["models_uri"]).parent / "assemble-inputs.json"
+        inputs.write_text(json.dumps({"plan": self.plan, "results": results}))
+        training = {**self.assembly_job(context, hook), "tracking_uri": None}
+        job = AssembleModelJob(training=training, inputs=str(inputs), output=XCOM_RESULT)
+        return {
+            **hook.subprocess_env(),
+            "HOME": SCRATCH,
+            "PYTHONUNBUFFERED": "1",
+            JOB_ENV: job.model_dump_json(),
+        }
+
+    def execute(self, context: Context) -> TrainingResult:
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        self.end_abandoned_runs(context, MlflowHook(self.mlflow_conn_id))
+        self.checked_results()  # too few partitions or no fallback: fail here, not in a pod
+        result: TrainingResult = self.run_pod(context)
+        return result
+
+    def finish(self, context: Context, result: dict[str, Any] | None) -> dict[str, Any]:
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        if not result or "run_id" not in result:
+            raise self.failure(
+                f"assemble_model's pod finished but wrote no result to {XCOM_RESULT} "
+                f"(got {result!r})"
+            )
+        self.push_run_link(context, MlflowHook(self.mlflow_conn_id), result)
+        return result

@@ -9,18 +9,15 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from airflow.providers.cncf.kubernetes.pod_generator import make_safe_label_value
-
 from airflow_ml_provider.operators.candidates import CandidateSelection
 from airflow_ml_provider.operators.job_pods import (
     JOB_ENV,
-    LABEL_PREFIX,
     SCRATCH,
     XCOM_RESULT,
     JobPodFailed,
     JobPodOperator,
     job_command,
-    pod_name,
+    pod_identity,
 )
 from airflow_ml_provider.operators.training import TRAIN_MODULE, TrainingJobOperator
 
@@ -63,15 +60,13 @@ class KubernetesTrainingOperator(TrainingJobOperator, JobPodOperator):
 
     def __init__(self, *, command: list[str] | None = None, **kwargs: Any) -> None:
         pipeline = kwargs.get("pipeline", "")
-        kwargs.setdefault("name", pod_name(pipeline, "train"))
-        kwargs.setdefault("labels", {f"{LABEL_PREFIX}pipeline": make_safe_label_value(pipeline)})
+        kwargs = {**pod_identity(pipeline, "train"), **kwargs}
         super().__init__(
             cmds=list(command or TRAIN_COMMAND),
             do_xcom_push=not command,  # a team image answers through MLflow, not XCom
             **kwargs,
         )
         self.trainer_command = list(command) if command else None
-        self._finished: dict[str, Any] | None = None
         self._image_run: ImageRun | None = None
 
     # -- the pod ---------------------------------------------------------------------------
@@ -104,25 +99,12 @@ class KubernetesTrainingOperator(TrainingJobOperator, JobPodOperator):
     def execute(self, context) -> dict[str, Any]:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
-        self._finished = None
         self.end_abandoned_runs(context, MlflowHook(self.mlflow_conn_id))
         if self.trainer_command:
             earlier = self._prepare_image_run(context)
             if earlier is not None:
                 return self._returned(context, earlier)
-        with self.explained():
-            result = super().execute(context)
-        if result is None and self._finished is not None:
-            # The pod was already done when KPO would have deferred: KPO called
-            # trigger_reentry itself and dropped its return value.
-            return self._finished
-        return self._finish(context, result)
-
-    def trigger_reentry(self, context, event: dict[str, Any]) -> dict[str, Any]:
-        with self.explained():
-            result = super().trigger_reentry(context, event)
-        self._finished = self._finish(context, result)
-        return self._finished
+        return self.run_pod(context)
 
     def _prepare_image_run(self, context) -> dict[str, Any] | None:
         """Log the rows a trainer image trains on to a new run (None), or the earlier result
@@ -158,7 +140,7 @@ class KubernetesTrainingOperator(TrainingJobOperator, JobPodOperator):
         job = {**json.loads(env[JOB_ENV]), "tracking_uri": hook.tracking_uri}
         return dict(finish_image_run(job, env["MLFLOW_RUN_ID"]))
 
-    def _finish(self, context, result: dict[str, Any] | None) -> dict[str, Any]:
+    def finish(self, context, result: dict[str, Any] | None) -> dict[str, Any]:
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
         if self.trainer_command:

@@ -194,19 +194,36 @@ class AssemblePartitionedModelOperator(TrainingJobOperator):
         from airflow_ml_provider.hooks.mlflow import MlflowHook
         from airflow_ml_provider.ml.partitions.assembly import PartitionTrainingFailed, assemble
 
-        if not self.plan:
-            raise AirflowException("plan_partitions did not produce a plan; see its log")
-        if not self.partition_by:
-            raise AirflowException("assembling a partitioned model needs partition_by")
         hook = MlflowHook(self.mlflow_conn_id)
         hook.get_conn()  # MLflow credentials into this process: the run is logged from here
         self.end_abandoned_runs(context, hook)
-        job = self.build_job(context, hook)
-        job["min_success_ratio"] = self.min_success_ratio
-        results = [result for result in (self.results or []) if result]
+        results = self.checked_results()
         try:
-            result = assemble(job, self.plan, results)
+            result = assemble(self.assembly_job(context, hook), self.plan, results)
         except PartitionTrainingFailed as exc:
             raise AirflowException(str(exc)) from None
         self.push_run_link(context, hook, result)
         return result
+
+    def checked_results(self) -> list[dict[str, Any]]:
+        """The training tasks' results, once the plan is there and enough partitions and the
+        fallback trained (AirflowException saying what is missing otherwise)."""
+        from airflow_ml_provider.ml.partitions.assembly import (
+            PartitionTrainingFailed,
+            checked_results,
+        )
+
+        if not self.plan:
+            raise AirflowException("plan_partitions did not produce a plan; see its log")
+        if not self.partition_by:
+            raise AirflowException("assembling a partitioned model needs partition_by")
+        results = [result for result in (self.results or []) if result]
+        try:
+            checked_results(self.plan, results, self.min_success_ratio)
+        except PartitionTrainingFailed as exc:
+            raise AirflowException(str(exc)) from None
+        return results
+
+    def assembly_job(self, context, hook) -> dict[str, Any]:
+        """The training job the chunks were trained with, and the success ratio to check."""
+        return {**self.build_job(context, hook), "min_success_ratio": self.min_success_ratio}

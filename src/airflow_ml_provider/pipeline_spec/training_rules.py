@@ -43,15 +43,16 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 
 
 def _partitioning_problems(training: TrainingSpec) -> list[tuple[FieldPath, str]]:
-    """plan_partitions runs in a pod only with the pod settings of the Kubernetes runner."""
+    """plan_partitions and assemble_model run in pods only with the pod settings of the
+    Kubernetes runner."""
     partitioning = training.partitioning
     if partitioning is None:
         return []
     where = ("training", "partitioning")
     if partitioning.runner == "kubernetes" and training.runner != "kubernetes":
         message = (
-            "runner kubernetes runs plan_partitions in a pod of training.kubernetes' image and "
-            "settings: it needs training.runner kubernetes"
+            "runner kubernetes runs plan_partitions and assemble_model in pods of "
+            "training.kubernetes' image and settings: it needs training.runner kubernetes"
         )
         return [((*where, "runner"), message)]
     if partitioning.runner == "local" and partitioning.kubernetes is not None:

@@ -144,14 +144,16 @@ class PartitioningSpec(_Strict):
     )
     runner: Literal["local", "kubernetes"] = Field(
         "local",
-        description="Where plan_partitions reads the snapshot and writes the chunk files: "
-        "local (the Airflow worker) or kubernetes (a pod of training.kubernetes' image and "
-        "settings, for a snapshot larger than a worker's memory; needs training.runner "
-        "kubernetes).",
+        description="Where the heavy partitioning steps run — plan_partitions (reads the "
+        "snapshot, writes the chunk files) and assemble_model (scores the held-out rows, "
+        "logs the run): local (the Airflow worker) or kubernetes (a pod each, of "
+        "training.kubernetes' image and settings, for a snapshot larger than a worker's "
+        "memory; needs training.runner kubernetes).",
     )
     kubernetes: PodResourcesSpec | None = Field(
         None,
-        description="runner kubernetes: plan_partitions' pod resources (default: "
+        description="runner kubernetes: the plan_partitions and assemble_model pods' "
+        "resources (default: "
         "training.kubernetes.resources).",
     )
     fallback: bool = Field(

@@ -136,6 +136,22 @@ def partition_warnings(table: list[dict[str, Any]]) -> list[str]:
     return [line]
 
 
+def checked_results(
+    plan: dict[str, Any], results: list[dict[str, Any]], min_success_ratio: float | None
+) -> tuple[list[dict[str, Any]], dict[str, float | int], dict[str, Any]]:
+    """The partition table, its counts and the fallback's result — or PartitionTrainingFailed
+    when too few partitions trained or the fallback model is missing."""
+    table = partition_table(plan, results)
+    counts = check_success(table, 1.0 if min_success_ratio is None else min_success_ratio)
+    fallback = next((r for r in results if r.get("chunk") == FALLBACK), None)
+    if fallback is None or not fallback.get("models_uri"):
+        raise PartitionTrainingFailed(
+            "the fallback model was not trained (its task failed); rows of unseen, skipped "
+            "or failed partitions could not be predicted"
+        )
+    return table, counts, fallback
+
+
 def assemble(
     raw_job: Mapping[str, Any], plan: dict[str, Any], results: list[dict[str, Any]]
 ) -> TrainingResult:
@@ -158,14 +174,7 @@ def assemble(
     from airflow_ml_provider.ml.training.tracking import model_requirements, model_written_whole
 
     job = TrainingJob.model_validate(raw_job)
-    table = partition_table(plan, results)
-    counts = check_success(table, 1.0 if job.min_success_ratio is None else job.min_success_ratio)
-    fallback = next((r for r in results if r.get("chunk") == FALLBACK), None)
-    if fallback is None or not fallback.get("models_uri"):
-        raise PartitionTrainingFailed(
-            "the fallback model was not trained (its task failed); rows of unseen, skipped "
-            "or failed partitions could not be predicted"
-        )
+    table, counts, fallback = checked_results(plan, results, job.min_success_ratio)
     trusted = sorted({t for r in results for t in r.get("trusted_types") or []})
     config = {
         "partition_by": plan["partition_by"],
