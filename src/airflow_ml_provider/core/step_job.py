@@ -1,12 +1,12 @@
 """The step jobs: a heavy step's work as one typed, versioned contract that a pod (or the
 worker itself) runs — ``python -m airflow_ml_provider.ml.step --job job.json``.
 
-A step that reads much of the snapshot (plan_partitions, assemble_model) can run where the
-memory is — a pod with its own resources — instead of on the Airflow worker: the task builds
-the job, the pod reads what it needs from the object store and the MLflow store, writes what
-it makes there and answers with a small JSON result; the task does the Airflow side (XCom,
-logs, links). Like the training job, the job is JSON only (never a pickle), checked before
-anything is read, and refused when its version is not one this package reads.
+A step that reads much of the snapshot (plan_partitions, assemble_model, evaluate_model) can
+run where the memory is — a pod with its own resources — instead of the Airflow worker: the
+task builds the job, the pod reads what it needs from the object store and the MLflow store,
+writes what it makes there and answers with a small JSON result; the task does the Airflow
+side (XCom, logs, links). Like the training job, the job is JSON only (never a pickle),
+checked before anything is read, and refused when its version is not one this package reads.
 """
 
 from __future__ import annotations
@@ -79,10 +79,46 @@ class AssembleModelJob(_Strict):
     )
 
 
-StepJob = PlanPartitionsJob | AssembleModelJob
+class EvaluateModelJob(_Strict):
+    """evaluate_model's work: the challenger and the champion scored on the same held-out
+    rows, the rules decided, the decision and its tables logged on the challenger's run.
+    The fields are EvaluateModelOperator's parameters (see its docs)."""
+
+    version: int = Field(STEP_JOB_VERSION, description="The contract's version.")
+    step: Literal["evaluate_model"] = "evaluate_model"
+    training: dict[str, Any] = Field(description="The challenger's TrainingResult.")
+    snapshot: dict[str, Any] = Field(description="snapshot_data's Snapshot.")
+    model_name: str
+    target: str
+    task: Literal["classification", "regression"]
+    primary_metric: str
+    metrics: list[str]
+    features: list[str] | None = None
+    split: JobSplit
+    thresholds: dict[str, float] = {}
+    min_improvement: float | str = 0.0
+    partition_by: str | None = None
+    per_partition: dict[str, Any] = {}
+    max_regression: dict[str, float] = {}
+    confidence: float | None = None
+    bootstrap_samples: int = Field(1000, ge=1)
+    slices: list[dict[str, Any]] = []
+    first_run: str = "promote_if_thresholds"
+    importance: bool = True
+    sample_weight: str | None = None
+    baseline_min_improvement: float | str | None = None
+    positive_class: str | int | float | bool | None = None
+    plots: bool = True
+    output: str | None = Field(
+        None, description="Where the decision JSON goes (a pod's XCom file); None: not written."
+    )
+
+
+StepJob = PlanPartitionsJob | AssembleModelJob | EvaluateModelJob
 STEP_JOBS: dict[str, type[StepJob]] = {
     "plan_partitions": PlanPartitionsJob,
     "assemble_model": AssembleModelJob,
+    "evaluate_model": EvaluateModelJob,
 }
 """Every step a step job may name, with its contract."""
 

@@ -12,9 +12,9 @@ import logging
 import sys
 from typing import Any
 
-from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.contracts import GateDecision, TrainingResult
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.core.step_job import AssembleModelJob, read_step_job
+from airflow_ml_provider.core.step_job import AssembleModelJob, EvaluateModelJob, read_step_job
 from airflow_ml_provider.ml.job_main import error_line, job_main, with_store_errors
 
 
@@ -23,6 +23,8 @@ def run_step(raw: Any) -> dict[str, Any]:
     job = read_step_job(raw)
     if isinstance(job, AssembleModelJob):
         return dict(assemble_model(job))
+    if isinstance(job, EvaluateModelJob):
+        return dict(evaluate_model(job))
     from airflow_ml_provider.ml.partitions.plan_files import write_plan
 
     plan = write_plan(job)
@@ -44,6 +46,15 @@ def assemble_model(job: AssembleModelJob) -> TrainingResult:
     with fsspec.open(job.inputs, "r") as stream:
         inputs = json.load(stream)
     return assemble(job.training.model_dump(mode="json"), inputs["plan"], inputs["results"])
+
+
+def evaluate_model(job: EvaluateModelJob) -> GateDecision:
+    """The gate (ml.evaluation.judge), logged to the MLflow server of the environment."""
+    from mlflow import MlflowClient
+
+    from airflow_ml_provider.ml.evaluation.judge import judge
+
+    return judge(job, MlflowClient())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,28 +14,8 @@ from airflow_ml_provider.core.defaults import (
     PER_PARTITION_DEFAULTS,
     SLICE_DEFAULTS,
 )
+from airflow_ml_provider.core.step_job import EvaluateModelJob
 from airflow_ml_provider.hooks.mlflow import MlflowHook
-from airflow_ml_provider.ml.evaluation.gate import PARTITION_TABLE
-from airflow_ml_provider.ml.registry.aliases import CHAMPION, PREVIOUS, holder
-
-SLICE_TABLE = "gate/slices.csv"
-IMPORTANCE_TABLE = "gate/permutation_importance.csv"
-SHAP_TABLE = "gate/shap_importance.csv"
-HELDOUT_TABLE = "gate/heldout_rows.csv"
-
-
-def current_champion(client, model_name: str, challenger_run_id: str | None = None):
-    """The model version holding the ``champion`` alias, or None (no model, no alias).
-
-    When that version is the challenger itself (this run was evaluated and promoted before,
-    and evaluate_model is re-run), the champion it was judged against — ``previous`` — is
-    returned instead, so a re-run decides the same as the first run."""
-    number = holder(client, model_name, CHAMPION)
-    version = client.get_model_version(model_name, number) if number else None
-    if version is not None and challenger_run_id and version.run_id == challenger_run_id:
-        number = holder(client, model_name, PREVIOUS)
-        version = client.get_model_version(model_name, number) if number else None
-    return version
 
 
 class EvaluateModelOperator(BaseOperator):
@@ -145,161 +125,35 @@ class EvaluateModelOperator(BaseOperator):
         self.min_improvement = min_improvement
         self.mlflow_conn_id = mlflow_conn_id
 
-    def _log_plots(self, client, run_id: str, figures: dict[str, Any]) -> list[str]:
-        """Log each figure as ``gate/plots/<name>.png`` on the run; return the names."""
-        from airflow_ml_provider.ml.evaluation.plots import plot_path
-
-        for name, figure in figures.items():
-            client.log_figure(run_id, figure, plot_path(name))
-        return list(figures)
-
-    def execute(self, context) -> GateDecision:
-        from airflow_ml_provider.ml.data.dataset import data_section
-        from airflow_ml_provider.ml.data.tables import records_csv
-        from airflow_ml_provider.ml.evaluation.evaluate import score_models
-        from airflow_ml_provider.ml.evaluation.gate import (
-            confidence_rule,
-            decide,
-            partition_comparison,
-            regression_rules,
-            required_gain,
-            slice_rules,
-        )
-        from airflow_ml_provider.ml.partitions.answers import recorded_answers
-
-        client = MlflowHook(self.mlflow_conn_id).get_conn()
-        champion = current_champion(client, self.model_name, self.training.get("run_id"))
-        champion_uri = f"models:/{self.model_name}/{champion.version}" if champion else None
-        data = data_section(
-            self.snapshot, self.target, self.features, self.split, self.partition_by
-        )
-        scores = score_models(
-            data,
-            self.task,
-            self.metrics,
-            self.training["model_uri"],
-            champion_uri,
-            confidence=self.confidence,
-            bootstrap_samples=self.bootstrap_samples,
-            slices=[item["column"] for item in self.slices],
-            importance=self.importance,
-            sample_weight=self.sample_weight,
-            challenger_answers=recorded_answers(client, self.training, data),
-            baseline=self.baseline_min_improvement is not None,
-            positive_class_setting=self.positive_class,
-            plots=self.plots,
-        )
-        extra = regression_rules(scores["challenger"], scores["champion"], self.max_regression)
-        if "bootstrap" in scores:
-            extra.append(
-                confidence_rule(
-                    scores["bootstrap"],
-                    self.primary_metric,
-                    required_gain(self.min_improvement, scores["champion"][self.primary_metric]),
-                )
-            )
-        slice_table: list[dict[str, Any]] = []
-        for item in self.slices:
-            rules, rows = slice_rules(
-                item["column"],
-                scores["slices"][item["column"]],
-                metric=self.primary_metric,
-                max_gap=item["max_gap"],
-                max_regression=item["max_regression"],
-                min_rows=item["min_rows"],
-            )
-            extra.extend(rules)
-            slice_table.extend(rows)
-        table = None
-        if "partitions" in scores:
-            partition_rule, table = partition_comparison(
-                scores["partitions"]["challenger"],
-                scores["partitions"]["champion"],
-                metric=self.primary_metric,
-                **self.per_partition,
-            )
-            extra.extend([partition_rule] if partition_rule else [])
-        decision = decide(
-            scores["challenger"],
-            scores["champion"],
+    def gate_job(self) -> EvaluateModelJob:
+        """The gate's work as a step job (what ml.evaluation.judge does, here or in a pod)."""
+        return EvaluateModelJob(
+            training=dict(self.training),
+            snapshot=dict(self.snapshot),
+            model_name=self.model_name,
+            target=self.target,
+            task=self.task,
             primary_metric=self.primary_metric,
+            metrics=self.metrics,
+            features=self.features,
+            split=self.split,
             thresholds=self.thresholds,
             min_improvement=self.min_improvement,
-            extra_rules=extra,
+            partition_by=self.partition_by,
+            per_partition=self.per_partition,
+            max_regression=self.max_regression,
+            confidence=self.confidence,
+            bootstrap_samples=self.bootstrap_samples,
+            slices=self.slices,
             first_run=self.first_run,
-            baseline=scores.get("baseline"),
-            baseline_min_improvement=self.baseline_min_improvement or 0.0,
+            importance=self.importance,
+            sample_weight=self.sample_weight,
+            baseline_min_improvement=self.baseline_min_improvement,
+            positive_class=self.positive_class,
+            plots=self.plots,
         )
-        if table is not None:
-            decision["partitions"] = self._report_partitions(client, table)
-        run_id = self.training["run_id"]
-        if "bootstrap" in scores:
-            decision["bootstrap"] = scores["bootstrap"]
-        if slice_table:
-            decision["slices"] = slice_table
-            client.log_text(run_id, records_csv(slice_table), SLICE_TABLE)
-        if "importance" in scores:
-            decision["importance"] = scores["importance"][:10]
-            client.log_text(run_id, records_csv(scores["importance"]), IMPORTANCE_TABLE)
-        if "shap" in scores:
-            decision["shap"] = scores["shap"][:10]
-            client.log_text(run_id, records_csv(scores["shap"]), SHAP_TABLE)
-        client.log_text(run_id, scores["heldout_rows"], HELDOUT_TABLE)
-        if scores.get("figures"):
-            decision["plots"] = self._log_plots(client, run_id, scores["figures"])
-            decision["mlflow_run_id"] = run_id
-        decision["heldout_rows"] = HELDOUT_TABLE
-        decision["challenger"] = scores["challenger"]
-        decision["champion"] = scores["champion"]
-        if "baseline" in scores:
-            decision["baseline"] = {"model": scores["baseline_model"], **scores["baseline"]}
-        decision["champion_version"] = int(champion.version) if champion else None
-        decision["primary_metric"] = self.primary_metric
-        decision["rows"] = scores["rows"]
-        if scores.get("positive_class") is not None:
-            decision["positive_class"] = scores["positive_class"]
-        for rule in decision["rules"]:
-            self.log.info(
-                "%-15s %-12s value=%.4f bound=%.4f %s",
-                rule["rule"],
-                rule["metric"],
-                rule["value"],
-                rule["bound"],
-                "PASS" if rule["passed"] else "FAIL",
-            )
-        self.log.info(
-            "decision: %s (%s)",
-            "PROMOTE" if decision["promote"] else "KEEP CHAMPION",
-            decision["reason"],
-        )
-        client.log_dict(self.training["run_id"], decision, "gate/decision.json")
-        client.set_tag(
-            self.training["run_id"],
-            "airflow_ml.gate",
-            "promote" if decision["promote"] else "reject",
-        )
-        return decision
 
-    def _report_partitions(self, client, table: list[dict[str, Any]]) -> dict[str, Any]:
-        """Log the worst partitions, store the whole table, return counts for the decision."""
-        from airflow_ml_provider.ml.data.tables import records_csv
+    def execute(self, context) -> GateDecision:
+        from airflow_ml_provider.ml.evaluation.judge import judge
 
-        judged = [row for row in table if row["judged"]]
-        worst = sorted(judged, key=lambda row: row["delta"])[:10]
-        for row in worst:
-            self.log.info(
-                "partition %-20s rows=%-5d challenger=%.4f champion=%.4f %s",
-                row["partition"],
-                row["rows"],
-                row["challenger"],
-                row["champion"],
-                "REGRESSED" if row["regressed"] else "",
-            )
-        client.log_text(self.training["run_id"], records_csv(table), PARTITION_TABLE)
-        return {
-            "partitions": len(table),
-            "judged": len(judged),
-            "regressed": sum(row["regressed"] for row in judged),
-            "worst": worst[:5],
-            "table": PARTITION_TABLE,
-        }
+        return judge(self.gate_job(), MlflowHook(self.mlflow_conn_id).get_conn())

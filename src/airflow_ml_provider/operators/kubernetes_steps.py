@@ -105,15 +105,17 @@ class KubernetesAssembleModelOperator(AssemblePartitionedModelOperator, JobPodOp
 
     Takes AssemblePartitionedModelOperator's parameters and JobPodOperator's
     (``training.kubernetes`` in the YAML, with ``training.partitioning.kubernetes.resources``
-    as its resources).
+    as its resources), and:
+
+    :param pipeline: the pipeline id (the pod's name and label, the run's tag).
     """
 
     template_fields: tuple[str, ...] = (*AssemblePartitionedModelOperator.template_fields, "image")
     role = "assemble_model"
 
-    def __init__(self, **kwargs: Any) -> None:
-        kwargs = {**pod_identity(kwargs.get("pipeline", ""), "assemble"), **kwargs}
-        super().__init__(cmds=job_command(STEP_MODULE), **kwargs)
+    def __init__(self, *, pipeline: str = "", **kwargs: Any) -> None:
+        kwargs = {**pod_identity(pipeline, "assemble"), **kwargs}
+        super().__init__(pipeline=pipeline, cmds=job_command(STEP_MODULE), **kwargs)
 
     def job_env(self, context: Context) -> dict[str, str]:
         """The pod's environment: the job, MLflow's URI and credentials, $HOME on scratch."""
