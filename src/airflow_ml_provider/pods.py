@@ -22,6 +22,7 @@ _SECTION = {
     "serving": "deployment.kubernetes",
     "plan_partitions": "training.partitioning.kubernetes",
     "assemble_model": "training.partitioning.kubernetes",
+    "evaluate_model": "evaluation.kubernetes",
 }
 
 

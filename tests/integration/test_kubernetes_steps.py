@@ -21,8 +21,7 @@ from helpers.partitioned import region_rules
 from helpers.pipelines import task_outcome
 
 IMAGE = "registry.example.com/ml/trainer:1.4.2"
-PIPELINE = f"""\
-data: {{source: data/regions.csv, target: label, partition_by: region}}
+TRAINING_PODS = f"""\
 training:
   estimator: sklearn.linear_model.LogisticRegression
   runner: kubernetes
@@ -30,7 +29,10 @@ training:
     image: {IMAGE}
     resources: {{requests: {{cpu: "1", memory: 2Gi}}, limits: {{memory: 2Gi}}}}
     kubernetes_conn_id: kubernetes_test
-  partitioning:
+"""
+PIPELINE = f"""\
+data: {{source: data/regions.csv, target: label, partition_by: region}}
+{TRAINING_PODS}  partitioning:
     partitions_per_task: 2
     min_partition_rows: 20
     runner: kubernetes
@@ -174,4 +176,64 @@ def test_an_oom_killed_plan_pod_says_which_setting_to_raise(tmp_path, airflow_db
     assert first_line.startswith("plan_partitions pod ")
     assert "was OOMKilled: it used more than its memory limit (3Gi)" in first_line
     assert "raise training.partitioning.kubernetes.resources.limits.memory" in first_line
+    assert cluster.pods == {}
+
+
+GATE_PIPELINE = f"""\
+pipeline: k8s_gate
+data: {{source: data/regions.csv, target: label}}
+{TRAINING_PODS}evaluation:
+  primary_metric: accuracy
+  thresholds: {{accuracy: 0.6}}
+  runner: kubernetes
+  kubernetes: {{resources: {{requests: {{cpu: "2", memory: 24Gi}}, limits: {{memory: 32Gi}}}}}}
+"""
+
+
+def test_the_gate_decides_in_its_own_pod_and_its_decision_is_what_registers(
+    tmp_path, airflow_db, cluster
+):
+    """Built by the DAG factory from YAML: evaluate_model runs the step entrypoint in a pod
+    with evaluation.kubernetes' resources; the pod scores the challenger on the held-out rows
+    against the baseline, logs gate/decision.json on the challenger's run, and the decision
+    it answers with is the one the task returns and register_model acts on."""
+    import mlflow
+
+    from airflow_ml_provider.cli.local_run import collect_result, run_dag
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
+
+    (tmp_path / "data").mkdir()
+    region_rules().to_csv(tmp_path / "data" / "regions.csv", index=False)
+    path = tmp_path / "k8s_gate.yaml"
+    path.write_text(GATE_PIPELINE)
+    loaded = load_pipeline(path)
+    dag = build_dag(loaded)
+    gate = dag.get_task("evaluate_model")
+    assert type(gate).__name__ == "KubernetesEvaluateModelOperator"
+    for setting, value in FAST.items():
+        setattr(gate, setting, value)
+        setattr(dag.get_task("train_model"), setting, value)
+    dag_run = run_dag(dag)
+    result = collect_result(dag, dag_run, loaded.spec.model_name, "mlflow_default")
+    assert result["state"] == "success", (result["tasks"], cluster.requests[-5:])
+    state, gate_xcom = task_outcome(dag_run, "evaluate_model")
+    decision = gate_xcom["return_value"]
+    assert state == "success" and decision["promote"] is True
+    assert {rule["rule"] for rule in decision["rules"]} >= {"threshold_min", "beats_baseline"}
+    assert decision["champion_version"] is None and decision["rows"] > 0
+    assert result["model"]["aliases"]["champion"] == 1
+
+    train_pod, gate_pod = cluster.created
+    job = job_of(gate_pod)
+    assert job["step"] == "evaluate_model" and job["thresholds"] == {"accuracy": 0.6}
+    container = gate_pod["spec"]["containers"][0]
+    assert "airflow_ml_provider.ml.step" in " ".join(container["command"])
+    assert container["resources"]["requests"] == {"cpu": "2", "memory": "24Gi"}
+    assert train_pod["spec"]["containers"][0]["resources"]["requests"]["memory"] == "2Gi"
+    assert gate_pod["metadata"]["name"].startswith("k8s-gate-gate")
+    run_id = job["training"]["run_id"]
+    logged = mlflow.artifacts.load_dict(f"runs:/{run_id}/gate/decision.json")
+    assert logged["promote"] is True and logged["rules"] == decision["rules"]
+    assert mlflow.get_run(run_id).data.tags["airflow_ml.gate"] == "promote"
     assert cluster.pods == {}

@@ -209,3 +209,57 @@ def test_plan_partitions_pod_gets_its_own_resources(tmp_path):
     assert plan.container_resources.limits == {"memory": "64Gi"}
     training = dag.get_task("train_partitions").partial_kwargs
     assert training["resources"]["requests"]["memory"] == "4Gi"
+
+
+@pytest.mark.parametrize(
+    ("training", "evaluation", "expected"),
+    [
+        (
+            "",
+            "  runner: kubernetes\n",
+            "evaluation.runner: runner kubernetes runs evaluate_model in a pod of "
+            "training.kubernetes' image and settings: it needs training.runner kubernetes",
+        ),
+        (
+            KUBERNETES,
+            "  kubernetes: {resources: {requests: {memory: 9Gi}}}\n",
+            "evaluation.kubernetes: evaluation.kubernetes applies only to evaluation.runner "
+            "kubernetes",
+        ),
+    ],
+    ids=["without the kubernetes runner", "resources without the runner"],
+)
+def test_where_evaluate_model_runs_is_checked(tmp_path, training, evaluation, expected):
+    text = GOOD.replace("  params: {n_estimators: 10}\n", training).replace(
+        "  thresholds: {roc_auc: 0.8}\n", "  thresholds: {roc_auc: 0.8}\n" + evaluation
+    )
+    message = errors_of(write(tmp_path, text))
+    assert expected in message, message
+
+
+def test_the_gate_pod_gets_its_own_resources(tmp_path):
+    """The factory's evaluate_model with evaluation.runner kubernetes: a pod of
+    training.kubernetes' settings with evaluation.kubernetes' resources, the gate's settings
+    in its job (rendered without a cluster)."""
+    from airflow_ml_provider.factory.builder import build_dag
+
+    text = GOOD.replace("  params: {n_estimators: 10}\n", KUBERNETES).replace(
+        "  thresholds: {roc_auc: 0.8}\n",
+        "  thresholds: {roc_auc: 0.8}\n  runner: kubernetes\n"
+        "  kubernetes: {resources: {requests: {memory: 32Gi}}}\n",
+    )
+    dag = build_dag(load_pipeline(write(tmp_path, text)))
+    gate = dag.get_task("evaluate_model")
+    assert type(gate).__name__ == "KubernetesEvaluateModelOperator"
+    assert gate.image == "registry.example.com/ml/trainer:1.4.2"
+    assert gate.container_resources.requests == {"memory": "32Gi"}
+    assert gate.name.startswith("churn-ct-gate")
+    gate.training = {"run_id": "r1", "model_uri": "runs:/r1/model"}
+    gate.snapshot = {"uri": "file:///s.parquet", "format": "parquet"}
+    job = gate.gate_job()
+    assert (job.step, job.primary_metric, job.thresholds) == (
+        "evaluate_model",
+        "roc_auc",
+        {"roc_auc": 0.8},
+    )
+    assert dag.get_task("train_model").container_resources.requests["memory"] == "4Gi"

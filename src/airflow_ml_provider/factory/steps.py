@@ -19,6 +19,7 @@ from airflow_ml_provider.factory.training_steps import (
     assemble_model,
     plan_partitions,
     select_model,
+    step_pod,
     train_candidates,
     train_model,
     train_partitions,
@@ -118,7 +119,17 @@ def check_changes(built: Built) -> BaseOperator:
 def evaluate_model(built: Built) -> BaseOperator:
     spec = built.spec
     data, evaluation = spec.data, spec.evaluation
-    return EvaluateModelOperator(
+    pod = step_pod(built, evaluation)
+    operator: type[EvaluateModelOperator] = EvaluateModelOperator
+    if pod is not None:
+        # Imported only for pipelines that ask for it (the Kubernetes client costs seconds).
+        from airflow_ml_provider.operators.kubernetes_steps import (
+            KubernetesEvaluateModelOperator,
+        )
+
+        operator = KubernetesEvaluateModelOperator
+        pod["pipeline"] = spec.pipeline
+    return operator(
         task_id="evaluate_model",
         training=built.training_output(),
         snapshot=built.output("snapshot_data"),
@@ -147,6 +158,7 @@ def evaluate_model(built: Built) -> BaseOperator:
         # repeat over every partition: not yet (the per-partition table covers it).
         importance=data.partition_by is None,
         sample_weight=evaluation.sample_weight,
+        **(pod or {}),
     )
 
 

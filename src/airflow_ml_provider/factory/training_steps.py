@@ -17,7 +17,7 @@ from airflow_ml_provider.operators.partitions import (
 )
 from airflow_ml_provider.operators.training import TRAINING_JOB_ARGUMENTS, LocalTrainingOperator
 from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
-from airflow_ml_provider.pipeline_spec.models import PartitioningSpec
+from airflow_ml_provider.pipeline_spec.models import EvaluationSpec, PartitioningSpec
 
 if TYPE_CHECKING:
     from airflow_ml_provider.pipeline_spec.models import PipelineSpec
@@ -179,7 +179,7 @@ def plan_partitions(built: Built) -> BaseOperator:
         "processes_per_task": settings.processes_per_task,
         "fallback_rows": settings.fallback_rows,
     }
-    pod = _step_pod(built)
+    pod = step_pod(built, _partitioning(built))
     if pod is None:
         return PlanPartitionsOperator(**arguments)
     # Imported only for pipelines that ask for it (the Kubernetes client costs seconds).
@@ -188,16 +188,15 @@ def plan_partitions(built: Built) -> BaseOperator:
     return KubernetesPlanPartitionsOperator(pipeline=built.spec.pipeline, **arguments, **pod)
 
 
-def _step_pod(built: Built) -> dict[str, Any] | None:
-    """The pod arguments of the heavy partitioning steps (plan_partitions, assemble_model):
-    training's pod with partitioning.kubernetes' resources; None when they run locally."""
-    settings = _partitioning(built)
-    if settings.runner != "kubernetes":
+def step_pod(built: Built, section: PartitioningSpec | EvaluationSpec) -> dict[str, Any] | None:
+    """The pod arguments of a heavy step (plan_partitions, assemble_model, evaluate_model) its
+    section runs in a pod: training's pod with the section's own resources; None: locally."""
+    if section.runner != "kubernetes":
         return None
     _, pod = _training_runner(built.loaded)
     pod.pop("command", None)  # the package's own step entrypoint, never a team's command
-    if settings.kubernetes is not None:
-        pod["resources"] = settings.kubernetes.resources
+    if section.kubernetes is not None:
+        pod["resources"] = section.kubernetes.resources
     return pod
 
 
@@ -225,7 +224,7 @@ def assemble_model(built: Built) -> BaseOperator:
         "min_success_ratio": _partitioning(built).min_success_ratio,
         **{k: v for k, v in training.items() if k in TRAINING_JOB_ARGUMENTS},
     }
-    pod = _step_pod(built)
+    pod = step_pod(built, _partitioning(built))
     if pod is None:
         return AssemblePartitionedModelOperator(**arguments)
     from airflow_ml_provider.operators.kubernetes_steps import KubernetesAssembleModelOperator

@@ -67,7 +67,7 @@ class EvaluateModelOperator(BaseOperator):
         residuals for regression) as ``gate/plots/*.png`` on the training run.
     """
 
-    template_fields = ("training", "snapshot")
+    template_fields: tuple[str, ...] = ("training", "snapshot")
     ui_color = "#f3e8fa"
 
     def __init__(

@@ -1,11 +1,11 @@
-"""Heavy steps in pods of their own: plan_partitions and assemble_model where the memory is,
-not on the Airflow worker.
+"""Heavy steps in pods of their own: plan_partitions, assemble_model and evaluate_model where
+the memory is, not on the Airflow worker.
 
 A step whose work reads the whole snapshot runs it as a step job (core.step_job) in a pod
 with its own resources — ``python -m airflow_ml_provider.ml.step`` in the training image —
 and keeps the Airflow side (XCom, logs) in the task. Importing this module imports the
 cncf.kubernetes provider: the DAG factory imports it only for pipelines that ask for it
-(``training.partitioning.runner: kubernetes``).
+(``training.partitioning.runner: kubernetes``, ``evaluation.runner: kubernetes``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_ml_provider.core.contracts import TrainingResult
+from airflow_ml_provider.core.contracts import GateDecision, TrainingResult
 from airflow_ml_provider.core.step_job import AssembleModelJob
+from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
 from airflow_ml_provider.operators.job_pods import (
     JOB_ENV,
     SCRATCH,
@@ -152,4 +153,54 @@ class KubernetesAssembleModelOperator(AssemblePartitionedModelOperator, JobPodOp
                 f"(got {result!r})"
             )
         self.push_run_link(context, MlflowHook(self.mlflow_conn_id), result)
+        return result
+
+
+class KubernetesEvaluateModelOperator(EvaluateModelOperator, JobPodOperator):
+    """evaluate_model in a pod: the held-out rows read, the champion loaded and both scored
+    (bootstrap, slices, importance, plots) by a pod with its own resources, not the Airflow
+    worker.
+
+    The pod runs ``python -m airflow_ml_provider.ml.step`` on an EvaluateModelJob — this
+    operator's settings, the challenger's training result and the snapshot — and does what
+    EvaluateModelOperator does (ml.evaluation.judge): the decision and its tables go on the
+    challenger's MLflow run (MLflow's URI and credentials from the connection, as for
+    training pods) and come back as the task's return value. The pod is JobPodOperator's
+    (secure by default, failures explained, deleted when done).
+
+    Takes EvaluateModelOperator's parameters and JobPodOperator's (``training.kubernetes``
+    in the YAML, with ``evaluation.kubernetes.resources`` as its resources), and:
+
+    :param pipeline: the pipeline id (the pod's name and label).
+    """
+
+    template_fields: tuple[str, ...] = (*EvaluateModelOperator.template_fields, "image")
+    role = "evaluate_model"
+
+    def __init__(self, *, pipeline: str = "", **kwargs: Any) -> None:
+        kwargs = {**pod_identity(pipeline, "gate"), **kwargs}
+        super().__init__(cmds=job_command(STEP_MODULE), **kwargs)
+
+    def job_env(self, context: Context) -> dict[str, str]:
+        """The pod's environment: the job, MLflow's URI and credentials, $HOME on scratch."""
+        from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+        job = self.gate_job().model_copy(update={"output": XCOM_RESULT})
+        return {
+            **MlflowHook(self.mlflow_conn_id).subprocess_env(),
+            "HOME": SCRATCH,
+            "PYTHONUNBUFFERED": "1",
+            JOB_ENV: job.model_dump_json(),
+        }
+
+    def execute(self, context: Context) -> GateDecision:
+        decision: GateDecision = self.run_pod(context)
+        return decision
+
+    def finish(self, context: Context, result: dict[str, Any] | None) -> dict[str, Any]:
+        if not result or "promote" not in result or "rules" not in result:
+            raise self.failure(
+                f"evaluate_model's pod finished but wrote no decision to {XCOM_RESULT} "
+                f"(got {result!r})"
+            )
         return result

@@ -14,6 +14,7 @@ from airflow_ml_provider.core.defaults import (
     SLICE_DEFAULTS,
 )
 from airflow_ml_provider.pipeline_spec.section_base import MetricName, _Strict
+from airflow_ml_provider.pipeline_spec.training_section import PodResourcesSpec
 
 
 def absolute_or_relative(value: float | str, of_what: str) -> float | str:
@@ -146,6 +147,18 @@ class EvaluationSpec(_Strict):
         None,
         description="Partitioned models: how much single partitions may regress "
         "(defaults apply when data.partition_by is set).",
+    )
+    runner: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="Where evaluate_model reads the held-out rows, loads the champion and "
+        "scores both: local (the Airflow worker) or kubernetes (a pod of "
+        "training.kubernetes' image and settings, for held-out rows or models larger than a "
+        "worker's memory; needs training.runner kubernetes).",
+    )
+    kubernetes: PodResourcesSpec | None = Field(
+        None,
+        description="runner kubernetes: evaluate_model's pod resources (default: "
+        "training.kubernetes.resources).",
     )
 
     @field_validator("min_improvement")

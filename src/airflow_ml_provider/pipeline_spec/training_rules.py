@@ -1,5 +1,6 @@
-"""Cross-field rules of ``training:``: the runner and its pod settings, searches (grid,
-random, Optuna and its workers) and candidates — each reported at the field it concerns."""
+"""Cross-field rules of ``training:``: the runner and its pod settings (and the heavy steps'
+pods that use them), searches (grid, random, Optuna and its workers) and candidates — each
+reported at the field it concerns."""
 
 from __future__ import annotations
 
@@ -10,7 +11,12 @@ from airflow_ml_provider.core.resources import gpus_asked
 from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 if TYPE_CHECKING:
-    from airflow_ml_provider.pipeline_spec.training_section import SearchSpec, TrainingSpec
+    from airflow_ml_provider.pipeline_spec.evaluation_section import EvaluationSpec
+    from airflow_ml_provider.pipeline_spec.training_section import (
+        PartitioningSpec,
+        SearchSpec,
+        TrainingSpec,
+    )
 
 FieldPath = tuple[str | int, ...]
 GPU_NEEDS_PODS = (
@@ -38,25 +44,36 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
                 )
             )
     problems += search_problems(training.search, ("training", "search"), spec)
-    problems += _partitioning_problems(training)
+    problems += _step_pod_problems(
+        training,
+        ("training", "partitioning"),
+        training.partitioning,
+        "plan_partitions and assemble_model in pods",
+    )
+    problems += _step_pod_problems(
+        training, ("evaluation",), spec.evaluation, "evaluate_model in a pod"
+    )
     return problems
 
 
-def _partitioning_problems(training: TrainingSpec) -> list[tuple[FieldPath, str]]:
-    """plan_partitions and assemble_model run in pods only with the pod settings of the
-    Kubernetes runner."""
-    partitioning = training.partitioning
-    if partitioning is None:
+def _step_pod_problems(
+    training: TrainingSpec,
+    where: FieldPath,
+    section: PartitioningSpec | EvaluationSpec | None,
+    steps: str,
+) -> list[tuple[FieldPath, str]]:
+    """A heavy step (plan_partitions, assemble_model, evaluate_model) runs in a pod only with
+    the pod settings of the Kubernetes runner; its ``kubernetes`` only with runner kubernetes."""
+    if section is None:
         return []
-    where = ("training", "partitioning")
-    if partitioning.runner == "kubernetes" and training.runner != "kubernetes":
+    if section.runner == "kubernetes" and training.runner != "kubernetes":
         message = (
-            "runner kubernetes runs plan_partitions and assemble_model in pods of "
-            "training.kubernetes' image and settings: it needs training.runner kubernetes"
+            f"runner kubernetes runs {steps} of training.kubernetes' image and settings: it "
+            "needs training.runner kubernetes"
         )
         return [((*where, "runner"), message)]
-    if partitioning.runner == "local" and partitioning.kubernetes is not None:
-        message = "partitioning.kubernetes applies only to partitioning.runner kubernetes"
+    if section.runner == "local" and section.kubernetes is not None:
+        message = f"{where[-1]}.kubernetes applies only to {where[-1]}.runner kubernetes"
         return [((*where, "kubernetes"), message)]
     return []
 
