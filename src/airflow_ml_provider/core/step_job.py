@@ -1,12 +1,13 @@
 """The step jobs: a heavy step's work as one typed, versioned contract that a pod (or the
 worker itself) runs — ``python -m airflow_ml_provider.ml.step --job job.json``.
 
-A step that reads much of the snapshot (plan_partitions, assemble_model, evaluate_model) can
-run where the memory is — a pod with its own resources — instead of the Airflow worker: the
-task builds the job, the pod reads what it needs from the object store and the MLflow store,
-writes what it makes there and answers with a small JSON result; the task does the Airflow
-side (XCom, logs, links). Like the training job, the job is JSON only (never a pickle),
-checked before anything is read, and refused when its version is not one this package reads.
+A step that reads much of the snapshot (validate_data, plan_partitions, assemble_model,
+evaluate_model) can run where the memory is — a pod with its own resources — instead of the
+Airflow worker: the task builds the job, the pod reads what it needs from the object store
+and the MLflow store, writes what it makes there and answers with a small JSON result; the
+task does the Airflow side (XCom, logs, links). Like the training job, the job is JSON only
+(never a pickle), checked before anything is read, and refused when its version is not one
+this package reads.
 """
 
 from __future__ import annotations
@@ -114,8 +115,52 @@ class EvaluateModelJob(_Strict):
     )
 
 
-StepJob = PlanPartitionsJob | AssembleModelJob | EvaluateModelJob
+class ValidateDataJob(_Strict):
+    """validate_data's checks (guards, Great Expectations, schema, drift) over the snapshot,
+    read a column at a time; the fields are ValidateDataOperator's, with the baselines the
+    task looked up. The answer is the checks' summary: the task decides and reports."""
+
+    version: int = Field(STEP_JOB_VERSION, description="The contract's version.")
+    step: Literal["validate_data"] = "validate_data"
+    snapshot: dict[str, Any] = Field(description="snapshot_data's Snapshot (uri, format).")
+    target: str | None = None
+    task: Literal["classification", "regression"] | None = None
+    expectations: list[dict[str, dict[str, Any]]] = []
+    max_duplicate_share: float = Field(0.1, ge=0, le=1)
+    max_null_rate_increase: float = Field(0.05, ge=0, le=1)
+    freshness: dict[str, Any] | None = None
+    drift: dict[str, Any] | None = Field(
+        None, description="Drift options (drift_report keywords); None: no drift check."
+    )
+    schema_baseline: dict[str, Any] | None = Field(
+        None, description="The schema to compare with (inferred earlier, or pinned)."
+    )
+    drift_baseline_uri: str | None = Field(
+        None, description="The data or drift profile (URI) to compare with; None: no drift."
+    )
+    drift_baseline_format: Literal["csv", "parquet"] = Field(
+        "parquet", description="The format of that data (when it has no profile beside it)."
+    )
+    schema_version: int | None = Field(
+        None, description="The stored schema's version, echoed in the summary's baselines."
+    )
+    schema_uri: str | None = Field(
+        None, description="Where that schema is, echoed in the summary's baselines."
+    )
+    docs_folder: str | None = Field(
+        None, description="Where the rendered Data Docs go (URI); None: not rendered."
+    )
+    profile_file: str | None = Field(
+        None, description="Where the snapshot's drift profile goes (URI); None: not kept."
+    )
+    output: str | None = Field(
+        None, description="Where the summary JSON goes (a pod's XCom file); None: not written."
+    )
+
+
+StepJob = PlanPartitionsJob | AssembleModelJob | EvaluateModelJob | ValidateDataJob
 STEP_JOBS: dict[str, type[StepJob]] = {
+    "validate_data": ValidateDataJob,
     "plan_partitions": PlanPartitionsJob,
     "assemble_model": AssembleModelJob,
     "evaluate_model": EvaluateModelJob,

@@ -14,7 +14,12 @@ from typing import Any
 
 from airflow_ml_provider.core.contracts import GateDecision, TrainingResult
 from airflow_ml_provider.core.errors import AirflowMlError
-from airflow_ml_provider.core.step_job import AssembleModelJob, EvaluateModelJob, read_step_job
+from airflow_ml_provider.core.step_job import (
+    AssembleModelJob,
+    EvaluateModelJob,
+    ValidateDataJob,
+    read_step_job,
+)
 from airflow_ml_provider.ml.job_main import error_line, job_main, with_store_errors
 
 
@@ -25,6 +30,10 @@ def run_step(raw: Any) -> dict[str, Any]:
         return dict(assemble_model(job))
     if isinstance(job, EvaluateModelJob):
         return dict(evaluate_model(job))
+    if isinstance(job, ValidateDataJob):
+        from airflow_ml_provider.ml.data.validate_step import validate_snapshot
+
+        return validate_snapshot(job)
     from airflow_ml_provider.ml.partitions.plan_files import write_plan
 
     plan = write_plan(job)

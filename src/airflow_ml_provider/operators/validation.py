@@ -128,11 +128,8 @@ class ValidateDataOperator(BaseOperator):
 
         schema_version, schema_uri, schema_baseline = self._schema_baseline(context)
         baseline_uri, baseline = self._drift_baseline()
-        drift_options = None
-        if self.drift is not None:
-            drift_options = {**self.drift, "columns": self.columns}
         # Snapshots are content-addressed: same data, same profile, kept once.
-        profile_file = profile_path(self.snapshot["uri"]) if self.drift is not None else None
+        profile_file = self._profile_file()
         with (
             tempfile.TemporaryDirectory(prefix="airflow-ml-docs-") as docs_dir,
             stored_columns(self.snapshot["uri"], self.snapshot["format"]) as table,
@@ -146,9 +143,9 @@ class ValidateDataOperator(BaseOperator):
                     max_duplicate_share=self.max_duplicate_share,
                     freshness=self.freshness,
                     max_null_rate_increase=self.max_null_rate_increase,
-                    drift=drift_options,
+                    drift=self._drift_options(),
                     docs_dir=docs_dir if self.data_docs else None,
-                    keep_profile=profile_file is not None and not profile_file.exists(),
+                    keep_profile=profile_file is not None,
                 ),
                 schema_baseline=schema_baseline,
                 drift_baseline=baseline,
@@ -161,17 +158,30 @@ class ValidateDataOperator(BaseOperator):
             # compare against the profile, not the whole data.
             assert profile_file is not None
             profile_file.write_text(json.dumps(profile, allow_nan=False))
+        summary["baselines"] = {
+            "schema_version": schema_version,
+            "schema_uri": schema_uri,
+            "drift_baseline_uri": baseline_uri,
+        }
+        return self.decide(context, summary)
+
+    def decide(self, context, summary: dict[str, Any]) -> Validation:
+        """The checks' summary (with its ``baselines``) completed, reported and decided:
+        the task fails when a guard, an expectation or the schema says so."""
+        baselines = summary.pop("baselines")
         if summary["schema"] is not None:
             if self.schema is None:
                 summary["schema"] = None
             else:
                 summary["schema"].update(
                     mode=INFER if self.schema == INFER else "pinned",
-                    baseline_version=schema_version,
-                    baseline_uri=schema_uri,
+                    baseline_version=baselines["schema_version"],
+                    baseline_uri=baselines["schema_uri"],
                 )
         if summary["drift"] is not None:
-            summary["drift"].update(action=self.drift_action, baseline_uri=baseline_uri)
+            summary["drift"].update(
+                action=self.drift_action, baseline_uri=baselines["drift_baseline_uri"]
+            )
         elif self.drift is not None:
             summary["drift_skipped"] = "no champion training data to compare with yet"
         return self._conclude(context, summary)
@@ -202,6 +212,16 @@ class ValidateDataOperator(BaseOperator):
         latest = self._schema_store(context).latest()
         return latest if latest else (None, None, None)
 
+    def _drift_options(self) -> dict[str, Any] | None:
+        return None if self.drift is None else {**self.drift, "columns": self.columns}
+
+    def _profile_file(self) -> ObjectStoragePath | None:
+        """Where the snapshot's drift profile goes when it is not there yet (None: keep none)."""
+        if self.drift is None:
+            return None
+        path = profile_path(self.snapshot["uri"])
+        return None if path.exists() else path
+
     def _drift_baseline(self) -> tuple[str | None, Any]:
         """The champion's training data (or ``drift_baseline_uri``), or (None, None)."""
         if self.drift is None:
@@ -210,13 +230,16 @@ class ValidateDataOperator(BaseOperator):
 
     # -- outputs -----------------------------------------------------------------------
 
+    def _data_docs_folder(self, context) -> ObjectStoragePath:
+        return _snapshot_folder(self.snapshot) / "data_docs" / _safe(context["run_id"])
+
     def _store_data_docs(self, context, index: str | None, docs_dir: str) -> str | None:
         """Copy the rendered Data Docs next to the snapshot; return the index.html URI."""
         from pathlib import Path
 
         if not index:
             return None
-        target = _snapshot_folder(self.snapshot) / "data_docs" / _safe(context["run_id"])
+        target = self._data_docs_folder(context)
         for file in Path(docs_dir).rglob("*"):
             if file.is_file():
                 destination = target / file.relative_to(docs_dir).as_posix()

@@ -23,8 +23,9 @@ log = logging.getLogger(__name__)
 
 def profile_path(data_uri: str) -> ObjectStoragePath:
     """A baseline given as a profile JSON is that file; data has its profile beside it."""
-    path = ObjectStoragePath(data_uri)
-    return path if path.name.endswith(".json") else path.parent / "profile.json"
+    from airflow_ml_provider.ml.drift.profile import profile_uri
+
+    return ObjectStoragePath(profile_uri(data_uri))
 
 
 def drift_baseline(
@@ -36,9 +37,7 @@ def drift_baseline(
     snapshot is read instead of the data when it exists."""
     from airflow_ml_provider.storage.frames import read_stored_frame
 
-    uri, data_format = baseline_uri, None
-    if uri is None and model_name:
-        uri, data_format = champion_data(model_name, mlflow_conn_id)
+    uri, data_format = baseline_source(model_name, mlflow_conn_id, baseline_uri)
     if uri is None:
         return None, None
     profile = profile_path(uri)
@@ -47,7 +46,18 @@ def drift_baseline(
     if not ObjectStoragePath(uri).exists():
         log.warning("champion training data %s no longer exists; drift skipped", uri)
         return None, None
-    return uri, read_stored_frame(uri, data_format or format_of(uri) or "parquet")
+    return uri, read_stored_frame(uri, data_format)
+
+
+def baseline_source(
+    model_name: str | None, mlflow_conn_id: str, baseline_uri: str | None = None
+) -> tuple[str | None, str]:
+    """(uri, format) of the drift baseline — ``baseline_uri``, else the training data of
+    ``model_name``'s champion — without reading it; (None, "parquet") when there is none."""
+    uri, data_format = baseline_uri, None
+    if uri is None and model_name:
+        uri, data_format = champion_data(model_name, mlflow_conn_id)
+    return uri, data_format or (format_of(uri) if uri else None) or "parquet"
 
 
 def champion_data(model_name: str, mlflow_conn_id: str) -> tuple[str | None, str | None]:

@@ -61,6 +61,15 @@ def local_path_or_uri(uri: str) -> str:
     return unquote(parsed.path) if parsed.scheme in ("", "file") else uri
 
 
+def write_bytes(uri: str, data: bytes) -> None:
+    """Write ``data`` to ``uri`` (a path or any fsspec URI), its folder made first."""
+    import fsspec
+
+    fs, path = fsspec.core.url_to_fs(uri)
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(path, data)
+
+
 def read_frame(uri: str | BinaryIO, data_format: str, columns: list[str] | None = None):
     """Load a csv or parquet snapshot (a URI, a path or an open binary stream) into pandas.
 

@@ -49,6 +49,14 @@ DEFAULT_MAX_CATEGORIES = 10_000
 _MAX_THREADS = 4
 
 
+def profile_uri(data_uri: str) -> str:
+    """Where a baseline's profile is: a baseline given as a profile JSON is that file; data
+    has its profile beside it (``profile.json`` in its folder)."""
+    if data_uri.endswith(".json"):
+        return data_uri
+    return f"{data_uri.rstrip('/').rsplit('/', 1)[0]}/profile.json"
+
+
 def _kind(series: pd.Series) -> str | None:
     if (
         types.is_bool_dtype(series)

@@ -249,11 +249,9 @@ def _train_fallback(
 
 def _write_models(models: dict[str, Any], uri: str) -> list[str]:
     """Dump ``{key: model}`` with skops to ``uri``; return the types it needs to load."""
-    import fsspec
+    from airflow_ml_provider.ml.data.dataset import write_bytes
 
     skops = skops_io()
     data = skops.dumps(models)
-    fs, path = fsspec.core.url_to_fs(uri)
-    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-    fs.pipe_file(path, data)
+    write_bytes(uri, data)
     return skops.get_untrusted_types(data=data)
