@@ -49,7 +49,7 @@ def test_a_job_is_refused_field_by_field_and_by_version(tmp_path):
     assert "partitions_per_task: Input should be greater than or equal to 1" in message
     with pytest.raises(JobError, match=r"plan_partitions job version 2: this .* reads version 1"):
         read_step_job(plan_job(tmp_path, version=2))
-    every = "assemble_model, evaluate_model, plan_partitions"
+    every = "assemble_model, evaluate_model, plan_partitions, validate_data"
     with pytest.raises(JobError, match=f"names its step, one of {every}; got 'train'"):
         read_step_job(plan_job(tmp_path, step="train"))
 

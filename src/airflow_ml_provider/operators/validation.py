@@ -11,9 +11,10 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.contracts import Snapshot, Validation
+from airflow_ml_provider.core.step_job import ValidateDataJob
 from airflow_ml_provider.operators.links import DataDocsLink, record_link
 from airflow_ml_provider.settings import data_docs_url
-from airflow_ml_provider.storage.drift_baseline import drift_baseline, profile_path
+from airflow_ml_provider.storage.drift_baseline import profile_path
 from airflow_ml_provider.storage.schemas import SchemaStore, load_pinned_schema
 
 INFER = "infer"
@@ -123,47 +124,67 @@ class ValidateDataOperator(BaseOperator):
         self.on_failure = on_failure
 
     def execute(self, context) -> Validation:
-        from airflow_ml_provider.ml.data.checks import CheckOptions, check_frame
+        from airflow_ml_provider.ml.data.checks import check_frame
+        from airflow_ml_provider.ml.data.validate_step import check_options
+        from airflow_ml_provider.storage.drift_baseline import read_baseline
         from airflow_ml_provider.storage.frames import stored_columns
 
-        schema_version, schema_uri, schema_baseline = self._schema_baseline(context)
-        baseline_uri, baseline = self._drift_baseline()
-        # Snapshots are content-addressed: same data, same profile, kept once.
-        profile_file = self._profile_file()
+        job = self.validate_job(context)
+        baseline_uri, baseline = read_baseline(job.drift_baseline_uri, job.drift_baseline_format)
         with (
             tempfile.TemporaryDirectory(prefix="airflow-ml-docs-") as docs_dir,
             stored_columns(self.snapshot["uri"], self.snapshot["format"]) as table,
         ):
             summary = check_frame(
                 table,
-                CheckOptions(
-                    target=self.target,
-                    task=self.task,
-                    expectations=self.expectations,
-                    max_duplicate_share=self.max_duplicate_share,
-                    freshness=self.freshness,
-                    max_null_rate_increase=self.max_null_rate_increase,
-                    drift=self._drift_options(),
-                    docs_dir=docs_dir if self.data_docs else None,
-                    keep_profile=profile_file is not None,
-                ),
-                schema_baseline=schema_baseline,
+                check_options(job, docs_dir),
+                schema_baseline=job.schema_baseline,
                 drift_baseline=baseline,
             )
             index = summary.pop("data_docs_index")
             summary["data_docs_uri"] = self._store_data_docs(context, index, docs_dir)
         profile = summary.pop("profile")
-        if profile is not None:
+        if profile is not None and job.profile_file:
             # Kept so that, when a model trained on this data becomes champion, later runs
             # compare against the profile, not the whole data.
-            assert profile_file is not None
-            profile_file.write_text(json.dumps(profile, allow_nan=False))
+            ObjectStoragePath(job.profile_file).write_text(json.dumps(profile, allow_nan=False))
         summary["baselines"] = {
-            "schema_version": schema_version,
-            "schema_uri": schema_uri,
+            "schema_version": job.schema_version,
+            "schema_uri": job.schema_uri,
             "drift_baseline_uri": baseline_uri,
         }
         return self.decide(context, summary)
+
+    def validate_job(self, context) -> ValidateDataJob:
+        """The checks as a step job, with the baselines looked up (the schema store, the
+        champion's training data in MLflow) but not read."""
+        from airflow_ml_provider.storage.drift_baseline import baseline_source
+
+        schema_version, schema_uri, schema_baseline = self._schema_baseline(context)
+        baseline_uri, baseline_format = None, "parquet"
+        if self.drift is not None:
+            baseline_uri, baseline_format = baseline_source(
+                self.model_name, self.mlflow_conn_id, self.drift_baseline_uri
+            )
+        # Snapshots are content-addressed: same data, same profile, kept once.
+        profile_file = profile_path(self.snapshot["uri"]) if self.drift is not None else None
+        return ValidateDataJob(
+            snapshot=dict(self.snapshot),
+            target=self.target,
+            task=self.task,
+            expectations=self.expectations,
+            max_duplicate_share=self.max_duplicate_share,
+            max_null_rate_increase=self.max_null_rate_increase,
+            freshness=self.freshness,
+            drift=None if self.drift is None else {**self.drift, "columns": self.columns},
+            schema_baseline=schema_baseline,
+            schema_version=schema_version,
+            schema_uri=schema_uri,
+            drift_baseline_uri=baseline_uri,
+            drift_baseline_format=baseline_format,
+            docs_folder=str(self._data_docs_folder(context)) if self.data_docs else None,
+            profile_file=str(profile_file) if profile_file and not profile_file.exists() else None,
+        )
 
     def decide(self, context, summary: dict[str, Any]) -> Validation:
         """The checks' summary (with its ``baselines``) completed, reported and decided:
@@ -211,22 +232,6 @@ class ValidateDataOperator(BaseOperator):
             return None, self.schema, load_pinned_schema(self.schema)
         latest = self._schema_store(context).latest()
         return latest if latest else (None, None, None)
-
-    def _drift_options(self) -> dict[str, Any] | None:
-        return None if self.drift is None else {**self.drift, "columns": self.columns}
-
-    def _profile_file(self) -> ObjectStoragePath | None:
-        """Where the snapshot's drift profile goes when it is not there yet (None: keep none)."""
-        if self.drift is None:
-            return None
-        path = profile_path(self.snapshot["uri"])
-        return None if path.exists() else path
-
-    def _drift_baseline(self) -> tuple[str | None, Any]:
-        """The champion's training data (or ``drift_baseline_uri``), or (None, None)."""
-        if self.drift is None:
-            return None, None
-        return drift_baseline(self.model_name, self.mlflow_conn_id, self.drift_baseline_uri)
 
     # -- outputs -----------------------------------------------------------------------
 

@@ -35,9 +35,14 @@ def drift_baseline(
     ``model_name``'s champion (its MLflow run's ``airflow_ml.data_uri`` tag); (None, None)
     when there is nothing to compare with. The compact profile stored beside a validated
     snapshot is read instead of the data when it exists."""
+    return read_baseline(*baseline_source(model_name, mlflow_conn_id, baseline_uri))
+
+
+def read_baseline(uri: str | None, data_format: str) -> tuple[str | None, Any]:
+    """(uri, its profile or else its data) of a drift baseline; (None, None) when there is
+    none or its data is gone."""
     from airflow_ml_provider.storage.frames import read_stored_frame
 
-    uri, data_format = baseline_source(model_name, mlflow_conn_id, baseline_uri)
     if uri is None:
         return None, None
     profile = profile_path(uri)

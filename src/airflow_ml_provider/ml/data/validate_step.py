@@ -14,17 +14,20 @@ import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_ml_provider.core.step_job import ValidateDataJob
 from airflow_ml_provider.ml.data.dataset import write_bytes
+
+if TYPE_CHECKING:
+    from airflow_ml_provider.ml.data.checks import CheckOptions
 
 log = logging.getLogger(__name__)
 
 
 def validate_snapshot(job: ValidateDataJob) -> dict[str, Any]:
     """Every check of ``job`` on its snapshot; the summary, with ``data_docs_uri``."""
-    from airflow_ml_provider.ml.data.checks import CheckOptions, check_frame
+    from airflow_ml_provider.ml.data.checks import check_frame
 
     baseline = _drift_baseline(job)
     with (
@@ -33,17 +36,7 @@ def validate_snapshot(job: ValidateDataJob) -> dict[str, Any]:
     ):
         summary = check_frame(
             table,
-            CheckOptions(
-                target=job.target,
-                task=job.task,
-                expectations=job.expectations,
-                max_duplicate_share=job.max_duplicate_share,
-                freshness=job.freshness,
-                max_null_rate_increase=job.max_null_rate_increase,
-                drift=job.drift,
-                docs_dir=docs_dir if job.docs_folder else None,
-                keep_profile=job.profile_file is not None,
-            ),
+            check_options(job, docs_dir),
             schema_baseline=job.schema_baseline,
             drift_baseline=baseline,
         )
@@ -58,6 +51,23 @@ def validate_snapshot(job: ValidateDataJob) -> dict[str, Any]:
         "drift_baseline_uri": job.drift_baseline_uri if baseline is not None else None,
     }
     return summary
+
+
+def check_options(job: ValidateDataJob, docs_dir: str) -> CheckOptions:
+    """The checks ``job`` asks for; Data Docs rendered into ``docs_dir`` when it wants them."""
+    from airflow_ml_provider.ml.data.checks import CheckOptions
+
+    return CheckOptions(
+        target=job.target,
+        task=job.task,
+        expectations=job.expectations,
+        max_duplicate_share=job.max_duplicate_share,
+        freshness=job.freshness,
+        max_null_rate_increase=job.max_null_rate_increase,
+        drift=job.drift,
+        docs_dir=docs_dir if job.docs_folder else None,
+        keep_profile=job.profile_file is not None,
+    )
 
 
 @contextmanager
