@@ -20,6 +20,7 @@ CANNOT_START_REASONS = ("CreateContainerConfigError", "CreateContainerError", "C
 _SECTION = {
     "training": "training.kubernetes",
     "serving": "deployment.kubernetes",
+    "validate_data": "validation.kubernetes",
     "plan_partitions": "training.partitioning.kubernetes",
     "assemble_model": "training.partitioning.kubernetes",
     "evaluate_model": "evaluation.kubernetes",

@@ -182,6 +182,10 @@ def test_an_oom_killed_plan_pod_says_which_setting_to_raise(tmp_path, airflow_db
 GATE_PIPELINE = f"""\
 pipeline: k8s_gate
 data: {{source: data/regions.csv, target: label}}
+validation:
+  expectations: [{{expect_column_values_to_not_be_null: {{column: label}}}}]
+  runner: kubernetes
+  kubernetes: {{resources: {{requests: {{cpu: "1", memory: 12Gi}}}}}}
 {TRAINING_PODS}evaluation:
   primary_metric: accuracy
   thresholds: {{accuracy: 0.6}}
@@ -190,13 +194,15 @@ data: {{source: data/regions.csv, target: label}}
 """
 
 
-def test_the_gate_decides_in_its_own_pod_and_its_decision_is_what_registers(
+def test_validation_and_the_gate_run_in_their_own_pods_and_decide_the_run(
     tmp_path, airflow_db, cluster
 ):
-    """Built by the DAG factory from YAML: evaluate_model runs the step entrypoint in a pod
-    with evaluation.kubernetes' resources; the pod scores the challenger on the held-out rows
-    against the baseline, logs gate/decision.json on the challenger's run, and the decision
-    it answers with is the one the task returns and register_model acts on."""
+    """Built by the DAG factory from YAML: validate_data and evaluate_model run the step
+    entrypoint in pods with their sections' resources. The validation pod runs Great
+    Expectations on the snapshot and writes the Data Docs and drift profile beside it; the
+    gate pod scores the challenger on the held-out rows against the baseline and logs
+    gate/decision.json on the challenger's run; the summary and the decision they answer
+    with are what the tasks return and register_model acts on."""
     import mlflow
 
     from airflow_ml_provider.cli.local_run import collect_result, run_dag
@@ -209,11 +215,15 @@ def test_the_gate_decides_in_its_own_pod_and_its_decision_is_what_registers(
     path.write_text(GATE_PIPELINE)
     loaded = load_pipeline(path)
     dag = build_dag(loaded)
-    gate = dag.get_task("evaluate_model")
-    assert type(gate).__name__ == "KubernetesEvaluateModelOperator"
-    for setting, value in FAST.items():
-        setattr(gate, setting, value)
-        setattr(dag.get_task("train_model"), setting, value)
+    pod_tasks = [dag.get_task(t) for t in ("validate_data", "train_model", "evaluate_model")]
+    assert [type(task).__name__ for task in pod_tasks] == [
+        "KubernetesValidateDataOperator",
+        "KubernetesTrainingOperator",
+        "KubernetesEvaluateModelOperator",
+    ]
+    for task in pod_tasks:
+        for setting, value in FAST.items():
+            setattr(task, setting, value)
     dag_run = run_dag(dag)
     result = collect_result(dag, dag_run, loaded.spec.model_name, "mlflow_default")
     assert result["state"] == "success", (result["tasks"], cluster.requests[-5:])
@@ -224,7 +234,20 @@ def test_the_gate_decides_in_its_own_pod_and_its_decision_is_what_registers(
     assert decision["champion_version"] is None and decision["rows"] > 0
     assert result["model"]["aliases"]["champion"] == 1
 
-    train_pod, gate_pod = cluster.created
+    validate_pod, train_pod, gate_pod = cluster.created
+    checks = job_of(validate_pod)
+    assert checks["step"] == "validate_data" and checks["target"] == "label"
+    assert validate_pod["spec"]["containers"][0]["resources"]["requests"]["memory"] == "12Gi"
+    assert validate_pod["metadata"]["name"].startswith("k8s-gate-validate")
+    _, validation = task_outcome(dag_run, "validate_data")
+    summary = validation["return_value"]
+    assert summary["success"] is True and summary["rows"] == 720
+    assert summary["evaluated"] >= 1 and summary["failed_expectations"] == []
+    assert summary["schema"]["mode"] == "infer" and summary["schema"]["stored_version"] == 1
+    assert summary["drift_skipped"] == "no champion training data to compare with yet"
+    docs = Path(summary["data_docs_uri"].removeprefix("file://"))
+    assert docs.name == "index.html" and "<html" in docs.read_text().lower()
+    assert checks["profile_file"] and Path(checks["profile_file"].removeprefix("file://")).exists()
     job = job_of(gate_pod)
     assert job["step"] == "evaluate_model" and job["thresholds"] == {"accuracy": 0.6}
     container = gate_pod["spec"]["containers"][0]
@@ -237,3 +260,44 @@ def test_the_gate_decides_in_its_own_pod_and_its_decision_is_what_registers(
     assert logged["promote"] is True and logged["rules"] == decision["rules"]
     assert mlflow.get_run(run_id).data.tags["airflow_ml.gate"] == "promote"
     assert cluster.pods == {}
+
+
+def test_a_failed_expectation_in_the_validation_pod_fails_the_task_naming_it(
+    tmp_path, airflow_db, cluster
+):
+    """The pod only checks; the task decides: a failed expectation in the pod's summary fails
+    validate_data with the expectation named, as on the worker."""
+    from airflow.sdk import DAG
+
+    from airflow_ml_provider.cli.local_run import run_dag
+    from airflow_ml_provider.operators.kubernetes_steps import KubernetesValidateDataOperator
+
+    snapshot = tmp_path / "snapshot" / "data.parquet"
+    snapshot.parent.mkdir()
+    region_rules().to_parquet(snapshot)
+    errors: list[BaseException] = []
+    start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+    with DAG("k8s_validate_fails", schedule=None, start_date=start) as dag:
+        KubernetesValidateDataOperator(
+            task_id="validate_data",
+            pipeline="k8s_validate_fails",
+            snapshot={"uri": str(snapshot), "format": "parquet", "sha256": "cd" * 32},
+            target="label",
+            expectations=[{"expect_column_values_to_be_in_set": {"column": "region",
+                                                                 "value_set": ["north"]}}],
+            schema=None,
+            drift=None,
+            image=IMAGE,
+            kubernetes_conn_id="kubernetes_test",
+            on_failure_callback=lambda context: errors.append(context["exception"]),
+            **FAST,
+        )  # fmt: skip
+    state, _ = task_outcome(run_dag(dag), "validate_data")
+    assert state == "failed"
+    (error,) = errors
+    first_line = str(error).splitlines()[0]
+    assert first_line.startswith("data validation failed (1 problem(s)): ")
+    assert "expect_column_values_to_be_in_set" in first_line and "region" in first_line
+    assert len(cluster.created) == 1 and cluster.pods == {}
+    reports = list((snapshot.parent / "validation").glob("*.json"))
+    assert len(reports) == 1 and '"success": false' in reports[0].read_text()

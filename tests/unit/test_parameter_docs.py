@@ -19,6 +19,7 @@ DOCUMENTED = [
     "airflow_ml_provider.operators.kubernetes_steps.KubernetesPlanPartitionsOperator",
     "airflow_ml_provider.operators.kubernetes_steps.KubernetesAssembleModelOperator",
     "airflow_ml_provider.operators.kubernetes_steps.KubernetesEvaluateModelOperator",
+    "airflow_ml_provider.operators.kubernetes_steps.KubernetesValidateDataOperator",
     "airflow_ml_provider.operators.partitions.PlanPartitionsOperator",
     "airflow_ml_provider.operators.partitions.AssemblePartitionedModelOperator",
     "airflow_ml_provider.operators.evaluation.EvaluateModelOperator",

@@ -263,3 +263,22 @@ def test_the_gate_pod_gets_its_own_resources(tmp_path):
         {"roc_auc": 0.8},
     )
     assert dag.get_task("train_model").container_resources.requests["memory"] == "4Gi"
+
+
+def test_where_validate_data_runs_is_checked_and_its_pod_gets_its_resources(tmp_path):
+    from airflow_ml_provider.factory.builder import build_dag
+
+    pods = "  runner: kubernetes\n  kubernetes: {resources: {requests: {memory: 20Gi}}}\n"
+    local_training = GOOD.replace("validation:\n", "validation:\n" + pods)
+    message = errors_of(write(tmp_path, local_training))
+    assert (
+        "validation.runner: runner kubernetes runs validate_data in a pod of "
+        "training.kubernetes' image and settings: it needs training.runner kubernetes"
+    ) in message, message
+
+    text = local_training.replace("  params: {n_estimators: 10}\n", KUBERNETES)
+    dag = build_dag(load_pipeline(write(tmp_path, text)))
+    validate = dag.get_task("validate_data")
+    assert type(validate).__name__ == "KubernetesValidateDataOperator"
+    assert validate.container_resources.requests == {"memory": "20Gi"}
+    assert validate.name.startswith("churn-ct-validate") and validate.retries == 0

@@ -77,7 +77,14 @@ def validate_data(built: Built) -> BaseOperator:
     spec, loaded = built.spec, built.loaded
     data, validation = spec.data, spec.validation
     freshness = data.freshness
-    return ValidateDataOperator(
+    pod = step_pod(built, validation)
+    operator: type[ValidateDataOperator] = ValidateDataOperator
+    if pod is not None:
+        # Imported only for pipelines that ask for it (the Kubernetes client costs seconds).
+        from airflow_ml_provider.operators.kubernetes_steps import KubernetesValidateDataOperator
+
+        operator = KubernetesValidateDataOperator
+    return operator(
         task_id="validate_data",
         snapshot=built.output("snapshot_data"),
         expectations=[dict(item) for item in validation.expectations],
@@ -100,6 +107,7 @@ def validate_data(built: Built) -> BaseOperator:
         on_failure=validation.on_failure,
         task=spec.training.task_type,
         retries=0,  # bad data does not get better by retrying
+        **(pod or {}),
     )
 
 

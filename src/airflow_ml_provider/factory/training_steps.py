@@ -17,7 +17,11 @@ from airflow_ml_provider.operators.partitions import (
 )
 from airflow_ml_provider.operators.training import TRAINING_JOB_ARGUMENTS, LocalTrainingOperator
 from airflow_ml_provider.pipeline_spec.loader import LoadedPipeline
-from airflow_ml_provider.pipeline_spec.models import EvaluationSpec, PartitioningSpec
+from airflow_ml_provider.pipeline_spec.models import (
+    EvaluationSpec,
+    PartitioningSpec,
+    ValidationSpec,
+)
 
 if TYPE_CHECKING:
     from airflow_ml_provider.pipeline_spec.models import PipelineSpec
@@ -188,9 +192,12 @@ def plan_partitions(built: Built) -> BaseOperator:
     return KubernetesPlanPartitionsOperator(pipeline=built.spec.pipeline, **arguments, **pod)
 
 
-def step_pod(built: Built, section: PartitioningSpec | EvaluationSpec) -> dict[str, Any] | None:
-    """The pod arguments of a heavy step (plan_partitions, assemble_model, evaluate_model) its
-    section runs in a pod: training's pod with the section's own resources; None: locally."""
+def step_pod(
+    built: Built, section: ValidationSpec | PartitioningSpec | EvaluationSpec
+) -> dict[str, Any] | None:
+    """The pod arguments of a heavy step (validate_data, plan_partitions, assemble_model,
+    evaluate_model) its section runs in a pod: training's pod with the section's own
+    resources; None: locally."""
     if section.runner != "kubernetes":
         return None
     _, pod = _training_runner(built.loaded)

@@ -1,11 +1,12 @@
-"""Heavy steps in pods of their own: plan_partitions, assemble_model and evaluate_model where
-the memory is, not on the Airflow worker.
+"""Heavy steps in pods of their own: validate_data, plan_partitions, assemble_model and
+evaluate_model where the memory is, not on the Airflow worker.
 
 A step whose work reads the whole snapshot runs it as a step job (core.step_job) in a pod
 with its own resources — ``python -m airflow_ml_provider.ml.step`` in the training image —
 and keeps the Airflow side (XCom, logs) in the task. Importing this module imports the
 cncf.kubernetes provider: the DAG factory imports it only for pipelines that ask for it
-(``training.partitioning.runner: kubernetes``, ``evaluation.runner: kubernetes``).
+(``validation.runner``, ``training.partitioning.runner``, ``evaluation.runner``:
+``kubernetes``).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import ObjectStoragePath
 
-from airflow_ml_provider.core.contracts import GateDecision, TrainingResult
+from airflow_ml_provider.core.contracts import GateDecision, TrainingResult, Validation
 from airflow_ml_provider.core.step_job import AssembleModelJob
 from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
 from airflow_ml_provider.operators.job_pods import (
@@ -30,6 +31,7 @@ from airflow_ml_provider.operators.partitions import (
     AssemblePartitionedModelOperator,
     PlanPartitionsOperator,
 )
+from airflow_ml_provider.operators.validation import ValidateDataOperator
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -204,3 +206,48 @@ class KubernetesEvaluateModelOperator(EvaluateModelOperator, JobPodOperator):
                 f"(got {result!r})"
             )
         return result
+
+
+class KubernetesValidateDataOperator(ValidateDataOperator, JobPodOperator):
+    """validate_data in a pod: the snapshot's guards, Great Expectations suite, schema and
+    drift checks run by a pod with its own resources, reading the snapshot a column at a time
+    from the object store, not the Airflow worker.
+
+    The task looks up the baselines (the stored schema, the champion's training data in
+    MLflow) and starts a pod running ``python -m airflow_ml_provider.ml.step`` on a
+    ValidateDataJob; the pod writes the Data Docs and the snapshot's drift profile beside the
+    snapshot (its own credentials: the pod's workload identity) and answers with the checks'
+    summary, which the task decides on, reports and stores exactly as ValidateDataOperator
+    does. The image needs Great Expectations (``Dockerfile.train`` built with
+    ``--build-arg VALIDATION=1``). The pod is JobPodOperator's (secure by default, failures
+    explained, deleted when done).
+
+    Takes ValidateDataOperator's parameters and JobPodOperator's (``training.kubernetes`` in
+    the YAML, with ``validation.kubernetes.resources`` as its resources), and:
+
+    :param pipeline: the pipeline id (the schema store's folder, the pod's name and label).
+    """
+
+    template_fields: tuple[str, ...] = (*ValidateDataOperator.template_fields, "image")
+    role = "validate_data"
+
+    def __init__(self, *, pipeline: str | None = None, **kwargs: Any) -> None:
+        kwargs = {**pod_identity(pipeline or "", "validate"), **kwargs}
+        super().__init__(pipeline=pipeline, cmds=job_command(STEP_MODULE), **kwargs)
+
+    def job_env(self, context: Context) -> dict[str, str]:
+        """The pod's environment: the job (its summary to the XCom file), $HOME on scratch."""
+        job = self.validate_job(context).model_copy(update={"output": XCOM_RESULT})
+        return {"HOME": SCRATCH, "PYTHONUNBUFFERED": "1", JOB_ENV: job.model_dump_json()}
+
+    def execute(self, context: Context) -> Validation:
+        validation: Validation = self.run_pod(context)
+        return validation
+
+    def finish(self, context: Context, result: dict[str, Any] | None) -> Validation:
+        if not result or "guards" not in result or "baselines" not in result:
+            raise self.failure(
+                f"validate_data's pod finished but wrote no summary to {XCOM_RESULT} "
+                f"(got {result!r})"
+            )
+        return self.decide(context, result)

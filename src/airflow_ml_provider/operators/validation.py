@@ -70,7 +70,7 @@ class ValidateDataOperator(BaseOperator):
     :param task: ``classification`` or ``regression`` (the one-class target guard).
     """
 
-    template_fields = ("snapshot", "drift_baseline_uri")
+    template_fields: tuple[str, ...] = ("snapshot", "drift_baseline_uri")
     operator_extra_links = (DataDocsLink(),)
     ui_color = "#fdf3e1"
 

@@ -13,6 +13,7 @@ from pydantic import (
 
 from airflow_ml_provider.core.defaults import SPLIT_SEED, SPLIT_STRATIFY, SPLIT_TEST_SIZE
 from airflow_ml_provider.core.formats import format_of
+from airflow_ml_provider.pipeline_spec.pod_section import PodResourcesSpec
 from airflow_ml_provider.pipeline_spec.section_base import (
     Duration,
     _Strict,
@@ -216,6 +217,18 @@ class ValidationSpec(_Strict):
         True,
         description="Render Great Expectations Data Docs (HTML, the task's Data Docs link) "
         "for every validation; false skips the rendering (faster on large tables).",
+    )
+    runner: Literal["local", "kubernetes"] = Field(
+        "local",
+        description="Where validate_data reads the snapshot and runs the checks: local (the "
+        "Airflow worker) or kubernetes (a pod of training.kubernetes' image and settings — "
+        "an image with Great Expectations — for a snapshot larger than a worker's memory; "
+        "needs training.runner kubernetes).",
+    )
+    kubernetes: PodResourcesSpec | None = Field(
+        None,
+        description="runner kubernetes: validate_data's pod resources (default: "
+        "training.kubernetes.resources).",
     )
 
     @field_validator("expectations")

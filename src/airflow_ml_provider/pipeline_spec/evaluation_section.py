@@ -13,8 +13,8 @@ from airflow_ml_provider.core.defaults import (
     PER_PARTITION_DEFAULTS,
     SLICE_DEFAULTS,
 )
+from airflow_ml_provider.pipeline_spec.pod_section import PodResourcesSpec
 from airflow_ml_provider.pipeline_spec.section_base import MetricName, _Strict
-from airflow_ml_provider.pipeline_spec.training_section import PodResourcesSpec
 
 
 def absolute_or_relative(value: float | str, of_what: str) -> float | str:

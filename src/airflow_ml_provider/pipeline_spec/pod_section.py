@@ -170,3 +170,19 @@ class KubernetesSpec(_PodPlacement):
         description="How long the pod may take to start.",
     )
     deferrable: bool = Field(True, description="Wait for the pod in the triggerer.")
+
+
+class PodResourcesSpec(_Strict):
+    """A pod's own resources on the Kubernetes runner (a candidate's, or a heavy step's)."""
+
+    resources: dict[Literal["requests", "limits", "gpu"], dict[str, str | int | float] | int] = (
+        Field(
+            description='Its pod\'s resources, e.g. {requests: {cpu: "4"}, gpu: 1} (gpu: N is '
+            "the limit nvidia.com/gpu: N)."
+        )
+    )
+
+    @field_validator("resources")
+    @classmethod
+    def _resources_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
+        return checked_resources(value)

@@ -11,6 +11,7 @@ from airflow_ml_provider.core.resources import gpus_asked
 from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
 if TYPE_CHECKING:
+    from airflow_ml_provider.pipeline_spec.data_section import ValidationSpec
     from airflow_ml_provider.pipeline_spec.evaluation_section import EvaluationSpec
     from airflow_ml_provider.pipeline_spec.training_section import (
         PartitioningSpec,
@@ -45,6 +46,9 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
             )
     problems += search_problems(training.search, ("training", "search"), spec)
     problems += _step_pod_problems(
+        training, ("validation",), spec.validation, "validate_data in a pod"
+    )
+    problems += _step_pod_problems(
         training,
         ("training", "partitioning"),
         training.partitioning,
@@ -59,11 +63,12 @@ def training_problems(spec: PipelineSpec) -> list[tuple[FieldPath, str]]:
 def _step_pod_problems(
     training: TrainingSpec,
     where: FieldPath,
-    section: PartitioningSpec | EvaluationSpec | None,
+    section: ValidationSpec | PartitioningSpec | EvaluationSpec | None,
     steps: str,
 ) -> list[tuple[FieldPath, str]]:
-    """A heavy step (plan_partitions, assemble_model, evaluate_model) runs in a pod only with
-    the pod settings of the Kubernetes runner; its ``kubernetes`` only with runner kubernetes."""
+    """A heavy step (validate_data, plan_partitions, assemble_model, evaluate_model) runs in a
+    pod only with the pod settings of the Kubernetes runner; its ``kubernetes`` only with
+    runner kubernetes."""
     if section is None:
         return []
     if section.runner == "kubernetes" and training.runner != "kubernetes":

@@ -19,7 +19,10 @@ from airflow_ml_provider.core.allow_lists import (
 )
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
 from airflow_ml_provider.core.metrics import TaskType, guess_task_type
-from airflow_ml_provider.pipeline_spec.pod_section import KubernetesSpec, checked_resources
+from airflow_ml_provider.pipeline_spec.pod_section import (
+    KubernetesSpec,
+    PodResourcesSpec,
+)
 from airflow_ml_provider.pipeline_spec.section_base import (
     Duration,
     MetricName,
@@ -87,22 +90,6 @@ class SearchSpec(_Strict):
             if set(options) != {"distribution", "low", "high"}:
                 raise ValueError(f"{name}: expected exactly distribution, low and high")
         return value
-
-
-class PodResourcesSpec(_Strict):
-    """A pod's own resources on the Kubernetes runner (a candidate's, or a heavy step's)."""
-
-    resources: dict[Literal["requests", "limits", "gpu"], dict[str, str | int | float] | int] = (
-        Field(
-            description='Its pod\'s resources, e.g. {requests: {cpu: "4"}, gpu: 1} (gpu: N is '
-            "the limit nvidia.com/gpu: N)."
-        )
-    )
-
-    @field_validator("resources")
-    @classmethod
-    def _resources_shape(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return checked_resources(value)
 
 
 class PartitioningSpec(_Strict):
