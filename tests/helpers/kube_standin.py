@@ -524,6 +524,12 @@ def training_cluster(monkeypatch) -> Iterator[StandIn]:
         yield standin
 
 
+def job_of(pod: dict) -> dict:
+    """The job (JSON in AIRFLOW_ML_JOB) a created pod's container was given."""
+    env = pod["spec"]["containers"][0]["env"]
+    return json.loads(next(e["value"] for e in env if e["name"] == "AIRFLOW_ML_JOB"))
+
+
 def use_as_connection(standin: StandIn, monkeypatch, conn_id: str) -> None:
     """Point the Airflow connection ``conn_id`` (kubernetes type) at ``standin``."""
     extra = {"kube_config_path": standin.kubeconfig}
