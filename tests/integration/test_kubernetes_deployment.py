@@ -255,7 +255,7 @@ def test_the_triggerer_watches_the_canary_and_a_restart_mid_watch_undoes_it(airf
 
     client = MlflowHook().get_conn()
     mlflow.set_experiment("k8s-canary-watch")
-    model = "watched_model"
+    model = "canary_watched_model"  # unique in the session's shared MLflow store
     client.create_registered_model(model)
     first, second = (register(client, model) for _ in range(2))
     promote(client, model, first, actor="test", reason="first")
@@ -267,7 +267,7 @@ def test_the_triggerer_watches_the_canary_and_a_restart_mid_watch_undoes_it(airf
             pods = [
                 pod
                 for (_, name), pod in list(cluster.serving_pods.items())
-                if name.startswith("watched-model-canary-") and pod.ready
+                if name.startswith("canary-watched-model-canary-") and pod.ready
             ]
             if pods:
                 time.sleep(1.5)  # inside the watch: the canary passed its start
@@ -287,9 +287,9 @@ def test_the_triggerer_watches_the_canary_and_a_restart_mid_watch_undoes_it(airf
     assert "resume_after_canary" in "".join(traceback.format_tb(errors[0].__traceback__))
     message = str(errors[0])
     assert "canary failed:" in message and "restarted 1 time(s)" in message
-    assert "canary Deployment ml-serving/watched-model-canary deleted" in message
-    assert (NAMESPACE, "watched-model-canary") not in cluster.deployments
-    assert served_version(cluster, "watched-model") == first
+    assert "canary Deployment ml-serving/canary-watched-model-canary deleted" in message
+    assert (NAMESPACE, "canary-watched-model-canary") not in cluster.deployments
+    assert served_version(cluster, "canary-watched-model") == first
     aliases = {k: str(v) for k, v in client.get_registered_model(model).aliases.items()}
     assert aliases["champion"] == first
 

@@ -58,10 +58,10 @@ def assemble_model(job: AssembleModelJob) -> TrainingResult:
 
 
 def evaluate_model(job: EvaluateModelJob) -> GateDecision:
-    """The gate (ml.evaluation.judge), logged to the MLflow server of the environment."""
+    """The gate (ml.judge), logged to the MLflow server of the environment."""
     from mlflow import MlflowClient
 
-    from airflow_ml_provider.ml.evaluation.judge import judge
+    from airflow_ml_provider.ml.judge import judge
 
     return judge(job, MlflowClient())
 

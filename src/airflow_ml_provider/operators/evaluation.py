@@ -126,7 +126,7 @@ class EvaluateModelOperator(BaseOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def gate_job(self) -> EvaluateModelJob:
-        """The gate's work as a step job (what ml.evaluation.judge does, here or in a pod)."""
+        """The gate's work as a step job (what ml.judge does, here or in a pod)."""
         return EvaluateModelJob(
             training=dict(self.training),
             snapshot=dict(self.snapshot),
@@ -154,6 +154,6 @@ class EvaluateModelOperator(BaseOperator):
         )
 
     def execute(self, context) -> GateDecision:
-        from airflow_ml_provider.ml.evaluation.judge import judge
+        from airflow_ml_provider.ml.judge import judge
 
         return judge(self.gate_job(), MlflowHook(self.mlflow_conn_id).get_conn())

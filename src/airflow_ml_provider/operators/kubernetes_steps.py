@@ -165,7 +165,7 @@ class KubernetesEvaluateModelOperator(EvaluateModelOperator, JobPodOperator):
 
     The pod runs ``python -m airflow_ml_provider.ml.step`` on an EvaluateModelJob — this
     operator's settings, the challenger's training result and the snapshot — and does what
-    EvaluateModelOperator does (ml.evaluation.judge): the decision and its tables go on the
+    EvaluateModelOperator does (ml.judge): the decision and its tables go on the
     challenger's MLflow run (MLflow's URI and credentials from the connection, as for
     training pods) and come back as the task's return value. The pod is JobPodOperator's
     (secure by default, failures explained, deleted when done).

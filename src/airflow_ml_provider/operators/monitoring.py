@@ -120,12 +120,12 @@ class LiveMetricsOperator(BaseOperator):
         from airflow_ml_provider.hooks.mlflow import MlflowHook
         from airflow_ml_provider.ml.evaluation.evaluate import load_model
         from airflow_ml_provider.ml.evaluation.gate import better_by
-        from airflow_ml_provider.ml.evaluation.judge import current_champion
         from airflow_ml_provider.ml.evaluation.scoring import (
             own_features,
             recorded_positive_class,
             score,
         )
+        from airflow_ml_provider.ml.judge import current_champion
         from airflow_ml_provider.storage.frames import read_stored_frame
 
         client = MlflowHook(self.mlflow_conn_id).get_conn()
