@@ -338,3 +338,21 @@ def test_profile_arguments_and_versions_are_checked(baseline, current):
         drift_report({**profile_frame(baseline), "version": 2}, current)
     with pytest.raises(TypeError, match="DataFrame or a profile"):
         drift_report([1, 2], current)
+
+
+@pytest.mark.parametrize(
+    ("yaml_drift", "drifted"), [("{}", True), (f"{{columns: {{{SHIFTED}: 1000}}}}", False)]
+)
+def test_the_yaml_per_column_thresholds_reach_validate_datas_check(
+    tmp_path, baseline, shifted, yaml_drift, drifted
+):
+    """validation.drift.columns (per-column thresholds) are what validate_data's drift check
+    uses: the shifted column drifts at the default threshold, not under its own 1000."""
+    from airflow_ml_provider.factory.builder import build_dag
+    from airflow_ml_provider.pipeline_spec import load_pipeline
+    from helpers.spec_files import GOOD, write
+
+    text = GOOD.replace("validation:\n", f"validation:\n  drift: {yaml_drift}\n")
+    task = build_dag(load_pipeline(write(tmp_path, text))).get_task("validate_data")
+    report = drift_report(baseline, shifted, **{**task.drift, "columns": None})
+    assert (SHIFTED in report["drifted_columns"]) is drifted

@@ -35,6 +35,7 @@ from airflow_ml_provider.operators.validation import ValidateDataOperator
 from airflow_ml_provider.sensors.data import NewDataSensor
 
 if TYPE_CHECKING:
+    from airflow_ml_provider.pipeline_spec.data_section import DriftSpec
     from airflow_ml_provider.pipeline_spec.delivery_section import KServeSpec, ServingSpec
     from airflow_ml_provider.pipeline_spec.models import PipelineSpec
 
@@ -101,7 +102,7 @@ def validate_data(built: Built) -> BaseOperator:
         }
         if freshness
         else None,
-        drift=validation.drift.model_dump() if validation.drift else None,
+        drift=_drift_checks(validation.drift),
         model_name=spec.model_name,
         mlflow_conn_id=spec.registry.mlflow_conn_id,
         on_failure=validation.on_failure,
@@ -109,6 +110,16 @@ def validate_data(built: Built) -> BaseOperator:
         retries=0,  # bad data does not get better by retrying
         **(pod or {}),
     )
+
+
+def _drift_checks(drift: DriftSpec | None) -> dict[str, Any] | None:
+    """validation.drift as ValidateDataOperator takes it: drift_report's keywords (the YAML's
+    per-column ``columns`` are its ``column_thresholds``) plus ``action``."""
+    if drift is None:
+        return None
+    options = drift.model_dump()
+    options["column_thresholds"] = options.pop("columns") or None
+    return options
 
 
 def check_changes(built: Built) -> BaseOperator:
