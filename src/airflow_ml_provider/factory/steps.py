@@ -107,8 +107,9 @@ def validate_data(built: Built) -> BaseOperator:
         mlflow_conn_id=spec.registry.mlflow_conn_id,
         on_failure=validation.on_failure,
         task=spec.training.task_type,
-        retries=0,  # bad data does not get better by retrying
-        **(pod or {}),
+        # Bad data does not get better by retrying (a failed check never retries); a pod that
+        # was evicted or lost its node may: the pipeline's retries then.
+        **(pod if pod is not None else {"retries": 0}),
     )
 
 
