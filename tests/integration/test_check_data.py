@@ -202,6 +202,14 @@ def test_check_names_a_leaking_column_and_the_positive_class(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     warned = [line.strip() for line in done.stdout.splitlines() if "alone predicts" in line]
     assert [line.split("'")[1] for line in warned] == ["interest_rate", "sub_grade"]
+    # What `airflow-ml run` checks before a run: the same problems, without the leak search
+    # (a cross-validated tree per column) whose warnings it would not show.
+    from airflow_ml_provider.checks.data_checks import data_report
+    from airflow_ml_provider.pipeline_spec.loader import load_pipeline
+
+    full, problems_only = (data_report(load_pipeline(path), warnings=w) for w in (True, False))
+    assert len(full.warnings) >= 2 and problems_only.warnings == ()
+    assert problems_only.problems == full.problems
     binary = GOOD.replace("target: species", "target: sex").replace(
         "primary_metric: accuracy\n  metrics: [roc_auc, log_loss]", "primary_metric: roc_auc"
     )

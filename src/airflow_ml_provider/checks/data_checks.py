@@ -259,8 +259,12 @@ def _feature_problems(doc, loaded, frame) -> tuple[list[SpecProblem], list, str 
     return problems, plans, feature_table(plans)
 
 
-def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
-    """Read a sample of the pipeline's local data and check the YAML against it."""
+def data_report(
+    loaded: LoadedPipeline, rows: int = SAMPLE_ROWS, *, warnings: bool = True
+) -> DataReport:
+    """Read a sample of the pipeline's local data and check the YAML against it; with
+    ``warnings`` also look for what would make its model untrustworthy (a leaking column, a
+    metric of the majority class: a cross-validated tree per column)."""
     found = local_files(loaded)
     if isinstance(found, str):
         return DataReport([], skipped=found)
@@ -292,7 +296,7 @@ def data_report(loaded: LoadedPipeline, rows: int = SAMPLE_ROWS) -> DataReport:
     metrics, seed = spec.evaluation.all_metrics, spec.data.split.seed
     notes = (
         quality_warnings(frame, target, task, plans, metrics, positive, seed)
-        if plans and task
+        if warnings and plans and task
         else []
     )
     return DataReport(

@@ -224,5 +224,5 @@ def deep_problems(
         + serving_problems(loaded, doc)
         + expectation_problems(loaded, doc)
         + schema_problems(loaded, doc)
-        + (report or data_report(loaded)).problems
+        + (report or data_report(loaded, warnings=False)).problems  # only its problems
     )

@@ -165,6 +165,11 @@ def serve(path: str) -> None:
 
     for module in PRELOADED:
         importlib.import_module(module)
+    from airflow_ml_provider.ml.integrity.skops_io import skops_io
+    from airflow_ml_provider.ml.training.tracking import installed_distributions
+
+    skops_io()  # what logging a model loads (~1 s: skops scans every loaded module)
+    installed_distributions()  # the model's requirements (~0.7 s), inherited by each fork
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # a server that died left its socket behind (nothing answered on it)
