@@ -24,6 +24,7 @@ from airflow_ml_provider.factory.training_steps import (
     train_model,
     train_partitions,
 )
+from airflow_ml_provider.ml.drift.options import report_options
 from airflow_ml_provider.operators.batch_scoring import BatchScoringOperator
 from airflow_ml_provider.operators.changes import CheckChangesOperator
 from airflow_ml_provider.operators.deployment import CHAMPION_SCHEME, AliasDeploymentOperator
@@ -114,13 +115,11 @@ def validate_data(built: Built) -> BaseOperator:
 
 
 def _drift_checks(drift: DriftSpec | None) -> dict[str, Any] | None:
-    """validation.drift as ValidateDataOperator takes it: drift_report's keywords (the YAML's
-    per-column ``columns`` are its ``column_thresholds``) plus ``action``."""
+    """validation.drift as ValidateDataOperator takes it: drift_report's keywords plus
+    ``action``."""
     if drift is None:
         return None
-    options = drift.model_dump()
-    options["column_thresholds"] = options.pop("columns") or None
-    return options
+    return {**report_options(drift.model_dump()), "action": drift.action}
 
 
 def check_changes(built: Built) -> BaseOperator:

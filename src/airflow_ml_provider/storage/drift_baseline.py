@@ -102,18 +102,14 @@ def check_drift(
         drift_summary_line,
         format_drift_table,
     )
+    from airflow_ml_provider.ml.drift.options import report_options
 
     baseline_uri, baseline = drift_baseline(model_name, mlflow_conn_id)
     if baseline is None:
         return skipped(f"{model_name} has no champion training data to compare with yet")
     known = baseline["columns"] if isinstance(baseline, dict) else list(baseline.columns)
     compared = [c for c in (columns or list(frame.columns)) if c in known]
-    options = {
-        "method": drift.get("method", "psi"),
-        "threshold": drift.get("threshold"),
-        "column_thresholds": drift.get("columns") or None,
-        "max_drifted_share": drift.get("max_drifted_share", 0.0),
-    }
+    options = report_options(drift)
     report = drift_report(baseline, frame[compared], columns=compared, **options)
     log.info("drift against %s\n%s", baseline_uri, format_drift_table(report))
     return {
