@@ -1,6 +1,6 @@
 """The example pipeline trains in the worker's warm training process (``[ml_provider]
-local_training = warm``): real Airflow (dag.test), real MLflow, real scikit-learn; the first
-training job starts the server, which is stopped at the end."""
+local_training = warm``): real Airflow (dag.test), real MLflow, real scikit-learn; the
+pipeline's first step starts the server, which is stopped at the end."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ import signal
 import tempfile
 import time
 from pathlib import Path
+
+import psutil
 
 from airflow_ml_provider.ml.training import warm_process
 from helpers.pipelines import run, write_pipeline
@@ -23,7 +25,12 @@ def test_the_example_pipeline_trains_in_the_warm_process(tmp_path, airflow_db, m
     try:
         result = run(write_pipeline(tmp_path, "e2e_warm"))
         assert result["state"] == "success", result
-        assert pid_file.exists(), "training did not start the warm training process"
+        assert pid_file.exists(), "the pipeline did not start the warm training process"
+        # snapshot_data started it (its imports ran while the data was read and checked),
+        # before train_model began.
+        started = psutil.Process(int(pid_file.read_text())).create_time()
+        tasks = task_starts(result["dag_id"], result["run_id"])
+        assert tasks["snapshot_data"] <= started < tasks["train_model"]
         assert result["model"]["aliases"] == {"challenger": 1, "champion": 1}
         assert result["metrics"]["challenger"]["roc_auc"] > 0.9
     finally:
@@ -33,3 +40,18 @@ def test_the_example_pipeline_trains_in_the_warm_process(tmp_path, airflow_db, m
             while pid_file.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def task_starts(dag_id: str, run_id: str) -> dict[str, float]:
+    """When each task instance of the DAG run started (epoch seconds)."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    with create_session() as session:
+        rows = session.execute(
+            select(TaskInstance.task_id, TaskInstance.start_date).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+            )
+        ).all()
+    return {task: start.timestamp() for task, start in rows}

@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 
+import pytest
+
 from helpers.pipelines import clear_and_rerun, write_pipeline
 from helpers.training_jobs import TASK_CHILD_ENV, job
 
@@ -137,9 +139,14 @@ def test_a_killed_try_is_ended_by_the_next_run_and_a_live_dag_runs_run_is_not(tm
     assert client.get_run(second["mlflow_run_id"]).info.status == "FINISHED"
 
 
-def test_the_next_try_of_the_same_task_ends_the_run_its_killed_try_left(tmp_path, airflow_db):
+@pytest.mark.parametrize("training", ["in_process", "subprocess"])
+def test_the_next_try_of_the_same_task_ends_the_run_its_killed_try_left(
+    tmp_path, airflow_db, monkeypatch, training
+):
     """Within one DAG run: try 1 of train_model is SIGKILLed mid-training; the cleared task's
-    try 2 ends try 1's run as KILLED (Airflow runs one try of a task at a time)."""
+    try 2 ends try 1's run as KILLED (Airflow runs one try of a task at a time). In a
+    training subprocess, try 2 does so while its own job starts, and leaves every other run
+    of the DAG run (its own included) alone."""
     from airflow_ml_provider.cli.local_run import run_dag
     from airflow_ml_provider.factory.builder import build_dag
     from airflow_ml_provider.hooks.mlflow import MlflowHook
@@ -153,9 +160,17 @@ def test_the_next_try_of_the_same_task_ends_the_run_its_killed_try_left(tmp_path
     try_number = first.get_task_instance("train_model").try_number
     killed = killed_training_run(tmp_path, dag.dag_id, first.run_id, try_number=try_number)
 
-    clear_and_rerun(dag, first.run_id, "train_model")
+    monkeypatch.setenv("AIRFLOW__ML_PROVIDER__LOCAL_TRAINING", training)
+    again = clear_and_rerun(dag, first.run_id, "train_model")
     run = client.get_run(killed)
     assert run.info.status == "KILLED"
     assert run.data.tags[ENDED_BY_TAG] == (
         f"try {try_number} of train_model was cut off; try {try_number + 1} runs now"
     )
+    retried = again.get_task_instance("train_model")
+    assert (retried.state, retried.try_number) == ("success", try_number + 1)
+    others = client.search_runs(
+        [run.info.experiment_id],
+        filter_string=f"tags.`airflow_ml.dag_run_id` = '{first.run_id}'",
+    )
+    assert {r.info.status for r in others if r.info.run_id != killed} == {"FINISHED"}

@@ -116,6 +116,53 @@ def test_only_the_training_module_is_served(server_folder):
     assert oct(Path(warm_process.socket_path()).parent.stat().st_mode & 0o777) == "0o700"
 
 
+def test_a_prestarted_server_is_the_one_the_first_job_waits_for(server_folder):
+    """A pipeline's first step starts the server without waiting; a job that comes while
+    its imports still run waits for that server instead of starting a second one."""
+    started = time.monotonic()
+    warm_process.prestart()
+    assert time.monotonic() - started < 2  # did not wait for the imports
+    starting = int(Path(warm_process.socket_path() + ".starting").read_text())
+    warm_process.prestart()  # a second step of another run: still the one server
+    assert int(Path(warm_process.socket_path() + ".starting").read_text()) == starting
+
+    job = warm_process.start_warm_job(["--help"], dict(os.environ))
+    list(job.stdout)
+    assert job.wait() == 0
+    assert int(Path(warm_process.socket_path() + ".pid").read_text()) == starting
+    assert not Path(warm_process.socket_path() + ".starting").exists()
+    servers = [
+        pid
+        for pid in (int(p.name) for p in Path("/proc").glob("[0-9]*"))
+        if _command_line(pid).endswith(f"--socket\0{warm_process.socket_path()}\0")
+    ]
+    assert servers == [starting]
+
+
+def _command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return ""
+
+
+def test_a_connection_that_says_nothing_leaves_the_server_serving(server_folder):
+    warm_process.start_warm_job(["--help"], dict(os.environ)).wait()  # starts the server
+    server = int(Path(warm_process.socket_path() + ".pid").read_text())
+    for garbage in (b"", b"not json\n", b"[1, 2]\n"):
+        connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        connection.connect(warm_process.socket_path())
+        connection.sendall(garbage)
+        connection.shutdown(socket.SHUT_WR)
+        connection.recv(1024)  # the supervisor ends the connection
+        connection.close()
+    after = warm_process.start_warm_job(["--help"], dict(os.environ))
+    list(after.stdout)
+    assert after.wait() == 0
+    assert Path(warm_process.socket_path()).exists()
+    assert int(Path(warm_process.socket_path() + ".pid").read_text()) == server
+
+
 def test_an_unknown_training_mode_is_refused_by_name(monkeypatch):
     from airflow_ml_provider import settings
 

@@ -32,6 +32,7 @@ from airflow_ml_provider.operators.evaluation import EvaluateModelOperator
 from airflow_ml_provider.operators.notify import RunSummaryOperator
 from airflow_ml_provider.operators.registry import RegisterModelOperator
 from airflow_ml_provider.operators.snapshot import SnapshotDataOperator
+from airflow_ml_provider.operators.training_process import warm_up_training
 from airflow_ml_provider.operators.validation import ValidateDataOperator
 from airflow_ml_provider.sensors.data import NewDataSensor
 
@@ -67,11 +68,13 @@ def wait_for_data(built: Built) -> BaseOperator:
 
 
 def snapshot_data(built: Built) -> BaseOperator:
+    local = built.spec.training.runner != "kubernetes"
     return SnapshotDataOperator(
         task_id="snapshot_data",
         source=dict(built.loaded.source),
         pipeline=built.spec.pipeline,
         data_format=built.spec.data.resolved_format,
+        on_execute_callback=warm_up_training if local else None,
     )
 
 

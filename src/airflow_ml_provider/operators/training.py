@@ -10,7 +10,7 @@ import subprocess
 import sys
 import tempfile
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +23,11 @@ from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.core.training_job import JOB_VERSION
 from airflow_ml_provider.ml.training.abandoned_runs import RunningTry, end_abandoned_runs
-from airflow_ml_provider.ml.training.warm_process import TRAIN_MODULE, WarmJob, start_warm_job
+from airflow_ml_provider.ml.training.warm_process import (
+    TRAIN_MODULE,
+    WarmJob,
+    start_warm_job,
+)
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 from airflow_ml_provider.operators.training_process import LogLines, spawn_tied, training_error
 
@@ -322,9 +326,9 @@ class LocalTrainingOperator(TrainingJobOperator):
         from airflow_ml_provider.hooks.mlflow import MlflowHook
 
         hook = MlflowHook(self.mlflow_conn_id)
-        self.end_abandoned_runs(context, hook)
         job = self.build_job(context, hook)
         if settings.local_training() == settings.LOCAL_TRAINING_IN_PROCESS:
+            self.end_abandoned_runs(context, hook)
             result = self._train_in_process(job, hook)
             self.push_run_link(context, hook, result)
             return result
@@ -332,7 +336,11 @@ class LocalTrainingOperator(TrainingJobOperator):
             job_path, output = Path(scratch) / "job.json", Path(scratch) / "result.json"
             job["output"] = str(output)
             job_path.write_text(json.dumps(job, indent=2))
-            self._run(["--job", str(job_path)], hook)
+            # Other tries' runs are ended while the job starts (it opens a run of this try,
+            # which is never one of them): this process's MLflow import costs no wall time.
+            self._run(
+                ["--job", str(job_path)], hook, lambda: self.end_abandoned_runs(context, hook)
+            )
             result = json.loads(output.read_text())
         self.push_run_link(context, hook, result)
         return result
@@ -353,9 +361,12 @@ class LocalTrainingOperator(TrainingJobOperator):
             finally:
                 lines.flush()
 
-    def _run(self, arguments: list[str], hook) -> None:
+    def _run(
+        self, arguments: list[str], hook, meanwhile: Callable[[], None] = lambda: None
+    ) -> None:
         """``python -m TRAIN_MODULE *arguments``: a fresh interpreter tied to this process,
-        or a job forked by the worker's warm training process (``local_training = warm``)."""
+        or a job forked by the worker's warm training process (``local_training = warm``);
+        ``meanwhile`` runs here once the job has started."""
         from airflow_ml_provider import settings
 
         env = {**os.environ, **hook.subprocess_env(), **self.study_env(), "PYTHONUNBUFFERED": "1"}
@@ -369,6 +380,7 @@ class LocalTrainingOperator(TrainingJobOperator):
             self.log.info("running %s", " ".join(command))
             process = spawn_tied(command, env)
         try:
+            meanwhile()
             assert process.stdout is not None
             for line in process.stdout:
                 tail.append(line.rstrip())

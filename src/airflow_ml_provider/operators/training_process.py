@@ -1,5 +1,5 @@
 """The local training process: started tied to the worker, its printed lines relayed to
-the task log, its own error line read back when it fails."""
+the task log, its own error line read back when it fails; the warm one started early."""
 
 from __future__ import annotations
 
@@ -87,3 +87,15 @@ def _die_with_parent() -> None:
 
     pr_set_pdeathsig = 1
     ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def warm_up_training(context) -> None:
+    """``on_execute_callback`` of a pipeline's first step: with ``[ml_provider]
+    local_training = warm``, start this worker's warm training process (without waiting),
+    so that its imports are done by the time training starts."""
+    from airflow_ml_provider import settings
+
+    if settings.local_training() == settings.LOCAL_TRAINING_WARM:
+        from airflow_ml_provider.ml.training.warm_process import prestart
+
+        prestart()

@@ -112,11 +112,44 @@ def start_warm_job(argv: list[str], env: dict[str, str], cwd: str | None = None)
         fcntl.flock(lock, fcntl.LOCK_EX)  # one task starts the server; the others wait for it
         connection = _connect(path)
         if connection is None:
-            _start_server(path)
+            if not _starting(path):  # else an earlier step started it: its imports run
+                _start_server(path)
             connection = _wait_for_server(path)
     request = {"module": TRAIN_MODULE, "argv": argv, "env": env, "cwd": cwd or os.getcwd()}
     connection.sendall(json.dumps(request).encode() + b"\n")
     return WarmJob(connection)
+
+
+def prestart() -> None:
+    """Start this worker's warm server when none runs or is starting, without waiting for
+    it: a pipeline's first step calls it, so that training finds the imports done."""
+    import fcntl
+
+    path = socket_path()
+    with open(f"{path}.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (_alive(f"{path}.pid") or _starting(path)):
+            _start_server(path)
+
+
+def _starting(path: str) -> bool:
+    """Whether a server started in the last ``START_SECONDS`` is still importing."""
+    marker = Path(f"{path}.starting")
+    try:
+        recent = time.time() - marker.stat().st_mtime < START_SECONDS
+    except OSError:
+        return False
+    return recent and _alive(str(marker))
+
+
+def _alive(pid_file: str) -> bool:
+    """Whether the process whose id ``pid_file`` holds runs (a zombie does not)."""
+    try:
+        pid = int(Path(pid_file).read_text())
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (OSError, ValueError):
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _connect(path: str) -> socket.socket | None:
@@ -135,7 +168,7 @@ SERVER_ENVIRONMENT = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "PYTHONPATH", 
 
 
 def _start_server(path: str) -> None:
-    subprocess.Popen(
+    server = subprocess.Popen(
         [sys.executable, "-m", __name__, "--socket", path],
         env={name: os.environ[name] for name in SERVER_ENVIRONMENT if name in os.environ},
         stdin=subprocess.DEVNULL,
@@ -144,6 +177,7 @@ def _start_server(path: str) -> None:
         start_new_session=True,  # not in the task's process group: it outlives the task
         close_fds=True,
     )
+    Path(f"{path}.starting").write_text(str(server.pid))  # until it listens (serve)
 
 
 def _wait_for_server(path: str) -> socket.socket:
@@ -152,6 +186,8 @@ def _wait_for_server(path: str) -> socket.socket:
         connection = _connect(path)
         if connection is not None:
             return connection
+        if not _starting(path):
+            raise RuntimeError(f"the warm training process exited before it listened on {path}")
         time.sleep(0.1)
     raise RuntimeError(f"the warm training process did not listen on {path} within 60 s")
 
@@ -176,6 +212,8 @@ def serve(path: str) -> None:
     listener.bind(path)
     os.chmod(path, 0o600)
     Path(f"{path}.pid").write_text(str(os.getpid()))  # to stop it: SIGTERM this process
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(f"{path}.starting")
     listener.listen(16)
     listener.settimeout(IDLE_SECONDS)
     signal.signal(signal.SIGTERM, _stop)  # leave no socket behind
@@ -189,10 +227,13 @@ def serve(path: str) -> None:
                     return
                 continue
             pid = os.fork()
-            if pid == 0:
-                signal.signal(signal.SIGTERM, signal.SIG_DFL)
-                listener.close()
-                os._exit(_supervise(connection))
+            if pid == 0:  # never returns: an error must not run the server's cleanup below
+                try:
+                    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+                    listener.close()
+                    _supervise(connection)
+                finally:
+                    os._exit(0)
             connection.close()
             supervisors.add(pid)
             _reap(supervisors)
@@ -215,14 +256,19 @@ def _reap(supervisors: set[int]) -> set[int]:
     return supervisors
 
 
-def _supervise(connection: socket.socket) -> int:
+def _supervise(connection: socket.socket) -> None:
     """Run one job and report its exit code; kill it when the task's side goes away."""
     with connection.makefile("rb") as reader:
-        request = json.loads(reader.readline())
-    if request.get("module") not in SERVED_MODULES:
-        connection.sendall(f"error: not a training module: {request.get('module')!r}\n".encode())
+        line = reader.readline()
+    try:
+        request = json.loads(line)
+    except ValueError:  # not a task of ours (or one gone before it asked): nothing to run
+        return
+    module = request.get("module") if isinstance(request, dict) else None
+    if module not in SERVED_MODULES:
+        connection.sendall(f"error: not a training module: {module!r}\n".encode())
         connection.sendall(f"{EXIT_MARK} 2\n".encode())
-        return 0
+        return
     job = os.fork()
     if job == 0:
         _run_job(connection, request)  # never returns
@@ -231,7 +277,6 @@ def _supervise(connection: socket.socket) -> int:
     code = _watch(job, connection)
     with contextlib.suppress(OSError):
         connection.sendall(f"{EXIT_MARK} {code}\n".encode())
-    return 0
 
 
 def _watch(job: int, connection: socket.socket) -> int:
