@@ -174,3 +174,53 @@ def test_the_next_try_of_the_same_task_ends_the_run_its_killed_try_left(
         filter_string=f"tags.`airflow_ml.dag_run_id` = '{first.run_id}'",
     )
     assert {r.info.status for r in others if r.info.run_id != killed} == {"FINISHED"}
+
+
+CANDIDATES = """\
+training:
+  max_parallel: 2
+  cv_folds: 2
+  candidates:
+    - name: linear
+      estimator: sklearn.linear_model.LogisticRegression
+      params: {max_iter: 500}
+    - name: tree
+      estimator: sklearn.tree.DecisionTreeClassifier
+      params: {max_depth: 3}
+"""
+
+
+def test_candidates_leave_other_dag_runs_leftovers_to_select_model(tmp_path, airflow_db, capfd):
+    """A candidate task's first try does not look for abandoned runs (each would import
+    MLflow for it); select_model, which runs whatever the candidates did, ends a killed
+    candidate's run of the finished DAG run before it — not a candidate task."""
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+    from airflow_ml_provider.ml.training.abandoned_runs import ENDED_BY_TAG
+
+    client = MlflowHook().get_conn()
+    path = write_pipeline(tmp_path, "debris_candidates", training=CANDIDATES)
+    first = run_pipeline_file(path)
+    assert first["state"] == "success", first
+    experiment = client.get_experiment_by_name("airflow-ml/debris_candidates")
+    leftover = client.create_run(
+        experiment.experiment_id,
+        tags={
+            "airflow_ml.dag_id": first["dag_id"],
+            "airflow_ml.dag_run_id": first["run_id"],
+            "airflow_ml.task_id": "train_candidates",
+            "airflow_ml.map_index": "0",
+            "airflow_ml.try_number": "1",
+        },
+    ).info.run_id
+
+    capfd.readouterr()
+    second = run_pipeline_file(path, retrain=True)
+    task_log = "".join(capfd.readouterr())
+    assert second["state"] == "success", second
+    run = client.get_run(leftover)
+    assert run.info.status == "KILLED"
+    assert run.data.tags[ENDED_BY_TAG].startswith(f"its DAG run {first['run_id']} has ended")
+    # The task log line says which operator ended it: [airflow.task.operators.<class>].
+    enders = [line for line in task_log.splitlines() if f"ended MLflow run {leftover}" in line]
+    assert len(enders) == 1 and ".SelectModelOperator]" in enders[0], enders

@@ -201,3 +201,23 @@ Rollback = TypedDict(  # functional form: "from" is a Python keyword
 champion moved ``from`` -> ``to``; ``previous_removed`` when ``previous`` pointed at the
 restored version; ``checked``: what the target did before anything moved (loads and
 predicts on its input example, or only loads when it has none)."""
+
+
+def validation_record(validation: Validation | None) -> dict[str, Any] | None:
+    """What of validate_data's result goes to the training run in MLflow (JSON, small)."""
+    if not validation:
+        return None
+    schema = validation.get("schema") or {}
+    return {
+        "success": validation.get("success"),
+        "rows": validation.get("rows"),
+        "evaluated": validation.get("evaluated"),
+        "failed_expectations": validation.get("failed_expectations", []),
+        "warnings": validation.get("warnings", []),
+        "schema_findings": schema.get("findings", []),
+        "schema_version": schema.get("stored_version") or schema.get("baseline_version"),
+        "drift": validation.get("drift"),
+        "retrain_reason": validation.get("retrain_reason"),
+        "report_uri": validation.get("report_uri"),
+        "data_docs_uri": validation.get("data_docs_uri"),
+    }

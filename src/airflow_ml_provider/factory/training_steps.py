@@ -123,6 +123,7 @@ def train_candidates(built: Built) -> BaseOperator:
         execution_timeout=training.timeout,
         max_active_tis_per_dagrun=training.max_parallel,
         map_index_template="{{ task.candidate_label }}",
+        abandoned_runs="retries",  # select_model ends other DAG runs' (its trigger: all_done)
         **_shared_training_arguments(built),
         **runner_args,
     ).expand_kwargs(mapped)
@@ -215,6 +216,7 @@ def train_partitions(built: Built) -> BaseOperator:
         snapshot=built.output("snapshot_data"),
         execution_timeout=built.spec.training.timeout,
         max_active_tis_per_dagrun=_partitioning(built).max_parallel,
+        abandoned_runs="retries",  # assemble_model ends other DAG runs' (its trigger: all_done)
         **_training_arguments(built.loaded),
         **runner_args,
     ).expand(partitions=built.output("plan_partitions"))

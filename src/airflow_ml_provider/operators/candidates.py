@@ -56,6 +56,10 @@ class CandidateSelection(TrainingJobOperator):
             )  # fmt: skip
         succeeded = [row for row in board if row["status"] == SUCCEEDED]
         if len(succeeded) < self.min_candidates:
+            from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+            # No refit follows: the candidates left other DAG runs' abandoned runs to this.
+            self.end_abandoned_runs(context, MlflowHook(self.mlflow_conn_id))
             failures = "; ".join(
                 f"{row['name']}: {row.get('error', 'failed')}"
                 for row in board

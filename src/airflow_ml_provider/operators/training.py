@@ -12,13 +12,13 @@ import tempfile
 from collections import deque
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from airflow_ml_provider.core.connections import MLFLOW_CONN_ID
-from airflow_ml_provider.core.contracts import Snapshot, Validation
+from airflow_ml_provider.core.contracts import Snapshot, Validation, validation_record
 from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.core.training_job import JOB_VERSION
@@ -30,26 +30,6 @@ from airflow_ml_provider.ml.training.warm_process import (
 )
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 from airflow_ml_provider.operators.training_process import LogLines, spawn_tied, training_error
-
-
-def validation_record(validation: Validation | None) -> dict[str, Any] | None:
-    """What of validate_data's result goes to the training run in MLflow (JSON, small)."""
-    if not validation:
-        return None
-    schema = validation.get("schema") or {}
-    return {
-        "success": validation.get("success"),
-        "rows": validation.get("rows"),
-        "evaluated": validation.get("evaluated"),
-        "failed_expectations": validation.get("failed_expectations", []),
-        "warnings": validation.get("warnings", []),
-        "schema_findings": schema.get("findings", []),
-        "schema_version": schema.get("stored_version") or schema.get("baseline_version"),
-        "drift": validation.get("drift"),
-        "retrain_reason": validation.get("retrain_reason"),
-        "report_uri": validation.get("report_uri"),
-        "data_docs_uri": validation.get("data_docs_uri"),
-    }
 
 
 class TrainingJobOperator(BaseOperator):
@@ -101,6 +81,11 @@ class TrainingJobOperator(BaseOperator):
         ``TrainedModel`` (see ``ml.training.entrypoint``).
     :param allowed_training_modules: packages the entrypoint may come from; default
         ``[ml_provider] allowed_training_modules`` (none).
+    :param abandoned_runs: when this task ends the MLflow runs killed tries left RUNNING
+        (``ml.training.abandoned_runs``): ``every_try`` (default) looks for all of this DAG's;
+        ``retries`` only on a retry, for its own earlier tries — for mapped tasks followed by
+        an unmapped training task that ends the rest (the factory's candidates and partition
+        chunks: select_model and assemble_model), so that each does not pay MLflow's import.
     """
 
     template_fields: tuple[str, ...] = ("snapshot", "validation")
@@ -136,9 +121,11 @@ class TrainingJobOperator(BaseOperator):
         class_weight: str = "auto",
         entrypoint: str | None = None,
         allowed_training_modules: tuple[str, ...] | None = None,
+        abandoned_runs: Literal["every_try", "retries"] = "every_try",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.abandoned_runs = abandoned_runs
         self.entrypoint = entrypoint
         self.allowed_training_modules = allowed_training_modules
         self.candidate = candidate
@@ -234,6 +221,8 @@ class TrainingJobOperator(BaseOperator):
         from mlflow.exceptions import MlflowException
 
         ti = context["ti"]
+        if self.abandoned_runs == "retries" and ti.try_number <= 1:
+            return
 
         def dag_run_state(run_id: str) -> str | None:
             try:
