@@ -35,6 +35,10 @@ from pathlib import Path
 TRAIN_MODULE = "airflow_ml_provider.ml.train"
 SERVED_MODULES = (TRAIN_MODULE,)
 PRELOADED = ("pandas", "pyarrow.parquet", "sklearn.pipeline", "mlflow", TRAIN_MODULE)
+TRACKING_STORES = ("mlflow.store.tracking.sqlalchemy_store", "mlflow.store.tracking.rest_store")
+"""MLflow imports a tracking store's module when a process first talks to it: ~1.2 s for a
+database store (SQLAlchemy's models and dialects), which every job would pay; loaded when
+installed (mlflow-skinny has no database store)."""
 EXIT_MARK = "\x00airflow-ml-exit"
 IDLE_SECONDS = 1800
 START_SECONDS = 60.0
@@ -201,6 +205,9 @@ def serve(path: str) -> None:
 
     for module in PRELOADED:
         importlib.import_module(module)
+    for module in TRACKING_STORES:
+        with contextlib.suppress(ImportError):
+            importlib.import_module(module)
     from airflow_ml_provider.ml.integrity.skops_io import skops_io
     from airflow_ml_provider.ml.training.tracking import installed_distributions
 
