@@ -23,11 +23,7 @@ from airflow_ml_provider.core.defaults import DEFAULT_SPLIT
 from airflow_ml_provider.core.env import scoped_environ
 from airflow_ml_provider.core.training_job import JOB_VERSION
 from airflow_ml_provider.ml.training.abandoned_runs import RunningTry, end_abandoned_runs
-from airflow_ml_provider.ml.training.warm_process import (
-    TRAIN_MODULE,
-    WarmJob,
-    start_warm_job,
-)
+from airflow_ml_provider.ml.training.warm_process import TRAIN_MODULE, WarmJob, start_warm_job
 from airflow_ml_provider.operators.links import MlflowRunLink, record_link
 from airflow_ml_provider.operators.training_process import LogLines, spawn_tied, training_error
 
@@ -218,11 +214,10 @@ class TrainingJobOperator(BaseOperator):
         """End as KILLED this DAG's MLflow runs that Airflow says cannot still be running
         (ml.training.abandoned_runs). Called by each runner's execute before it trains; a store that
         cannot be asked is left to the training itself to report."""
-        from mlflow.exceptions import MlflowException
-
         ti = context["ti"]
         if self.abandoned_runs == "retries" and ti.try_number <= 1:
             return
+        from mlflow.exceptions import MlflowException  # after: a first try skips MLflow's import
 
         def dag_run_state(run_id: str) -> str | None:
             try:
