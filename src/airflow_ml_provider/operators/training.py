@@ -321,7 +321,8 @@ class LocalTrainingOperator(TrainingJobOperator):
             job["output"] = str(output)
             job_path.write_text(json.dumps(job, indent=2))
             # Other tries' runs are ended while the job starts (it opens a run of this try,
-            # which is never one of them): this process's MLflow import costs no wall time.
+            # which is never one of them): this process's MLflow import overlaps the job's
+            # start-up instead of delaying it (it still takes CPU the job may want).
             self._run(
                 ["--job", str(job_path)], hook, lambda: self.end_abandoned_runs(context, hook)
             )
