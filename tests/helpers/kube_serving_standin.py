@@ -3,8 +3,8 @@ ReplicaSets, Services and the API server's proxy to pods and Services.
 
 What is real: HTTP end to end. The kubernetes client of the operator under test talks to
 this server over a real socket with a real kubeconfig, and each serving pod is a real local
-process running the container's command (``mlflow models serve`` on a real MLflow store),
-answering real HTTP requests that the proxy routes reach.
+process running the container's command (``ml.serve_verified``: MLflow's scoring server on a
+real MLflow store), answering real HTTP requests that the proxy routes reach.
 
 What is stood in for:
 

@@ -30,7 +30,7 @@ class KubernetesDeploymentOperator(DeferredCanaryDeployment):
     """Deployment strategy ``kubernetes``: serve the promoted version over HTTP.
 
     Applies a Deployment serving ``models:/<model>/<version>`` (``ml.serve_verified``: the
-    files are checked against their recorded digest, then ``mlflow models serve`` runs on
+    files are checked against their recorded digest, then MLflow's scoring server serves
     the verified copy) and a Service in front of it, waits for the rollout, and posts the
     model's logged input example to every new pod (and once through the Service) via the API
     server's proxy. On any failure the Deployment goes back to its previous ReplicaSet

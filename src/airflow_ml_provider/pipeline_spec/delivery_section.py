@@ -158,7 +158,7 @@ class ServingSpec(_PodPlacement):
 
     image: str = Field(
         description="Serving image with mlflow (e.g. the training image built from "
-        "Dockerfile.train); it runs `mlflow models serve`."
+        "Dockerfile.train); it runs MLflow's scoring server, as `mlflow models serve` does."
     )
     namespace: str = Field(
         SERVING_NAMESPACE, description="Namespace of the Deployment and Service."

@@ -1,9 +1,9 @@
 """The Kubernetes objects that serve one model version: Deployment, Service, InferenceService.
 
-The server is ``mlflow models serve`` on a verified copy of the version's
-``models:/<name>/<version>`` (ml.serve_verified), in the image named in YAML (Dockerfile.train's
-image has mlflow and this package). Pods get the same secure
-defaults as training pods.
+The server is MLflow's scoring server (what ``mlflow models serve`` runs) on a verified copy
+of the version's ``models:/<name>/<version>`` (ml.serve_verified), in the image named in YAML
+(Dockerfile.train's image has mlflow and this package). Pods get the same secure defaults as
+training pods.
 """
 
 from __future__ import annotations
@@ -82,10 +82,10 @@ def server_deployment(
     container = k8s.V1Container(
         name=CONTAINER,
         image=settings.image,
-        # Verifies the model's files against its recorded digest, then execs `mlflow
-        # models serve` on the verified copy. $(PORT) is expanded by the kubelet.
+        # Verifies the model's files against its recorded digest, then serves the verified
+        # copy with MLflow's scoring server. $(PORT) is expanded by the kubelet.
         command=["python", "-m", "airflow_ml_provider.ml.serve_verified"],
-        args=[model_uri, "-h", "0.0.0.0", "-p", "$(PORT)", "--env-manager", "local"],
+        args=[model_uri, "--host", "0.0.0.0", "--port", "$(PORT)"],
         env=[
             k8s.V1EnvVar(name=key, value=value)
             for key, value in {**env, "PORT": str(settings.port), "HOME": SCRATCH}.items()
