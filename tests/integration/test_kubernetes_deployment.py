@@ -4,8 +4,8 @@ models).
 
 Stood in for: the Kubernetes API server, the Deployment controller and the kubelet (see
 that module's docstring). Real: the operator's kubernetes client over HTTP, and each serving
-pod is a real ``ml.serve_verified`` process (MLflow's scoring server) answering real prediction requests, reached
-through the stand-in's pod and Service proxy.
+pod is a real ``ml.serve_verified`` process (MLflow's scoring server) answering real
+prediction requests, reached through the stand-in's pod and Service proxy.
 """
 
 from __future__ import annotations
