@@ -144,45 +144,6 @@ def test_check_rejects_unknown_expectations_and_wrong_kwargs(tmp_path):
     assert "Skipping registering" not in result.stdout + result.stderr
 
 
-def test_run_json_runs_the_pipeline_in_a_scratch_home(tmp_path):
-    """`airflow-ml run --json` as a user runs it: fresh AIRFLOW_HOME, DB created on the fly."""
-    import shutil
-
-    from helpers.paths import EXAMPLE_CSV
-
-    (tmp_path / "data").mkdir()
-    shutil.copy(EXAMPLE_CSV, tmp_path / "data" / EXAMPLE_CSV.name)
-    pipeline = tmp_path / "cli_run.yaml"
-    pipeline.write_text(
-        EXAMPLE_YAML.read_text()
-        .replace("pipeline: breast_cancer_ct", "pipeline: cli_run")
-        .replace("n_estimators: 200", "n_estimators: 20")
-    )
-    result = airflow_ml_run_as_user(tmp_path, "run", "--json", str(pipeline))
-    assert result.returncode == 0, result.stderr[-3000:]
-    summary = json.loads(result.stdout)  # stdout is exactly one JSON object
-    assert summary["dag_id"] == "cli_run"
-    assert summary["state"] == "success"
-    assert summary["promoted"] is True
-    assert summary["model"]["aliases"]["champion"] == summary["model"]["version"] == 1
-    validation = summary["validation"]
-    assert (validation["success"], validation["rows"], validation["failed_expectations"]) == (
-        True,
-        569,
-        [],
-    )
-    assert validation["guards"] == validation["schema_findings"] == validation["warnings"] == []
-    assert validation["drift"] is None  # first run: no champion to compare with
-    assert Path(validation["data_docs_uri"].removeprefix("file://")).is_file()
-    assert set(summary["metrics"]["challenger"]) == {"roc_auc", "f1", "accuracy"}
-    assert (tmp_path / ".airflow-ml" / "airflow.db").exists()  # never the user's ~/airflow
-    assert (tmp_path / ".airflow-ml" / "mlflow.db").exists()
-    assert summary["error"] is None
-    log = Path(summary["log_file"])  # this run's own log file, not one shared by every run
-    assert log.parent == tmp_path / ".airflow-ml" / "logs" / "runs"
-    assert log.name.startswith("cli_run-") and summary["run_id"] in log.read_text()
-
-
 def test_run_refuses_an_invalid_file_before_creating_any_state(tmp_path):
     pipeline = tmp_path / "bad.yaml"
     pipeline.write_text(EXAMPLE_YAML.read_text().replace("retries: 2", "retries: two"))
@@ -429,12 +390,35 @@ def test_every_reporting_command_has_json_and_the_shell_completes_them(tmp_path)
     assert "complete " in script and "airflow-ml" in script
 
 
-def test_demo_json_prints_both_runs(tmp_path):
-    """`airflow-ml demo --json`: the example written and run twice; stdout one JSON list."""
+def test_demo_json_prints_both_runs_in_a_scratch_home(tmp_path):
+    """`airflow-ml demo --json` as a user runs it: the example written and run twice in a
+    fresh AIRFLOW_HOME (DB created on the fly); stdout one JSON list, a full run summary each.
+    (`airflow-ml run --json`'s one object: test_examples.)"""
     result = airflow_ml_run_as_user(tmp_path, "demo", "--json", "--dir", "demo")
     assert result.returncode == 0, result.stderr[-3000:]
     first, second = json.loads(result.stdout)
     assert (first["state"], second["state"]) == ("success", "success")
-    assert first["promoted"] is True and first["model"]["version"] == 1
+    assert first["promoted"] is True
+    assert first["model"]["aliases"]["champion"] == first["model"]["version"] == 1
     assert second["promoted"] is False  # same data and configuration: nothing new to train
     assert "Next:" in result.stderr and "mlflow ui" in result.stderr
+
+    validation = first["validation"]
+    assert (validation["success"], validation["rows"], validation["failed_expectations"]) == (
+        True,
+        569,
+        [],
+    )
+    assert validation["guards"] == validation["schema_findings"] == validation["warnings"] == []
+    assert validation["drift"] is None  # first run: no champion to compare with
+    assert Path(validation["data_docs_uri"].removeprefix("file://")).is_file()
+    assert set(first["metrics"]["challenger"]) == {"roc_auc", "f1", "accuracy"}
+    assert (tmp_path / ".airflow-ml" / "airflow.db").exists()  # never the user's ~/airflow
+    assert (tmp_path / ".airflow-ml" / "mlflow.db").exists()
+    assert first["error"] is None
+    logs = [Path(run["log_file"]) for run in (first, second)]  # a log file per run
+    assert logs[0] != logs[1]
+    for log, run in zip(logs, (first, second), strict=True):
+        assert log.parent == tmp_path / ".airflow-ml" / "logs" / "runs"
+        assert log.name.startswith("breast_cancer-")  # the demo's file, demo/breast_cancer.yaml
+        assert run["run_id"] in log.read_text()
