@@ -139,6 +139,22 @@ def test_a_prestarted_server_is_the_one_the_first_job_waits_for(server_folder):
     assert servers == [starting]
 
 
+def test_a_job_waiting_for_a_server_that_dies_while_importing_says_so(server_folder):
+    """The process named in the ``.starting`` marker exits before it listens (an import
+    failed, or it was killed): the waiting job fails with that, within moments, rather than
+    waiting out the 60 s start allowance."""
+    import subprocess
+    import sys
+
+    dying = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(1)"])
+    Path(warm_process.socket_path() + ".starting").write_text(str(dying.pid))
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="the warm training process exited before it listened"):
+        warm_process.start_warm_job(["--help"], dict(os.environ))
+    assert time.monotonic() - started < 10
+    dying.wait()
+
+
 def _command_line(pid: int) -> str:
     try:
         return Path(f"/proc/{pid}/cmdline").read_text()
