@@ -128,7 +128,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"operators"}),
     frozenset({"ui", "checks"}),
     frozenset({"factory"}),
-    frozenset({"api", "cli", "spec"}),  # spec: the deprecated alias of pipeline_spec
+    frozenset({"api", "cli", "spec", "preload"}),  # spec: the deprecated alias of pipeline_spec
 )
 """The package from the bottom up: a layer imports only layers below it (sensors and triggers
 use hooks, storage and core, never operators; hooks never the YAML loader)."""
