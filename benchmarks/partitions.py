@@ -3,7 +3,7 @@
 Run from the repository root:
 
     .venv/bin/python benchmarks/partitions.py [--partitions 100 1000 10000] [--per-task 250]
-        [--scheduler] [--processes-per-task 1] [--local-training warm]
+        [--scheduler] [--processes-per-task 1] [--local-training warm] [--preload]
 
 For each size, one child process (a fresh scratch AIRFLOW_HOME with its own SQLite metadata
 DB and MLflow store) runs a whole partitioned pipeline through the local runner —
@@ -33,7 +33,9 @@ With ``--scheduler`` the run goes through ``airflow standalone`` (scheduler + Lo
 each task its own process, mapped chunks two at a time as on a deployed Airflow) and a sampler
 records every process's peak resident set (``VmHWM``): ``peaks`` lists the largest with their
 command lines, ``task_peaks_gib`` the largest per task (a task process and the training processes it
-starts), and ``meets`` adds the issue-35 verdict: every process <= 4 GiB.
+starts), and ``meets`` adds the issue-35 verdict: every process <= 4 GiB. ``--preload`` writes
+the airflow_local_settings.py docs/training.md gives (the scheduler imports the ML stack that
+its LocalExecutor workers' task processes then inherit).
 """
 
 from __future__ import annotations
@@ -116,11 +118,12 @@ def child(
     scheduler: bool = False,
     processes: int = PROCESSES,
     training: str = "",
+    preload: bool = False,
 ) -> dict:
     """Run the pipeline once and measure it (called in a fresh process): through the local
     runner, or with ``scheduler`` through Airflow standalone with every process's peak RSS;
     ``processes`` per chunk task, training as ``[ml_provider] local_training`` = ``training``
-    says (its default when empty)."""
+    says (its default when empty); ``preload``: the scheduler preloads the ML stack."""
     os.environ["AIRFLOW_HOME"] = str(folder / "airflow")
     os.environ["AIRFLOW_ML_HOME"] = str(folder / "airflow")
     if training:
@@ -136,7 +139,7 @@ def child(
         from standalone import stop_warm_processes
 
         try:
-            result, total, tis, peaks = _under_the_scheduler(folder / "airflow", text)
+            result, total, tis, peaks = _under_the_scheduler(folder / "airflow", text, preload)
         finally:
             stop_warm_processes(folder / "tmp")
     else:
@@ -158,6 +161,7 @@ def child(
         "per_task": per_task,
         "processes_per_task": processes,
         "local_training": training or "default",
+        "preload": preload,
         "wall_s": round(wall, 1),
         "run_pipeline_file_s": round(total, 1),
         "per_partition_ms": round(wall / partitions * 1000, 1),
@@ -171,12 +175,14 @@ def child(
     }
 
 
-def _under_the_scheduler(home: Path, text: str) -> tuple[dict, float, list[tuple], dict]:
+def _under_the_scheduler(
+    home: Path, text: str, preload: bool = False
+) -> tuple[dict, float, list[tuple], dict]:
     """One run through ``airflow standalone``'s REST API, every process's peak RSS sampled."""
     from process_peaks import ProcessPeaks
     from standalone import standalone, task_rows
 
-    with standalone(home, {"bench_partitions.yaml": text}) as api:
+    with standalone(home, {"bench_partitions.yaml": text}, preload=preload) as api:
         with ProcessPeaks(os.getpid()) as sampler:
             started = time.monotonic()
             run, tis = api.run_to_end("bench_partitions", timeout=3600)
@@ -274,6 +280,11 @@ def main() -> int:
     )
     parser.add_argument("--processes-per-task", type=int, default=PROCESSES)
     parser.add_argument("--local-training", default="", help="[ml_provider] local_training")
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="with --scheduler: airflow_local_settings.py calls preload_task_modules()",
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--joblib-child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--folder", help=argparse.SUPPRESS)
@@ -286,6 +297,7 @@ def main() -> int:
             args.scheduler,
             args.processes_per_task,
             args.local_training,
+            args.preload,
         )
         print(json.dumps(report))
         return 0
@@ -298,6 +310,7 @@ def main() -> int:
             ours_args += ["--scheduler"] if args.scheduler else []
             ours_args += ["--processes-per-task", str(args.processes_per_task)]
             ours_args += ["--local-training", args.local_training]
+            ours_args += ["--preload"] if args.preload else []
             baseline_args = ["--joblib-child", str(partitions)]
             if repeat % 2:  # alternate which goes first
                 baseline = _in_child(baseline_args)

@@ -27,10 +27,23 @@ LOADER = "from pathlib import Path\nfrom airflow_ml_provider.factory import load
     "load_dags(Path(__file__).parent / 'pipelines', globals())\n"  # fmt: skip
 
 
+PRELOAD_SETTINGS = """from airflow_ml_provider.preload import preload_task_modules
+
+preload_task_modules()
+"""
+"""What docs/training.md tells a deployment to put in airflow_local_settings.py."""
+
+
 @contextmanager
-def standalone(home: Path, pipelines: dict[str, str], parallelism: int = 4) -> Iterator[Airflow]:
+def standalone(
+    home: Path, pipelines: dict[str, str], parallelism: int = 4, preload: bool = False
+) -> Iterator[Airflow]:
     """Airflow standalone on a free port with ``pipelines`` ({file name: YAML}) in its DAGs
-    folder; yields its REST API, stops every process at the end (logs in home/standalone.log)."""
+    folder; yields its REST API, stops every process at the end (logs in home/standalone.log).
+    With ``preload``, the home's airflow_local_settings.py calls preload_task_modules()."""
+    if preload:
+        (home / "config").mkdir(parents=True, exist_ok=True)
+        (home / "config" / "airflow_local_settings.py").write_text(PRELOAD_SETTINGS)
     dags = home / "dags"
     (dags / "pipelines").mkdir(parents=True, exist_ok=True)
     (dags / "ml_pipelines.py").write_text(LOADER)
