@@ -2,7 +2,7 @@
 
 Under the LocalExecutor every task process is forked from a worker the scheduler forked; under
 the CeleryExecutor, from the Celery worker. A pipeline task then imports pandas, pyarrow,
-scikit-learn, MLflow, skops or Great Expectations itself — 3–7 s of every task, one after the
+scikit-learn, MLflow, skops or Great Expectations itself — 1–5 s of every step, one after the
 other along a pipeline's steps. Imported before those forks, the modules are inherited (and
 their pages shared copy-on-write). Opt-in, from the platform's ``airflow_local_settings.py``
 (``$AIRFLOW_HOME/config/``), which every Airflow process imports at start::
