@@ -224,3 +224,47 @@ def test_candidates_leave_other_dag_runs_leftovers_to_select_model(tmp_path, air
     # The task log line says which operator ended it: [airflow.task.operators.<class>].
     enders = [line for line in task_log.splitlines() if f"ended MLflow run {leftover}" in line]
     assert len(enders) == 1 and ".SelectModelOperator]" in enders[0], enders
+
+
+FAILING_CANDIDATES = CANDIDATES.replace(
+    "params: {max_iter: 500}", "params: {solver: liblinear, penalty: elasticnet}"
+).replace(
+    "estimator: sklearn.tree.DecisionTreeClassifier\n      params: {max_depth: 3}",
+    "estimator: sklearn.linear_model.LogisticRegression\n      params: {penalty: l1}",
+)
+"""Two candidates whose settings scikit-learn accepts one by one and refuses at fit (only
+saga fits an elastic net; lbfgs, the default solver, no L1)."""
+
+
+def test_select_model_ends_leftovers_when_too_few_candidates_succeed(tmp_path, airflow_db, capfd):
+    """When every candidate fails, no refit follows: select_model still ends the earlier DAG
+    run's abandoned candidate run before it fails the run for too few candidates."""
+    from airflow_ml_provider.cli.local_run import run_pipeline_file
+    from airflow_ml_provider.hooks.mlflow import MlflowHook
+
+    client = MlflowHook().get_conn()
+    path = write_pipeline(tmp_path, "debris_no_candidates", training=CANDIDATES)
+    first = run_pipeline_file(path)
+    assert first["state"] == "success", first
+    experiment = client.get_experiment_by_name("airflow-ml/debris_no_candidates")
+    leftover = client.create_run(
+        experiment.experiment_id,
+        tags={
+            "airflow_ml.dag_id": first["dag_id"],
+            "airflow_ml.dag_run_id": first["run_id"],
+            "airflow_ml.task_id": "train_candidates",
+            "airflow_ml.map_index": "1",
+            "airflow_ml.try_number": "1",
+        },
+    ).info.run_id
+
+    path.write_text(path.read_text().replace(CANDIDATES, FAILING_CANDIDATES))
+    capfd.readouterr()
+    second = run_pipeline_file(path, retrain=True)
+    task_log = "".join(capfd.readouterr())
+    assert second["state"] == "failed", second
+    assert second["error"]["task"] == "select_model", second["error"]
+    assert "0 of 2 candidates succeeded" in second["error"]["message"]
+    assert client.get_run(leftover).info.status == "KILLED"
+    enders = [line for line in task_log.splitlines() if f"ended MLflow run {leftover}" in line]
+    assert len(enders) == 1 and ".SelectModelOperator]" in enders[0], enders
