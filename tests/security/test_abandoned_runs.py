@@ -190,6 +190,22 @@ training:
 """
 
 
+def leftover_candidate_run(client, pipeline: str, first: dict, map_index: int) -> str:
+    """A RUNNING MLflow run tagged as candidate ``map_index``'s first try in the finished DAG
+    run ``first`` — what a candidate killed mid-fit leaves behind."""
+    experiment = client.get_experiment_by_name(f"airflow-ml/{pipeline}")
+    return client.create_run(
+        experiment.experiment_id,
+        tags={
+            "airflow_ml.dag_id": first["dag_id"],
+            "airflow_ml.dag_run_id": first["run_id"],
+            "airflow_ml.task_id": "train_candidates",
+            "airflow_ml.map_index": str(map_index),
+            "airflow_ml.try_number": "1",
+        },
+    ).info.run_id
+
+
 def test_candidates_leave_other_dag_runs_leftovers_to_select_model(tmp_path, airflow_db, capfd):
     """A candidate task's first try does not look for abandoned runs (each would import
     MLflow for it); select_model, which runs whatever the candidates did, ends a killed
@@ -202,17 +218,7 @@ def test_candidates_leave_other_dag_runs_leftovers_to_select_model(tmp_path, air
     path = write_pipeline(tmp_path, "debris_candidates", training=CANDIDATES)
     first = run_pipeline_file(path)
     assert first["state"] == "success", first
-    experiment = client.get_experiment_by_name("airflow-ml/debris_candidates")
-    leftover = client.create_run(
-        experiment.experiment_id,
-        tags={
-            "airflow_ml.dag_id": first["dag_id"],
-            "airflow_ml.dag_run_id": first["run_id"],
-            "airflow_ml.task_id": "train_candidates",
-            "airflow_ml.map_index": "0",
-            "airflow_ml.try_number": "1",
-        },
-    ).info.run_id
+    leftover = leftover_candidate_run(client, "debris_candidates", first, map_index=0)
 
     capfd.readouterr()
     second = run_pipeline_file(path, retrain=True)
@@ -246,17 +252,7 @@ def test_select_model_ends_leftovers_when_too_few_candidates_succeed(tmp_path, a
     path = write_pipeline(tmp_path, "debris_no_candidates", training=CANDIDATES)
     first = run_pipeline_file(path)
     assert first["state"] == "success", first
-    experiment = client.get_experiment_by_name("airflow-ml/debris_no_candidates")
-    leftover = client.create_run(
-        experiment.experiment_id,
-        tags={
-            "airflow_ml.dag_id": first["dag_id"],
-            "airflow_ml.dag_run_id": first["run_id"],
-            "airflow_ml.task_id": "train_candidates",
-            "airflow_ml.map_index": "1",
-            "airflow_ml.try_number": "1",
-        },
-    ).info.run_id
+    leftover = leftover_candidate_run(client, "debris_no_candidates", first, map_index=1)
 
     path.write_text(path.read_text().replace(CANDIDATES, FAILING_CANDIDATES))
     capfd.readouterr()
