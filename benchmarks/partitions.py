@@ -23,6 +23,7 @@ Reported per size:
 * ``train_overhead``: the same share within the training tasks only (train_partitions:
   process start, reading the chunk, per-partition scoring, writing the models);
 * ``tasks``: seconds per task (mapped tasks summed);
+* ``idle_s``: seconds of wall_s when no task ran (the hand-over from one task to the next);
 * ``joblib_wall_s``: the baseline in its own fresh process, same data, same repeat: read
   the parquet file once, then per partition a held-out split, a median-imputer +
   LogisticRegression pipeline fit (the steps ours resolves for numeric columns),
@@ -151,6 +152,8 @@ def child(
         tasks[task_id] = tasks.get(task_id, 0.0) + (end - start).total_seconds()
     wall = (max(end for *_, end in tis) - min(start for *_, start, _ in tis)).total_seconds()
 
+    from standalone import idle_seconds
+
     from airflow_ml_provider.hooks.mlflow import MlflowHook
 
     run = MlflowHook().get_conn().get_run(result["mlflow_run_id"])
@@ -167,6 +170,7 @@ def child(
         "per_partition_ms": round(wall / partitions * 1000, 1),
         "fit_s": round(fit, 1),
         "overhead": round(1 - fit / wall, 3),
+        "idle_s": round(idle_seconds(tis), 1),
         "train_overhead": round(1 - fit / tasks["train_partitions"], 3),
         "trained": run.data.metrics["partitions.trained"],
         "roc_auc": round(run.data.metrics["roc_auc"], 4),

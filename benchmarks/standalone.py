@@ -96,6 +96,17 @@ def task_rows(tis: list[dict]) -> list[tuple]:
     ]  # fmt: skip
 
 
+def idle_seconds(rows: list[tuple]) -> float:
+    """Seconds between the first task's start and the last task's end when no task ran: the
+    scheduler's hand-over from one task to the next (``rows`` as ``task_rows`` gives them)."""
+    idle, reached = 0.0, None
+    for _, _, start, end in sorted(rows, key=lambda row: row[2]):
+        if reached is not None and start > reached:
+            idle += (start - reached).total_seconds()
+        reached = end if reached is None else max(reached, end)
+    return idle
+
+
 def stop_warm_processes(tmp: Path) -> None:
     """Stop the warm training processes a run started under its own TMPDIR ``tmp``."""
     for pid_file in tmp.glob("airflow-ml-*/warm-*.sock.pid"):

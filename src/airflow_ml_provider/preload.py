@@ -18,6 +18,7 @@ KubernetesExecutor each task is a new pod, so there is nothing to inherit.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib
 import sys
@@ -54,7 +55,8 @@ def forks_task_processes(argv: Sequence[str]) -> bool:
 
 
 def preload_task_modules(argv: Sequence[str] | None = None) -> list[str]:
-    """Import ``TASK_MODULES`` when this process forks task processes; the names imported."""
+    """Import ``TASK_MODULES`` when this process forks task processes, and read what logging
+    a model reads once per process; return the names imported."""
     if not forks_task_processes(sys.argv if argv is None else argv):
         return []
     loaded = []
@@ -64,6 +66,10 @@ def preload_task_modules(argv: Sequence[str] | None = None) -> list[str]:
         except ImportError:
             continue
         loaded.append(name)
+    with contextlib.suppress(ImportError):  # skops or MLflow not installed
+        from airflow_ml_provider.ml.training.model_logging import read_once_per_process
+
+        read_once_per_process()
     # What Python's docs advise before fork() without exec(): the garbage collector of a
     # forked task never walks these objects, so it does not copy their pages.
     gc.freeze()

@@ -3,6 +3,9 @@ failing partition, min_success_ratio and the router model — real pandas and sc
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -332,6 +335,7 @@ def trained_router(tmp_path, frame, task: str, estimator: str, metric: str):
     from airflow_ml_provider.ml.data.dataset import data_section
     from airflow_ml_provider.ml.data.snapshot_reads import load_split
     from airflow_ml_provider.ml.partitioned import load_partitioned_model
+    from airflow_ml_provider.ml.partitions.assembly import _artifacts
     from airflow_ml_provider.ml.partitions.chunks import train_partitions
 
     frame.to_parquet(tmp_path / "data.parquet", index=False)
@@ -372,13 +376,82 @@ def trained_router(tmp_path, frame, task: str, estimator: str, metric: str):
             },
         )
     )
-    files = {f"chunk-{r['chunk']}": r["models_uri"] for r in results}
-    trusted = sorted({t for r in [*results, fallback] for t in r["trusted_types"]})
     router = load_partitioned_model(
-        {**common, "task": task, "trusted_types": trusted},
-        {**files, "fallback": fallback["models_uri"]},
+        router_config(results, fallback, task, common), _artifacts([*results, fallback], tmp_path)
     )
     return plan, results, fallback, load_split(data, task), router
+
+
+def router_config(results, fallback, task: str, common: dict) -> dict:
+    """The model_config assemble_model logs with the router."""
+    trusted = sorted({t for r in [*results, fallback] for t in r["trusted_types"]})
+    return {**common, "task": task, "trusted_types": trusted}
+
+
+def test_the_router_parses_a_model_file_only_when_its_partitions_are_asked_for(tmp_path):
+    """The logged router (index + one skops file per chunk) reads every file's bytes when it
+    is loaded and parses a chunk's file the first time one of its partitions is predicted:
+    with the other chunk's file unreadable, rows of the first chunk still predict and rows of
+    the other fail parsing it. Its answers, classes and a deep copy's answers equal those of
+    the router that loads every file at once (routers logged before the index), also once
+    the files are gone (a verified copy is removed after loading). An index that puts a
+    partition in the wrong file is named, not routed to the fallback."""
+    import copy
+
+    from airflow_ml_provider.ml.partitioned import (
+        PARTITION_INDEX,
+        ModelFileMismatch,
+        load_partitioned_model,
+    )
+    from airflow_ml_provider.ml.partitions.assembly import _artifacts
+    from airflow_ml_provider.ml.responses import responses
+
+    frame = regions({"north": 200, "south": 160, "east": 120, "west": 120}, seed=4)
+    plan, results, fallback, held, router = trained_router(
+        tmp_path, frame, "classification", "sklearn.linear_model.LogisticRegression", "accuracy"
+    )
+    artifacts = _artifacts([*results, fallback], tmp_path)
+    common = {"partition_by": "region", "features": plan["features"]}
+    config = router_config(results, fallback, "classification", common)
+    # Results of a release that did not say which partitions each file holds: no index.
+    older = [{k: v for k, v in r.items() if k != "file_partitions"} for r in results]
+    files_only = _artifacts([*older, fallback], tmp_path / "older")
+    assert files_only == {k: v for k, v in artifacts.items() if k != PARTITION_INDEX}
+    eager = load_partitioned_model(config, files_only)
+    first, second = plan["chunks"]
+    index = json.loads(Path(artifacts[PARTITION_INDEX]).read_text())
+    assert {name: set(keys) for name, keys in index.items()} == {
+        "chunk-00000": set(first),
+        "chunk-00001": set(second),
+    }
+    rows_of = {key: held.x_test[held.x_test.region == key] for key in [*first, *second]}
+
+    other = Path(artifacts["chunk-00001"])
+    intact = other.read_bytes()
+    other.write_bytes(b"not a skops file")
+    half_readable = load_partitioned_model(config, artifacts)
+    np.testing.assert_array_equal(
+        half_readable.predict(rows_of[first[0]]), eager.predict(rows_of[first[0]])
+    )
+    with pytest.raises(Exception, match="zip file"):
+        half_readable.predict(rows_of[second[0]])
+    other.write_bytes(intact)
+
+    wrong_index = tmp_path / "wrong_index.json"
+    wrong_index.write_text(json.dumps({"chunk-00000": [*first, *second], "chunk-00001": []}))
+    wrong = load_partitioned_model(config, {**artifacts, PARTITION_INDEX: str(wrong_index)})
+    with pytest.raises(ModelFileMismatch, match=f"does not hold partition '{second[0]}'"):
+        wrong.predict(rows_of[second[0]])
+
+    router = load_partitioned_model(config, artifacts)
+    for path in artifacts.values():
+        Path(path).unlink()
+    expected = responses(eager, held.x_test)
+    for model in (router, copy.deepcopy(router)):
+        given = responses(model, held.x_test)
+        np.testing.assert_array_equal(given["predict"], expected["predict"])
+        np.testing.assert_allclose(given["predict_proba"], expected["predict_proba"])
+        assert list(model.classes_) == list(eager.classes_) == [0, 1]
 
 
 def test_answers_recorded_in_training_are_what_the_saved_router_answers(tmp_path):

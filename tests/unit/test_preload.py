@@ -36,11 +36,16 @@ from airflow_ml_provider.preload import preload_task_modules
 loaded = preload_task_modules(sys.argv[1:])
 read, write = os.pipe()
 if os.fork() == 0:  # what a task process forked afterwards starts with
-    os.write(write, json.dumps(sorted(m for m in ("pandas", "mlflow", "sklearn",
-        "great_expectations", "skops") if m in sys.modules)).encode())
+    tracking = sys.modules.get("airflow_ml_provider.ml.training.tracking")
+    os.write(write, json.dumps({
+        "modules": sorted(m for m in ("pandas", "mlflow", "sklearn", "great_expectations",
+                                      "skops") if m in sys.modules),
+        "distributions_read": bool(tracking and tracking.installed_distributions.cache_info()
+                                   .currsize),
+    }).encode())
     os._exit(0)
 os.close(write)
-print(json.dumps({"loaded": loaded, "child": json.loads(os.read(read, 4096))}))
+print(json.dumps({"loaded": loaded, **json.loads(os.read(read, 4096))}))
 """
 
 
@@ -54,6 +59,7 @@ def probe(*argv: str) -> dict:
 def test_a_scheduler_preloads_and_its_forks_inherit_the_stack():
     scheduler = probe("airflow", "scheduler")
     assert {"pandas", "mlflow", "great_expectations", "skops.io"} <= set(scheduler["loaded"])
-    assert scheduler["child"] == ["great_expectations", "mlflow", "pandas", "sklearn", "skops"]
+    assert scheduler["modules"] == ["great_expectations", "mlflow", "pandas", "sklearn", "skops"]
+    assert scheduler["distributions_read"]  # a model's requirements, not read again per task
     api_server = probe("airflow", "api-server")
-    assert api_server == {"loaded": [], "child": []}
+    assert api_server == {"loaded": [], "modules": [], "distributions_read": False}

@@ -79,6 +79,8 @@ class PartitionChunk(TypedDict):
     """The first of ``model_files`` (what older releases wrote)."""
     model_files: list[str]
     """skops dumps of ``{partition key: model}``, one per process that fitted models."""
+    file_partitions: NotRequired[list[list[str]]]
+    """The partition keys each of ``model_files`` holds (absent before this field existed)."""
     trusted_types: list[str]
     partitions: list[dict[str, Any]]
     """One record per partition: partition, status, reason, rows, metrics, fit_seconds."""

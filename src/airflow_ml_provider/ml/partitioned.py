@@ -9,6 +9,8 @@ No Airflow imports: this runs in the training process, the pod and in serving.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -47,7 +49,8 @@ class PartitionedModel(BaseEstimator):
     """Routes each row to the model of its ``partition_by`` value; the fallback takes the rest.
 
     ``models`` maps partition keys (see ``partition_key``) to fitted models that take the
-    ``features`` columns as a DataFrame (each carries its own preprocessing).
+    ``features`` columns as a DataFrame (each carries its own preprocessing): a dict, or
+    ``SubModels`` parsing them from their files on demand.
     Classification sub-models may have seen only some of the classes: their probabilities
     are placed into the columns of ``classes_`` (the union) with zeros elsewhere.
     """
@@ -56,7 +59,7 @@ class PartitionedModel(BaseEstimator):
         self,
         partition_by: str,
         features: list[str],
-        models: dict[str, Any],
+        models: Mapping[str, Any],
         fallback: Any | None = None,
         task: str = "classification",
     ) -> None:
@@ -176,26 +179,92 @@ def _placed(result, predicted, positions, size: int):
     return result
 
 
-def load_partitioned_model(config: dict[str, Any], files: dict[str, str]) -> PartitionedModel:
-    """Rebuild the router from its config and the local paths of its model files.
+PARTITION_INDEX = "partition_index"
+"""The router's artifact (JSON, ``{model file's artifact name: [partition keys]}``) that says
+which file holds each sub-model, so a file is loaded only when its partitions are asked for."""
 
-    ``config`` holds ``partition_by``, ``features``, ``task``, ``trusted_types`` and
-    ``bundles`` (file key -> partition keys in it, ``fallback`` for the fallback model);
-    each file is a skops dump of ``{partition key: estimator}``. skops loads only the types
-    recorded when the sub-models were fitted by this package.
+
+class ModelFileMismatch(AirflowMlError, ValueError):
+    """A model file does not hold a partition the router's index says it does."""
+
+
+class SubModels(Mapping[str, Any]):
+    """Partition key -> fitted sub-model, each model file parsed on demand: the first time
+    one of its partitions is asked for, the whole file is (skops loading only ``trusted``
+    types). Predicting a few rows — the input example MLflow checks when the model is logged,
+    the deploy smoke test, a model server's first requests — parses only the files of their
+    partitions instead of every sub-model. The files' bytes are read when the router is
+    loaded (from the verified copy, which may be gone by the time a partition is asked for)."""
+
+    def __init__(self, index: dict[str, list[str]], blobs: dict[str, bytes], trusted: list[str]):
+        self._file_of = {key: name for name, keys in index.items() for key in keys}
+        self._blobs = blobs
+        self._trusted = trusted
+        self._models: dict[str, Any] = {}
+        self._lock = threading.Lock()  # a model server may ask from several threads
+
+    def __getitem__(self, key: str) -> Any:
+        name = self._file_of[key]  # KeyError: no sub-model (Mapping.get gives None)
+        if name in self._blobs:
+            with self._lock:
+                if name in self._blobs:
+                    self._parse(name)
+        if key not in self._models:
+            raise ModelFileMismatch(
+                f"model file {name!r} does not hold partition {key!r}, "
+                f"which the router's {PARTITION_INDEX} puts there"
+            )
+        return self._models[key]
+
+    def _parse(self, name: str) -> None:
+        from airflow_ml_provider.ml.integrity.skops_io import skops_io
+
+        self._models.update(skops_io().loads(self._blobs[name], trusted=self._trusted))
+        del self._blobs[name]  # the parsed models replace the file's bytes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._file_of)
+
+    def __len__(self) -> int:
+        return len(self._file_of)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
+
+
+def load_partitioned_model(config: dict[str, Any], files: dict[str, str]) -> PartitionedModel:
+    """Rebuild the router from its config and the local paths of its artifacts.
+
+    ``config`` holds ``partition_by``, ``features``, ``task`` and ``trusted_types``; each
+    model file is a skops dump of ``{partition key: estimator}`` (``fallback``: the fallback
+    model's). skops loads only the types recorded when the sub-models were fitted by this
+    package. With a ``PARTITION_INDEX`` artifact the sub-models are parsed on demand
+    (``SubModels``); routers logged before it existed load every file at once.
     """
+    import json
+    from pathlib import Path
+
     from airflow_ml_provider.ml.integrity.skops_io import skops_io
 
     skops = skops_io()
     trusted = list(config.get("trusted_types") or [])
-    models: dict[str, Any] = {}
-    fallback = None
-    for name, path in files.items():
-        bundle = skops.load(path, trusted=trusted)
-        if name == "fallback":
-            fallback = bundle["fallback"]
-        else:
-            models.update(bundle)
+    files = dict(files)
+    index_file = files.pop(PARTITION_INDEX, None)
+    fallback_file = files.pop("fallback", None)
+    fallback = skops.load(fallback_file, trusted=trusted)["fallback"] if fallback_file else None
+    models: Mapping[str, Any]
+    if index_file is not None:
+        with open(index_file, encoding="utf-8") as stream:
+            index = json.load(stream)
+        blobs = {name: Path(path).read_bytes() for name, path in files.items()}
+        models = SubModels(index, blobs, trusted)
+    else:
+        models = {}
+        for path in files.values():
+            models.update(skops.load(path, trusted=trusted))
     return PartitionedModel(
         partition_by=config["partition_by"],
         features=list(config["features"]),

@@ -10,6 +10,7 @@ files are those fitted models), each row answered by the model the router sends 
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from airflow_ml_provider.core.errors import AirflowMlError
 from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml.data.tables import records_csv
 from airflow_ml_provider.ml.integrity.model_files import record_digest
+from airflow_ml_provider.ml.partitioned import PARTITION_INDEX
 from airflow_ml_provider.ml.partitions.chunks import FAILED, FALLBACK, SKIPPED, TRAINED, model_files
 
 METRICS_TABLE = "partitions/metrics.csv"
@@ -105,18 +107,31 @@ def _router_responses(model_uri: str, fallback, results, split):
     return ResponsesByPosition(router, split.x_test)  # one routed pass, every metric
 
 
-def _artifacts(results: list[dict[str, Any]]) -> dict[str, str]:
+def _artifacts(results: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     """The router's model files by artifact name: ``fallback``, and ``chunk-NNNNN`` (with
-    ``-K`` for the K-th file when a chunk's processes wrote one each)."""
+    ``-K`` for the K-th file when a chunk's processes wrote one each) — and, when every chunk
+    said which partitions each of its files holds, the index (``PARTITION_INDEX``, written
+    in ``folder``) that lets the router load a file only when its partitions are asked for."""
     artifacts: dict[str, str] = {}
+    index: dict[str, list[str]] | None = {}
     for result in results:
         files = model_files(result)
         if result.get("chunk") == FALLBACK:
             artifacts.update({FALLBACK: files[0]} if files else {})
             continue
         name = f"chunk-{result['chunk']:05d}"
-        for index, uri in enumerate(files):
-            artifacts[name if len(files) == 1 else f"{name}-{index}"] = uri
+        held = result.get("file_partitions")
+        if held is None or len(held) != len(files):
+            index = None  # a result of an older release: the router loads every file
+        for position, uri in enumerate(files):
+            artifact = name if len(files) == 1 else f"{name}-{position}"
+            artifacts[artifact] = uri
+            if index is not None and held is not None:
+                index[artifact] = list(held[position])
+    if index is not None:
+        path = folder / f"{PARTITION_INDEX}.json"
+        path.write_text(json.dumps(index), encoding="utf-8")
+        artifacts[PARTITION_INDEX] = str(path)
     return artifacts
 
 
@@ -188,11 +203,11 @@ def assemble(
         log_training_params(job, split, partition_by=plan["partition_by"])
         mlflow.log_text(_csv(table, job.metrics), METRICS_TABLE)
         example = split.x_test.head(5)
-        with model_written_whole():
+        with model_written_whole(), tempfile.TemporaryDirectory() as folder:
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=str(ROUTER_CODE),
-                artifacts=_artifacts(results),
+                artifacts=_artifacts(results, Path(folder)),
                 model_config=config,
                 input_example=example,
                 # Outputs typed like the labels (what the router predicts): model servers

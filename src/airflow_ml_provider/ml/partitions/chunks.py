@@ -43,14 +43,15 @@ def train_partitions(job: TrainingJob) -> PartitionChunk:
         records, saved, answers = _train_fallback(job, spec)
     else:
         records, saved, answers = _train_chunk(job, spec)
-    files = [uri for uri, _ in saved]
-    trusted = sorted({name for _, trusted in saved for name in trusted})
+    files = [uri for uri, _, _ in saved]
+    trusted = sorted({name for _, trusted, _ in saved for name in trusted})
     # What every load of the router checks: refused here, before the router is logged.
     check_trusted_types(trusted, job_trust(job))
     result: PartitionChunk = {
         "chunk": spec.chunk,
         "models_uri": files[0] if files else None,
         "model_files": files,
+        "file_partitions": [keys for _, _, keys in saved],
         "trusted_types": trusted,
         "partitions": records,
         "fit_seconds": sum(r.get("fit_seconds") or 0.0 for r in records),
@@ -144,7 +145,7 @@ def _train_and_save(template, metrics, partitions, output: str):
     """Train ``partitions`` (see ``_train_partitions_of``) and dump the models to ``output``;
     return ``(records, [(key, classes, answers)], saved)`` — the models stay in this process
     (a worker's), only what the chunk reports goes back. ``saved`` lists ``(output, trusted
-    types)`` when a model was trained."""
+    types, partition keys in it)`` when a model was trained."""
     trained = _train_partitions_of(template, metrics, partitions)
     models = {record["partition"]: model for model, record, _ in trained if model is not None}
     answered = [
@@ -152,13 +153,13 @@ def _train_and_save(template, metrics, partitions, output: str):
         for model, record, answers in trained
         if answers
     ]
-    saved = [(output, _write_models(models, output))] if models else []
+    saved = [(output, _write_models(models, output), list(models))] if models else []
     return [record for _, record, _ in trained], answered, saved
 
 
 def _train_chunk(
     job: TrainingJob, spec: JobPartitions
-) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, list[str], list[str]]], Any]:
     """Fit each partition of the chunk on its rows of ``features`` (the router hands its
     sub-models those columns), over ``spec.processes`` processes (joblib's), each of
     which dumps the models it fitted to its own file. Column types are inferred once, on
@@ -214,7 +215,7 @@ def _train_chunk(
 
 def _train_fallback(
     job: TrainingJob, spec: JobPartitions
-) -> tuple[list[dict[str, Any]], list[tuple[str, list[str]]], Any]:
+) -> tuple[list[dict[str, Any]], list[tuple[str, list[str], list[str]]], Any]:
     """Fit the fallback model on the sub-models' columns of the train split — at most
     ``spec.max_rows`` of its rows — and answer every held-out row."""
     from airflow_ml_provider.ml.data.snapshot_reads import load_split
@@ -242,7 +243,7 @@ def _train_fallback(
     classes = getattr(model, "classes_", None)
     return (
         [{"partition": FALLBACK, **record}],
-        [(spec.output, _write_models({FALLBACK: model}, spec.output))],
+        [(spec.output, _write_models({FALLBACK: model}, spec.output), [FALLBACK])],
         gathered([(rows, classes, answers)] if answers else []),
     )
 

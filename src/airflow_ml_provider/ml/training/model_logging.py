@@ -13,7 +13,19 @@ from airflow_ml_provider.core.training_job import TrainingJob
 from airflow_ml_provider.ml.features.preprocessing import extra_modules
 from airflow_ml_provider.ml.integrity.model_files import check_trusted_types, job_trust
 from airflow_ml_provider.ml.integrity.skops_io import skops_io
-from airflow_ml_provider.ml.training.tracking import model_requirements, model_written_whole
+from airflow_ml_provider.ml.training.tracking import (
+    installed_distributions,
+    model_requirements,
+    model_written_whole,
+)
+
+
+def read_once_per_process() -> None:
+    """Read what logging a model reads once per process and keeps: skops' scan of every loaded
+    module (~1 s) and the installed distributions, for the model's requirements (~0.7 s). A
+    process that forks jobs calls it first, so every fork inherits both."""
+    skops_io()
+    installed_distributions()
 
 
 def log_sklearn_model(model, example, job: TrainingJob, metadata: dict[str, Any] | None = None):

@@ -208,11 +208,9 @@ def serve(path: str) -> None:
     for module in TRACKING_STORES:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
-    from airflow_ml_provider.ml.integrity.skops_io import skops_io
-    from airflow_ml_provider.ml.training.tracking import installed_distributions
+    from airflow_ml_provider.ml.training.model_logging import read_once_per_process
 
-    skops_io()  # what logging a model loads (~1 s: skops scans every loaded module)
-    installed_distributions()  # the model's requirements (~0.7 s), inherited by each fork
+    read_once_per_process()
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)  # a server that died left its socket behind (nothing answered on it)
