@@ -96,7 +96,8 @@ def test_the_routed_model_serves_over_v2_as_kserve_serves_it(first_run, tmp_path
     """The registered router (a models-from-code pyfunc with a skops file per chunk) served
     by a real MLServer with its MLflow runtime — what a KServe InferenceService runs for
     ``modelFormat: mlflow`` — answers the model's own input example, as the kserve
-    deployer's check sends it, and rows of three stores with the per-store predictions."""
+    deployer's check sends it (five rows of one store), and rows of three stores with the
+    per-store predictions."""
     import mlflow
     from mlflow.artifacts import download_artifacts
 
@@ -113,6 +114,8 @@ def test_the_routed_model_serves_over_v2_as_kserve_serves_it(first_run, tmp_path
         artifact_uri="models:/e2e_stores_model@champion", dst_path=str(tmp_path / "model")
     )
     model = mlflow.pyfunc.load_model(local)
+    # The example is rows of one store, so checking and serving it parses one model file.
+    assert len(model.input_example) == 5 and model.input_example.store.nunique() == 1
     types = column_types(model.metadata.get_input_schema().to_json())
     frame = store_data()
     rows = frame[frame.store.isin(["s03", "s17", "s41"])].groupby("store").head(5)

@@ -107,6 +107,18 @@ def _router_responses(model_uri: str, fallback, results, split):
     return ResponsesByPosition(router, split.x_test)  # one routed pass, every metric
 
 
+def _example_positions(partition_values, rows: int = 5):
+    """Positions of ``rows`` held-out rows, taken partition by partition (in the order the
+    partitions first appear): MLflow's check of the input example when the model is logged,
+    the deploy smoke test and a model server's first answer to it then parse the model
+    files of one or two partitions, not of every partition five random rows fall in."""
+    import numpy as np
+    import pandas as pd
+
+    codes, _ = pd.factorize(partition_values, use_na_sentinel=False)
+    return np.argsort(codes, kind="stable")[:rows]
+
+
 def _artifacts(results: list[dict[str, Any]], folder: Path) -> dict[str, str]:
     """The router's model files by artifact name: ``fallback``, and ``chunk-NNNNN`` (with
     ``-K`` for the K-th file when a chunk's processes wrote one each) — and, when every chunk
@@ -202,7 +214,8 @@ def assemble(
     with training_run(job) as (run, experiment_id):
         log_training_params(job, split, partition_by=plan["partition_by"])
         mlflow.log_text(_csv(table, job.metrics), METRICS_TABLE)
-        example = split.x_test.head(5)
+        example_positions = _example_positions(split.x_test[plan["partition_by"]])
+        example = split.x_test.iloc[example_positions]
         with model_written_whole(), tempfile.TemporaryDirectory() as folder:
             info = mlflow.pyfunc.log_model(
                 name="model",
@@ -213,7 +226,7 @@ def assemble(
                 # Outputs typed like the labels (what the router predicts): model servers
                 # such as MLServer's MLflow runtime refuse a signature without outputs.
                 signature=raw_row_signature(
-                    infer_signature(example, split.y_test.head(5).to_numpy())
+                    infer_signature(example, split.y_test.iloc[example_positions].to_numpy())
                 ),
                 pip_requirements=model_requirements(
                     MODEL_MODULES + [job.estimator_path, *extra_modules(job)], with_provider=True
