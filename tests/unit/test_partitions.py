@@ -4,6 +4,7 @@ failing partition, min_success_ratio and the router model — real pandas and sc
 from __future__ import annotations
 
 import json
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -176,7 +177,8 @@ def test_a_failing_partition_is_reported_and_the_others_train(tmp_path):
     assert by_key["east"]["reason"].startswith("ValueError: Input X contains infinity")
     assert by_key["north"]["status"] == "trained"
     assert 0.8 < by_key["north"]["metrics"]["accuracy"] <= 1.0
-    assert (tmp_path / "models" / "chunk-00000.skops").stat().st_size > 0
+    with zipfile.ZipFile(tmp_path / "models" / "chunk-00000.skops") as written:
+        assert {info.compress_type for info in written.infolist()} == {zipfile.ZIP_DEFLATED}
 
     table = partition_table(plan, [result])
     assert check_success(table, 0.6)["success_ratio"] == pytest.approx(2 / 3)

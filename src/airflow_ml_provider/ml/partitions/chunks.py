@@ -14,6 +14,7 @@ No Airflow imports: this runs inside the training pod.
 from __future__ import annotations
 
 import time
+import zipfile
 from typing import Any
 
 from airflow_ml_provider.core.contracts import PartitionChunk
@@ -253,6 +254,9 @@ def _write_models(models: dict[str, Any], uri: str) -> list[str]:
     from airflow_ml_provider.ml.data.dataset import write_bytes
 
     skops = skops_io()
-    data = skops.dumps(models)
+    # Deflated: a chunk's file is mostly skops' JSON schema, ~9x smaller so (14.6 -> 1.6 MB
+    # for 250 pipelines) for the artifact store and the router that holds unparsed files,
+    # for ~0.1 s more per load; level 1 costs no measurable time at dump.
+    data = skops.dumps(models, compression=zipfile.ZIP_DEFLATED, compresslevel=1)
     write_bytes(uri, data)
     return skops.get_untrusted_types(data=data)
