@@ -44,15 +44,24 @@ def load_model(model_uri: str):
 def heldout_rows_csv(split) -> str:
     """Which rows the gate scored, so anyone can rebuild its numbers, as CSV: each held-out
     row's position in the snapshot (0-based, in held-out order) and a hash of its values
-    (features and label, pandas' hash_pandas_object) that proves it is the same row."""
+    (features and label, pandas' hash_pandas_object, as 16 hex digits) that proves it is the
+    same row."""
+    import io
+
+    import numpy as np
     import pandas as pd
+    import pyarrow as pa
+    import pyarrow.csv
 
     rows = split.x_test.assign(**{"__label__": split.y_test.to_numpy()})
     hashes = pd.util.hash_pandas_object(rows, index=False).to_numpy()
-    table = pd.DataFrame(
-        {"position": split.test_positions, "row_hash": [f"{value:016x}" for value in hashes]}
-    )
-    return table.to_csv(index=False)
+    # Big-endian bytes as hex, cut every 16 digits: one pass instead of a string per row
+    # (millions of held-out rows at 10,000 partitions).
+    digits = np.frombuffer(hashes.astype(">u8").tobytes().hex().encode(), dtype="S16")
+    table = pa.table({"position": np.asarray(split.test_positions), "row_hash": digits.astype(str)})
+    sink = io.BytesIO()
+    pyarrow.csv.write_csv(table, sink, pyarrow.csv.WriteOptions(quoting_style="none"))
+    return sink.getvalue().decode()
 
 
 def baseline_model(task: str, primary_metric: str, y_train):
